@@ -1,0 +1,38 @@
+# make demo   the whole model x task x with/without-ITT grid offline, then the comparison table
+# make test   the test suite (what CI runs)
+# Both create .venv and install into it first. torch is pinned to the CPU wheel unless TORCH_SPEC says
+# otherwise (an unpinned torch pulls a multi-GB CUDA build): make test TORCH_SPEC='torch==2.13.0'
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+ROOT ?= outputs
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast report bench clean-outputs
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]" "$(TORCH_SPEC)"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m itt.train -m experiment=demo +stage=target paths.root=$(ROOT)
+	$(PY) -m itt.report paths.root=$(ROOT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not slurm" $(PYTEST_ARGS)
+
+report: install
+	$(PY) -m itt.report paths.root=$(ROOT)
+
+bench: install
+	$(PY) -m itt.bench

@@ -1,0 +1,92 @@
+"""The LightningDataModule of one run: one dataset spec, split, tokenized (cached), batched.
+
+Training batches group similar lengths (``transformers``' ``LengthGroupedSampler``: random mega-batches
+sorted by length) so dynamic padding pads little; evaluation runs in length order. Padding is dynamic
+(``DataCollatorWithPadding``) to a multiple of 8.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+from transformers import DataCollatorWithPadding
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from itt.data.loading import load_spec
+from itt.data.splitting import make_splits
+from itt.data.tokenization import cache_key, cached_splits
+from itt.schema import DatasetSpec
+from itt.tasks import Task
+
+log = logging.getLogger(__name__)
+MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels")
+
+
+class ITTDataModule(pl.LightningDataModule):
+    def __init__(self, spec: DatasetSpec, task: Task, task_name: str, tokenizer, split_cfg, data_cfg,
+                 source: str, seed: int, cache_dir: str | Path, where: str, hub_timeout_s: float = 5.0):
+        super().__init__()
+        self.spec, self.task, self.task_name, self.tokenizer = spec, task, task_name, tokenizer
+        self.split_cfg, self.data_cfg, self.source, self.seed = split_cfg, data_cfg, source, seed
+        self.cache_dir, self.where, self.hub_timeout_s = Path(cache_dir), where, hub_timeout_s
+        self.splits = None
+        self.labels: list[str] = []
+        self.cache_hit = False
+        self.collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=data_cfg.pad_to_multiple_of)
+
+    def _build(self):
+        raw, labels = load_spec(self.spec, self.task, self.task_name, self.source, self.seed, self.hub_timeout_s)
+        return make_splits(raw, self.split_cfg, self.task.kind, self.seed, self.spec.max_rows, self.where), labels
+
+    def prepare(self) -> None:
+        """Load, split and tokenize (or hit the cache). Called before the model is built: the label
+        set decides the head."""
+        if self.splits is not None:
+            return
+        key = cache_key(self.spec, self.split_cfg, self.seed, self.source, self.tokenizer,
+                        self.data_cfg.max_length, self.task.kind)
+        splits, self.labels, self.cache_hit = cached_splits(self.cache_dir, key, self._build, self.tokenizer,
+                                                            self.data_cfg.max_length)
+        log.info("data %s: %s (tokenization cache %s)", self.where,
+                 ", ".join(f"{s}={len(d)}" for s, d in splits.items()), "hit" if self.cache_hit else "built")
+        self.lengths = {s: list(d["length"]) for s, d in splits.items()}
+        splits = splits.rename_column("label", "labels")
+        for s, d in splits.items():
+            d.set_format(columns=[c for c in MODEL_COLUMNS if c in d.column_names])
+        self.splits = splits
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare()
+
+    def sizes(self) -> dict[str, int]:
+        return {s: len(d) for s, d in self.splits.items()}
+
+    def _collate(self, features):
+        batch = self.collator(features)
+        batch["labels"] = batch["labels"].to(self.task.label_dtype)
+        return batch
+
+    def train_dataloader(self):
+        ds, bs = self.splits["train"], self.data_cfg.batch_size
+        if self.data_cfg.length_grouping:
+            sampler = LengthGroupedSampler(bs, lengths=self.lengths["train"],
+                                           generator=torch.Generator().manual_seed(self.seed))
+            return DataLoader(ds, batch_size=bs, sampler=sampler, collate_fn=self._collate,
+                              num_workers=self.data_cfg.num_workers)
+        return DataLoader(ds, batch_size=bs, shuffle=True, collate_fn=self._collate,
+                          generator=torch.Generator().manual_seed(self.seed), num_workers=self.data_cfg.num_workers)
+
+    def _eval_loader(self, split: str):
+        order = sorted(range(len(self.splits[split])), key=self.lengths[split].__getitem__)
+        return DataLoader(self.splits[split], batch_size=self.data_cfg.eval_batch_size, sampler=order,
+                          collate_fn=self._collate, num_workers=self.data_cfg.num_workers)
+
+    def val_dataloader(self):
+        return self._eval_loader("validation")
+
+    def test_dataloader(self):
+        return self._eval_loader("test")

@@ -1,0 +1,85 @@
+"""Loggers from ``conf/logger/``: CSV always, W&B online only when it can be (never blocks or prompts).
+
+W&B goes online when an API key is configured (``WANDB_API_KEY`` or ``wandb login``'s netrc entry)
+and its server answers within 3 s; otherwise it writes an ordinary offline run that ``wandb sync``
+uploads later. The whole composed config is logged, minus anything that looks like a secret.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import netrc
+import os
+import re
+import socket
+from urllib.parse import urlparse
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
+
+
+def _has_api_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def wandb_offline() -> bool:
+    if os.environ.get("WANDB_MODE") in ("offline", "dryrun", "disabled"):
+        return True
+    if not _has_api_key():
+        return True
+    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=3):
+            return False
+    except OSError:
+        return True
+
+
+def wandb_id(run_id: str) -> str:
+    """W&B ids are short; the run id's hash keeps it stable across requeues and reruns."""
+    return hashlib.sha1(run_id.encode()).hexdigest()[:16]
+
+
+def register_resolvers() -> None:
+    from itt.identity import run_id  # noqa: PLC0415 (identity registers first)
+
+    for name, fn in {"itt.wandb_offline": lambda: wandb_offline(),
+                     "itt.wandb_id": lambda *, _root_: wandb_id(run_id(_root_))}.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+
+
+def without_secrets(container):
+    if isinstance(container, dict):
+        return {k: ("<redacted>" if SECRET_KEY.search(str(k)) else without_secrets(v)) for k, v in container.items()}
+    if isinstance(container, list):
+        return [without_secrets(v) for v in container]
+    return container
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    if os.environ.get("WANDB_SILENT") is None:
+        os.environ["WANDB_SILENT"] = "true"  # W&B's banners would drown the run's own log
+    loggers = [instantiate(node) for node in cfg.logger.values()]
+    config = without_secrets(OmegaConf.to_container(cfg, resolve=True))
+    config.pop("hydra", None)
+    for lg in loggers:
+        lg.log_hyperparams(config)
+    return loggers
+
+
+def finish(loggers: list) -> None:
+    """Close W&B runs: a sweep runs many jobs in one process, each its own W&B run."""
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger" and lg._experiment is not None:
+            lg.experiment.finish()
