@@ -40,13 +40,16 @@ def _json_safe(value: Any) -> Any:
 def append(root: str | os.PathLike, row: dict) -> dict:
     if row.get("status") not in STATUSES:
         raise ValueError(f"ledger status must be one of {STATUSES}, got {row.get('status')!r}")
-    row = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **row}
-    line = (json.dumps(_json_safe(row), sort_keys=False, allow_nan=False) + "\n").encode()
+    row = _json_safe({"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **row})
+    line = (json.dumps(row, sort_keys=False, allow_nan=False) + "\n").encode()
     path = ledger_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a torn last line (full disk, NFS) must not swallow this row too
         view = memoryview(line)
         while view:  # a regular file takes it in one write; loop only for pathological short writes
             view = view[os.write(fd, view):]
