@@ -1,0 +1,57 @@
+"""Read an offline W&B run file (``run-<id>.wandb``) with W&B's own protobuf schema.
+
+The file is W&B's transaction log: a 7-byte header, then 32 KiB blocks of chunks (crc32c, length,
+type), each chunk carrying (part of) a serialized ``wandb_internal_pb2.Record``, the same records
+``wandb sync`` uploads. Used by tests to check what a run really logged.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2
+
+HEADER = 7
+BLOCK = 32 * 1024
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def records(path: str | Path):
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
+    pos, pending = HEADER, b""
+    while pos + 7 <= len(data):
+        left_in_block = BLOCK - (pos % BLOCK)
+        if left_in_block < 7:  # block trailer padding
+            pos += left_in_block
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        chunk = data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind == 0 and length == 0:
+            break
+        pending = chunk if kind in (FULL, FIRST) else pending + chunk
+        if kind in (FULL, LAST):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+def summarize(path: str | Path) -> dict:
+    """The run's identity, config, per-step history and final summary as plain Python."""
+    out = {"run": None, "config": {}, "history": [], "summary": {}}
+    for record in records(path):
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            r = record.run
+            out["run"] = {"id": r.run_id, "name": r.display_name, "group": r.run_group, "job_type": r.job_type,
+                          "tags": list(r.tags)}
+        elif kind == "config":
+            out["config"].update({i.key: json.loads(i.value_json) for i in record.config.update})
+        elif kind == "history":
+            out["history"].append({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in record.history.item})
+        elif kind == "summary":
+            out["summary"].update({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in record.summary.update})
+    return out
