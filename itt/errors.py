@@ -39,3 +39,61 @@ def one_line(message: str) -> str:
     text = re.sub(r"\s*\n\s*", "; ", str(message).strip())
     text = re.sub(r"[ \t]+", " ", text)
     return re.sub(r"(; )+", "; ", text).strip("; ")
+
+
+_INTERPOLATION = re.compile(r"^(\w+) raised while resolving interpolation: (.*)$", re.DOTALL)
+_OVERRIDE = re.compile(r"override '?([^'\s]+=[^'\s]*)'?")
+
+
+def describe(exc: BaseException) -> str:
+    """The one line a user sees for ``exc``: our own errors as written; Hydra's and OmegaConf's config
+    errors rewritten to name the key or value and what would be valid (without the search path,
+    ``full_key:`` trailers and "+key=" advice that does not apply)."""
+    try:
+        text = _describe_config_error(exc)
+    except Exception:  # noqa: BLE001 (the reporter must never fail; fall back to the library's text)
+        text = None
+    return one_line(text if text is not None else str(exc))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "msg", None) or exc).strip().split("\n")[0]
+
+
+def _describe_config_error(exc: BaseException) -> str | None:
+    import difflib  # noqa: PLC0415
+
+    from hydra.errors import MissingConfigException  # noqa: PLC0415
+    from omegaconf.errors import (  # noqa: PLC0415
+        ConfigAttributeError, ConfigKeyError, InterpolationResolutionError, OmegaConfBaseException, ValidationError)
+
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and exc.options:
+        group, _, name = exc.missing_cfg_file.rpartition("/")
+        if group:  # model=bret, +stage=foo, hydra/launcher=nope
+            return f"{group}={name} is not an option of {group}; valid: {', '.join(exc.options)}"
+    if isinstance(exc, InterpolationResolutionError):
+        # A resolver (e.g. ${itt.run_id:} in hydra.run.dir) raised one of ours: show just our message.
+        match = _INTERPOLATION.match(_first_line(exc))
+        ours = {cls.__name__ for cls in (ITTError, ConfigError, DataError, HubUnreachableError, TrainingFailed)}
+        return match.group(2) if match and match.group(1) in ours else _first_line(exc)
+    cause = exc.__cause__
+    if not isinstance(cause, OmegaConfBaseException) or not getattr(cause, "full_key", None):
+        return None
+    key, short = str(cause.full_key), str(cause.key)
+    section = key.rpartition(".")[0]
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)):  # a key the schema does not have
+        object_type = getattr(cause, "object_type", None)
+        if section == "stage" and getattr(object_type, "__name__", "") == "IntermediateStage":
+            return (f"{key} does not apply to +stage=intermediate (intermediate runs have one dataset); "
+                    f"stage.target and stage.itt belong to +stage=target, e.g. +stage=target stage.target=domain")
+        parent = getattr(cause, "parent_node", None)
+        valid = [str(k) for k in (parent.keys() if parent is not None else []) if str(k) not in ("hydra", "_target_")]
+        close = difflib.get_close_matches(short, valid, n=1)
+        hint = f" (did you mean {section + '.' if section else ''}{close[0]}?)" if close else ""
+        keys = f"; keys of {section}: " if section else "; top-level keys: "
+        extra = f"; other Lightning Trainer arguments are added with +{key}=<value>" if section == "trainer" and not close else ""
+        return f"{key} is not a config key{hint}{keys}{', '.join(valid)}{extra}"
+    if isinstance(cause, ValidationError):  # trainer.max_epochs=abc, stage.itt=maybe
+        match = _OVERRIDE.search(str(exc))
+        return f"{match.group(1) if match else key}: {_first_line(cause)}"
+    return None

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,29 @@ def _endpoint() -> tuple[str, int]:
     return url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
 
 
+def tcp_reachable(host: str, port: int, timeout_s: float) -> bool:
+    """A TCP connect within ``timeout_s`` in all, name lookup included: ``create_connection``'s timeout
+    does not cover DNS, which on a cluster without outbound DNS can hang for 30 s or more."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, name=f"probe-{host}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return bool(answer and answer[0])
+
+
 @functools.lru_cache(maxsize=None)
 def hub_reachable(timeout_s: float = 5.0) -> bool:
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return False
-    host, port = _endpoint()
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
+    return tcp_reachable(*_endpoint(), timeout_s)
 
 
 def set_offline() -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import netrc
 import os
 import re
-import socket
 from urllib.parse import urlparse
 
 from hydra.utils import instantiate
@@ -37,12 +37,10 @@ def wandb_offline() -> bool:
         return True
     if not _has_api_key():
         return True
+    from itt.hub_access import tcp_reachable  # noqa: PLC0415
+
     url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=3):
-            return False
-    except OSError:
-        return True
+    return not tcp_reachable(url.hostname, url.port or 443, 3.0)  # DNS included: never blocks longer
 
 
 def wandb_id(run_id: str) -> str:
@@ -79,7 +77,17 @@ def build_loggers(cfg: DictConfig) -> list:
 
 
 def finish(loggers: list) -> None:
-    """Close W&B runs: a sweep runs many jobs in one process, each its own W&B run."""
+    """Close W&B runs: a sweep runs many jobs in one process, each its own W&B run.
+
+    Never raises: it runs in a ``finally`` and must not replace what is in flight. On a SLURM requeue
+    the step's SIGTERM also kills W&B's service process, and ``finish`` then fails with "Connection
+    lost"; raised, that would hide Lightning's SIGTERMException (a SystemExit, which lets the requeued
+    job be the one that counts) and make the whole sweep fail.
+    """
     for lg in loggers:
         if type(lg).__name__ == "WandbLogger" and lg._experiment is not None:
-            lg.experiment.finish()
+            try:
+                lg.experiment.finish()
+            except Exception as exc:  # noqa: BLE001 (the run's results do not depend on W&B closing)
+                logging.getLogger(__name__).warning("W&B run not closed cleanly (%s: %s); its offline files "
+                                                    "stay on disk for `wandb sync`", type(exc).__name__, exc)

@@ -13,6 +13,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from itt.errors import TrainingFailed
 from itt.tasks import Task
+from itt.trainer import apply_threads
 
 
 class ITTModule(pl.LightningModule):
@@ -25,6 +26,9 @@ class ITTModule(pl.LightningModule):
         if optim_cfg.freeze_encoder:
             for p in model.base_model.parameters():
                 p.requires_grad_(False)
+
+    def setup(self, stage: str) -> None:
+        apply_threads(self.model)  # one thread for tiny models (per run: a sweep runs many in one process)
 
     def forward(self, batch):
         return self.model(**batch)
@@ -62,13 +66,38 @@ class ITTModule(pl.LightningModule):
             raise TrainingFailed(f"non-finite training loss at epoch {self.current_epoch}; lower optim.lr or use trainer.precision=32-true")
 
     def configure_optimizers(self):
-        decay, no_decay = [], []
-        for name, p in self.model.named_parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim < 2 else decay).append(p)  # no decay on biases and norms
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.optim_cfg.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}], lr=self.optim_cfg.lr)
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.optim_cfg.warmup_ratio * total), total)
+        # fp16 (16-mixed) scales the loss; a fused optimizer would unscale inside its step, after clipping.
+        fused = not str(self.trainer.precision).startswith("16")
+        optimizer, scheduler = build_optimizer(self.model, self.optim_cfg, int(self.trainer.estimated_stepping_batches), fused)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        inner = getattr(optimizer, "optimizer", optimizer)
+        if gradient_clip_val and getattr(inner, "defaults", {}).get("fused"):
+            # Lightning refuses to clip for any fused optimizer (with fp16 it would clip scaled
+            # gradients); fused is only used without a grad scaler, so the gradients are the real ones.
+            params = [p for group in inner.param_groups for p in group["params"]]
+            if gradient_clip_algorithm in (None, "norm"):
+                torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
+            else:
+                torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
+            return
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+
+def build_optimizer(model, optim_cfg, total_steps: int, fused: bool = True):
+    """AdamW (no decay on biases and norms) with linear warmup and decay over ``total_steps``.
+    Also used by ``itt.bench``'s bare loop, so that it trains exactly like itt."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 else decay).append(p)
+    # The fused kernel (one per parameter tensor, CPU and GPU) instead of PyTorch's default on CPU, a
+    # Python loop of ~10 ops per parameter tensor; the HF Trainer's default too (adamw_torch_fused).
+    fused = fused and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in decay + no_decay)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": optim_cfg.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}], lr=optim_cfg.lr, fused=fused or None)
+    total = max(int(total_steps), 1)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(optim_cfg.warmup_ratio * total), total)
+    return optimizer, scheduler

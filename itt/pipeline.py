@@ -11,15 +11,19 @@ Concurrency and restarts rest on the run id (``itt.identity``):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from itt import identity, ledger
 from itt.data.datamodule import ITTDataModule
@@ -29,7 +33,7 @@ from itt.models.loading import load_model, load_tokenizer, pretrained_source
 from itt.module import ITTModule
 from itt.schema import DatasetSpec
 from itt.tasks import get_task
-from itt.trainer import build_trainer, resume_path
+from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +42,78 @@ def run_dir_of(cfg: DictConfig, run_id: str) -> Path:
     return Path(cfg.paths.runs) / run_id
 
 
+@contextlib.contextmanager
+def _run_lock(run_dir: Path, run_id: str):
+    """The per-run flock; says so when another job holds it (the kernel frees it if that job dies)."""
+    lock = FileLock(str(run_dir / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting: another job is running %s (lock %s); its result is reused when it ends", run_id, lock.lock_file)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# What a run dir holds before any training: the lock, Hydra's config copy and log (single runs).
+_SCAFFOLD = {".lock", ".hydra"}
+
+
+def _remove_if_nothing_earned(run_dir: Path) -> None:
+    """After a user error (config, data, hub) no run dir is left behind, unless it holds results."""
+    try:
+        entries = list(run_dir.iterdir())
+    except FileNotFoundError:
+        return
+    if all(e.name in _SCAFFOLD or (e.is_file() and e.suffix == ".log") for e in entries):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _drop_finished_resume_points(run_dir: Path, finished_at: str | None) -> None:
+    """Delete the resume checkpoints a finished run left (written before its ok row; +1 s as the row's
+    time has whole seconds). Kept, they would make force=true resume at the final step and train
+    nothing (and Lightning restores a leftover hpc_ckpt under SLURM by itself). Checkpoints of an
+    interrupted forced attempt are newer and stay, so a requeued forced run still resumes."""
+    try:
+        cutoff = datetime.fromisoformat(finished_at).timestamp() + 1
+    except (TypeError, ValueError):
+        return
+    for path in [*run_dir.glob("hpc_ckpt_*.ckpt"), run_dir / "checkpoints" / "last.ckpt"]:
+        if path.exists() and path.stat().st_mtime < cutoff:
+            path.unlink()
+
+
 def run(cfg: DictConfig) -> dict:
     """Run the stage ``cfg`` describes (or report it cached); returns its ledger row."""
     run_id = identity.run_id(cfg)
     run_dir = run_dir_of(cfg, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(run_dir / ".lock")):
+    with _run_lock(run_dir, run_id):
         done = ledger.latest_ok(cfg.paths.root, run_id)
         if done is not None and not cfg.force:
             log.info("cached: %s finished before (test/%s=%s); force=true reruns it", run_id,
                      done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"))
             return ledger.append(cfg.paths.root, {**done, "status": "cached", "wall_s": 0.0})
-        return _train(cfg, run_id, run_dir)
+        if done is not None:  # force=true on a finished run: train it again, do not "resume" at its last step
+            _drop_finished_resume_points(run_dir, done.get("time"))
+        try:
+            return _train(cfg, run_id, run_dir)
+        except ITTError as exc:
+            if not isinstance(exc, TrainingFailed):  # nothing trained: do not leave an empty run dir
+                _remove_if_nothing_earned(run_dir)
+            raise
+
+
+def _intermediate_command(cfg: DictConfig) -> str:
+    """The command that makes this target's intermediate run: the user's overrides minus the stage's."""
+    try:
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("stage")]
+    except ValueError:  # not under Hydra's main (tests, notebooks): the keys that name the run
+        overrides = [f"model={cfg.model.name}", f"task={cfg.task.name}", f"seed={cfg.seed}",
+                     f"source={cfg.source.name}", f"split={cfg.split.name}"]
+    return " ".join(["python -m itt.train", *overrides, "+stage=intermediate"])
 
 
 def ensure_intermediate(cfg: DictConfig) -> dict:
@@ -61,9 +125,8 @@ def ensure_intermediate(cfg: DictConfig) -> dict:
         log.info("ITT: reusing intermediate %s", inter_id)
         return done
     if not cfg.stage.auto_intermediate:
-        overrides = f"model={cfg.model.name} task={cfg.task.name} seed={cfg.seed} source={cfg.source.name} split={cfg.split.name}"
         raise ConfigError(f"intermediate checkpoint {inter_id} does not exist yet; make it with: "
-                          f"python -m itt.train {overrides} +stage=intermediate (or set stage.auto_intermediate=true)")
+                          f"{_intermediate_command(cfg)} (or set stage.auto_intermediate=true)")
     log.info("ITT: intermediate %s missing: training it first", inter_id)
     row = run(inter_cfg)
     if row["status"] not in ("ok", "cached"):
@@ -82,8 +145,28 @@ def _base_row(cfg: DictConfig, run_id: str, task) -> dict:
     }
 
 
+def _save_model(run_dir: Path, model, tokenizer, labels: list[str]) -> Path:
+    """``save_pretrained`` into a fresh folder, then swap it in: a kill never leaves a half-written
+    model where a ledger row (of this or an earlier forced run) points."""
+    final, staging = run_dir / "model", run_dir / ".model-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / "itt_labels.json").write_text(json.dumps(labels))
+    if final.exists():
+        old = run_dir / ".model-old"
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(final)
+    return final
+
+
 def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     start = time.perf_counter()
+    check_trainer_args(cfg.trainer)  # a misspelt +trainer.x fails now, not after data and model load
     task = get_task(cfg.task.kind, cfg.task.primary_metric)
     row = _base_row(cfg, run_id, task)
     role = identity.dataset_role(cfg)
@@ -91,7 +174,12 @@ def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     spec = DatasetSpec(**OmegaConf.to_container(cfg.task.datasets[role], resolve=True))
     row["dataset"] = {"role": role, "path": spec.path, "subset": spec.subset, "lang": spec.lang,
                       "family": spec.family, "domain": spec.domain}
-    intermediate = ensure_intermediate(cfg) if identity.is_itt(cfg) else None
+    try:
+        intermediate = ensure_intermediate(cfg) if identity.is_itt(cfg) else None
+    except TrainingFailed as exc:  # the target gets its own failed row, naming the cause
+        ledger.append(cfg.paths.root, {**row, "status": "failed", "error": str(exc),
+                                       "wall_s": round(time.perf_counter() - start, 2)})
+        raise
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
@@ -112,25 +200,25 @@ def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     loggers = build_loggers(cfg)
     monitor = f"val/{task.primary_metric}"
     trainer, checkpoint, row["precision"] = build_trainer(cfg, run_dir, loggers, monitor)
-    ckpt = resume_path(run_dir)
+    ckpt, step = resume_point(run_dir)  # a torn or untrusted checkpoint is skipped, never unpickled
     if ckpt:
-        step = torch.load(ckpt, map_location="cpu", weights_only=True).get("global_step")
         log.info("resuming %s from %s (step %s)", run_id, ckpt, step)
         row["resumed_from_step"] = step
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt)
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
         best = checkpoint.best_model_path or None
         # Validation and test metrics of the checkpoint we keep (the best epoch), not of the last one.
-        val = trainer.validate(module, datamodule=data, ckpt_path=best, verbose=False)[0]
-        test = trainer.test(module, datamodule=data, ckpt_path=best, verbose=False)[0]
+        val = trainer.validate(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)[0]
+        test = trainer.test(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)[0]
         row["metrics"] = {k: float(v) for k, v in {**val, **test}.items() if not k.endswith("/loss")}
-        model_dir = run_dir / "model"
-        module.model.save_pretrained(model_dir)  # the best weights: trainer.test loaded them
-        tokenizer.save_pretrained(model_dir)
-        (model_dir / "itt_labels.json").write_text(json.dumps(data.labels))
+        model_dir = _save_model(run_dir, module.model, tokenizer, data.labels)  # best weights: test loaded them
         row.update(status="ok", checkpoint=str(model_dir))
     except ITTError as exc:
         row.update(status="failed", error=str(exc))
+    except Exception as exc:
+        if trainer.received_sigterm:  # SLURM requeue/preemption: SIGTERM also killed W&B's service process,
+            raise SIGTERMException from exc  # whose error must not hide the exit (submitit then keeps no result)
+        raise
     finally:
         finish(loggers)
     row["wall_s"] = round(time.perf_counter() - start, 2)

@@ -22,8 +22,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from itt import identity, logger, schema
-from itt.errors import ITTError, TrainingFailed, one_line
+from itt import identity, ledger, logger, schema
+from itt.errors import ITTError, TrainingFailed, describe
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 log = logging.getLogger("itt.train")
@@ -42,17 +42,36 @@ def _in_sweep() -> bool:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from itt.pipeline import run  # heavy imports (torch, transformers) after the config is valid
-
     try:
-        row = run(cfg)
-    except TrainingFailed as exc:
-        if _in_sweep():  # recorded in the ledger; the other runs of the sweep go on
+        row = _cached(cfg)
+        if row is None:
+            from itt.pipeline import run  # heavy imports (torch, transformers) only when there is work
+
+            row = run(cfg)
+    except ITTError as exc:
+        if isinstance(exc, TrainingFailed) and _in_sweep():  # recorded in the ledger; the sweep goes on
             log.error("%s", exc)
             return None
+        if not _in_sweep() and os.environ.get("ITT_DEBUG") != "1":
+            _exit_with(exc)  # here, not in cli(): Hydra would first print "Error executing job with overrides: ..."
         raise
     # Returned for sweepers that optimise (e.g. Optuna): the primary validation metric.
     return row["metrics"].get(f"val/{row['primary_metric']}")
+
+
+def _cached(cfg: DictConfig) -> dict | None:
+    """A run the ledger already has (ok), answered before torch is imported, so rerunning a finished
+    sweep costs seconds, not a torch import per job. None when there is work (or force=true); then
+    ``pipeline.run`` decides, under the run's lock."""
+    if cfg.force:
+        return None
+    run_id = identity.run_id(cfg)
+    done = ledger.latest_ok(cfg.paths.root, run_id)
+    if done is None:
+        return None
+    log.info("cached: %s finished before (test/%s=%s); force=true reruns it", run_id,
+             done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"))
+    return ledger.append(cfg.paths.root, {**done, "status": "cached", "wall_s": 0.0})
 
 
 def _user_error(exc: BaseException) -> BaseException | None:
@@ -66,6 +85,11 @@ def _user_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+def _exit_with(error: BaseException) -> None:
+    print(f"error: {describe(error)}", file=sys.stderr)
+    sys.exit(getattr(error, "exit_code", 2))
+
+
 def cli() -> None:
     # Hydra prints its own multi-line errors unless told to raise; we want one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
@@ -77,8 +101,7 @@ def cli() -> None:
         error = _user_error(exc)
         if error is None or os.environ.get("ITT_DEBUG") == "1":
             raise
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        sys.exit(getattr(error, "exit_code", 2))
+        _exit_with(error)
 
 
 if __name__ == "__main__":

@@ -90,3 +90,12 @@ def test_minilm_pretrained_from_the_package_offline(tmp_path, monkeypatch):
                             "optim.lr=5e-5", "data.max_length=64"))
     assert row["status"] == "ok" and finite(row["metrics"])
     assert row["metrics"]["test/acc"] > 0.6  # a real pretrained encoder learns 80 generated reviews in 1 epoch
+
+
+def test_missing_intermediate_without_auto_training_names_the_command(tmp_path):
+    from itt.errors import ConfigError
+
+    cfg = make(tmp_path, "model=xlnet", "task=sentiment", "+stage=target", "stage.auto_intermediate=false")
+    with pytest.raises(ConfigError, match=r"python -m itt.train model=xlnet task=sentiment seed=0 source=embedded split=paper \+stage=intermediate"):
+        pipeline.run(cfg)
+    assert list(ledger.read(tmp_path)) == []

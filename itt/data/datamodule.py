@@ -1,8 +1,8 @@
 """The LightningDataModule of one run: one dataset spec, split, tokenized (cached), batched.
 
-Training batches group similar lengths (``transformers``' ``LengthGroupedSampler``: random mega-batches
-sorted by length) so dynamic padding pads little; evaluation runs in length order. Padding is dynamic
-(``DataCollatorWithPadding``) to a multiple of 8.
+Training batches group similar lengths (``LengthGroupedBatchSampler``: random mega-batches sorted by
+length, cut into batches, the batches shuffled) so dynamic padding pads little; evaluation runs in
+length order. Padding is dynamic (``DataCollatorWithPadding``) to a multiple of 8.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from transformers import DataCollatorWithPadding
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from itt.data.loading import load_spec
 from itt.data.splitting import make_splits
@@ -24,6 +23,36 @@ from itt.tasks import Task
 
 log = logging.getLogger(__name__)
 MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels")
+MEGA_BATCH_BATCHES = 50  # batches per length-sorted mega-batch (as transformers' LengthGroupedSampler)
+
+
+class LengthGroupedBatchSampler(Sampler[list[int]]):
+    """Batches of similar lengths in random order; every index exactly once per epoch.
+
+    Each epoch: a random permutation, cut into mega-batches of ``mega_batches`` batches, each sorted by
+    length and cut into batches; then the order of all batches is shuffled. Unlike ``transformers``'
+    ``LengthGroupedSampler`` the mega-batch size does not shrink on small data sets (there it falls to
+    one batch below 8 batches of data, i.e. no grouping at all), and batches do not come longest first.
+    Only the last batch of the last mega-batch can be short.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator,
+                 mega_batches: int = MEGA_BATCH_BATCHES):
+        self.lengths, self.batch_size, self.generator = list(lengths), batch_size, generator
+        self.mega = max(1, mega_batches) * batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        lengths, bs = self.lengths, self.batch_size
+        perm = torch.randperm(len(lengths), generator=self.generator).tolist()
+        batches = []
+        for start in range(0, len(perm), self.mega):
+            chunk = sorted(perm[start:start + self.mega], key=lengths.__getitem__)  # stable: random ties
+            batches.extend(chunk[i:i + bs] for i in range(0, len(chunk), bs))
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]
 
 
 class ITTDataModule(pl.LightningDataModule):
@@ -73,10 +102,8 @@ class ITTDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         ds, bs = self.splits["train"], self.data_cfg.batch_size
         if self.data_cfg.length_grouping:
-            sampler = LengthGroupedSampler(bs, lengths=self.lengths["train"],
-                                           generator=torch.Generator().manual_seed(self.seed))
-            return DataLoader(ds, batch_size=bs, sampler=sampler, collate_fn=self._collate,
-                              num_workers=self.data_cfg.num_workers)
+            sampler = LengthGroupedBatchSampler(self.lengths["train"], bs, torch.Generator().manual_seed(self.seed))
+            return DataLoader(ds, batch_sampler=sampler, collate_fn=self._collate, num_workers=self.data_cfg.num_workers)
         return DataLoader(ds, batch_size=bs, shuffle=True, collate_fn=self._collate,
                           generator=torch.Generator().manual_seed(self.seed), num_workers=self.data_cfg.num_workers)
 

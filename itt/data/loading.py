@@ -60,7 +60,10 @@ def _load_local(spec: DatasetSpec) -> DatasetDict:
     try:
         return datasets.load_dataset(builder, data_files=data_files, **kwargs)
     except Exception as exc:  # pyarrow/pandas parse errors carry the useful detail
-        raise DataError(f"{path}: unreadable as {builder}: {one_line(exc)[:300]}") from exc
+        detail = exc
+        while detail.__cause__ is not None:  # datasets wraps it: "An error occurred while generating the dataset"
+            detail = detail.__cause__
+        raise DataError(f"{path}: unreadable as {builder}: {one_line(detail)[:300]}") from exc
 
 
 def _load_hub(spec: DatasetSpec, timeout_s: float) -> DatasetDict:

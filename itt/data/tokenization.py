@@ -24,8 +24,17 @@ SPLITS = ("train", "validation", "test")
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
+    """What decides the token ids: vocabulary, normalizer, pre-tokenizer, model, post-processor. Not the
+    backend's truncation/padding state: ``transformers`` sets that on each call (so it changes once the
+    tokenizer has been used), and ``encode`` passes both explicitly anyway."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    body = backend.to_str() if backend is not None else f"{tokenizer.name_or_path}:{len(tokenizer)}"
+    if backend is not None:
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        body = json.dumps(state, sort_keys=True)
+    else:
+        body = f"{tokenizer.name_or_path}:{len(tokenizer)}"
     extra = f"{type(tokenizer).__name__}:{tokenizer.padding_side}:{tokenizer.truncation_side}"
     return hashlib.sha1((body + extra).encode()).hexdigest()[:12]
 

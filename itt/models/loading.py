@@ -41,10 +41,13 @@ def pretrained_source(model_cfg, source: str, cache_dir: str | Path, hub_timeout
 
 def _hub_error(what: str, name: str, exc: Exception) -> Exception:
     text = str(exc).lower()
+    if str(name).startswith(("/", "./", "../", "~")) and not Path(name).expanduser().is_dir():
+        return ConfigError(f"{what} {name!r}: no such folder; give a folder written by save_pretrained, a hub id, "
+                           f"or use source=embedded")
     if any(s in text for s in ("offline", "couldn't connect", "connection", "cached files")):
         return HubUnreachableError(
             f"{what} {name!r} is not cached and the hub is unreachable: use source=embedded, or model.hub_id=<local folder>")
-    return ConfigError(f"{what} {name!r} cannot be loaded: {one_line(exc)[:300]}")
+    return ConfigError(f"{what} {name!r} cannot be loaded: {one_line(exc)[:300]}; check model.hub_id, or use source=embedded")
 
 
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):

@@ -40,29 +40,37 @@ if pid_is "$(pid_from "$STARTED/slurmctld.pid")" /usr/sbin/slurmctld && scontrol
   fi
 fi
 
-# 2. daemons, in reverse start order
-stop_one() { # name binary
-  local name=$1 exe=$2 f=$STARTED/$1.pid pid
-  [[ -f "$f" ]] || { say "$name: not started by us, skipping"; return 0; }
-  pid=$(pid_from "$f")
-  if ! pid_is "$pid" "$exe"; then
-    say "$name: pid ${pid:-?} no longer runs $exe; forgetting it"
-    rm -f "$f"; return 0
-  fi
-  kill -TERM "$pid"
-  for _ in $(seq 300); do [[ -d /proc/$pid ]] || break; sleep 0.1; done
-  if [[ -d /proc/$pid ]]; then
-    say "$name: pid $pid ignored SIGTERM for 30s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-  say "$name: stopped pid $pid"
+# 2. daemons, in reverse start order; a group is signalled together, then waited for
+alive() { # running and not a zombie (a container's PID 1 may be slow to reap orphans)
+  [[ -d /proc/$1 ]] && [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]
 }
-stop_one slurmd    /usr/sbin/slurmd
-stop_one slurmctld /usr/sbin/slurmctld
-stop_one slurmdbd  /usr/sbin/slurmdbd
-stop_one mariadbd  /usr/sbin/mariadbd
-stop_one munged    /usr/sbin/munged
+stop_group() { # name:binary ...
+  local spec name exe f pid pids=() names=()
+  for spec in "$@"; do
+    name=${spec%%:*}; exe=${spec#*:}; f=$STARTED/$name.pid
+    [[ -f "$f" ]] || { say "$name: not started by us, skipping"; continue; }
+    pid=$(pid_from "$f")
+    if ! pid_is "$pid" "$exe"; then
+      say "$name: pid ${pid:-?} no longer runs $exe; forgetting it"
+      rm -f "$f"; continue
+    fi
+    kill -TERM "$pid"; pids+=("$pid"); names+=("$name")
+  done
+  local i
+  for i in "${!pids[@]}"; do
+    pid=${pids[$i]}; name=${names[$i]}
+    for _ in $(seq 300); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+      say "$name: pid $pid ignored SIGTERM for 30s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$STARTED/$name.pid"
+    say "$name: stopped pid $pid"
+  done
+}
+stop_group slurmd:/usr/sbin/slurmd slurmctld:/usr/sbin/slurmctld
+stop_group slurmdbd:/usr/sbin/slurmdbd
+stop_group mariadbd:/usr/sbin/mariadbd munged:/usr/sbin/munged
 
 # report (do not kill) any slurmstepd still alive: jobs should have been cancelled above
 for p in /proc/[0-9]*; do

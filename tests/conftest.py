@@ -1,0 +1,91 @@
+"""Shared test helpers: run ``python -m itt.train`` the way a user does, in a subprocess.
+
+    def test_something(run_itt, tmp_path):
+        result = run_itt("+stage=intermediate", *OFFLINE, "trainer.max_epochs=1", root=tmp_path)
+        assert result.returncode == 0, result.stderr
+        rows = read_ledger(tmp_path)
+
+``run_itt`` and ``start_itt`` are also importable (``from conftest import run_itt``) for helpers
+outside a test function. Both append ``paths.root=<root>`` to the overrides, so nothing is written
+outside the test's directory, and both run from the repository root with ``sys.executable``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# No network, no W&B: tiny embedded encoders and generated data. Add "trainer.max_epochs=1" and
+# small data (e.g. "task.datasets.intermediate.embedded_rows=300") to keep a run to seconds.
+OFFLINE = ("source=embedded", "logger=csv")
+
+
+def itt_env(env: dict | None = None) -> dict:
+    """The environment of a test subprocess: ours, minus the debug switch, plus ``env``.
+
+    ``OMP_NUM_THREADS=1`` unless given: test machines are small and shared, and several torch threads
+    per process fighting for two cores run tiny models several times slower than one thread.
+    A value of None in ``env`` removes that variable.
+    """
+    merged = dict(os.environ)
+    merged.pop("ITT_DEBUG", None)  # tests see what users see: one line, no traceback
+    merged.setdefault("OMP_NUM_THREADS", "1")
+    merged.setdefault("PYTHONUNBUFFERED", "1")  # a killed process's log is complete up to the kill
+    for key, value in (env or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = str(value)
+    return merged
+
+
+def itt_command(*overrides: str, root: str | os.PathLike, module: str = "itt.train") -> list[str]:
+    return [sys.executable, "-m", module, *map(str, overrides), f"paths.root={root}"]
+
+
+def run_itt(*overrides: str, root: str | os.PathLike, env: dict | None = None, timeout: float = 600,
+            module: str = "itt.train") -> subprocess.CompletedProcess:
+    """Run ``python -m itt.train <overrides> paths.root=<root>`` to the end; stdout/stderr captured as text."""
+    return subprocess.run(itt_command(*overrides, root=root, module=module), cwd=REPO, env=itt_env(env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start_itt(*overrides: str, root: str | os.PathLike, log_file: str | os.PathLike, env: dict | None = None,
+              module: str = "itt.train") -> subprocess.Popen:
+    """Start the same command in the background (stdout and stderr into ``log_file``); the caller waits or kills."""
+    log = open(log_file, "w")  # noqa: SIM115 (closed below; the child keeps its own descriptor)
+    try:
+        return subprocess.Popen(itt_command(*overrides, root=root, module=module), cwd=REPO, env=itt_env(env),
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+    finally:
+        log.close()
+
+
+def read_ledger(root: str | os.PathLike) -> list[dict]:
+    """Every row of ``<root>/results.jsonl``; a line that is not JSON fails the test (unlike itt.ledger.read)."""
+    path = Path(root) / "results.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def error_lines(text: str) -> list[str]:
+    """The ``error: ...`` lines the CLI printed."""
+    return [line for line in text.splitlines() if line.startswith("error:")]
+
+
+@pytest.fixture(name="run_itt")
+def run_itt_fixture():
+    return run_itt
+
+
+@pytest.fixture(name="start_itt")
+def start_itt_fixture():
+    return start_itt

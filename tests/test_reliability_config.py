@@ -1,0 +1,66 @@
+"""Issue 5, point 1: a mistake in the command is one line that names the key or value and what is
+valid, a non-zero exit code, no traceback (unless ITT_DEBUG=1), and nothing written under paths.root."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import OFFLINE, error_lines
+
+CASES = {
+    "unknown group option": (
+        ["model=bret", "+stage=intermediate"],
+        "error: model=bret is not an option of model; valid: bert, minilm, roberta, xlnet"),
+    "unknown key": (
+        ["+stage=intermediate", "trainer.max_epoch=1"],
+        "error: trainer.max_epoch is not a config key (did you mean trainer.max_epochs?); keys of trainer: max_epochs,"),
+    "wrong type": (
+        ["+stage=intermediate", "trainer.max_epochs=abc"],
+        "error: trainer.max_epochs=abc: Value 'abc' of type 'str' could not be converted to Integer"),
+    "target on an intermediate stage": (
+        ["+stage=intermediate", "stage.target=domain"],
+        "error: stage.target does not apply to +stage=intermediate"),
+    "missing +stage": (
+        ["model=roberta", "task=sentiment"],
+        "error: no stage selected: add +stage=intermediate or +stage=target"),
+    "unknown target": (
+        ["+stage=target", "stage.target=medical"],
+        "error: stage.target='medical' is not a target of task=sentiment; valid: domain, crosslingual"),
+    "unknown stage": (
+        ["+stage=pretrain"],
+        "error: stage=pretrain is not an option of stage; valid: intermediate, target"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_config_error_is_one_line_and_writes_nothing(run_itt, tmp_path, case):
+    overrides, expected = CASES[case]
+    root = tmp_path / "root"
+    result = run_itt(*overrides, *OFFLINE, root=root, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [result.stderr.strip()], result.stderr  # the only thing printed
+    assert result.stderr.startswith(expected), result.stderr
+    assert not root.exists(), sorted(p.name for p in root.rglob("*"))
+
+
+def test_debug_flag_shows_the_traceback(run_itt, tmp_path):
+    result = run_itt("+stage=intermediate", "trainer.max_epochs=abc", *OFFLINE, root=tmp_path / "root",
+                     env={"ITT_DEBUG": "1"}, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+    assert "could not be converted to Integer" in result.stderr
+
+
+def test_misspelt_trainer_argument_fails_before_anything_loads():
+    from omegaconf import OmegaConf
+
+    from itt.errors import ConfigError
+    from itt.trainer import check_trainer_args
+
+    trainer = OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "max_epochs": 1, "max_epoch": 1})
+    with pytest.raises(ConfigError, match=r"^trainer\.max_epoch is not a Lightning Trainer argument that can be set "
+                                          r"\(did you mean trainer\.max_epochs\?\); valid: accelerator, strategy, "):
+        check_trainer_args(trainer)
+    with pytest.raises(ConfigError, match=r"trainer\.callbacks is not a Lightning Trainer argument that can be set"):
+        check_trainer_args(OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "callbacks": []}))
+    check_trainer_args(OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "limit_test_batches": 2}))

@@ -1,0 +1,115 @@
+"""Issue 5, point 2: every data fault is one DataError line that names the file (and the row where
+there is one) and what would be valid; end to end, nothing is written that looks like a result:
+no ledger row and no run dir (shared caches under <root>/cache may remain: they are reusable)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import OFFLINE, error_lines
+from omegaconf import OmegaConf
+
+from itt.data.loading import load_spec
+from itt.data.splitting import make_splits
+from itt.errors import DataError
+from itt.schema import DatasetSpec
+from itt.tasks import get_task
+
+CLASSES = ["negative", "positive"]
+PAPER = OmegaConf.create({"name": "paper", "train": 0.70, "validation": 0.15, "test": 0.15})
+
+
+def _load(path, kind="sequence_classification", **spec):
+    task = get_task(kind, "acc" if kind == "sequence_classification" else "spearman")
+    spec = DatasetSpec(path=str(path), **spec)
+    raw, _ = load_spec(spec, task, "sentiment", "embedded", seed=0)
+    return make_splits(raw, PAPER, task.kind, 0, None, f"task.datasets.domain ({path})")
+
+
+def _classification(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("fault, content, spec, expected", [
+    ("missing column", "review,label\ngreat,positive\n", {"text_fields": ["content"], "labels": CLASSES},
+     "[train]: column 'content' not found; columns are: review, label"),
+    ("label outside the label set", "content,label\ngreat,positive\nmeh,neutral\n",
+     {"text_fields": ["content"], "labels": CLASSES},
+     "[train] row 1: label 'neutral' is not a declared label; valid: negative, positive"),
+    ("empty text", "content,label\ngreat,positive\n   ,negative\n", {"text_fields": ["content"], "labels": CLASSES},
+     "[train] row 1: empty text in column 'content'"),
+    ("NaN score", "sentence1,sentence2,score\na b,a c,3\nx,y,nan\n",
+     {"text_fields": ["sentence1", "sentence2"], "label_field": "score", "score_range": [0, 5]},
+     "[train] row 1: score None is not a number in score_range [0, 5]"),
+    ("score out of range", "sentence1,sentence2,score\na b,a c,3\nx,y,7\n",
+     {"text_fields": ["sentence1", "sentence2"], "label_field": "score", "score_range": [0, 5]},
+     "[train] row 1: score 7 is not a number in score_range [0, 5]"),
+    ("split empty after split=paper", "content,label\ngreat,positive\n", {"text_fields": ["content"], "labels": CLASSES},
+     ": the validation split is empty after split=paper; the dataset has too few rows (1)"),
+    ("unparsable csv", 'content,label\n"never closed,positive\n', {"text_fields": ["content"], "labels": CLASSES},
+     ": unreadable as csv: Error tokenizing data. C error: EOF inside string starting at row 1"),
+])
+def test_data_fault_names_the_file_row_and_valid_values(tmp_path, fault, content, spec, expected):
+    path = _classification(tmp_path, "data.csv", content)
+    kind = "sequence_regression" if "score_range" in spec else "sequence_classification"
+    with pytest.raises(DataError) as info:
+        _load(path, kind, **spec)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message, message
+    assert message.endswith(expected), message
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(DataError, match=r"nope\.csv: no such file or folder"):
+        _load(tmp_path / "nope.csv", text_fields=["content"], labels=CLASSES)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not a parquet file\x00\x01")
+    with pytest.raises(DataError, match=r"broken\.parquet: unreadable as parquet: .*magic bytes"):
+        _load(broken, text_fields=["content"], labels=CLASSES)
+    folder = tmp_path / "sheets"
+    folder.mkdir()
+    (folder / "data.xlsx").write_text("x")
+    with pytest.raises(DataError, match=r"sheets: no csv/tsv/jsonl/json/parquet files in this folder"):
+        _load(folder, text_fields=["content"], labels=CLASSES)
+    (folder / "train.csv").write_text("content,label\ngreat,positive\n")
+    (folder / "test.jsonl").write_text('{"content": "bad", "label": "negative"}\n')
+    with pytest.raises(DataError, match=r"sheets: cannot read \.csv, \.jsonl; valid: .*\(one format per folder\)"):
+        _load(folder, text_fields=["content"], labels=CLASSES)
+
+
+@pytest.mark.slow
+def test_data_error_end_to_end_one_line_no_ledger_no_run_dir(run_itt, tmp_path):
+    bad = tmp_path / "reviews.csv"
+    bad.write_text("content,label\n" + "".join(f"review number {i},positive\n" for i in range(20))
+                   + "a fine review,neutral\n")
+    root = tmp_path / "root"
+    result = run_itt("model=bert", "task=sentiment", "+stage=intermediate", *OFFLINE,
+                     f"task.datasets.intermediate.path={bad}", "task.datasets.intermediate.text_fields=[content]",
+                     root=root, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "Error executing job" not in result.stderr
+    assert error_lines(result.stderr) == [
+        f"error: {bad} [train] row 20: label 'neutral' is not a declared label; valid: negative, positive"]
+    assert not (root / "results.jsonl").exists()
+    assert list((root / "runs").iterdir()) == []  # the run dir Hydra made for this run is gone again
+
+
+def test_cleanup_after_a_user_error_keeps_anything_earned(tmp_path):
+    from itt.pipeline import _remove_if_nothing_earned
+
+    scaffold = tmp_path / "runs" / "fresh"
+    (scaffold / ".hydra").mkdir(parents=True)
+    (scaffold / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (scaffold / ".lock").touch()
+    (scaffold / "itt.log").write_text("error\n")
+    _remove_if_nothing_earned(scaffold)
+    assert not scaffold.exists()
+
+    earned = tmp_path / "runs" / "killed-before"
+    (earned / "checkpoints").mkdir(parents=True)
+    (earned / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    (earned / ".lock").touch()
+    _remove_if_nothing_earned(earned)
+    assert (earned / "checkpoints" / "last.ckpt").exists()
