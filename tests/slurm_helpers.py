@@ -25,9 +25,11 @@ unless ``ITT_SLURM_KEEP=1``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,3 +275,89 @@ def slurm_queue_empty(slurm_cluster: SlurmCluster) -> Iterator[None]:
         left = squeue_jobs()
         cancel_all()
         pytest.fail(f"test left jobs in the SLURM queue: {left}")
+
+
+# ------------------------------------------------------------------ itt sweeps (python -m itt.train)
+#
+# For tests that run the real app as a user does (tests/test_slurm_itt.py, tests/test_grid_*.py):
+# a subprocess from the repository root, everything under one ``paths.root`` (pytest's tmp_path).
+
+#: No network, no W&B, one epoch on a few hundred generated rows: a run takes seconds (plus imports).
+ITT_TINY = (
+    "source=embedded", "logger=csv", "trainer.max_epochs=1",
+    "task.datasets.intermediate.embedded_rows=300", "task.datasets.domain.embedded_rows=60",
+    "task.datasets.crosslingual.embedded_rows=60",
+)
+
+
+def itt_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment of an ``itt.train`` subprocess: no SLURM_* leaking in, offline, one thread.
+
+    One torch thread per process: test machines are small and shared, and a sweep runs several
+    processes at once. SLURM jobs inherit this environment (sbatch --export=ALL).
+    """
+    return clean_env({
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1",
+        "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
+        **(extra or {}),
+    })
+
+
+def itt_command(root: Path, *overrides: str, multirun: bool = True) -> list[str]:
+    return [sys.executable, "-m", "itt.train", *(["--multirun"] if multirun else []), *overrides,
+            f"paths.root={root}"]
+
+
+def run_itt(root: Path, *overrides: str, timeout: float = 600,
+            env: Mapping[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``python -m itt.train --multirun <overrides> paths.root=<root>`` to the end; (result, seconds)."""
+    t0 = time.monotonic()
+    r = subprocess.run(itt_command(root, *overrides), cwd=REPO_ROOT, env=itt_env(env), capture_output=True,
+                       text=True, timeout=timeout)
+    return r, time.monotonic() - t0
+
+
+def ledger_rows(root: Path) -> list[dict]:
+    """Every row of ``<root>/results.jsonl``; a line that is not JSON fails (unlike itt.ledger.read)."""
+    path = Path(root) / "results.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def sweep_logs(root: Path, limit: int = 2500) -> str:
+    """The tail of every submitit job log under ``<root>/sweeps/*/.submitit/`` (for failure messages)."""
+    logs = sorted(Path(root).glob("sweeps/*/.submitit/*/*_log.*"))
+    return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-limit:]}" for p in logs)
+
+
+def check_grid_ledger(rows: list[dict], models: list[str], task: str, targets: list[str],
+                      itts: list[bool]) -> dict[str, str]:
+    """Assert the ledger of ONE run of the grid ``models x targets x itts`` (one task, seed 0):
+
+    - one ok row per target point, none failed;
+    - exactly one ok intermediate row per model (trained once, however many ITT targets needed it,
+      whichever array task or worker got there first);
+    - each ITT target names its model's intermediate run, each no-ITT target none.
+
+    Returns {model: intermediate run id}.
+    """
+    assert not [r for r in rows if r["status"] == "failed"], [r for r in rows if r["status"] == "failed"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    inter = {}
+    for model in models:
+        mine = [r for r in ok if r["stage"] == "intermediate" and r["model"] == model]
+        if any(itts):
+            assert len(mine) == 1, f"{model}: {len(mine)} intermediate trainings: {[r['run_id'] for r in mine]}"
+            inter[model] = mine[0]["run_id"]
+        else:
+            assert not mine, mine
+    targets_ok = [r for r in ok if r["stage"] == "target"]
+    points = sorted((r["model"], r["task"], r["target"], r["itt"]) for r in targets_ok)
+    expected = sorted((m, task, t, i) for m in models for t in targets for i in itts)
+    assert points == expected, f"target rows {points} != grid {expected}"
+    for r in targets_ok:
+        assert r["seed"] == 0 and r["metrics"], r
+        assert r["intermediate_run_id"] == (inter[r["model"]] if r["itt"] else None), r
+    assert len(ok) == len(expected) + len(inter), [r["run_id"] for r in ok]
+    return inter

@@ -1,0 +1,50 @@
+"""Running the same sweep again trains nothing; ``force=true`` reruns.
+
+The rerun answers every point from the ledger (status ``cached``, no new ``ok`` row, no new run dir)
+before torch is even imported, so it costs a small fraction of the first run. Measured with Hydra's
+basic launcher (all jobs in one process); the README quotes the figure for the full demo grid.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from slurm_helpers import ITT_TINY, check_grid_ledger, ledger_rows, run_itt
+
+TARGETS = ["domain", "crosslingual"]
+GRID = ("model=bert", "task=sentiment", "+stage=target", f"stage.target={','.join(TARGETS)}",
+        "stage.itt=true,false", *ITT_TINY)
+
+
+@pytest.mark.slow
+def test_rerun_is_cached_and_fast_and_force_reruns(tmp_path):
+    first, t_first = run_itt(tmp_path, *GRID)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = ledger_rows(tmp_path)
+    check_grid_ledger(rows, ["bert"], "sentiment", TARGETS, [True, False])
+    ok = {r["run_id"]: r for r in rows if r["status"] == "ok"}
+    run_dirs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+
+    again, t_again = run_itt(tmp_path, *GRID)
+    assert again.returncode == 0, again.stderr[-3000:]
+    print(f"grid of 4 (+1 intermediate): first run {t_first:.1f}s, rerun {t_again:.1f}s "
+          f"({100 * t_again / t_first:.0f}%)")
+    new = ledger_rows(tmp_path)[len(rows):]
+    assert [r["status"] for r in new] == ["cached"] * 4, [(r["run_id"], r["status"]) for r in new]
+    for r in new:  # the finished run's result, reported again
+        assert r["stage"] == "target" and r["metrics"] == ok[r["run_id"]]["metrics"], r
+    assert len({r["run_id"] for r in new}) == 4
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == run_dirs
+    assert "cached: " in again.stdout + again.stderr
+    assert t_again < 0.5 * t_first, (t_first, t_again)
+
+    # force=true retrains that run only: its intermediate is reused, not retrained
+    n = len(ledger_rows(tmp_path))
+    forced, _ = run_itt(tmp_path, "model=bert", "task=sentiment", "+stage=target", "stage.target=domain",
+                        "stage.itt=true", *ITT_TINY, "force=true")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    (row,) = ledger_rows(tmp_path)[n:]
+    assert (row["status"], row["stage"], row["target"], row["itt"]) == ("ok", "target", "domain", True), row
+    assert row["run_id"] in ok and row["intermediate_run_id"] in ok
+    assert "resumed_from_step" not in row, row  # trained from the start, not "resumed" at the final step
+    assert row["time"] != ok[row["run_id"]]["time"]

@@ -1,0 +1,141 @@
+"""The real app on a real SLURM cluster (scripts/slurm/start-slurm.sh): ``python -m itt.train --multirun
+hydra/launcher=slurm ...`` as a user types it.
+
+- a small grid is one array job whose tasks run side by side; ITT targets of one model that start
+  together agree through the intermediate run's file lock: it is trained once, the others reuse it;
+- USR1 (what SLURM sends ``signal_delay_s`` before the time limit) makes the running job save an hpc
+  checkpoint and requeue itself; the requeued job resumes from that checkpoint with the same run id
+  and the same W&B run id, and the ledger gets exactly one ok row.
+
+Marked ``slurm`` (skipped without a cluster, see tests/slurm_helpers.py) and ``slow``. Each test
+leaves the queue empty (``slurm_queue_empty``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from slurm_helpers import (  # noqa: F401  (slurm_cluster, slurm_queue_empty are fixtures)
+    ITT_TINY,
+    REPO_ROOT,
+    check_grid_ledger,
+    default_partition,
+    hurry_requeued,
+    itt_command,
+    itt_env,
+    ledger_rows,
+    partitions,
+    run,
+    run_itt,
+    slurm_cluster,
+    slurm_queue_empty,
+    squeue_jobs,
+    sweep_logs,
+    wait_for,
+    wait_queue_empty,
+    wait_sacct_final,
+)
+
+
+def slurm_overrides() -> list[str]:
+    """hydra/launcher=slurm with cpu_small; its partition `debug` is the project's local cluster."""
+    extra = [] if "debug" in partitions() else [f"resources.partition={default_partition()}"]
+    return ["hydra/launcher=slurm", "resources=cpu_small", *extra]
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_grid_on_slurm_trains_each_intermediate_once(slurm_cluster, slurm_queue_empty, tmp_path):
+    models, targets = ["bert", "roberta"], ["domain", "crosslingual"]
+    r, seconds = run_itt(
+        tmp_path, *slurm_overrides(), "resources.array_parallelism=4",
+        f"model={','.join(models)}", "task=sentiment", "+stage=target",
+        f"stage.target={','.join(targets)}", "stage.itt=true,false", *ITT_TINY, timeout=900,
+    )
+    print(f"slurm grid of 8 (4 at a time): {seconds:.1f}s")
+    assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n{sweep_logs(tmp_path)}"
+
+    rows = ledger_rows(tmp_path)
+    check_grid_ledger(rows, models, "sentiment", targets, [True, False])
+
+    # one array job of 8 tasks, at most 4 at once, all completed
+    scripts = sorted(tmp_path.glob("sweeps/*/.submitit/*/*_submission.sh"))
+    assert len(scripts) == 1, scripts
+    assert "#SBATCH --array=0-7%4" in scripts[0].read_text()
+    array_id = scripts[0].parent.name.split("_")[0]
+    acct = wait_sacct_final(array_id, 8, timeout=90)
+    assert sorted(a["State"] for a in acct) == ["COMPLETED"] * 8, acct
+    # the ITT tasks of one model overlap (same wave of 4): the one that did not train the
+    # intermediate waited for it, or found it done; either way it reused it
+    waited = {p.name.rsplit("_log", 1)[0] for p in tmp_path.glob("sweeps/*/.submitit/*/*_log.*")
+              if "waiting: another job is running" in p.read_text(errors="replace")}
+    print(f"tasks that waited for another task's intermediate: {sorted(waited)}")
+    assert wait_queue_empty(60), squeue_jobs()
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, tmp_path):
+    """USR1 mid-training: hpc checkpoint + requeue; the requeued job resumes that run (same run id,
+    same W&B id) from the checkpoint's step, and the ledger gets one ok row with resumed_from_step."""
+    from itt.logger import wandb_id
+
+    # long enough to still be training when signalled (a few seconds per epoch on this machine);
+    # W&B offline, to see that both attempts log to the same W&B run
+    overrides = [*slurm_overrides(), "model=bert", "task=sentiment", "+stage=target", "stage.target=domain",
+                 "stage.itt=false", "source=embedded", "logger=wandb", "trainer.max_epochs=8",
+                 "task.datasets.domain.embedded_rows=400"]
+    log_file = tmp_path / "sweep.log"
+    t0 = time.monotonic()
+    with open(log_file, "w") as log:
+        proc = subprocess.Popen(itt_command(tmp_path, *overrides), cwd=REPO_ROOT, env=itt_env(),
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+    job = None
+    try:
+        # first epoch done (last.ckpt written): training runs, and global_step > 0
+        def first_epoch_done() -> bool:
+            return bool(list(tmp_path.glob("runs/*/checkpoints/last.ckpt"))) or proc.poll() is not None
+
+        assert wait_for(first_epoch_done, 300), "training did not get through one epoch in 300 s"
+        assert proc.poll() is None, f"sweep ended before the signal:\n{log_file.read_text()[-3000:]}\n{sweep_logs(tmp_path)}"
+        # the job id: submitit's folder for it (.submitit/%j), not squeue (others may share the cluster)
+        (job,) = [p.name for p in tmp_path.glob("sweeps/*/.submitit/*") if p.is_dir() and p.name.isdigit()]
+        assert (job, "RUNNING") in [(j, state) for j, state, _ in squeue_jobs()], squeue_jobs()
+        # what SLURM does signal_delay_s before the time limit, without waiting for it
+        r = run(["scancel", "--signal=USR1", job])
+        assert r.returncode == 0, r.stderr
+        t_signal = time.monotonic()
+
+        def finished() -> bool:
+            hurry_requeued()  # a requeued job would otherwise wait ~2 min (BeginTime)
+            return proc.poll() is not None
+
+        assert wait_for(finished, 420, interval=1.0), "sweep did not finish after the requeue"
+        print(f"requeue test: signalled after {t_signal - t0:.1f}s, done {time.monotonic() - t_signal:.1f}s later")
+        assert proc.returncode == 0, f"{log_file.read_text()[-3000:]}\n{sweep_logs(tmp_path)}"
+    finally:
+        if proc.poll() is None:  # failed or timed out: leave nothing behind
+            proc.kill()
+            proc.wait()
+        if job is not None and not wait_queue_empty(30):
+            run(["scancel", job.split("_")[0]])
+
+    rows = ledger_rows(tmp_path)
+    assert [r["status"] for r in rows] == ["ok"], rows  # one run, recorded once
+    (row,) = rows
+    assert row["resumed_from_step"] > 0, row
+    run_dir = tmp_path / "runs" / row["run_id"]
+    assert (run_dir / "hpc_ckpt_1.ckpt").exists(), sorted(p.name for p in run_dir.iterdir())
+    # the same W&B run, continued: two offline attempts (one per allocation) with the id derived from the run id
+    attempts = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*"))
+    assert len(attempts) == 2 and all(a.endswith(f"-{wandb_id(row['run_id'])}") for a in attempts), attempts
+
+    # SLURM's view: the task was requeued once, then completed
+    (acct,) = wait_sacct_final(job, 1, timeout=60)
+    assert acct["State"] == "COMPLETED", acct
+    history = run(["sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "JobID,State"]).stdout.split()
+    assert any(h.endswith("|REQUEUED") for h in history), history
+    assert wait_queue_empty(60), squeue_jobs()
