@@ -80,3 +80,13 @@ def latest_ok(root: str | os.PathLike, run_id: str) -> dict | None:
         if row.get("run_id") == run_id and row.get("status") == "ok":
             found = row
     return found
+
+
+def record_cached(root: str | os.PathLike, run_id: str) -> dict | None:
+    """If the run already finished, note a ``cached`` row (same metrics) and return it; else None."""
+    done = latest_ok(root, run_id)
+    if done is None:
+        return None
+    log.info("cached: %s finished before (test/%s=%s); force=true reruns it", run_id,
+             done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"))
+    return append(root, {**done, "status": "cached", "wall_s": 0.0})

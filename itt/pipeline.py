@@ -91,11 +91,9 @@ def run(cfg: DictConfig) -> dict:
     run_dir = run_dir_of(cfg, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     with _run_lock(run_dir, run_id):
+        if not cfg.force and (cached := ledger.record_cached(cfg.paths.root, run_id)) is not None:
+            return cached
         done = ledger.latest_ok(cfg.paths.root, run_id)
-        if done is not None and not cfg.force:
-            log.info("cached: %s finished before (test/%s=%s); force=true reruns it", run_id,
-                     done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"))
-            return ledger.append(cfg.paths.root, {**done, "status": "cached", "wall_s": 0.0})
         if done is not None:  # force=true on a finished run: train it again, do not "resume" at its last step
             _drop_finished_resume_points(run_dir, done.get("time"))
         try:

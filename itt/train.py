@@ -63,15 +63,7 @@ def _cached(cfg: DictConfig) -> dict | None:
     """A run the ledger already has (ok), answered before torch is imported, so rerunning a finished
     sweep costs seconds, not a torch import per job. None when there is work (or force=true); then
     ``pipeline.run`` decides, under the run's lock."""
-    if cfg.force:
-        return None
-    run_id = identity.run_id(cfg)
-    done = ledger.latest_ok(cfg.paths.root, run_id)
-    if done is None:
-        return None
-    log.info("cached: %s finished before (test/%s=%s); force=true reruns it", run_id,
-             done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"))
-    return ledger.append(cfg.paths.root, {**done, "status": "cached", "wall_s": 0.0})
+    return None if cfg.force else ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
 
 
 def _user_error(exc: BaseException) -> BaseException | None:
