@@ -22,38 +22,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-try:
-    from slurm_helpers import (  # noqa: F401  (slurm_cluster, slurm_queue_empty are fixtures)
-        CONF_DIR,
-        clean_env,
-        default_partition,
-        hurry_requeued,
-        next_job_id,
-        partitions,
-        run,
-        slurm_available,
-        slurm_cluster,
-        slurm_queue_empty,
-        squeue_jobs,
-        wait_for,
-        wait_sacct_final,
-    )
-except ImportError:  # tests/ imported as a package (tests/__init__.py)
-    from tests.slurm_helpers import (  # type: ignore[no-redef]  # noqa: F401
-        CONF_DIR,
-        clean_env,
-        default_partition,
-        hurry_requeued,
-        next_job_id,
-        partitions,
-        run,
-        slurm_available,
-        slurm_cluster,
-        slurm_queue_empty,
-        squeue_jobs,
-        wait_for,
-        wait_sacct_final,
-    )
+from slurm_helpers import (  # noqa: F401  (slurm_cluster, slurm_queue_empty are fixtures; pytest puts tests/ on sys.path)
+    CONF_DIR,
+    clean_env,
+    default_partition,
+    hurry_requeued,
+    next_job_id,
+    partitions,
+    run,
+    slurm_available,
+    slurm_cluster,
+    slurm_queue_empty,
+    squeue_jobs,
+    wait_for,
+    wait_sacct_final,
+)
 
 RESOURCES = sorted(p.stem for p in (CONF_DIR / "resources").glob("*.yaml"))
 
