@@ -1,0 +1,558 @@
+"""``python -m itt.bench``: training throughput of itt next to the Hugging Face Trainer and a bare loop.
+
+One process, one model, one data set, one batch size, one precision; four ways to train it:
+
+(a) ``itt``         itt's own path: ``ITTDataModule`` + ``ITTModule`` + ``build_trainer`` (Lightning),
+                    exactly as ``itt.pipeline`` builds them (config composed from ``conf/``);
+(b) ``hf``          ``transformers.Trainer``, random sampling;
+(c) ``hf_grouped``  ``transformers.Trainer`` with ``train_sampling_strategy="group_by_length"``;
+(d) ``bare``        a plain PyTorch loop over itt's own train dataloader (same batches as (a)), with the
+                    same optimizer, schedule, clipping and autocast: the floor for (a).
+
+Every contender starts from the same weights (same seed), uses the same optimizer settings (AdamW,
+``optim.*``), gradient clipping, precision, dynamic padding to a multiple of 8 and tokenized data (the
+tokenization cache), and trains ``warmup + steps`` optimizer steps. Throughput is measured from the end
+of step ``warmup`` to the end of step ``warmup + steps``: the training set holds ``steps`` batches, so
+the timed window is one epoch's worth of batches for every sampler. Validation and checkpointing that
+itt does at an epoch end are subtracted (the HF Trainer here neither evaluates nor saves). Contenders
+run in rounds (order rotated each round); each figure is the median over rounds. After training,
+each model's validation accuracy is measured the same way for all (a check that speed costs no quality).
+
+The data are the embedded sentiment stand-in (``itt.data.embedded.generate``: mostly short sentences,
+about 10 % paragraph-length reviews). The last line is ``key=value`` pairs.
+
+Reading the figures: the columns "pad eff." (real / padded tokens) and "padded tok/s" separate the two
+sources of speed. Per padded token all four contenders run at the same speed (the model's compute is
+the same); the differences come from padding. ``transformers``' length-grouped sampler shrinks its
+mega-batches on small training sets (at most a quarter of the data each, i.e. one batch below 8
+batches of data) while itt's keeps 50-batch mega-batches; the "padding efficiency by training-set
+size" line shows that from about 6,400 rows on both samplers pad alike, so there the HF Trainer with
+``group_by_length`` and itt train at about the same speed.
+
+Notes from profiling (2-core Xeon with AMX/avx512_bf16, shared with other jobs; py-spy, MiniLM,
+batch 32, bf16 autocast). Inside itt's training loop: backward 42 %, forward 45 % (linear layers 16,
+attention 12, dropout 12 — the CPU's Bernoulli sampling), fused AdamW 6 %, gradient clipping 5 %,
+collation and Arrow fetch < 1 %, Lightning and logging < 1 %. Changes this led to:
+
+- AdamW is the fused kernel: PyTorch's default on CPU is a Python loop over parameter tensors
+  (400 ms vs 67 ms per MiniLM step; the HF Trainer already used ``adamw_torch_fused``).
+- ``deterministic=True`` stays, but without torch's NaN-filling of new tensors (+8 % step time).
+- OpenMP threads sleep instead of spinning after parallel regions (``OMP_WAIT_POLICY=PASSIVE``, set in
+  ``itt/__init__.py``): with other processes on the cores, 2 spinning threads trained MiniLM at 7.5
+  samples/s, 1 thread at 29, 2 passive threads at 26 (medians of 3); tiny embedded models get one
+  thread (``itt.trainer.auto_threads``): 254 (2 spinning) / 425 (2 passive) / 754 (1 thread) samples/s.
+- ``torch.compile`` does not pay here: ~5 min to compile MiniLM's training step (recompiling for
+  dynamic lengths), no faster afterwards. Not offered.
+- Padding to a multiple of 8 costs ~12 % extra tokens on short sentences and buys nothing on this CPU
+  (step time is proportional to the padded length); it stays the default for GPUs' sake
+  (``data.pad_to_multiple_of=1`` on CPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import io
+import logging
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONTENDERS = ("itt", "hf", "hf_grouped", "bare")
+LABELS = {
+    "itt": "(a) itt (Lightning)",
+    "hf": "(b) HF Trainer, random",
+    "hf_grouped": "(c) HF Trainer, group_by_length",
+    "bare": "(d) bare PyTorch loop",
+}
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m itt.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="minilm",
+                   help="minilm (the real all-MiniLM-L6-v2 from its package; default) or an embedded tiny encoder: bert, roberta, xlnet")
+    p.add_argument("--steps", type=int, default=20, help="timed optimizer steps per contender and round; the training set holds this many batches (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before the timed window (default 3)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=3, help="rounds, each with its own seed (seed, seed+1, ...: data split, "
+                   "initialisation, batch order); each figure is the median over them (default 3)")
+    p.add_argument("--epochs", type=int, default=None, help="train this many epochs per contender instead of warmup+steps "
+                   "steps (the timed window stays the same): a quality check, slower")
+    p.add_argument("--precision", default="auto", help="auto (what itt picks for this hardware), bf16-mixed, 16-mixed, 32-true")
+    p.add_argument("--contenders", default=",".join(CONTENDERS), help=f"comma-separated subset of {','.join(CONTENDERS)}")
+    p.add_argument("--root", default=None, help="where runs and caches go (default: a temporary folder, removed afterwards)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-eval", action="store_true", help="skip the validation accuracy check")
+    p.add_argument("--verbose", action="store_true", help="show the libraries' own output")
+    p.add_argument("overrides", nargs="*", help="extra itt config overrides for all contenders, e.g. data.length_grouping=false")
+    args = p.parse_args(argv)
+    args.contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    bad = [c for c in args.contenders if c not in CONTENDERS]
+    if bad or not args.contenders:
+        p.error(f"--contenders: unknown {bad}; valid: {', '.join(CONTENDERS)}")
+    if args.steps < 1 or args.warmup < 1 or args.repeats < 1 or args.batch_size < 1:
+        p.error("--steps, --warmup, --repeats and --batch-size must be >= 1")
+    return args
+
+
+# ------------------------------------------------------------------------------------------------
+# Timing: every contender reports, per optimizer step, the time it ended and the batch it trained on.
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class StepLog:
+    ends: list[float] = field(default_factory=list)      # perf_counter at the end of each step
+    samples: list[int] = field(default_factory=list)     # rows in each step's batch
+    tokens: list[int] = field(default_factory=list)      # real (non-pad) tokens
+    padded: list[int] = field(default_factory=list)      # tokens incl. padding (batch x padded length)
+    pauses: list[tuple[float, float]] = field(default_factory=list)  # epoch-end validation/checkpoint
+
+    def add_batch(self, batch) -> None:
+        mask = batch["attention_mask"]
+        self.samples.append(int(mask.shape[0]))
+        self.tokens.append(int(mask.sum()))
+        self.padded.append(int(mask.numel()))
+
+    def window(self, warmup: int, steps: int) -> dict:
+        if len(self.ends) < warmup + steps:
+            raise RuntimeError(f"only {len(self.ends)} steps were recorded, {warmup + steps} expected")
+        start, end = self.ends[warmup - 1], self.ends[warmup + steps - 1]
+        paused = sum(min(b, end) - max(a, start) for a, b in self.pauses if b > start and a < end)
+        seconds = end - start - paused
+        rows = sum(self.samples[warmup:warmup + steps])
+        return {"seconds": seconds, "samples": rows, "samples_per_s": rows / seconds,
+                "padded_tokens_per_s": sum(self.padded[warmup:warmup + steps]) / seconds,
+                "padding_efficiency": sum(self.tokens[warmup:warmup + steps]) / sum(self.padded[warmup:warmup + steps]),
+                "paused_s": paused}
+
+
+# ------------------------------------------------------------------------------------------------
+# Setup shared by all contenders
+# ------------------------------------------------------------------------------------------------
+class Bench:
+    def __init__(self, args: argparse.Namespace, root: Path):
+        import torch
+        from hydra import compose, initialize_config_dir
+        from omegaconf import OmegaConf
+
+        from itt import identity, logger as itt_logger, schema
+        from itt.models.loading import load_tokenizer, pretrained_source
+        from itt.schema import DatasetSpec
+        from itt.tasks import get_task
+        from itt.trainer import auto_precision
+
+        self.args, self.root, self.torch = args, root, torch
+        schema.register()
+        identity.register_resolvers()
+        itt_logger.register_resolvers()
+        self.total_steps = max(args.warmup + args.steps, (args.epochs or 0) * args.steps)
+        # split=paper holds out ceil(30 %) of the rows; rows chosen so that the training set is `steps` batches
+        self.rows = args.steps * args.batch_size
+        while self.rows - math.ceil(0.30 * self.rows) < args.steps * args.batch_size:
+            self.rows += 1
+        overrides = [
+            f"model={args.model}", "task=sentiment", "+stage=intermediate", "source=embedded", "logger=csv",
+            f"paths.root={root}", f"seed={args.seed}", f"data.batch_size={args.batch_size}",
+            f"trainer.precision={args.precision}", f"trainer.max_steps={self.total_steps}", "trainer.max_epochs=-1",
+            f"task.datasets.intermediate.embedded_rows={self.rows}",
+        ]
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            probe = compose("train", overrides=overrides)
+            if probe.model.get("local_package"):  # a really pretrained encoder: the pretrained learning rate,
+                overrides.append("optim.lr=5e-5")  # not source=embedded's one for tiny random encoders
+            self.cfg = compose("train", overrides=overrides + list(args.overrides))
+        cfg = self.cfg
+        self.precision = auto_precision() if cfg.trainer.precision == "auto" else str(cfg.trainer.precision)
+        self.task = get_task(cfg.task.kind, cfg.task.primary_metric)
+        self.spec = DatasetSpec(**OmegaConf.to_container(cfg.task.datasets.intermediate, resolve=True))
+        self.pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
+        self.tokenizer = load_tokenizer(self.pretrained, cfg.model.trust_remote_code)
+
+    # -- data -------------------------------------------------------------------------------------
+    def datamodule(self):
+        from itt.data.datamodule import ITTDataModule
+
+        cfg = self.cfg
+        return ITTDataModule(self.spec, self.task, cfg.task.name, self.tokenizer, cfg.split, cfg.data, cfg.source.name,
+                             cfg.seed, cfg.paths.cache, where="bench", hub_timeout_s=cfg.source.hub_timeout_s)
+
+    def prepare_data(self) -> dict:
+        t0 = time.perf_counter()
+        first = self.datamodule()
+        first.prepare()
+        t1 = time.perf_counter()
+        second = self.datamodule()
+        second.prepare()
+        t2 = time.perf_counter()
+        self.data = second
+        lengths = second.lengths["train"]
+        long_cut = 64
+        return {"first_hit": first.cache_hit, "first_s": t1 - t0, "second_hit": second.cache_hit, "second_s": t2 - t1,
+                "sizes": second.sizes(), "mean_len": statistics.mean(lengths), "max_len": max(lengths),
+                "long_share": sum(n > long_cut for n in lengths) / len(lengths), "long_cut": long_cut}
+
+    def set_round(self, r: int) -> None:
+        """Round r trains with seed + r: another split, initialisation and batch order (the same for
+        every contender of the round); its tokenized splits come from the cache after the first time."""
+        self.cfg.seed = self.args.seed + r
+        self.data = self.datamodule()
+        self.data.prepare()
+
+    # -- model ------------------------------------------------------------------------------------
+    def fresh_model(self):
+        import pytorch_lightning as pl
+
+        from itt.models.loading import load_model
+
+        pl.seed_everything(self.cfg.seed, workers=True, verbose=False)  # the same head init for every contender
+        model, _ = load_model(self.pretrained, self.task, self.data.labels, self.cfg.model.trust_remote_code)
+        return model
+
+    def autocast(self):
+        torch = self.torch
+        if self.precision.startswith("bf16"):
+            return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16)
+        if self.precision.startswith("16"):
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def warm_up_process(self) -> float:
+        """One forward+backward per padded length present in the data, so that no contender pays for
+        the kernels' first-use set-up of a shape (oneDNN primitives, allocator growth) in its window."""
+        torch = self.torch
+        t0 = time.perf_counter()
+        model = self.fresh_model()
+        model.train()
+        batch = next(iter(self.data.train_dataloader()))
+        multiple = self.cfg.data.pad_to_multiple_of or 1
+        top = max(self.data.lengths["train"])
+        for length in range(multiple, -(-top // multiple) * multiple + 1, multiple):
+            ids = batch["input_ids"][:, :1].repeat(1, length)
+            inputs = {k: (v[:, :1].repeat(1, length) if v.dim() == 2 else v) for k, v in batch.items()}
+            inputs["input_ids"] = ids
+            with self.autocast():
+                loss = model(**inputs).loss
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+        del model
+        gc.collect()
+        return time.perf_counter() - t0
+
+    def padding_at_scale(self, sizes=(6400, 20000)) -> dict[int, dict[str, float]]:
+        """Padding efficiency (real / padded tokens) of each sampler on training sets of other sizes, by
+        resampling this one's lengths: transformers' sampler shrinks its mega-batches below 200 batches
+        of data, itt's does not, so small sets favour itt; this shows what is left at scale."""
+        import random
+
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        from itt.data.datamodule import LengthGroupedBatchSampler
+
+        torch, bs = self.torch, self.args.batch_size
+        multiple = self.cfg.data.pad_to_multiple_of or 1
+        base = self.data.lengths["train"]
+
+        def efficiency(batches, lengths):
+            padded = sum(len(b) * -(-max(lengths[i] for i in b) // multiple) * multiple for b in batches)
+            return sum(lengths) / padded
+
+        out = {}
+        for n in (len(base), *sizes):
+            lengths = base if n == len(base) else random.Random(n).choices(base, k=n)
+            g = torch.Generator().manual_seed(0)
+            chunks = lambda order: [order[i:i + bs] for i in range(0, len(order), bs)]  # noqa: E731
+            out[n] = {
+                "itt": efficiency(list(LengthGroupedBatchSampler(lengths, bs, g)), lengths),
+                "hf_grouped": efficiency(chunks(get_length_grouped_indices(lengths, bs, generator=g)), lengths),
+                "random": efficiency(chunks(torch.randperm(n, generator=g).tolist()), lengths),
+            }
+        return out
+
+    # -- evaluation (one function for all contenders) ---------------------------------------------
+    def val_accuracy(self, model) -> float:
+        torch = self.torch
+        was_training = model.training
+        model.eval()
+        metrics = self.task.metrics("val/", self.data.labels)
+        with torch.no_grad(), self.autocast():
+            for batch in self.data.val_dataloader():
+                metrics.update(self.task.predictions(model(**batch).logits.float()), batch["labels"])
+        model.train(was_training)
+        return float(metrics.compute()[f"val/{self.task.primary_metric}"])
+
+    # -- the contenders ---------------------------------------------------------------------------
+    def run_itt(self, run_dir: Path) -> tuple[StepLog, object]:
+        import pytorch_lightning as pl
+
+        from itt.logger import build_loggers, finish
+        from itt.module import ITTModule
+        from itt.trainer import build_trainer
+
+        log = StepLog()
+
+        class Timer(pl.Callback):
+            pause_start = None
+
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+                log.ends.append(time.perf_counter())
+                log.add_batch(batch)
+
+            def on_validation_start(self, trainer, pl_module):
+                if trainer.state.fn == "fit" and not trainer.sanity_checking:
+                    self.pause_start = time.perf_counter()
+
+            def on_train_epoch_start(self, trainer, pl_module):
+                # the previous epoch's end (validation, ModelCheckpoint's saves, which run after all
+                # other callbacks' on_train_epoch_end) is over; the new epoch's data loading is timed
+                if self.pause_start is not None:
+                    log.pauses.append((self.pause_start, time.perf_counter()))
+                    self.pause_start = None
+
+        data = self.datamodule()
+        data.prepare()
+        model = self.fresh_model()
+        module = ITTModule(model, self.task, data.labels, self.cfg.optim)
+        loggers = build_loggers(self.cfg)
+        trainer, _, _ = build_trainer(self.cfg, run_dir, loggers, f"val/{self.task.primary_metric}")
+        trainer.callbacks.append(Timer())
+        try:
+            trainer.fit(module, datamodule=data)
+        finally:
+            finish(loggers)
+        return log, module.model
+
+    def _hf_train(self, run_dir: Path, strategy: str) -> tuple[StepLog, object]:
+        from datasets import Dataset
+        from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+
+        log = StepLog()
+        collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=self.cfg.data.pad_to_multiple_of)
+
+        def collate(features):  # the HF dataloader fetches batches in step order: the i-th call is step i
+            batch = collator(features)
+            log.add_batch(batch)
+            return batch
+
+        class Timer(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                log.ends.append(time.perf_counter())
+
+        cfg = self.cfg
+        train = Dataset.from_file(self.data.splits["train"].cache_files[0]["filename"])  # the cached tokens
+        args = TrainingArguments(
+            output_dir=str(run_dir), per_device_train_batch_size=cfg.data.batch_size, max_steps=self.total_steps,
+            learning_rate=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, warmup_steps=cfg.optim.warmup_ratio,
+            max_grad_norm=cfg.trainer.gradient_clip_val or 0.0, lr_scheduler_type="linear",
+            bf16=self.precision.startswith("bf16"), fp16=self.precision.startswith("16"),
+            use_cpu=not self.torch.cuda.is_available(), report_to="none", save_strategy="no", eval_strategy="no",
+            disable_tqdm=True, seed=cfg.seed, data_seed=cfg.seed, train_sampling_strategy=strategy,
+            dataloader_num_workers=cfg.data.num_workers,
+        )
+        model = self.fresh_model()
+        trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collate,
+                          processing_class=self.tokenizer, callbacks=[Timer()])
+        trainer.train()
+        return log, trainer.model
+
+    def run_hf(self, run_dir: Path):
+        return self._hf_train(run_dir, "random")
+
+    def run_hf_grouped(self, run_dir: Path):
+        return self._hf_train(run_dir, "group_by_length")
+
+    def run_bare(self, run_dir: Path) -> tuple[StepLog, object]:
+        from itt.module import build_optimizer
+
+        torch, cfg = self.torch, self.cfg
+        log = StepLog()
+        data = self.datamodule()
+        data.prepare()
+        model = self.fresh_model()
+        model.train()
+        optimizer, scheduler = build_optimizer(model, cfg.optim, self.total_steps, fused=not self.precision.startswith("16"))
+        params = [p for p in model.parameters() if p.requires_grad]
+        clip = cfg.trainer.gradient_clip_val
+        loader = data.train_dataloader()
+        step = 0
+        while step < self.total_steps:
+            for batch in loader:
+                with self.autocast():
+                    loss = model(**batch).loss
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                log.ends.append(time.perf_counter())
+                log.add_batch(batch)
+                step += 1
+                if step == self.total_steps:
+                    break
+        return log, model
+
+
+def _torch_state(torch) -> tuple:
+    return (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.get_num_threads())
+
+
+def _restore_torch_state(torch, state: tuple) -> None:
+    """Lightning's ``deterministic=True`` switches deterministic algorithms on for the whole process;
+    the next contender must not inherit that (nor a changed thread count)."""
+    deterministic, warn_only, threads = state
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def _quiet(verbose: bool):
+    if verbose:
+        yield
+        return
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except BaseException:
+        sys.stderr.write(out.getvalue()[-4000:] + err.getvalue()[-4000:])
+        raise
+
+
+def _silence_libraries() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric", "itt", "datasets",
+                 "transformers", "accelerate", "torch"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _load() -> str:
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    _silence_libraries()
+    own_root = args.root is None
+    root = Path(tempfile.mkdtemp(prefix="itt-bench-")) if own_root else Path(args.root)
+    root.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    load_before = _load()
+    try:
+        with _quiet(args.verbose):
+            import torch
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+            from itt.trainer import apply_threads
+
+            bench = Bench(args, root)
+            data_info = bench.prepare_data()
+            model = bench.fresh_model()
+            n_params = sum(p.numel() for p in model.parameters())
+            # itt picks the thread count per model (ITTModule.setup); every contender runs with it
+            threads = apply_threads(model)
+            del model
+            warm_s = bench.warm_up_process()
+        print(f"itt.bench: model={args.model} ({n_params / 1e6:.1f}M parameters) from {bench.pretrained}")
+        sizes = data_info["sizes"]
+        batches = -(-sizes["train"] // args.batch_size)
+        print(f"data: embedded sentiment (en, products), {bench.rows} rows -> train {sizes['train']} ({batches} batches)"
+              f" / val {sizes['validation']}"
+              f" / test {sizes['test']}; train tokens per text: mean {data_info['mean_len']:.1f}, max {data_info['max_len']},"
+              f" {data_info['long_share']:.1%} longer than {data_info['long_cut']}")
+        print(f"setup: batch {args.batch_size}, precision {bench.precision}, torch threads {threads} (itt's choice for this model),"
+              f" length grouping {bench.cfg.data.length_grouping}, pad to multiple of {bench.cfg.data.pad_to_multiple_of},"
+              f" {args.warmup} warm-up + {args.steps} timed steps, {args.repeats} rounds; process warm-up {warm_s:.1f}s;"
+              f" load average {load_before}")
+        scale = bench.padding_at_scale()
+        print("padding efficiency by training-set size (real/padded tokens; itt | HF group_by_length | random): "
+              + "; ".join(f"{n} rows {e['itt']:.0%} | {e['hf_grouped']:.0%} | {e['random']:.0%}" for n, e in scale.items()))
+        print(f"tokenization cache: first pass {'hit' if data_info['first_hit'] else 'built'} in {data_info['first_s']:.2f}s,"
+              f" second pass {'hit' if data_info['second_hit'] else 'MISS (built again)'} in {data_info['second_s']:.2f}s")
+
+        results: dict[str, list[dict]] = {c: [] for c in args.contenders}
+        base_state = _torch_state(torch)
+        for r in range(args.repeats):
+            with _quiet(args.verbose):
+                bench.set_round(r)
+            order = args.contenders[r % len(args.contenders):] + args.contenders[:r % len(args.contenders)]
+            line = []
+            for name in order:
+                run_dir = root / "bench_runs" / f"{name}-{r}"
+                shutil.rmtree(run_dir, ignore_errors=True)
+                gc.collect()
+                try:
+                    with _quiet(args.verbose):
+                        log, model = getattr(bench, f"run_{name}")(run_dir)
+                finally:
+                    _restore_torch_state(torch, base_state)
+                res = log.window(args.warmup, args.steps)
+                if not args.no_eval:
+                    with _quiet(args.verbose):
+                        res["val_acc"] = bench.val_accuracy(model)
+                del model
+                results[name].append(res)
+                line.append(f"{name} {res['samples_per_s']:.1f}" + (f" (val acc {res['val_acc']:.3f})" if "val_acc" in res else ""))
+            print(f"round {r + 1}/{args.repeats} (samples/s): " + ", ".join(line) + f"; load {_load()}")
+
+        med = {c: statistics.median(x["samples_per_s"] for x in runs) for c, runs in results.items()}
+        print()
+        print(f"{'contender':34s} {'samples/s':>10s} {'min..max':>15s} {'pad eff.':>9s} {'padded tok/s':>13s} {'val acc':>8s}")
+        for c, runs in results.items():
+            rates = [x["samples_per_s"] for x in runs]
+            acc = statistics.median(x["val_acc"] for x in runs) if not args.no_eval else float("nan")
+            eff = statistics.median(x["padding_efficiency"] for x in runs)
+            tok = statistics.median(x["padded_tokens_per_s"] for x in runs)
+            print(f"{LABELS[c]:34s} {med[c]:10.1f} {min(rates):7.1f}..{max(rates):<7.1f} {eff:9.1%} {tok:13.0f} {acc:8.3f}")
+        kv: dict[str, float] = {}
+        names = {"itt": "itt_samples_per_s", "hf": "hf_trainer_samples_per_s",
+                 "hf_grouped": "hf_trainer_grouped_samples_per_s", "bare": "bare_loop_samples_per_s"}
+        for c in args.contenders:
+            kv[names[c]] = med[c]
+        hf_best = max((med[c] for c in ("hf", "hf_grouped") if c in med), default=None)
+        print()
+        if "itt" in med and hf_best:
+            kv["ratio_vs_hf"] = med["itt"] / hf_best
+            print(f"itt / best HF Trainer configuration = {kv['ratio_vs_hf']:.3f}  (goal >= 1.2)")
+        if "itt" in med and "hf" in med:
+            kv["ratio_vs_hf_random"] = med["itt"] / med["hf"]
+            print(f"itt / HF Trainer (random sampling) = {kv['ratio_vs_hf_random']:.3f}")
+        if "itt" in med and "bare" in med:
+            kv["ratio_vs_bare"] = med["itt"] / med["bare"]
+            print(f"itt / bare loop = {kv['ratio_vs_bare']:.3f}  (goal >= 0.95)")
+        if not args.no_eval:
+            for c in args.contenders:
+                kv[f"{c}_val_acc"] = statistics.median(x["val_acc"] for x in results[c])
+        kv["token_cache_hit"] = 1.0 if data_info["second_hit"] else 0.0
+        kv["wall_s"] = time.perf_counter() - started
+        print(f"wall {kv['wall_s']:.0f}s; load average before {load_before}, after {_load()}")
+        print(" ".join(f"{k}={_fmt(v)}" for k, v in kv.items()))
+        return 0
+    finally:
+        if own_root:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Speed features of the data path: length-grouped batches, dynamic padding, length-sorted evaluation,
+and the tokenization cache (a rerun, the no-ITT twin of an ITT run, or a second model with the same
+tokenizer tokenizes nothing)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from itt import pipeline
+from itt.data import tokenization
+from itt.data.datamodule import ITTDataModule, LengthGroupedBatchSampler
+from itt.data.embedded import generate
+from itt.models.loading import load_tokenizer, pretrained_source
+from itt.schema import DatasetSpec
+from itt.tasks import get_task
+from itt.train import CONF_DIR
+
+
+def _mixed_lengths(n: int, seed: int = 0) -> list[int]:
+    """Mostly short sentences, ~10 % paragraph-length texts (as itt.data.embedded generates)."""
+    rng = random.Random(seed)
+    return [rng.randint(60, 128) if rng.random() < 0.1 else rng.randint(8, 35) for _ in range(n)]
+
+
+def _padding_waste(batches: list[list[int]], lengths: list[int], multiple: int = 8) -> float:
+    padded = sum(len(b) * -(-max(lengths[i] for i in b) // multiple) * multiple for b in batches)
+    return 1 - sum(lengths) / padded
+
+
+def _random_batches(n: int, bs: int, seed: int) -> list[list[int]]:
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return [perm[i:i + bs] for i in range(0, n, bs)]
+
+
+# --- LengthGroupedBatchSampler ----------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1000, 168, 33, 1])
+def test_every_index_exactly_once_per_epoch(n):
+    lengths = _mixed_lengths(n)
+    sampler = LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0))
+    for _ in range(3):  # several epochs from one sampler (a DataLoader re-iterates it)
+        batches = list(sampler)
+        assert len(batches) == len(sampler) == -(-n // 32)
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == list(range(n))
+        assert sum(len(b) < 32 for b in batches) <= 1  # at most one short batch
+
+
+@pytest.mark.parametrize("n", [2000, 168])  # 168: a demo target's train split; HF's sampler does not group it
+def test_less_padding_than_random_batches(n):
+    lengths = _mixed_lengths(n)
+    grouped = list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0)))
+    random_waste = _padding_waste(_random_batches(n, 32, 0), lengths)
+    grouped_waste = _padding_waste(grouped, lengths)
+    assert grouped_waste < 0.5 * random_waste, (grouped_waste, random_waste)
+
+
+def test_batches_keep_randomness_and_are_reproducible():
+    lengths = _mixed_lengths(2000)
+    sampler = LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0))
+    first, second = list(sampler), list(sampler)
+    assert first != second  # a new order every epoch
+    assert first == list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0)))  # same seed, same order
+    assert first != list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(1)))
+    # batches are not served longest-first or in length order: the first batch is not always the longest
+    firsts = [max(lengths[i] for i in list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(s)))[0])
+              for s in range(10)]
+    assert min(firsts) < max(lengths)
+
+
+# --- the datamodule: dynamic padding, grouped training batches, length-sorted evaluation --------
+
+def _cfg(root, *overrides):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=["source=embedded", "logger=csv", "model=bert", "task=sentiment",
+                                            "+stage=intermediate", f"paths.root={root}", *overrides])
+
+
+def _datamodule(cfg, tokenizer=None, spec_overrides=None):
+    task = get_task(cfg.task.kind, cfg.task.primary_metric)
+    spec = DatasetSpec(**{**OmegaConf.to_container(cfg.task.datasets.intermediate, resolve=True), **(spec_overrides or {})})
+    if tokenizer is None:
+        tokenizer = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
+    return ITTDataModule(spec, task, cfg.task.name, tokenizer, cfg.split, cfg.data, cfg.source.name, cfg.seed,
+                         cfg.paths.cache, where="test")
+
+
+def test_train_batches_are_grouped_and_padded_to_multiple_of_8(tmp_path):
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=600")
+    dm = _datamodule(cfg)
+    dm.prepare()
+    lengths = dm.lengths["train"]
+    assert max(lengths) > 3 * min(lengths)  # the data really mixes short and long texts
+
+    def efficiency(loader):
+        real = padded = 0
+        for batch in loader:
+            assert batch["input_ids"].shape[1] % 8 == 0
+            assert batch["input_ids"].shape[1] - int(batch["attention_mask"].sum(1).max()) < 8  # dynamic, not to max_length
+            real += int(batch["attention_mask"].sum())
+            padded += batch["attention_mask"].numel()
+        return real / padded
+
+    grouped = efficiency(dm.train_dataloader())
+    dm.data_cfg = OmegaConf.merge(dm.data_cfg, {"length_grouping": False})
+    shuffled = efficiency(dm.train_dataloader())
+    assert grouped > 0.7 and grouped > 2 * shuffled, (grouped, shuffled)
+
+    seen = [int(x) for b in dm.val_dataloader() for x in b["attention_mask"].sum(1)]
+    assert seen == sorted(seen)  # evaluation in length order
+
+
+# --- the tokenization cache -------------------------------------------------------------------
+
+def test_fingerprint_is_stable_once_the_tokenizer_was_used(tmp_path):
+    cfg = _cfg(tmp_path)
+    path = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache)
+    tok = load_tokenizer(path)
+    before = tokenization.tokenizer_fingerprint(tok)
+    tok(["a few words", "and a few more words here"], truncation=True, max_length=16)  # sets backend truncation
+    assert tokenization.tokenizer_fingerprint(tok) == before
+    assert tokenization.tokenizer_fingerprint(load_tokenizer(path)) == before  # a second load, same files
+    other = _cfg(tmp_path, "model=roberta")
+    assert tokenization.tokenizer_fingerprint(load_tokenizer(pretrained_source(other.model, "embedded", other.paths.cache))) != before
+
+
+def test_second_prepare_hits_the_cache_and_tokenizes_nothing(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=200")
+    first = _datamodule(cfg)
+    first.prepare()
+    assert not first.cache_hit
+    entries = list((tmp_path / "cache" / "tokenized").iterdir())
+
+    def no_tokenizing(*args, **kwargs):
+        raise AssertionError("tokenized again")
+
+    monkeypatch.setattr(tokenization, "_encoder", no_tokenizing)
+    second = _datamodule(cfg, tokenizer=first.tokenizer)  # the same tokenizer object, already used
+    second.prepare()
+    third = _datamodule(cfg)  # a fresh tokenizer, as a rerun or a second model with this tokenizer loads it
+    third.prepare()
+    assert second.cache_hit and third.cache_hit
+    assert list((tmp_path / "cache" / "tokenized").iterdir()) == entries
+    assert second.sizes() == first.sizes() and second.labels == first.labels
+    assert list(second.splits["train"]["input_ids"]) == list(first.splits["train"]["input_ids"])
+
+
+def test_a_different_max_length_is_a_different_entry(tmp_path):
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=100")
+    _datamodule(cfg).prepare()
+    other = _datamodule(_cfg(tmp_path, "task.datasets.intermediate.embedded_rows=100", "data.max_length=32"))
+    other.prepare()
+    assert not other.cache_hit and max(other.lengths["train"]) <= 32
+
+
+@pytest.mark.slow
+def test_itt_and_no_itt_targets_share_one_cache_entry(tmp_path, caplog):
+    small = ["trainer.max_epochs=1", "task.datasets.intermediate.embedded_rows=200", "task.datasets.domain.embedded_rows=80"]
+    tokenized = tmp_path / "cache" / "tokenized"
+    pipeline.run(_target_cfg(tmp_path, small, itt=False))
+    (target_entry,) = [p for p in tokenized.iterdir() if p.is_dir()]
+    built = {f.name: f.stat().st_mtime_ns for f in target_entry.iterdir()}
+    with caplog.at_level(logging.INFO, logger="itt.data.datamodule"):
+        row = pipeline.run(_target_cfg(tmp_path, small, itt=True))  # trains the intermediate on the way
+    assert row["status"] == "ok" and row["itt"] is True
+    assert len([p for p in tokenized.iterdir() if p.is_dir()]) == 2  # the target's entry + the intermediate's
+    assert {f.name: f.stat().st_mtime_ns for f in target_entry.iterdir()} == built  # not rewritten
+    domain_lines = [r.getMessage() for r in caplog.records if "task.datasets.domain" in r.getMessage()]
+    assert domain_lines and all("tokenization cache hit" in m for m in domain_lines), domain_lines
+    assert json.loads((target_entry / "labels.json").read_text()) == ["negative", "positive"]
+
+
+def _target_cfg(root, small, itt: bool):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=["source=embedded", "logger=csv", "model=bert", "task=sentiment", "+stage=target",
+                                            "stage.target=domain", f"stage.itt={str(itt).lower()}", f"paths.root={root}", *small])

@@ -1,0 +1,161 @@
+"""Precision chosen for the hardware (bf16 where it is native, fp16 on older GPUs, else fp32), overridable;
+and the fused AdamW that itt trains with (clipping still applies)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from itt import trainer as itt_trainer
+from itt.module import ITTModule, build_optimizer
+from itt.tasks import get_task
+from itt.train import CONF_DIR
+
+
+def _hardware(monkeypatch, *, cuda: bool, cuda_bf16: bool = False, cpu_bf16: bool = False):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
+    monkeypatch.setattr(itt_trainer, "cpu_has_bf16", lambda: cpu_bf16)
+
+
+@pytest.mark.parametrize("hardware, expected", [
+    (dict(cuda=True, cuda_bf16=True), "bf16-mixed"),      # Ampere and newer
+    (dict(cuda=True, cuda_bf16=False), "16-mixed"),       # V100, T4: fp16 with a grad scaler
+    (dict(cuda=False, cpu_bf16=True), "bf16-mixed"),      # CPUs with avx512_bf16 / AMX
+    (dict(cuda=False, cpu_bf16=False), "32-true"),        # anything else
+])
+def test_auto_precision_follows_the_hardware(monkeypatch, hardware, expected):
+    _hardware(monkeypatch, **hardware)
+    assert itt_trainer.auto_precision() == expected
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx2 avx512f avx512_bf16 amx_tile", True),
+    ("fpu sse2 avx2 amx_bf16 amx_tile", True),
+    ("fpu sse2 avx2 avx512f avx512bw", False),
+])
+def test_cpu_bf16_is_read_from_cpuinfo(monkeypatch, flags, expected):
+    real_read_text = Path.read_text
+
+    def fake_read_text(self, *args, **kwargs):
+        if str(self) == "/proc/cpuinfo":
+            return f"processor\t: 0\nflags\t\t: {flags}\n"
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", fake_read_text)
+    assert itt_trainer.cpu_has_bf16() is expected
+
+
+def test_cpu_without_cpuinfo_falls_back_to_fp32(monkeypatch):
+    def unreadable(self, *args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(Path, "read_text", unreadable)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert itt_trainer.cpu_has_bf16() is False
+    assert itt_trainer.auto_precision() == "32-true"
+
+
+def _cfg(tmp_path, *overrides):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=["source=embedded", "logger=csv", "+stage=intermediate",
+                                            f"paths.root={tmp_path}", *overrides])
+
+
+@pytest.mark.parametrize("setting, hardware, expected", [
+    ("auto", dict(cuda=False, cpu_bf16=True), "bf16-mixed"),
+    ("auto", dict(cuda=False, cpu_bf16=False), "32-true"),
+    ("32-true", dict(cuda=False, cpu_bf16=True), "32-true"),      # an explicit choice wins over auto
+    ("bf16-mixed", dict(cuda=False, cpu_bf16=False), "bf16-mixed"),
+])
+def test_build_trainer_uses_auto_or_the_override(tmp_path, monkeypatch, setting, hardware, expected):
+    _hardware(monkeypatch, **hardware)
+    cfg = _cfg(tmp_path, f"trainer.precision={setting}", "trainer.accelerator=cpu")
+    trainer, _, precision = itt_trainer.build_trainer(cfg, tmp_path / "run", [], "val/acc")
+    assert precision == expected
+    assert trainer.precision == expected
+
+
+# --- the optimizer ------------------------------------------------------------------------------
+
+def _tiny_model():
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    return BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                    num_attention_heads=2, intermediate_size=32, num_labels=2))
+
+
+def test_optimizer_is_fused_adamw_without_decay_on_biases_and_norms():
+    optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.1})
+    model = _tiny_model()
+    optimizer, scheduler = build_optimizer(model, optim, 100)
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["fused"] is True
+    decay, no_decay = optimizer.param_groups
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim < 2 for p in no_decay["params"])
+    assert sum(map(len, (decay["params"], no_decay["params"]))) == len(list(model.parameters()))
+    assert not build_optimizer(model, optim, 100, fused=False)[0].defaults["fused"]
+
+
+def test_gradients_are_clipped_with_the_fused_optimizer():
+    optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.1, "freeze_encoder": False})
+    model = _tiny_model()
+    module = ITTModule(model, get_task("sequence_classification", "acc"), ["neg", "pos"], optim)
+    optimizer, _ = build_optimizer(model, optim, 10)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 10.0)
+    module.configure_gradient_clipping(optimizer, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters()]))
+    assert norm == pytest.approx(1.0, rel=1e-3)
+
+
+# --- CPU threads ----------------------------------------------------------------------------------
+
+class _Cfg:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+class _Model:
+    def __init__(self, **config):
+        self.config = _Cfg(**config)
+
+
+def test_one_thread_for_tiny_models_default_for_others(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    default = itt_trainer._DEFAULT_THREADS
+    assert itt_trainer.auto_threads(_Model(hidden_size=64)) == 1          # embedded bert/roberta
+    assert itt_trainer.auto_threads(_Model(d_model=64)) == 1              # embedded xlnet
+    assert itt_trainer.auto_threads(_Model(hidden_size=384)) == default   # MiniLM and up
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")                            # the launcher/user decided
+    assert itt_trainer.auto_threads(_Model(hidden_size=64)) == default
+
+
+def test_apply_threads_sets_and_restores_per_model(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    before = torch.get_num_threads()
+    try:
+        assert itt_trainer.apply_threads(_Model(hidden_size=64)) == 1 and torch.get_num_threads() == 1
+        itt_trainer.apply_threads(_Model(hidden_size=768))  # the next run of a sweep, a bigger model
+        assert torch.get_num_threads() == itt_trainer._DEFAULT_THREADS
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("env, expected", [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")])
+def test_openmp_threads_sleep_instead_of_spinning_unless_told(env, expected):
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", "import itt, os; print(os.environ['OMP_WAIT_POLICY'])"],
+                         env={**clean, **env}, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
