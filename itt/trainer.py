@@ -157,7 +157,3 @@ def resume_point(run_dir: Path) -> tuple[str | None, int | None]:
             log.warning("not resuming from %s: unreadable with weights_only=True (%s)", path, one_line(str(exc))[:200])
     return None, None
 
-
-def resume_path(run_dir: Path) -> str | None:
-    """The newest readable checkpoint a killed or requeued attempt of this run left behind."""
-    return resume_point(run_dir)[0]
