@@ -118,6 +118,26 @@ def test_train_batches_are_grouped_and_padded_to_multiple_of_8(tmp_path):
     assert seen == sorted(seen)  # evaluation in length order
 
 
+@pytest.mark.parametrize("model", ["bert", "roberta", "xlnet", "minilm"])  # xlnet pads on the left
+@pytest.mark.parametrize("multiple", [8, 1])
+def test_padding_collator_matches_transformers(tmp_path, model, multiple):
+    from transformers import DataCollatorWithPadding
+
+    from itt.data.datamodule import PaddingCollator
+
+    cfg = _cfg(tmp_path, f"model={model}")
+    tok = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
+    rows = generate("sentence_similarity", "en", "general", 9, 0)
+    for pair in (False, True):
+        enc = tok([r["text"] for r in rows], *([[r["text_pair"] for r in rows]] if pair else []), truncation=True, max_length=64)
+        features = [{**{k: enc[k][i] for k in enc}, "labels": i % 2} for i in range(len(rows))]
+        ours = PaddingCollator(tok, multiple)([dict(f) for f in features])
+        theirs = DataCollatorWithPadding(tok, pad_to_multiple_of=multiple)([dict(f) for f in features])
+        assert set(ours) == set(theirs)
+        for key in theirs:
+            assert ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]), (model, pair, key)
+
+
 # --- the tokenization cache -------------------------------------------------------------------
 
 def test_fingerprint_is_stable_once_the_tokenizer_was_used(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Sampler
@@ -24,6 +25,46 @@ from itt.tasks import Task
 log = logging.getLogger(__name__)
 MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 MEGA_BATCH_BATCHES = 50  # batches per length-sorted mega-batch (as transformers' LengthGroupedSampler)
+
+
+class PaddingCollator:
+    """Dynamic padding to a multiple of ``pad_to_multiple_of``, the same batches as ``transformers``'
+    ``DataCollatorWithPadding`` (tested against it) in a fraction of the time: one numpy array per
+    column instead of ``tokenizer.pad``'s per-row Python (4-6 ms per batch of 32, 5-10 % of a tiny
+    model's step). Anything but token-id columns and ``labels`` goes to ``DataCollatorWithPadding``."""
+
+    PAD_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
+
+    def __init__(self, tokenizer, pad_to_multiple_of: int | None, label_dtype: torch.dtype = torch.long):
+        self.fallback = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+        self.multiple = pad_to_multiple_of or 1
+        self.left = tokenizer.padding_side == "left"
+        self.pad = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0,
+                    "token_type_ids": tokenizer.pad_token_type_id}
+        self.label_dtype = label_dtype
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        columns = [k for k in features[0] if k != "labels"]
+        if (self.pad["input_ids"] is None or "attention_mask" not in columns
+                or any(k not in self.PAD_COLUMNS for k in columns)):
+            batch = self.fallback(features)
+        else:
+            lengths = [len(f["input_ids"]) for f in features]
+            width = -(-max(lengths) // self.multiple) * self.multiple
+            batch = {}
+            for key in columns:
+                array = np.full((len(features), width), self.pad[key], dtype=np.int64)
+                for row, (f, n) in enumerate(zip(features, lengths)):
+                    if self.left:
+                        array[row, width - n:] = f[key]
+                    else:
+                        array[row, :n] = f[key]
+                batch[key] = torch.from_numpy(array)
+            if "labels" in features[0]:
+                batch["labels"] = torch.tensor([f["labels"] for f in features])
+        if "labels" in batch:
+            batch["labels"] = batch["labels"].to(self.label_dtype)
+        return batch
 
 
 class LengthGroupedBatchSampler(Sampler[list[int]]):
@@ -65,7 +106,7 @@ class ITTDataModule(pl.LightningDataModule):
         self.splits = None
         self.labels: list[str] = []
         self.cache_hit = False
-        self.collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=data_cfg.pad_to_multiple_of)
+        self.collator = PaddingCollator(tokenizer, data_cfg.pad_to_multiple_of, task.label_dtype)
 
     def _build(self):
         raw, labels = load_spec(self.spec, self.task, self.task_name, self.source, self.seed, self.hub_timeout_s)
@@ -82,7 +123,9 @@ class ITTDataModule(pl.LightningDataModule):
                                                             self.data_cfg.max_length)
         log.info("data %s: %s (tokenization cache %s)", self.where,
                  ", ".join(f"{s}={len(d)}" for s, d in splits.items()), "hit" if self.cache_hit else "built")
-        self.lengths = {s: list(d["length"]) for s, d in splits.items()}
+        # d["length"][:], not list(d["length"]): datasets >= 4 returns a lazy column whose row-by-row
+        # iteration costs ~100 us a row (20 s for a 200k-row intermediate set, in every run).
+        self.lengths = {s: d["length"][:] for s, d in splits.items()}
         splits = splits.rename_column("label", "labels")
         for s, d in splits.items():
             d.set_format(columns=[c for c in MODEL_COLUMNS if c in d.column_names])
@@ -95,9 +138,7 @@ class ITTDataModule(pl.LightningDataModule):
         return {s: len(d) for s, d in self.splits.items()}
 
     def _collate(self, features):
-        batch = self.collator(features)
-        batch["labels"] = batch["labels"].to(self.task.label_dtype)
-        return batch
+        return self.collator(features)
 
     def train_dataloader(self):
         ds, bs = self.splits["train"], self.data_cfg.batch_size
