@@ -339,7 +339,7 @@ class Bench:
         data = self.datamodule()
         data.prepare()
         model = self.fresh_model()
-        module = ITTModule(model, self.task, data.labels, self.cfg.optim)
+        module = ITTModule(model, self.task, data.labels, self.cfg.optim, self.cfg.model.fast_dropout)
         loggers = build_loggers(self.cfg)
         trainer, _, _ = build_trainer(self.cfg, run_dir, loggers, f"val/{self.task.primary_metric}")
         trainer.callbacks.append(Timer())
@@ -389,6 +389,7 @@ class Bench:
         return self._hf_train(run_dir, "group_by_length")
 
     def run_bare(self, run_dir: Path) -> tuple[StepLog, object]:
+        from itt.models.fast_dropout import apply as apply_fast_dropout
         from itt.module import build_optimizer
 
         torch, cfg = self.torch, self.cfg
@@ -397,6 +398,7 @@ class Bench:
         data.prepare()
         model = self.fresh_model()
         model.train()
+        apply_fast_dropout(model, cfg.model.fast_dropout, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         optimizer, scheduler = build_optimizer(model, cfg.optim, self.total_steps, fused=not self.precision.startswith("16"))
         params = [p for p in model.parameters() if p.requires_grad]
         clip = cfg.trainer.gradient_clip_val
@@ -503,6 +505,7 @@ def main(argv=None) -> int:
               f" {data_info['long_share']:.1%} longer than {data_info['long_cut']}")
         print(f"setup: batch {args.batch_size}, precision {bench.precision}, torch threads {threads} (itt's choice for this model),"
               f" length grouping {bench.cfg.data.length_grouping}, pad to multiple of {bench.cfg.data.pad_to_multiple_of},"
+              f" itt's fast dropout {bench.cfg.model.fast_dropout} (itt and the bare loop; the HF Trainer uses torch's),"
               f" {args.warmup} warm-up + {args.steps} timed steps, {args.repeats} rounds; process warm-up {warm_s:.1f}s;"
               f" load average {load_before}")
         scale = bench.padding_at_scale()

@@ -12,14 +12,15 @@ import torch
 from transformers import get_linear_schedule_with_warmup
 
 from itt.errors import TrainingFailed
+from itt.models.fast_dropout import apply as apply_fast_dropout
 from itt.tasks import Task
 from itt.trainer import apply_threads
 
 
 class ITTModule(pl.LightningModule):
-    def __init__(self, model, task: Task, labels: list[str], optim_cfg):
+    def __init__(self, model, task: Task, labels: list[str], optim_cfg, fast_dropout: bool = True):
         super().__init__()
-        self.model, self.task, self.optim_cfg = model, task, optim_cfg
+        self.model, self.task, self.optim_cfg, self.fast_dropout = model, task, optim_cfg, fast_dropout
         self.model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as found
         self.val_metrics = task.metrics("val/", labels)
         self.test_metrics = task.metrics("test/", labels)
@@ -29,6 +30,7 @@ class ITTModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         apply_threads(self.model)  # one thread for tiny models (per run: a sweep runs many in one process)
+        apply_fast_dropout(self.model, self.fast_dropout, self.trainer.strategy.root_device)
 
     def forward(self, batch):
         return self.model(**batch)
