@@ -251,12 +251,11 @@ class Bench:
     def warm_up_process(self) -> float:
         """One forward+backward per padded length present in the data, so that no contender pays for
         the kernels' first-use set-up of a shape (oneDNN primitives, allocator growth) in its window."""
-        torch = self.torch
         t0 = time.perf_counter()
         model = self.fresh_model()
         model.train()
         batch = next(iter(self.data.train_dataloader()))
-        multiple = self.cfg.data.pad_to_multiple_of or 1
+        multiple = self.data.pad_multiple
         top = max(self.data.lengths["train"])
         for length in range(multiple, -(-top // multiple) * multiple + 1, multiple):
             ids = batch["input_ids"][:, :1].repeat(1, length)
@@ -281,7 +280,7 @@ class Bench:
         from itt.data.datamodule import LengthGroupedBatchSampler
 
         torch, bs = self.torch, self.args.batch_size
-        multiple = self.cfg.data.pad_to_multiple_of or 1
+        multiple = self.data.pad_multiple
         base = self.data.lengths["train"]
 
         def efficiency(batches, lengths):
@@ -354,7 +353,7 @@ class Bench:
         from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
         log = StepLog()
-        collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=self.cfg.data.pad_to_multiple_of)
+        collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=self.data.pad_multiple)
 
         def collate(features):  # the HF dataloader fetches batches in step order: the i-th call is step i
             batch = collator(features)
@@ -504,7 +503,7 @@ def main(argv=None) -> int:
               f" / test {sizes['test']}; train tokens per text: mean {data_info['mean_len']:.1f}, max {data_info['max_len']},"
               f" {data_info['long_share']:.1%} longer than {data_info['long_cut']}")
         print(f"setup: batch {args.batch_size}, precision {bench.precision}, torch threads {threads} (itt's choice for this model),"
-              f" length grouping {bench.cfg.data.length_grouping}, pad to multiple of {bench.cfg.data.pad_to_multiple_of},"
+              f" length grouping {bench.cfg.data.length_grouping}, pad to multiple of {bench.data.pad_multiple} (data.pad_to_multiple_of={bench.cfg.data.pad_to_multiple_of}),"
               f" itt's fast dropout {bench.cfg.model.fast_dropout} (itt and the bare loop; the HF Trainer uses torch's),"
               f" {args.warmup} warm-up + {args.steps} timed steps, {args.repeats} rounds; process warm-up {warm_s:.1f}s;"
               f" load average {load_before}")

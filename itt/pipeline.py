@@ -33,6 +33,7 @@ from itt.models.loading import load_model, load_tokenizer, pretrained_source
 from itt.module import ITTModule
 from itt.schema import DatasetSpec
 from itt.tasks import get_task
+from itt.data.datamodule import pad_multiple
 from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,6 @@ def _save_model(run_dir: Path, model, tokenizer, labels: list[str]) -> Path:
 
 def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     start = time.perf_counter()
-    check_trainer_args(cfg.trainer)  # a misspelt +trainer.x fails now, not after data and model load
     task = get_task(cfg.task.kind, cfg.task.primary_metric)
     row = _base_row(cfg, run_id, task)
     role = identity.dataset_role(cfg)

@@ -90,7 +90,8 @@ class DataSchema:
     eval_batch_size: int = 64
     max_length: int = 128
     length_grouping: bool = True  # length-grouped (still random) training batches: less padding
-    pad_to_multiple_of: int = 8
+    mega_batch: int = 50  # batches sorted together by length: more = less padding, less random batches
+    pad_to_multiple_of: Any = "auto"  # auto: 8 on GPUs, 1 on CPUs; or an int
     num_workers: int = 0
 
 

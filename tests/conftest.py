@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,15 +27,29 @@ REPO = Path(__file__).resolve().parent.parent
 # small data (e.g. "task.datasets.intermediate.embedded_rows=300") to keep a run to seconds.
 OFFLINE = ("source=embedded", "logger=csv")
 
+#: A whole grid in seconds per run: no network, no W&B, one epoch on a few hundred generated rows.
+ITT_TINY = (
+    *OFFLINE, "trainer.max_epochs=1",
+    "task.datasets.intermediate.embedded_rows=300", "task.datasets.domain.embedded_rows=60",
+    "task.datasets.crosslingual.embedded_rows=60",
+)
+
+#: What sweeps (local or SLURM jobs, which inherit the environment) add: offline hub and W&B, and
+#: Hydra's full errors in the job logs.
+SWEEP_ENV = {"MKL_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+             "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+
 
 def itt_env(env: dict | None = None) -> dict:
     """The environment of a test subprocess: ours, minus the debug switch, plus ``env``.
 
     ``OMP_NUM_THREADS=1`` unless given: test machines are small and shared, and several torch threads
     per process fighting for two cores run tiny models several times slower than one thread.
+    SLURM_*/SUBMITIT_* variables are dropped: when pytest itself runs inside a SLURM allocation they
+    would leak into "local" jobs (and make Lightning believe it runs under SLURM).
     A value of None in ``env`` removes that variable.
     """
-    merged = dict(os.environ)
+    merged = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SUBMITIT_"))}
     merged.pop("ITT_DEBUG", None)  # tests see what users see: one line, no traceback
     merged.setdefault("OMP_NUM_THREADS", "1")
     merged.setdefault("PYTHONUNBUFFERED", "1")  # a killed process's log is complete up to the kill
@@ -46,8 +61,8 @@ def itt_env(env: dict | None = None) -> dict:
     return merged
 
 
-def itt_command(*overrides: str, root: str | os.PathLike, module: str = "itt.train") -> list[str]:
-    return [sys.executable, "-m", module, *map(str, overrides), f"paths.root={root}"]
+def itt_command(*overrides: str, root: str | os.PathLike, module: str = "itt.train", multirun: bool = False) -> list[str]:
+    return [sys.executable, "-m", module, *(["--multirun"] if multirun else []), *map(str, overrides), f"paths.root={root}"]
 
 
 def run_itt(*overrides: str, root: str | os.PathLike, env: dict | None = None, timeout: float = 600,
@@ -66,6 +81,16 @@ def start_itt(*overrides: str, root: str | os.PathLike, log_file: str | os.PathL
                                 stdout=log, stderr=subprocess.STDOUT, text=True)
     finally:
         log.close()
+
+
+def run_sweep(*overrides: str, root: str | os.PathLike, env: dict | None = None,
+              timeout: float = 600) -> tuple[subprocess.CompletedProcess, float]:
+    """``python -m itt.train --multirun <overrides> paths.root=<root>`` to the end, with ``SWEEP_ENV``;
+    returns (result, seconds)."""
+    t0 = time.monotonic()
+    result = subprocess.run(itt_command(*overrides, root=root, multirun=True), cwd=REPO,
+                            env=itt_env({**SWEEP_ENV, **(env or {})}), capture_output=True, text=True, timeout=timeout)
+    return result, time.monotonic() - t0
 
 
 def read_ledger(root: str | os.PathLike) -> list[dict]:

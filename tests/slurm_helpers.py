@@ -25,11 +25,9 @@ unless ``ITT_SLURM_KEEP=1``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,50 +277,7 @@ def slurm_queue_empty(slurm_cluster: SlurmCluster) -> Iterator[None]:
 
 # ------------------------------------------------------------------ itt sweeps (python -m itt.train)
 #
-# For tests that run the real app as a user does (tests/test_slurm_itt.py, tests/test_grid_*.py):
-# a subprocess from the repository root, everything under one ``paths.root`` (pytest's tmp_path).
-
-#: No network, no W&B, one epoch on a few hundred generated rows: a run takes seconds (plus imports).
-ITT_TINY = (
-    "source=embedded", "logger=csv", "trainer.max_epochs=1",
-    "task.datasets.intermediate.embedded_rows=300", "task.datasets.domain.embedded_rows=60",
-    "task.datasets.crosslingual.embedded_rows=60",
-)
-
-
-def itt_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment of an ``itt.train`` subprocess: no SLURM_* leaking in, offline, one thread.
-
-    One torch thread per process: test machines are small and shared, and a sweep runs several
-    processes at once. SLURM jobs inherit this environment (sbatch --export=ALL).
-    """
-    return clean_env({
-        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1",
-        "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
-        **(extra or {}),
-    })
-
-
-def itt_command(root: Path, *overrides: str, multirun: bool = True) -> list[str]:
-    return [sys.executable, "-m", "itt.train", *(["--multirun"] if multirun else []), *overrides,
-            f"paths.root={root}"]
-
-
-def run_itt(root: Path, *overrides: str, timeout: float = 600,
-            env: Mapping[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``python -m itt.train --multirun <overrides> paths.root=<root>`` to the end; (result, seconds)."""
-    t0 = time.monotonic()
-    r = subprocess.run(itt_command(root, *overrides), cwd=REPO_ROOT, env=itt_env(env), capture_output=True,
-                       text=True, timeout=timeout)
-    return r, time.monotonic() - t0
-
-
-def ledger_rows(root: Path) -> list[dict]:
-    """Every row of ``<root>/results.jsonl``; a line that is not JSON fails (unlike itt.ledger.read)."""
-    path = Path(root) / "results.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+# Running itt itself (run_sweep, itt_command, itt_env, read_ledger, ITT_TINY) lives in tests/conftest.py.
 
 
 def sweep_logs(root: Path, limit: int = 2500) -> str:

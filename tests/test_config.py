@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from omegaconf.errors import ValidationError
 
 from itt import identity
 from itt.train import CONF_DIR  # registers schemas and resolvers

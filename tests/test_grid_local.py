@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import ITT_TINY, read_ledger, run_sweep
 from slurm_helpers import (
-    ITT_TINY,
     check_grid_ledger,
-    ledger_rows,
     next_job_id,
-    run_itt,
     slurm_available,
     squeue_jobs,
     sweep_logs,
@@ -26,12 +24,12 @@ def test_local_launcher_grid_trains_the_intermediate_once(tmp_path):
     have_slurm = slurm_available()
     before = next_job_id() if have_slurm else None
     targets = ["domain", "crosslingual"]
-    r, seconds = run_itt(tmp_path, "hydra/launcher=local", "model=bert", "task=sentiment", "+stage=target",
-                         f"stage.target={','.join(targets)}", "stage.itt=true,false", *ITT_TINY, timeout=600)
+    r, seconds = run_sweep("hydra/launcher=local", "model=bert", "task=sentiment", "+stage=target",
+                           f"stage.target={','.join(targets)}", "stage.itt=true,false", *ITT_TINY, root=tmp_path, timeout=600)
     print(f"local launcher, grid of 4 at once: {seconds:.1f}s")
     assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n{sweep_logs(tmp_path)}"
 
-    check_grid_ledger(ledger_rows(tmp_path), ["bert"], "sentiment", targets, [True, False])
+    check_grid_ledger(read_ledger(tmp_path), ["bert"], "sentiment", targets, [True, False])
 
     # four jobs, each its own process with submitit's local executor (its folders are named by pid)
     # (submitit also leaves an empty folder literally named "%j")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from slurm_helpers import ITT_TINY, check_grid_ledger, ledger_rows, run_itt
+from conftest import ITT_TINY, read_ledger, run_sweep
+from slurm_helpers import check_grid_ledger
 
 TARGETS = ["domain", "crosslingual"]
 GRID = ("model=bert", "task=sentiment", "+stage=target", f"stage.target={','.join(TARGETS)}",
@@ -18,18 +19,18 @@ GRID = ("model=bert", "task=sentiment", "+stage=target", f"stage.target={','.joi
 
 @pytest.mark.slow
 def test_rerun_is_cached_and_fast_and_force_reruns(tmp_path):
-    first, t_first = run_itt(tmp_path, *GRID)
+    first, t_first = run_sweep(*GRID, root=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    rows = ledger_rows(tmp_path)
+    rows = read_ledger(tmp_path)
     check_grid_ledger(rows, ["bert"], "sentiment", TARGETS, [True, False])
     ok = {r["run_id"]: r for r in rows if r["status"] == "ok"}
     run_dirs = sorted(p.name for p in (tmp_path / "runs").iterdir())
 
-    again, t_again = run_itt(tmp_path, *GRID)
+    again, t_again = run_sweep(*GRID, root=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     print(f"grid of 4 (+1 intermediate): first run {t_first:.1f}s, rerun {t_again:.1f}s "
           f"({100 * t_again / t_first:.0f}%)")
-    new = ledger_rows(tmp_path)[len(rows):]
+    new = read_ledger(tmp_path)[len(rows):]
     assert [r["status"] for r in new] == ["cached"] * 4, [(r["run_id"], r["status"]) for r in new]
     for r in new:  # the finished run's result, reported again
         assert r["stage"] == "target" and r["metrics"] == ok[r["run_id"]]["metrics"], r
@@ -39,11 +40,11 @@ def test_rerun_is_cached_and_fast_and_force_reruns(tmp_path):
     assert t_again < 0.5 * t_first, (t_first, t_again)
 
     # force=true retrains that run only: its intermediate is reused, not retrained
-    n = len(ledger_rows(tmp_path))
-    forced, _ = run_itt(tmp_path, "model=bert", "task=sentiment", "+stage=target", "stage.target=domain",
-                        "stage.itt=true", *ITT_TINY, "force=true")
+    n = len(read_ledger(tmp_path))
+    forced, _ = run_sweep("model=bert", "task=sentiment", "+stage=target", "stage.target=domain",
+                          "stage.itt=true", *ITT_TINY, "force=true", root=tmp_path)
     assert forced.returncode == 0, forced.stderr[-3000:]
-    (row,) = ledger_rows(tmp_path)[n:]
+    (row,) = read_ledger(tmp_path)[n:]
     assert (row["status"], row["stage"], row["target"], row["itt"]) == ("ok", "target", "domain", True), row
     assert row["run_id"] in ok and row["intermediate_run_id"] in ok
     assert "resumed_from_step" not in row, row  # trained from the start, not "resumed" at the final step

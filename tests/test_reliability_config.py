@@ -64,3 +64,15 @@ def test_misspelt_trainer_argument_fails_before_anything_loads():
     with pytest.raises(ConfigError, match=r"trainer\.callbacks is not a Lightning Trainer argument that can be set"):
         check_trainer_args(OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "callbacks": []}))
     check_trainer_args(OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "limit_test_batches": 2}))
+
+
+def test_bad_value_seen_after_composition_is_one_line_and_leaves_no_run(run_itt, tmp_path):
+    """Values the schema cannot type (``auto`` or an int) are checked before data and model load."""
+    root = tmp_path / "root"
+    result = run_itt("+stage=intermediate", "data.pad_to_multiple_of=0", *OFFLINE, root=root, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert error_lines(result.stderr) == [
+        "error: data.pad_to_multiple_of=0 is not valid; use auto, or a positive int such as 8"], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (root / "results.jsonl").exists()
+    assert not list(root.glob("runs/*")), sorted(p.name for p in root.rglob("*"))

@@ -18,18 +18,13 @@ import time
 
 import pytest
 
+from conftest import ITT_TINY, REPO, SWEEP_ENV, itt_command, itt_env, read_ledger, run_sweep
 from slurm_helpers import (  # noqa: F401  (slurm_cluster, slurm_queue_empty are fixtures)
-    ITT_TINY,
-    REPO_ROOT,
     check_grid_ledger,
     default_partition,
     hurry_requeued,
-    itt_command,
-    itt_env,
-    ledger_rows,
     partitions,
     run,
-    run_itt,
     slurm_cluster,
     slurm_queue_empty,
     squeue_jobs,
@@ -50,15 +45,15 @@ def slurm_overrides() -> list[str]:
 @pytest.mark.slow
 def test_grid_on_slurm_trains_each_intermediate_once(slurm_cluster, slurm_queue_empty, tmp_path):
     models, targets = ["bert", "roberta"], ["domain", "crosslingual"]
-    r, seconds = run_itt(
-        tmp_path, *slurm_overrides(), "resources.array_parallelism=4",
+    r, seconds = run_sweep(
+        *slurm_overrides(), "resources.array_parallelism=4",
         f"model={','.join(models)}", "task=sentiment", "+stage=target",
-        f"stage.target={','.join(targets)}", "stage.itt=true,false", *ITT_TINY, timeout=900,
+        f"stage.target={','.join(targets)}", "stage.itt=true,false", *ITT_TINY, root=tmp_path, timeout=900,
     )
     print(f"slurm grid of 8 (4 at a time): {seconds:.1f}s")
     assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n{sweep_logs(tmp_path)}"
 
-    rows = ledger_rows(tmp_path)
+    rows = read_ledger(tmp_path)
     check_grid_ledger(rows, models, "sentiment", targets, [True, False])
 
     # one array job of 8 tasks, at most 4 at once, all completed
@@ -91,7 +86,7 @@ def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, 
     log_file = tmp_path / "sweep.log"
     t0 = time.monotonic()
     with open(log_file, "w") as log:
-        proc = subprocess.Popen(itt_command(tmp_path, *overrides), cwd=REPO_ROOT, env=itt_env(),
+        proc = subprocess.Popen(itt_command(*overrides, root=tmp_path, multirun=True), cwd=REPO, env=itt_env(SWEEP_ENV),
                                 stdout=log, stderr=subprocess.STDOUT, text=True)
     job = None
     try:
@@ -123,7 +118,7 @@ def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, 
         if job is not None and not wait_queue_empty(30):
             run(["scancel", job.split("_")[0]])
 
-    rows = ledger_rows(tmp_path)
+    rows = read_ledger(tmp_path)
     assert [r["status"] for r in rows] == ["ok"], rows  # one run, recorded once
     (row,) = rows
     assert row["resumed_from_step"] > 0, row

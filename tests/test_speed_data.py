@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -94,7 +93,7 @@ def _datamodule(cfg, tokenizer=None, spec_overrides=None):
 
 
 def test_train_batches_are_grouped_and_padded_to_multiple_of_8(tmp_path):
-    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=600")
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=600", "data.pad_to_multiple_of=8")
     dm = _datamodule(cfg)
     dm.prepare()
     lengths = dm.lengths["train"]
@@ -116,6 +115,34 @@ def test_train_batches_are_grouped_and_padded_to_multiple_of_8(tmp_path):
 
     seen = [int(x) for b in dm.val_dataloader() for x in b["attention_mask"].sum(1)]
     assert seen == sorted(seen)  # evaluation in length order
+
+
+@pytest.mark.parametrize("setting, cuda, expected", [
+    ("auto", False, 1), ("auto", True, 8), (8, False, 8), (3, True, 3), (None, False, 1)])
+def test_pad_multiple_auto_is_8_on_gpus_and_1_on_cpus(monkeypatch, setting, cuda, expected):
+    from itt.data.datamodule import pad_multiple
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert pad_multiple(setting) == expected
+
+
+@pytest.mark.parametrize("bad", [0, -8, "eight", 2.5, True])
+def test_pad_multiple_rejects_what_is_not_a_positive_int(bad):
+    from itt.data.datamodule import pad_multiple
+    from itt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^data\.pad_to_multiple_of=.* is not valid; use auto, or a positive int such as 8$"):
+        pad_multiple(bad)
+
+
+def test_default_padding_on_a_cpu_is_to_the_longest_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=200")
+    assert cfg.data.pad_to_multiple_of == "auto"
+    dm = _datamodule(cfg)
+    dm.prepare()
+    widths = [(b["input_ids"].shape[1], int(b["attention_mask"].sum(1).max())) for b in dm.train_dataloader()]
+    assert all(width == longest for width, longest in widths), widths
 
 
 @pytest.mark.parametrize("model", ["bert", "roberta", "xlnet", "minilm"])  # xlnet pads on the left
