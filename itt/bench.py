@@ -277,7 +277,7 @@ class Bench:
 
         from transformers.trainer_pt_utils import get_length_grouped_indices
 
-        from itt.data.datamodule import LengthGroupedBatchSampler
+        from itt.data.datamodule import LengthGroupedBatchSampler, mega_batch_batches
 
         torch, bs = self.torch, self.args.batch_size
         multiple = self.data.pad_multiple
@@ -293,7 +293,8 @@ class Bench:
             g = torch.Generator().manual_seed(0)
             chunks = lambda order: [order[i:i + bs] for i in range(0, len(order), bs)]  # noqa: E731
             out[n] = {
-                "itt": efficiency(list(LengthGroupedBatchSampler(lengths, bs, g)), lengths),
+                "itt": efficiency(list(LengthGroupedBatchSampler(
+                    lengths, bs, g, mega_batch_batches(self.cfg.data.mega_batch, n, bs))), lengths),
                 "hf_grouped": efficiency(chunks(get_length_grouped_indices(lengths, bs, generator=g)), lengths),
                 "random": efficiency(chunks(torch.randperm(n, generator=g).tolist()), lengths),
             }

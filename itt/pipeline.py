@@ -33,7 +33,7 @@ from itt.models.loading import load_model, load_tokenizer, pretrained_source
 from itt.module import ITTModule
 from itt.schema import DatasetSpec
 from itt.tasks import get_task
-from itt.data.datamodule import pad_multiple
+from itt.data.datamodule import mega_batch_batches, pad_multiple
 from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)

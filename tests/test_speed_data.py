@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from itt import pipeline
 from itt.data import tokenization
-from itt.data.datamodule import ITTDataModule, LengthGroupedBatchSampler
+from itt.data.datamodule import ITTDataModule, LengthGroupedBatchSampler, mega_batch_batches
 from itt.data.embedded import generate
 from itt.models.loading import load_tokenizer, pretrained_source
 from itt.schema import DatasetSpec
@@ -92,8 +92,35 @@ def _datamodule(cfg, tokenizer=None, spec_overrides=None):
                          cfg.paths.cache, where="test")
 
 
+@pytest.mark.parametrize("rows, expected", [(100, 1), (255, 1), (256, 2), (640, 5), (6400, 50), (200_000, 50)])
+def test_mega_batch_auto_is_a_quarter_of_the_batches_at_most_50(rows, expected):
+    assert mega_batch_batches("auto", rows, 32) == expected
+    assert mega_batch_batches(7, rows, 32) == 7  # an int is used as given
+
+
+@pytest.mark.parametrize("bad", [0, -1, "all", 2.5, False])
+def test_mega_batch_rejects_what_is_not_auto_or_a_positive_int(bad):
+    from itt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^data\.mega_batch=.* is not valid; use auto, or a positive int such as 50$"):
+        mega_batch_batches(bad, 640, 32)
+
+
+def test_auto_mega_batches_change_which_rows_share_a_batch_between_epochs():
+    """Sorting a whole small training set fixes the batches' composition; auto keeps it changing."""
+    lengths = [random.Random(i).randint(5, 80) for i in range(640)]
+
+    def kept_together(mega):  # share of rows whose batch-mates mostly meet again in the next epoch's batch
+        sampler = LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0), mega)
+        first, second = list(sampler), list(sampler)
+        return sum(max(len(set(b) & set(c)) for c in second) for b in first) / len(lengths)
+
+    assert kept_together(20) > 0.8  # all 20 batches sorted together: 92 % here
+    assert kept_together(mega_batch_batches("auto", 640, 32)) < 0.45  # 5 batches: 29 % here
+
+
 def test_train_batches_are_grouped_and_padded_to_multiple_of_8(tmp_path):
-    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=600", "data.pad_to_multiple_of=8")
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=600", "data.pad_to_multiple_of=8", "data.mega_batch=50")
     dm = _datamodule(cfg)
     dm.prepare()
     lengths = dm.lengths["train"]

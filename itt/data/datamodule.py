@@ -29,6 +29,13 @@ MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 MEGA_BATCH_BATCHES = 50  # batches per length-sorted mega-batch (as transformers' LengthGroupedSampler)
 
 
+def _auto_or_positive_int(key: str, setting, example: int):
+    """``setting`` itself when it is ``auto`` or a positive int; otherwise a ConfigError naming ``key``."""
+    if setting == "auto" or (isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1):
+        return setting
+    raise ConfigError(f"{key}={setting!r} is not valid; use auto, or a positive int such as {example}")
+
+
 def pad_multiple(setting) -> int:
     """``data.pad_to_multiple_of``: ``auto`` is 8 where CUDA is available (tensor cores work on multiples of
     8) and 1 on CPUs, where a step's time grows with the padded length and nothing is gained from round
@@ -36,10 +43,21 @@ def pad_multiple(setting) -> int:
     on the bench's short sentences padding to 8 adds ~15 % of tokens). An int (or null: 1) is used as given."""
     if setting in (None, "null"):
         return 1
-    if setting == "auto":
+    if _auto_or_positive_int("data.pad_to_multiple_of", setting, 8) == "auto":
         return 8 if torch.cuda.is_available() else 1
-    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
-        raise ConfigError(f"data.pad_to_multiple_of={setting!r} is not valid; use auto, or a positive int such as 8")
+    return setting
+
+
+def mega_batch_batches(setting, n_rows: int, batch_size: int) -> int:
+    """``data.mega_batch``: how many batches are sorted by length together. ``auto`` is transformers'
+    rule: a quarter of the training batches, at most 50, at least 1 (no grouping below 8 batches).
+
+    Why not always 50 (less padding on small sets): sorting a whole small training set fixes which rows
+    share a batch, and that learnt measurably less. MiniLM, 640 training rows, one epoch, 8 seeds:
+    validation accuracy 0.734 when all 20 batches were sorted together, 0.763 with 5 (auto), 0.803 with
+    random batches and 0.799 for the HF Trainer's group_by_length."""
+    if _auto_or_positive_int("data.mega_batch", setting, 50) == "auto":
+        return max(1, min(MEGA_BATCH_BATCHES, n_rows // (4 * batch_size)))
     return setting
 
 
@@ -87,10 +105,9 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     """Batches of similar lengths in random order; every index exactly once per epoch.
 
     Each epoch: a random permutation, cut into mega-batches of ``mega_batches`` batches, each sorted by
-    length and cut into batches; then the order of all batches is shuffled. Unlike ``transformers``'
-    ``LengthGroupedSampler`` the mega-batch size does not shrink on small data sets (there it falls to
-    one batch below 8 batches of data, i.e. no grouping at all), and batches do not come longest first.
-    Only the last batch of the last mega-batch can be short.
+    length and cut into batches; then the order of all batches is shuffled (``transformers``'
+    ``LengthGroupedSampler`` keeps each mega-batch's batches together, longest first). Only the last
+    batch of the last mega-batch can be short. ``mega_batch_batches`` picks the mega-batch size.
     """
 
     def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator,
@@ -160,8 +177,9 @@ class ITTDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         ds, bs = self.splits["train"], self.data_cfg.batch_size
         if self.data_cfg.length_grouping:
-            sampler = LengthGroupedBatchSampler(self.lengths["train"], bs, torch.Generator().manual_seed(self.seed),
-                                                self.data_cfg.mega_batch)
+            lengths = self.lengths["train"]
+            mega = mega_batch_batches(self.data_cfg.mega_batch, len(lengths), bs)
+            sampler = LengthGroupedBatchSampler(lengths, bs, torch.Generator().manual_seed(self.seed), mega)
             return DataLoader(ds, batch_sampler=sampler, collate_fn=self._collate, num_workers=self.data_cfg.num_workers)
         return DataLoader(ds, batch_size=bs, shuffle=True, collate_fn=self._collate,
                           generator=torch.Generator().manual_seed(self.seed), num_workers=self.data_cfg.num_workers)
