@@ -10,33 +10,31 @@ One process, one model, one data set, one batch size, one precision; four ways t
                     same optimizer, schedule, clipping and autocast: the floor for (a).
 
 Every contender starts from the same weights (same seed), uses the same optimizer settings (AdamW,
-``optim.*``), gradient clipping, precision, dynamic padding to a multiple of 8 and tokenized data (the
-tokenization cache), and trains ``warmup + steps`` optimizer steps. Throughput is measured from the end
-of step ``warmup`` to the end of step ``warmup + steps``: the training set holds ``steps`` batches, so
-the timed window is one epoch's worth of batches for every sampler. Validation and checkpointing that
-itt does at an epoch end are subtracted (the HF Trainer here neither evaluates nor saves). Contenders
-run in rounds (order rotated each round); each figure is the median over rounds. After training,
-each model's validation accuracy is measured the same way for all (a check that speed costs no quality).
+``optim.*``), gradient clipping, precision, dynamic padding (to ``data.pad_to_multiple_of``: auto is 1 on
+CPUs, 8 on GPUs) and tokenized data (the tokenization cache), and trains ``warmup + steps`` optimizer
+steps. Throughput is measured from the end of step ``warmup`` to the end of step ``warmup + steps``: the
+training set holds ``steps`` batches, so the timed window is one epoch's worth of batches for every
+sampler. Validation and checkpointing that itt does at an epoch end are subtracted (the HF Trainer here
+neither evaluates nor saves). Contenders run in rounds (order rotated each round); each figure is the
+median over rounds. After training, each model's validation accuracy is measured the same way for all
+(a check that speed costs no quality).
 
 The data are the embedded sentiment stand-in (``itt.data.embedded.generate``: mostly short sentences,
 about 10 % paragraph-length reviews). The last line is ``key=value`` pairs.
 
 Reading the figures: "pad eff." (real / padded tokens) and "padded tok/s" separate the two sources of
-speed. Per padded token the contenders run at about the same speed (same model, same kernels; itt's
-Lightning path costs ~1-3 % CPU over the bare loop); the differences come from padding.
-``transformers``' length-grouped sampler shrinks its mega-batches on small training sets (at most a
-quarter of the data each; one batch, i.e. no grouping, below 8 batches of data) while itt's keeps
-50-batch mega-batches. The default run's training set is small (12 batches, to keep the run to a few
-minutes), which is where itt gains; the "padding efficiency by training-set size" line shows both
-samplers padding alike from ~6,400 rows on, and there the two train at the same speed (measured with
-``--steps 200 --contenders itt,hf_grouped``: 50.4 vs 49.0 samples/s, 37.3 vs 37.5 per CPU-second).
+speed. itt's sampler groups lengths like ``transformers``' (``data.mega_batch=auto``: mega-batches of a
+quarter of the training batches, at most 50), so both pad alike; what is left is per padded token, where
+itt's dropout (``model.fast_dropout``) is the difference: the HF Trainer draws torch's CPU dropout masks.
 "Per CPU-s" is samples per CPU-second of the whole process (all threads): less sensitive to other
 processes on a shared machine than wall-clock throughput.
 
-Notes from profiling (2-core Xeon with AMX/avx512_bf16, shared with other jobs; py-spy, MiniLM,
-batch 32, bf16 autocast). Inside itt's training loop: backward 42 %, forward 45 % (linear layers 16,
-attention 12, dropout 12 — the CPU's Bernoulli sampling), fused AdamW 6 %, gradient clipping 5 %,
-collation and Arrow fetch < 1 %, Lightning and logging < 1 %. Changes this led to:
+Notes from profiling (2-core Xeon with AMX/avx512_bf16, shared with other jobs; MiniLM, batch 32, bf16
+autocast). Inside itt's training loop (py-spy): backward 42 %, forward 45 %, fused AdamW 6 %, gradient
+clipping 5 %, collation and Arrow fetch < 1 %, Lightning and logging < 1 %. By operator
+(torch.profiler, with itt's dropout): matrix products 41 % (mm, addmm, bmm), autocast's dtype casts
+12 %, dropout masks and masking ~9 %, fused AdamW 6 %, zeroing the dense word-embedding gradient 4 %,
+GELU 3.5 %, clipping norms 3 %, LayerNorm 2 %. Changes this led to:
 
 - AdamW is the fused kernel: PyTorch's default on CPU is a Python loop over parameter tensors
   (400 ms vs 67 ms per MiniLM step; the HF Trainer already used ``adamw_torch_fused``).
@@ -47,13 +45,19 @@ collation and Arrow fetch < 1 %, Lightning and logging < 1 %. Changes this led t
   thread (``itt.trainer.auto_threads``): 254 (2 spinning) / 425 (2 passive) / 754 (1 thread) samples/s.
 - ``torch.compile`` does not pay here: ~5 min to compile MiniLM's training step (recompiling for
   dynamic lengths), no faster afterwards. Not offered.
-- Quality: after one epoch itt's (more tightly) length-grouped batches have learnt a little less
-  (MiniLM, 640 training rows, 6 seeds: validation accuracy 0.77 vs 0.82 for the HF Trainer with
-  ``group_by_length``; with random batches itt had 0.85); after 3 epochs, itt's default, they are
-  level (4 seeds: 0.892 vs 0.892; ``--epochs 3 --repeats 4 --contenders itt,hf_grouped``).
-- Padding to a multiple of 8 costs ~12 % extra tokens on short sentences and buys nothing on this CPU
-  (step time is proportional to the padded length); it stays the default for GPUs' sake
-  (``data.pad_to_multiple_of=1`` on CPUs).
+- Dropout: ``aten::bernoulli_`` (torch's CPU dropout masks, one Mersenne-Twister draw per element) was
+  17-20 % of a MiniLM step, more than AdamW and clipping together. ``itt.models.fast_dropout`` draws the
+  masks from a counter-based hash instead: 0.58-0.62 s became 0.47-0.49 s per step (batch 32, 960
+  rows); validation accuracy unchanged (8 seeds, one epoch: mean 0.751 vs 0.749 with torch's masks).
+- Length grouping and quality: sorting all batches of a small training set together (the old fixed
+  50-batch mega-batches) fixes which rows share a batch, and learnt less early on: MiniLM, 640 rows,
+  ~1 epoch, 8 seeds, mean validation accuracy 0.75 vs 0.81 with random batches (HF Trainer
+  group_by_length: 0.81). Hence ``data.mega_batch=auto`` (transformers' rule; with it itt had 0.76,
+  with transformers' own sampler inside itt 0.77: within the noise). One-epoch accuracy on
+  137 validation rows is noisy (sd ~0.06 across seeds); after 3 epochs, itt's default, the contenders
+  were level (0.892 vs 0.892, 4 seeds).
+- Padding: a MiniLM step costs ~12 ms per padded column of a 32-row batch here, with no dip at
+  multiples of 8, so ``data.pad_to_multiple_of=auto`` pads to the longest row on CPUs (8 on GPUs).
 """
 
 from __future__ import annotations
@@ -571,9 +575,8 @@ def main(argv=None) -> int:
                   f" per padded token: {paired('itt', hf_best, 'padded_tokens_per_s'):.3f}")
             pad_itt, pad_hf = median_of("itt", "padding_efficiency"), median_of(hf_best, "padding_efficiency")
             if hf_best == "hf_grouped" and pad_itt > 1.05 * pad_hf:
-                print(f"  most of the gain is padding ({pad_itt:.0%} vs {pad_hf:.0%} real tokens): transformers' sampler"
-                      f" groups less on small training sets; from ~6,400 rows on both pad alike and train at the same"
-                      f" speed (itt/bench.py: --steps 200 measured 1.03)")
+                print(f"  part of the gain is padding ({pad_itt:.0%} vs {pad_hf:.0%} real tokens): data.mega_batch or"
+                      f" data.pad_to_multiple_of differ from transformers' defaults")
         if "itt" in med and "hf" in med and hf_best != "hf":
             kv["ratio_vs_hf_random"] = paired("itt", "hf")
             print(f"itt / HF Trainer (random sampling) = {kv['ratio_vs_hf_random']:.3f}")

@@ -72,6 +72,18 @@ def _remove_if_nothing_earned(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def _delete_resume_checkpoints(run_dir: Path) -> None:
+    """After the ok row: Lightning's checkpoints (weights + optimizer state, only for resuming) go;
+    ``model/`` (the best weights, what ITT targets and users load) stays. Deleted after the row is
+    written, so a kill in between leaves extra files, never a finished run without its row."""
+    for path in [*run_dir.glob("hpc_ckpt_*.ckpt"), *(run_dir / "checkpoints").glob("*.ckpt")]:
+        path.unlink(missing_ok=True)
+    try:
+        (run_dir / "checkpoints").rmdir()
+    except OSError:  # absent, or holds something that is not ours
+        pass
+
+
 def _drop_finished_resume_points(run_dir: Path, finished_at: str | None) -> None:
     """Delete the resume checkpoints a finished run left (written before its ok row; +1 s as the row's
     time has whole seconds). Kept, they would make force=true resume at the final step and train
@@ -224,4 +236,6 @@ def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     log.info("%s %s in %.1fs: %s", row["status"], run_id, row["wall_s"], row["metrics"] or row["error"])
     if row["status"] == "failed":
         raise TrainingFailed(f"run {run_id} failed: {row['error']}")
+    if not cfg.get("keep_checkpoints", False):
+        _delete_resume_checkpoints(run_dir)
     return row

@@ -99,3 +99,19 @@ def test_missing_intermediate_without_auto_training_names_the_command(tmp_path):
     with pytest.raises(ConfigError, match=r"python -m itt.train model=xlnet task=sentiment seed=0 source=embedded split=paper \+stage=intermediate"):
         pipeline.run(cfg)
     assert list(ledger.read(tmp_path)) == []
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_resume_checkpoints_are_deleted_after_success_unless_kept(tmp_path, keep):
+    row = pipeline.run(make(tmp_path, "model=bert", "task=sentiment", "+stage=intermediate",
+                            "task.datasets.intermediate.embedded_rows=120", f"keep_checkpoints={str(keep).lower()}"))
+    assert row["status"] == "ok"
+    run_dir = tmp_path / "runs" / row["run_id"]
+    left = sorted(p.name for p in run_dir.rglob("*.ckpt"))
+    assert left == (["best.ckpt", "last.ckpt"] if keep else []), left
+    assert (run_dir / "checkpoints").exists() is keep
+    AutoModelForSequenceClassification.from_pretrained(row["checkpoint"])  # model/ is always kept
+    # a target still finds its intermediate (it loads model/, not a .ckpt)
+    target = pipeline.run(make(tmp_path, "model=bert", "task=sentiment", "+stage=target", "stage.itt=true",
+                               "task.datasets.intermediate.embedded_rows=120", f"keep_checkpoints={str(keep).lower()}"))
+    assert target["status"] == "ok" and target["intermediate_run_id"] == row["run_id"]

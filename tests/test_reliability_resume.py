@@ -18,7 +18,8 @@ from itt import ledger
 from itt.trainer import AtomicCheckpointIO, resume_point
 
 RUN = ("model=bert", "task=sentiment", "+stage=intermediate", *OFFLINE, "trainer.precision=32-true",
-       "task.datasets.intermediate.embedded_rows=300", "trainer.max_epochs=4")  # 7 steps per epoch
+       "task.datasets.intermediate.embedded_rows=300", "trainer.max_epochs=4",  # 7 steps per epoch
+       "keep_checkpoints=true")  # the final last.ckpt shows where training ended
 
 
 @pytest.mark.slow

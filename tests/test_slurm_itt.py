@@ -81,7 +81,7 @@ def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, 
     # long enough to still be training when signalled (a few seconds per epoch on this machine);
     # W&B offline, to see that both attempts log to the same W&B run
     overrides = [*slurm_overrides(), "model=bert", "task=sentiment", "+stage=target", "stage.target=domain",
-                 "stage.itt=false", "source=embedded", "logger=wandb", "trainer.max_epochs=8",
+                 "stage.itt=false", "source=embedded", "logger=wandb", "trainer.max_epochs=8", "keep_checkpoints=true",
                  "task.datasets.domain.embedded_rows=400"]
     log_file = tmp_path / "sweep.log"
     t0 = time.monotonic()
