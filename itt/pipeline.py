@@ -26,14 +26,13 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from itt import identity, ledger
-from itt.data.datamodule import ITTDataModule
+from itt.data.datamodule import ITTDataModule, mega_batch_batches, pad_multiple
 from itt.errors import ConfigError, ITTError, TrainingFailed
 from itt.logger import build_loggers, finish
 from itt.models.loading import load_model, load_tokenizer, pretrained_source
 from itt.module import ITTModule
 from itt.schema import DatasetSpec
 from itt.tasks import get_task
-from itt.data.datamodule import mega_batch_batches, pad_multiple
 from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)
@@ -177,6 +176,10 @@ def _save_model(run_dir: Path, model, tokenizer, labels: list[str]) -> Path:
 
 def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     start = time.perf_counter()
+    # Config mistakes Hydra's schemas cannot see fail now, not after data and model load.
+    check_trainer_args(cfg.trainer)
+    pad_multiple(cfg.data.pad_to_multiple_of)
+    mega_batch_batches(cfg.data.mega_batch, 1, 1)
     task = get_task(cfg.task.kind, cfg.task.primary_metric)
     row = _base_row(cfg, run_id, task)
     role = identity.dataset_role(cfg)

@@ -66,13 +66,28 @@ def test_misspelt_trainer_argument_fails_before_anything_loads():
     check_trainer_args(OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "limit_test_batches": 2}))
 
 
-def test_bad_value_seen_after_composition_is_one_line_and_leaves_no_run(run_itt, tmp_path):
-    """Values the schema cannot type (``auto`` or an int) are checked before data and model load."""
+LATE_CASES = {
+    "pad multiple": ("data.pad_to_multiple_of=0",
+                     "error: data.pad_to_multiple_of=0 is not valid; use auto, or a positive int such as 8"),
+    "mega batch": ("data.mega_batch=all",
+                   "error: data.mega_batch='all' is not valid; use auto, or a positive int such as 50"),
+    "trainer argument": ("+trainer.max_epoch=1",
+                         "error: trainer.max_epoch is not a Lightning Trainer argument that can be set (did you mean "
+                         "trainer.max_epochs?); valid: "),
+}
+
+
+@pytest.mark.parametrize("case", list(LATE_CASES))
+def test_bad_value_seen_after_composition_fails_before_data_and_model_load(run_itt, tmp_path, case):
+    """Values the schema cannot check (``auto`` or an int; any Lightning argument) are checked before
+    data and model load: one line, no ledger row, no run dir, nothing cached."""
+    override, expected = LATE_CASES[case]
     root = tmp_path / "root"
-    result = run_itt("+stage=intermediate", "data.pad_to_multiple_of=0", *OFFLINE, root=root, timeout=120)
+    result = run_itt("+stage=intermediate", override, *OFFLINE, root=root, timeout=120)
     assert result.returncode == 2, result.stderr
-    assert error_lines(result.stderr) == [
-        "error: data.pad_to_multiple_of=0 is not valid; use auto, or a positive int such as 8"], result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr
     assert not (root / "results.jsonl").exists()
     assert not list(root.glob("runs/*")), sorted(p.name for p in root.rglob("*"))
+    assert not (root / "cache").exists(), sorted(p.name for p in (root / "cache").rglob("*"))  # no data, no model
