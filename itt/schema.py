@@ -90,7 +90,7 @@ class DataSchema:
     eval_batch_size: int = 64
     max_length: int = 128
     length_grouping: bool = True  # length-grouped (still random) training batches: less padding
-    mega_batch: Any = "auto"  # batches sorted together by length (auto: a quarter of them, <= 50)
+    mega_batch: Any = 50  # batches sorted together by length (auto: a quarter of them, <= 50)
     pad_to_multiple_of: Any = "auto"  # auto: 8 on GPUs, 1 on CPUs; or an int
     num_workers: int = 0
 

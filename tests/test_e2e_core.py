@@ -86,7 +86,7 @@ def test_local_file_dataset_is_a_target(tmp_path):
 @pytest.mark.slow
 def test_minilm_pretrained_from_the_package_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    # 280 training rows, 2 epochs (18 steps): seeds 0-2 reached test acc 0.83-0.87. With 56 rows and 2
+    # 280 training rows, 2 epochs (18 steps): seeds 0-2 reached test acc 0.83-0.87 (data.mega_batch=auto). With 56 rows and 2
     # steps (this test's old setting) the result was chance or not depending on the batch order.
     row = pipeline.run(make(tmp_path, "model=minilm", "task=sentiment", "+stage=target", "stage.itt=false",
                             "optim.lr=1e-4", "data.max_length=64", "trainer.max_epochs=2",
