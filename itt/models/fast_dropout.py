@@ -24,6 +24,7 @@ softmax, dropout, weighted sum) and hands everything else to transformers' own S
 from __future__ import annotations
 
 import logging
+import math
 
 import torch
 from torch import nn
@@ -37,16 +38,15 @@ _WEYL = -1640531535  # 0x9E3779B1: spreads consecutive indices before hashing
 _M1 = 0x7FEB352D
 _M2 = -2073254261  # 0x846CA68B
 _MASKED = torch.finfo(torch.float32).min  # not -inf: a row with every key masked gives no NaN
-_index_cache: dict[int, torch.Tensor] = {}
+_indices_cache = torch.empty(0, dtype=torch.int32)
 
 
 def _indices(n: int) -> torch.Tensor:
-    """0..n-1 as int32, kept between calls (a step asks for the same few sizes over and over)."""
-    cached = _index_cache.get(0)
-    if cached is None or cached.numel() < n:
-        cached = torch.arange(max(n, 1 << 20), dtype=torch.int32)
-        _index_cache[0] = cached
-    return cached[:n]
+    """0..n-1 as int32, one arange kept between calls (a step asks for the same few sizes over and over)."""
+    global _indices_cache
+    if _indices_cache.numel() < n:
+        _indices_cache = torch.arange(max(n, 1 << 20), dtype=torch.int32)
+    return _indices_cache[:n]
 
 
 def rounded_p(p: float) -> float:
@@ -57,9 +57,7 @@ def rounded_p(p: float) -> float:
 def drop_mask(shape: torch.Size, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """A bool tensor of ``shape`` (on CPU): True (drop) with probability ``rounded_p(p)``, independently
     per element (as far as a good 32-bit hash is independent), a new mask every call."""
-    n = 1
-    for d in shape:
-        n *= d
+    n = math.prod(shape)
     halves = (n + 1) // 2
     key = int(torch.randint(-(2**31), 2**31 - 1, (1,), dtype=torch.int64, generator=generator))
     x = torch.mul(_indices(halves), _WEYL)
