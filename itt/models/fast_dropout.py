@@ -23,13 +23,11 @@ softmax, dropout, weighted sum) and hands everything else to transformers' own S
 
 from __future__ import annotations
 
-import logging
 import math
 
 import torch
 from torch import nn
 
-log = logging.getLogger(__name__)
 
 ATTN_IMPLEMENTATION = "itt_fast_dropout_sdpa"
 _RESOLUTION = 1 << 16  # 16-bit uniforms: two per 32-bit hash
