@@ -396,7 +396,7 @@ class Bench:
 
     def run_bare(self, run_dir: Path) -> tuple[StepLog, object]:
         from itt.models.fast_dropout import apply as apply_fast_dropout
-        from itt.module import build_optimizer
+        from itt.module import build_optimizer, clip_norm_in_fused_step
 
         torch, cfg = self.torch, self.cfg
         log = StepLog()
@@ -415,7 +415,9 @@ class Bench:
                 with self.autocast():
                     loss = model(**batch).loss
                 loss.backward()
-                if clip:
+                if clip and optimizer.defaults.get("fused"):
+                    clip_norm_in_fused_step(optimizer, params, clip)  # as ITTModule.configure_gradient_clipping
+                elif clip:
                     torch.nn.utils.clip_grad_norm_(params, clip)
                 optimizer.step()
                 scheduler.step()

@@ -75,16 +75,30 @@ class ITTModule(pl.LightningModule):
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
         inner = getattr(optimizer, "optimizer", optimizer)
-        if gradient_clip_val and getattr(inner, "defaults", {}).get("fused"):
+        if getattr(inner, "defaults", {}).get("fused"):
             # Lightning refuses to clip for any fused optimizer (with fp16 it would clip scaled
             # gradients); fused is only used without a grad scaler, so the gradients are the real ones.
             params = [p for group in inner.param_groups for p in group["params"]]
-            if gradient_clip_algorithm in (None, "norm"):
-                torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
-            else:
+            if gradient_clip_val and gradient_clip_algorithm == "value":
+                inner.grad_scale = None
                 torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
+            else:
+                clip_norm_in_fused_step(inner, params, gradient_clip_val)
             return
         self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+
+def clip_norm_in_fused_step(optimizer, params, max_norm) -> None:
+    """``clip_grad_norm_(params, max_norm)`` done by the next step of a fused ``optimizer``: it divides
+    every gradient by ``optimizer.grad_scale`` as it reads it (the attribute torch's GradScaler uses to
+    unscale fp16 gradients), which saves clipping's own pass over all gradients (~1-3 % of a MiniLM
+    step). Same result as clipping first, up to float rounding. ``max_norm`` falsy: no clipping."""
+    if not max_norm:
+        optimizer.grad_scale = None
+        return
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+    # clip_grad_norm_ multiplies by min(1, max_norm / (norm + 1e-6)); dividing by its inverse is the same.
+    optimizer.grad_scale = torch.clamp((norm + 1e-6) / max_norm, min=1.0)
 
 
 def build_optimizer(model, optim_cfg, total_steps: int, fused: bool = True):

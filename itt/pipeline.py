@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from itt import identity, ledger
-from itt.data.datamodule import ITTDataModule, mega_batch_batches, pad_multiple
+from itt.data.datamodule import ITTDataModule, check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed
 from itt.logger import build_loggers, finish
 from itt.models.loading import load_model, load_tokenizer, pretrained_source
@@ -178,8 +178,7 @@ def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     start = time.perf_counter()
     # Config mistakes Hydra's schemas cannot see fail now, not after data and model load.
     check_trainer_args(cfg.trainer)
-    pad_multiple(cfg.data.pad_to_multiple_of)
-    mega_batch_batches(cfg.data.mega_batch, 1, 1)
+    check_data_settings(cfg.data)
     task = get_task(cfg.task.kind, cfg.task.primary_metric)
     row = _base_row(cfg, run_id, task)
     role = identity.dataset_role(cfg)

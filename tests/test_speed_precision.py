@@ -1,5 +1,5 @@
 """Precision chosen for the hardware (bf16 where it is native, fp16 on older GPUs, else fp32), overridable;
-and the fused AdamW that itt trains with (clipping still applies)."""
+and the fused AdamW that itt trains with (clipping folded into its step gives the same weights)."""
 
 from __future__ import annotations
 
@@ -102,16 +102,48 @@ def test_optimizer_is_fused_adamw_without_decay_on_biases_and_norms():
     assert not build_optimizer(model, optim, 100, fused=False)[0].defaults["fused"]
 
 
-def test_gradients_are_clipped_with_the_fused_optimizer():
-    optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.1, "freeze_encoder": False})
+def _steps_with_clipping(clip_in_step: bool, max_norm, algorithm="norm", steps=4):
+    """Params after ``steps`` AdamW steps on gradients whose size changes 100-fold from step to step
+    (so that clipping changes Adam's moments, not only a common scale): clipped by ITTModule into the
+    fused step (``clip_in_step``) or by torch's clip function first (the reference), or not at all."""
+    optim = OmegaConf.create({"lr": 0.05, "weight_decay": 0.01, "warmup_ratio": 0.0, "freeze_encoder": False})
+    torch.manual_seed(0)
     model = _tiny_model()
     module = ITTModule(model, get_task("sequence_classification", "acc"), ["neg", "pos"], optim)
     optimizer, _ = build_optimizer(model, optim, 10)
-    for p in model.parameters():
-        p.grad = torch.full_like(p, 10.0)
-    module.configure_gradient_clipping(optimizer, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters()]))
-    assert norm == pytest.approx(1.0, rel=1e-3)
+    params = list(model.parameters())
+    grads = torch.Generator().manual_seed(1)
+    for step in range(steps):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=grads) * 100.0 ** (step % 2)
+        if clip_in_step:
+            module.configure_gradient_clipping(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm=algorithm)
+        elif max_norm and algorithm == "norm":
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
+        elif max_norm:
+            torch.nn.utils.clip_grad_value_(params, max_norm)
+        optimizer.step()
+    return [p.detach().clone() for p in params], optimizer
+
+
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_clipping_with_the_fused_optimizer_equals_clip_then_step(algorithm):
+    folded, optimizer = _steps_with_clipping(True, 1.0, algorithm)
+    reference, _ = _steps_with_clipping(False, 1.0, algorithm)
+    unclipped, _ = _steps_with_clipping(False, None)
+    for a, b in zip(folded, reference):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # the comparison can tell clipping from none: without it the weights end elsewhere
+    assert max((a - c).abs().max().item() for a, c in zip(folded, unclipped)) > 1e-3
+    assert (optimizer.grad_scale is None) is (algorithm == "value")  # by value: torch's clip, no scale
+
+
+def test_no_clip_value_means_no_clipping_in_the_fused_step():
+    folded, optimizer = _steps_with_clipping(True, None)
+    unclipped, _ = _steps_with_clipping(False, None)
+    assert optimizer.grad_scale is None
+    for a, b in zip(folded, unclipped):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 # --- CPU threads ----------------------------------------------------------------------------------

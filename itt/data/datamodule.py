@@ -61,6 +61,12 @@ def mega_batch_batches(setting, n_rows: int, batch_size: int) -> int:
     return setting
 
 
+def check_data_settings(data_cfg) -> None:
+    """The ``data.*`` values Hydra's schema types cannot check (``auto`` or a positive int), at once."""
+    pad_multiple(data_cfg.pad_to_multiple_of)
+    _auto_or_positive_int("data.mega_batch", data_cfg.mega_batch, 50)
+
+
 class PaddingCollator:
     """Dynamic padding to a multiple of ``pad_to_multiple_of``, the same batches as ``transformers``'
     ``DataCollatorWithPadding`` (tested against it) in a fraction of the time: one numpy array per
