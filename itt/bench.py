@@ -56,8 +56,8 @@ GELU 3.5 %, clipping norms 3 %, LayerNorm 2 %. Changes this led to:
   group_by_length: 0.81). Smaller mega-batches did not close the gap (``data.mega_batch=auto``, 5
   batches: 0.76; transformers' own sampler inside itt: 0.77), so the default stays 50, which also
   keeps the demo grid short (250 s vs 321 s with auto, under older padding and dropout defaults;
-  208 s with today's). One-epoch accuracy on 137 validation rows is noisy (sd ~0.06 across seeds); after 3 epochs, itt's default, the contenders
-  were level (0.892 vs 0.892, 4 seeds).
+  208 s with today's). One-epoch accuracy on 137 validation rows is noisy (sd ~0.06 across seeds);
+  after 3 epochs, itt's default, the contenders were level (0.892 vs 0.892, 4 seeds).
 - Padding: a MiniLM step costs ~12 ms per padded column of a 32-row batch here, with no dip at
   multiples of 8, so ``data.pad_to_multiple_of=auto`` pads to the longest row on CPUs (8 on GPUs).
 - Clipping: the fused AdamW divides the gradients by the clipping factor as it reads them
