@@ -13,14 +13,17 @@ from transformers import get_linear_schedule_with_warmup
 
 from itt.errors import TrainingFailed
 from itt.models.fast_dropout import apply as apply_fast_dropout
+from itt.models.sparse_embedding_grad import apply as apply_sparse_embedding_grad
 from itt.tasks import Task
 from itt.trainer import apply_threads
 
 
 class ITTModule(pl.LightningModule):
-    def __init__(self, model, task: Task, labels: list[str], optim_cfg, fast_dropout: bool = True):
+    def __init__(self, model, task: Task, labels: list[str], optim_cfg, fast_dropout: bool = True,
+                 sparse_embedding_grad: bool = True):
         super().__init__()
-        self.model, self.task, self.optim_cfg, self.fast_dropout = model, task, optim_cfg, fast_dropout
+        self.model, self.task, self.optim_cfg = model, task, optim_cfg
+        self.fast_dropout, self.sparse_embedding_grad = fast_dropout, sparse_embedding_grad
         self.model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as found
         self.val_metrics = task.metrics("val/", labels)
         self.test_metrics = task.metrics("test/", labels)
@@ -29,8 +32,8 @@ class ITTModule(pl.LightningModule):
                 p.requires_grad_(False)
 
     def setup(self, stage: str) -> None:
-        apply_threads(self.model)  # one thread for tiny models (per run: a sweep runs many in one process)
-        apply_fast_dropout(self.model, self.fast_dropout, self.trainer.strategy.root_device)
+        prepare_for_training(self.model, self.fast_dropout, self.sparse_embedding_grad,
+                             self.trainer.strategy.root_device, self.trainer.world_size)
 
     def forward(self, batch):
         return self.model(**batch)
@@ -86,6 +89,15 @@ class ITTModule(pl.LightningModule):
                 clip_norm_in_fused_step(inner, params, gradient_clip_val)
             return
         self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+
+def prepare_for_training(model, fast_dropout: bool, sparse_embedding_grad: bool, device, world_size: int = 1) -> None:
+    """What ``ITTModule.setup`` does to the model before training (also the bench's bare loop): threads
+    for its size (per run: a sweep runs many in one process) and the CPU speed-ups ``model.fast_dropout``
+    and ``model.sparse_embedding_grad``."""
+    apply_threads(model)
+    apply_fast_dropout(model, fast_dropout, device)
+    apply_sparse_embedding_grad(model, sparse_embedding_grad, device, world_size)
 
 
 def clip_norm_in_fused_step(optimizer, params, max_norm) -> None:

@@ -207,7 +207,7 @@ def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
         inter_dir = intermediate["checkpoint"]
         inter_labels = json.loads((Path(inter_dir) / "itt_labels.json").read_text())
     model, row["head"] = load_model(pretrained, task, data.labels, cfg.model.trust_remote_code, inter_dir, inter_labels)
-    module = ITTModule(model, task, data.labels, cfg.optim, cfg.model.fast_dropout)
+    module = ITTModule(model, task, data.labels, cfg.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad)
 
     loggers = build_loggers(cfg)
     monitor = f"val/{task.primary_metric}"

@@ -55,6 +55,10 @@ class ModelSchema:
     # Twister (itt/models/fast_dropout.py): same keep probability and scaling, ~10-17 % shorter MiniLM
     # steps on this 2-core machine. GPUs keep torch's fused dropout either way.
     fast_dropout: bool = True
+    # Training on CPU, one process: the input embedding's backward writes only the batch's rows into a
+    # kept dense gradient instead of a new zero-filled vocab x hidden tensor each step
+    # (itt/models/sparse_embedding_grad.py): same gradient bit for bit, ~6 % shorter MiniLM steps here.
+    sparse_embedding_grad: bool = True
 
 
 @dataclass

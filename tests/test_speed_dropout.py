@@ -80,6 +80,31 @@ def test_gradient_is_the_same_mask_and_scale():
     assert torch.allclose(x.grad, torch.where(kept, g * scale, 0))
 
 
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous().view(torch.uint8)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32, torch.float64])
+def test_the_bit_mask_equals_masked_fill_bit_for_bit(dtype):
+    """The mask is applied as an AND on the float's bits: same bits as scaling then ``masked_fill``,
+    in every float width, also for a non-contiguous input and gradient and for -0.0, inf and NaN."""
+    torch.manual_seed(3)
+    x = torch.randn(40, 24, dtype=dtype)
+    x[0, :4] = torch.tensor([-0.0, float("inf"), float("-inf"), float("nan")], dtype=dtype)
+    x = x.t().requires_grad_()  # non-contiguous
+    torch.manual_seed(5)
+    y = fd.fast_dropout(x, 0.25)
+    torch.manual_seed(5)
+    drop = fd.drop_mask(x.shape, fd.rounded_p(0.25))
+    scale = 1 / (1 - fd.rounded_p(0.25))
+    expected = (x.detach() * scale).masked_fill_(drop, 0)
+    assert 0.2 < drop.float().mean() < 0.3
+    assert torch.equal(_bits(y.detach()), _bits(expected))
+    g = torch.randn(24, 40, dtype=dtype).t()[:, :].t()  # a strided gradient
+    y.backward(g)
+    assert torch.equal(_bits(x.grad), _bits((g * scale).masked_fill_(drop, 0)))
+
+
 def test_bf16_inputs_keep_their_dtype():
     x = torch.randn(8, 16, dtype=torch.bfloat16, requires_grad=True)
     y = fd.fast_dropout(x, 0.1)
@@ -145,7 +170,8 @@ def test_training_attention_equals_sdpa_when_nothing_is_dropped(monkeypatch, mas
     mask = {"bool": keep, "float": torch.zeros(keep.shape).masked_fill(~keep, -1e9), "none": None}[mask_kind]
     module = nn.Module()
     module.is_causal = False
-    monkeypatch.setattr(fd, "drop_mask", lambda shape, p, generator=None: torch.zeros(shape, dtype=torch.bool))
+    real = fd.keep_bits
+    monkeypatch.setattr(fd, "keep_bits", lambda shape, p, dtype=torch.float32, generator=None: real(shape, 0.0, dtype))
     ours, _ = fd.attention_forward(module, q, k, v, mask, dropout=0.1, scaling=0.3)
     theirs, _ = sdpa_attention_forward(module, q, k, v, mask, dropout=0.0, scaling=0.3)
     assert ours.dtype == theirs.dtype == torch.bfloat16 and ours.shape == theirs.shape == (2, 9, 4, 8)
@@ -155,13 +181,13 @@ def test_training_attention_equals_sdpa_when_nothing_is_dropped(monkeypatch, mas
 
 def test_attention_drops_probabilities_at_rate_p(monkeypatch):
     seen = {}
-    real = fd.drop_mask
+    real = fd.keep_bits
 
-    def spy(shape, p, generator=None):
+    def spy(shape, p, dtype=torch.float32, generator=None):
         seen["shape"], seen["p"] = tuple(shape), p
-        return real(shape, p, generator)
+        return real(shape, p, dtype, generator)
 
-    monkeypatch.setattr(fd, "drop_mask", spy)
+    monkeypatch.setattr(fd, "keep_bits", spy)
     module = nn.Module()
     q = k = v = torch.randn(2, 4, 5, 8)
     fd.attention_forward(module, q, k, v, None, dropout=0.1)
@@ -179,6 +205,8 @@ class _Strategy:
 
 
 class _Trainer:
+    world_size = 1
+
     def __init__(self, device):
         self.strategy = _Strategy(device)
 

@@ -1,4 +1,4 @@
-"""Dropout whose random mask costs a third of torch's on CPU (``model.fast_dropout``).
+"""Dropout that costs a fifth of torch's on CPU (``model.fast_dropout``).
 
 Why: on CPU, ``torch.nn.functional.dropout`` draws its mask with ``bernoulli_`` from the Mersenne-Twister
 generator, one draw per element. Profiling a MiniLM training step (batch 32, bf16 autocast, 2 cores)
@@ -12,7 +12,10 @@ but the mask comes from a counter-based hash (``lowbias32``, two multiply-xorshi
 element index and a per-call random key. The key is one draw from torch's default generator, so
 ``seed_everything`` still makes runs reproducible and Lightning's checkpoint RNG state still resumes
 them. Each 32-bit hash gives two 16-bit uniforms, so ``p`` is rounded to a multiple of 1/65536 (0.1
-becomes 0.100006) and the scale uses the rounded value: the output stays unbiased.
+becomes 0.100006) and the scale uses the rounded value: the output stays unbiased. The mask is an
+integer tensor as wide as the float, ANDed with the float's bits (``masked_fill_`` is slow on this CPU).
+Forward + backward on a 32x24x384 bf16 tensor, 2 threads: torch 5.4 ms, this 1.1 ms (2.3 ms with a
+bool mask and ``masked_fill_``).
 
 Where: ``install(model)`` swaps every ``nn.Dropout`` for ``FastDropout`` (a subclass: ``.p`` and
 ``isinstance`` checks keep working; dropout holds no weights, so checkpoints do not change) and points
@@ -52,9 +55,16 @@ def rounded_p(p: float) -> float:
     return round(p * _RESOLUTION) / _RESOLUTION
 
 
-def drop_mask(shape: torch.Size, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A bool tensor of ``shape`` (on CPU): True (drop) with probability ``rounded_p(p)``, independently
-    per element (as far as a good 32-bit hash is independent), a new mask every call."""
+# Integer types as wide as a float type: the keep mask is applied to the float's bits (see ``_MaskedScale``).
+_SAME_WIDTH_INT = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def keep_bits(shape: torch.Size, p: float, dtype: torch.dtype = torch.float32,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """The dropout mask for a ``dtype`` tensor of ``shape`` (on CPU), as an integer tensor of ``dtype``'s
+    width: all bits set (-1) where the element is kept, 0 where it is dropped, each element dropped with
+    probability ``rounded_p(p)``, independently (as far as a good 32-bit hash is independent), a new mask
+    every call. ANDed with a float's bits it keeps the float or makes it +0.0."""
     n = math.prod(shape)
     halves = (n + 1) // 2
     key = int(torch.randint(-(2**31), 2**31 - 1, (1,), dtype=torch.int64, generator=generator))
@@ -69,24 +79,37 @@ def drop_mask(shape: torch.Size, p: float, generator: torch.Generator | None = N
             x.mul_(mult)  # wraps modulo 2**32, as the hash wants
     uniforms = x.view(torch.int16)[:n]  # each in [-32768, 32767], uniform
     threshold = round(p * _RESOLUTION) - _RESOLUTION // 2
-    return torch.lt(uniforms, threshold).view(shape)
+    # Compared straight into the integer type: 4x faster here than a bool result converted afterwards.
+    bits = torch.lt(uniforms, threshold, out=torch.empty(n, dtype=_SAME_WIDTH_INT[dtype.itemsize]))
+    return bits.sub_(1).view(shape)  # 1 (drop) -> 0, 0 (keep) -> -1
+
+
+def drop_mask(shape: torch.Size, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``keep_bits``' mask as a bool tensor, True where dropped (for inspection and tests)."""
+    return keep_bits(shape, p, torch.int8, generator).eq(0)
 
 
 class _MaskedScale(torch.autograd.Function):
-    """y = x * scale, zero where ``drop``; the backward applies the same to the gradient (the mask is
-    saved as bool, as torch's own dropout saves it). Scale-then-``masked_fill_`` was the fastest of
-    ``where``, ``x * mask * scale`` and fill-then-scale on this CPU."""
+    """y = x * scale, +0.0 where dropped; the backward applies the same to the gradient. The mask is an
+    AND on the float's bits with ``keep_bits``: on this CPU ``masked_fill_`` took ~500 us on a
+    32x24x384 bf16 tensor, the AND 20 us, with bit-identical results."""
 
     @staticmethod
-    def forward(ctx, x, drop, scale):
-        ctx.save_for_backward(drop)
+    def forward(ctx, x, bits, scale):
+        ctx.save_for_backward(bits)
         ctx.scale = scale
-        return (x * scale).masked_fill_(drop, 0)
+        return _scale_and_mask(x, bits, scale)
 
     @staticmethod
     def backward(ctx, grad):
-        (drop,) = ctx.saved_tensors
-        return (grad * ctx.scale).masked_fill_(drop, 0), None, None
+        (bits,) = ctx.saved_tensors
+        return _scale_and_mask(grad, bits, ctx.scale), None, None
+
+
+def _scale_and_mask(x: torch.Tensor, bits: torch.Tensor, scale: float) -> torch.Tensor:
+    y = x * scale
+    y.view(bits.dtype).bitwise_and_(bits)  # a same-width dtype view works for any strides
+    return y
 
 
 def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
@@ -97,7 +120,7 @@ def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tens
     if p >= 1.0:
         return x * 0
     q = rounded_p(p)
-    return _MaskedScale.apply(x, drop_mask(x.shape, q), 1.0 / (1.0 - q))
+    return _MaskedScale.apply(x, keep_bits(x.shape, q, x.dtype), 1.0 / (1.0 - q))
 
 
 class FastDropout(nn.Dropout):
@@ -129,9 +152,10 @@ def attention_forward(module, query, key, value, attention_mask, dropout: float 
         scores = torch.matmul(q * scale, k.transpose(-1, -2))
         if attention_mask is not None:
             if attention_mask.dtype == torch.bool:
-                scores = scores.masked_fill(~attention_mask, _MASKED)
-            else:
-                scores = scores + attention_mask.float()
+                # Added as a bias (torch's math path does the same): masked_fill on the scores and
+                # its backward cost ~10x more here than a broadcast add, whose backward is free.
+                attention_mask = torch.zeros(attention_mask.shape).masked_fill_(~attention_mask, _MASKED)
+            scores = scores + attention_mask.float()
         elif causal:
             future = torch.ones(q_len, kv_len, dtype=torch.bool, device=q.device).triu(1 + kv_len - q_len)
             scores = scores.masked_fill(future, _MASKED)
