@@ -84,6 +84,19 @@ def test_the_gradient_tensor_is_kept_and_stale_rows_are_cleared():
     assert len(first_rows - {7}) > 5  # the previous step's rows were there and were zeroed
 
 
+def test_zero_grad_without_set_to_none_keeps_the_row_list_bounded():
+    model = _tiny_bert()
+    seg.install(model)
+    weight = model.get_input_embeddings().weight
+    keeper = model.get_input_embeddings()._itt_dense_row_gradient
+    generator = torch.Generator().manual_seed(3)
+    for _ in range(100):
+        model(**_batch(generator)).loss.backward()
+        weight.grad.zero_()  # what zero_grad(set_to_none=False) does
+    assert weight.grad is keeper.grad and len(keeper.written) <= 65
+    assert set(torch.cat(keeper.written).tolist()) <= set(range(1, 40))
+
+
 def test_a_dense_use_of_the_same_weight_is_added_in_full():
     """A tied output layer (logits over the vocabulary) writes every row of the gradient."""
     def run(install: bool):

@@ -55,6 +55,8 @@ class DenseRowGradient:
         incoming, self.incoming = self.incoming, []
         if weight.grad is self.grad:  # autograd added into our tensor in place (gradient accumulation)
             self.written = None if incoming is None or self.written is None else self.written + incoming
+            if self.written is not None and len(self.written) > 64:  # zero_grad(set_to_none=False) every
+                self.written = [torch.unique(torch.cat(self.written))]  # step: keep the list bounded
             return
         # .grad had been set to None (zero_grad) and autograd stored this backward's gradient as it came
         if self.grad.dtype != weight.dtype or self.grad.device != weight.device:  # the model was converted
