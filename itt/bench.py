@@ -25,8 +25,9 @@ about 10 % paragraph-length reviews). The last line is ``key=value`` pairs.
 Reading the figures: "pad eff." (real / padded tokens) and "padded tok/s" separate the two sources of
 speed. From ~6,400 training rows on both samplers sort 50 batches together and pad alike; on smaller
 sets ``transformers``' shrinks its mega-batches (a quarter of the data) while itt's keeps 50
-(``data.mega_batch``). Per padded token, itt's dropout (``model.fast_dropout``) is the difference: the
-HF Trainer draws torch's CPU dropout masks.
+(``data.mega_batch``). Per padded token, the difference is itt's dropout (``model.fast_dropout``), its
+word-embedding gradient (``model.sparse_embedding_grad``) and clipping inside the fused step: the HF
+Trainer draws torch's CPU dropout masks, zero-fills a dense embedding gradient and clips in its own pass.
 "Per CPU-s" is samples per CPU-second of the whole process (all threads): less sensitive to other
 processes on a shared machine than wall-clock throughput.
 
