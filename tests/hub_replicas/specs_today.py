@@ -9,8 +9,8 @@ HF = "https://huggingface.co/datasets"
 AMAZON_POLARITY = Replica(
     "fancyzhx/amazon_polarity",
     aliases=["amazon_polarity"],
-    sources=[f"{GH}/amazon_polarity/dataset_infos.json", f"{GH}/amazon_polarity/README.md"],
-    unverified=["hub main holds parquet files under config amazon_polarity (the Jan 2024 parquet conversion) - not seen here"],
+    sources=[f"{GH}/amazon_polarity/dataset_infos.json", f"{GH}/amazon_polarity/README.md",
+             f"{HF}/fancyzhx/amazon_polarity/tree/main (Convert dataset to Parquet #3: folder amazon_polarity/, script deleted)"],
     configs=[Config(
         "amazon_polarity",
         Features({"label": label("negative", "positive"), "title": STRING, "content": STRING}),
@@ -32,7 +32,8 @@ IMDB = Replica(
     "stanfordnlp/imdb",
     aliases=["imdb"],
     sources=[f"{GH}/imdb/dataset_infos.json", f"{GH}/imdb/imdb.py",
-             f"{HF}/stanfordnlp/imdb/viewer/plain_text/train (subset plain_text; splits train 25k, test 25k, unsupervised 50k)"],
+             f"{HF}/stanfordnlp/imdb/viewer/plain_text/train (subset plain_text; splits train 25k, test 25k, unsupervised 50k)",
+             f"{HF}/stanfordnlp/imdb/tree/main/plain_text (Convert dataset to Parquet #5: {{train,test,unsupervised}}-00000-of-00001.parquet)"],
     notes=["label names are neg/pos (not negative/positive)",
            "the unsupervised split (50k rows) has label -1 for every row: a spec must not read it as labelled data"],
     configs=[Config(
@@ -102,7 +103,7 @@ AG_NEWS = Replica(
     "fancyzhx/ag_news",
     aliases=["ag_news"],
     sources=[f"{GH}/ag_news/dataset_infos.json", f"{GH}/ag_news/README.md"],
-    unverified=["hub main holds parquet files under config default - not seen here"],
+    unverified=["hub main holds parquet (data/{train,test}-*) - seen only on a copy of the conversion, not on fancyzhx/ag_news itself"],
     configs=[Config(
         "default",
         Features({"text": STRING, "label": label("World", "Sports", "Business", "Sci/Tech")}),

@@ -43,11 +43,12 @@ _COPA = [("The man turned on the faucet.", "The toilet filled with water.", "Wat
 SUPER_GLUE = Replica(
     "aps/super_glue",
     aliases=["super_glue"],
+    script="super_glue.py",
     sources=[f"{GH}/super_glue/dataset_infos.json", f"{GH}/super_glue/super_glue.py (test labels are -1)",
              f"{HF}/aps/super_glue/commit/5ac86567c6f13c971ded1667d04e2bb857e0bc6f (parquet export copa/{{train,validation,test}})"],
     other_configs=["boolq", "cb", "multirc", "record", "rte", "wic", "wsc", "wsc.fixed", "axb", "axg"],
-    unverified=["whether main holds parquet or still the loading script super_glue.py (only the parquet export branch was seen); "
-                "if the script, datasets >= 4 refuses aps/super_glue"],
+    unverified=["that main still holds super_glue.py: only parquet-converter commits (the refs/convert/parquet export) were seen, "
+                "no conversion of main; if main was converted, drop `script` and the replica loads"],
     notes=["COPA: label is ClassLabel(names=['choice1', 'choice2']); every test label is -1 (hidden)"],
     configs=[Config("copa", Features({"premise": STRING, "choice1": STRING, "choice2": STRING, "question": STRING,
                                       "idx": INT32, "label": label("choice1", "choice2")}),
@@ -248,7 +249,7 @@ XTREME = Replica(
              f"{HF}/xtreme/commit/a357451849b1356ba7ebfe0715b938be15422c30 (Convert dataset to Parquet)"],
     other_configs=["MLQA.<c>.<q> (49)", "PAN-X.<lang> (40)", "PAWS-X.<lang> (7)", "SQuAD", "XQuAD.<lang> (11)", "bucc18.<lang> (4)",
                    "tatoeba.<lang> (36)", "udpos.<Language> (33)"],
-    unverified=["that the parquet conversion kept every feature unchanged", "tatoeba source_lang values (the script derives them from the "
+    unverified=["that the parquet conversion (discussion #9) was merged into main and kept every feature unchanged", "tatoeba source_lang values (the script derives them from the "
                 "downloaded file name, which may be a cache hash rather than 'deu')"],
     notes=["XNLI: only test (75150) and validation (37350), all 15 languages mixed with a `language` column; gold_label is a STRING",
            "PAWS-X.<lang>: label is a STRING '0'/'1'; train sizes differ from google-research-datasets/paws-x (en 49175, de 49380)",
