@@ -64,9 +64,16 @@ def lookup(code: str, where: str = "") -> Language:
     if found is not None:
         return found
     by_name = {lang.name.lower(): c for c, lang in langs.items()}
-    close = difflib.get_close_matches(normalise(code or ""), list(langs), n=3, cutoff=0.5)
-    close += [by_name[n] for n in difflib.get_close_matches(str(code).lower(), list(by_name), n=2)]
-    hint = (f"did you mean {', '.join(dict.fromkeys(close))}?" if close
+    text = str(code).strip().lower()
+    if text in by_name:  # a language name given for its code
+        close = [by_name[text]]
+    else:
+        close = difflib.get_close_matches(normalise(text), list(langs), n=3, cutoff=0.5) \
+            if len(text) <= 3 else []
+        close += [by_name[n] for n in difflib.get_close_matches(text, list(by_name), n=2,
+                                                                 cutoff=0.7)]
+    close = list(dict.fromkeys(close))[:3]
+    hint = (f"did you mean {', '.join(f'{c} ({langs[c].name})' for c in close)}?" if close
             else f"known codes: {', '.join(sorted(langs))}")
     place = f" in {where}" if where else ""
     raise ConfigError(f"unknown language code {code!r}{place}; {hint} "

@@ -140,16 +140,19 @@ def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = No
                   fontsize=8, rotation=90)
     ax.set_yticks(range(len(rows)), [f"{m} · {v}" for m, v in rows], fontsize=8)
     families = list(cols["eval_family"].fillna("?"))
-    start = 0
-    for k in range(1, len(families) + 1):  # a line between families, the family name above
+    centers, names, start = [], [], 0
+    for k in range(1, len(families) + 1):  # a line between families, the family name on top
         if k == len(families) or families[k] != families[start]:
-            ax.text((start + k - 1) / 2, -0.7, families[start], ha="center", va="bottom",
-                    fontsize=7, rotation=30)
+            centers.append((start + k - 1) / 2)
+            names.append(families[start])
             if k < len(families):
                 ax.axvline(k - 0.5, color="black", linewidth=0.8)
             start = k
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(centers, names, fontsize=7, rotation=30, ha="left")
+    top.tick_params(length=0)
     first = rows_df.iloc[0]
-    ax.set_title(f"{first['task']} / {first['target']}: Δ by language ({first['metric']})\n\n",
+    ax.set_title(f"{first['task']} / {first['target']}: Δ by language ({first['metric']})",
                  fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.9).set_label("Δ (ITT − no-ITT)", fontsize=9)
     ax.set_xlabel(f"eval language (grouped by family)\n{STAR_NOTE}", fontsize=8)
