@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from report_ledger import (base_row, dataset, eval_set, intermediate_row, target_row,
                            write_ledger)
@@ -153,4 +152,3 @@ def test_failed_and_cached_rows_do_not_enter_the_long_table(tmp_path):
     write_ledger(tmp_path, rows)
     long = long_table(load_ledger(tmp_path / "results.jsonl"))
     assert long.loc[long.eval_split == "test", "value"].tolist() == [pytest.approx(0.8)]
-    assert isinstance(long, pd.DataFrame)

@@ -29,7 +29,7 @@ from .ledger_frame import failed_runs, latest_ok, ledger_path, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
 from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
 from .stats import Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
-from .tables import (caption, render_language_markdown, render_latex, render_markdown,
+from .tables import (render_language_markdown, render_latex, render_markdown,
                      render_rho_markdown, render_robustness_markdown, write_csv)
 
 FAILED_COLUMNS = ["run_id", "model", "task", "stage", "target", "itt", "itt_variant", "seed",
@@ -211,6 +211,3 @@ def write_report(root: str | Path = "outputs", out: str | Path | None = None,
     report = build_report(df, metric, source=source, root=root, bootstrap=bootstrap)
     return write_outputs(report, Path(out) if out is not None else Path(root) / "report")
 
-
-__all__ = ["EmptyLedgerError", "Report", "build_report", "caption", "load_checked",
-           "write_outputs", "write_report"]
