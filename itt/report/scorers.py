@@ -30,6 +30,8 @@ class Scorer:
     name: str
     batch: BatchFn | None = None      # (gold[B, n], pred[B, n]) -> [B]
     item: ItemFn | None = None        # (gold item, pred item) -> float; metric = mean over items
+    # Applied once to the whole (gold, pred) before resampling, e.g. labels -> integer codes.
+    prepare: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
 
     def on_indices(self, gold: np.ndarray, pred: np.ndarray, idx: np.ndarray,
                    item_scores: np.ndarray | None = None) -> np.ndarray:
@@ -37,6 +39,8 @@ class Scorer:
         if self.item is not None:
             scores = self.item_scores(gold, pred) if item_scores is None else item_scores
             return scores[idx].mean(axis=1)
+        if self.prepare is not None:
+            gold, pred = self.prepare(gold, pred)
         return self.batch(gold[idx], pred[idx])
 
     def item_scores(self, gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -51,9 +55,10 @@ class Scorer:
 _SCORERS: dict[str, Scorer] = {}
 
 
-def register_scorer(name: str, fn: BatchFn) -> BatchFn:
-    """Register a batched scorer ``fn(gold[B, n], pred[B, n]) -> [B]`` for metric ``name``."""
-    _SCORERS[name] = Scorer(name, batch=fn)
+def register_scorer(name: str, fn: BatchFn, prepare=None) -> BatchFn:
+    """Register a batched scorer ``fn(gold[B, n], pred[B, n]) -> [B]`` for metric ``name``;
+    ``prepare(gold, pred) -> (gold, pred)`` runs once on the full arrays before resampling."""
+    _SCORERS[name] = Scorer(name, batch=fn, prepare=prepare)
     return fn
 
 
@@ -72,20 +77,26 @@ def accuracy(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return (gold == pred).mean(axis=1)
 
 
+def label_codes(gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer class codes over both arrays, so string and integer labels work alike."""
+    _, codes = np.unique(np.concatenate([np.ravel(gold), np.ravel(pred)]), return_inverse=True)
+    return codes[:np.size(gold)].reshape(np.shape(gold)), codes[np.size(gold):].reshape(np.shape(pred))
+
+
 def f1_macro(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    # Class codes over both arrays, so string and integer labels work alike.
-    _, codes = np.unique(np.concatenate([gold.ravel(), pred.ravel()]), return_inverse=True)
-    g, p = codes[:gold.size].reshape(gold.shape), codes[gold.size:].reshape(pred.shape)
-    f1_sum = np.zeros(gold.shape[0])
-    present = np.zeros(gold.shape[0])
-    for k in range(int(codes.max()) + 1 if codes.size else 0):
-        is_g, is_p = g == k, p == k
-        tp = (is_g & is_p).sum(axis=1)
-        denom = is_g.sum(axis=1) + is_p.sum(axis=1)   # 2tp + fp + fn
-        here = denom > 0                              # sklearn's labels: present in y_true ∪ y_pred
-        f1_sum += np.where(here, 2 * tp / np.maximum(denom, 1), 0.0)
-        present += here
-    return f1_sum / np.maximum(present, 1)
+    if not (np.issubdtype(gold.dtype, np.integer) and np.issubdtype(pred.dtype, np.integer)
+            and gold.min(initial=0) >= 0 and pred.min(initial=0) >= 0):
+        gold, pred = label_codes(gold, pred)
+    k = int(max(gold.max(initial=0), pred.max(initial=0))) + 1
+    rows = gold.shape[0]
+    # One confusion matrix per resample, from a single bincount over (row, gold, pred).
+    flat = (np.arange(rows)[:, None] * (k * k) + gold * k + pred).ravel()
+    conf = np.bincount(flat, minlength=rows * k * k).reshape(rows, k, k)
+    tp = np.diagonal(conf, axis1=1, axis2=2)
+    denom = conf.sum(axis=2) + conf.sum(axis=1)       # 2tp + fp + fn per class
+    present = denom > 0                               # sklearn's labels: present in y_true ∪ y_pred
+    f1 = np.where(present, 2 * tp / np.maximum(denom, 1), 0.0)
+    return f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
 def pearson(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -100,6 +111,7 @@ def spearman(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return pearson(rankdata(gold.astype(float), axis=1), rankdata(pred.astype(float), axis=1))
 
 
-for _name, _fn in (("acc", accuracy), ("f1_macro", f1_macro), ("pearson", pearson),
-                   ("spearman", spearman)):
-    register_scorer(_name, _fn)
+register_scorer("acc", accuracy)
+register_scorer("f1_macro", f1_macro, prepare=label_codes)
+register_scorer("pearson", pearson)
+register_scorer("spearman", spearman)
