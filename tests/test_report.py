@@ -28,7 +28,8 @@ from itt.report import (
     target_runs,
     write_report,
 )
-from itt.report.__main__ import main, translate_hydra_args
+from itt.report.__main__ import main
+from itt.report.config import UsageError, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN_HP = "hp000001"
@@ -255,7 +256,7 @@ def test_markdown_missing_cell_dash(tmp_path):
     lines = [row(run_id="a", itt=True, seed=s, metrics={"test/acc": 0.7 + s / 100}) for s in (0, 1)]
     (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
     md = render_markdown(comparison_table(load_ledger(tmp_path / "results.jsonl")))
-    assert "| bert | – |" in md  # no no-ITT runs
+    assert "| bert | intermediate | – |" in md  # no no-ITT runs (columns: model, variant, no-ITT)
 
 
 def test_latex_escapes(ledger):
@@ -280,12 +281,12 @@ def test_write_report_files(ledger_root):
     with pytest.warns(LedgerWarning):
         paths = write_report(ledger_root)
     out = ledger_root / "report"
-    for name in ("comparison.md", "comparison.csv", "comparison.tex", "failed.csv",
-                 "delta_heatmap.png", "bars.png"):
+    names = ("comparison.md", "comparison.csv", "comparison.tex", "long.csv", "failed.csv",
+             "delta_heatmap.png", "bars.png")
+    for name in names:
         assert (out / name).is_file(), name
-    assert set(paths.values()) == {out / n for n in ("comparison.md", "comparison.csv",
-                                                       "comparison.tex", "failed.csv",
-                                                       "delta_heatmap.png", "bars.png")}
+    # no eval sets in other languages and no measures.jsonl: no language or divergence files
+    assert set(paths.values()) == {out / n for n in names}
     assert_png(out / "delta_heatmap.png")
     assert_png(out / "bars.png")
     csv = pd.read_csv(out / "comparison.csv")
@@ -339,11 +340,20 @@ def test_cli_only_intermediate_rows(tmp_path, capsys):
     assert not (tmp_path / "report" / "bars.png").exists()
 
 
-def test_translate_hydra_args():
-    assert translate_hydra_args(["paths.root=/x", "metric=acc", "--out", "o"]) == [
-        "--root", "/x", "--metric", "acc", "--out", "o"]
-    with pytest.raises(ValueError):
-        translate_hydra_args(["trainer.max_epochs=3"])
+def test_parse_args_keys_and_aliases(capsys):
+    cfg = parse_args(["paths.root=/x", "metric=acc", "--out", "o"])
+    assert (cfg.paths.root, cfg.metric, cfg.out, cfg.status) == ("/x", "acc", "o", False)
+    cfg = parse_args(["--root", "/y", "--metric=val/acc", "--wandb", "e/p", "--status"])
+    assert (cfg.paths.root, cfg.metric, cfg.wandb, cfg.status) == ("/y", "val/acc", "e/p", True)
+    assert parse_args(["+status=true", "bootstrap.resamples=10"]).bootstrap.resamples == 10
+    with pytest.raises(UsageError, match="valid keys: paths.root, metric"):
+        parse_args(["trainer.max_epochs=3"])
+    # the CLI: one line, exit 2, naming the key and the valid ones
+    assert main(["trainer.max_epochs=3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'trainer.max_epochs'" in err and "sweep" in err
+    assert main(["bootstrap.resamples=many"]) == 2
+    assert "bootstrap.resamples" in capsys.readouterr().err
 
 
 def test_cli_subprocess_entry_point(tmp_path):

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_ledger import base_row, dataset, eval_set, intermediate_row, target_row
+from report_ledger import write_ledger as write_rows
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -18,24 +20,28 @@ NOTEBOOK = REPO / "notebooks" / "compare.ipynb"
 
 
 def write_ledger(root: Path) -> None:
+    """New-shape rows (tests/report_ledger.py): two models × two targets × no-ITT/ITT × 3 seeds;
+    the cross-lingual target is also scored zero-shot in de, fr and sw."""
     rows = []
     for m, base in (("bert", 0.80), ("roberta", 0.85)):
-        for tgt, gain in (("domain", 0.02), ("crosslingual", 0.01)):
-            for seed in (0, 1, 2):
+        for seed in (0, 1, 2):
+            inter = intermediate_row(f"{m}-int-{seed}", dataset("intermediate", "amazon"),
+                                     model=m, task="sentiment", seed=seed, source="embedded",
+                                     split="paper", hparams_id="nb000001")
+            rows.append(inter)
+            for tgt, gain, lang in (("domain", 0.02, "en"), ("crosslingual", 0.01, "de")):
                 for itt in (False, True):
                     v = base + 0.003 * seed + (gain + 0.002 * (seed % 2) if itt else 0.0)
-                    rows.append({
-                        "run_id": f"{m}-{tgt}-{itt}-{seed}", "model": m, "task": "sentiment",
-                        "stage": "target", "target": tgt, "itt": itt, "seed": seed,
-                        "split": "paper", "source": "embedded", "hparams_id": "nb000001",
-                        "primary_metric": "acc", "status": "ok", "error": None,
-                        "metrics": {"val/acc": v - 0.01, "test/acc": v},
-                        "time": f"2024-06-01T10:00:{len(rows):02d}+00:00",
-                    })
-    rows.append({"run_id": "x-fail", "model": "xlnet", "task": "sentiment", "stage": "target",
-                 "target": "domain", "itt": True, "seed": 0, "status": "failed",
-                 "error": "OOM", "metrics": {}})
-    (root / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+                    evals = {} if tgt == "domain" else {
+                        lg: eval_set(lg, v - off) for lg, off in (("fr", 0.05), ("sw", 0.2))}
+                    rows.append(target_row(
+                        f"{m}-{tgt}-{itt}-{seed}", model=m, task="sentiment", seed=seed,
+                        source="embedded", split="paper", hparams_id="nb000001", value=v,
+                        data=dataset(tgt, f"reviews-{lang}", lang=lang), evals=evals,
+                        parent=inter if itt else None))
+    rows.append(base_row("x-fail", model="xlnet", task="sentiment", status="failed",
+                         error="OOM", value=None))
+    write_rows(root, rows)
 
 
 @pytest.fixture
@@ -73,10 +79,12 @@ def test_notebook_executes(kernel_env):
 
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", ""))
-                     for o in outputs)
+                     + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "group: source=embedded split=paper hparams=nb000001" in text
     assert "| bert |" in text and "Δ (ITT − no-ITT)" in text
     assert str(kernel_env.resolve()) in text  # it read the ledger named by ITT_ROOT, not ../outputs
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(pngs) >= 2  # heatmap + bars
+    assert len(pngs) >= 3  # heatmap + bars + Δ by language
+    assert "eval_family" in text and "Niger-Congo" in text  # the long table
+    assert "Cross-lingual view" in text and "family Indo-European" in text
     assert "x-fail" in text or any("x-fail" in str(o.get("data", {})) for o in outputs)

@@ -7,7 +7,9 @@ module turns it into one tidy frame and offers the selections the statistics nee
 * :func:`load_ledger`   – every well-formed row, metrics flattened into columns.
 * :func:`latest_ok`     – the latest ``status == "ok"`` row per ``run_id`` (what statistics use).
 * :func:`failed_runs`   – runs that never succeeded (listed apart, never averaged).
-* :func:`target_runs`   – latest-ok *target-stage* rows with a ``metric``/``value`` pair picked.
+
+Rows of every age are read: keys a row lacks become null (``itt_variant`` is derived from ``itt``
+for rows written before chains existed: ``intermediate`` for ITT targets, else ``none``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,19 @@ LEDGER_NAME = "results.jsonl"
 # Columns every frame has, in this order, whether or not the ledger rows carry them;
 # missing values become NA so downstream code never needs ``if "x" in df``.
 LEDGER_COLUMNS = [
-    "run_id", "model", "task", "stage", "target", "itt", "seed", "split", "source",
-    "primary_metric", "checkpoint", "intermediate_run_id", "wall_s", "status", "error",
-    "hparams_id", "time",
+    "run_id", "model", "task", "kind", "stage", "target", "itt", "itt_variant", "seed", "split",
+    "source", "primary_metric", "checkpoint", "intermediate_run_id", "parent_run_id", "wall_s",
+    "status", "error", "hparams_id", "time", "model_info", "dataset", "datasets", "evals", "chain",
+    "n_test", "data_sizes", "predictions",
 ]
+# Dict/list-valued keys: a missing or malformed one becomes an empty container, so readers can
+# call .get() without checking.
+_DICT_COLUMNS = ("model_info", "dataset", "evals", "data_sizes")
+_LIST_COLUMNS = ("datasets", "chain")
+# The label of a target run without intermediate training, and of runs without a parent.
+NO_ITT = "none"
+# What pre-chain ITT targets were: one intermediate step on the task's "intermediate" role.
+OLD_ITT_VARIANT = "intermediate"
 # Without these a row cannot be attributed to a run at all, so it is skipped.
 REQUIRED_KEYS = ("run_id", "stage", "status")
 
@@ -106,12 +117,34 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
     df["time"] = pd.to_datetime(df["time"], utc=True, errors="coerce", format="ISO8601")
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
     df["wall_s"] = pd.to_numeric(df["wall_s"], errors="coerce")
-    df["itt"] = df["itt"].map(_as_bool).astype(object)
-    for col in ("run_id", "model", "task", "stage", "target", "split", "source", "status",
-                "hparams_id", "primary_metric"):
+    df["n_test"] = pd.to_numeric(df["n_test"], errors="coerce").astype("Int64")
+    for col in _DICT_COLUMNS:
+        df[col] = [v if isinstance(v, Mapping) else {} for v in df[col]]
+    for col in _LIST_COLUMNS:
+        df[col] = [list(v) if isinstance(v, (list, tuple)) else [] for v in df[col]]
+    for col in ("run_id", "model", "task", "kind", "stage", "target", "split", "source", "status",
+                "hparams_id", "primary_metric", "itt_variant", "parent_run_id",
+                "intermediate_run_id", "predictions"):
         df[col] = df[col].map(lambda v: None if _is_missing(v) else str(v)).astype(object)
+    _fill_chain_fields(df)
     ordered = LEDGER_COLUMNS + ["metrics", "_line"]
     return df[ordered + [c for c in df.columns if c not in ordered]].reset_index(drop=True)
+
+
+def _fill_chain_fields(df: pd.DataFrame) -> None:
+    """Make old and new rows say the same thing about ITT: ``itt`` (target stage), ``itt_variant``
+    and ``parent_run_id`` are filled from whichever of them a row has."""
+    itt = df["itt"].map(_as_bool)
+    variant = df["itt_variant"]
+    target = df["stage"] == "target"
+    # New rows name the variant; a target's itt flag follows from it when the flag is missing.
+    from_variant = variant.map(lambda v: None if v is None else v != NO_ITT)
+    itt = itt.where(itt.notna() | ~target, from_variant)
+    df["itt"] = itt.astype(object).where(itt.notna(), None)
+    old_label = itt.map(lambda v: OLD_ITT_VARIANT if v is True else NO_ITT)
+    df["itt_variant"] = variant.where(variant.notna(), old_label).astype(object)
+    parent = df["parent_run_id"]
+    df["parent_run_id"] = parent.where(parent.notna(), df["intermediate_run_id"]).astype(object)
 
 
 def load_ledger(path: str | Path) -> pd.DataFrame:
@@ -147,53 +180,6 @@ def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
     ok_ids = set(df.loc[df["status"] == "ok", "run_id"])
     failed = df[(df["status"] == "failed") & ~df["run_id"].isin(ok_ids)]
     return _chronological(failed).drop_duplicates("run_id", keep="last").sort_values("_line")
-
-
-def normalise_metric(metric: str | None) -> str | None:
-    """``"acc"`` -> ``"test/acc"``; names with a split prefix (``"val/acc"``) are kept."""
-    if metric is None or metric == "":
-        return None
-    return metric if "/" in metric else f"test/{metric}"
-
-
-def target_runs(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
-    """Latest-ok target-stage rows, each with the ``metric`` name and its ``value``.
-
-    ``metric=None`` uses each row's own ``test/<primary_metric>``. Rows whose metric is
-    missing, or whose ``itt`` flag is unknown, are dropped with a warning: they cannot be
-    placed on either side of the comparison.
-    """
-    runs = latest_ok(df)
-    runs = runs[runs["stage"] == "target"].copy()
-    forced = normalise_metric(metric)
-    if forced is not None:
-        runs["metric"] = forced
-    else:
-        # A row without primary_metric borrows its task's (most common) one.
-        primary = runs["primary_metric"].where(runs["primary_metric"].notna())
-        by_task = primary.groupby(runs["task"]).agg(
-            lambda s: s.mode().iloc[0] if s.notna().any() else None)
-        primary = primary.fillna(runs["task"].map(by_task))
-        runs["metric"] = primary.map(lambda m: None if _is_missing(m) else normalise_metric(str(m)))
-    runs["value"] = [
-        _as_float(metrics.get(name)) if name is not None else math.nan
-        for metrics, name in zip(runs["metrics"], runs["metric"])
-    ]
-    no_value = runs["value"].isna()
-    if no_value.any():
-        names = sorted({"(no primary_metric)" if _is_missing(m) else str(m)
-                        for m in runs.loc[no_value, "metric"]})
-        tasks = sorted({str(t) for t in runs.loc[no_value, "task"]})
-        _warn(f"{int(no_value.sum())} target run(s) lack metric {', '.join(names)} "
-              f"(tasks: {', '.join(tasks)}); not counted")
-    no_itt = runs["itt"].isna()
-    if no_itt.any():
-        _warn(f"{int((no_itt & ~no_value).sum())} target run(s) have itt=null; not counted")
-    runs = runs[~no_value & ~no_itt].copy()
-    runs["itt"] = runs["itt"].astype(bool)
-    for col in GROUP_KEYS + ["target", "task", "model"]:
-        runs[col] = runs[col].map(lambda v: MISSING if _is_missing(v) else v)
-    return runs.reset_index(drop=True)
 
 
 # -- small coercions -------------------------------------------------------------------

@@ -1,9 +1,9 @@
-"""Figures for the comparison: a Δ heatmap and grouped no-ITT/ITT bars.
+"""Figures: Δ heatmaps (per target, per language), no-ITT/ITT bars, gain-vs-divergence scatters.
 
-Figures are built with the object-oriented API on an Agg canvas (no pyplot): nothing
-global is switched, no GUI is needed, and figures are freed as soon as they go out of
-scope — important when the report runs headless on a cluster node. Every function
-returns the ``Figure`` (so a notebook can display it) and saves it when given a path.
+Figures are built with the object-oriented API on an Agg canvas (no pyplot): nothing global is
+switched, no GUI is needed, and figures are freed as soon as they go out of scope — important
+when the report runs headless on a cluster node. Every function returns the ``Figure`` (so a
+notebook can display it) and saves it when given a path. Stars mark Holm-adjusted p < 0.05.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .tables import ALPHA, group_line, iter_sections
 COLOR_NOITT = "#9e9e9e"
 COLOR_ITT = "#1f77b4"
 DPI = 120
+STAR_NOTE = f"* Holm-adjusted p < {ALPHA}; – = no comparison"
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -36,84 +37,136 @@ def _save(fig: Figure, path: str | Path | None) -> None:
         fig.savefig(path, dpi=DPI)
 
 
-def _section_label(keys: dict, many_groups: bool, many_metrics: bool) -> str:
-    label = f"{keys['task']}\n{keys['target']}"
-    if many_metrics:
-        label += f"\n({keys['metric']})"
-    if many_groups:
-        label += f"\nhp={keys['hparams_id']}\n{keys['source']}/{keys['split']}"
-    return label
-
-
-def _metric_label(table: pd.DataFrame) -> str:
-    metrics = sorted(table["metric"].unique())
-    return metrics[0] if len(metrics) == 1 else "metric per column"
-
-
-def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
-    """Model × (task, target) heatmap of Δ = ITT − no-ITT, diverging colours centred at 0.
-
-    Cells are annotated with Δ; ``*`` marks p < 0.05 in the paired t-test; "–" = no Δ.
-    """
-    if table.empty:
-        raise ValueError("empty comparison table: nothing to plot")
-    many_groups = table[GROUP_KEYS].drop_duplicates().shape[0] > 1
-    many_metrics = table["metric"].nunique() > 1
-    sections = list(iter_sections(table))
-    col_labels = [_section_label(k, many_groups, many_metrics) for k, _ in sections]
-    models = sorted(table["model"].unique())
-
-    delta = np.full((len(models), len(sections)), np.nan)
-    pval = np.full_like(delta, np.nan)
-    for j, (_, sec) in enumerate(sections):
-        for r in sec.itertuples(index=False):
-            i = models.index(r.model)
-            delta[i, j], pval[i, j] = r.delta, r.p_value
-
-    finite = np.abs(delta[np.isfinite(delta)])
-    lim = float(finite.max()) if finite.size and finite.max() > 0 else 1e-3
-    norm = Normalize(vmin=-lim, vmax=lim)  # symmetric limits => white is exactly Δ = 0
-    cmap = _diverging_cmap()
-
-    col_w = 1.9 if many_groups else 1.5  # group labels are wider
-    fig = _new_figure(max(5.0, col_w * len(sections) + 2.8), max(3.0, 0.55 * len(models) + 2.2))
-    ax = fig.add_subplot()
-    im = ax.imshow(np.ma.masked_invalid(delta), cmap=cmap, norm=norm, aspect="auto")
-    ax.set_xticks(range(len(sections)), col_labels, fontsize=9)
-    ax.set_yticks(range(len(models)), models)
-    ax.set_ylabel("model")
-    ax.set_title("Effect of intermediate-task training (Δ = ITT − no-ITT)")
-    ax.tick_params(length=0)
-    for i in range(len(models)):
-        for j in range(len(sections)):
-            v = delta[i, j]
-            if not np.isfinite(v):
-                ax.text(j, i, "–", ha="center", va="center", color="#555555")
-                continue
-            star = "*" if np.isfinite(pval[i, j]) and pval[i, j] < ALPHA else ""
-            strong = abs(norm(v) - 0.5) > 0.3  # dark cell => white text for contrast
-            ax.text(j, i, f"{v:+.3f}{star}", ha="center", va="center", fontsize=9,
-                    color="white" if strong else "black")
-    cbar = fig.colorbar(im, ax=ax, shrink=0.9)
-    cbar.set_label(f"Δ {_metric_label(table)} (ITT − no-ITT)", fontsize=9)
-    ax.set_xlabel(f"task / target\n* p < {ALPHA} (paired t-test over seeds); – = no comparison",
-                  fontsize=9)
-    _save(fig, path)
-    return fig
-
-
-def _diverging_cmap():
+def _cmap():
     from matplotlib import colormaps
 
     # red = ITT hurts, blue = ITT helps; cells without a Δ are light grey
     return colormaps["RdBu"].with_extremes(bad="#eeeeee")
 
 
-def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
-    """One facet per task × target: per model, no-ITT vs ITT mean with ±1 std error bars."""
+def _row_label(model, variant, many_variants: bool) -> str:
+    return f"{model} · {variant if isinstance(variant, str) else '–'}" if many_variants else str(model)
+
+
+def _own(table: pd.DataFrame) -> pd.DataFrame:
+    # Per-target figures show the runs' own test sets; eval sets have the language heatmap.
+    return table[table["own"].astype(bool)] if "own" in table else table
+
+
+def _heatmap(ax, delta, pval, norm, fontsize=9):
+    im = ax.imshow(np.ma.masked_invalid(delta), cmap=_cmap(), norm=norm, aspect="auto")
+    for i in range(delta.shape[0]):
+        for j in range(delta.shape[1]):
+            v = delta[i, j]
+            if not np.isfinite(v):
+                ax.text(j, i, "–", ha="center", va="center", color="#555555", fontsize=fontsize)
+                continue
+            star = "*" if np.isfinite(pval[i, j]) and pval[i, j] < ALPHA else ""
+            strong = abs(norm(v) - 0.5) > 0.3  # dark cell => white text for contrast
+            ax.text(j, i, f"{v:+.3f}{star}", ha="center", va="center", fontsize=fontsize,
+                    color="white" if strong else "black")
+    ax.tick_params(length=0)
+    return im
+
+
+def _norm(delta: np.ndarray) -> Normalize:
+    finite = np.abs(delta[np.isfinite(delta)])
+    lim = float(finite.max()) if finite.size and finite.max() > 0 else 1e-3
+    return Normalize(vmin=-lim, vmax=lim)  # symmetric limits => white is exactly Δ = 0
+
+
+def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
+    """(model × ITT variant) × (task, target) heatmap of Δ = ITT − no-ITT on the own test sets."""
+    table = _own(table)
     if table.empty:
         raise ValueError("empty comparison table: nothing to plot")
     many_groups = table[GROUP_KEYS].drop_duplicates().shape[0] > 1
+    sections = list(iter_sections(table))
+    many_variants = table["itt_variant"].dropna().nunique() > 1
+    rows = sorted({(r.model, r.itt_variant if isinstance(r.itt_variant, str) else "")
+                   for r in table.itertuples()})
+    delta = np.full((len(rows), len(sections)), np.nan)
+    pval = np.full_like(delta, np.nan)
+    labels = []
+    for j, (keys, sec) in enumerate(sections):
+        label = f"{keys['task']}\n{keys['target']}"
+        if table["metric"].nunique() > 1:
+            label += f"\n({keys['metric']})"
+        if many_groups:
+            label += f"\nhp={keys['hparams_id']}\n{keys['source']}/{keys['split']}"
+        labels.append(label)
+        for r in sec.itertuples(index=False):
+            i = rows.index((r.model, r.itt_variant if isinstance(r.itt_variant, str) else ""))
+            delta[i, j], pval[i, j] = r.delta, r.p_holm
+    norm = _norm(delta)
+    fig = _new_figure(max(5.0, (1.9 if many_groups else 1.5) * len(sections) + 3.2),
+                      max(3.0, 0.55 * len(rows) + 2.2))
+    ax = fig.add_subplot()
+    im = _heatmap(ax, delta, pval, norm)
+    ax.set_xticks(range(len(sections)), labels, fontsize=9)
+    ax.set_yticks(range(len(rows)), [_row_label(m, v or None, many_variants) for m, v in rows])
+    ax.set_ylabel("model" + (" · ITT variant" if many_variants else ""))
+    ax.set_title("Effect of intermediate-task training (Δ = ITT − no-ITT)")
+    cbar = fig.colorbar(im, ax=ax, shrink=0.9)
+    metrics = sorted(table["metric"].unique())
+    cbar.set_label(f"Δ {metrics[0] if len(metrics) == 1 else 'metric per column'}", fontsize=9)
+    ax.set_xlabel(f"task / target\n{STAR_NOTE}", fontsize=9)
+    _save(fig, path)
+    return fig
+
+
+def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = None) -> Figure:
+    """Δ by eval language (columns grouped by family) × (model · ITT variant), for one target.
+
+    ``lang_table``: the ``view == "language"`` rows of one (group, task, target, key, metric)."""
+    rows_df = lang_table[(lang_table["view"] == "language") & lang_table["itt_variant"].notna()]
+    if rows_df.empty:
+        raise ValueError("no per-language comparisons to plot")
+    cols = (rows_df[["eval_family", "eval_lang", "eval"]].drop_duplicates()
+            .sort_values(["eval_family", "eval_lang", "eval"], na_position="last"))
+    col_keys = list(cols["eval"])
+    rows = sorted(set(zip(rows_df["model"], rows_df["itt_variant"])))
+    delta = np.full((len(rows), len(col_keys)), np.nan)
+    pval = np.full_like(delta, np.nan)
+    for r in rows_df.itertuples(index=False):
+        i, j = rows.index((r.model, r.itt_variant)), col_keys.index(r.eval)
+        delta[i, j], pval[i, j] = r.delta, r.p_holm
+    fig = _new_figure(max(6.0, 0.75 * len(col_keys) + 3.5), max(3.0, 0.5 * len(rows) + 2.6))
+    ax = fig.add_subplot()
+    im = _heatmap(ax, delta, pval, _norm(delta), fontsize=7)
+    dup = cols["eval_lang"].duplicated(keep=False)
+    ax.set_xticks(range(len(col_keys)), [f"{e}" if d else str(lang) for lang, e, d in
+                                          zip(cols["eval_lang"], cols["eval"], dup)],
+                  fontsize=8, rotation=90)
+    ax.set_yticks(range(len(rows)), [f"{m} · {v}" for m, v in rows], fontsize=8)
+    families = list(cols["eval_family"].fillna("?"))
+    centers, names, start = [], [], 0
+    for k in range(1, len(families) + 1):  # a line between families, the family name on top
+        if k == len(families) or families[k] != families[start]:
+            centers.append((start + k - 1) / 2)
+            names.append(families[start])
+            if k < len(families):
+                ax.axvline(k - 0.5, color="black", linewidth=0.8)
+            start = k
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(centers, names, fontsize=7, rotation=30, ha="left")
+    top.tick_params(length=0)
+    first = rows_df.iloc[0]
+    ax.set_title(f"{first['task']} / {first['target']}: Δ by language ({first['metric']})",
+                 fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.9).set_label("Δ (ITT − no-ITT)", fontsize=9)
+    ax.set_xlabel(f"eval language (grouped by family)\n{STAR_NOTE}", fontsize=8)
+    _save(fig, path)
+    return fig
+
+
+def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
+    """One facet per task × target: per model (· variant), no-ITT vs ITT mean ± 1 std."""
+    table = _own(table)
+    if table.empty:
+        raise ValueError("empty comparison table: nothing to plot")
+    many_groups = table[GROUP_KEYS].drop_duplicates().shape[0] > 1
+    many_variants = table["itt_variant"].dropna().nunique() > 1
     sections = list(iter_sections(table))
     ncols = min(3, math.ceil(math.sqrt(len(sections))))  # 4 facets -> 2x2, not 3+1
     nrows = math.ceil(len(sections) / ncols)
@@ -121,30 +174,29 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
     axes = fig.subplots(nrows, ncols, squeeze=False)
     width = 0.38
     for ax, (keys, sec) in zip(axes.flat, sections):
-        models = list(sec["model"])
-        x = np.arange(len(models))
+        names = [_row_label(m, v, many_variants) for m, v in zip(sec["model"], sec["itt_variant"])]
+        x = np.arange(len(names))
         for offset, side, color, label in ((-width / 2, "noitt", COLOR_NOITT, "no-ITT"),
                                            (width / 2, "itt", COLOR_ITT, "ITT")):
             means = sec[f"{side}_mean"].to_numpy(dtype=float)
             stds = np.nan_to_num(sec[f"{side}_std"].to_numpy(dtype=float))  # n=1 => no bar
-            ax.bar(x + offset, np.nan_to_num(means), width, yerr=stds, capsize=3,
-                   color=color, label=label, edgecolor="white", linewidth=0.5,
+            ax.bar(x + offset, np.nan_to_num(means), width, yerr=stds, capsize=3, color=color,
+                   label=label, edgecolor="white", linewidth=0.5,
                    error_kw={"elinewidth": 1, "ecolor": "#333333"})
         # Δ above each pair, so the (often small) effect is readable despite the 0 baseline.
         tops = np.nanmax(np.vstack([
             (sec["noitt_mean"] + sec["noitt_std"].fillna(0)).to_numpy(dtype=float),
             (sec["itt_mean"] + sec["itt_std"].fillna(0)).to_numpy(dtype=float),
-        ]), axis=0) if len(sec) else []
-        for xi, top, d, p in zip(x, tops, sec["delta"], sec["p_value"]):
+        ]), axis=0)
+        for xi, top, d, p in zip(x, tops, sec["delta"], sec["p_holm"]):
             if np.isfinite(d) and np.isfinite(top):
                 star = "*" if np.isfinite(p) and p < ALPHA else ""
                 ax.annotate(f"Δ{d:+.3f}{star}", (xi, top), xytext=(0, 3),
                             textcoords="offset points", ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(x, models)
-        # Keep bar width constant across facets: a facet with one model gets empty space
-        # instead of one bar stretched over the whole axis.
-        half = max(len(models) / 2, 1.25)
-        ax.set_xlim((len(models) - 1) / 2 - half, (len(models) - 1) / 2 + half)
+        ax.set_xticks(x, names, fontsize=8 if many_variants else 10)
+        # Keep bar width constant across facets: a facet with one model gets empty space.
+        half = max(len(names) / 2, 1.25)
+        ax.set_xlim((len(names) - 1) / 2 - half, (len(names) - 1) / 2 + half)
         ax.set_ylabel(str(keys["metric"]))
         title = f"{keys['task']} / {keys['target']}"
         if many_groups:
@@ -157,7 +209,34 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper right", ncols=2, frameon=False)
-    fig.suptitle("no-ITT vs ITT (mean over seeds, error bars ±1 sample std; * p < 0.05)",
+    fig.suptitle("no-ITT vs ITT (mean over seeds, error bars ±1 sample std; "
+                 f"* Holm-adjusted p < {ALPHA})", fontsize=10)
+    _save(fig, path)
+    return fig
+
+
+def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | None = None) -> Figure:
+    """Δ against one measure (``joined``: rows of one measure), least-squares line, ρ in title."""
+    if joined.empty:
+        raise ValueError("no points to plot")
+    fig = _new_figure(5.6, 4.2)
+    ax = fig.add_subplot()
+    for model, g in joined.groupby("model", sort=True):
+        ax.scatter(g["measure_value"], g["delta"], label=str(model), s=28, alpha=0.8)
+    x = joined["measure_value"].to_numpy(dtype=float)
+    y = joined["delta"].to_numpy(dtype=float)
+    if len(x) >= 2 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        xs = np.linspace(x.min(), x.max(), 50)
+        ax.plot(xs, slope * xs + intercept, color="black", linewidth=1,
+                label=f"least squares (slope {slope:+.3g})")
+    ax.axhline(0, color="#999999", linewidth=0.6)
+    ax.set_xlabel(str(joined["measure"].iloc[0]))
+    ax.set_ylabel("Δ (ITT − no-ITT)")
+    ax.set_title(f"{joined['measure'].iloc[0]}: Spearman ρ = {rho['rho']:+.2f} "
+                 f"[{rho['rho_ci_low']:+.2f}, {rho['rho_ci_high']:+.2f}], n = {rho['n']}",
                  fontsize=10)
+    ax.legend(fontsize=7, frameon=False)
+    ax.grid(alpha=0.3)
     _save(fig, path)
     return fig

@@ -1,44 +1,65 @@
-"""Aggregate target-stage runs into the ITT vs no-ITT comparison, with a significance test.
+"""Comparison cells: ITT variants against the no-ITT baseline, with a CI and a significance test.
 
-One row of :func:`comparison_table` is one (comparable group × task × target × model):
+A cell is one (source, split, hparams_id) × task × target × target dataset ``key`` × eval set ×
+metric × model × ``itt_variant``. Its baseline is the no-ITT runs of the same everything-but-the-
+variant, so several ITT variants (``intermediate``, ``a>b``, ``a+b``) against one baseline are
+several rows sharing the no-ITT columns. Per row:
 
-* mean ± sample std (``ddof=1``) of the metric over seeds, for no-ITT and for ITT;
-* Δ = ITT − no-ITT: the mean of per-seed differences when seeds pair up (same seed on
-  both sides; this cancels seed-level noise such as data order and head init), otherwise
-  the difference of the two means;
-* a paired t-test over the paired seeds (``scipy.stats.ttest_rel``, two-sided). With the
-  3–5 seeds typical here a rank test (Wilcoxon) cannot reach p < 0.05 at all, so the t-test
-  is the usable choice; with fewer than 2 pairs no test is possible and that is stated.
+* mean ± sample std (``ddof=1``) over seeds, for no-ITT and for the ITT variant;
+* Δ = ITT − no-ITT: the mean of per-seed differences when seeds pair up (same seed on both
+  sides; this cancels seed-level noise such as data order and head init), else the difference of
+  the two means (``delta_kind`` says which);
+* a 95 % CI of Δ (:mod:`itt.report.intervals`; ``ci_method`` says which method);
+* a paired t-test over the paired seeds (``scipy.stats.ttest_rel``, two-sided). With the 3–5 seeds
+  typical here a rank test (Wilcoxon) cannot reach p < 0.05 at all, so the t-test is the usable
+  choice; with fewer than 2 pairs no test is possible and that is stated. ``p_holm`` is the
+  Holm–Bonferroni adjusted p over every cell with a p in one report (:func:`apply_holm`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .ledger_frame import GROUP_KEYS, LedgerWarning, target_runs
+from .intervals import (METHOD_BOOTSTRAP, METHOD_T, BootstrapUnavailable, holm, paired_bootstrap,
+                        prediction_file, t_interval)
+from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing
+from .long_table import long_table, select
+from .scorers import get_scorer
 
-# One comparison cell; metric is part of it so that rows never mix e.g. acc and spearman.
-CELL_KEYS = GROUP_KEYS + ["task", "target", "metric", "model"]
+CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "metric", "model", "itt_variant"]
+BASE_KEYS = CELL_KEYS[:-1]
+# Same for every run of a cell; carried along for the views (languages, divergence).
+DESCRIBE = ["own", "eval_key", "eval_lang", "eval_family", "eval_genus", "intermediate_key",
+            "hub_id"]
 
 TEST_NAME = "paired t-test over seeds (scipy.stats.ttest_rel, two-sided)"
 NOTE_TOO_FEW = "n<2 pairs"
 NOTE_ZERO_VAR = "zero variance of differences"
 
-TABLE_COLUMNS = CELL_KEYS + [
-    "noitt_mean", "noitt_std", "noitt_n", "noitt_seeds",
+STAT_COLUMNS = [
+    "n_items", "noitt_mean", "noitt_std", "noitt_n", "noitt_seeds",
     "itt_mean", "itt_std", "itt_n", "itt_seeds",
     "n_pairs", "paired_seeds", "delta", "delta_std", "delta_kind",
-    "t_stat", "p_value", "test", "test_note",
+    "ci_low", "ci_high", "ci_method", "ci_note", "t_stat", "p_value", "p_holm", "test", "test_note",
 ]
+TABLE_COLUMNS = CELL_KEYS + DESCRIBE + STAT_COLUMNS
 
 # Metrics where a smaller number is better; everything else (acc, f1, pearson, ...) is
-# "higher is better". Used to pick the bold "best" value and nothing else.
-_LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae", "error", "err", "perplexity", "ppl")
+# "higher is better". Used for "best" marks and the worst language, nothing else.
+_LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae", "error", "err", "perplexity", "ppl", "std")
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """How item-level intervals are drawn; ``resamples=0`` turns them off."""
+    resamples: int = 1000
+    seed: int = 0
 
 
 def higher_is_better(metric: str) -> bool:
@@ -60,21 +81,6 @@ def paired_ttest(itt: np.ndarray, noitt: np.ndarray) -> tuple[float, float, str]
     return float(res.statistic), float(res.pvalue), ""
 
 
-def _dedupe_seeds(runs: pd.DataFrame) -> pd.DataFrame:
-    """One value per (cell, itt, seed): distinct run_ids for the same seed would be counted
-    twice and break the pairing, so keep the latest and say so."""
-    keys = CELL_KEYS + ["itt", "seed"]
-    ordered = runs.sort_values(["time", "_line"], na_position="first", kind="stable")
-    dup = ordered.duplicated(keys, keep="last")
-    if dup.any():
-        warnings.warn(
-            f"{int(dup.sum())} target run(s) repeat an existing (group, task, target, model, "
-            "itt, seed) under another run_id; keeping the latest of each",
-            LedgerWarning, stacklevel=3,
-        )
-    return ordered[~dup]
-
-
 def _side(values: pd.Series) -> tuple[float, float, int]:
     n = int(values.count())
     mean = float(values.mean()) if n else math.nan
@@ -82,85 +88,165 @@ def _side(values: pd.Series) -> tuple[float, float, int]:
     return mean, std, n
 
 
-def _seeds_str(seeds) -> str:
-    return ",".join(str(int(s)) for s in sorted(s for s in seeds if not pd.isna(s)))
+def seeds_str(seeds) -> str:
+    return ",".join(str(int(s)) for s in sorted(s for s in seeds if not _is_missing(s)))
 
 
-def compare_cell(cell: pd.DataFrame) -> dict:
-    """Statistics for one cell (all rows share CELL_KEYS; columns ``itt``, ``seed``, ``value``)."""
-    no = cell[~cell["itt"]]
-    yes = cell[cell["itt"]]
+def compare_sides(yes: pd.DataFrame, no: pd.DataFrame) -> dict:
+    """Statistics of one comparison from two sets of lines (columns ``seed``, ``value``)."""
     no_mean, no_std, no_n = _side(no["value"])
     it_mean, it_std, it_n = _side(yes["value"])
-
     # Pair on seed; runs without a seed can only enter the unpaired means.
     a = yes.dropna(subset=["seed"]).set_index("seed")["value"]
     b = no.dropna(subset=["seed"]).set_index("seed")["value"]
     common = sorted(set(a.index) & set(b.index))
     out = {
         "noitt_mean": no_mean, "noitt_std": no_std, "noitt_n": no_n,
-        "noitt_seeds": _seeds_str(no["seed"]),
+        "noitt_seeds": seeds_str(no["seed"]),
         "itt_mean": it_mean, "itt_std": it_std, "itt_n": it_n,
-        "itt_seeds": _seeds_str(yes["seed"]),
-        "n_pairs": len(common), "paired_seeds": _seeds_str(common),
-        "test": TEST_NAME,
+        "itt_seeds": seeds_str(yes["seed"]),
+        "n_pairs": len(common), "paired_seeds": seeds_str(common),
+        "test": TEST_NAME, "ci_low": math.nan, "ci_high": math.nan, "ci_method": "",
+        "ci_note": "", "p_holm": math.nan,
     }
     if common:
-        d = a.loc[common].to_numpy() - b.loc[common].to_numpy()
-        t, p, note = paired_ttest(a.loc[common].to_numpy(), b.loc[common].to_numpy())
+        x, y = a.loc[common].to_numpy(dtype=float), b.loc[common].to_numpy(dtype=float)
+        d = x - y
+        t, p, note = paired_ttest(x, y)
+        lo, hi = t_interval(d)
         out.update(delta=float(d.mean()), delta_std=float(d.std(ddof=1)) if len(d) > 1 else math.nan,
-                   delta_kind="paired", t_stat=t, p_value=p, test_note=note)
+                   delta_kind="paired", t_stat=t, p_value=p, test_note=note,
+                   ci_low=lo, ci_high=hi, ci_method=METHOD_T if len(d) >= 2 else "")
     else:
         delta = it_mean - no_mean if (no_n and it_n) else math.nan
-        note = NOTE_TOO_FEW if (no_n and it_n) else "missing side"
         out.update(delta=delta, delta_std=math.nan,
                    delta_kind="unpaired" if not math.isnan(delta) else "",
-                   t_stat=math.nan, p_value=math.nan, test_note=note)
+                   t_stat=math.nan, p_value=math.nan,
+                   test_note=NOTE_TOO_FEW if (no_n and it_n) else "missing side")
     return out
 
 
-def comparison_table(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
-    """Tidy ITT-vs-no-ITT table from a ledger frame (as returned by ``load_ledger``).
+def _bootstrap_pairs(yes: pd.DataFrame, no: pd.DataFrame, seeds: list) -> list:
+    yes, no = yes.set_index("seed"), no.set_index("seed")
+    pairs = []
+    for s in seeds:
+        folders = (yes.at[s, "predictions"], no.at[s, "predictions"])
+        if any(_is_missing(f) for f in folders):
+            raise BootstrapUnavailable("a run has no predictions folder")
+        eval_name, own = yes.at[s, "eval"], bool(yes.at[s, "own"])
+        pairs.append(tuple(prediction_file(f, eval_name, own) for f in folders))
+    return pairs
 
-    ``metric``: ``None`` = each run's ``test/<primary_metric>``; ``"acc"`` = ``test/acc``;
-    ``"val/acc"`` as given. Returns one row per CELL_KEYS combination, columns TABLE_COLUMNS,
-    sorted by group, task, target, model. Empty input gives an empty frame with those columns.
-    """
-    return table_from_runs(target_runs(df, metric))
+
+def _item_interval(stats: dict, yes: pd.DataFrame, no: pd.DataFrame, metric: str,
+                   settings: Bootstrap) -> None:
+    """Replace the t-interval by the item bootstrap where predictions allow it."""
+    if settings.resamples <= 0 or not stats["n_pairs"]:
+        return
+    scorer = get_scorer(metric)
+    try:
+        if not str(metric).startswith("test/"):
+            raise BootstrapUnavailable("predictions exist for test sets only")
+        if scorer is None:
+            raise BootstrapUnavailable(f"no scorer registered for {metric}")
+        seeds = [int(s) for s in stats["paired_seeds"].split(",")]
+        lo, hi = paired_bootstrap(_bootstrap_pairs(yes, no, seeds), scorer,
+                                  settings.resamples, settings.seed)
+    except BootstrapUnavailable as exc:
+        stats["ci_note"] = str(exc)
+        return
+    stats.update(ci_low=lo, ci_high=hi, ci_method=METHOD_BOOTSTRAP,
+                 ci_note=f"{settings.resamples} resamples, seed {settings.seed}")
 
 
-def table_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """:func:`comparison_table` on rows already selected by ``target_runs``."""
-    if runs.empty:
+def dedupe_seeds(lines: pd.DataFrame) -> pd.DataFrame:
+    """One value per (cell, itt, seed): distinct run_ids for the same seed would be counted
+    twice and break the pairing, so keep the latest and say so."""
+    keys = CELL_KEYS + ["itt", "seed"]
+    ordered = lines.sort_values(["time", "_line"], na_position="first", kind="stable")
+    dup = ordered.duplicated(keys, keep="last")
+    if dup.any():
+        warnings.warn(
+            f"{ordered.loc[dup, 'run_id'].nunique()} target run(s) repeat an existing (group, task, "
+            "target, model, variant, seed) under another run_id; keeping the latest of each",
+            LedgerWarning, stacklevel=3,
+        )
+    return ordered[~dup]
+
+
+def _describe(g: pd.DataFrame) -> dict:
+    out = {}
+    for col in DESCRIBE:
+        values = g[col].dropna() if col in g else pd.Series(dtype=object)
+        out[col] = values.mode().iloc[0] if len(values) else None
+    n = g["n"].dropna() if "n" in g else pd.Series(dtype=float)
+    out["n_items"] = int(n.mode().iloc[0]) if len(n) else None
+    return out
+
+
+def table_from_lines(lines: pd.DataFrame, bootstrap: Bootstrap = Bootstrap()) -> pd.DataFrame:
+    """Comparison rows from selected lines (:func:`itt.report.long_table.select`)."""
+    if lines.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
-    runs = _dedupe_seeds(runs)
+    lines = dedupe_seeds(lines)
     rows = []
-    for keys, cell in runs.groupby(CELL_KEYS, sort=True, dropna=False):
-        rows.append(dict(zip(CELL_KEYS, keys)) | compare_cell(cell))
+    for keys, base in lines.groupby(BASE_KEYS, sort=True, dropna=False):
+        no = base[~base["itt"]]
+        variants = sorted(base.loc[base["itt"], "itt_variant"].unique())
+        for variant in variants or [None]:
+            yes = base[base["itt"] & (base["itt_variant"] == variant)]
+            stats = compare_sides(yes, no)
+            _item_interval(stats, yes, no, keys[BASE_KEYS.index("metric")], bootstrap)
+            rows.append(dict(zip(BASE_KEYS, keys)) | {"itt_variant": variant}
+                        | _describe(yes if len(yes) else no) | stats)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     for col in ("noitt_n", "itt_n", "n_pairs"):
         table[col] = table[col].astype(int)
     return table.reset_index(drop=True)
 
 
+def apply_holm(*targets: tuple[pd.DataFrame, str, str]) -> int:
+    """Holm-adjust, as one family, the p-values in every (table, p column, adjusted column)
+    target; writes the adjusted column and returns m, the number of p-values adjusted."""
+    p = np.concatenate([t[col].to_numpy(dtype=float) for t, col, _ in targets]) if targets else []
+    adjusted = holm(p)
+    start = 0
+    for t, _, out in targets:
+        t[out] = adjusted[start:start + len(t)]
+        start += len(t)
+    return int(np.count_nonzero(~np.isnan(np.asarray(p, dtype=float))))
+
+
+def comparison_table(df: pd.DataFrame, metric: str | None = None,
+                     bootstrap: Bootstrap = Bootstrap()) -> pd.DataFrame:
+    """Comparison table of a ledger frame (as returned by ``load_ledger``), Holm-adjusted over
+    its own cells. ``metric``: ``None`` = each run's ``test/<primary_metric>``; ``"acc"`` =
+    ``test/acc``; ``"val/acc"`` as given. Sorted by group, task, target, key, eval, metric,
+    model, variant; empty input gives an empty frame with TABLE_COLUMNS."""
+    from .ledger_frame import latest_ok
+
+    table = table_from_lines(select(long_table(df), metric, runs=latest_ok(df)), bootstrap)
+    apply_holm((table, "p_value", "p_holm"))
+    return table
+
+
 def group_summary(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     """One row per comparable group (source, split, hparams_id) of counted target runs."""
-    return groups_from_runs(target_runs(df, metric))
+    return groups_from_lines(select(long_table(df), metric))
 
 
-def groups_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """:func:`group_summary` on rows already selected by ``target_runs``."""
+def groups_from_lines(lines: pd.DataFrame) -> pd.DataFrame:
     cols = GROUP_KEYS + ["n_runs", "seeds", "models", "tasks", "targets"]
-    if runs.empty:
+    if lines.empty:
         return pd.DataFrame(columns=cols)
+    runs = lines.drop_duplicates("run_id")
     rows = []
     for keys, g in runs.groupby(GROUP_KEYS, sort=True, dropna=False):
         rows.append(dict(zip(GROUP_KEYS, keys)) | {
-            "n_runs": len(g),
-            "seeds": _seeds_str(g["seed"].unique()),
-            "models": ",".join(sorted(g["model"].unique())),
-            "tasks": ",".join(sorted(g["task"].unique())),
-            "targets": ",".join(sorted(g["target"].unique())),
+            "n_runs": len(g), "seeds": seeds_str(g["seed"].unique()),
+            "models": ",".join(sorted(map(str, g["model"].unique()))),
+            "tasks": ",".join(sorted(map(str, g["task"].unique()))),
+            "targets": ",".join(sorted(map(str, g["target"].unique()))),
         })
     return pd.DataFrame(rows, columns=cols)
 

@@ -1,20 +1,20 @@
-"""Render the tidy comparison table as Markdown, LaTeX or CSV.
+"""Render the report's tables as Markdown, LaTeX (pandas ``Styler.to_latex``, booktabs) or CSV.
 
-The tidy frame (from :func:`itt.report.stats.comparison_table`) holds numbers only; this
-module decides how they read: ``mean ± std (n=…)``, a signed Δ, the p-value, "–" for a
-missing cell, and bold for the best value of each column within one task × target table.
-Both renderers are hand-built so no optional dependency (tabulate, jinja2) is needed.
+The tidy frames (:mod:`itt.report.stats`, :mod:`itt.report.crosslingual`) hold numbers only;
+this module decides how they read: ``mean ± std (n=…)``, a signed Δ with its 95 % CI, raw and
+Holm-adjusted p, "–" for a missing value, and bold for the best value of a column within a table.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from .ledger_frame import GROUP_KEYS
+from .crosslingual import LANG_BASE
+from .ledger_frame import GROUP_KEYS, MISSING
 from .stats import TABLE_COLUMNS, higher_is_better
 
 DASH = "–"
@@ -22,12 +22,13 @@ ALPHA = 0.05
 DECIMALS = 3
 
 # Section = one printed table; a group line is printed before its first section.
-SECTION_KEYS = GROUP_KEYS + ["task", "target", "metric"]
-HEADERS = ["model", "no-ITT", "ITT", "Δ (ITT − no-ITT)", "p (paired t)", "pairs"]
+SECTION_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "metric"]
+HEADERS = ["model", "ITT variant", "no-ITT", "ITT", "Δ (ITT − no-ITT)", "95% CI", "p (paired t)",
+           "p (Holm)", "pairs", "n items"]
 
 
 def _isnan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x)) or pd.isna(x)
+    return x is None or (isinstance(x, float) and math.isnan(x)) or bool(pd.isna(x))
 
 
 def fmt_num(x, signed: bool = False) -> str:
@@ -43,12 +44,23 @@ def fmt_p(p) -> str:
     return s + ("*" if p < ALPHA else "")
 
 
-def caption(metric: str) -> str:
+def fmt_ci(lo, hi, method: str = "") -> str:
+    if _isnan(lo) or _isnan(hi):
+        return DASH
+    mark = "ᵇ" if str(method).startswith("bootstrap") else ""
+    return f"[{lo:+.{DECIMALS}f}, {hi:+.{DECIMALS}f}]{mark}"
+
+
+def caption(metric: str, n_tests: int | None = None) -> str:
+    family = (f"the {n_tests} comparisons with a p-value in this report" if n_tests
+              else "all comparisons with a p-value in this report")
     return (
         f"Metric: {metric}; mean ± sample std (ddof=1) over seeds (n = runs); "
         f"Δ = ITT − no-ITT, mean of per-seed paired differences (else difference of means); "
-        f"p: paired t-test over seeds (scipy.stats.ttest_rel, two-sided), * p < {ALPHA}; "
-        f"bold = best in column."
+        f"95% CI of Δ: paired bootstrap over test items (ᵇ) where predictions exist, else "
+        f"t-interval over paired seeds; p: paired t-test over seeds (scipy.stats.ttest_rel, "
+        f"two-sided), * p < {ALPHA}; p (Holm): Holm–Bonferroni adjusted over {family}; "
+        f"bold = best in column; n items = test items per run."
     )
 
 
@@ -56,65 +68,77 @@ def group_line(keys: dict) -> str:
     return f"group: source={keys['source']} split={keys['split']} hparams={keys['hparams_id']}"
 
 
-def iter_sections(table: pd.DataFrame) -> Iterator[tuple[dict, pd.DataFrame]]:
-    """Yield (section keys, rows sorted by model) for each group × task × target × metric."""
+def section_title(keys: dict, own: bool = True, lang=None) -> str:
+    title = f"{keys['task']} / {keys['target']}"
+    if keys.get("key") not in (None, MISSING):
+        title += f" · {keys['key']}"
+    if not own:
+        title += f" → {keys['eval']}" + (f" [{lang}]" if not _isnan(lang) else "")
+    return f"{title} ({keys['metric']})"
+
+
+def iter_sections(table: pd.DataFrame, keys=SECTION_KEYS) -> Iterator[tuple[dict, pd.DataFrame]]:
+    """Yield (section keys, rows sorted by model and variant) per group × task × target × eval."""
     if table.empty:
         return
-    for keys, sec in table.groupby(SECTION_KEYS, sort=True, dropna=False):
-        yield dict(zip(SECTION_KEYS, keys)), sec.sort_values("model")
+    for values, sec in table.groupby(keys, sort=True, dropna=False):
+        yield dict(zip(keys, values)), sec.sort_values(["model", "itt_variant"], na_position="first")
 
 
-def _best_mask(values: pd.Series, higher: bool) -> pd.Series:
+def best_mask(values: pd.Series, higher: bool) -> pd.Series:
     """True where the displayed value is the best of the column (ties all win).
 
     Compared at display precision: two values the reader sees as equal are both bold.
     Needs at least two numbers, otherwise "best" carries no information.
     """
-    shown = values.astype(float).round(DECIMALS)
+    shown = pd.to_numeric(values, errors="coerce").round(DECIMALS)
     if shown.count() < 2:
         return pd.Series(False, index=values.index)
-    best = shown.max() if higher else shown.min()
-    return shown == best
+    return shown == (shown.max() if higher else shown.min())
 
 
-def _cells(sec: pd.DataFrame, bold: Callable[[str], str], pm: str) -> list[list[str]]:
+def _side(mean, std, n, bold: bool, pm: str, b: str) -> str:
+    if not n or _isnan(mean):
+        return DASH
+    m = fmt_num(mean)
+    m = b.format(m) if bold else m
+    return f"{m}{f' {pm} {fmt_num(std)}' if n >= 2 else ''} (n={n})"
+
+
+def cell_rows(sec: pd.DataFrame, pm: str = "±", b: str = "**{}**") -> list[list[str]]:
+    """Display cells of one section (``b`` wraps a best value: ``**{}**`` for Markdown)."""
     higher = higher_is_better(sec["metric"].iloc[0])
-    best_no = _best_mask(sec["noitt_mean"], higher)
-    best_it = _best_mask(sec["itt_mean"], higher)
-    best_d = _best_mask(sec["delta"], higher)
+    best_no, best_it = best_mask(sec["noitt_mean"], higher), best_mask(sec["itt_mean"], higher)
+    best_d = best_mask(sec["delta"], higher)
     rows = []
     for idx, r in sec.iterrows():
-        def side(mean, std, n, is_best):
-            if n == 0 or _isnan(mean):
-                return DASH
-            m = fmt_num(mean)
-            m = bold(m) if is_best else m
-            spread = f" {pm} {fmt_num(std)}" if n >= 2 else ""
-            return f"{m}{spread} (n={n})"
-
-        if _isnan(r["delta"]):
-            delta = DASH
-        else:
+        delta = DASH
+        if not _isnan(r["delta"]):
             delta = fmt_num(r["delta"], signed=True)
-            delta = bold(delta) if best_d[idx] else delta
-            if r["delta_kind"] == "unpaired":
-                delta += " (unpaired)"
-        if _isnan(r["p_value"]):
-            p = r["test_note"] or DASH
-        else:
-            p = fmt_p(r["p_value"])
+            delta = b.format(delta) if best_d[idx] else delta
+            delta += " (unpaired)" if r["delta_kind"] == "unpaired" else ""
+        p = (r["test_note"] or DASH) if _isnan(r["p_value"]) else fmt_p(r["p_value"])
         rows.append([
-            str(r["model"]),
-            side(r["noitt_mean"], r["noitt_std"], r["noitt_n"], best_no[idx]),
-            side(r["itt_mean"], r["itt_std"], r["itt_n"], best_it[idx]),
-            delta, p, str(r["n_pairs"]),
+            str(r["model"]), DASH if _isnan(r["itt_variant"]) else str(r["itt_variant"]),
+            _side(r["noitt_mean"], r["noitt_std"], r["noitt_n"], best_no[idx], pm, b),
+            _side(r["itt_mean"], r["itt_std"], r["itt_n"], best_it[idx], pm, b),
+            delta, fmt_ci(r["ci_low"], r["ci_high"], r["ci_method"]), p, fmt_p(r["p_holm"]),
+            str(r["n_pairs"]), DASH if _isnan(r["n_items"]) else str(int(r["n_items"])),
         ])
     return rows
 
 
-def render_markdown(table: pd.DataFrame) -> str:
-    """All sections as Markdown: a group line, then per task × target a heading, a one-line
-    caption and a table with one row per model."""
+def md_table(headers: list[str], rows: list[list[str]], text_columns: int = 2) -> list[str]:
+    """Markdown table lines; the first ``text_columns`` are left-aligned, numbers right."""
+    align = ["---"] * text_columns + ["---:"] * (len(headers) - text_columns)
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def render_markdown(table: pd.DataFrame, n_tests: int | None = None) -> str:
+    """All sections as Markdown: a group line, then per task × target × eval set a heading, a
+    one-line caption and one row per model × ITT variant."""
     if table.empty:
         return "_No comparable target-stage runs (need ok rows with stage=target)._\n"
     out: list[str] = []
@@ -124,50 +148,118 @@ def render_markdown(table: pd.DataFrame) -> str:
         if g != current_group:
             out += [f"## {g}", ""]
             current_group = g
-        out += [f"### {keys['task']} / {keys['target']} ({keys['metric']})", "",
-                f"_{caption(keys['metric'])}_", ""]
-        out.append("| " + " | ".join(HEADERS) + " |")
-        out.append("|" + "|".join(["---"] + ["---:"] * (len(HEADERS) - 1)) + "|")
-        for cells in _cells(sec, lambda s: f"**{s}**", "±"):
-            out.append("| " + " | ".join(cells) + " |")
-        out.append("")
+        first = sec.iloc[0]
+        out += [f"### {section_title(keys, bool(first['own']), first['eval_lang'])}", "",
+                f"_{caption(keys['metric'], n_tests)}_", ""]
+        out += md_table(HEADERS, cell_rows(sec))
     return "\n".join(out)
 
 
-_LATEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
-    "<": r"$<$", ">": r"$>$",
-}
+def render_language_markdown(lang_table: pd.DataFrame) -> str:
+    """Per model × variant of each multilingual target: languages by family, then aggregates."""
+    if lang_table.empty:
+        return ""
+    out = ["## Cross-lingual view", "",
+           "_Rows = eval sets by language family, then: average over the zero-shot languages "
+           "(training language excluded), transfer gap (training-language score − that average), "
+           "per-family and per-genus averages over the zero-shot languages. Δ, CI and p as in the "
+           "comparison tables (aggregates: t-interval over paired seeds)._", ""]
+    headers = ["family / view", "eval", "lang", "no-ITT", "ITT", "Δ", "95% CI", "p", "p (Holm)",
+               "pairs"]
+    for keys, sec in lang_table.groupby(LANG_BASE + ["itt_variant"], sort=True, dropna=False):
+        k = dict(zip(LANG_BASE + ["itt_variant"], keys))
+        out += [f"### {k['task']} / {k['target']} · {k['model']} · {k['itt_variant'] or DASH} "
+                f"({k['metric']})", ""]
+        rows = []
+        for r in sec.itertuples(index=False):
+            label = r.group_name if r.view == "language" else r.view
+            rows.append([str(label or DASH), str(r.eval), str(r.eval_lang or DASH),
+                         fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True),
+                         fmt_ci(r.ci_low, r.ci_high, r.ci_method), fmt_p(r.p_value),
+                         fmt_p(r.p_holm), str(r.n_pairs)])
+        out += md_table(headers, rows, text_columns=3)
+    return "\n".join(out)
 
 
-def latex_escape(s: str) -> str:
-    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(s))
+def render_robustness_markdown(rob: pd.DataFrame) -> str:
+    if rob.empty:
+        return ""
+    out = ["## Robustness across languages", "",
+           "_Per run over all scored languages: mean, worst language, population std (ddof=0); "
+           "Δ against no-ITT and against the single-task ITT variant, paired by seed._", ""]
+    headers = ["model", "ITT variant", "statistic", "no-ITT", "ITT", "Δ vs no-ITT", "95% CI",
+               "p (Holm)", "single-task", "Δ vs single", "95% CI ", "p (Holm) "]
+    for keys, sec in rob.groupby(LANG_BASE[:-1], sort=True, dropna=False):
+        k = dict(zip(LANG_BASE[:-1], keys))
+        out += [f"### {k['task']} / {k['target']} ({k['metric']})", ""]
+        rows = [[str(r.model), str(r.itt_variant or DASH), str(r.eval), fmt_num(r.noitt_mean),
+                 fmt_num(r.itt_mean), fmt_num(r.delta, True), fmt_ci(r.ci_low, r.ci_high),
+                 fmt_p(r.p_holm), str(r.single_variant or DASH), fmt_num(r.delta_vs_single, True),
+                 fmt_ci(r.ci_low_vs_single, r.ci_high_vs_single), fmt_p(r.p_holm_vs_single)]
+                for r in sec.itertuples(index=False)]
+        out += md_table(headers, rows, text_columns=3)
+    return "\n".join(out)
 
 
-def render_latex(table: pd.DataFrame) -> str:
-    """One booktabs ``table`` per section; needs ``\\usepackage{booktabs}`` in the document."""
+def render_rho_markdown(rho: pd.DataFrame) -> str:
+    if rho.empty:
+        return ""
+    rows = [[str(r.measure), str(r.model), str(r.n), fmt_num(r.rho, True),
+             fmt_ci(r.rho_ci_low, r.rho_ci_high), fmt_p(r.p_value)] for r in rho.itertuples()]
+    return "\n".join(["## Gain vs divergence", "",
+                      "_Spearman ρ of Δ (ITT − no-ITT) against each measure of (intermediate, "
+                      "target) data; CI: percentile bootstrap over points._", ""]
+                     + md_table(["measure", "model", "n", "ρ", "95% CI", "p"], rows))
+
+
+# -- LaTeX ----------------------------------------------------------------------------------
+
+_LATEX_SPECIAL = str.maketrans({c: "\\" + c for c in "&%$#_{}"} | {
+    "~": r"\textasciitilde{}", "^": r"\^{}", "\\": r"\textbackslash{}"})
+_LATEX_UNICODE = {"±": r"$\pm$", "Δ": r"$\Delta$", "−": "$-$", "–": "--", "ᵇ": r"$^b$",
+                  "→": r"$\rightarrow$", "·": r"$\cdot$", "<": "$<$", ">": "$>$"}
+
+
+def latex_text(s: str) -> str:
+    """Escape LaTeX specials, then spell the report's few non-ASCII symbols in LaTeX."""
+    s = str(s).translate(_LATEX_SPECIAL)
+    for ch, tex in _LATEX_UNICODE.items():
+        s = s.replace(ch, tex)
+    return s
+
+
+def render_latex(table: pd.DataFrame, n_tests: int | None = None) -> str:
+    """One booktabs ``table`` per section (``Styler.to_latex``); needs ``\\usepackage{booktabs}``."""
     if table.empty:
         return "% No comparable target-stage runs.\n"
-    headers = ["model", "no-ITT", "ITT", r"$\Delta$ (ITT $-$ no-ITT)", "$p$ (paired $t$)", "pairs"]
     out = ["% Generated by python -m itt.report; requires \\usepackage{booktabs}.", ""]
+    bold = "\x00{}\x01"  # marks best values; Styler props draw them as \textbf after escaping
     for keys, sec in iter_sections(table):
-        cap = (f"{keys['task']} / {keys['target']}, {group_line(keys)}. " + caption(keys["metric"]))
-        cap = latex_escape(cap).replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("−", "$-$")
-        out += [r"\begin{table}[ht]", r"\centering", f"\\caption{{{cap}}}",
-                r"\begin{tabular}{lrrrrr}", r"\toprule",
-                " & ".join(headers) + r" \\", r"\midrule"]
-        # Escape cell text first, then add markup (so \textbf / $\pm$ are not escaped).
-        for cells in _cells(sec, lambda s: f"\x00{s}\x01", "\x02"):
-            cells = [latex_escape(c).replace("\x00", r"\textbf{").replace("\x01", "}")
-                     .replace("\x02", r"$\pm$").replace("–", "--") for c in cells]
-            out.append(" & ".join(cells) + r" \\")
-        out += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+        rows = cell_rows(sec, pm="±", b=bold)
+        marked = pd.DataFrame([[c.replace("\x00", "").replace("\x01", "") for c in r] for r in rows],
+                              columns=HEADERS)
+        is_bold = pd.DataFrame([["\x00" in c for c in r] for r in rows], columns=HEADERS)
+        first = sec.iloc[0]
+        cap = f"{section_title(keys, bool(first['own']), first['eval_lang'])}, {group_line(keys)}. "
+        styler = (marked.style.hide(axis="index")
+                  .format(escape="latex", formatter=lambda s: _unicode_only(s))
+                  .format_index(escape="latex", axis=1, formatter=lambda s: _unicode_only(s))
+                  .apply(lambda _: is_bold.map(lambda x: "textbf:--rwrap;" if x else ""), axis=None))
+        out.append(styler.to_latex(hrules=True, environment="table", position="ht",
+                                   position_float="centering", column_format="ll" + "r" * 8,
+                                   caption=latex_text(cap + caption(keys["metric"], n_tests))))
     return "\n".join(out)
 
 
-def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """Tidy CSV: one row per group × task × target × model with every number."""
+def _unicode_only(s: str) -> str:
+    # Styler has escaped the cell already; only the symbols are left to spell.
+    for ch, tex in _LATEX_UNICODE.items():
+        s = s.replace(ch, tex)
+    return s
+
+
+def write_csv(table: pd.DataFrame, path: str | Path, columns: list[str] = TABLE_COLUMNS) -> Path:
+    """Tidy CSV with every number (default: the comparison table's columns)."""
     path = Path(path)
-    table.reindex(columns=TABLE_COLUMNS).to_csv(path, index=False)
+    table.reindex(columns=columns).to_csv(path, index=False)
     return path

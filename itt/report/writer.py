@@ -1,24 +1,39 @@
 """Assemble a report from a ledger frame and write it to disk.
 
-:func:`build_report` does the computing once (so the CLI can print and write the same
-thing); :func:`write_outputs` writes ``comparison.md/.csv/.tex``, ``failed.csv`` and the
-PNGs; :func:`write_report` is the one-call version used by notebooks and tests.
+:func:`build_report` does the computing once (so the CLI can print and write the same thing);
+:func:`write_outputs` writes the files below; :func:`write_report` is the one-call version used by
+notebooks and tests. Files (under ``${root}/report`` by default):
+
+* ``comparison.md`` – everything, readable; ``comparison.tex`` – the comparison tables (booktabs);
+* ``comparison.csv`` – one row per comparison cell (``stats.TABLE_COLUMNS``);
+* ``long.csv`` – the long table (one line per run × eval set × split × metric);
+* ``languages.csv`` / ``robustness.csv`` – the cross-lingual views (when a target has ≥ 2 languages);
+* ``divergence.csv`` / ``divergence_rho.csv`` – gain vs divergence (when ``measures.jsonl`` exists);
+* ``failed.csv`` – runs that never succeeded;
+* PNGs: ``delta_heatmap.png``, ``bars.png``, ``languages_<task>_<target>[_<n>].png``,
+  ``gain_vs_<measure>.png``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .ledger_frame import failed_runs, latest_ok, ledger_path, load_ledger, target_runs
-from .plots import plot_bars, plot_delta_heatmap
-from .stats import describe_groups, groups_from_runs, table_from_runs
-from .tables import render_latex, render_markdown, write_csv
+from .crosslingual import (LANG_BASE, LANGUAGE_COLUMNS, ROBUST_COLUMNS, language_table,
+                           robustness_table)
+from .divergence import JOIN_COLUMNS, join_gains, load_measures, rho_table
+from .ledger_frame import failed_runs, latest_ok, ledger_path, load_ledger
+from .long_table import LONG_COLUMNS, long_table, select
+from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
+from .stats import Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
+from .tables import (render_language_markdown, render_latex, render_markdown,
+                     render_rho_markdown, render_robustness_markdown, write_csv)
 
-FAILED_COLUMNS = ["run_id", "model", "task", "stage", "target", "itt", "seed", "split",
-                  "source", "hparams_id", "error", "time"]
+FAILED_COLUMNS = ["run_id", "model", "task", "stage", "target", "itt", "itt_variant", "seed",
+                  "split", "source", "hparams_id", "error", "time"]
 
 
 class EmptyLedgerError(ValueError):
@@ -28,10 +43,16 @@ class EmptyLedgerError(ValueError):
 @dataclass
 class Report:
     source: str                      # ledger path or wandb path, for the header
-    table: pd.DataFrame              # tidy comparison (stats.TABLE_COLUMNS)
-    groups: pd.DataFrame             # stats.group_summary
+    table: pd.DataFrame              # comparison cells (stats.TABLE_COLUMNS)
+    groups: pd.DataFrame             # stats.groups_from_lines
     failed: pd.DataFrame             # runs with no ok row
+    long: pd.DataFrame = field(default_factory=pd.DataFrame)
+    languages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gains: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rho: pd.DataFrame = field(default_factory=pd.DataFrame)
     counts: dict = field(default_factory=dict)
+    n_tests: int = 0                 # comparisons in the Holm family
 
     @property
     def group_lines(self) -> list[str]:
@@ -48,13 +69,19 @@ class Report:
         if self.table.empty:
             lines.append("no target-stage runs to compare" if not c["target_ok_runs"]
                          else "no target-stage runs with the requested metric")
+        if self.n_tests:
+            lines.append(f"p (Holm): Holm–Bonferroni over the {self.n_tests} comparisons with "
+                         "a p-value in this report (raw p kept alongside)")
         return lines
 
     def markdown(self) -> str:
-        parts = ["# Intermediate-task training: ITT vs no-ITT", "",
-                 f"Source: `{self.source}`", ""]
+        parts = ["# Intermediate-task training: ITT vs no-ITT", "", f"Source: `{self.source}`", ""]
         parts += [f"- {line}" for line in self.notes() + self.group_lines] + [""]
-        parts.append(render_markdown(self.table))
+        parts.append(render_markdown(self.table, self.n_tests))
+        for extra in (render_language_markdown(self.languages),
+                      render_robustness_markdown(self.robustness), render_rho_markdown(self.rho)):
+            if extra:
+                parts += [extra, ""]
         if not self.failed.empty:
             parts += ["## Failed runs (no ok row; not counted)", "",
                       "| run_id | model | task | stage | target | itt | seed | error |",
@@ -73,46 +100,93 @@ def _md_cell(v, width: int = 120) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")[:width]
 
 
-def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "") -> Report:
+def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
+                 root: str | Path | None = None, bootstrap: Bootstrap = Bootstrap()) -> Report:
+    """Every view of the report from a ledger frame; ``root`` is where ``measures.jsonl`` lives."""
     ok = latest_ok(df)
     failed = failed_runs(df)
     counts = {
-        "rows": len(df),
-        "ok_runs": len(ok),
+        "rows": len(df), "ok_runs": len(ok),
         "target_ok_runs": int((ok["stage"] == "target").sum()),
-        "cached_rows": int((df["status"] == "cached").sum()),
-        "failed_runs": len(failed),
+        "cached_rows": int((df["status"] == "cached").sum()), "failed_runs": len(failed),
     }
-    runs = target_runs(df, metric)  # once, so its warnings are printed once
-    return Report(source=source, table=table_from_runs(runs), groups=groups_from_runs(runs),
-                  failed=failed.reindex(columns=FAILED_COLUMNS), counts=counts)
+    long = long_table(df)
+    lines = select(long, metric, runs=ok)  # once, so its warnings are printed once
+    table = table_from_lines(lines, bootstrap)
+    langs = language_table(lines, table, bootstrap)
+    rob = robustness_table(lines)
+    measures = load_measures(root) if root is not None else None
+    gains = join_gains(table, measures) if measures is not None else pd.DataFrame(columns=JOIN_COLUMNS)
+    rho = rho_table(gains, bootstrap.resamples or 1000, bootstrap.seed)
+    # One Holm family: every comparison with a p in this report. The per-language rows are
+    # copies of main-table cells, so they take the main table's adjusted p.
+    aggregates = langs[langs["view"] != "language"].copy()
+    n_tests = apply_holm((table, "p_value", "p_holm"), (aggregates, "p_value", "p_holm"),
+                         (rob, "p_value", "p_holm"), (rob, "p_vs_single", "p_holm_vs_single"))
+    langs = _with_holm(langs, table, aggregates)
+    return Report(source=source, table=table, groups=groups_from_lines(lines),
+                  failed=failed.reindex(columns=FAILED_COLUMNS), long=long, languages=langs,
+                  robustness=rob, gains=gains, rho=rho, counts=counts, n_tests=n_tests)
+
+
+def _with_holm(langs: pd.DataFrame, table: pd.DataFrame, aggregates: pd.DataFrame) -> pd.DataFrame:
+    if langs.empty:
+        return langs
+    keys = LANG_BASE + ["eval", "itt_variant"]
+    per_lang = langs[langs["view"] == "language"].drop(columns="p_holm").merge(
+        table[keys + ["p_holm"]], on=keys, how="left")
+    return pd.concat([per_lang, aggregates], ignore_index=True)[LANGUAGE_COLUMNS]
+
+
+def _slug(*parts) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(str(p) for p in parts)).strip("-")
 
 
 def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
     """Write every artefact under ``out``; returns {kind: path} for what was written.
 
-    Plots are skipped (not faked) when there is nothing to compare.
-    """
+    Plots are skipped (not faked) when there is nothing to compare."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    md = out / "comparison.md"
-    md.write_text(report.markdown(), encoding="utf-8")
-    written["markdown"] = md
+    written: dict[str, Path] = {"markdown": out / "comparison.md"}
+    written["markdown"].write_text(report.markdown(), encoding="utf-8")
     written["csv"] = write_csv(report.table, out / "comparison.csv")
-    tex = out / "comparison.tex"
-    tex.write_text(render_latex(report.table), encoding="utf-8")
-    written["latex"] = tex
+    written["latex"] = out / "comparison.tex"
+    written["latex"].write_text(render_latex(report.table, report.n_tests), encoding="utf-8")
+    written["long"] = write_csv(report.long, out / "long.csv", LONG_COLUMNS)
     if not report.failed.empty:
-        failed = out / "failed.csv"
-        report.failed.to_csv(failed, index=False)
-        written["failed"] = failed
-    if not report.table.empty:
-        if report.table["delta"].notna().any():
+        written["failed"] = out / "failed.csv"
+        report.failed.to_csv(written["failed"], index=False)
+    if not report.languages.empty:
+        written["languages"] = write_csv(report.languages, out / "languages.csv", LANGUAGE_COLUMNS)
+        written["robustness"] = write_csv(report.robustness, out / "robustness.csv", ROBUST_COLUMNS)
+        by_target = report.languages.groupby(LANG_BASE[:-1], sort=True, dropna=False)
+        seen: set[str] = set()
+        for keys, sec in by_target:
+            if not ((sec["view"] == "language") & sec["itt_variant"].notna()).any():
+                continue
+            k = dict(zip(LANG_BASE[:-1], keys))
+            name = _slug("languages", k["task"], k["target"])
+            name = name if name not in seen else f"{name}_{len(seen)}"
+            seen.add(name)
+            written[name] = out / f"{name}.png"
+            plot_language_heatmap(sec, written[name])
+    if not report.gains.empty:
+        written["divergence"] = write_csv(report.gains, out / "divergence.csv", JOIN_COLUMNS)
+        written["divergence_rho"] = write_csv(report.rho, out / "divergence_rho.csv",
+                                              list(report.rho.columns))
+        for measure, g in report.gains.groupby("measure", sort=True):
+            row = report.rho[(report.rho["measure"] == measure) & (report.rho["model"] == "all")]
+            name = _slug("gain_vs", measure)
+            written[name] = out / f"{name}.png"
+            plot_gain_vs_measure(g, row.iloc[0].to_dict(), written[name])
+    own = report.table[report.table["own"].astype(bool)] if not report.table.empty else report.table
+    if not own.empty:
+        if own["delta"].notna().any():
             written["delta_heatmap"] = out / "delta_heatmap.png"
-            plot_delta_heatmap(report.table, written["delta_heatmap"])
+            plot_delta_heatmap(own, written["delta_heatmap"])
         written["bars"] = out / "bars.png"
-        plot_bars(report.table, written["bars"])
+        plot_bars(own, written["bars"])
     return written
 
 
@@ -126,12 +200,14 @@ def load_checked(root: str | Path) -> tuple[pd.DataFrame, Path]:
 
 
 def write_report(root: str | Path = "outputs", out: str | Path | None = None,
-                 metric: str | None = None, df: pd.DataFrame | None = None) -> dict[str, Path]:
+                 metric: str | None = None, df: pd.DataFrame | None = None,
+                 bootstrap: Bootstrap = Bootstrap()) -> dict[str, Path]:
     """Load the ledger under ``root`` (unless ``df`` is given), write the report to ``out``
     (default ``${root}/report``) and return the written paths."""
     source = "dataframe"
     if df is None:
         df, path = load_checked(root)
         source = str(path)
-    report = build_report(df, metric, source=source)
+    report = build_report(df, metric, source=source, root=root, bootstrap=bootstrap)
     return write_outputs(report, Path(out) if out is not None else Path(root) / "report")
+

@@ -1,0 +1,55 @@
+"""Follow a run to the chain of runs it started from (``parent_run_id`` links, oldest first).
+
+An ITT target's intermediate dataset is what its parent run trained on: new rows name the
+earlier steps in ``chain`` by role and language only, so the key is read from the parent's own
+ledger row (``dataset.key``, or the rebuilt key of :mod:`itt.report.dataset_keys`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from .dataset_keys import mixture_key
+from .ledger_frame import LedgerWarning, _is_missing, latest_ok
+
+
+def _by_run_id(df: pd.DataFrame) -> dict[str, dict]:
+    rows = latest_ok(df) if "status" in df.columns else df
+    return {r["run_id"]: r for r in rows.to_dict("records")}
+
+
+def follow_chain(df: pd.DataFrame, run_id: str) -> list[dict]:
+    """The rows from the first step to ``run_id`` itself, oldest first (latest ok row of each).
+
+    Stops at a run without a parent; a parent missing from the ledger ends the list early with a
+    warning (its rows were written elsewhere, or it failed). Unknown ``run_id`` -> KeyError.
+    """
+    rows = _by_run_id(df)
+    if run_id not in rows:
+        raise KeyError(f"run {run_id!r} has no ok row in the ledger")
+    chain, seen = [rows[run_id]], {run_id}
+    while not _is_missing(parent := chain[0].get("parent_run_id")):
+        if parent in seen:  # a hand-edited ledger could loop; never spin
+            warnings.warn(f"chain of {run_id} loops at {parent}", LedgerWarning, stacklevel=2)
+            break
+        if parent not in rows:
+            warnings.warn(f"chain of {run_id}: parent {parent} has no ok row in the ledger",
+                          LedgerWarning, stacklevel=2)
+            break
+        seen.add(parent)
+        chain.insert(0, rows[parent])
+    return chain
+
+
+def training_key(row: dict) -> str:
+    """Key of the data a ledger row trained on (``a+b`` for a mixture)."""
+    return mixture_key(row.get("datasets"), row.get("dataset"), row.get("source"))
+
+
+def parent_keys(runs: pd.DataFrame) -> dict[str, str]:
+    """run_id -> training key of its parent, for every run whose parent has a row in ``runs``."""
+    keys = {r["run_id"]: training_key(r) for r in runs.to_dict("records")}
+    return {rid: keys[parent] for rid, parent in zip(runs["run_id"], runs["parent_run_id"])
+            if not _is_missing(parent) and parent in keys}

@@ -1,0 +1,149 @@
+"""Cross-lingual views: a target trained in one language and evaluated zero-shot in many.
+
+For every model × task × target × ITT variant whose runs were scored in at least two languages:
+
+* **per language**: the ordinary comparison cells of each eval set (rows ordered by family, then
+  language), with Δ, seeds, CI and p as in the main table;
+* **aggregates**, computed per run and then compared like any cell (paired by seed; CI over seeds):
+  ``avg (excl. <train>)`` = mean over the eval languages other than the training language;
+  ``gap (<train> − avg)`` = the training-language score minus that average; ``family <F>`` and
+  ``genus <G>`` = mean over the *zero-shot* languages of that family / genus (training language
+  excluded, so an average never mixes in-language and transfer scores). Each language weighs the
+  same: a language scored on two eval sets enters with the mean of the two.
+* **robustness** over all scored languages (training language included): ``mean over languages``,
+  ``worst language`` (lowest; highest for lower-is-better metrics) and ``std across languages``
+  (population std, ddof=0), each with its Δ against no-ITT and against the *single-task* variant
+  (the chain of one step with one dataset; with several, the one that is the variant's last step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .ledger_frame import GROUP_KEYS, NO_ITT
+from .stats import (TABLE_COLUMNS, Bootstrap, compare_sides, higher_is_better,
+                    table_from_lines)
+
+LANG_BASE = GROUP_KEYS + ["task", "target", "key", "metric", "model"]
+RUN_FIELDS = LANG_BASE + ["run_id", "itt", "itt_variant", "seed", "time", "_line", "lang"]
+VIEWS = ["language", "average", "gap", "family", "genus"]
+LANGUAGE_COLUMNS = ["view", "group_name"] + TABLE_COLUMNS
+ROBUST_STATS = ["mean over languages", "worst language", "std across languages"]
+VS_SINGLE = ["single_variant", "single_mean", "delta_vs_single", "n_pairs_vs_single",
+             "ci_low_vs_single", "ci_high_vs_single", "p_vs_single", "p_holm_vs_single"]
+ROBUST_COLUMNS = TABLE_COLUMNS + VS_SINGLE
+
+
+def multilingual(lines: pd.DataFrame) -> pd.DataFrame:
+    """Lines of the (group, task, target, key, metric, model) scored in ≥ 2 languages."""
+    if lines.empty:
+        return lines
+    n_langs = lines.groupby(LANG_BASE, dropna=False)["eval_lang"].transform("nunique")
+    return lines[n_langs >= 2]
+
+
+def per_language_values(lines: pd.DataFrame) -> pd.DataFrame:
+    """One value per run × eval language (mean over that run's eval sets in the language)."""
+    scored = lines.dropna(subset=["eval_lang"])
+    return (scored.groupby(RUN_FIELDS + ["eval_lang", "eval_family", "eval_genus"], dropna=False,
+                           sort=False)["value"].mean().reset_index())
+
+
+def _run_lines(run: pd.DataFrame, values: dict[str, float]) -> list[dict]:
+    first = run.iloc[0]
+    return [{**{c: first[c] for c in RUN_FIELDS}, "eval": name, "value": v, "own": False,
+             "n": None, "predictions": None}
+            for name, v in values.items() if not np.isnan(v)]
+
+
+def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """Per-run averages over languages, gap and family/genus means (module docstring)."""
+    out = []
+    for _, run in per_language_values(multilingual(lines)).groupby("run_id", sort=False):
+        train = run["lang"].iloc[0]
+        others = run[run["eval_lang"] != train]
+        values = {}
+        if len(others):
+            values[f"avg (excl. {train})"] = others["value"].mean()
+            at_train = run.loc[run["eval_lang"] == train, "value"]
+            if len(at_train):
+                values[f"gap ({train} − avg)"] = at_train.mean() - others["value"].mean()
+        for level in ("family", "genus"):
+            for name, g in others.dropna(subset=[f"eval_{level}"]).groupby(f"eval_{level}"):
+                values[f"{level} {name}"] = g["value"].mean()
+        out += _run_lines(run, values)
+    return pd.DataFrame(out)
+
+
+def _view(eval_name: str) -> tuple[str, str | None]:
+    head, _, rest = str(eval_name).partition(" ")
+    if head in ("family", "genus"):
+        return head, rest
+    return ("average", None) if head == "avg" else ("gap", None)
+
+
+def language_table(lines: pd.DataFrame, cells: pd.DataFrame,
+                   bootstrap: Bootstrap = Bootstrap()) -> pd.DataFrame:
+    """Per-language cells (taken from ``cells``, the main table) and aggregate cells, for every
+    multilingual target; sorted per model × variant: languages by family, then the aggregates."""
+    ml = multilingual(lines)
+    if ml.empty:
+        return pd.DataFrame(columns=LANGUAGE_COLUMNS)
+    bases = ml[LANG_BASE].drop_duplicates()
+    per_lang = cells.merge(bases, on=LANG_BASE).dropna(subset=["eval_lang"]).copy()
+    per_lang["view"], per_lang["group_name"] = "language", per_lang["eval_family"]
+    agg = table_from_lines(aggregate_lines(lines), Bootstrap(resamples=0))
+    views = [_view(e) for e in agg["eval"]]
+    agg["view"] = [v for v, _ in views]
+    agg["group_name"] = [g for _, g in views]
+    table = pd.concat([per_lang, agg], ignore_index=True)[LANGUAGE_COLUMNS]
+    table["_order"] = table["view"].map(VIEWS.index)
+    table = table.sort_values(LANG_BASE + ["itt_variant", "_order", "group_name", "eval_lang",
+                                           "eval"], na_position="last", kind="stable")
+    return table.drop(columns="_order").reset_index(drop=True)
+
+
+def robustness_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for _, run in per_language_values(multilingual(lines)).groupby("run_id", sort=False):
+        v = run["value"].to_numpy(dtype=float)
+        worst = v.min() if higher_is_better(run["metric"].iloc[0]) else v.max()
+        out += _run_lines(run, dict(zip(ROBUST_STATS, (v.mean(), worst, v.std(ddof=0)))))
+    return pd.DataFrame(out)
+
+
+def single_task_reference(variant: str, variants: list[str]) -> str | None:
+    """The single-task variant ``variant`` is compared with (None if there is no clear one)."""
+    singles = [v for v in variants if v != NO_ITT and not any(c in v for c in ">+")]
+    if variant in singles:
+        return None
+    if len(singles) == 1:
+        return singles[0]
+    last = variant.split(">")[-1]
+    return last if last in singles else None
+
+
+def robustness_table(lines: pd.DataFrame) -> pd.DataFrame:
+    """Mean / worst / std over languages per model × target × variant, Δ vs no-ITT and vs the
+    single-task variant (columns ``*_vs_single``)."""
+    rob = robustness_lines(lines)
+    if rob.empty:
+        return pd.DataFrame(columns=ROBUST_COLUMNS)
+    table = table_from_lines(rob, Bootstrap(resamples=0))
+    for col in VS_SINGLE:
+        table[col] = np.nan if col != "single_variant" else None
+    keyed = rob.groupby(LANG_BASE + ["eval"], dropna=False)
+    for i, r in table.iterrows():
+        if r["itt_variant"] is None:
+            continue
+        g = keyed.get_group(tuple(r[k] for k in LANG_BASE + ["eval"]))
+        ref = single_task_reference(r["itt_variant"], sorted(g.loc[g["itt"], "itt_variant"].unique()))
+        if ref is None:
+            continue
+        s = compare_sides(g[g["itt_variant"] == r["itt_variant"]], g[g["itt_variant"] == ref])
+        table.loc[i, VS_SINGLE[:-1]] = [ref, s["noitt_mean"], s["delta"], s["n_pairs"],
+                                        s["ci_low"], s["ci_high"], s["p_value"]]
+    table["_order"] = table["eval"].map(ROBUST_STATS.index)
+    table = table.sort_values(LANG_BASE + ["itt_variant", "_order"], kind="stable")
+    return table.drop(columns="_order").reset_index(drop=True)[ROBUST_COLUMNS]

@@ -1,0 +1,117 @@
+"""Gain vs divergence: does ITT help more when the intermediate data are closer to the target?
+
+``${root}/measures.jsonl`` holds one measure of two datasets per line::
+
+    {"a_key": <intermediate dataset key>, "b_key": <target or eval-set dataset key>,
+     "model": <tokenizer/encoder name, or null = any model>, "measure": "...", "value": 0.3,
+     "n_a": 1000, "n_b": 1000, "params": {...}, "seed": 0}
+
+Each ITT comparison cell (Δ over seeds vs no-ITT) is joined to the measures with
+a = its intermediate key (what the parent run trained on), b = the evaluated set's key (the
+target's own key for its own test set, the eval set's key otherwise: one point per eval language)
+and a matching model (the ledger's model name or its hub id). Repeated measures (seeds) are
+averaged; a measure logged with several ``params`` becomes one measure per params set. Per measure
+(and per model) the report gives Spearman's ρ of Δ against the measure, with a percentile
+bootstrap CI over points (seeded), n, and a scatter with a least-squares line.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .ledger_frame import LedgerWarning
+
+MEASURES_NAME = "measures.jsonl"
+MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
+JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_lang", "metric", "itt_variant",
+                "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
+RHO_COLUMNS = ["measure", "model", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
+
+
+def load_measures(root: str | Path) -> pd.DataFrame | None:
+    """Rows of ``${root}/measures.jsonl`` (None when the file does not exist)."""
+    path = Path(root) / MEASURES_NAME
+    if not path.is_file():
+        return None
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                float(row["value"]), row["a_key"], row["b_key"], row["measure"]
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                warnings.warn(f"{path}:{lineno}: skipping measure line ({exc})", LedgerWarning,
+                              stacklevel=2)
+                continue
+            rows.append(row)
+    df = pd.DataFrame(rows).reindex(columns=MEASURE_COLUMNS)
+    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    df["params"] = df["params"].map(lambda p: json.dumps(p, sort_keys=True) if p else "")
+    return df
+
+
+def _measure_labels(measures: pd.DataFrame) -> pd.Series:
+    n_params = measures.groupby("measure")["params"].transform("nunique")
+    return measures["measure"].where(n_params <= 1, measures["measure"] + " " + measures["params"])
+
+
+def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """ITT cells with a paired Δ, one line per matching measure (columns JOIN_COLUMNS)."""
+    gains = cells[cells["itt_variant"].notna() & cells["delta"].notna()
+                  & cells["intermediate_key"].notna()].copy()
+    if gains.empty or measures is None or measures.empty:
+        return pd.DataFrame(columns=JOIN_COLUMNS)
+    gains["a_key"] = gains["intermediate_key"]
+    gains["b_key"] = gains["key"].where(gains["own"].astype(bool), gains["eval_key"])
+    m = measures.assign(measure=_measure_labels(measures))
+    m = (m.groupby(["a_key", "b_key", "model", "measure"], dropna=False)["value"].mean()
+         .rename("measure_value").reset_index())
+    any_model = m[m["model"].isna()].drop(columns="model")
+    by_model = m[m["model"].notna()]
+    joined = [gains.merge(any_model, on=["a_key", "b_key"])]
+    for col in ("model", "hub_id"):  # a measure may name the config name or the hub id
+        named = by_model.rename(columns={"model": col})
+        joined.append(gains.merge(named, on=["a_key", "b_key", col]))
+    out = pd.concat(joined, ignore_index=True)
+    out = out.drop_duplicates(subset=["model", "task", "target", "key", "eval", "metric",
+                                      "itt_variant", "measure", "source", "split", "hparams_id"])
+    return out.reindex(columns=JOIN_COLUMNS).reset_index(drop=True)
+
+
+def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
+                level: float = 0.95) -> tuple[float, float, float, float]:
+    """(ρ, CI low, CI high, p): percentile bootstrap over points; NaN with fewer than 3 points."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3:
+        return (np.nan,) * 4
+    res = sps.spearmanr(x, y)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(resamples, len(x)))
+    with warnings.catch_warnings():  # constant resamples have no ρ; they are dropped
+        warnings.simplefilter("ignore")
+        rx, ry = sps.rankdata(x[idx], axis=1), sps.rankdata(y[idx], axis=1)
+        rx, ry = rx - rx.mean(1, keepdims=True), ry - ry.mean(1, keepdims=True)
+        rho_b = (rx * ry).sum(1) / np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
+    tail = 100 * (1 - level) / 2
+    lo, hi = (np.nanpercentile(rho_b, [tail, 100 - tail]) if np.isfinite(rho_b).any()
+              else (np.nan, np.nan))
+    return float(res.statistic), float(lo), float(hi), float(res.pvalue)
+
+
+def rho_table(joined: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Spearman ρ of Δ vs each measure, per model and over all models (``model = "all"``)."""
+    rows = []
+    for measure, g in joined.groupby("measure", sort=True):
+        for model, sub in [("all", g)] + list(g.groupby("model", sort=True)):
+            rho, lo, hi, p = spearman_ci(sub["measure_value"], sub["delta"], resamples, seed)
+            rows.append({"measure": measure, "model": model, "n": len(sub), "rho": rho,
+                         "rho_ci_low": lo, "rho_ci_high": hi, "p_value": p})
+    return pd.DataFrame(rows, columns=RHO_COLUMNS)

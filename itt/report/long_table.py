@@ -1,0 +1,186 @@
+"""The long table: one line per run × evaluated set × split (val/test) × metric.
+
+Every view of the report is a group-by on it. A target run evaluates on its own test split (the
+line's ``eval`` is its dataset role, ``own=True``) and on the task's eval sets (``eval`` = the set's
+name, e.g. ``xnli_de``); intermediate runs have their own set only. Columns:
+
+* the run: ``run_id, time, model, hub_id, pretraining, languages`` (the last three from
+  ``model_info``), ``task, kind, stage, target, itt, itt_variant, chain_steps, seed, split,
+  source, hparams_id, primary_metric, parent_run_id, predictions``;
+* the dataset it trained on: ``role, path, subset, lang, domain, key`` and, for ITT targets,
+  ``intermediate_key`` (what the parent run trained on; see :mod:`itt.report.chain`);
+* the evaluated set: ``eval, own, eval_key, eval_lang, eval_family, eval_genus, eval_script,
+  eval_domain``, ``eval_split`` (``val``/``test``) and ``n`` (its items);
+* ``metric`` (bare name, e.g. ``acc``) and ``value``.
+
+Language family, genus and script come from :mod:`itt.languages` for every known code (one source
+for old and new rows alike); a row's own values are used only for codes the table lacks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import pandas as pd
+
+from itt import languages
+
+from .chain import parent_keys
+from .dataset_keys import dataset_key, mixture_key
+from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning, _as_float, _is_missing, latest_ok
+
+SPLITS = {"val": "validation", "test": "test"}  # metric prefix -> data_sizes / evals n key
+RUN_COLUMNS = [
+    "run_id", "time", "_line", "model", "hub_id", "pretraining", "languages", "task", "kind",
+    "stage", "target", "itt", "itt_variant", "chain_steps", "seed", "split", "source",
+    "hparams_id", "primary_metric", "parent_run_id", "predictions",
+    "role", "path", "subset", "lang", "domain", "key", "intermediate_key",
+]
+EVAL_COLUMNS = ["eval", "own", "eval_key", "eval_lang", "eval_family", "eval_genus",
+                "eval_script", "eval_domain", "eval_split", "n", "metric", "value"]
+LONG_COLUMNS = RUN_COLUMNS + EVAL_COLUMNS
+# Keys groupby must never silently drop (pandas drops NaN keys): missing -> "n/a".
+KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "eval", "metric", "model", "itt_variant"]
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, LedgerWarning, stacklevel=3)
+
+
+def _lang_fields(spec: Mapping, prefix: str) -> dict:
+    lang = spec.get("lang")
+    known = languages.get(lang) if lang else None
+    return {
+        f"{prefix}lang": lang,
+        f"{prefix}family": known.family if known else spec.get("family"),
+        f"{prefix}genus": known.genus if known else spec.get("genus"),
+        f"{prefix}script": known.script if known else spec.get("script"),
+        f"{prefix}domain": spec.get("domain"),
+    }
+
+
+def _evaluated_sets(row: Mapping) -> list[tuple[str, bool, Mapping, dict, dict]]:
+    """(eval name, own, spec, {split: n}, {"val/acc": v, ...}) for every set the run was scored on."""
+    metrics = row["metrics"] if isinstance(row.get("metrics"), Mapping) else {}
+    own_metrics, flat_evals = {}, {}
+    for name, value in metrics.items():
+        parts = str(name).split("/")
+        if len(parts) == 2 and parts[0] in SPLITS:
+            own_metrics[name] = value
+        elif len(parts) == 3 and parts[0] in SPLITS:
+            flat_evals.setdefault(parts[1], {})[f"{parts[0]}/{parts[2]}"] = value
+    sizes = row["data_sizes"]
+    own_n = {"test": row["n_test"] if not _is_missing(row["n_test"]) else sizes.get("test"),
+             "validation": sizes.get("validation")}
+    dataset = row["dataset"]
+    role = dataset.get("role") or row.get("target") or row.get("stage")
+    sets = [(role, True, dataset, own_n, own_metrics)]
+    evals = row["evals"]
+    for name in list(evals) + [n for n in flat_evals if n not in evals]:
+        spec = evals.get(name) if isinstance(evals.get(name), Mapping) else {}
+        # The eval's own metrics dict is the authority; flat "test/<eval>/acc" keys fill gaps.
+        found = {**flat_evals.get(name, {}), **(spec.get("metrics") or {})}
+        n = spec.get("n") if isinstance(spec.get("n"), Mapping) else {}
+        sets.append((name, False, spec, n, found))
+    return sets
+
+
+def _run_fields(row: Mapping, parent_key: str | None) -> dict:
+    info, dataset = row["model_info"], row["dataset"]
+    out = {c: row.get(c) for c in RUN_COLUMNS if c in row}
+    out.update(
+        hub_id=info.get("hub_id"), pretraining=info.get("pretraining"),
+        languages=info.get("languages"), chain_steps=len(row["chain"]),
+        role=dataset.get("role") or row.get("target") or row.get("stage"),
+        path=dataset.get("path"), subset=dataset.get("subset"), lang=dataset.get("lang"),
+        domain=dataset.get("domain"),
+        key=mixture_key(row["datasets"], dataset, row.get("source")),
+        intermediate_key=parent_key,
+    )
+    return out
+
+
+def long_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The long table of the latest ``ok`` row of every run in a ledger frame (``load_ledger``)."""
+    runs = latest_ok(df)
+    parents = parent_keys(runs)
+    lines = []
+    for row in runs.to_dict("records"):
+        base = _run_fields(row, parents.get(row["run_id"]))
+        for name, own, spec, sizes, metrics in _evaluated_sets(row):
+            spec_fields = _lang_fields(spec, "eval_")
+            eval_key = base["key"] if own else dataset_key(spec, row.get("source"))
+            for metric_name, value in metrics.items():
+                split, metric = metric_name.split("/", 1)
+                if metric == "loss":
+                    continue
+                lines.append({**base, "eval": name, "own": own, "eval_key": eval_key,
+                              **spec_fields, "eval_split": split,
+                              "n": sizes.get(SPLITS[split]), "metric": metric,
+                              "value": _as_float(value)})
+    long = pd.DataFrame(lines, columns=LONG_COLUMNS)
+    long["n"] = pd.to_numeric(long["n"], errors="coerce").astype("Int64")
+    long["seed"] = pd.to_numeric(long["seed"], errors="coerce").astype("Int64")
+    long["own"] = long["own"].astype(bool)
+    return long
+
+
+def metric_choice(metric: str | None) -> tuple[str, str] | None:
+    """``"acc"`` -> ``("test", "acc")``; ``"val/acc"`` -> ``("val", "acc")``; None -> None."""
+    if not metric:
+        return None
+    split, _, name = metric.rpartition("/")
+    if split and split not in SPLITS:
+        raise ValueError(f"metric={metric!r}: the split prefix must be one of {', '.join(SPLITS)}")
+    return (split or "test"), name
+
+
+def select(long: pd.DataFrame, metric: str | None = None,
+           runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Target-stage lines of one metric: ``metric=None`` = each run's ``test/<primary_metric>``
+    (a run without one borrows its task's most common one); ``"acc"`` = ``test/acc``;
+    ``"val/acc"`` as given. ``metric`` becomes the full name (``test/acc``). Runs whose own set
+    lacks the metric, or whose ``itt`` flag is unknown, are dropped with a warning; ``runs`` (the
+    latest-ok ledger rows) lets that warning count runs that logged no metric at all."""
+    lines = long[long["stage"] == "target"].copy()
+    choice = metric_choice(metric)
+    if choice is None:
+        primary = lines["primary_metric"].where(lines["primary_metric"].notna())
+        by_task = primary.groupby(lines["task"]).agg(
+            lambda s: s.mode().iloc[0] if s.notna().any() else None)
+        wanted = primary.fillna(lines["task"].map(by_task))
+        keep = (lines["eval_split"] == "test") & (lines["metric"] == wanted)
+    else:
+        keep = (lines["eval_split"] == choice[0]) & (lines["metric"] == choice[1])
+    chosen = lines[keep & lines["value"].notna()]
+    _warn_missing(lines if runs is None else runs[runs["stage"] == "target"], chosen, metric)
+    no_itt = chosen["itt"].isna()
+    if no_itt.any():
+        _warn(f"{chosen.loc[no_itt, 'run_id'].nunique()} target run(s) have itt=null; not counted")
+    chosen = chosen[~no_itt].copy()
+    chosen["itt"] = chosen["itt"].astype(bool)
+    chosen["metric"] = chosen["eval_split"] + "/" + chosen["metric"]
+    for col in KEY_COLUMNS:
+        chosen[col] = chosen[col].map(lambda v: MISSING if _is_missing(v) else v)
+    return chosen.reset_index(drop=True)
+
+
+def _warn_missing(runs: pd.DataFrame, chosen: pd.DataFrame, metric: str | None) -> None:
+    runs = runs.drop_duplicates("run_id")
+    lacking = runs[~runs["run_id"].isin(set(chosen.loc[chosen["own"], "run_id"]))]
+    if lacking.empty:
+        return
+    if metric:
+        names = metric if "/" in metric else f"test/{metric}"
+    else:
+        names = ", ".join(sorted({f"test/{m}" if not _is_missing(m) else "(no primary_metric)"
+                                  for m in lacking["primary_metric"]}))
+    tasks = ", ".join(sorted({str(t) for t in lacking["task"]}))
+    _warn(f"{len(lacking)} target run(s) lack metric {names} (tasks: {tasks}); not counted")
+
+
+def target_runs(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """One line per counted target run: its own test set's ``metric`` (full name) and ``value``."""
+    lines = select(long_table(df), metric, runs=latest_ok(df))
+    return lines[lines["own"]].drop_duplicates("run_id").reset_index(drop=True)

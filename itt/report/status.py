@@ -1,0 +1,139 @@
+"""``python -m itt.report --status``: what the ledger holds, and what a sweep still owes.
+
+Ledger runs by latest status: ``ok`` (has an ok row), ``failed`` (its newest row failed and it never
+succeeded; with the error) and ``cached only`` (only ``cached`` rows: the ok row lives in another
+ledger). For a sweep directory (``${root}/sweeps/<stamp>/``, one subfolder per job named by its
+run id, each with Hydra's ``.hydra/overrides.yaml``; default: the newest sweep under the root),
+each job without an ok row is one of:
+
+* ``running``     – its run lock is held by a live process (tested with a non-blocking ``flock``,
+  released at once; the kernel frees a dead job's lock, so a held lock means a live job);
+* ``resumable``   – lock free, no row, and a resume checkpoint exists (``checkpoints/last.ckpt``
+  or SLURM's ``hpc_ckpt_*.ckpt`` in ``${root}/runs/<run_id>/``): killed, rerunning resumes it;
+* ``failed``      – its newest ledger row failed;
+* ``not started`` – none of the above.
+
+Every job that is neither done nor running gets its rerun command (the sweep's overrides).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .ledger_frame import _chronological
+
+
+def ledger_status(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per run_id: ``state`` (ok / failed / cached only), ``error``, ``time``."""
+    cols = ["run_id", "state", "error", "time"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for run_id, g in _chronological(df).groupby("run_id", sort=False):
+        statuses = set(g["status"])
+        real = g[g["status"] != "cached"]
+        if "ok" in statuses:
+            state, error = "ok", None
+        elif real.empty:
+            state, error = "cached only", None
+        else:
+            state, error = str(real["status"].iloc[-1]), real["error"].iloc[-1]
+        rows.append({"run_id": run_id, "state": state, "error": error, "time": g["time"].iloc[-1]})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def lock_held(path: Path) -> bool:
+    """True if another process holds an flock on ``path`` (we never create it or keep it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def lock_paths(root: Path, run_id: str) -> list[Path]:
+    # ${root}/locks/<run_id>.lock; runs written before locks moved there lock their run dir.
+    return [root / "locks" / f"{run_id}.lock", root / "runs" / run_id / ".lock"]
+
+
+def resume_checkpoint(root: Path, run_id: str) -> Path | None:
+    run_dir = root / "runs" / run_id
+    found = [run_dir / "checkpoints" / "last.ckpt", *sorted(run_dir.glob("hpc_ckpt_*.ckpt"))]
+    return next((p for p in found if p.is_file()), None)
+
+
+def newest_sweep(root: Path) -> Path | None:
+    sweeps = [p for p in (root / "sweeps").glob("*") if p.is_dir()]
+    return max(sweeps, key=lambda p: p.name) if sweeps else None
+
+
+def read_overrides(job_dir: Path) -> list[str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return [str(o) for o in loaded]
+
+
+def sweep_status(root: str | Path, sweep: str | Path, ledger: pd.DataFrame) -> pd.DataFrame:
+    """One row per job of ``sweep``: run_id, state, detail, rerun command."""
+    root, sweep = Path(root), Path(sweep)
+    states = ledger_status(ledger).set_index("run_id") if not ledger.empty else pd.DataFrame()
+    rows = []
+    for job in sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        run_id = job.name
+        known = states.loc[run_id] if run_id in states.index else None
+        detail = ""
+        if known is not None and known["state"] in ("ok", "cached only"):
+            state = "done"
+        elif any(lock_held(p) for p in lock_paths(root, run_id)):
+            state = "running"
+        elif known is not None:
+            state, detail = "failed", str(known["error"] or "")
+        elif (ckpt := resume_checkpoint(root, run_id)) is not None:
+            state, detail = "resumable", str(ckpt)
+        else:
+            state = "not started"
+        command = ""
+        if state not in ("done", "running"):
+            command = shlex.join(["python", "-m", "itt.train", *read_overrides(job)])
+        rows.append({"run_id": run_id, "state": state, "detail": detail, "rerun": command})
+    return pd.DataFrame(rows, columns=["run_id", "state", "detail", "rerun"])
+
+
+def status_lines(df: pd.DataFrame, root: str | Path, sweep: str | Path | None) -> list[str]:
+    """What ``--status`` prints."""
+    led = ledger_status(df)
+    counts = led["state"].value_counts()
+    lines = [f"ledger: {len(led)} run(s): " + ", ".join(
+        f"{counts.get(s, 0)} {s}" for s in ("ok", "failed", "cached only"))]
+    for r in led[led["state"] == "failed"].itertuples(index=False):
+        lines.append(f"  failed {r.run_id}: {r.error or '(no error recorded)'}")
+    sweep = Path(sweep) if sweep else newest_sweep(Path(root))
+    if sweep is None or not sweep.is_dir():
+        lines.append("sweep: none found" + (f" at {sweep}" if sweep else f" under {root}/sweeps"))
+        return lines
+    jobs = sweep_status(root, sweep, df)
+    counts = jobs["state"].value_counts()
+    lines.append(f"sweep {sweep}: {len(jobs)} job(s): " + ", ".join(
+        f"{counts.get(s, 0)} {s}" for s in ("done", "running", "resumable", "failed",
+                                            "not started")))
+    for r in jobs[jobs["state"] != "done"].itertuples(index=False):
+        lines.append(f"  {r.state} {r.run_id}" + (f" ({r.detail})" if r.detail else ""))
+        if r.rerun:
+            lines.append(f"    rerun: {r.rerun}")
+    return lines

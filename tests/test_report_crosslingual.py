@@ -1,0 +1,161 @@
+"""Cross-lingual views and the language table, against hand-computed values.
+
+A target trained on English (xnli:en) and evaluated zero-shot on de (twice: xnli and paws-x), fr,
+es, ar, sw and zh; variants none, mnli (one step) and mnli>squad (two steps); seeds 0, 1, 2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger
+
+from itt import languages
+from itt.errors import ConfigError
+from itt.report import build_report, load_ledger, write_outputs
+from itt.report.crosslingual import robustness_lines
+from itt.report.long_table import long_table, select
+
+BASE = {"en": 0.80, "de": 0.70, "fr": 0.72, "es": 0.74, "ar": 0.60, "sw": 0.50, "zh": 0.65}
+GAIN = {
+    "none": dict.fromkeys(BASE, 0.0),
+    "mnli": {"en": 0.03, "de": 0.02, "fr": 0.02, "es": 0.02, "ar": 0.05, "sw": -0.01, "zh": 0.00},
+    "mnli>squad": {"en": 0.04, "de": 0.01, "fr": 0.03, "es": 0.00, "ar": 0.02, "sw": 0.00,
+                   "zh": 0.01},
+}
+PAWS_OFFSET = -0.04  # the second German eval set scores 0.04 lower
+
+
+def value(variant, lang, seed):
+    jitter = 0.002 * (seed % 2) if variant != "none" else 0.0
+    return BASE[lang] + GAIN[variant][lang] + 0.005 * seed + jitter
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("xling")
+    rows = []
+    for s in range(3):
+        mnli = intermediate_row(f"mnli{s}", dataset("mnli", "glue", "mnli"), seed=s)
+        squad = intermediate_row(f"squad{s}", dataset("squad", "squad"), parent=mnli, seed=s)
+        rows += [mnli, squad]
+        for variant, parent in (("none", None), ("mnli", mnli), ("mnli>squad", squad)):
+            evals = {lang: eval_set(lang, value(variant, lang, s)) for lang in BASE if lang != "en"}
+            evals["de_paws"] = eval_set("de", value(variant, "de", s) + PAWS_OFFSET, path="paws-x")
+            rows.append(target_row(f"{variant}-{s}", seed=s, value=value(variant, "en", s),
+                                   data=dataset("en", "xnli", "en"), parent=parent, evals=evals))
+    write_ledger(root, rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(root):
+    return build_report(load_ledger(root / "results.jsonl"), root=root)
+
+
+def agg(report, variant, eval_name):
+    t = report.languages
+    sel = t[(t["itt_variant"] == variant) & (t["eval"] == eval_name)]
+    assert len(sel) == 1, (variant, eval_name, t[["itt_variant", "eval"]])
+    return sel.iloc[0]
+
+
+def test_family_averages_match_hand_computed(report):
+    # no-ITT, mean over seeds: languages shift by 0.005·seed -> +0.005 on average.
+    # German is the mean of its two eval sets: 0.70 and 0.66 -> 0.68.
+    de = 0.70 + PAWS_OFFSET / 2
+    ie = agg(report, "mnli", "family Indo-European")
+    assert ie["noitt_mean"] == pytest.approx((de + 0.72 + 0.74) / 3 + 0.005)
+    # mnli gains de/fr/es +0.02 each; ITT jitter 0.002 on seed 1 -> +0.002/3 on average
+    assert ie["delta"] == pytest.approx(0.02 + 0.002 / 3)
+    assert ie["n_pairs"] == 3
+    romance = agg(report, "mnli>squad", "genus Romance")
+    assert romance["noitt_mean"] == pytest.approx((0.72 + 0.74) / 2 + 0.005)
+    assert romance["delta"] == pytest.approx((0.03 + 0.00) / 2 + 0.002 / 3)
+    assert agg(report, "mnli", "family Niger-Congo")["delta"] == pytest.approx(-0.01 + 0.002 / 3)
+    assert agg(report, "mnli", "genus Germanic")["itt_mean"] == pytest.approx(
+        de + 0.02 + 0.005 + 0.002 / 3)
+    # the training language belongs to no family average (zero-shot only) ...
+    families = set(report.languages.loc[report.languages["view"] == "family", "group_name"])
+    assert families == {"Indo-European", "Afro-Asiatic", "Niger-Congo", "Sino-Tibetan"}
+
+
+def test_average_and_transfer_gap(report):
+    zero_shot = [0.70 + PAWS_OFFSET / 2, 0.72, 0.74, 0.60, 0.50, 0.65]
+    avg = agg(report, "mnli", "avg (excl. en)")
+    assert avg["noitt_mean"] == pytest.approx(sum(zero_shot) / 6 + 0.005)
+    gains = [0.02, 0.02, 0.02, 0.05, -0.01, 0.00]
+    assert avg["delta"] == pytest.approx(sum(gains) / 6 + 0.002 / 3)
+    gap = agg(report, "mnli", "gap (en − avg)")
+    assert gap["noitt_mean"] == pytest.approx(0.80 - sum(zero_shot) / 6)
+    assert gap["delta"] == pytest.approx(0.03 - sum(gains) / 6)
+
+
+def test_per_language_rows_grouped_by_family(report):
+    t = report.languages
+    rows = t[(t["view"] == "language") & (t["itt_variant"] == "mnli")]
+    assert list(rows["eval_family"]) == sorted(rows["eval_family"])
+    assert set(rows["eval"]) == {"en", "de", "de_paws", "fr", "es", "ar", "sw", "zh"}
+    de = rows.set_index("eval").loc["de"]
+    assert de["delta"] == pytest.approx(0.02 + 0.002 / 3) and de["eval_genus"] == "Germanic"
+    md = report.markdown()
+    assert "## Cross-lingual view" in md and "family Indo-European" in md
+
+
+def test_robustness_hand_computed(root, report):
+    lines = select(long_table(load_ledger(root / "results.jsonl")))
+    run = robustness_lines(lines).query("run_id == 'none-0'").set_index("eval")["value"]
+    langs = [0.80, 0.70 + PAWS_OFFSET / 2, 0.72, 0.74, 0.60, 0.50, 0.65]
+    assert run["mean over languages"] == pytest.approx(np.mean(langs))
+    assert run["worst language"] == pytest.approx(0.50)
+    assert run["std across languages"] == pytest.approx(np.std(langs))  # ddof=0
+    rob = report.robustness.set_index(["itt_variant", "eval"])
+    worst = rob.loc[("mnli>squad", "worst language")]
+    # worst is sw in every run: 0.50 (+0.00 mnli>squad) vs -0.01 (mnli)
+    assert worst["delta"] == pytest.approx(0.00 + 0.002 / 3)
+    assert worst["single_variant"] == "mnli"
+    assert worst["delta_vs_single"] == pytest.approx(0.00 - (-0.01))
+    mean = rob.loc[("mnli>squad", "mean over languages")]
+    g2, g1 = GAIN["mnli>squad"], GAIN["mnli"]
+    avg = lambda g: (g["en"] + g["de"] + g["fr"] + g["es"] + g["ar"] + g["sw"] + g["zh"]) / 7  # noqa: E731
+    assert mean["delta_vs_single"] == pytest.approx(avg(g2) - avg(g1))
+    assert pd.isna(rob.loc[("mnli", "mean over languages"), "delta_vs_single"])
+
+
+def test_language_heatmap_and_csvs(report, tmp_path):
+    written = write_outputs(report, tmp_path / "out")
+    png = written["languages_xnli_en"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    csv = pd.read_csv(written["languages"])
+    assert {"view", "group_name", "eval_lang", "delta", "ci_low", "p_holm"} <= set(csv.columns)
+    assert {"delta_vs_single", "single_variant"} <= set(pd.read_csv(written["robustness"]).columns)
+    long = pd.read_csv(written["long"])
+    assert {"eval", "own", "eval_family", "n", "metric", "value"} <= set(long.columns)
+
+
+# -- the language table --------------------------------------------------------------------
+
+def test_language_table_entries():
+    table = languages.table()
+    assert len(table) == 50
+    assert languages.lookup("sw") == languages.Language("sw", "Swahili", "Niger-Congo", "Bantu", "Latin")
+    assert languages.lookup("DE").genus == "Germanic"
+    assert (languages.lookup("ja").family, languages.lookup("ja").script) == ("Japonic", "Japanese")
+    assert languages.lookup("qu").family == "Quechuan"
+    assert languages.lookup("eu").family == "Basque"  # an isolate is its own family
+    assert languages.lookup("pt-BR").name == "Portuguese"
+    # XTREME-R: 14 families and two isolates (Basque, Korean)
+    families = {lang.family for lang in table.values()}
+    assert len(families - {"Basque", "Korean"}) == 14
+
+
+def test_unknown_language_code():
+    with pytest.raises(ConfigError) as exc:
+        languages.lookup("ge", where="task.evals.x.lang")
+    msg = str(exc.value)
+    assert "'ge'" in msg and "task.evals.x.lang" in msg and "did you mean" in msg
+    assert "\n" not in msg
+    with pytest.raises(ConfigError, match=r"did you mean de \(German\)\?"):
+        languages.lookup("German")
+    assert languages.get("xx") is None

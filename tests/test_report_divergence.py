@@ -1,0 +1,101 @@
+"""Gain vs divergence: measures.jsonl joined to Δ per (model, intermediate key, target/eval key)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger
+from scipy import stats as sps
+
+from itt.report import build_report, load_ledger, write_outputs
+
+INTERMEDIATES = {"A": 0.9, "B": 0.5, "C": 0.2, "D": 0.7}   # overlap with the target data
+GAIN = {"A": 0.05, "B": 0.02, "C": -0.01, "D": 0.03}        # Δ on the own test set
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("div")
+    rows, measures = [], []
+    for model, scale in (("xlmr", 1.0), ("mbert", 0.5)):
+        for s in range(2):
+            data = dataset("en", "xnli", "en")
+            evals = {"de": eval_set("de", 0.70 + 0.01 * s)}
+            rows.append(target_row(f"{model}-none-{s}", model=model, seed=s, data=data,
+                                   value=0.80 + 0.01 * s, evals=evals))
+            for name, gain in GAIN.items():
+                inter = intermediate_row(f"{model}-{name}-{s}", dataset(name, f"data/{name}"),
+                                         model=model, seed=s)
+                evals = {"de": eval_set("de", 0.70 + 0.01 * s + gain / 2)}
+                rows += [inter, target_row(f"{model}-{name}-t{s}", model=model, seed=s, data=data,
+                                           value=0.80 + 0.01 * s + scale * gain, parent=inter,
+                                           evals=evals)]
+    for name, overlap in INTERMEDIATES.items():
+        for b_key in ("xnli:en", "xnli:de"):
+            for seed in (0, 1):  # repeated measurements are averaged
+                measures.append({"a_key": f"data/{name}", "b_key": b_key, "model": None,
+                                 "measure": "overlap", "value": overlap + 0.01 * seed,
+                                 "n_a": 100, "n_b": 100, "params": {"n": 1}, "seed": seed})
+        # a per-model measure, once named by config name, once by hub id
+        for model in ("xlmr", "org/mbert"):
+            measures.append({"a_key": f"data/{name}", "b_key": "xnli:en", "model": model,
+                             "measure": "mmd", "value": 1 - overlap, "n_a": 50, "n_b": 50,
+                             "params": None, "seed": 0})
+    write_ledger(root, rows)
+    (root / "measures.jsonl").write_text("\n".join(json.dumps(m) for m in measures)
+                                         + "\n{broken\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(root):
+    with pytest.warns(UserWarning, match="skipping measure line"):
+        return build_report(load_ledger(root / "results.jsonl"), root=root)
+
+
+def test_join(report):
+    g = report.gains
+    # overlap: 2 models × 4 intermediates × 2 evaluated sets (en own, de); mmd: own set only
+    assert (g["measure"] == "overlap").sum() == 16
+    assert (g["measure"] == "mmd").sum() == 8
+    row = g[(g.model == "xlmr") & (g.a_key == "data/A") & (g["eval"] == "de")
+            & (g.measure == "overlap")].iloc[0]
+    assert row["b_key"] == "xnli:de" and row["eval_lang"] == "de"
+    assert row["measure_value"] == pytest.approx(0.9 + 0.005)  # mean of the two seeds
+    assert row["delta"] == pytest.approx(GAIN["A"] / 2)
+    mb = g[(g.model == "mbert") & (g.a_key == "data/C") & (g.measure == "mmd")].iloc[0]
+    assert mb["delta"] == pytest.approx(0.5 * GAIN["C"]) and mb["measure_value"] == pytest.approx(0.8)
+
+
+def test_rho_matches_scipy(report):
+    g, rho = report.gains, report.rho.set_index(["measure", "model"])
+    for (measure, model), r in rho.iterrows():
+        sub = g[g.measure == measure] if model == "all" else g[(g.measure == measure)
+                                                                & (g.model == model)]
+        ref = sps.spearmanr(sub["measure_value"], sub["delta"])
+        assert r["n"] == len(sub)
+        assert r["rho"] == pytest.approx(ref.statistic) and r["p_value"] == pytest.approx(ref.pvalue)
+        assert r["rho_ci_low"] <= r["rho"] + 1e-12 and r["rho"] - 1e-12 <= r["rho_ci_high"]
+    # per model on the own set, the gains are ordered exactly like the overlaps
+    assert rho.loc[("mmd", "xlmr"), "rho"] == pytest.approx(-1.0)
+
+
+def test_outputs(report, tmp_path):
+    written = write_outputs(report, tmp_path)
+    for name in ("gain_vs_overlap", "gain_vs_mmd"):
+        png = written[name]
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    rho = pd.read_csv(written["divergence_rho"])
+    assert set(rho["model"]) == {"all", "xlmr", "mbert"}
+    assert "## Gain vs divergence" in report.markdown()
+    assert np.isfinite(pd.read_csv(written["divergence"])["measure_value"]).all()
+
+
+def test_no_measures_file(tmp_path):
+    rows = [target_row("t", value=0.8)]
+    write_ledger(tmp_path, rows)
+    report = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path)
+    assert report.gains.empty and report.rho.empty
