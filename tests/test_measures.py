@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.spatial.distance import jensenshannon
+from scipy.spatial.distance import jensenshannon, pdist
 
 from itt.errors import ConfigError
 from itt.measures import DIRECTION, MEASURES, TextSample, compute, hf_tokenize, mean_pooled_embedder, measure_pair, sample
 from itt.measures import content_words as cw
-from itt.measures.mmd import mmd2_unbiased
+from itt.measures.mmd import median_bandwidth, mmd2_unbiased, squared_distances
+from itt.measures.proxy_a_distance import held_out_balanced_error
 from itt.measures.vocab_overlap import top_k_words
 
 SENTENCES = [
@@ -88,6 +89,8 @@ def test_identical_samples_give_zero_divergence():
     # prediction to the wrong side: ε >= 0.5, and PAD is clipped to 0 (0.2 leaves room for one fold
     # of noise on 6 rows per side without admitting any real separation).
     assert values["proxy_a_distance"] <= 0.2
+    # that ε > 0.5 is reported as 0 (no evidence of a difference), not as a negative distance
+    assert held_out_balanced_error(a.embeddings, b.embeddings) > 0.5 and values["proxy_a_distance"] == 0.0
 
 
 def test_disjoint_vocabularies_give_js_ln2_and_no_overlap():
@@ -209,12 +212,41 @@ def test_mmd_estimator_matches_a_loop_over_the_formula():
     assert mmd2_unbiased(x, y, sigma) == pytest.approx(xx + yy - 2 * xy, abs=1e-14)
 
 
+def test_median_bandwidth_matches_scipy_pdist():
+    rng = np.random.default_rng(4)
+    for rows in (6, 7, 40):  # 15 (odd), 21 (odd) and 780 (even) pairs
+        z = rng.normal(size=(rows, 5))
+        z[1] = z[0]  # a coincident pair
+        assert median_bandwidth(squared_distances(z)) == pytest.approx(np.median(pdist(z)), rel=1e-12)
+    # most pairs coincide (median 0): fall back to the mean pairwise distance
+    z = np.array([[0.0, 0.0]] * 5 + [[3.0, 4.0]])
+    assert median_bandwidth(squared_distances(z)) == pytest.approx(np.mean(pdist(z)), rel=1e-12)
+
+
 def test_pad_of_a_known_linear_error():
     # 1-D: A is 40 rows at -1 and 10 at +1, B the mirror image. The best linear rule (sign) errs on
     # 10/50 rows of each side, and every training fold (stratified) learns that rule: ε = 0.2, so
     # PAD = 2(1 - 2·0.2) = 1.2.
     x = np.array([[-1.0]] * 40 + [[1.0]] * 10)
     assert compute("proxy_a_distance", *table_pair(x, -x))["proxy_a_distance"] == pytest.approx(1.2, abs=1e-12)
+
+
+def test_pad_weighs_classes_and_uses_the_balanced_error_for_unequal_samples():
+    # A: 40 rows at -1, 10 at +1; B (four times as large): 100 at +1, 100 at -1. Weighted by class,
+    # -1 is A's (40 x 2.5 > 100 x 0.625) and +1 is B's: A errs on 10/50 = 0.2, B on 100/200 = 0.5, so the
+    # balanced ε = 0.35 and PAD = 2(1 - 0.7) = 0.6. (Unweighted, every row goes to the majority B and
+    # PAD = 0; the plain error 110/250 would give 0.24.)
+    x = np.array([[-1.0]] * 40 + [[1.0]] * 10)
+    y = np.array([[1.0]] * 100 + [[-1.0]] * 100)
+    assert compute("proxy_a_distance", *table_pair(x, y))["proxy_a_distance"] == pytest.approx(0.6, abs=1e-12)
+
+
+def test_pad_does_not_depend_on_the_embedding_scale():
+    # features are standardised on each training fold, so C means the same for any encoder's scale
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(60, 6)), rng.normal(size=(60, 6)) + 0.4
+    values = [compute("proxy_a_distance", *table_pair(x * scale, y * scale))["proxy_a_distance"] for scale in (1.0, 1e-3)]
+    assert values[0] == pytest.approx(values[1], abs=1e-12) and values[0] > 0
 
 
 # --- Gaussian clouds ----------------------------------------------------------------------------
@@ -258,6 +290,13 @@ def test_same_seed_same_values():
         return compute(None, *clouds_with_text(seed), seed=seed)
 
     assert run(0) == run(0)
+
+
+def test_pad_folds_follow_the_seed():
+    a, b = gaussian_clouds(shift=0.3, n=60)
+    values = {seed: compute("proxy_a_distance", a, b, seed=seed)["proxy_a_distance"] for seed in range(4)}
+    assert values[0] == compute("proxy_a_distance", a, b, seed=0)["proxy_a_distance"]
+    assert len(set(values.values())) > 1, values  # another split of 120 near-overlapping rows, another ε
 
 
 def clouds_with_text(seed):

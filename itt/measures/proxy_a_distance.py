@@ -50,6 +50,7 @@ def measure(a: TextSample, b: TextSample, seed: int = 0, C: float = 1.0) -> floa
         raise ConfigError(f"proxy_a_distance C={C!r} must be a positive number (inverse regularisation strength)")
     x, y = paired_embeddings(a, b)
     if min(len(x), len(y)) < 2:
-        raise DataError(f"proxy_a_distance needs at least 2 texts per sample for held-out folds (got {len(x)} and {len(y)})")
+        raise DataError(f"proxy_a_distance needs at least 2 texts per sample for held-out folds "
+                        f"(got {len(x)} and {len(y)})")
     epsilon = held_out_balanced_error(x, y, seed=seed, C=C)
     return float(min(2.0, max(0.0, 2.0 * (1.0 - 2.0 * epsilon))))

@@ -40,7 +40,8 @@ def _kl_to_mixture(p: np.ndarray, m: np.ndarray) -> float:
     return float(np.sum(p[seen] * np.log(p[seen] / m[seen])))
 
 
-def unigram_distributions(a: TextSample, b: TextSample, exclude_ids: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+def unigram_distributions(a: TextSample, b: TextSample,
+                          exclude_ids: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     """P and Q over the union of both samples' token ids (same order for both)."""
     shared_tokenize(a, b)
     ids_a = np.fromiter((t for row in a.token_ids for t in row), dtype=np.int64)
@@ -49,7 +50,8 @@ def unigram_distributions(a: TextSample, b: TextSample, exclude_ids: Iterable[in
     ids_a, ids_b = ids_a[~np.isin(ids_a, excluded)], ids_b[~np.isin(ids_b, excluded)]
     for side, ids in (("a", ids_a), ("b", ids_b)):
         if ids.size == 0:
-            raise DataError(f"unigram_js: sample {side} has no tokens left after excluding {sorted(set(excluded.tolist()))}")
+            raise DataError(f"unigram_js: sample {side} has no tokens left "
+                            f"after excluding ids {sorted(set(excluded.tolist()))}")
     vocabulary, index = np.unique(np.concatenate([ids_a, ids_b]), return_inverse=True)
     counts_a = np.bincount(index[: ids_a.size], minlength=vocabulary.size).astype(np.float64)
     counts_b = np.bincount(index[ids_a.size:], minlength=vocabulary.size).astype(np.float64)

@@ -43,9 +43,9 @@ def measure(a: TextSample, b: TextSample, k: int = 10_000) -> float:
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ConfigError(f"vocab_overlap k={k!r} must be a positive integer (the paper uses 10000)")
     top_a, top_b = top_k_words(a, k), top_k_words(b, k)
-    for side, top in (("a", top_a), ("b", top_b)):
+    for side, sample, top in (("a", a, top_a), ("b", b, top_b)):
         if not top:
-            raise DataError(f"vocab_overlap: sample {side} has no content words (lang={(a if side == 'a' else b).lang!r})")
+            raise DataError(f"vocab_overlap: sample {side} has no content words (lang={sample.lang!r})")
     denominator = min(len(top_a), len(top_b))
     if denominator < k:
         log.info("vocab_overlap: %d and %d distinct content words (< k=%d): dividing by %d",
