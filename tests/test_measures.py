@@ -341,10 +341,12 @@ def test_unknown_measure_is_a_one_line_config_error():
     assert all(name in message for name in MEASURES)
 
 
-def test_parameter_no_chosen_measure_takes_is_a_config_error():
+def test_parameter_no_measure_takes_is_a_config_error():
     a = TextSample(["one text"], "en")
     with pytest.raises(ConfigError, match="K"):
         compute(["vocab_overlap"], a, a, K=5)
+    # another measure's parameter is fine: one parameter set serves any choice of measures
+    assert compute(["vocab_overlap"], a, a, seed=3, exclude_ids=[1]) == {"vocab_overlap": 1.0}
     with pytest.raises(ConfigError, match="k=0"):
         compute(["vocab_overlap"], a, a, k=0)
 
