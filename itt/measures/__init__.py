@@ -39,8 +39,9 @@ Interface
     "divergence" = larger is further apart. Each module's docstring gives the exact computation.
 
 ``compute(names, a, b, **params) -> dict[str, float]``
-    The named measures (``None``: all). Each receives only the ``params`` its signature declares;
-    an unknown measure name or a parameter no chosen measure takes is a ``ConfigError``.
+    The named measures (``None``: all). Each receives only the ``params`` its signature declares
+    (others are ignored); an unknown measure name, or a parameter that no registered measure takes,
+    is a ``ConfigError``.
 
 ``measure_pair(a, b, names, **params) -> list[dict]``
     Rows ``{"measure", "value", "direction", "n_a", "n_b", "params"}``, ``params`` holding every

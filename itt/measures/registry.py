@@ -1,9 +1,9 @@
 """Measures by name: ``@register``, ``compute`` (name -> value) and ``measure_pair`` (ledger-ready rows).
 
 Keyword parameters are routed by name: each measure receives only the parameters its signature
-declares (``k`` reaches ``vocab_overlap``, ``seed`` reaches ``proxy_a_distance``, ...). A parameter
-that none of the requested measures declares is a ``ConfigError``, so a misspelt ``K=5000`` cannot
-silently fall back to the default.
+declares (``k`` reaches ``vocab_overlap``, ``seed`` reaches ``proxy_a_distance``, ...), so one set of
+parameters serves any choice of measures. A parameter that no registered measure declares is a
+``ConfigError``, so a misspelt ``K=5000`` cannot silently fall back to the default.
 """
 
 from __future__ import annotations
@@ -50,22 +50,18 @@ def parameters(name: str) -> dict[str, object]:
 
 
 def _route(names: list[str], params: dict[str, object]) -> dict[str, dict[str, object]]:
-    """Each measure's resolved parameters: its defaults, overridden by the ``params`` it declares."""
-    declared = {name: parameters(name) for name in names}
-    accepted = set().union(*declared.values()) if declared else set()
+    """Each chosen measure's resolved parameters: its defaults, overridden by the ``params`` it declares."""
+    accepted = set().union(*(parameters(name) for name in MEASURES))
     stray = sorted(set(params) - accepted)
     if stray:
-        raise ConfigError(f"measure parameter(s) {', '.join(stray)} not used by {', '.join(names)}; "
-                          f"their parameters: {', '.join(sorted(accepted)) or 'none'}")
-    return {name: {key: params.get(key, default) for key, default in own.items()}
-            for name, own in declared.items()}
+        raise ConfigError(f"measure parameter(s) {', '.join(stray)} not taken by any measure; "
+                          f"valid: {', '.join(sorted(accepted))}")
+    return {name: {key: params.get(key, default) for key, default in parameters(name).items()} for name in names}
 
 
 def compute(names: str | Iterable[str] | None, a: TextSample, b: TextSample, **params) -> dict[str, float]:
     """``{name: value}`` for each requested measure (``None``: every registered one), in order."""
-    chosen = _names(names)
-    routed = _route(chosen, params)
-    return {name: float(MEASURES[name](a, b, **routed[name])) for name in chosen}
+    return {row["measure"]: row["value"] for row in measure_pair(a, b, names, **params)}
 
 
 def measure_pair(a: TextSample, b: TextSample, names: str | Iterable[str] | None, **params) -> list[dict]:

@@ -1,5 +1,5 @@
 """Vocabulary overlap of the top-k content words (Gururangan et al. 2020, "Don't Stop Pretraining:
-Adapt Language Models to Domains and Tasks", ACL, section 2 / figure 2: overlap of the 10K most
+Adapt Language Models to Domains and Tasks", ACL, §3.1 and figure 2: overlap of the 10K most
 frequent words, stop words excluded, between domain samples).
 
 What is computed: for each sample, count the content words of all its texts (lower-cased word
