@@ -19,8 +19,17 @@ from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import balanced_labels, noisy_label, pick, randint
 from itt.data.embedded.templates import fill, n_words, sentence
 
-DOMAINS = ("products", "movies", "restaurants")
-DIVERGENCE_ORDER = ("products",)
+DOMAINS = ("products", "movies", "restaurants", "kitchen", "books", "tweets")
+
+# Domains in order of increasing vocabulary divergence from products, by construction: the share of
+# products' domain-specific opinion words and phrases (aspect adjectives, set phrases) that a domain
+# keeps, and of the general opinion words it keeps. kitchen and books are derived from products
+# (sentiment.json: "derived_from", null = keep products' word); movies was written independently
+# and shares only the general words; tweets also swaps half the general words for informal ones.
+# Nouns and neutral filler are each domain's own.
+DIVERGENCE_ORDER = ("products", "kitchen", "books", "movies", "tweets")
+DOMAIN_WORDS_SHARED = {"products": 1.0, "kitchen": 0.75, "books": 0.5, "movies": 0.0, "tweets": 0.0}
+GENERAL_WORDS_SHARED = {"products": 1.0, "kitchen": 1.0, "books": 1.0, "movies": 1.0, "tweets": 0.5}
 
 # Label sets; every label is realised through star ratings, so the binary, 3-way and 5-star
 # variants of a domain read alike.
@@ -116,6 +125,14 @@ def spliced(base: tuple, own: tuple) -> tuple:
     if len(base) != len(own):
         raise ValueError(f"derived sentiment list {own!r} must have {len(base)} entries like its base {base!r}")
     return tuple(b if o is None else o for b, o in zip(base, own))
+
+
+def opinion_words(domain: str, lang: str) -> tuple[set[str], set[str]]:
+    """(general, domain-specific) opinion words and phrases of a domain: what carries its labels."""
+    general, specific = lexicon(domain, lang)
+    domain_words = {w for key in ("pos_phrases", "neg_phrases") for w in specific[key]}
+    domain_words |= {w for aspect in specific["aspects"] for key in ("pos", "neg") for w in aspect[key]}
+    return {w for key in ("pos", "neg") for w in general[key]}, domain_words
 
 
 def _agree(adjective: str, noun: str) -> str:
