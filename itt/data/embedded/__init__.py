@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from itt.data.embedded import sentiment, similarity, topics
+from itt.data.embedded import choice, ner, nli, parallel, paraphrase, pos, qa, sentiment, similarity, topics
 from itt.data.embedded.generator import KIND_KEYS, Generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import dataset_rng
@@ -43,7 +43,8 @@ __all__ = ["GENERATORS", "DIVERGENCE_ORDER", "Generator", "generate", "label_nam
            "langs", "corpus"]
 
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
-    sentiment.GENERATOR, topics.GENERATOR, similarity.GENERATOR,
+    sentiment.GENERATOR, topics.GENERATOR, similarity.GENERATOR, nli.GENERATOR, paraphrase.GENERATOR,
+    pos.GENERATOR, ner.GENERATOR, qa.GENERATOR, choice.GENERATOR, parallel.GENERATOR,
 )}
 
 # Per generator, domains in order of increasing vocabulary divergence from the first one, by
@@ -104,7 +105,7 @@ def corpus(seed: int = 0) -> Iterator[str]:
             for lang in gen.langs:
                 for row in generate(gen.name, lang, domain, CORPUS_ROWS, seed, gen.corpus_num_labels):
                     yield from row_texts(gen.kind, row)
-    for name in sorted({*_LEXICON_FILES}):
+    for name in _LEXICON_FILES:
         words = set(_lexicon_words(load(name)))
         yield from _chunks(sorted(words | {w[0].upper() + w[1:] for w in words}), 30)
 
@@ -125,9 +126,10 @@ def row_texts(kind: str, row: dict) -> Iterator[str]:
             yield row["text_pair"]
 
 
-# Lexicon notation stripped to plain words for the corpus: {placeholders}, "m|f" alternatives.
-_LEXICON_FILES = ("shared", "sentiment", "topics", "similarity")
-_NOTATION = re.compile(r"\{\w+\}|\|")
+# Lexicon notation stripped to plain words for the corpus: {placeholders}, "m|f" alternatives,
+# "word/TAG" tags and "m:" genders (world.json), "[entity]" brackets (ner.json).
+_LEXICON_FILES = ("shared", "sentiment", "topics", "similarity", "world", "ner", "qa", "choice")
+_NOTATION = re.compile(r"\{\w+\}|\||/[A-Z]+\b|\b[mfn]:|[\[\]]")
 
 
 def _lexicon_words(value) -> Iterator[str]:
