@@ -374,3 +374,9 @@ def test_spearman_helper_matches_scipy():
     assert ranks([5.0, 1.0, 5.0]) == [2.5, 1.0, 2.5]
     x, y = [3, 1, 4, 1, 5, 9, 2, 6], [2, 7, 1, 8, 2, 8, 1, 8]
     assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic)
+
+
+def test_default_generator_of_every_kind_has_that_kind():
+    assert set(embedded.DEFAULT_GENERATOR) == set(KIND_KEYS)
+    for kind, generator in embedded.DEFAULT_GENERATOR.items():
+        assert kind_of(generator) == kind

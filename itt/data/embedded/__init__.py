@@ -25,12 +25,14 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 * ``choice`` (multiple_choice): COPA-like cause/effect questions.
 * ``parallel`` (retrieval): English sentences and their translations (not for lang="en").
 
-Generators built on the shared parallel lexicon (nli, paraphrase, pos, qa, choice, parallel) are
-translation-aligned: with the same other arguments, row i in German is row i in English, translated.
+The new generators (nli, paraphrase, pos, ner, qa, choice, parallel) are translation-aligned: with
+the same other arguments, row i in German is row i in English, translated (QA rows share their id).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 
@@ -39,8 +41,8 @@ from itt.data.embedded.generator import KIND_KEYS, Generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import dataset_rng
 
-__all__ = ["GENERATORS", "DIVERGENCE_ORDER", "Generator", "generate", "label_names", "kind_of", "domains",
-           "langs", "corpus"]
+__all__ = ["GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "Generator", "generate", "label_names", "kind_of", "domains",
+           "langs", "corpus", "corpus_fingerprint"]
 
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
     sentiment.GENERATOR, topics.GENERATOR, similarity.GENERATOR, nli.GENERATOR, paraphrase.GENERATOR,
@@ -50,6 +52,11 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
 # Per generator, domains in order of increasing vocabulary divergence from the first one, by
 # construction of their lexicons (see ``sentiment.DIVERGENCE_SHARES``).
 DIVERGENCE_ORDER: dict[str, tuple[str, ...]] = {"sentiment": sentiment.DIVERGENCE_ORDER}
+
+# The generator a dataset spec of each task kind uses when it names none.
+DEFAULT_GENERATOR = {"sequence_classification": "sentiment", "sequence_regression": "similarity",
+                     "token_classification": "ner", "extractive_qa": "qa", "multiple_choice": "choice",
+                     "retrieval": "parallel"}
 
 CORPUS_ROWS = 70  # rows per (generator, lang, domain) in the tokenizer corpus
 
@@ -108,6 +115,16 @@ def corpus(seed: int = 0) -> Iterator[str]:
     for name in _LEXICON_FILES:
         words = set(_lexicon_words(load(name)))
         yield from _chunks(sorted(words | {w[0].upper() + w[1:] for w in words}), 30)
+
+
+@functools.cache
+def corpus_fingerprint(seed: int = 0) -> str:
+    """A digest of :func:`corpus`: in the tiny models' cache key, so changed generators retrain their tokenizers."""
+    digest = hashlib.sha1()
+    for text in corpus(seed):
+        digest.update(text.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:10]
 
 
 def row_texts(kind: str, row: dict) -> Iterator[str]:

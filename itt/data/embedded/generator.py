@@ -14,13 +14,13 @@ from dataclasses import dataclass
 # OPTIONAL_KEYS); the generators emit exactly these rows.
 KIND_KEYS = {
     "sequence_classification": {"text", "label"},
-    "sequence_regression": {"text", "text_pair", "label"},
+    "sequence_regression": {"text", "label"},
     "token_classification": {"tokens", "tags"},
     "extractive_qa": {"id", "question", "context", "answers"},
     "multiple_choice": {"premise", "question", "choices", "label"},
     "retrieval": {"text", "text_pair"},
 }
-OPTIONAL_KEYS = {"sequence_classification": {"text_pair"}}
+OPTIONAL_KEYS = {"sequence_classification": {"text_pair"}, "sequence_regression": {"text_pair"}}
 
 LANGS: tuple[str, ...] = ("en", "de", "fr", "es")
 
