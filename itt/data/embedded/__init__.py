@@ -41,7 +41,7 @@ from itt.data.embedded.generator import KIND_KEYS, Generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import dataset_rng
 
-__all__ = ["GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "Generator", "generate", "label_names", "kind_of", "domains",
+__all__ = ["GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "KIND_KEYS", "Generator", "generate", "label_names", "kind_of", "domains",
            "langs", "corpus", "corpus_fingerprint"]
 
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
@@ -50,7 +50,7 @@ GENERATORS: dict[str, Generator] = {g.name: g for g in (
 )}
 
 # Per generator, domains in order of increasing vocabulary divergence from the first one, by
-# construction of their lexicons (see ``sentiment.DIVERGENCE_SHARES``).
+# construction of their lexicons (see ``sentiment.DOMAIN_WORDS_SHARED`` and ``GENERAL_WORDS_SHARED``).
 DIVERGENCE_ORDER: dict[str, tuple[str, ...]] = {"sentiment": sentiment.DIVERGENCE_ORDER}
 
 # The generator a dataset spec of each task kind uses when it names none.

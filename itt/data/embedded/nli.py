@@ -53,7 +53,7 @@ def _dropped_adjuncts(rng: random.Random, c: Clause, keep_one: bool = False) -> 
     present = [name for name in ("adv", "place", "time") if getattr(c, name) is not None]
     if c.obj is not None and c.obj.kind == "thing" and c.obj.color is not None:
         present.append("color")
-    drop = [name for name in present if rng.random() < 0.6] or present[:1] if keep_one else present
+    drop = ([name for name in present if rng.random() < 0.6] or present[:1]) if keep_one else present
     for name in drop:
         c = replace(c, obj=replace(c.obj, color=None)) if name == "color" else replace(c, **{name: None})
     return replace(c, front="")

@@ -20,6 +20,7 @@ from itt.data.embedded.sampling import below, pick, randint
 from itt.data.embedded.templates import parse
 
 LONG_FRACTION = 0.35
+_TABLES = {"job": "jobs", "color": "colors", "subject": "subjects", "pets": "pets"}  # slot -> qa.json list
 
 
 def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -> list[dict]:
@@ -86,7 +87,7 @@ def _fill(template: str, person: tuple, values: dict, lang: str) -> tuple[str, d
         if part == "P":
             value = f"{first} {surname}"
         elif part in ("job", "color", "subject", "pets"):
-            value = lexicon[part + "s" if part != "pets" else "pets"][values[part]][lang]
+            value = lexicon[_TABLES[part]][values[part]][lang]
             if part == "job":
                 forms = value.split("|")
                 value = forms[-1] if sex == "f" else forms[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from itt.data.embedded.clauses import NP, Clause, world
+from itt.data.embedded.lexicons import load
 
 Tok = tuple[str, str]
 UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
@@ -170,11 +171,6 @@ def _agree(adjective: str, genus: str) -> str:
 def _adjunct(c: Clause, name: str, lang: str) -> list[Tok]:
     table = {"adv": "adverbs", "place": "places", "time": "times"}[name]
     spec = world()[table][getattr(c, name)][lang]
-    days = world_days(lang)
+    days = load("shared")["days"][lang]
     return [(word.replace("{city}", c.city).replace("{day}", days[c.day]).replace("{hour}", str(c.hour)), tag)
             for word, tag in tagged(spec)]
-
-
-def world_days(lang: str) -> tuple[str, ...]:
-    from itt.data.embedded.lexicons import load
-    return load("shared")["days"][lang]
