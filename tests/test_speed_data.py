@@ -181,7 +181,7 @@ def test_padding_collator_matches_transformers(tmp_path, model, multiple):
 
     cfg = _cfg(tmp_path, f"model={model}")
     tok = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
-    rows = generate("sentence_similarity", "en", "general", 9, 0)
+    rows = generate("similarity", "en", "general", 9, 0)
     for pair in (False, True):
         enc = tok([r["text"] for r in rows], *([[r["text_pair"] for r in rows]] if pair else []), truncation=True, max_length=64)
         features = [{**{k: enc[k][i] for k in enc}, "labels": i % 2} for i in range(len(rows))]

@@ -79,20 +79,22 @@ def _load_hub(spec: DatasetSpec, timeout_s: float) -> DatasetDict:
         raise DataError(f"dataset {spec.path!r} (subset {spec.subset!r}): {one_line(exc)[:300]}") from exc
 
 
+# Task config name -> embedded generator name, for specs that do not name their generator.
+EMBEDDED_GENERATOR_OF_TASK = {"sentiment": "sentiment", "text_classification": "topics", "sentence_similarity": "similarity"}
+
+
 def _load_embedded(spec: DatasetSpec, task: Task, task_name: str, seed: int) -> tuple[DatasetDict, list[str]]:
     num_labels = len(spec.labels) if spec.labels else None
+    generator = getattr(spec, "generator", None) or EMBEDDED_GENERATOR_OF_TASK.get(task_name, task_name)
     try:
         # The stand-in's rows depend on the data seed only through (task, lang, domain): the split
         # seed reshuffles them, like a real dataset that stays the same across seeds.
-        rows = embedded.generate(task_name, spec.lang, spec.domain, spec.embedded_rows, seed=0, num_labels=num_labels)
-        names = embedded.label_names(task_name, spec.domain, num_labels) if task.kind == "sequence_classification" else []
+        rows = embedded.generate(generator, spec.lang, spec.domain, spec.embedded_rows, seed=0, num_labels=num_labels)
+        names = embedded.label_names(generator, spec.domain, num_labels) if task.kind == "sequence_classification" else []
     except ValueError as exc:
         raise DataError(f"no embedded stand-in for task={task_name} lang={spec.lang} domain={spec.domain}: {exc}; "
                         f"point task.datasets.<role>.path at a local file instead") from exc
-    ds = Dataset.from_list(rows)
-    if task.kind == "sequence_regression":
-        ds = ds.map(lambda r: {"label": r["label"] / 5.0})  # generator scores are 0..5
-    return DatasetDict({"train": ds}), names
+    return DatasetDict({"train": Dataset.from_list(rows)}), names  # regression labels come scaled to [0, 1]
 
 
 def canonicalize(raw: DatasetDict, spec: DatasetSpec, task: Task, where: str) -> tuple[DatasetDict, list[str]]:

@@ -84,7 +84,8 @@ def build(model_cfg, cache_dir: str | Path) -> Path:
     if family not in FAMILIES:
         raise ConfigError(f"model.embedded.tokenizer={family!r} is not a tokenizer kind; valid: {', '.join(FAMILIES)}")
     plain = OmegaConf.to_container(emb, resolve=True)
-    key = hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:10]
+    # The corpus is part of the key: a tokenizer trained on an older corpus is not reused.
+    key = hashlib.sha1((json.dumps(plain, sort_keys=True) + embedded_data.corpus_fingerprint(seed=0)).encode()).hexdigest()[:10]
     out = Path(cache_dir) / "embedded_models" / f"{model_cfg.name}-{key}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):

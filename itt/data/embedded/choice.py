@@ -1,0 +1,42 @@
+"""Causal commonsense choice (COPA/XCOPA stand-in): ``{"premise", "question", "choices": [c1, c2], "label"}``.
+
+Built from hand-written cause/effect pairs ("Anna dropped the glass." -> "The glass broke.") in
+every language. ``question`` is "cause" or "effect" (unlocalised, as in XCOPA): the right choice is
+the premise's partner, the wrong one a cause (or effect) of another pair, with the same person's
+name, so the name is no clue. ``label`` (0 or 1, balanced) is the index of the right choice.
+Rows are translation-aligned across languages.
+"""
+
+from __future__ import annotations
+
+import random
+
+from itt.data.embedded.clauses import world
+from itt.data.embedded.generator import Generator, fixed_labels
+from itt.data.embedded.lexicons import load
+from itt.data.embedded.sampling import balanced_labels, below, other_index, pick
+
+LABELS = ("0", "1")  # the label is the index of the right choice; num_labels = number of choices
+
+
+def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -> list[dict]:
+    pairs = load("choice")["pairs"]
+    names = world()["names"]
+    rows = []
+    for label in balanced_labels(rng, n_rows, 2):
+        i = below(rng, len(pairs))
+        wrong = other_index(rng, len(pairs), i)
+        ask_effect = rng.random() < 0.5
+        name = pick(rng, names[pick(rng, ("f", "m"))])
+        given, right, other = (0, 1, 1) if ask_effect else (1, 0, 0)
+        fill = lambda text: text.replace("{P}", name)  # noqa: E731
+        choices = [fill(pairs[wrong][lang][other])]
+        choices.insert(label, fill(pairs[i][lang][right]))
+        rows.append({"premise": fill(pairs[i][lang][given]), "question": "effect" if ask_effect else "cause",
+                     "choices": choices, "label": label})
+    return rows
+
+
+GENERATOR = Generator(
+    name="choice", kind="multiple_choice", domains=("general",), make_rows=make_rows,
+    resolve_labels=fixed_labels("choice", LABELS), label_names=lambda domain, k: [], aligned=True)

@@ -1,0 +1,30 @@
+"""Parallel sentences for retrieval evaluation (Tatoeba stand-in): ``{"text": English, "text_pair": translation}``.
+
+The same language-free clauses rendered in English and in ``lang`` (de, fr, es), word-for-word
+translations through the shared lexicon. ``lang="en"`` is refused (ValueError from the API): an
+English-English "translation" would be an identical pair, a retrieval task with nothing to find.
+Rows are aligned: the English side is the same for every ``lang``.
+"""
+
+from __future__ import annotations
+
+import random
+
+from itt.data.embedded.generator import Generator, no_labels
+from itt.data.embedded.pos import random_sentence
+from itt.data.embedded.rendering import text, sentence_tokens
+
+
+def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -> list[dict]:
+    rows = []
+    for _ in range(n_rows):
+        clauses, interjection = random_sentence(rng)
+        rows.append({"text": text(sentence_tokens(clauses, "en", interjection)),
+                     "text_pair": text(sentence_tokens(clauses, lang, interjection))})
+    return rows
+
+
+GENERATOR = Generator(
+    name="parallel", kind="retrieval", domains=("general",), make_rows=make_rows,
+    resolve_labels=no_labels("parallel", "retrieval"), label_names=lambda domain, k: [],
+    langs=("de", "fr", "es"), aligned=True)
