@@ -255,6 +255,8 @@ class MixtureBatches(_Positioned):
     by ``epoch_seed(seed, epoch)``), so the members' shares of an epoch vary around those probabilities.
     Each member runs through its own epochs independently: when it is used up it starts its next
     member-epoch, so each member-epoch shows every row of the member once, whatever the mixture epoch.
+    Give the members seeds of their own (e.g. ``seed + 1 + i``): one seeded like the mixture would
+    reuse the random stream of its draws.
 
     Which task a batch belongs to: ``member_of(batch)``. Collators see rows, not indices, so the simplest
     wiring is a constant ``task`` column (= member index) added to each member's rows before
