@@ -18,22 +18,14 @@ from torch.utils.data import DataLoader, Sampler
 from transformers import DataCollatorWithPadding
 
 from itt.data.loading import load_spec
+from itt.data.samplers import MEGA_BATCH_BATCHES, _auto_or_positive_int, mega_batch_batches
 from itt.data.splitting import make_splits
 from itt.data.tokenization import cache_key, cached_splits
-from itt.errors import ConfigError
 from itt.schema import DatasetSpec
 from itt.tasks import Task
 
 log = logging.getLogger(__name__)
 MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels")
-MEGA_BATCH_BATCHES = 50  # batches per length-sorted mega-batch (as transformers' LengthGroupedSampler)
-
-
-def _auto_or_positive_int(key: str, setting, example: int):
-    """``setting`` itself when it is ``auto`` or a positive int; otherwise a ConfigError naming ``key``."""
-    if setting == "auto" or (isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1):
-        return setting
-    raise ConfigError(f"{key}={setting!r} is not valid; use auto, or a positive int such as {example}")
 
 
 def pad_multiple(setting) -> int:
@@ -45,19 +37,6 @@ def pad_multiple(setting) -> int:
         return 1
     if _auto_or_positive_int("data.pad_to_multiple_of", setting, 8) == "auto":
         return 8 if torch.cuda.is_available() else 1
-    return setting
-
-
-def mega_batch_batches(setting, n_rows: int, batch_size: int) -> int:
-    """``data.mega_batch``: how many batches are sorted by length together. ``auto`` is transformers'
-    rule: a quarter of the training batches, at most 50, at least 1 (no grouping below 8 batches).
-
-    The default is 50: sorting a whole small training set fixes which rows share a batch from epoch to
-    epoch, but the smaller auto mega-batches did not learn better. MiniLM, 640 training rows, ~1 epoch,
-    8 seeds, mean validation accuracy: 0.75 with all 20 batches sorted together, 0.76 with 5 (auto),
-    0.81 with random batches, 0.81 for the HF Trainer's group_by_length (sd across seeds ~0.06)."""
-    if _auto_or_positive_int("data.mega_batch", setting, 50) == "auto":
-        return max(1, min(MEGA_BATCH_BATCHES, n_rows // (4 * batch_size)))
     return setting
 
 
