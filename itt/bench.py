@@ -208,13 +208,9 @@ class Bench:
     def __init__(self, args: argparse.Namespace, root: Path):
         import torch
         from hydra import compose, initialize_config_dir
-        from omegaconf import OmegaConf
 
         from itt import identity, logger as itt_logger, schema
         from itt.models.loading import load_tokenizer, pretrained_source
-        from itt.schema import DatasetSpec
-        from itt.tasks import get_task
-        from itt.trainer import auto_precision
 
         self.args, self.root, self.torch = args, root, torch
         schema.register()
@@ -232,56 +228,69 @@ class Bench:
             f"task.datasets.intermediate.embedded_rows={self.rows}",
         ]
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            probe = compose("train", overrides=overrides)
-            if probe.model.get("local_package"):  # a really pretrained encoder: the pretrained learning rate,
-                overrides.append("optim.lr=5e-5")  # not source=embedded's one for tiny random encoders
             self.cfg = compose("train", overrides=overrides + list(args.overrides))
+        self.spec = identity.resolve(self.cfg)
+        self.precision = identity.numerics(self.spec)["precision"]
         cfg = self.cfg
-        self.precision = auto_precision() if cfg.trainer.precision == "auto" else str(cfg.trainer.precision)
-        self.task = get_task(cfg.task.kind, cfg.task.primary_metric)
-        self.spec = DatasetSpec(**OmegaConf.to_container(cfg.task.datasets.intermediate, resolve=True))
         self.pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
         self.tokenizer = load_tokenizer(self.pretrained, cfg.model.trust_remote_code)
 
     # -- data -------------------------------------------------------------------------------------
-    def datamodule(self):
-        from itt.data.datamodule import ITTDataModule
+    def prepared(self):
+        """The training set's features (train/validation/test), from the cache after the first time."""
+        from itt.build import prepare_data
 
-        cfg = self.cfg
-        return ITTDataModule(self.spec, self.task, cfg.task.name, self.tokenizer, cfg.split, cfg.data, cfg.source.name,
-                             cfg.seed, cfg.paths.cache, where="bench", hub_timeout_s=cfg.source.hub_timeout_s)
+        (train,), _ = prepare_data(self.spec, self.tokenizer)
+        return train
 
     def prepare_data(self) -> dict:
         t0 = time.perf_counter()
-        first = self.datamodule()
-        first.prepare()
+        first = self.prepared()
         t1 = time.perf_counter()
-        second = self.datamodule()
-        second.prepare()
+        second = self.prepared()
         t2 = time.perf_counter()
-        self.data = second
-        lengths = second.lengths["train"]
+        self.set_data(second)
+        lengths = self.lengths
         long_cut = 64
         return {"first_hit": first.cache_hit, "first_s": t1 - t0, "second_hit": second.cache_hit, "second_s": t2 - t1,
                 "sizes": second.sizes(), "mean_len": statistics.mean(lengths), "max_len": max(lengths),
                 "long_share": sum(n > long_cut for n in lengths) / len(lengths), "long_cut": long_cut}
 
+    def set_data(self, prepared) -> None:
+        self.data = prepared
+        self.task, self.labels = prepared.task, prepared.labels
+        self.lengths = prepared.features["train"]["length"][:]
+        from itt import identity
+
+        self.pad_multiple = identity.numerics(self.spec)["pad_to_multiple_of"]
+
+    def datamodule(self):
+        from itt.data.datamodule import ITTDataModule
+
+        return ITTDataModule([self.data], [self.data], self.spec.settings.data, self.pad_multiple,
+                             self.cfg.seed).attach(self.tokenizer)
+
     def set_round(self, r: int) -> None:
         """Round r trains with seed + r: another split, initialisation and batch order (the same for
         every contender of the round); its tokenized splits come from the cache after the first time."""
+        from itt import identity
+
         self.cfg.seed = self.args.seed + r
-        self.data = self.datamodule()
-        self.data.prepare()
+        self.spec = identity.resolve(self.cfg)
+        self.set_data(self.prepared())
 
     # -- model ------------------------------------------------------------------------------------
-    def fresh_model(self):
+    def fresh_model(self, itt_head: bool = True):
+        """The model every contender starts from (same seed: same head init). ``itt_head``: with itt's
+        fp32 head (what itt and the bare loop train); the HF Trainer gets the plain transformers model."""
         import pytorch_lightning as pl
 
         from itt.models.loading import load_model
 
-        pl.seed_everything(self.cfg.seed, workers=True, verbose=False)  # the same head init for every contender
-        model, _ = load_model(self.pretrained, self.task, self.data.labels, self.cfg.model.trust_remote_code)
-        return model
+        pl.seed_everything(self.cfg.seed, workers=True, verbose=False)
+        if itt_head:
+            return load_model(self.pretrained, self.task, self.labels, self.cfg.model.trust_remote_code)[0]
+        return self.task.auto_model().from_pretrained(self.pretrained, **self.task.model_kwargs(self.labels))
 
     def autocast(self):
         torch = self.torch
@@ -294,12 +303,14 @@ class Bench:
     def warm_up_process(self) -> float:
         """One forward+backward per padded length present in the data, so that no contender pays for
         the kernels' first-use set-up of a shape (oneDNN primitives, allocator growth) in its window."""
+        from itt.data.datamodule import model_inputs
+
         t0 = time.perf_counter()
         model = self.fresh_model()
         model.train()
-        batch = next(iter(self.data.train_dataloader()))
-        multiple = self.data.pad_multiple
-        top = max(self.data.lengths["train"])
+        batch = model_inputs(next(iter(self.datamodule().train_dataloader())))
+        multiple = self.pad_multiple
+        top = max(self.lengths)
         for length in range(multiple, -(-top // multiple) * multiple + 1, multiple):
             ids = batch["input_ids"][:, :1].repeat(1, length)
             inputs = {k: (v[:, :1].repeat(1, length) if v.dim() == 2 else v) for k, v in batch.items()}
@@ -320,11 +331,11 @@ class Bench:
 
         from transformers.trainer_pt_utils import get_length_grouped_indices
 
-        from itt.data.datamodule import LengthGroupedBatchSampler, mega_batch_batches
+        from itt.data.samplers import LengthGroupedBatches, mega_batch_batches
 
         torch, bs = self.torch, self.args.batch_size
-        multiple = self.data.pad_multiple
-        base = self.data.lengths["train"]
+        multiple = self.pad_multiple
+        base = self.lengths
 
         def efficiency(batches, lengths):
             padded = sum(len(b) * -(-max(lengths[i] for i in b) // multiple) * multiple for b in batches)
@@ -336,8 +347,8 @@ class Bench:
             g = torch.Generator().manual_seed(0)
             chunks = lambda order: [order[i:i + bs] for i in range(0, len(order), bs)]  # noqa: E731
             out[n] = {
-                "itt": efficiency(list(LengthGroupedBatchSampler(
-                    lengths, bs, g, mega_batch_batches(self.cfg.data.mega_batch, n, bs))), lengths),
+                "itt": efficiency(list(LengthGroupedBatches(
+                    lengths, bs, 0, mega_batch_batches(self.cfg.data.mega_batch, n, bs))), lengths),
                 "hf_grouped": efficiency(chunks(get_length_grouped_indices(lengths, bs, generator=g)), lengths),
                 "random": efficiency(chunks(torch.randperm(n, generator=g).tolist()), lengths),
             }
@@ -345,22 +356,24 @@ class Bench:
 
     # -- evaluation (one function for all contenders) ---------------------------------------------
     def val_accuracy(self, model) -> float:
+        from itt.data.datamodule import model_inputs
+
         torch = self.torch
         was_training = model.training
         model.eval()
-        metrics = self.task.metrics("val/", self.data.labels)
+        metric = self.task.evaluator(self.labels)
         with torch.no_grad(), self.autocast():
-            for batch in self.data.val_dataloader():
-                metrics.update(self.task.predictions(model(**batch).logits.float()), batch["labels"])
+            for batch in self.datamodule().val_dataloader()[0]:
+                metric.update(model(**model_inputs(batch)), batch)
         model.train(was_training)
-        return float(metrics.compute()[f"val/{self.task.primary_metric}"])
+        return float(metric.compute()[self.task.primary_metric])
 
     # -- the contenders ---------------------------------------------------------------------------
     def run_itt(self, run_dir: Path) -> tuple[StepLog, object]:
         import pytorch_lightning as pl
 
         from itt.logger import build_loggers, finish
-        from itt.module import ITTModule
+        from itt.module import EvalSet, ITTModule
         from itt.trainer import build_trainer
 
         log = StepLog()
@@ -380,12 +393,11 @@ class Bench:
                 log.pause_end()
 
         data = self.datamodule()
-        data.prepare()
         model = self.fresh_model()
-        module = ITTModule(model, self.task, data.labels, self.cfg.optim, self.cfg.model.fast_dropout,
-                           self.cfg.model.sparse_embedding_grad)
+        module = ITTModule(model, [EvalSet(None, self.task, self.labels, self.data.rows)], self.spec.settings.optim,
+                           self.cfg.model.fast_dropout, self.cfg.model.sparse_embedding_grad)
         loggers = build_loggers(self.cfg)
-        trainer, _, _ = build_trainer(self.cfg, run_dir, loggers, f"val/{self.task.primary_metric}")
+        trainer, _ = build_trainer(self.spec.settings, run_dir, loggers, f"val/{self.task.primary_metric}", self.precision)
         trainer.callbacks.append(Timer())
         try:
             trainer.fit(module, datamodule=data)
@@ -398,7 +410,7 @@ class Bench:
         from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
         log = StepLog()
-        collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=self.data.pad_multiple)
+        collator = DataCollatorWithPadding(self.tokenizer, pad_to_multiple_of=self.pad_multiple)
 
         def collate(features):  # the HF dataloader fetches batches in step order: the i-th call is step i
             batch = collator(features)
@@ -410,7 +422,7 @@ class Bench:
                 log.step_end()
 
         cfg = self.cfg
-        train = Dataset.from_file(self.data.splits["train"].cache_files[0]["filename"])  # the cached tokens
+        train = Dataset.from_file(self.data.features["train"].cache_files[0]["filename"])  # the cached tokens
         args = TrainingArguments(
             output_dir=str(run_dir), per_device_train_batch_size=cfg.data.batch_size, max_steps=self.total_steps,
             learning_rate=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, warmup_steps=cfg.optim.warmup_ratio,
@@ -420,7 +432,7 @@ class Bench:
             disable_tqdm=True, seed=cfg.seed, data_seed=cfg.seed, train_sampling_strategy=strategy,
             dataloader_num_workers=cfg.data.num_workers,
         )
-        model = self.fresh_model()
+        model = self.fresh_model(itt_head=False)
         trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collate,
                           processing_class=self.tokenizer, callbacks=[Timer()])
         trainer.train()
@@ -433,12 +445,12 @@ class Bench:
         return self._hf_train(run_dir, "group_by_length")
 
     def run_bare(self, run_dir: Path) -> tuple[StepLog, object]:
+        from itt.data.datamodule import model_inputs
         from itt.module import build_optimizer, clip_norm_in_fused_step, prepare_for_training
 
         torch, cfg = self.torch, self.cfg
         log = StepLog()
         data = self.datamodule()
-        data.prepare()
         model = self.fresh_model()
         model.train()
         prepare_for_training(model, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
@@ -451,7 +463,7 @@ class Bench:
         while step < self.total_steps:
             for batch in loader:
                 with self.autocast():
-                    loss = model(**batch).loss
+                    loss = model(**model_inputs(batch)).loss
                 loss.backward()
                 if clip and optimizer.defaults.get("fused"):
                     clip_norm_in_fused_step(optimizer, params, clip)  # as ITTModule.configure_gradient_clipping
@@ -550,7 +562,7 @@ def main(argv=None) -> int:
               f" / test {sizes['test']}; train tokens per text: mean {data_info['mean_len']:.1f}, max {data_info['max_len']},"
               f" {data_info['long_share']:.1%} longer than {data_info['long_cut']}")
         print(f"setup: batch {args.batch_size}, precision {bench.precision}, torch threads {threads} (itt's choice for this model),"
-              f" length grouping {bench.cfg.data.length_grouping}, pad to multiple of {bench.data.pad_multiple} (data.pad_to_multiple_of={bench.cfg.data.pad_to_multiple_of}),"
+              f" length grouping {bench.cfg.data.length_grouping}, pad to multiple of {bench.pad_multiple} (data.pad_to_multiple_of={bench.cfg.data.pad_to_multiple_of}),"
               f" itt's fast dropout {bench.cfg.model.fast_dropout} and sparse embedding gradient {bench.cfg.model.sparse_embedding_grad}"
               f" (itt and the bare loop; the HF Trainer uses torch's dropout and dense backward),"
               f" {args.warmup} warm-up + {args.steps} timed steps, {args.repeats} rounds; process warm-up {warm_s:.1f}s;"

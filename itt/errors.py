@@ -41,19 +41,34 @@ def one_line(message: str) -> str:
     return re.sub(r"(; )+", "; ", text).strip("; ")
 
 
-_INTERPOLATION = re.compile(r"^(\w+) raised while resolving interpolation: (.*)$", re.DOTALL)
-_OVERRIDE = re.compile(r"override '?([^'\s]+=[^'\s]*)'?")
+def chain(exc: BaseException | None):
+    """``exc`` and every exception behind it (``__cause__``, else ``__context__``, suppressed or not:
+    OmegaConf raises a resolver's error as the context of the error it wraps it in)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def ours(exc: BaseException) -> ITTError | None:
+    """The first of our own errors behind ``exc`` (Hydra and OmegaConf wrap what resolvers raise)."""
+    return next((e for e in chain(exc) if isinstance(e, ITTError)), None)
 
 
 def describe(exc: BaseException) -> str:
     """The one line a user sees for ``exc``: our own errors as written; Hydra's and OmegaConf's config
-    errors rewritten to name the key or value and what would be valid (without the search path,
-    ``full_key:`` trailers and "+key=" advice that does not apply)."""
+    errors rewritten from their attributes (key, value, options) to name the key or value and what
+    would be valid, without the search path, ``full_key:`` trailers and "+key=" advice that does not
+    apply."""
+    found = ours(exc)
+    if found is not None:
+        return one_line(str(found))
     try:
         text = _describe_config_error(exc)
     except Exception:  # noqa: BLE001 (the reporter must never fail; fall back to the library's text)
         text = None
-    return one_line(text if text is not None else str(exc))
+    return one_line(text if text is not None else _first_line(exc))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -64,18 +79,12 @@ def _describe_config_error(exc: BaseException) -> str | None:
     import difflib  # noqa: PLC0415
 
     from hydra.errors import MissingConfigException  # noqa: PLC0415
-    from omegaconf.errors import (  # noqa: PLC0415
-        ConfigAttributeError, ConfigKeyError, InterpolationResolutionError, OmegaConfBaseException, ValidationError)
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError  # noqa: PLC0415
 
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and exc.options:
         group, _, name = exc.missing_cfg_file.rpartition("/")
         if group:  # model=bret, +stage=foo, hydra/launcher=nope
             return f"{group}={name} is not an option of {group}; valid: {', '.join(exc.options)}"
-    if isinstance(exc, InterpolationResolutionError):
-        # A resolver (e.g. ${itt.run_id:} in hydra.run.dir) raised one of ours: show just our message.
-        match = _INTERPOLATION.match(_first_line(exc))
-        ours = {cls.__name__ for cls in (ITTError, ConfigError, DataError, HubUnreachableError, TrainingFailed)}
-        return match.group(2) if match and match.group(1) in ours else _first_line(exc)
     cause = exc.__cause__
     if not isinstance(cause, OmegaConfBaseException) or not getattr(cause, "full_key", None):
         return None
@@ -94,6 +103,5 @@ def _describe_config_error(exc: BaseException) -> str | None:
         extra = f"; other Lightning Trainer arguments are added with +{key}=<value>" if section == "trainer" and not close else ""
         return f"{key} is not a config key{hint}{keys}{', '.join(valid)}{extra}"
     if isinstance(cause, ValidationError):  # trainer.max_epochs=abc, stage.itt=maybe
-        match = _OVERRIDE.search(str(exc))
-        return f"{match.group(1) if match else key}: {_first_line(cause)}"
+        return f"{key}={cause.value}: {_first_line(cause)}"
     return None

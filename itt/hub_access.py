@@ -1,8 +1,11 @@
 """Fail fast, not after minutes of retries, when the Hugging Face hub cannot be reached.
 
-transformers/datasets retry an unreachable hub for ~25 s per file before giving up. A 5 s TCP probe
-tells us up front; when it fails we switch both libraries to offline mode, so whatever is already in
-the local cache still loads and anything else fails at once with a line we write ourselves.
+transformers/datasets retry an unreachable hub for ~25 s per file before giving up. A 5 s probe tells
+us up front; when it fails we switch both libraries to offline mode, so whatever is already in the
+local cache still loads and anything else fails at once with a line we write ourselves. The hub probe
+is one HTTP request through ``huggingface_hub``'s own HTTP client, so it goes wherever the downloads
+would: through ``HTTPS_PROXY``/``HTTP_PROXY`` on proxy-only cluster nodes, to ``HF_ENDPOINT`` on a
+mirror. Any HTTP answer, even an error status, means reachable.
 """
 
 from __future__ import annotations
@@ -10,34 +13,29 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import socket
 import sys
 import threading
-from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
 
 OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
-def _endpoint() -> tuple[str, int]:
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    return url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
-
-
-def tcp_reachable(host: str, port: int, timeout_s: float) -> bool:
-    """A TCP connect within ``timeout_s`` in all, name lookup included: ``create_connection``'s timeout
-    does not cover DNS, which on a cluster without outbound DNS can hang for 30 s or more."""
+def http_reachable(url: str, timeout_s: float) -> bool:
+    """An HTTP answer from ``url`` within ``timeout_s`` in all, through huggingface_hub's client (which
+    honours the proxy variables); the thread bounds name lookup too, which no client timeout covers."""
     answer: list[bool] = []
 
     def probe() -> None:
+        from huggingface_hub.utils import get_session  # noqa: PLC0415
+
         try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                answer.append(True)
-        except OSError:
+            get_session().head(url, timeout=timeout_s, follow_redirects=False)
+            answer.append(True)
+        except Exception:  # noqa: BLE001 (any transport failure: connection, proxy, TLS, timeout)
             answer.append(False)
 
-    thread = threading.Thread(target=probe, name=f"probe-{host}", daemon=True)
+    thread = threading.Thread(target=probe, name="probe-hub", daemon=True)
     thread.start()
     thread.join(timeout_s)
     return bool(answer and answer[0])
@@ -47,7 +45,7 @@ def tcp_reachable(host: str, port: int, timeout_s: float) -> bool:
 def hub_reachable(timeout_s: float = 5.0) -> bool:
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return False
-    return tcp_reachable(*_endpoint(), timeout_s)
+    return http_reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"), timeout_s)
 
 
 def set_offline() -> None:

@@ -1,10 +1,14 @@
-"""What a run *is*: its id, its hyper-parameter group, and the intermediate run it starts from.
+"""What a run *is*: its id, its hyper-parameter group, and the datasets it reads.
 
-A run id is derived from everything that determines its result (model, the dataset of its role,
-task, stage, seed, split, source, hyper-parameters and, for ITT targets, the intermediate run id),
-never from a timestamp. The same command therefore always maps to the same run directory and the
-same ledger rows: that is what makes reruns skip finished work, killed runs resume, concurrent jobs
-agree on one intermediate checkpoint, and run directories never collide.
+A run id is derived from everything that determines its result, never from a timestamp: the model,
+the datasets it trains on (a local file by its content) and is evaluated on, the task kind, the stage,
+seed, split, source, its effective hyper-parameters, the effective numerics of this machine (precision,
+padding multiple, dropout implementation: ``itt.hardware``) and, for a run that starts from another
+run, that run's id and the head policy. The same command therefore always maps to the same run
+directory and ledger rows: that is what makes reruns skip finished work, killed runs resume, concurrent
+jobs agree on one intermediate checkpoint, and run directories never collide. Settings that change no
+number (``data.eval_batch_size``, ``data.num_workers``, ``model.sparse_embedding_grad``, logging) are
+left out.
 
 The functions are also OmegaConf resolvers (``${itt.run_id:}``) so Hydra's output directory and the
 W&B run id are the run id too.
@@ -19,21 +23,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from itt import hardware
+from itt.data.files import fingerprint, is_local
 from itt.errors import ConfigError
+from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
-STAGES = ("intermediate", "target")
-# Trainer keys that change how a run is watched, not what it computes.
-_TRAINER_KEYS_NOT_IN_IDENTITY = {
-    "_target_",
-    "enable_progress_bar",
-    "enable_model_summary",
-    "log_every_n_steps",
-    "default_root_dir",
-}
-_DATA_KEYS_NOT_IN_IDENTITY = {"num_workers"}
-_STAGE_KEYS_IN_IDENTITY = ("name", "target", "itt")
-
-STAGE_HINT = "add +stage=intermediate or +stage=target (e.g. python -m itt.train model=roberta task=sentiment +stage=intermediate)"
+# Settings that change how a run is watched or how fast it goes, not what it computes.
+_TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
+                                 "default_root_dir", "precision"}  # precision: hashed as its effective value
+_DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}
+_MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad"}  # dropout: hashed as its effective kind
 
 
 def _digest(payload: Any, length: int = 8) -> str:
@@ -47,84 +46,128 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def stage_name(cfg: DictConfig) -> str:
-    stage = cfg.get("stage")
-    if stage is None:
-        raise ConfigError(f"no stage selected: {STAGE_HINT}")
-    name = stage.get("name")
-    if name not in STAGES:
-        raise ConfigError(f"stage.name={name!r} is not a stage; valid: {', '.join(STAGES)}")
-    return name
+def numerics(spec: RunSpec) -> dict:
+    return hardware.numerics(spec.settings.trainer, spec.settings.data, spec.cfg.model)
 
 
-def dataset_role(cfg: DictConfig) -> str:
-    """Which entry of ``task.datasets`` this run trains on: ``intermediate`` or the target's name."""
-    if stage_name(cfg) == "intermediate":
-        return "intermediate"
-    target = cfg.stage.get("target")
-    targets = [k for k in cfg.task.datasets if k != "intermediate"]
-    if target not in targets:
-        raise ConfigError(
-            f"stage.target={target!r} is not a target of task={cfg.task.name}; valid: {', '.join(targets)}"
-        )
-    return target
+def hparams_payload(spec: RunSpec) -> dict:
+    s = spec.settings
+    effective = {k: v for k, v in numerics(spec).items() if k != "device"}
+    return {
+        "trainer": {k: v for k, v in _plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY},
+        "data": {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY},
+        "optim": _plain(s.optim), "split": _plain(spec.cfg.split), "source": spec.cfg.source.name,
+        "numerics": effective,
+    }
 
 
-def is_itt(cfg: DictConfig) -> bool:
-    return stage_name(cfg) == "target" and bool(cfg.stage.get("itt"))
+def hparams_id(spec_or_cfg) -> str:
+    """Runs are comparable (averaged over seeds, paired ITT vs no-ITT) only within one hparams id."""
+    return _digest(hparams_payload(_spec(spec_or_cfg)))
 
 
-def intermediate_config(cfg: DictConfig) -> DictConfig:
-    """The config of the intermediate run that an ITT target starts from (same model, seed, hparams)."""
-    container = OmegaConf.to_container(cfg, resolve=False)
-    container["stage"] = {"name": "intermediate"}
-    out = OmegaConf.create(container)
-    OmegaConf.set_struct(out, True)
+def aligned_roles(cfg: DictConfig) -> set[str]:
+    """Datasets split by shared row id: those with ``aligned_with`` and the ones they name."""
+    specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}
+    out = set()
+    for name, spec in specs.items():
+        partner = spec.get("aligned_with")
+        if partner:
+            if partner not in specs:
+                raise ConfigError(f"task.datasets.{name}.aligned_with={partner!r} names no dataset; valid: {', '.join(specs)}")
+            out |= {name, partner}
     return out
 
 
-def hparams_payload(cfg: DictConfig) -> dict:
-    trainer = {k: v for k, v in _plain(cfg.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY}
-    data = {k: v for k, v in _plain(cfg.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY}
-    return {
-        "trainer": trainer,
-        "data": data,
-        "optim": _plain(cfg.optim),
-        "split": _plain(cfg.split),
-        "source": cfg.source.name,
-    }
+def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
+    """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
+    and the generator of its stand-in under source=embedded."""
+    spec = _plain(spec_node)
+    local = is_local(spec["path"])
+    return {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
+            "generator": generator_of(cfg, spec_node) if cfg.source.name == "embedded" and not local else None}
 
 
-def hparams_id(cfg: DictConfig) -> str:
-    """Runs are comparable (averaged over seeds, paired ITT vs no-ITT) only within one hparams id."""
-    return _digest(hparams_payload(cfg))
+def generator_of(cfg: DictConfig, spec_node) -> str:
+    """The embedded stand-in generator of a dataset: its own, else its task's (for the task's kind), else
+    its kind's default."""
+    if spec_node.get("generator"):
+        return spec_node.generator
+    kind = kind_of(cfg, spec_node)[0]
+    if kind == cfg.task.kind and cfg.task.get("generator"):
+        return cfg.task.generator
+    from itt.data.embedded import DEFAULT_GENERATOR  # noqa: PLC0415 (word lists: only under source=embedded)
+
+    if kind not in DEFAULT_GENERATOR:
+        raise ConfigError(f"task.kind={kind!r} has no embedded stand-in generator: set task.generator (valid: "
+                          f"{', '.join(sorted(set(DEFAULT_GENERATOR.values())))}) or a spec's path to a local file")
+    return DEFAULT_GENERATOR[kind]
 
 
-def run_id(cfg: DictConfig) -> str:
-    role = dataset_role(cfg)
-    stage = {k: cfg.stage.get(k) for k in _STAGE_KEYS_IN_IDENTITY if k in cfg.stage}
+def kind_of(cfg: DictConfig, spec_node) -> tuple[str, str | None]:
+    """(task kind, primary metric) of a dataset: its own, else the task's."""
+    kind = spec_node.get("kind") or cfg.task.kind
+    primary = spec_node.get("primary_metric") or (cfg.task.primary_metric if kind == cfg.task.kind else None)
+    return kind, primary
+
+
+def run_payload(spec: RunSpec) -> dict:
+    cfg = spec.cfg
+    members = {}
+    for role in spec.roles:
+        node = cfg.task.datasets[role]
+        members[role] = {**dataset_payload(cfg, role, node), "kind": kind_of(cfg, node)}
     payload = {
-        "model": _plain(cfg.model),
-        "task": {k: v for k, v in _plain(cfg.task).items() if k != "datasets"},
-        "dataset": _plain(cfg.task.datasets[role]),
-        "stage": stage,
+        "model": {k: v for k, v in _plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY},
+        "task": {"kind": cfg.task.kind, "options": _plain(cfg.task.get("options"))},
+        "datasets": members,
+        "evals": {name: dataset_payload(cfg, name, cfg.task.evals[name]) for name in spec.evals},
+        "stage": {"name": spec.stage, "select_on": spec.select_on},
         "seed": cfg.seed,
-        "hparams": hparams_payload(cfg),
+        "hparams": hparams_payload(spec),
     }
-    if is_itt(cfg):
-        payload["intermediate_run_id"] = run_id(intermediate_config(cfg))
-    parts = [cfg.model.name, cfg.task.name, stage["name"]]
-    if stage["name"] == "target":
-        parts += [role, "itt" if stage.get("itt") else "noitt"]
-    parts += [f"s{cfg.seed}", _digest(payload)]
+    if len(spec.roles) > 1:
+        payload["sampler"] = _plain(cfg.get("sampler"))
+    if spec.parent is not None:
+        payload["parent"] = {"run_id": run_id(spec.parent), "head_policy": spec.head_policy}
+    return payload
+
+
+def run_id(spec_or_cfg) -> str:
+    spec = _spec(spec_or_cfg)
+    parts = [spec.cfg.model.name, spec.cfg.task.name, spec.stage]
+    if spec.stage == "intermediate":
+        if spec.label != "intermediate":
+            parts.append(spec.label)
+    else:
+        parts += [spec.target, "itt" if spec.is_itt else "noitt"]
+        if spec.is_itt and spec.variant != "intermediate":
+            parts.append(spec.variant.replace(">", "."))  # '>' would need quoting in a shell
+    parts += [f"s{spec.cfg.seed}", _digest(run_payload(spec))]
     return "-".join(str(p) for p in parts)
 
 
+def _spec(spec_or_cfg) -> RunSpec:
+    return spec_or_cfg if isinstance(spec_or_cfg, RunSpec) else resolve(spec_or_cfg)
+
+
+def uses_stand_in(model_cfg) -> bool:
+    """With source=embedded: is the model the tiny random stand-in (not a packaged pretrained one)?"""
+    return model_cfg.get("embedded") is not None and not model_cfg.get("local_package") and not model_cfg.get("builder")
+
+
 def wandb_tags(cfg: DictConfig) -> list[str]:
-    tags = [cfg.model.name, cfg.task.name, stage_name(cfg), f"seed{cfg.seed}", cfg.source.name]
-    if stage_name(cfg) == "target":
-        tags += [dataset_role(cfg), "itt" if is_itt(cfg) else "no-itt"]
+    spec = resolve(cfg)
+    tags = [cfg.model.name, cfg.task.name, spec.stage, f"seed{cfg.seed}", cfg.source.name]
+    if spec.stage == "target":
+        tags += [spec.target, "itt" if spec.is_itt else "no-itt"]
     return tags
+
+
+def wandb_group(cfg: DictConfig) -> str:
+    """W&B runs of one comparison share a group: task/target for targets, task/<step> for intermediates."""
+    spec = resolve(cfg)
+    return f"{cfg.task.name}/{spec.target if spec.stage == 'target' else spec.label}"
 
 
 def register_resolvers() -> None:
@@ -132,7 +175,9 @@ def register_resolvers() -> None:
     resolvers = {
         "itt.run_id": lambda *, _root_: run_id(_root_),
         "itt.tags": lambda *, _root_: wandb_tags(_root_),
-        "itt.group": lambda *, _root_: f"{_root_.task.name}/{dataset_role(_root_)}",
+        "itt.group": lambda *, _root_: wandb_group(_root_),
+        # source=embedded: the first value when the model's tiny stand-in is used, else the second.
+        "itt.if_stand_in": lambda tiny, real, *, _root_: tiny if uses_stand_in(_root_.model) else real,
         # A sweep directory is unique even for sweeps started in the same second.
         "itt.uid": lambda: uuid.uuid4().hex[:6],
     }

@@ -14,12 +14,57 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional, TypedDict
 
 log = logging.getLogger(__name__)
 
 LEDGER_NAME = "results.jsonl"
 STATUSES = ("ok", "failed", "cached")
+
+
+class LedgerRow(TypedDict, total=False):
+    """One line of the ledger: the pipeline writes it (``itt.pipeline``), the report reads it
+    (``itt.report``). Rows written before a key existed lack it: readers treat it as null."""
+
+    run_id: str  # e.g. roberta-sentiment-target-domain-itt-s0-07f88579 (itt.identity)
+    status: str  # ok | failed | cached (a cached row repeats an ok row; never counted twice)
+    time: str  # ISO 8601, UTC
+    model: str  # model config name
+    model_info: dict  # {hub_id, pretraining: text|code, languages: en|multi, revision}
+    task: str  # task config name
+    kind: str  # task kind of the training data
+    stage: str  # intermediate | target
+    target: Optional[str]  # target dataset role (target stage)
+    itt: Optional[bool]  # target stage: started from an intermediate chain
+    itt_variant: str  # "none", or the chain: steps joined by ">", mixture members by "+"
+    seed: int
+    split: str  # paper | official
+    source: str  # hub | embedded
+    hparams_id: str  # runs are comparable only within one (source, split, hparams_id)
+    primary_metric: str  # bare name, e.g. "acc"
+    selected_on: str  # the validation metric that picked the checkpoint, e.g. "val/acc"
+    metrics: dict  # flat: val/<m>, test/<m> (own split), val/<eval>/<m>, test/<eval>/<m>
+    dataset: dict  # what it trained on: {role, key, path, subset, revision, lang, family, genus, script, domain, fingerprint}
+    datasets: list  # every member trained on (same dicts); more than one: a mixture
+    evals: dict  # {name: {key, path, subset, lang, family, genus, script, domain, n: {validation, test}, metrics}}
+    n_test: int  # items in the run's own test split
+    parent_run_id: Optional[str]  # the run it started from; null: the pretrained encoder
+    intermediate_run_id: Optional[str]  # = parent_run_id for ITT targets (older readers)
+    chain: list  # earlier steps, oldest first: [{run_id, roles, langs, kinds}]
+    head: Optional[str]  # new | kept | projection_reset | head_reset
+    head_policy: str
+    checkpoint: Optional[str]  # save_pretrained folder of the best-validation weights
+    predictions: Optional[str]  # folder: test.jsonl (own split), <eval>.jsonl; one {"pred", "gold"} per item
+    data_sizes: dict  # {train, validation, test}
+    precision: str  # effective precision
+    device: str  # cpu | cuda (name)
+    numerics: dict  # {precision, pad_to_multiple_of, dropout}
+    sampler: Optional[dict]  # a mixture's task sampler
+    wall_s: float  # this run's own time, never its parent's
+    train_s: float
+    eval_s: float
+    resumed_from_step: Optional[int]
+    error: Optional[str]
 
 
 def ledger_path(root: str | os.PathLike) -> Path:

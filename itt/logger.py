@@ -37,10 +37,10 @@ def wandb_offline() -> bool:
         return True
     if not _has_api_key():
         return True
-    from itt.hub_access import tcp_reachable  # noqa: PLC0415
+    from itt.hub_access import http_reachable  # noqa: PLC0415
 
-    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
-    return not tcp_reachable(url.hostname, url.port or 443, 3.0)  # DNS included: never blocks longer
+    # Through the same proxy-aware HTTP client as the hub probe; name lookup included: never longer than 3 s.
+    return not http_reachable(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"), 3.0)
 
 
 def wandb_id(run_id: str) -> str:
@@ -91,3 +91,26 @@ def finish(loggers: list) -> None:
             except Exception as exc:  # noqa: BLE001 (the run's results do not depend on W&B closing)
                 logging.getLogger(__name__).warning("W&B run not closed cleanly (%s: %s); its offline files "
                                                     "stay on disk for `wandb sync`", type(exc).__name__, exc)
+
+
+def record_row(loggers: list, row: dict) -> None:
+    """The run's ledger row in its W&B run (config key ``ledger``: what ``python -m itt.report --wandb``
+    reads), and its per-eval-set metrics as a table a W&B panel can group by language and family.
+    Never raises: W&B failing must not lose the row, which the ledger gets next."""
+    for lg in loggers:
+        if type(lg).__name__ != "WandbLogger":
+            continue
+        try:
+            experiment = lg.experiment
+            experiment.config.update({"ledger": row}, allow_val_change=True)
+            evals = row.get("evals") or {}
+            if evals:
+                import wandb  # noqa: PLC0415
+
+                columns = ["eval", "lang", "family", "genus", "script", "domain", "split", "metric", "value"]
+                data = [[name, e.get("lang"), e.get("family"), e.get("genus"), e.get("script"), e.get("domain"),
+                         key.split("/")[0], key.split("/")[1], value]
+                        for name, e in evals.items() for key, value in (e.get("metrics") or {}).items()]
+                experiment.log({"evals": wandb.Table(columns=columns, data=data)})
+        except Exception as exc:  # noqa: BLE001 (the ledger row does not depend on W&B)
+            logging.getLogger(__name__).warning("ledger row not stored in W&B (%s: %s)", type(exc).__name__, exc)

@@ -1,15 +1,22 @@
-"""The LightningModule: a ``transformers`` model, AdamW with linear warmup/decay, torchmetrics.
+"""The LightningModule: a ``transformers`` model, AdamW with linear warmup/decay, one evaluator per
+evaluated dataset (the task kind's torchmetrics ``Metric``).
 
-Metrics are logged as ``val/<name>`` and ``test/<name>`` (the names the ledger and report use).
+Metrics are logged as ``val/<name>`` and ``test/<name>`` for the run's own split and as
+``val/<eval>/<name>``, ``test/<eval>/<name>`` for each eval set (the names the ledger and report use).
 A non-finite training loss stops the run at once with the step where it happened, instead of
 training on NaNs for hours.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytorch_lightning as pl
 import torch
+from torch import nn
 from transformers import get_linear_schedule_with_warmup
+
+from itt.data.datamodule import model_inputs
 
 from itt.errors import TrainingFailed
 from itt.models.fast_dropout import apply as apply_fast_dropout
@@ -18,15 +25,31 @@ from itt.tasks import Task
 from itt.trainer import apply_threads
 
 
+@dataclass
+class EvalSet:
+    """A dataset a run is evaluated on: its own split (``name`` None, logged as ``val/<metric>``) or an
+    eval set (logged as ``val/<name>/<metric>``)."""
+
+    name: str | None
+    task: Task
+    labels: list[str]
+    rows: object = None  # canonical validation/test rows (a DatasetDict), for evaluators that need them
+
+    def prefix(self, split: str) -> str:
+        return f"{split}/" if self.name is None else f"{split}/{self.name}/"
+
+
 class ITTModule(pl.LightningModule):
-    def __init__(self, model, task: Task, labels: list[str], optim_cfg, fast_dropout: bool = True,
+    def __init__(self, model, evals: list[EvalSet], optim_cfg, fast_dropout: bool = True,
                  sparse_embedding_grad: bool = True):
         super().__init__()
-        self.model, self.task, self.optim_cfg = model, task, optim_cfg
+        self.model, self.evals, self.optim_cfg = model, evals, optim_cfg
         self.fast_dropout, self.sparse_embedding_grad = fast_dropout, sparse_embedding_grad
         self.model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as found
-        self.val_metrics = task.metrics("val/", labels)
-        self.test_metrics = task.metrics("test/", labels)
+        rows = [e.rows or {} for e in evals]
+        self.val_metrics = nn.ModuleList([e.task.evaluator(e.labels, r.get("validation")) for e, r in zip(evals, rows)])
+        self.test_metrics = nn.ModuleList([e.task.evaluator(e.labels, r.get("test")) for e, r in zip(evals, rows)])
+        self.test_items: dict[str, list[dict]] = {}  # per eval set ("" for the own split): one {pred, gold} per item
         if optim_cfg.freeze_encoder:
             for p in model.base_model.parameters():
                 p.requires_grad_(False)
@@ -36,34 +59,42 @@ class ITTModule(pl.LightningModule):
                              self.trainer.strategy.root_device, self.trainer.world_size)
 
     def forward(self, batch):
-        return self.model(**batch)
+        return self.model(**model_inputs(batch))
 
     def training_step(self, batch, batch_idx):
         loss = self(batch).loss
         # Only a cheap check on the device tensor; the host sync happens at the logging interval.
         if (batch_idx + 1) % self.trainer.log_every_n_steps == 0 and not torch.isfinite(loss):
             raise TrainingFailed(f"non-finite training loss ({loss.item()}) at step {self.global_step}; lower optim.lr or use trainer.precision=32-true")
-        self.log("train/loss", loss, on_step=True, on_epoch=False, batch_size=batch["labels"].shape[0])
+        self.log("train/loss", loss, on_step=True, on_epoch=False, batch_size=batch["input_ids"].shape[0])
         return loss
 
-    def _eval_step(self, batch, metrics, prefix):
+    def _eval_step(self, batch, metrics, split: str, dataloader_idx: int):
         out = self(batch)
-        metrics.update(self.task.predictions(out.logits), batch["labels"])
-        self.log(f"{prefix}loss", out.loss, on_epoch=True, batch_size=batch["labels"].shape[0])
+        metrics[dataloader_idx].update(out, batch)
+        if out.loss is not None:
+            self.log(f"{self.evals[dataloader_idx].prefix(split)}loss", out.loss, on_epoch=True,
+                     batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False)
 
-    def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, self.val_metrics, "val/")
+    def _log_metrics(self, metrics, split: str, keep_items: bool = False):
+        for evaluation, metric in zip(self.evals, metrics):
+            values = metric.compute()
+            if keep_items:
+                self.test_items[evaluation.name or ""] = metric.items()
+            self.log_dict({f"{evaluation.prefix(split)}{k}": v for k, v in values.items()}, add_dataloader_idx=False)
+            metric.reset()
+
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
+        self._eval_step(batch, self.val_metrics, "val", dataloader_idx)
 
     def on_validation_epoch_end(self):
-        self.log_dict(self.val_metrics.compute())
-        self.val_metrics.reset()
+        self._log_metrics(self.val_metrics, "val")
 
-    def test_step(self, batch, batch_idx):
-        self._eval_step(batch, self.test_metrics, "test/")
+    def test_step(self, batch, batch_idx, dataloader_idx=0):
+        self._eval_step(batch, self.test_metrics, "test", dataloader_idx)
 
     def on_test_epoch_end(self):
-        self.log_dict(self.test_metrics.compute())
-        self.test_metrics.reset()
+        self._log_metrics(self.test_metrics, "test", keep_items=True)
 
     def on_train_epoch_end(self):
         loss = self.trainer.callback_metrics.get("train/loss")

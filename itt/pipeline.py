@@ -1,11 +1,15 @@
-"""One run, end to end: skip if done, get the intermediate checkpoint, train, test, save, record.
+"""One run, end to end: skip if done, make sure the run it starts from exists, train, test, save,
+record.
 
 Concurrency and restarts rest on the run id (``itt.identity``):
-- a per-run file lock: two jobs asking for the same run never train it twice (the second one waits,
-  then finds the ledger row and reports it as cached);
-- an ITT target whose intermediate run is missing trains it first, in this process, under that
-  intermediate run's lock: with N concurrent targets of one model and task, one trains, N-1 reuse;
-- a killed run (SIGKILL, preemption) resumes from its last checkpoint when the same command runs again.
+- a per-run file lock under ``${paths.root}/locks/``: two jobs asking for the same run never train it
+  twice (the second one waits, then finds the ledger row and reports it as cached). Locks live apart
+  from run directories, so cleaning up a run directory never deletes a lock another job holds;
+- a run whose parent (an ITT target's intermediate, a later chain step's earlier step) is missing
+  trains it first, in this process, under that run's lock: of N concurrent targets of one chain, one
+  trains each step and N-1 reuse it;
+- a killed run (SIGKILL, preemption) resumes from its last checkpoint, mid-epoch included, when the
+  same command runs again.
 ``filelock`` uses ``flock``, which the kernel releases when a process dies: no stale locks.
 """
 
@@ -19,37 +23,39 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import pytorch_lightning as pl
 from filelock import FileLock, Timeout
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from itt import identity, ledger
-from itt.data.datamodule import ITTDataModule, check_data_settings
+from itt import identity, ledger, rows
+from itt.build import Built, build_run
+from itt.data.datamodule import check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed
-from itt.logger import build_loggers, finish
-from itt.models.loading import load_model, load_tokenizer, pretrained_source
-from itt.module import ITTModule
-from itt.schema import DatasetSpec
-from itt.tasks import get_task
+from itt.logger import build_loggers, finish, record_row
+from itt.stages import RunSpec, resolve
 from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)
 
 
-def run_dir_of(cfg: DictConfig, run_id: str) -> Path:
+def run_dir_of(cfg, run_id: str) -> Path:
     return Path(cfg.paths.runs) / run_id
 
 
+def lock_path(root, run_id: str) -> Path:
+    return Path(root) / "locks" / f"{run_id}.lock"
+
+
 @contextlib.contextmanager
-def _run_lock(run_dir: Path, run_id: str):
+def _run_lock(root, run_id: str):
     """The per-run flock; says so when another job holds it (the kernel frees it if that job dies)."""
-    lock = FileLock(str(run_dir / ".lock"))
+    path = lock_path(root, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        log.info("waiting: another job is running %s (lock %s); its result is reused when it ends", run_id, lock.lock_file)
+        log.info("waiting: another job is running %s (lock %s); its result is reused when it ends", run_id, path)
         lock.acquire()
     try:
         yield
@@ -57,8 +63,8 @@ def _run_lock(run_dir: Path, run_id: str):
         lock.release()
 
 
-# What a run dir holds before any training: the lock, Hydra's config copy and log (single runs).
-_SCAFFOLD = {".lock", ".hydra"}
+# What a run dir holds before any training: Hydra's config copy and log (single runs).
+_SCAFFOLD = {".hydra"}
 
 
 def _remove_if_nothing_earned(run_dir: Path) -> None:
@@ -71,53 +77,47 @@ def _remove_if_nothing_earned(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _delete_resume_checkpoints(run_dir: Path) -> None:
-    """After the ok row: Lightning's checkpoints (weights + optimizer state, only for resuming) go;
-    ``model/`` (the best weights, what ITT targets and users load) stays. Deleted after the row is
-    written, so a kill in between leaves extra files, never a finished run without its row."""
-    for path in [*run_dir.glob("hpc_ckpt_*.ckpt"), *(run_dir / "checkpoints").glob("*.ckpt")]:
-        path.unlink(missing_ok=True)
-    try:
-        (run_dir / "checkpoints").rmdir()
-    except OSError:  # absent, or holds something that is not ours
-        pass
+def _resume_checkpoints(run_dir: Path) -> list[Path]:
+    return [*run_dir.glob("hpc_ckpt_*.ckpt"), *(run_dir / "checkpoints").glob("*.ckpt")]
 
 
-def _drop_finished_resume_points(run_dir: Path, finished_at: str | None) -> None:
-    """Delete the resume checkpoints a finished run left (written before its ok row; +1 s as the row's
-    time has whole seconds). Kept, they would make force=true resume at the final step and train
-    nothing (and Lightning restores a leftover hpc_ckpt under SLURM by itself). Checkpoints of an
-    interrupted forced attempt are newer and stay, so a requeued forced run still resumes."""
-    try:
-        cutoff = datetime.fromisoformat(finished_at).timestamp() + 1
-    except (TypeError, ValueError):
-        return
-    for path in [*run_dir.glob("hpc_ckpt_*.ckpt"), run_dir / "checkpoints" / "last.ckpt"]:
-        if path.exists() and path.stat().st_mtime < cutoff:
-            path.unlink()
+def _delete_resume_checkpoints(run_dir: Path, older_than: float | None = None) -> None:
+    """Lightning's checkpoints (weights + optimizer state, only for resuming) go; ``model/`` (the best
+    weights, what later runs and users load) stays. After an ok row: all of them. On ``force=true``
+    for a finished run: those older than its row (kept, they would make the rerun resume at the final
+    step and train nothing); an interrupted forced attempt's newer ones stay, so it still resumes."""
+    for path in _resume_checkpoints(run_dir):
+        if older_than is None or path.stat().st_mtime < older_than:
+            path.unlink(missing_ok=True)
+    if older_than is None:
+        with contextlib.suppress(OSError):  # absent, or holds something that is not ours
+            (run_dir / "checkpoints").rmdir()
 
 
-def run(cfg: DictConfig) -> dict:
-    """Run the stage ``cfg`` describes (or report it cached); returns its ledger row."""
-    run_id = identity.run_id(cfg)
-    run_dir = run_dir_of(cfg, run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with _run_lock(run_dir, run_id):
+def run(cfg_or_spec) -> dict:
+    """Run what ``cfg`` names (or report it cached); returns its ledger row."""
+    spec = cfg_or_spec if isinstance(cfg_or_spec, RunSpec) else resolve(cfg_or_spec)
+    cfg = spec.cfg
+    run_id = identity.run_id(spec)
+    with _run_lock(cfg.paths.root, run_id):
         if not cfg.force and (cached := ledger.record_cached(cfg.paths.root, run_id)) is not None:
             return cached
+        run_dir = run_dir_of(cfg, run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
         done = ledger.latest_ok(cfg.paths.root, run_id)
         if done is not None:  # force=true on a finished run: train it again, do not "resume" at its last step
-            _drop_finished_resume_points(run_dir, done.get("time"))
+            with contextlib.suppress(TypeError, ValueError):
+                _delete_resume_checkpoints(run_dir, datetime.fromisoformat(done.get("time")).timestamp() + 1)
         try:
-            return _train(cfg, run_id, run_dir)
+            return _train(spec, run_id, run_dir)
         except ITTError as exc:
             if not isinstance(exc, TrainingFailed):  # nothing trained: do not leave an empty run dir
                 _remove_if_nothing_earned(run_dir)
             raise
 
 
-def _intermediate_command(cfg: DictConfig) -> str:
-    """The command that makes this target's intermediate run: the user's overrides minus the stage's."""
+def _intermediate_command(cfg) -> str:
+    """The command that makes a target's intermediate runs: the user's overrides minus the stage's."""
     try:
         overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("stage")]
     except ValueError:  # not under Hydra's main (tests, notebooks): the keys that name the run
@@ -126,105 +126,66 @@ def _intermediate_command(cfg: DictConfig) -> str:
     return " ".join(["python -m itt.train", *overrides, "+stage=intermediate"])
 
 
-def ensure_intermediate(cfg: DictConfig) -> dict:
-    """The ledger row of the intermediate run an ITT target starts from, training it if missing."""
-    inter_cfg = identity.intermediate_config(cfg)
-    inter_id = identity.run_id(inter_cfg)
-    done = ledger.latest_ok(cfg.paths.root, inter_id)
+def ensure_parent(spec: RunSpec) -> dict | None:
+    """The ledger row of the run ``spec`` starts from, training it (and its own parents) if missing."""
+    if spec.parent is None:
+        return None
+    cfg = spec.cfg
+    parent_id = identity.run_id(spec.parent)
+    done = ledger.latest_ok(cfg.paths.root, parent_id)
     if done is not None:
-        log.info("ITT: reusing intermediate %s", inter_id)
+        log.info("reusing %s", parent_id)
         return done
-    if not cfg.stage.auto_intermediate:
-        raise ConfigError(f"intermediate checkpoint {inter_id} does not exist yet; make it with: "
+    if not cfg.stage.get("auto_intermediate", True):
+        raise ConfigError(f"intermediate run {parent_id} does not exist yet; make it with: "
                           f"{_intermediate_command(cfg)} (or set stage.auto_intermediate=true)")
-    log.info("ITT: intermediate %s missing: training it first", inter_id)
-    row = run(inter_cfg)
+    log.info("%s missing: training it first", parent_id)
+    row = run(spec.parent)
     if row["status"] not in ("ok", "cached"):
-        raise TrainingFailed(f"intermediate run {inter_id} failed: {row.get('error')}")
-    return ledger.latest_ok(cfg.paths.root, inter_id) or row
+        raise TrainingFailed(f"intermediate run {parent_id} failed: {row.get('error')}")
+    return ledger.latest_ok(cfg.paths.root, parent_id) or row
 
 
-def _base_row(cfg: DictConfig, run_id: str, task) -> dict:
-    target = cfg.stage.get("target") if cfg.stage.name == "target" else None
-    return {
-        "run_id": run_id, "model": cfg.model.name, "task": cfg.task.name, "stage": cfg.stage.name,
-        "target": target, "itt": bool(cfg.stage.itt) if target else None, "seed": cfg.seed,
-        "split": cfg.split.name, "source": cfg.source.name, "metrics": {}, "primary_metric": task.primary_metric,
-        "checkpoint": None, "intermediate_run_id": None, "wall_s": None, "status": None, "error": None,
-        "hparams_id": identity.hparams_id(cfg), "dataset": None, "head": None,
-    }
-
-
-def _save_model(run_dir: Path, model, tokenizer, labels: list[str]) -> Path:
-    """``save_pretrained`` into a fresh folder, then swap it in: a kill never leaves a half-written
-    model where a ledger row (of this or an earlier forced run) points."""
-    final, staging = run_dir / "model", run_dir / ".model-staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    (staging / "itt_labels.json").write_text(json.dumps(labels))
-    if final.exists():
-        old = run_dir / ".model-old"
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-        staging.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(final)
-    return final
-
-
-def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
-    start = time.perf_counter()
+def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
+    cfg = spec.cfg
     # Config mistakes Hydra's schemas cannot see fail now, not after data and model load.
-    check_trainer_args(cfg.trainer)
-    check_data_settings(cfg.data)
-    task = get_task(cfg.task.kind, cfg.task.primary_metric)
-    row = _base_row(cfg, run_id, task)
-    role = identity.dataset_role(cfg)
-    # Built explicitly (not OmegaConf.to_object): an on-demand intermediate config is an untyped copy.
-    spec = DatasetSpec(**OmegaConf.to_container(cfg.task.datasets[role], resolve=True))
-    row["dataset"] = {"role": role, "path": spec.path, "subset": spec.subset, "lang": spec.lang,
-                      "family": spec.family, "domain": spec.domain}
+    check_trainer_args(spec.settings.trainer)
+    check_data_settings(spec.settings.data)
+    row = rows.base_row(spec, run_id)
     try:
-        intermediate = ensure_intermediate(cfg) if identity.is_itt(cfg) else None
-    except TrainingFailed as exc:  # the target gets its own failed row, naming the cause
-        ledger.append(cfg.paths.root, {**row, "status": "failed", "error": str(exc),
-                                       "wall_s": round(time.perf_counter() - start, 2)})
+        parent = ensure_parent(spec)
+    except TrainingFailed as exc:  # the run gets its own failed row, naming the cause
+        ledger.append(cfg.paths.root, {**row, "status": "failed", "error": str(exc), "wall_s": 0.0})
         raise
-
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
-    tokenizer = load_tokenizer(pretrained, cfg.model.trust_remote_code)
-    data = ITTDataModule(spec, task, cfg.task.name, tokenizer, cfg.split, cfg.data, cfg.source.name, cfg.seed,
-                         cfg.paths.cache, where=f"task.datasets.{role} ({spec.path})", hub_timeout_s=cfg.source.hub_timeout_s)
-    data.prepare()
-    row["data_sizes"] = data.sizes()
-
-    inter_dir = inter_labels = None
-    if intermediate is not None:
-        row["intermediate_run_id"] = intermediate["run_id"]
-        inter_dir = intermediate["checkpoint"]
-        inter_labels = json.loads((Path(inter_dir) / "itt_labels.json").read_text())
-    model, row["head"] = load_model(pretrained, task, data.labels, cfg.model.trust_remote_code, inter_dir, inter_labels)
-    module = ITTModule(model, task, data.labels, cfg.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad)
-
+    start = time.perf_counter()  # this run's own time: its parent's training is not in it
+    built = build_run(spec, parent)
+    row.update(head=built.head, data_sizes=built.data.sizes(), n_test=built.data.sizes()["test"],
+               selected_on=built.monitor)
+    if parent is not None:
+        row["parent_run_id"] = parent["run_id"]
     loggers = build_loggers(cfg)
-    monitor = f"val/{task.primary_metric}"
-    trainer, checkpoint, row["precision"] = build_trainer(cfg, run_dir, loggers, monitor)
+    trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
+                                        cfg.get("checkpoint_every_n_steps"))
     ckpt, step = resume_point(run_dir)  # a torn or untrusted checkpoint is skipped, never unpickled
     if ckpt:
         log.info("resuming %s from %s (step %s)", run_id, ckpt, step)
         row["resumed_from_step"] = step
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
+        trained = time.perf_counter()
+        trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
+        evaluated = time.perf_counter()
         best = checkpoint.best_model_path or None
         # Validation and test metrics of the checkpoint we keep (the best epoch), not of the last one.
-        val = trainer.validate(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)[0]
-        test = trainer.test(module, datamodule=data, ckpt_path=best, verbose=False, weights_only=True)[0]
-        row["metrics"] = {k: float(v) for k, v in {**val, **test}.items() if not k.endswith("/loss")}
-        model_dir = _save_model(run_dir, module.model, tokenizer, data.labels)  # best weights: test loaded them
-        row.update(status="ok", checkpoint=str(model_dir))
+        val = trainer.validate(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
+        test = trainer.test(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
+        done = time.perf_counter()
+        metrics = {k: float(v) for part in [*val, *test] for k, v in part.items() if not k.endswith("/loss")}
+        sizes = {p.name: {"validation": len(p.features["validation"]), "test": len(p.features["test"])} for p in built.evals}
+        row = rows.with_metrics(row, metrics, sizes)
+        row.update(status="ok", checkpoint=str(_save_model(run_dir, built)),
+                   predictions=str(_save_predictions(run_dir, built.module.test_items)),
+                   train_s=round(evaluated - trained, 2), eval_s=round(done - evaluated, 2))
+        row["model_info"]["revision"] = getattr(built.module.model.config, "_commit_hash", None)
     except ITTError as exc:
         row.update(status="failed", error=str(exc))
     except Exception as exc:
@@ -232,8 +193,9 @@ def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
             raise SIGTERMException from exc  # whose error must not hide the exit (submitit then keeps no result)
         raise
     finally:
+        row["wall_s"] = round(time.perf_counter() - start, 2)
+        record_row(loggers, row)
         finish(loggers)
-    row["wall_s"] = round(time.perf_counter() - start, 2)
     row = ledger.append(cfg.paths.root, row)
     log.info("%s %s in %.1fs: %s", row["status"], run_id, row["wall_s"], row["metrics"] or row["error"])
     if row["status"] == "failed":
@@ -241,3 +203,37 @@ def _train(cfg: DictConfig, run_id: str, run_dir: Path) -> dict:
     if not cfg.get("keep_checkpoints", False):
         _delete_resume_checkpoints(run_dir)
     return row
+
+
+def _save_model(run_dir: Path, built: Built) -> Path:
+    """``save_pretrained`` into a fresh folder, then swap it in: a kill never leaves a half-written
+    model where a ledger row (of this or an earlier forced run) points."""
+    final, staging = run_dir / "model", run_dir / ".model-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    built.module.model.save_pretrained(staging)
+    built.tokenizer.save_pretrained(staging)
+    (staging / "itt_labels.json").write_text(json.dumps(built.labels))
+    _swap_in(staging, final)
+    return final
+
+
+def _save_predictions(run_dir: Path, items: dict[str, list[dict]]) -> Path:
+    """One JSON line per test item, in row order: ``test.jsonl`` (own split), ``<eval>.jsonl``."""
+    final, staging = run_dir / "predictions", run_dir / ".predictions-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for name, lines in items.items():
+        (staging / f"{name or 'test'}.jsonl").write_text("".join(json.dumps(item) + "\n" for item in lines))
+    _swap_in(staging, final)
+    return final
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    if final.exists():
+        old = final.with_name(f".{final.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(final)

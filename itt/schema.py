@@ -7,6 +7,8 @@ names the key, before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -29,19 +31,30 @@ class DatasetSpec:
     splits: Dict[str, Optional[str]] = field(
         default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
     )  # split=official: the dataset's own split names (null: carved from train)
-    max_rows: Optional[int] = None  # deterministic subsample (keeps intermediate >= 10x target)
+    columns: Optional[List[str]] = None  # a header-less csv/tsv file: its column names, in order
+    max_rows: Optional[int] = None  # deterministic subsample, taken before any row is processed
     lang: str = "en"
-    family: Optional[str] = None  # language family, for per-family averages
+    family: Optional[str] = None  # language family (null: from the language table, itt/languages.py)
     domain: str = "general"
     embedded_rows: int = 300  # rows of the generated stand-in used with source=embedded
+    kind: Optional[str] = None  # task kind of this dataset (null: the task's); mixtures and chains mix kinds
+    primary_metric: Optional[str] = None  # (null: the task's when the kind is the task's, else the kind's first)
+    generator: Optional[str] = None  # embedded stand-in generator (null: the kind's default; itt/data/embedded/)
+    # This dataset's rows are translations of another role's (e.g. STS-B de of STS-B en): both are split by
+    # a shared id, so no validation/test item of one has its translation in the other's training split.
+    aligned_with: Optional[str] = None
+    id_field: Optional[str] = None  # the shared id column (null: the row's split and position in it)
 
 
 @dataclass
 class TaskSchema:
     name: str = MISSING
-    kind: str = MISSING  # module under itt/tasks/: sequence_classification | sequence_regression
+    kind: str = MISSING  # module under itt/tasks/ (or the dotted path of a Task subclass)
     primary_metric: str = MISSING  # monitored on validation, reported on test
-    datasets: Dict[str, DatasetSpec] = field(default_factory=dict)
+    datasets: Dict[str, DatasetSpec] = field(default_factory=dict)  # roles: intermediate, targets, chain steps
+    evals: Dict[str, DatasetSpec] = field(default_factory=dict)  # named eval sets a target is also tested on
+    options: Dict[str, Any] = field(default_factory=dict)  # kind-specific settings (QA doc stride, ...)
+    generator: Optional[str] = None  # embedded stand-in generator of its datasets (null: the kind's default)
 
 
 @dataclass
@@ -49,6 +62,9 @@ class ModelSchema:
     name: str = MISSING
     hub_id: str = MISSING  # source=hub
     local_package: Optional[str] = None  # a Python package that ships the weights (used offline, any source)
+    builder: Optional[str] = None  # dotted path of a function (cache_dir) -> folder; used offline, any source
+    pretraining: str = "text"  # what the encoder was pretrained on: text | code (itt.models.info)
+    languages: str = "en"  # en | multi (itt.models.info)
     embedded: Optional[Dict[str, Any]] = None  # source=embedded: tiny random-init config + local tokenizer
     trust_remote_code: bool = False  # never on unless the user asks: it runs code from the hub
     # Training on CPU: dropout masks from a counter-based hash instead of torch's per-element Mersenne
@@ -61,6 +77,9 @@ class ModelSchema:
     sparse_embedding_grad: bool = True
 
 
+HEAD_POLICIES = ("projection", "head")
+
+
 @dataclass
 class IntermediateStage:
     name: str = "intermediate"
@@ -70,8 +89,15 @@ class IntermediateStage:
 class TargetStage:
     name: str = "target"
     target: str = "domain"  # which target dataset of the task
-    itt: bool = True  # start from the intermediate checkpoint (true) or the pretrained encoder (false)
-    auto_intermediate: bool = True  # train a missing intermediate checkpoint first (under a lock)
+    itt: bool = True  # start from the intermediate chain's last checkpoint (true) or the pretrained encoder
+    auto_intermediate: bool = True  # train missing intermediate runs first (each under its lock)
+    evals: Any = "all"  # eval sets (task.evals) to test on: all, or a list of their names
+    select_on: Optional[str] = None  # the eval set whose validation metric picks the checkpoint (null: own)
+    # What a run starting from another run's model re-initialises when the label spaces differ:
+    # projection = the final output layer only; head = every task-specific layer (a pooler included).
+    head_policy: str = "projection"
+
+
 
 
 @dataclass
@@ -91,7 +117,7 @@ class SourceSchema:
 @dataclass
 class DataSchema:
     batch_size: int = 32
-    eval_batch_size: int = 64
+    eval_batch_size: int = 64  # changes no number: not part of the run id
     max_length: int = 128
     length_grouping: bool = True  # length-grouped (still random) training batches: less padding
     mega_batch: Any = 50  # batches sorted together by length (auto: a quarter of them, <= 50)
@@ -128,6 +154,30 @@ class TrainerSchema:
     limit_val_batches: Optional[float] = None
 
 
+def _overrides_of(cls: type) -> type:
+    """``cls`` with every field optional and null: the per-stage overrides of a group (null = inherit),
+    typed like the group itself so ``intermediate.trainer.max_epochs=abc`` fails like
+    ``trainer.max_epochs=abc`` does."""
+    hints = typing.get_type_hints(cls)
+    specs = [(f.name, Optional[hints[f.name]], field(default=None)) for f in dataclasses.fields(cls)
+             if f.name != "_target_"]
+    return dataclasses.make_dataclass(f"{cls.__name__}Overrides", specs)
+
+
+@dataclass
+class IntermediateSchema:
+    """The intermediate phase, shared by +stage=intermediate and the targets that start from it."""
+
+    # Ordered steps; each a task.datasets role, or a list of roles trained together (a mixture).
+    steps: List[Any] = field(default_factory=lambda: ["intermediate"])
+    # Settings of intermediate runs only, on top of the shared trainer/optim/data groups (null: shared).
+    trainer: Any = field(default_factory=_overrides_of(TrainerSchema))
+    optim: Any = field(default_factory=_overrides_of(OptimSchema))
+    data: Any = field(default_factory=_overrides_of(DataSchema))
+    evals: List[str] = field(default_factory=list)  # eval sets (task.evals) intermediate runs test on
+    head_policy: str = "projection"  # at each hand-off between steps (see TargetStage.head_policy)
+
+
 def register() -> None:
     cs = ConfigStore.instance()
     for group, name, node in [
@@ -135,6 +185,7 @@ def register() -> None:
         ("schema/model", "model", ModelSchema),
         ("schema/stage", "intermediate", IntermediateStage),
         ("schema/stage", "target", TargetStage),
+        ("schema/intermediate", "intermediate", IntermediateSchema),
         ("schema/split", "split", SplitSchema),
         ("schema/source", "source", SourceSchema),
         ("schema/data", "data", DataSchema),

@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from itt import identity, ledger, logger, schema
-from itt.errors import ITTError, TrainingFailed, describe
+from itt.errors import ITTError, TrainingFailed, chain, describe, ours
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 log = logging.getLogger("itt.train")
@@ -40,8 +40,14 @@ def _in_sweep() -> bool:
         return False
 
 
+# Set once Hydra has composed a config and called main: from then on only our own errors are the user's.
+_IN_MAIN = False
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    global _IN_MAIN
+    _IN_MAIN = True
     try:
         row = _cached(cfg)
         if row is None:
@@ -66,15 +72,32 @@ def _cached(cfg: DictConfig) -> dict | None:
     return None if cfg.force else ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
 
 
-def _user_error(exc: BaseException) -> BaseException | None:
-    """The user-facing error behind ``exc`` (Hydra and OmegaConf wrap ours), or None for a bug."""
-    seen = exc
-    while seen is not None:
-        if isinstance(seen, (ITTError, HydraException, OmegaConfBaseException)):
-            inner = seen.__cause__ or seen.__context__
-            return _user_error(inner) if isinstance(inner, ITTError) else seen
-        seen = seen.__cause__ or seen.__context__
+def _user_error(exc: BaseException, in_main: bool) -> BaseException | None:
+    """The user-facing error behind ``exc``, or None for a bug (which keeps its traceback).
+
+    Ours (``ITTError``, wherever Hydra or OmegaConf wrapped it) always are. Hydra's and OmegaConf's own
+    errors are the user's only while Hydra composes the command (a bad override, group or value), and
+    only if no exception behind them was raised by itt's own code: a ``KeyError`` from one of our
+    resolvers, or an OmegaConf error raised while a run is going, is a bug."""
+    found = ours(exc)
+    if found is not None:
+        return found
+    errors = list(chain(exc))
+    if not in_main and isinstance(errors[0], (HydraException, OmegaConfBaseException)) \
+            and not any(_raised_in_itt(e) for e in errors):
+        return errors[0]
     return None
+
+
+_ITT_DIR = str(Path(__file__).resolve().parent)
+
+
+def _raised_in_itt(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc``'s traceback is in the itt package."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ITT_DIR)
 
 
 def _exit_with(error: BaseException) -> None:
@@ -90,7 +113,7 @@ def cli() -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 (we re-raise everything that is not the user's mistake)
-        error = _user_error(exc)
+        error = _user_error(exc, _IN_MAIN)
         if error is None or os.environ.get("ITT_DEBUG") == "1":
             raise
         _exit_with(error)

@@ -1,5 +1,12 @@
 """The Lightning Trainer from ``conf/trainer/``: precision chosen for the hardware, checkpoints on the
-task's primary validation metric, optional early stopping, SLURM requeue, resume from a kill."""
+task's primary validation metric, optional early stopping, SLURM requeue, exact resume from a kill.
+
+Exact resume: Lightning's checkpoints carry the loops' progress and (through ``ResumableLoader``) the
+training sampler's position in the epoch; ``RNGState`` adds every global random stream (torch, numpy,
+Python; CUDA where present), which also drives dropout masks. A run killed mid-epoch and resumed from
+its last checkpoint then draws the same batches and masks as an uninterrupted run.
+``checkpoint_every_n_steps`` saves mid-epoch (each save writes the weights and optimizer state).
+"""
 
 from __future__ import annotations
 
@@ -14,28 +21,14 @@ import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from lightning_fabric.utilities.seed import _collect_rng_states, _set_rng_states
+from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 
 from itt.errors import ConfigError, one_line
 
 log = logging.getLogger(__name__)
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def auto_precision() -> str:
-    """bf16 autocast where the hardware does bf16 matmuls natively, fp16 on older GPUs, else fp32."""
-    if torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_has_bf16() else "32-true"
 
 
 # torch's own choice at start-up (OMP_NUM_THREADS, else one thread per core), before anything changed it.
@@ -79,26 +72,50 @@ def check_trainer_args(trainer_cfg) -> None:
                               f"valid: {', '.join(valid)}")
 
 
-def build_trainer(cfg, run_dir: Path, loggers: list, monitor: str):
-    precision = cfg.trainer.precision
-    if precision == "auto":
-        precision = auto_precision()
+class RNGState(Callback):
+    """Every global random stream in the checkpoint, restored on resume. Stored as tensors and plain
+    Python values, so checkpoints still load with ``weights_only=True`` (never unpickling code)."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        states = _collect_rng_states(include_cuda=torch.cuda.is_available())
+        name, keys, pos, has_gauss, gauss = states.pop("numpy")
+        version, py_state, py_gauss = states.pop("python")
+        checkpoint["itt_rng"] = {**states, "numpy": [name, torch.from_numpy(keys.astype("int64")), int(pos), int(has_gauss),
+                                                     float(gauss)], "python": [version, list(py_state), py_gauss]}
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        saved = checkpoint.get("itt_rng")
+        if not saved:
+            log.warning("checkpoint holds no random state (written by an older itt): the resumed run draws new masks")
+            return
+        name, keys, pos, has_gauss, gauss = saved["numpy"]
+        states = {**saved, "numpy": (name, keys.numpy().astype("uint32"), pos, has_gauss, gauss),
+                  "python": (saved["python"][0], tuple(saved["python"][1]), saved["python"][2])}
+        _set_rng_states(states)
+
+
+def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precision: str,
+                  every_n_steps: int | None = None):
+    """The Lightning Trainer for ``settings`` (effective trainer/optim of the run) and the effective
+    ``precision`` (``itt.hardware``)."""
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="max",
                                  save_top_k=1, enable_version_counter=False)
-    # last.ckpt (what a killed run resumes from) after every epoch. Not save_last=True: since Lightning
-    # 2.5 that writes last.ckpt only in epochs that improved the monitor, so a resume would redo epochs.
+    # last.ckpt (what a killed run resumes from) after every epoch, or every N steps. Not
+    # save_last=True: since Lightning 2.5 that writes last.ckpt only in epochs that improved the
+    # monitor, so a resume would redo epochs.
+    when = {"every_n_train_steps": every_n_steps} if every_n_steps else {}
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False)
-    callbacks = [checkpoint, latest]
-    if cfg.optim.early_stopping_patience:
-        callbacks.append(EarlyStopping(monitor=monitor, mode="max", patience=cfg.optim.early_stopping_patience))
+                             enable_version_counter=False, **when)
+    callbacks = [checkpoint, latest, RNGState()]
+    if settings.optim.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor=monitor, mode="max", patience=settings.optim.early_stopping_patience))
     plugins = [AtomicCheckpointIO()]
     if SLURMEnvironment.detect():
         # On the requeue signal Lightning saves an hpc checkpoint and requeues the job; the requeued job
         # has the same run id, so it resumes from that checkpoint (see trainer's resume path).
         plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
     try:
-        trainer = instantiate(cfg.trainer, precision=precision, callbacks=callbacks, logger=loggers,
+        trainer = instantiate(settings.trainer, precision=precision, callbacks=callbacks, logger=loggers,
                               default_root_dir=str(run_dir), plugins=plugins)
     except InstantiationException as exc:  # a value Lightning rejects, e.g. trainer.precision=bogus
         raise ConfigError(f"trainer: {one_line(str(exc.__cause__ or exc))[:400]}") from exc
@@ -106,7 +123,7 @@ def build_trainer(cfg, run_dir: Path, loggers: list, monitor: str):
         # deterministic=True also makes torch fill every new tensor with NaN (a debugging aid against
         # reading uninitialised memory): +8 % step time for MiniLM on CPU. Results stay deterministic.
         torch.utils.deterministic.fill_uninitialized_memory = False
-    return trainer, checkpoint, precision
+    return trainer, checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -52,6 +52,8 @@ def test_source_embedded_sets_a_learning_rate_the_command_line_still_wins():
     assert make("+stage=intermediate", "source=embedded").optim.lr == pytest.approx(2e-3)
     assert make("+stage=intermediate").optim.lr == pytest.approx(5e-5)
     assert make("+stage=intermediate", "source=embedded", "optim.lr=1e-4").optim.lr == pytest.approx(1e-4)
+    # a really pretrained encoder shipped in a package keeps the pretrained rate under source=embedded
+    assert make("+stage=intermediate", "source=embedded", "model=minilm").optim.lr == pytest.approx(5e-5)
 
 
 def test_run_id_is_stable_and_changes_with_what_determines_the_result():
@@ -60,27 +62,90 @@ def test_run_id_is_stable_and_changes_with_what_determines_the_result():
     assert a == identity.run_id(make(*base))
     assert a.startswith("roberta-sentiment-target-domain-itt-s0-")
     for change in ["seed=1", "stage.itt=false", "stage.target=crosslingual", "optim.lr=1e-4", "model=bert",
-                   "task.datasets.domain.embedded_rows=100", "task.datasets.intermediate.embedded_rows=1000"]:
+                   "task.datasets.domain.embedded_rows=100", "task.datasets.intermediate.embedded_rows=1000",
+                   "trainer.precision=32-true", "data.pad_to_multiple_of=8", "model.fast_dropout=false",
+                   "stage.head_policy=head", "intermediate.optim.lr=1e-5"]:
         assert identity.run_id(make(*base, change)) != a, change
     # what does not change the result does not change the id
-    for same in ["logger=csv", "paths.root=/elsewhere", "data.num_workers=2", "trainer.enable_progress_bar=true", "force=true"]:
+    for same in ["logger=csv", "paths.root=/elsewhere", "data.num_workers=2", "trainer.enable_progress_bar=true",
+                 "force=true", "data.eval_batch_size=7", "model.sparse_embedding_grad=false"]:
         assert identity.run_id(make(*base, same)) == a, same
 
 
-def test_intermediate_identity_ignores_targets():
+def test_run_id_hashes_effective_numerics_not_auto(monkeypatch):
+    """precision=auto and pad_to_multiple_of=auto are hashed as what they become on this machine: the
+    same config on a GPU node (other precision, padding, dropout) is another run, not a cached one."""
+    from itt import hardware
+
     base = ["model=bert", "task=sentiment", "+stage=target", "source=embedded"]
-    ids = {identity.run_id(identity.intermediate_config(make(*base, *extra)))
-           for extra in ([], ["stage.target=crosslingual"], ["stage.itt=false"],
-                         ["task.datasets.domain.path=/data/other.csv"])}
+    monkeypatch.setattr(hardware, "cuda_available", lambda: False)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: True)
+    cpu = make(*base)
+    cpu_id, cpu_hparams = identity.run_id(cpu), identity.hparams_id(cpu)
+    assert cpu_id == identity.run_id(make(*base, "trainer.precision=bf16-mixed", "data.pad_to_multiple_of=1"))
+    assert identity.numerics(identity.resolve(cpu)) == {"device": "cpu", "precision": "bf16-mixed",
+                                                        "pad_to_multiple_of": 1, "dropout": "hash64"}
+    monkeypatch.setattr(hardware, "cuda_available", lambda: True)
+    monkeypatch.setattr(hardware, "cuda_bf16", lambda: False)
+    gpu = make(*base)
+    assert identity.numerics(identity.resolve(gpu)) == {"device": "cuda", "precision": "16-mixed",
+                                                        "pad_to_multiple_of": 8, "dropout": "torch"}
+    assert identity.run_id(gpu) != cpu_id and identity.hparams_id(gpu) != cpu_hparams
+
+
+def test_local_datasets_are_keyed_by_content(tmp_path):
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\ngood,positive\n")
+    base = ["task=sentiment", "+stage=target", "stage.itt=false", f"task.datasets.domain.path={data}"]
+    before = identity.run_id(make(*base))
+    assert identity.run_id(make(*base)) == before
+    data.write_text("text,label\nbad,negative\n")
+    assert identity.run_id(make(*base)) != before
+
+
+def test_intermediate_identity_ignores_targets_and_target_settings():
+    base = ["model=bert", "task=sentiment", "+stage=target", "source=embedded"]
+    ids = {identity.run_id(identity.resolve(make(*base, *extra)).parent)
+           for extra in ([], ["stage.target=crosslingual"], ["task.datasets.domain.path=/data/other.csv"],
+                         ["trainer.max_epochs=10", "optim.lr=3e-5", "intermediate.trainer.max_epochs=3",
+                          "intermediate.optim.lr=2e-3"])}
     assert len(ids) == 1
     direct = identity.run_id(make("model=bert", "task=sentiment", "+stage=intermediate", "source=embedded"))
     assert ids == {direct}
+
+
+def test_per_stage_settings_apply_to_intermediate_runs_only():
+    base = ["model=bert", "task=sentiment", "source=embedded", "intermediate.trainer.max_epochs=1",
+            "intermediate.optim.lr=2e-5", "trainer.max_epochs=10"]
+    target = identity.resolve(make(*base, "+stage=target"))
+    assert target.settings.trainer.max_epochs == 10 and target.settings.optim.lr == pytest.approx(2e-3)
+    assert target.parent.settings.trainer.max_epochs == 1 and target.parent.settings.optim.lr == pytest.approx(2e-5)
+    direct = identity.resolve(make(*base, "+stage=intermediate"))
+    assert identity.run_id(direct) == identity.run_id(target.parent)
+    with pytest.raises(Exception, match="max_epochs"):
+        make(*base, "+stage=target", "intermediate.trainer.max_epochs=abc")
+
+
+def test_chains_share_their_prefix_and_mixtures_are_one_step():
+    base = ["model=bert", "task=sentiment", "+stage=target", "source=embedded", "stage.target=domain"]
+    ab = identity.resolve(make(*base, "intermediate.steps=[intermediate,crosslingual]"))
+    a = identity.resolve(make(*base))
+    assert [s.label for s in ab.chain()] == ["intermediate", "crosslingual"] and ab.variant == "intermediate>crosslingual"
+    assert identity.run_id(ab.chain()[0]) == identity.run_id(a.parent)  # the prefix A is one shared run
+    assert identity.run_id(ab) != identity.run_id(a)
+    mix = identity.resolve(make(*base, "intermediate.steps=[[intermediate,crosslingual]]"))
+    assert mix.variant == "intermediate+crosslingual" and len(mix.chain()) == 1
+    uniform = identity.resolve(make(*base, "sampler=uniform", "intermediate.steps=[[intermediate,crosslingual]]"))
+    assert identity.run_id(uniform.parent) != identity.run_id(mix.parent)  # a mixture's id includes its sampler
+    with pytest.raises(identity.ConfigError, match="'nope' is not a dataset of task=sentiment; valid: intermediate, domain, crosslingual"):
+        identity.run_id(make(*base, "intermediate.steps=[nope]"))
 
 
 def test_hparams_id_groups_like_with_like():
     base = ["+stage=target", "source=embedded"]
     h = identity.hparams_id(make(*base))
     assert identity.hparams_id(make(*base, "model=xlnet", "seed=3", "stage.itt=false")) == h
+    assert identity.hparams_id(make(*base, "intermediate.optim.lr=1e-5")) == h  # the chain is not the target's hparams
     assert identity.hparams_id(make(*base, "optim.lr=1e-4")) != h
     assert identity.hparams_id(make(*base, "split=official")) != h
 

@@ -1,17 +1,19 @@
-"""Loading (local files, label maps, validation) and splitting (paper 70/15/15, official)."""
+"""Loading (local files, label maps, validation), canonical rows and splitting (paper 70/15/15, official,
+by shared id)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from datasets import Dataset, DatasetDict
+from datasets import ClassLabel, Dataset, Features, Value
 from omegaconf import OmegaConf
 
-from itt.data.loading import load_spec
-from itt.data.splitting import make_splits
+from itt.data.preparation import Protocol, split_rows
+from itt.data.splitting import make_splits, part_of
 from itt.errors import DataError
 from itt.schema import DatasetSpec
 from itt.tasks import get_task
@@ -26,6 +28,10 @@ def rows(n, labels=("neg", "pos")):
     return [{"review": f"text number {i} " + ("good" if i % 2 else "bad"), "stars": labels[i % len(labels)]} for i in range(n)]
 
 
+def load(spec, task=CLS, split=PAPER, seed=0, **kw):
+    return split_rows(spec, task, Protocol(split, seed, "hub", 128, Path("/nonexistent")), **kw)
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
 def test_local_file_formats_load_with_column_mapping(tmp_path, suffix):
     df = pd.DataFrame(rows(40))
@@ -33,10 +39,21 @@ def test_local_file_formats_load_with_column_mapping(tmp_path, suffix):
     {".csv": lambda: df.to_csv(path, index=False), ".tsv": lambda: df.to_csv(path, sep="\t", index=False),
      ".jsonl": lambda: df.to_json(path, orient="records", lines=True), ".parquet": lambda: df.to_parquet(path)}[suffix]()
     spec = DatasetSpec(path=str(path), text_fields=["review"], label_field="stars", labels=["neg", "pos"])
-    raw, labels = load_spec(spec, CLS, "sentiment", "hub", seed=0)
+    splits, labels = load(spec)
     assert labels == ["neg", "pos"]
-    assert raw["train"].column_names == ["text", "label"] and len(raw["train"]) == 40
-    assert raw["train"][1] == {"text": "text number 1 good", "label": 1}
+    assert splits["train"].column_names == ["text", "label"] and sum(len(d) for d in splits.values()) == 40
+    pooled = {r["text"]: r["label"] for s in splits.values() for r in s}
+    assert pooled["text number 1 good"] == 1 and pooled["text number 2 bad"] == 0
+
+
+def test_headerless_tsv_gets_its_column_names_from_the_spec(tmp_path):
+    path = tmp_path / "dev-en.tsv"
+    path.write_text("".join(f"premise {i}\thypothesis {i}\t{['entailment', 'neutral'][i % 2]}\n" for i in range(40)))
+    spec = DatasetSpec(path=str(path), columns=["premise", "hypothesis", "label"], text_fields=["premise", "hypothesis"],
+                       labels=["entailment", "neutral"])
+    splits, _ = load(spec)
+    assert sum(len(d) for d in splits.values()) == 40  # the first line is data, not a header
+    assert set(splits["train"].column_names) == {"text", "text_pair", "label"}
 
 
 def test_local_folder_official_splits_and_label_map(tmp_path):
@@ -44,61 +61,142 @@ def test_local_folder_official_splits_and_label_map(tmp_path):
         pd.DataFrame([{"t": f"{split} {i}", "y": i % 5} for i in range(n)]).to_csv(tmp_path / f"{split}.csv", index=False)
     spec = DatasetSpec(path=str(tmp_path), text_fields=["t"], label_field="y", labels=["negative", "positive"],
                        label_map={"0": "negative", "1": "negative", "2": None, "3": "positive", "4": "positive"})
-    raw, labels = load_spec(spec, CLS, "sentiment", "hub", seed=0)
-    assert set(raw) == {"train", "validation", "test"}
-    assert len(raw["train"]) == 24  # the 6 rows labelled 2 are dropped on purpose
-    assert Counter(raw["train"]["label"]) == {0: 12, 1: 12}
-    splits = make_splits(raw, OFFICIAL, CLS.kind, 0, None, "x")
-    assert [len(splits[s]) for s in ("train", "validation", "test")] == [24, 8, 8]
+    splits, labels = load(spec, split=OFFICIAL)
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [24, 8, 8]  # rows labelled 2 dropped on purpose
+    assert Counter(splits["train"]["label"]) == {0: 12, 1: 12}
+    assert all(t.startswith("dev ") for t in splits["validation"]["text"])  # dev.csv named by datasets' own rule
+
+
+def test_classlabel_names_map_through_label_map_and_undeclared_splits_are_never_read(tmp_path):
+    """IMDb's shape: ClassLabel(neg, pos) and an `unsupervised` split labelled -1."""
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    folder = tmp_path / "imdb"
+    folder.mkdir()
+    for split, labels in (("train", [0, 1] * 10), ("test", [1, 0] * 10), ("unsupervised", [-1] * 10)):
+        Dataset.from_dict({"text": [f"{split} review {i}" for i in range(len(labels))], "label": labels},
+                          features=features).to_parquet(folder / f"{split}.parquet")
+    spec = DatasetSpec(path=str(folder), labels=["negative", "positive"], label_map={"neg": "negative", "pos": "positive"},
+                       splits={"train": "train", "validation": None, "test": "test"})
+    splits, labels = load(spec)
+    texts = [t for s in splits.values() for t in s["text"]]
+    assert len(texts) == 40 and not any(t.startswith("unsupervised") for t in texts)
+    by_text = {r["text"]: r["label"] for s in splits.values() for r in s}
+    assert by_text["train review 0"] == 0 and by_text["train review 1"] == 1  # neg -> negative, pos -> positive
+    spec.label_map = None  # the names do not match the declared labels: one line that says how to map them
+    with pytest.raises(DataError, match=r"label 'neg' is not a declared label; valid: negative, positive \(map"):
+        load(spec)
 
 
 def test_regression_scores_scaled_and_validated(tmp_path):
     path = tmp_path / "sts.jsonl"
     path.write_text("\n".join(json.dumps({"a": f"s{i}", "b": f"t{i}", "score": i % 6}) for i in range(30)))
     spec = DatasetSpec(path=str(path), text_fields=["a", "b"], label_field="score", score_range=[0, 5])
-    raw, labels = load_spec(spec, REG, "sentence_similarity", "hub", seed=0)
-    assert labels == [] and sorted(raw["train"].column_names) == ["label", "text", "text_pair"]
-    assert min(raw["train"]["label"]) == 0.0 and max(raw["train"]["label"]) == 1.0
+    splits, labels = load(spec, task=REG)
+    scores = [v for s in splits.values() for v in s["label"]]
+    assert labels == [] and sorted(splits["train"].column_names) == ["label", "text", "text_pair"]
+    assert min(scores) == 0.0 and max(scores) == 1.0
     path.write_text(json.dumps({"a": "x", "b": "y", "score": 7}))
     with pytest.raises(DataError, match=r"row 0: score 7 is not a number in score_range \[0, 5\]"):
-        load_spec(spec, REG, "sentence_similarity", "hub", seed=0)
+        load(spec, task=REG)
 
 
 def test_bad_column_and_label_name_the_file_and_the_valid_values(tmp_path):
     path = tmp_path / "d.csv"
     pd.DataFrame(rows(10, labels=("neg", "pos", "meh"))).to_csv(path, index=False)
     spec = DatasetSpec(path=str(path), text_fields=["text"], label_field="stars", labels=["neg", "pos"])
-    with pytest.raises(DataError, match=r"d.csv \[train\]: column 'text' not found; columns are: review, stars"):
-        load_spec(spec, CLS, "sentiment", "hub", seed=0)
+    with pytest.raises(DataError, match=r"d.csv\) \[train\]: column 'text' not found; columns are: review, stars"):
+        load(spec)
     spec.text_fields = ["review"]
-    with pytest.raises(DataError, match=r"d.csv \[train\] row 2: label 'meh' is not a declared label; valid: neg, pos"):
-        load_spec(spec, CLS, "sentiment", "hub", seed=0)
+    with pytest.raises(DataError, match=r"d.csv\) \[train\] row 2: label 'meh' is not a declared label; valid: neg, pos"):
+        load(spec)
+
+
+def test_empty_texts_are_dropped_and_counted_not_fatal(tmp_path, caplog):
+    path = tmp_path / "d.csv"
+    data = rows(40)
+    data[3]["review"] = "   "
+    data[7]["review"] = None
+    pd.DataFrame(data).to_csv(path, index=False)
+    spec = DatasetSpec(path=str(path), text_fields=["review"], label_field="stars", labels=["neg", "pos"])
+    splits, _ = load(spec)
+    assert sum(len(d) for d in splits.values()) == 38
+    assert any("dropped 2 row(s): empty text in 'review'" in r.message for r in caplog.records)
+
+
+def test_max_rows_subsamples_before_processing_and_is_exact(tmp_path, monkeypatch):
+    path = tmp_path / "d.parquet"
+    pd.DataFrame(rows(5000)).to_parquet(path)
+    seen = []
+    original = CLS.canonical_batch
+    monkeypatch.setattr(type(CLS), "canonical_batch",
+                        lambda self, batch, numbers, raw: seen.extend(numbers) or original(batch, numbers, raw))
+    spec = DatasetSpec(path=str(path), text_fields=["review"], label_field="stars", labels=["neg", "pos"], max_rows=300)
+    splits, _ = load(spec)
+    assert sum(len(d) for d in splits.values()) == 300
+    assert len(seen) <= 400  # only (a few more than) the sampled rows were ever turned into Python objects
+    again, _ = load(spec)
+    assert again["test"]["text"] == splits["test"]["text"]
+    other, _ = load(spec, seed=1)
+    assert set(other["train"]["text"]) != set(splits["train"]["text"])
 
 
 def test_paper_split_is_stratified_70_15_15_and_deterministic():
     labels = [i % 3 for i in range(600)]
-    raw = DatasetDict(train=Dataset.from_dict({"text": [str(i) for i in range(500)], "label": labels[:500]}),
-                      test=Dataset.from_dict({"text": [str(i) for i in range(500, 600)], "label": labels[500:]}))
-    a = make_splits(raw, PAPER, CLS.kind, 7, None, "x")
+    pool = Dataset.from_dict({"text": [str(i) for i in range(600)], "label": labels})
+    a = make_splits({"pool": pool}, PAPER, CLS, 7, "x")
     assert [len(a[s]) for s in ("train", "validation", "test")] == [420, 90, 90]
     for s in ("train", "validation", "test"):
         counts = Counter(a[s]["label"])
         assert max(counts.values()) - min(counts.values()) <= 1, (s, counts)  # stratified
     assert set(a["train"]["text"]).isdisjoint(a["test"]["text"])
-    assert a["test"]["text"] == make_splits(raw, PAPER, CLS.kind, 7, None, "x")["test"]["text"]
-    assert a["test"]["text"] != make_splits(raw, PAPER, CLS.kind, 8, None, "x")["test"]["text"]
-    assert len(make_splits(raw, PAPER, CLS.kind, 7, 100, "x")["train"]) == 70  # max_rows subsamples first
+    assert a["test"]["text"] == make_splits({"pool": pool}, PAPER, CLS, 7, "x")["test"]["text"]
+    assert a["test"]["text"] != make_splits({"pool": pool}, PAPER, CLS, 8, "x")["test"]["text"]
+
+
+def test_eval_sets_are_split_into_validation_and_test_only():
+    pool = Dataset.from_dict({"text": [str(i) for i in range(200)], "label": [i % 2 for i in range(200)]})
+    out = make_splits({"pool": pool}, PAPER, CLS, 0, "x", eval_only=True)
+    assert set(out) == {"validation", "test"} and [len(out[s]) for s in ("validation", "test")] == [100, 100]
 
 
 def test_regression_split_stratifies_by_score_bins():
-    scores = [(i % 10) / 9 for i in range(200)]
-    raw = DatasetDict(train=Dataset.from_dict({"text": [str(i) for i in range(200)], "label": scores}))
-    test = make_splits(raw, PAPER, REG.kind, 0, None, "x")["test"]
+    pool = Dataset.from_dict({"text": [str(i) for i in range(200)], "label": [(i % 10) / 9 for i in range(200)]})
+    test = make_splits({"pool": pool}, PAPER, REG, 0, "x")["test"]
     bins = Counter(min(int(v * 5), 4) for v in test["label"])
     assert len(bins) == 5 and max(bins.values()) - min(bins.values()) <= 1
 
 
 def test_split_that_ends_up_empty_is_named():
-    raw = DatasetDict(train=Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]}))
+    pool = Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})
     with pytest.raises(DataError, match="split is empty after split=paper"):
-        make_splits(raw, PAPER, CLS.kind, 0, None, "tiny.csv")
+        make_splits({"pool": pool}, PAPER, CLS, 0, "tiny.csv")
+
+
+def test_translations_split_by_shared_id_never_leak_into_training(tmp_path):
+    """STS-B de is a translation of STS-B en: without a shared split ~70 % of the German validation and
+    test pairs had their English original (same score) in the intermediate's training data."""
+    en, de = tmp_path / "en", tmp_path / "de"
+    for folder, word in ((en, "the"), (de, "der")):
+        folder.mkdir()
+        for split, n in (("train", 300), ("dev", 60), ("test", 60)):
+            pd.DataFrame([{"s1": f"{word} {split} {i}", "s2": f"{word} other {i}", "score": (i % 6)}
+                          for i in range(n)]).to_csv(folder / f"{split}.csv", index=False)
+    spec = dict(text_fields=["s1", "s2"], label_field="score", score_range=[0, 5])
+    inter, _ = load(DatasetSpec(path=str(en), **spec), task=REG, by_id=True)
+    target, _ = load(DatasetSpec(path=str(de), max_rows=200, **spec), task=REG, by_id=True)
+    inter_train = set(inter["train"]["id"])
+    held_out = set(target["validation"]["id"]) | set(target["test"]["id"])
+    assert held_out and inter_train and not held_out & inter_train
+    assert set(target["train"]["id"]) <= inter_train  # the same ids are training data on both sides
+    # Without the shared id (the German set subsampled, as the config caps it) they overlap massively.
+    plain_inter, _ = load(DatasetSpec(path=str(en), **spec), task=REG)
+    plain_target, _ = load(DatasetSpec(path=str(de), max_rows=200, **spec), task=REG)
+    en_train = {t.split(" ", 1)[1] for t in plain_inter["train"]["text"]}
+    de_test = {t.split(" ", 1)[1] for t in plain_target["test"]["text"]}
+    assert len(en_train & de_test) / len(de_test) > 0.5
+
+
+def test_part_of_a_shared_id_is_stable_and_follows_the_fractions():
+    parts = Counter(part_of(f"train:{i}", 3, (0.7, 0.15, 0.15)) for i in range(20000))
+    assert abs(parts[0] / 20000 - 0.7) < 0.02 and abs(parts[2] / 20000 - 0.15) < 0.02
+    assert part_of("x", 3, (0.7, 0.15, 0.15)) == part_of("x", 3, (0.7, 0.15, 0.15))

@@ -39,7 +39,7 @@ def test_intermediate_then_target_with_and_without_itt(tmp_path, model):
     without = pipeline.run(make(tmp_path, f"model={model}", "task=sentiment", "+stage=target", "stage.itt=false"))
     assert with_itt["intermediate_run_id"] == inter["run_id"] and with_itt["itt"] is True
     assert with_itt["head"] == "kept"  # same label space (negative, positive)
-    assert without["intermediate_run_id"] is None and without["itt"] is False and without["head"] is None
+    assert without["intermediate_run_id"] is None and without["itt"] is False and without["head"] == "new"
     assert finite(with_itt["metrics"]) and finite(without["metrics"])
     rows = list(ledger.read(tmp_path))
     assert [r["status"] for r in rows] == ["ok", "ok", "ok"]  # the intermediate was reused, not retrained
@@ -49,7 +49,7 @@ def test_intermediate_then_target_with_and_without_itt(tmp_path, model):
 def test_itt_head_reinitialised_when_label_spaces_differ(tmp_path):
     # sentence pairs: regression -> keep; topics: news (4 topics) -> questions (5 topics) -> fresh head
     row = pipeline.run(make(tmp_path, "model=bert", "task=text_classification", "+stage=target", "stage.target=domain"))
-    assert row["head"] == "reinitialised"
+    assert row["head"] == "projection_reset"
     inter = next(r for r in ledger.read(tmp_path) if r["stage"] == "intermediate")
     target_model = AutoModelForSequenceClassification.from_pretrained(row["checkpoint"])
     assert target_model.config.num_labels == 5 and json.loads((tmp_path / "runs" / row["run_id"] / "model" / "itt_labels.json").read_text())[0] == "health"
@@ -78,7 +78,8 @@ def test_local_file_dataset_is_a_target(tmp_path):
     data.write_text("\n".join(lines))
     row = pipeline.run(make(tmp_path / "out", "model=bert", "task=sentiment", "+stage=target", "stage.itt=false",
                             f"task.datasets.domain.path={data}", "task.datasets.domain.text_fields=[body]",
-                            "task.datasets.domain.label_field=sentiment", "task.datasets.domain.labels=[neg,pos]"))
+                            "task.datasets.domain.label_field=sentiment", "task.datasets.domain.labels=[neg,pos]",
+                            "task.datasets.domain.label_map=null"))
     assert row["status"] == "ok" and row["dataset"]["path"] == str(data)
     assert row["data_sizes"] == {"train": 42, "validation": 9, "test": 9}  # 70/15/15 of 60
 

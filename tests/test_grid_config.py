@@ -86,7 +86,7 @@ def grid_identities(base_overrides: list[str], points: list[dict[str, str]]) -> 
         assert rid not in targets, f"two sweep points share run id {rid}"
         targets.add(rid)
         if cfg.stage.itt:
-            inter_of.setdefault((*key, cfg.seed), set()).add(identity.run_id(identity.intermediate_config(cfg)))
+            inter_of.setdefault((*key, cfg.seed), set()).add(identity.run_id(identity.resolve(cfg).parent))
     return targets, inter_of
 
 

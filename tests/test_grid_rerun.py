@@ -1,8 +1,8 @@
 """Running the same sweep again trains nothing; ``force=true`` reruns.
 
 The rerun answers every point from the ledger (status ``cached``, no new ``ok`` row, no new run dir)
-before torch is even imported, so it costs a small fraction of the first run. Measured with Hydra's
-basic launcher (all jobs in one process); the README quotes the figure for the full demo grid.
+before torch is even imported (tested on its own below), so it costs a small fraction of the first run;
+the README quotes the measured figure for the full demo grid.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ def test_rerun_is_cached_and_fast_and_force_reruns(tmp_path):
     assert len({r["run_id"] for r in new}) == 4
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == run_dirs
     assert "cached: " in again.stdout + again.stderr
-    assert t_again < 0.5 * t_first, (t_first, t_again)
 
     # force=true retrains that run only: its intermediate is reused, not retrained
     n = len(read_ledger(tmp_path))
@@ -47,5 +46,32 @@ def test_rerun_is_cached_and_fast_and_force_reruns(tmp_path):
     (row,) = read_ledger(tmp_path)[n:]
     assert (row["status"], row["stage"], row["target"], row["itt"]) == ("ok", "target", "domain", True), row
     assert row["run_id"] in ok and row["intermediate_run_id"] in ok
-    assert "resumed_from_step" not in row, row  # trained from the start, not "resumed" at the final step
+    assert row.get("resumed_from_step") is None, row  # trained from the start, not "resumed" at the final step
     assert row["time"] != ok[row["run_id"]]["time"]
+
+
+def test_a_finished_run_is_answered_from_the_ledger_without_importing_torch(tmp_path):
+    """What makes a rerun of a finished sweep cheap: each point is resolved and found in the ledger by
+    code that never imports torch (or transformers, datasets, Lightning)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO, itt_env
+
+    code = f"""
+import sys
+from hydra import compose, initialize_config_dir
+from itt import identity, ledger
+from itt.train import CONF_DIR, _cached
+with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    cfg = compose("train", overrides=["+stage=target", "source=embedded", "paths.root={tmp_path}"])
+ledger.append("{tmp_path}", {{"run_id": identity.run_id(cfg), "status": "ok", "metrics": {{}}, "primary_metric": "acc"}})
+row = _cached(cfg)
+heavy = sorted(m for m in ("torch", "transformers", "datasets", "pytorch_lightning") if m in sys.modules)
+print(json.dumps({{"status": row["status"], "heavy": heavy}}))
+""".replace("json.dumps", "__import__('json').dumps")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=itt_env(), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"status": "cached", "heavy": []}

@@ -14,10 +14,11 @@ from datasets import ClassLabel, Features
 
 from hub_replicas import INDEX, ROOT
 from hub_replicas.fixture import hub_replica  # noqa: F401  (pytest fixture)
-from itt.data.loading import load_spec
+from itt.data.canonical import canonicalize
+from itt.data.loading import load_raw
 from itt.errors import DataError
 from itt.schema import DatasetSpec
-from itt.tasks import get_task
+from itt.tasks import RawColumns, get_task
 
 LOADABLE = [(hub_id, config) for hub_id, e in INDEX.items() if not e["script"] for config in e["configs"]]
 SCRIPT_ONLY = [hub_id for hub_id, e in INDEX.items() if e["script"]]
@@ -164,13 +165,15 @@ def test_project_loader_reads_a_replica_through_the_hub_path(hub_replica):
     cls = get_task("sequence_classification", "acc")
     spec = DatasetSpec(path="fancyzhx/ag_news", text_fields=["text"], label_field="label",
                        labels=["World", "Sports", "Business", "Sci/Tech"], splits={"train": "train", "validation": None, "test": "test"})
-    raw, names = load_spec(spec, cls, "text_classification", "hub", seed=0)
+    raw, where = load_raw(spec, "hub")
+    names = cls.label_names(raw, spec)
     assert names == ["World", "Sports", "Business", "Sci/Tech"]
-    assert raw["train"]["label"] == [0, 1, 2, 3]
+    rows = canonicalize({"train": raw["train"]}, cls, RawColumns(spec, names, where), None, 0)
+    assert rows["label"] == [0, 1, 2, 3]
 
 
 def test_project_loader_reports_a_script_only_repo(hub_replica):
     cls = get_task("sequence_classification", "acc")
     spec = DatasetSpec(path="masakhane/masakhanews", subset="fra", text_fields=["headline"], label_field="label")
     with pytest.raises(DataError, match="Dataset scripts are no longer supported, but found masakhanews.py"):
-        load_spec(spec, cls, "text_classification", "hub", seed=0)
+        load_raw(spec, "hub")

@@ -9,7 +9,8 @@ from conftest import OFFLINE, error_lines
 CASES = {
     "unknown group option": (
         ["model=bret", "+stage=intermediate"],
-        "error: model=bret is not an option of model; valid: bert, minilm, roberta, xlnet"),
+        "error: model=bret is not an option of model; valid: bert, codebert, graphcodebert, mbert, me5_small, minilm, "
+        "roberta, unixcoder, xlmr, xlmr_large, xlnet"),
     "unknown key": (
         ["+stage=intermediate", "trainer.max_epoch=1"],
         "error: trainer.max_epoch is not a config key (did you mean trainer.max_epochs?); keys of trainer: max_epochs,"),
@@ -91,3 +92,27 @@ def test_bad_value_seen_after_composition_fails_before_data_and_model_load(run_i
     assert not (root / "results.jsonl").exists()
     assert not list(root.glob("runs/*")), sorted(p.name for p in root.rglob("*"))
     assert not (root / "cache").exists(), sorted(p.name for p in (root / "cache").rglob("*"))  # no data, no model
+
+
+BUGS = {
+    # A TypeError in itt's own code while Hydra resolves the run directory (${itt.run_id:}).
+    "bug in a resolver": "import itt.hardware as h; h.cpu_has_bf16 = None",
+    # An OmegaConf error raised while the run is going (a wrong key in itt's code, not in the command).
+    "OmegaConf error inside a run": "import itt.train as t; t._cached = lambda cfg: cfg.no_such_key",
+}
+
+
+@pytest.mark.parametrize("case", list(BUGS))
+def test_a_bug_keeps_its_traceback_even_behind_hydra_and_omegaconf(tmp_path, case):
+    """Only the user's mistakes become one line: a bug in itt (even one Hydra or OmegaConf wraps) keeps its
+    traceback and Python's exit code, so it is reported, not mistaken for a bad command."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, itt_env
+
+    script = f"{BUGS[case]}; import sys; sys.argv[0] = 'itt.train'; from itt.train import cli; cli()"
+    result = subprocess.run([sys.executable, "-c", script, "+stage=target", *OFFLINE, f"paths.root={tmp_path}"],
+                            cwd=REPO, env=itt_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback (most recent call last)" in result.stderr and not error_lines(result.stderr), result.stderr[-2000:]

@@ -8,8 +8,9 @@ import pytest
 from conftest import OFFLINE, error_lines
 from omegaconf import OmegaConf
 
-from itt.data.loading import load_spec
-from itt.data.splitting import make_splits
+from pathlib import Path
+
+from itt.data.preparation import Protocol, split_rows
 from itt.errors import DataError
 from itt.schema import DatasetSpec
 from itt.tasks import get_task
@@ -21,8 +22,8 @@ PAPER = OmegaConf.create({"name": "paper", "train": 0.70, "validation": 0.15, "t
 def _load(path, kind="sequence_classification", **spec):
     task = get_task(kind, "acc" if kind == "sequence_classification" else "spearman")
     spec = DatasetSpec(path=str(path), **spec)
-    raw, _ = load_spec(spec, task, "sentiment", "embedded", seed=0)
-    return make_splits(raw, PAPER, task.kind, 0, None, f"task.datasets.domain ({path})")
+    return split_rows(spec, task, Protocol(PAPER, 0, "embedded", 128, Path("/nonexistent")),
+                      where=f"task.datasets.domain ({path})")
 
 
 def _classification(tmp_path, name, text):
@@ -37,8 +38,8 @@ def _classification(tmp_path, name, text):
     ("label outside the label set", "content,label\ngreat,positive\nmeh,neutral\n",
      {"text_fields": ["content"], "labels": CLASSES},
      "[train] row 1: label 'neutral' is not a declared label; valid: negative, positive"),
-    ("empty text", "content,label\ngreat,positive\n   ,negative\n", {"text_fields": ["content"], "labels": CLASSES},
-     "[train] row 1: empty text in column 'content'"),
+    ("every text empty: all rows dropped", "content,label\n   ,positive\n  ,negative\n",
+     {"text_fields": ["content"], "labels": CLASSES}, ": the train split is empty after split=paper; the dataset has too few rows (0)"),
     ("NaN score", "sentence1,sentence2,score\na b,a c,3\nx,y,nan\n",
      {"text_fields": ["sentence1", "sentence2"], "label_field": "score", "score_range": [0, 5]},
      "[train] row 1: score None is not a number in score_range [0, 5]"),
@@ -91,25 +92,29 @@ def test_data_error_end_to_end_one_line_no_ledger_no_run_dir(run_itt, tmp_path):
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "Error executing job" not in result.stderr
     assert error_lines(result.stderr) == [
-        f"error: {bad} [train] row 20: label 'neutral' is not a declared label; valid: negative, positive"]
+        f"error: task.datasets.intermediate ({bad}) [train] row 20: label 'neutral' is not a declared label; "
+        f"valid: negative, positive"]
     assert not (root / "results.jsonl").exists()
     assert list((root / "runs").iterdir()) == []  # the run dir Hydra made for this run is gone again
 
 
-def test_cleanup_after_a_user_error_keeps_anything_earned(tmp_path):
-    from itt.pipeline import _remove_if_nothing_earned
+def test_cleanup_after_a_user_error_keeps_anything_earned_and_every_lock(tmp_path):
+    from itt.pipeline import _remove_if_nothing_earned, _run_lock, lock_path
 
     scaffold = tmp_path / "runs" / "fresh"
     (scaffold / ".hydra").mkdir(parents=True)
     (scaffold / ".hydra" / "config.yaml").write_text("seed: 0\n")
-    (scaffold / ".lock").touch()
     (scaffold / "itt.log").write_text("error\n")
-    _remove_if_nothing_earned(scaffold)
+    # Another job waiting for this run holds the lock file open: cleaning up must not delete it (a
+    # deleted lock lets a third job lock a new file of the same name and run concurrently).
+    with _run_lock(tmp_path, "fresh"):
+        inode = lock_path(tmp_path, "fresh").stat().st_ino
+        _remove_if_nothing_earned(scaffold)
+        assert lock_path(tmp_path, "fresh").stat().st_ino == inode
     assert not scaffold.exists()
 
     earned = tmp_path / "runs" / "killed-before"
     (earned / "checkpoints").mkdir(parents=True)
     (earned / "checkpoints" / "last.ckpt").write_bytes(b"weights")
-    (earned / ".lock").touch()
     _remove_if_nothing_earned(earned)
     assert (earned / "checkpoints" / "last.ckpt").exists()

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from itt.errors import TrainingFailed
-from itt.module import ITTModule
+from itt.module import EvalSet, ITTModule
 from itt.tasks import get_task
 
 
@@ -35,7 +35,7 @@ class _Diverging(torch.nn.Module):
 def test_nan_raised_in_training_step_propagates_through_lightning():
     task = get_task("sequence_classification", "acc")
     optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.0, "warmup_ratio": 0.0, "freeze_encoder": False})
-    module = ITTModule(_Diverging(), task, ["a", "b"], optim)
+    module = ITTModule(_Diverging(), [EvalSet(None, task, ["a", "b"])], optim)
     batches = [{"input_ids": torch.randn(4, 2), "labels": torch.tensor([0, 1, 0, 1])} for _ in range(8)]
     trainer = pl.Trainer(max_epochs=1, log_every_n_steps=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")

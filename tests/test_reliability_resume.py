@@ -101,3 +101,59 @@ def test_ledger_survives_a_torn_last_line(tmp_path, caplog):
     assert "unreadable ledger line skipped" in caplog.text
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["run_id"] == "c"
+
+
+class _KillAfterStep(__import__("pytorch_lightning").Callback):
+    """Stops training like a kill right after step ``step``'s checkpoint was written (callbacks run in
+    order: the step checkpoint first). KeyboardInterrupt is what Lightning treats as an external stop."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def _fit(root, extra=(), kill_at=None, resume=False):
+    from hydra import compose, initialize_config_dir
+
+    from itt import identity
+    from itt.build import build_run
+    from itt.train import CONF_DIR
+    from itt.trainer import build_trainer
+
+    overrides = ["model=bert", "task=sentiment", "+stage=target", "stage.itt=false", "source=embedded", "logger=csv",
+                 "task.datasets.domain.embedded_rows=240", "data.batch_size=16", "trainer.max_epochs=2",
+                 "checkpoint_every_n_steps=3", f"paths.root={root}", *extra]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        spec = identity.resolve(compose("train", overrides=overrides))
+    built = build_run(spec)
+    run_dir = root / "run"
+    trainer, _ = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"], 3)
+    if kill_at is not None:
+        trainer.callbacks.append(_KillAfterStep(kill_at))
+    ckpt = str(run_dir / "checkpoints" / "last.ckpt") if resume else None
+    try:
+        trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
+    except SystemExit:  # Lightning ends an interrupted fit with exit code 1, as a killed process would
+        assert kill_at is not None
+    return trainer, built.module.model.state_dict()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [(), ("data.length_grouping=true",)], ids=["random", "length-grouped"])
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_path, extra):
+    """168 training rows, batch 16: 11 steps an epoch. Killed after step 6 (mid-epoch 0, right after the
+    every-3-steps checkpoint), resumed: the same batches, dropout masks and optimizer states as an
+    uninterrupted run, so the same weights to the last bit (CPU, deterministic)."""
+    _, uninterrupted = _fit(tmp_path / "a", extra)
+    killed, _ = _fit(tmp_path / "b", extra, kill_at=6)
+    assert killed.interrupted and killed.global_step == 6
+    saved = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] == 6 and "itt_rng" in saved
+    resumed_trainer, resumed = _fit(tmp_path / "b", extra, resume=True)
+    assert resumed_trainer.global_step == 22
+    assert uninterrupted.keys() == resumed.keys()
+    different = [k for k in uninterrupted if not torch.equal(uninterrupted[k], resumed[k])]
+    assert not different, different[:5]

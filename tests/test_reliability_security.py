@@ -31,12 +31,15 @@ def test_trust_remote_code_is_off_unless_turned_on(model):
 def test_loaders_pass_trust_remote_code_false_by_default(monkeypatch):
     calls = []
 
+    from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
+
     def record(name, **kwargs):
         calls.append(kwargs.get("trust_remote_code", "not passed"))
-        return object()
+        return BertForSequenceClassification(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
+                                                        num_attention_heads=2, intermediate_size=16))
 
     monkeypatch.setattr(loading.AutoTokenizer, "from_pretrained", record)
-    monkeypatch.setattr(loading.AutoModelForSequenceClassification, "from_pretrained", record)
+    monkeypatch.setattr(AutoModelForSequenceClassification, "from_pretrained", record)
     loading.load_tokenizer("some/model")
     loading.load_model("some/model", get_task("sequence_classification", "acc"), ["a", "b"])
     assert calls == [False, False]

@@ -11,9 +11,9 @@ import pytest
 from report_ledger import base_row, dataset, eval_set, intermediate_row, target_row
 from report_ledger import write_ledger as write_rows
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+import ipykernel  # noqa: E402,F401 (dev dependencies: a missing one must fail, not skip)
+import nbclient  # noqa: E402
+import nbformat  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "compare.ipynb"

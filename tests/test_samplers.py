@@ -93,13 +93,6 @@ def test_random_batches_epoch_0_equal_torch_random_sampler_batches():
     # base seed from g.)
 
 
-@pytest.mark.skipif(not hasattr(datamodule, "LengthGroupedBatchSampler"), reason="the old sampler is gone")
-def test_length_grouped_epoch_0_equals_the_previous_sampler():
-    lengths = skewed_lengths(500)
-    old = datamodule.LengthGroupedBatchSampler(lengths, 16, torch.Generator().manual_seed(4), 5)
-    assert list(LengthGroupedBatches(lengths, 16, seed=4, mega_batches=5)) == list(old)
-
-
 @pytest.mark.parametrize("make", [lambda: RandomBatches(103, 8, 2), lambda: RandomBatches(103, 8, 2, drop_last=True),
                                   lambda: LengthGroupedBatches(skewed_lengths(103), 8, 2, 4)])
 def test_every_index_once_per_epoch_and_len_counts_the_batches(make):

@@ -320,7 +320,6 @@ def test_lightning_requeue_on_usr1(slurm_cluster, slurm_queue_empty, tmp_path):
     """USR1 (what the slurm launcher asks SLURM to send before the time limit) reaches Lightning's
     handler inside the submitit job: it saves an hpc checkpoint and requeues; the requeued job
     resumes from that checkpoint and the sweep's Hydra process gets the second run's result."""
-    pytest.importorskip("pytorch_lightning")
     app = write_app(tmp_path, LIGHTNING_APP)
     out = tmp_path / "out"
     proc = subprocess.Popen(app_command(app, "x=1", *cpu_small_overrides()), stdout=subprocess.PIPE,

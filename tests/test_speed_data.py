@@ -13,13 +13,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from itt import pipeline
+from itt import identity, pipeline
+from itt.build import prepare_data
 from itt.data import tokenization
-from itt.data.datamodule import ITTDataModule, LengthGroupedBatchSampler, mega_batch_batches
+from itt.data.datamodule import ITTDataModule
 from itt.data.embedded import generate
+from itt.data.samplers import LengthGroupedBatches, mega_batch_batches
 from itt.models.loading import load_tokenizer, pretrained_source
-from itt.schema import DatasetSpec
-from itt.tasks import get_task
 from itt.train import CONF_DIR
 
 
@@ -39,39 +39,28 @@ def _random_batches(n: int, bs: int, seed: int) -> list[list[int]]:
     return [perm[i:i + bs] for i in range(0, n, bs)]
 
 
-# --- LengthGroupedBatchSampler ----------------------------------------------------------------
+# --- length-grouped batches (the samplers themselves: tests/test_samplers.py) ---------------------
 
-@pytest.mark.parametrize("n", [1000, 168, 33, 1])
-def test_every_index_exactly_once_per_epoch(n):
-    lengths = _mixed_lengths(n)
-    sampler = LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0))
-    for _ in range(3):  # several epochs from one sampler (a DataLoader re-iterates it)
-        batches = list(sampler)
-        assert len(batches) == len(sampler) == -(-n // 32)
-        flat = [i for b in batches for i in b]
-        assert sorted(flat) == list(range(n))
-        assert sum(len(b) < 32 for b in batches) <= 1  # at most one short batch
+def _epochs(sampler, n: int) -> list[list[list[int]]]:
+    out = []
+    for epoch in range(n):
+        sampler.set_epoch(epoch)
+        out.append(list(sampler))
+    return out
 
 
 @pytest.mark.parametrize("n", [2000, 168])  # 168: a demo target's train split; HF's sampler does not group it
 def test_less_padding_than_random_batches(n):
     lengths = _mixed_lengths(n)
-    grouped = list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0)))
+    grouped = list(LengthGroupedBatches(lengths, 32, 0))
     random_waste = _padding_waste(_random_batches(n, 32, 0), lengths)
     grouped_waste = _padding_waste(grouped, lengths)
     assert grouped_waste < 0.5 * random_waste, (grouped_waste, random_waste)
 
 
-def test_batches_keep_randomness_and_are_reproducible():
+def test_batches_are_not_served_longest_first():
     lengths = _mixed_lengths(2000)
-    sampler = LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0))
-    first, second = list(sampler), list(sampler)
-    assert first != second  # a new order every epoch
-    assert first == list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0)))  # same seed, same order
-    assert first != list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(1)))
-    # batches are not served longest-first or in length order: the first batch is not always the longest
-    firsts = [max(lengths[i] for i in list(LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(s)))[0])
-              for s in range(10)]
+    firsts = [max(lengths[i] for i in list(LengthGroupedBatches(lengths, 32, s))[0]) for s in range(10)]
     assert min(firsts) < max(lengths)
 
 
@@ -83,13 +72,16 @@ def _cfg(root, *overrides):
                                             "+stage=intermediate", f"paths.root={root}", *overrides])
 
 
-def _datamodule(cfg, tokenizer=None, spec_overrides=None):
-    task = get_task(cfg.task.kind, cfg.task.primary_metric)
-    spec = DatasetSpec(**{**OmegaConf.to_container(cfg.task.datasets.intermediate, resolve=True), **(spec_overrides or {})})
-    if tokenizer is None:
-        tokenizer = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
-    return ITTDataModule(spec, task, cfg.task.name, tokenizer, cfg.split, cfg.data, cfg.source.name, cfg.seed,
-                         cfg.paths.cache, where="test")
+def _tokenizer(cfg):
+    return load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
+
+
+def _datamodule(cfg, tokenizer=None):
+    spec = identity.resolve(cfg)
+    tokenizer = tokenizer or _tokenizer(cfg)
+    train, evals = prepare_data(spec, tokenizer)
+    pad = identity.numerics(spec)["pad_to_multiple_of"]
+    return ITTDataModule(train, [*train, *evals], spec.settings.data, pad, cfg.seed).attach(tokenizer), train[0]
 
 
 @pytest.mark.parametrize("rows, expected", [(100, 1), (255, 1), (256, 2), (640, 5), (6400, 50), (200_000, 50)])
@@ -111,8 +103,7 @@ def test_auto_mega_batches_change_which_rows_share_a_batch_between_epochs():
     lengths = [random.Random(i).randint(5, 80) for i in range(640)]
 
     def kept_together(mega):  # share of rows whose batch-mates mostly meet again in the next epoch's batch
-        sampler = LengthGroupedBatchSampler(lengths, 32, torch.Generator().manual_seed(0), mega)
-        first, second = list(sampler), list(sampler)
+        first, second = _epochs(LengthGroupedBatches(lengths, 32, 0, mega), 2)
         return sum(max(len(set(b) & set(c)) for c in second) for b in first) / len(lengths)
 
     assert kept_together(20) > 0.8  # all 20 batches sorted together: 92 % here
@@ -120,10 +111,10 @@ def test_auto_mega_batches_change_which_rows_share_a_batch_between_epochs():
 
 
 def test_train_batches_are_grouped_and_padded_to_multiple_of_8(tmp_path):
-    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=600", "data.pad_to_multiple_of=8", "data.mega_batch=50")
-    dm = _datamodule(cfg)
-    dm.prepare()
-    lengths = dm.lengths["train"]
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=600", "data.pad_to_multiple_of=8", "data.mega_batch=50",
+               "data.length_grouping=true")
+    dm, prepared = _datamodule(cfg)
+    lengths = prepared.features["train"]["length"][:]
     assert max(lengths) > 3 * min(lengths)  # the data really mixes short and long texts
 
     def efficiency(loader):
@@ -140,34 +131,32 @@ def test_train_batches_are_grouped_and_padded_to_multiple_of_8(tmp_path):
     shuffled = efficiency(dm.train_dataloader())
     assert grouped > 0.7 and grouped > 2 * shuffled, (grouped, shuffled)
 
-    seen = [int(x) for b in dm.val_dataloader() for x in b["attention_mask"].sum(1)]
+    seen = [int(x) for b in dm.val_dataloader()[0] for x in b["attention_mask"].sum(1)]
     assert seen == sorted(seen)  # evaluation in length order
 
 
-@pytest.mark.parametrize("setting, cuda, expected", [
-    ("auto", False, 1), ("auto", True, 8), (8, False, 8), (3, True, 3), (None, False, 1)])
-def test_pad_multiple_auto_is_8_on_gpus_and_1_on_cpus(monkeypatch, setting, cuda, expected):
-    from itt.data.datamodule import pad_multiple
+@pytest.mark.parametrize("setting, device, expected", [
+    ("auto", "cpu", 1), ("auto", "cuda", 8), (8, "cpu", 8), (3, "cuda", 3), (None, "cpu", 1)])
+def test_pad_multiple_auto_is_8_on_gpus_and_1_on_cpus(setting, device, expected):
+    from itt.hardware import pad_multiple
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    assert pad_multiple(setting) == expected
+    assert pad_multiple(setting, device) == expected
 
 
 @pytest.mark.parametrize("bad", [0, -8, "eight", 2.5, True])
 def test_pad_multiple_rejects_what_is_not_a_positive_int(bad):
-    from itt.data.datamodule import pad_multiple
     from itt.errors import ConfigError
+    from itt.hardware import pad_multiple
 
     with pytest.raises(ConfigError, match=r"^data\.pad_to_multiple_of=.* is not valid; use auto, or a positive int such as 8$"):
-        pad_multiple(bad)
+        pad_multiple(bad, "cpu")
 
 
 def test_default_padding_on_a_cpu_is_to_the_longest_row(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=200")
     assert cfg.data.pad_to_multiple_of == "auto"
-    dm = _datamodule(cfg)
-    dm.prepare()
+    dm, _ = _datamodule(cfg)
     widths = [(b["input_ids"].shape[1], int(b["attention_mask"].sum(1).max())) for b in dm.train_dataloader()]
     assert all(width == longest for width, longest in widths), widths
 
@@ -177,7 +166,7 @@ def test_default_padding_on_a_cpu_is_to_the_longest_row(tmp_path, monkeypatch):
 def test_padding_collator_matches_transformers(tmp_path, model, multiple):
     from transformers import DataCollatorWithPadding
 
-    from itt.data.datamodule import PaddingCollator
+    from itt.data.collation import PaddingCollator
 
     cfg = _cfg(tmp_path, f"model={model}")
     tok = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
@@ -208,48 +197,60 @@ def test_fingerprint_is_stable_once_the_tokenizer_was_used(tmp_path):
 
 def test_second_prepare_hits_the_cache_and_tokenizes_nothing(tmp_path, monkeypatch):
     cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=200")
-    first = _datamodule(cfg)
-    first.prepare()
+    tok = _tokenizer(cfg)
+    (first,), _ = prepare_data(identity.resolve(cfg), tok)
     assert not first.cache_hit
-    entries = list((tmp_path / "cache" / "tokenized").iterdir())
+    entries = list((tmp_path / "cache" / "prepared").iterdir())
 
     def no_tokenizing(*args, **kwargs):
         raise AssertionError("tokenized again")
 
-    monkeypatch.setattr(tokenization, "_encoder", no_tokenizing)
-    second = _datamodule(cfg, tokenizer=first.tokenizer)  # the same tokenizer object, already used
-    second.prepare()
-    third = _datamodule(cfg)  # a fresh tokenizer, as a rerun or a second model with this tokenizer loads it
-    third.prepare()
+    monkeypatch.setattr(type(first.task), "encode", no_tokenizing)
+    (second,), _ = prepare_data(identity.resolve(cfg), tok)  # the same tokenizer object, already used
+    (third,), _ = prepare_data(identity.resolve(cfg), _tokenizer(cfg))  # a fresh one, as a rerun loads it
     assert second.cache_hit and third.cache_hit
-    assert list((tmp_path / "cache" / "tokenized").iterdir()) == entries
+    assert list((tmp_path / "cache" / "prepared").iterdir()) == entries
     assert second.sizes() == first.sizes() and second.labels == first.labels
-    assert list(second.splits["train"]["input_ids"]) == list(first.splits["train"]["input_ids"])
+    assert list(second.features["train"]["input_ids"]) == list(first.features["train"]["input_ids"])
 
 
 def test_a_different_max_length_is_a_different_entry(tmp_path):
     cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=100")
-    _datamodule(cfg).prepare()
-    other = _datamodule(_cfg(tmp_path, "task.datasets.intermediate.embedded_rows=100", "data.max_length=32"))
-    other.prepare()
-    assert not other.cache_hit and max(other.lengths["train"]) <= 32
+    prepare_data(identity.resolve(cfg), _tokenizer(cfg))
+    other_cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=100", "data.max_length=32")
+    (other,), _ = prepare_data(identity.resolve(other_cfg), _tokenizer(other_cfg))
+    assert not other.cache_hit and max(other.features["train"]["length"][:]) <= 32
+
+
+def test_an_edited_local_file_is_a_different_entry(tmp_path):
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"good item {i},positive\nbad item {i},negative\n" for i in range(20)))
+    over = [f"task.datasets.intermediate.path={data}", "task.datasets.intermediate.label_map=null",
+            "task.datasets.intermediate.max_rows=null", "task.datasets.intermediate.text_fields=[text]"]
+    cfg = _cfg(tmp_path, *over)
+    (first,), _ = prepare_data(identity.resolve(cfg), _tokenizer(cfg))
+    data.write_text(data.read_text().replace("good item 3", "excellent thing 3"))
+    (edited,), _ = prepare_data(identity.resolve(cfg), _tokenizer(cfg))
+    assert not first.cache_hit and not edited.cache_hit  # keyed by content: a rerun reads the new rows
+    (again,), _ = prepare_data(identity.resolve(cfg), _tokenizer(cfg))
+    assert again.cache_hit
 
 
 @pytest.mark.slow
 def test_itt_and_no_itt_targets_share_one_cache_entry(tmp_path, caplog):
     small = ["trainer.max_epochs=1", "task.datasets.intermediate.embedded_rows=200", "task.datasets.domain.embedded_rows=80"]
-    tokenized = tmp_path / "cache" / "tokenized"
+    prepared = tmp_path / "cache" / "prepared"
     pipeline.run(_target_cfg(tmp_path, small, itt=False))
-    (target_entry,) = [p for p in tokenized.iterdir() if p.is_dir()]
+    (target_entry,) = [p for p in prepared.iterdir() if p.is_dir()]
     built = {f.name: f.stat().st_mtime_ns for f in target_entry.iterdir()}
-    with caplog.at_level(logging.INFO, logger="itt.data.datamodule"):
+    with caplog.at_level(logging.INFO, logger="itt.data.preparation"):
         row = pipeline.run(_target_cfg(tmp_path, small, itt=True))  # trains the intermediate on the way
     assert row["status"] == "ok" and row["itt"] is True
-    assert len([p for p in tokenized.iterdir() if p.is_dir()]) == 2  # the target's entry + the intermediate's
+    assert len([p for p in prepared.iterdir() if p.is_dir()]) == 2  # the target's entry + the intermediate's
     assert {f.name: f.stat().st_mtime_ns for f in target_entry.iterdir()} == built  # not rewritten
     domain_lines = [r.getMessage() for r in caplog.records if "task.datasets.domain" in r.getMessage()]
-    assert domain_lines and all("tokenization cache hit" in m for m in domain_lines), domain_lines
-    assert json.loads((target_entry / "labels.json").read_text()) == ["negative", "positive"]
+    assert domain_lines and all("cache hit" in m for m in domain_lines), domain_lines
+    assert json.loads((target_entry / "meta.json").read_text())["labels"] == ["negative", "positive"]
 
 
 def _target_cfg(root, small, itt: bool):

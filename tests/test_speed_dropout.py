@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from itt.models import fast_dropout as fd
-from itt.module import ITTModule
+from itt.module import EvalSet, ITTModule
 from itt.tasks import get_task
 
 N = 1 << 20
@@ -196,7 +196,7 @@ def test_attention_drops_probabilities_at_rate_p(monkeypatch):
 
 def _module(fast: bool):
     optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.1, "freeze_encoder": False})
-    return ITTModule(_tiny_bert(), get_task("sequence_classification", "acc"), ["neg", "pos"], optim, fast)
+    return ITTModule(_tiny_bert(), [EvalSet(None, get_task("sequence_classification", "acc"), ["neg", "pos"])], optim, fast)
 
 
 class _Strategy:

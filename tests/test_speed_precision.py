@@ -10,8 +10,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from itt import hardware as itt_hardware
+from itt import identity
 from itt import trainer as itt_trainer
-from itt.module import ITTModule, build_optimizer
+from itt.module import EvalSet, ITTModule, build_optimizer
 from itt.tasks import get_task
 from itt.train import CONF_DIR
 
@@ -19,7 +21,11 @@ from itt.train import CONF_DIR
 def _hardware(monkeypatch, *, cuda: bool, cuda_bf16: bool = False, cpu_bf16: bool = False):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
-    monkeypatch.setattr(itt_trainer, "cpu_has_bf16", lambda: cpu_bf16)
+    monkeypatch.setattr(itt_hardware, "cpu_has_bf16", lambda: cpu_bf16)
+
+
+def _auto_precision() -> str:
+    return itt_hardware.precision("auto", itt_hardware.device_type("auto"))
 
 
 @pytest.mark.parametrize("hardware, expected", [
@@ -30,7 +36,7 @@ def _hardware(monkeypatch, *, cuda: bool, cuda_bf16: bool = False, cpu_bf16: boo
 ])
 def test_auto_precision_follows_the_hardware(monkeypatch, hardware, expected):
     _hardware(monkeypatch, **hardware)
-    assert itt_trainer.auto_precision() == expected
+    assert _auto_precision() == expected
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -47,7 +53,7 @@ def test_cpu_bf16_is_read_from_cpuinfo(monkeypatch, flags, expected):
         return real_read_text(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", fake_read_text)
-    assert itt_trainer.cpu_has_bf16() is expected
+    assert itt_hardware.cpu_has_bf16() is expected
 
 
 def test_cpu_without_cpuinfo_falls_back_to_fp32(monkeypatch):
@@ -56,8 +62,8 @@ def test_cpu_without_cpuinfo_falls_back_to_fp32(monkeypatch):
 
     monkeypatch.setattr(Path, "read_text", unreadable)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert itt_trainer.cpu_has_bf16() is False
-    assert itt_trainer.auto_precision() == "32-true"
+    assert itt_hardware.cpu_has_bf16() is False
+    assert _auto_precision() == "32-true"
 
 
 def _cfg(tmp_path, *overrides):
@@ -75,7 +81,9 @@ def _cfg(tmp_path, *overrides):
 def test_build_trainer_uses_auto_or_the_override(tmp_path, monkeypatch, setting, hardware, expected):
     _hardware(monkeypatch, **hardware)
     cfg = _cfg(tmp_path, f"trainer.precision={setting}", "trainer.accelerator=cpu")
-    trainer, _, precision = itt_trainer.build_trainer(cfg, tmp_path / "run", [], "val/acc")
+    spec = identity.resolve(cfg)
+    precision = identity.numerics(spec)["precision"]  # what the run id hashes and the row records
+    trainer, _ = itt_trainer.build_trainer(spec.settings, tmp_path / "run", [], "val/acc", precision)
     assert precision == expected
     assert trainer.precision == expected
 
@@ -109,7 +117,7 @@ def _steps_with_clipping(clip_in_step: bool, max_norm, algorithm="norm", steps=4
     optim = OmegaConf.create({"lr": 0.05, "weight_decay": 0.01, "warmup_ratio": 0.0, "freeze_encoder": False})
     torch.manual_seed(0)
     model = _tiny_model()
-    module = ITTModule(model, get_task("sequence_classification", "acc"), ["neg", "pos"], optim)
+    module = ITTModule(model, [EvalSet(None, get_task("sequence_classification", "acc"), ["neg", "pos"])], optim)
     optimizer, _ = build_optimizer(model, optim, 10)
     params = list(model.parameters())
     grads = torch.Generator().manual_seed(1)

@@ -1,181 +1,155 @@
-"""The LightningDataModule of one run: one dataset spec, split, tokenized (cached), batched.
+"""The LightningDataModule of one run: what it trains on (one dataset, or a mixture), what it
+evaluates on (its own validation/test split first, then every eval set), batched.
 
-Training batches group similar lengths (``LengthGroupedBatchSampler``: random mega-batches sorted by
-length, cut into batches, the batches shuffled) so dynamic padding pads little; evaluation runs in
-length order. Padding is dynamic, to a multiple of ``data.pad_to_multiple_of`` (``auto``: 8 on GPUs, 1 on
-CPUs).
+Training batches come from ``itt.data.samplers`` (random by default, length-grouped on request; a
+mixture draws each batch from one member with the ``sampler`` group's task sampler) through a
+DataLoader whose position within the epoch is saved in Lightning's checkpoints, so a killed run
+resumes mid-epoch on the batch it would have drawn next. Evaluation runs in length order (less
+padding; the evaluators put predictions back in row order). Padding is dynamic, to a multiple of
+``pad_multiple``.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Sampler
-from transformers import DataCollatorWithPadding
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
-from itt.data.loading import load_spec
-from itt.data.samplers import MEGA_BATCH_BATCHES, _auto_or_positive_int, mega_batch_batches
-from itt.data.splitting import make_splits
-from itt.data.tokenization import cache_key, cached_splits
-from itt.schema import DatasetSpec
-from itt.tasks import Task
+from itt.data.preparation import Prepared
+from itt.hardware import pad_multiple, positive_int
+from itt.data.samplers import LengthGroupedBatches, MixtureBatches, RandomBatches, ResumableLoader, mega_batch_batches
+from itt.tasks import META_COLUMNS
 
 log = logging.getLogger(__name__)
-MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 
 
-def pad_multiple(setting) -> int:
-    """``data.pad_to_multiple_of``: ``auto`` is 8 where CUDA is available (tensor cores work on multiples of
-    8) and 1 on CPUs, where a step's time grows with the padded length and nothing is gained from round
-    numbers (MiniLM, bf16 on this 2-core CPU: ~12 ms more per padded column, no dip at multiples of 8;
-    on the bench's short sentences padding to 8 adds ~15 % of tokens). An int (or null: 1) is used as given."""
-    if setting in (None, "null"):
-        return 1
-    if _auto_or_positive_int("data.pad_to_multiple_of", setting, 8) == "auto":
-        return 8 if torch.cuda.is_available() else 1
-    return setting
+class _Member(Dataset):
+    """One member of a mixture: its features, each tagged with the member's index (``task``)."""
+
+    def __init__(self, features, index: int):
+        self.features, self.index = features, index
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i):
+        return {**self.features[i], "task": self.index}
+
+
+class _MemberCollator:
+    """A batch holds one member (the mixture sampler promises it): that member's kind collates it."""
+
+    def __init__(self, collators: list):
+        self.collators = collators
+
+    def __call__(self, features):
+        return self.collators[features[0]["task"]](features)
+
+
+class ITTDataModule(pl.LightningDataModule):
+    def __init__(self, train: list[Prepared], evals: list[Prepared], data_cfg, pad_multiple: int, seed: int,
+                 task_sampler=None):
+        super().__init__()
+        self.train_sets, self.eval_sets = train, evals
+        self.data_cfg, self.pad_multiple, self.seed, self.task_sampler = data_cfg, pad_multiple, seed, task_sampler
+        self._resume_state = None
+        # Per (dataset, split): token lengths (grouping, evaluation order) and the features as batches see them.
+        self.lengths: dict[tuple[int, str], list[int]] = {}
+        self.train_features = [self._formatted(p.features["train"]) for p in train]
+        self.eval_features: dict[str, list] = {}
+        for split in ("validation", "test"):
+            # Evaluation rows carry their position, so evaluators put length-sorted predictions back in order.
+            self.eval_features[split] = [self._formatted(p.features[split].add_column("idx", range(len(p.features[split]))))
+                                         for p in evals]
+            for i, p in enumerate(evals):
+                self.lengths[(i, split)] = p.features[split]["length"][:]
+
+    @staticmethod
+    def _formatted(features):
+        features = features.with_format(columns=[c for c in features.column_names if c != "length"])
+        return features
+
+    def sizes(self) -> dict[str, int]:
+        """Rows of the run's own data: train (all members), and its own validation and test split."""
+        own = self.eval_sets[0]
+        return {"train": sum(len(p.features["train"]) for p in self.train_sets),
+                "validation": len(own.features["validation"]), "test": len(own.features["test"])}
+
+    def _collator(self, prepared: Prepared, tokenizer):
+        return prepared.task.collator(tokenizer, self.pad_multiple)
+
+    def attach(self, tokenizer) -> "ITTDataModule":
+        """Build the collators once the tokenizer is known (it decides padding values and side)."""
+        self.train_collator = _MemberCollator([self._collator(p, tokenizer) for p in self.train_sets])
+        self.eval_collators = [self._collator(p, tokenizer) for p in self.eval_sets]
+        return self
+
+    def _batches(self, prepared: Prepared, seed: int):
+        bs = self.data_cfg.batch_size
+        if self.data_cfg.length_grouping:
+            lengths = prepared.features["train"]["length"][:]
+            mega = mega_batch_batches(self.data_cfg.mega_batch, len(lengths), bs)
+            return LengthGroupedBatches(lengths, bs, seed, mega)
+        return RandomBatches(len(prepared.features["train"]), bs, seed)
+
+    def train_dataloader(self):
+        members = [_Member(f, i) for i, f in enumerate(self.train_features)]
+        samplers = [self._batches(p, self.seed + i) for i, p in enumerate(self.train_sets)]
+        if len(members) == 1:
+            dataset, batches = members[0], samplers[0]
+        else:
+            offsets = [sum(len(m) for m in members[:i]) for i in range(len(members))]
+            dataset, batches = ConcatDataset(members), MixtureBatches(samplers, offsets, self.task_sampler, self.seed)
+        loader = ResumableLoader(dataset, batch_sampler=batches, collate_fn=self.train_collator,
+                                 num_workers=self.data_cfg.num_workers, generator=_own_generator(self.seed))
+        if self._resume_state is not None:  # Lightning restored the datamodule before it asked for loaders
+            loader.load_state_dict(self._resume_state)
+            self._resume_state = None
+        self._train_loader = loader
+        return loader
+
+    # Lightning saves a datamodule's state_dict in checkpoints and gives it back on resume, before it builds
+    # the loaders (it builds the training loader early, to count the steps the LR schedule spans, so its
+    # own hand-over of loader states on restart comes too late for it).
+    def state_dict(self) -> dict:
+        loader = getattr(self, "_train_loader", None)
+        return {"train_loader": loader.state_dict()} if loader is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_state = state.get("train_loader")
+
+    def _eval_loaders(self, split: str) -> list[DataLoader]:
+        loaders = []
+        for i, (features, collate) in enumerate(zip(self.eval_features[split], self.eval_collators)):
+            lengths = self.lengths[(i, split)]
+            order = sorted(range(len(lengths)), key=lengths.__getitem__)
+            loaders.append(DataLoader(features, batch_size=self.data_cfg.eval_batch_size, sampler=order,
+                                      collate_fn=collate, num_workers=self.data_cfg.num_workers,
+                                      generator=_own_generator(self.seed)))
+        return loaders
+
+    def val_dataloader(self):
+        return self._eval_loaders("validation")
+
+    def test_dataloader(self):
+        return self._eval_loaders("test")
+
+
+def _own_generator(seed: int) -> torch.Generator:
+    """A loader's own generator: starting an iteration draws its workers' base seed from it, not from the
+    global generator that dropout draws from, so evaluating or resuming never shifts training's masks."""
+    return torch.Generator().manual_seed(seed)
 
 
 def check_data_settings(data_cfg) -> None:
     """The ``data.*`` values Hydra's schema types cannot check (``auto`` or a positive int), at once."""
-    pad_multiple(data_cfg.pad_to_multiple_of)
-    _auto_or_positive_int("data.mega_batch", data_cfg.mega_batch, 50)
+    pad_multiple(data_cfg.pad_to_multiple_of, "cpu")
+    if data_cfg.mega_batch != "auto":
+        positive_int("data.mega_batch", data_cfg.mega_batch, 50)
 
 
-class PaddingCollator:
-    """Dynamic padding to a multiple of ``pad_to_multiple_of``, the same batches as ``transformers``'
-    ``DataCollatorWithPadding`` (tested against it) in a fraction of the time: one numpy array per
-    column instead of ``tokenizer.pad``'s per-row Python (4-6 ms per batch of 32, 5-10 % of a tiny
-    model's step). Anything but token-id columns and ``labels`` goes to ``DataCollatorWithPadding``."""
-
-    PAD_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
-
-    def __init__(self, tokenizer, pad_to_multiple_of: int | None, label_dtype: torch.dtype = torch.long):
-        self.fallback = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
-        self.multiple = pad_to_multiple_of or 1
-        self.left = tokenizer.padding_side == "left"
-        self.pad = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0,
-                    "token_type_ids": tokenizer.pad_token_type_id}
-        self.label_dtype = label_dtype
-
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        columns = [k for k in features[0] if k != "labels"]
-        if (self.pad["input_ids"] is None or "attention_mask" not in columns
-                or any(k not in self.PAD_COLUMNS for k in columns)):
-            batch = self.fallback(features)
-        else:
-            lengths = [len(f["input_ids"]) for f in features]
-            width = -(-max(lengths) // self.multiple) * self.multiple
-            batch = {}
-            for key in columns:
-                array = np.full((len(features), width), self.pad[key], dtype=np.int64)
-                for row, (f, n) in enumerate(zip(features, lengths)):
-                    if self.left:
-                        array[row, width - n:] = f[key]
-                    else:
-                        array[row, :n] = f[key]
-                batch[key] = torch.from_numpy(array)
-            if "labels" in features[0]:
-                batch["labels"] = torch.tensor([f["labels"] for f in features])
-        if "labels" in batch:
-            batch["labels"] = batch["labels"].to(self.label_dtype)
-        return batch
-
-
-class LengthGroupedBatchSampler(Sampler[list[int]]):
-    """Batches of similar lengths in random order; every index exactly once per epoch.
-
-    Each epoch: a random permutation, cut into mega-batches of ``mega_batches`` batches, each sorted by
-    length and cut into batches; then the order of all batches is shuffled (``transformers``'
-    ``LengthGroupedSampler`` keeps each mega-batch's batches together, longest first). Only the last
-    batch of the last mega-batch can be short. ``mega_batch_batches`` picks the mega-batch size.
-    """
-
-    def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator,
-                 mega_batches: int = MEGA_BATCH_BATCHES):
-        self.lengths, self.batch_size, self.generator = list(lengths), batch_size, generator
-        self.mega = max(1, mega_batches) * batch_size
-
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def __iter__(self):
-        lengths, bs = self.lengths, self.batch_size
-        perm = torch.randperm(len(lengths), generator=self.generator).tolist()
-        batches = []
-        for start in range(0, len(perm), self.mega):
-            chunk = sorted(perm[start:start + self.mega], key=lengths.__getitem__)  # stable: random ties
-            batches.extend(chunk[i:i + bs] for i in range(0, len(chunk), bs))
-        for i in torch.randperm(len(batches), generator=self.generator).tolist():
-            yield batches[i]
-
-
-class ITTDataModule(pl.LightningDataModule):
-    def __init__(self, spec: DatasetSpec, task: Task, task_name: str, tokenizer, split_cfg, data_cfg,
-                 source: str, seed: int, cache_dir: str | Path, where: str, hub_timeout_s: float = 5.0):
-        super().__init__()
-        self.spec, self.task, self.task_name, self.tokenizer = spec, task, task_name, tokenizer
-        self.split_cfg, self.data_cfg, self.source, self.seed = split_cfg, data_cfg, source, seed
-        self.cache_dir, self.where, self.hub_timeout_s = Path(cache_dir), where, hub_timeout_s
-        self.splits = None
-        self.labels: list[str] = []
-        self.cache_hit = False
-        self.pad_multiple = pad_multiple(data_cfg.pad_to_multiple_of)
-        self.collator = PaddingCollator(tokenizer, self.pad_multiple, task.label_dtype)
-
-    def _build(self):
-        raw, labels = load_spec(self.spec, self.task, self.task_name, self.source, self.seed, self.hub_timeout_s)
-        return make_splits(raw, self.split_cfg, self.task.kind, self.seed, self.spec.max_rows, self.where), labels
-
-    def prepare(self) -> None:
-        """Load, split and tokenize (or hit the cache). Called before the model is built: the label
-        set decides the head."""
-        if self.splits is not None:
-            return
-        key = cache_key(self.spec, self.split_cfg, self.seed, self.source, self.tokenizer,
-                        self.data_cfg.max_length, self.task.kind)
-        splits, self.labels, self.cache_hit = cached_splits(self.cache_dir, key, self._build, self.tokenizer,
-                                                            self.data_cfg.max_length)
-        log.info("data %s: %s (tokenization cache %s)", self.where,
-                 ", ".join(f"{s}={len(d)}" for s, d in splits.items()), "hit" if self.cache_hit else "built")
-        # d["length"][:], not list(d["length"]): datasets >= 4 returns a lazy column whose row-by-row
-        # iteration costs ~100 us a row (20 s for a 200k-row intermediate set, in every run).
-        self.lengths = {s: d["length"][:] for s, d in splits.items()}
-        splits = splits.rename_column("label", "labels")
-        for s, d in splits.items():
-            d.set_format(columns=[c for c in MODEL_COLUMNS if c in d.column_names])
-        self.splits = splits
-
-    def setup(self, stage: str | None = None) -> None:
-        self.prepare()
-
-    def sizes(self) -> dict[str, int]:
-        return {s: len(d) for s, d in self.splits.items()}
-
-    def _collate(self, features):
-        return self.collator(features)
-
-    def train_dataloader(self):
-        ds, bs = self.splits["train"], self.data_cfg.batch_size
-        if self.data_cfg.length_grouping:
-            lengths = self.lengths["train"]
-            mega = mega_batch_batches(self.data_cfg.mega_batch, len(lengths), bs)
-            sampler = LengthGroupedBatchSampler(lengths, bs, torch.Generator().manual_seed(self.seed), mega)
-            return DataLoader(ds, batch_sampler=sampler, collate_fn=self._collate, num_workers=self.data_cfg.num_workers)
-        return DataLoader(ds, batch_size=bs, shuffle=True, collate_fn=self._collate,
-                          generator=torch.Generator().manual_seed(self.seed), num_workers=self.data_cfg.num_workers)
-
-    def _eval_loader(self, split: str):
-        order = sorted(range(len(self.splits[split])), key=self.lengths[split].__getitem__)
-        return DataLoader(self.splits[split], batch_size=self.data_cfg.eval_batch_size, sampler=order,
-                          collate_fn=self._collate, num_workers=self.data_cfg.num_workers)
-
-    def val_dataloader(self):
-        return self._eval_loader("validation")
-
-    def test_dataloader(self):
-        return self._eval_loader("test")
+def model_inputs(batch: dict) -> dict:
+    """The batch without the columns a model is never given (row position, mixture member)."""
+    return {k: v for k, v in batch.items() if k not in META_COLUMNS}

@@ -1,64 +1,71 @@
-"""Load one dataset spec into canonical columns: ``text``, optional ``text_pair``, ``label``.
+"""Where a dataset spec's rows come from, as the dataset's own splits and columns.
 
-Three places data can come from, decided per spec:
-- a local file or folder (csv, tsv, jsonl/json, parquet): how users bring their own data; any source;
-- ``source=embedded``: the generated stand-in with the spec's task, language and domain;
-- ``source=hub``: the real dataset through ``datasets.load_dataset`` (cached by ``datasets``).
-Every problem with the data raises a one-line ``DataError`` that names the file/dataset and the way out.
+- a local file or folder (csv, tsv, jsonl/json, parquet): how users bring their own data, any source.
+  ``datasets`` reads it and names a folder's splits from its file names (``train``, ``dev``/``valid``
+  /``validation``, ``test``...); a header-less csv/tsv gets its column names from the spec's ``columns``;
+- ``source=embedded``: the generated stand-in named by the spec's ``generator`` (canonical already);
+- ``source=hub``: ``datasets.load_dataset(path, subset, revision=...)``, cached by ``datasets``.
+
+Only the splits the spec declares (``splits``: canonical name -> the dataset's split name) are ever
+read: IMDb's 50k-row ``unsupervised`` split is not. Every problem raises a one-line ``DataError`` that
+names the file or dataset and the way out.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import datasets
-from datasets import Dataset, DatasetDict
+from datasets import Dataset
 
 from itt.data import embedded
+from itt.data.files import LOCAL_SUFFIXES, is_local, local_files
 from itt.errors import DataError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
-from itt.schema import DatasetSpec
-from itt.tasks import Task
 
-LOCAL_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
-SPLIT_ALIASES = {"train": ("train",), "validation": ("validation", "valid", "val", "dev"), "test": ("test",)}
+SPLITS = ("train", "validation", "test")
 
 
-def is_local(spec: DatasetSpec) -> bool:
-    return Path(spec.path).expanduser().exists() or spec.path.startswith(("./", "../", "/", "~"))
-
-
-def load_spec(spec: DatasetSpec, task: Task, task_name: str, source: str, seed: int,
-              hub_timeout_s: float = 5.0) -> tuple[DatasetDict, list[str]]:
-    """The dataset's own splits (canonical names) with canonical columns, and its label names."""
-    if is_local(spec):
-        raw, where = _load_local(spec), str(Path(spec.path).expanduser())
-    elif source == "embedded":
-        return _load_embedded(spec, task, task_name, seed)
+def load_raw(spec, source: str, hub_timeout_s: float = 5.0) -> tuple[dict[str, Dataset], str]:
+    """The declared splits of a local or hub dataset (canonical split name -> raw ``Dataset``) and the
+    name errors use for it (file path or hub id)."""
+    if is_local(spec.path):
+        raw, where, strict = _load_local(spec), str(Path(spec.path).expanduser()), False
     else:
-        raw, where = _load_hub(spec, hub_timeout_s), spec.path
-    return canonicalize(raw, spec, task, where)
+        raw, where, strict = _load_hub(spec, hub_timeout_s), spec.path, True
+    declared = {name: theirs for name, theirs in (spec.splits or {}).items() if theirs}
+    if strict:  # a hub spec names real splits: a missing one is a spec error, not an empty split
+        missing = [theirs for theirs in declared.values() if theirs not in raw]
+        if missing:
+            raise DataError(f"{where}: has no split {missing[0]!r} (task.datasets.*.splits); its splits are: "
+                            f"{', '.join(raw)}")
+    splits = {name: raw[theirs] for name, theirs in declared.items() if theirs in raw}
+    if not splits:
+        raise DataError(f"{where}: none of the declared splits ({', '.join(declared.values())}) exists; "
+                        f"its splits are: {', '.join(raw)}")
+    return {name: splits[name] for name in SPLITS if name in splits}, where
 
 
-def _load_local(spec: DatasetSpec) -> DatasetDict:
+def _load_local(spec) -> datasets.DatasetDict:
     path = Path(spec.path).expanduser()
+    files = local_files(spec.path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder (task.datasets.*.path); give a csv/tsv/jsonl/json/parquet file or a folder of them")
-    files = sorted(p for p in path.iterdir() if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
     if not files:
         raise DataError(f"{path}: no csv/tsv/jsonl/json/parquet files in this folder")
-    suffixes = {p.suffix for p in files}
-    if len({LOCAL_FORMATS.get(s) for s in suffixes}) != 1 or None in {LOCAL_FORMATS.get(s) for s in suffixes}:
-        raise DataError(f"{path}: cannot read {', '.join(sorted(suffixes))}; valid: {', '.join(LOCAL_FORMATS)} (one format per folder)")
-    builder = LOCAL_FORMATS[files[0].suffix]
-    data_files: dict[str, list[str]] = {}
-    for f in files:  # train.csv / dev.csv / test.csv in a folder are its official splits
-        split = next((name for name, aliases in SPLIT_ALIASES.items() if f.stem.lower() in aliases), "train")
-        data_files.setdefault(split, []).append(str(f))
-    kwargs = {"delimiter": "\t"} if ".tsv" in suffixes else {}
+    formats = {FORMAT_OF.get(f.suffix) for f in files}
+    if len(formats) != 1 or None in formats:
+        raise DataError(f"{path}: cannot read {', '.join(sorted({f.suffix for f in files}))}; valid: "
+                        f"{', '.join(LOCAL_SUFFIXES)} (one format per folder)")
+    builder, kwargs = BUILDERS[formats.pop()]
+    if spec.columns:  # a header-less csv/tsv
+        if builder != "csv":
+            raise DataError(f"{path}: columns is only for header-less csv/tsv files")
+        kwargs = {**kwargs, "column_names": list(spec.columns), "header": None}
+    # A folder: datasets names the splits from the file names (train, dev/valid/validation, test, ...).
+    where = {"data_dir": str(path)} if path.is_dir() else {"data_files": {"train": str(path)}}
     try:
-        return datasets.load_dataset(builder, data_files=data_files, **kwargs)
+        return datasets.load_dataset(builder, **where, **kwargs)
     except Exception as exc:  # pyarrow/pandas parse errors carry the useful detail
         detail = exc
         while detail.__cause__ is not None:  # datasets wraps it: "An error occurred while generating the dataset"
@@ -66,7 +73,11 @@ def _load_local(spec: DatasetSpec) -> DatasetDict:
         raise DataError(f"{path}: unreadable as {builder}: {one_line(detail)[:300]}") from exc
 
 
-def _load_hub(spec: DatasetSpec, timeout_s: float) -> DatasetDict:
+FORMAT_OF = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+BUILDERS = {"csv": ("csv", {}), "tsv": ("csv", {"sep": "\t"}), "json": ("json", {}), "parquet": ("parquet", {})}
+
+
+def _load_hub(spec, timeout_s: float) -> datasets.DatasetDict:
     ensure_offline_if_unreachable(timeout_s)
     try:
         return datasets.load_dataset(spec.path, spec.subset, revision=spec.revision)
@@ -79,90 +90,19 @@ def _load_hub(spec: DatasetSpec, timeout_s: float) -> DatasetDict:
         raise DataError(f"dataset {spec.path!r} (subset {spec.subset!r}): {one_line(exc)[:300]}") from exc
 
 
-# Task config name -> embedded generator name, for specs that do not name their generator.
-EMBEDDED_GENERATOR_OF_TASK = {"sentiment": "sentiment", "text_classification": "topics", "sentence_similarity": "similarity"}
-
-
-def _load_embedded(spec: DatasetSpec, task: Task, task_name: str, seed: int) -> tuple[DatasetDict, list[str]]:
+def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
+    """The generated stand-in of a spec (canonical rows) and its label names. Its rows depend on
+    (generator, lang, domain, rows) only: the run's seed reshuffles them in the split, like a real
+    dataset that stays the same across seeds."""
+    generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
     num_labels = len(spec.labels) if spec.labels else None
-    generator = getattr(spec, "generator", None) or EMBEDDED_GENERATOR_OF_TASK.get(task_name, task_name)
     try:
-        # The stand-in's rows depend on the data seed only through (task, lang, domain): the split
-        # seed reshuffles them, like a real dataset that stays the same across seeds.
         rows = embedded.generate(generator, spec.lang, spec.domain, spec.embedded_rows, seed=0, num_labels=num_labels)
-        names = embedded.label_names(generator, spec.domain, num_labels) if task.kind == "sequence_classification" else []
+        names = embedded.label_names(generator, spec.domain, num_labels)
     except ValueError as exc:
-        raise DataError(f"no embedded stand-in for task={task_name} lang={spec.lang} domain={spec.domain}: {exc}; "
-                        f"point task.datasets.<role>.path at a local file instead") from exc
-    return DatasetDict({"train": Dataset.from_list(rows)}), names  # regression labels come scaled to [0, 1]
-
-
-def canonicalize(raw: DatasetDict, spec: DatasetSpec, task: Task, where: str) -> tuple[DatasetDict, list[str]]:
-    """Pick the spec's columns, map labels, validate every row; one DataError line per problem."""
-    wanted = {v: k for k, v in (spec.splits or {}).items() if v}
-    splits = {wanted.get(name, name): ds for name, ds in raw.items()}
-    if len(spec.text_fields) not in (1, 2):
-        raise DataError(f"{where}: text_fields must list one or two columns, got {list(spec.text_fields)}")
-    out, names = {}, list(spec.labels) if spec.labels else None
-    for split, ds in splits.items():
-        missing = [c for c in [*spec.text_fields, spec.label_field] if c not in ds.column_names]
-        if missing:
-            raise DataError(f"{where} [{split}]: column {missing[0]!r} not found; columns are: {', '.join(ds.column_names)}")
-        if names is None and task.kind == "sequence_classification":
-            feature = ds.features[spec.label_field]
-            names = list(feature.names) if hasattr(feature, "names") else sorted({str(v) for v in ds[spec.label_field]})
-        out[split] = _canonical_split(ds, spec, task, names or [], f"{where} [{split}]")
-    return DatasetDict(out), names or []
-
-
-def _canonical_split(ds: Dataset, spec: DatasetSpec, task: Task, names: list[str], where: str) -> Dataset:
-    texts = [ds[c] for c in spec.text_fields]
-    raw_labels = ds[spec.label_field]
-    feature = ds.features[spec.label_field]
-    columns: dict[str, list] = {"text": [], "label": []}
-    if len(texts) == 2:
-        columns["text_pair"] = []
-    index = {n: i for i, n in enumerate(names)}
-    for row, raw in enumerate(raw_labels):
-        parts = [t[row] for t in texts]
-        for field, value in zip(spec.text_fields, parts):
-            if value is None or not str(value).strip():
-                raise DataError(f"{where} row {row}: empty text in column {field!r}")
-        if task.kind == "sequence_classification":
-            label = _class_index(raw, feature, spec, index, names, where, row)
-            if label is None:  # label_map sends this label nowhere: the row is dropped on purpose
-                continue
-        else:
-            label = _scaled_score(raw, spec, where, row)
-        columns["text"].append(str(parts[0]))
-        if len(parts) == 2:
-            columns["text_pair"].append(str(parts[1]))
-        columns["label"].append(label)
-    return Dataset.from_dict(columns)
-
-
-def _class_index(raw, feature, spec, index, names, where, row):
-    name = feature.names[raw] if hasattr(feature, "names") and isinstance(raw, int) and raw >= 0 else raw
-    if spec.label_map is not None:
-        key = str(raw)
-        if key not in spec.label_map:
-            raise DataError(f"{where} row {row}: label {raw!r} is not in label_map; mapped labels: {', '.join(spec.label_map)}")
-        name = spec.label_map[key]
-        if name is None:
-            return None
-    if str(name) in index:
-        return index[str(name)]
-    if isinstance(name, int) and 0 <= name < len(names) and spec.labels and spec.label_map is None:
-        return name  # integer labels that index the declared names
-    raise DataError(f"{where} row {row}: label {raw!r} is not a declared label; valid: {', '.join(names)}")
-
-
-def _scaled_score(raw, spec, where, row) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = math.nan
-    lo, hi = spec.score_range or (0.0, 1.0)
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise DataError(f"{where} row {row}: score {raw!r} is not a number in score_range [{lo}, {hi}]")
-    return (value - lo) / (hi - lo)
+        raise DataError(f"no embedded stand-in for generator={generator} lang={spec.lang} domain={spec.domain}: {exc}; "
+                        f"set the spec's generator/lang/domain, or point its path at a local file") from exc
+    if embedded.kind_of(generator) != task.kind:
+        raise DataError(f"generator={generator} makes {embedded.kind_of(generator)} rows, not {task.kind}; "
+                        f"valid generators for {task.kind}: {', '.join(g for g in embedded.GENERATORS if embedded.kind_of(g) == task.kind)}")
+    return Dataset.from_list(rows), names

@@ -1,73 +1,98 @@
-"""``split=paper`` (pool everything, stratified 70/15/15 by seed) and ``split=official``.
+"""``split=paper`` (pooled rows, stratified 70/15/15 by seed) and ``split=official`` (the dataset's own).
 
-Stratification uses ``datasets``' own ``train_test_split(stratify_by_column=...)``: by label for
-classification, by five score bins for regression. Deterministic for a given seed.
+Stratification uses ``datasets``' ``train_test_split(stratify_by_column=...)`` on the strata the task
+kind names (labels for classification, score bins for regression). Deterministic for a given seed.
+
+Datasets whose rows are translations of each other (a spec's ``aligned_with``) are split by a hash of
+the shared row id instead, identically for every dataset that shares the ids: an id is in training
+for all of them or for none, so no validation or test item has its translation in any training split
+(STS-B de vs STS-B en, XNLI in 15 languages). That split is random but not stratified.
+
+Eval sets (``task.evals``) are never trained on: under ``split=paper`` their rows are divided into
+validation and test only (in the ratio validation : test), or by id like the others when aligned.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
-from datasets import ClassLabel, DatasetDict, concatenate_datasets
+from datasets import ClassLabel, Dataset, DatasetDict
 
 from itt.errors import DataError
 
 log = logging.getLogger(__name__)
-SCORE_BINS = 5
+SPLITS = ("train", "validation", "test")
 
 
-def make_splits(raw: DatasetDict, split_cfg, kind: str, seed: int, max_rows: int | None, where: str) -> DatasetDict:
+def make_splits(canonical: dict[str, Dataset], split_cfg, task, seed: int, where: str, *,
+                by_id: bool = False, eval_only: bool = False) -> DatasetDict:
+    """``canonical``: ``{"pool": rows}`` for ``split=paper``, the declared ``train``/``validation``/
+    ``test`` rows for ``split=official``. Returns train/validation/test (no train for eval sets)."""
+    fractions = (split_cfg.train, split_cfg.validation, split_cfg.test)
     if split_cfg.name == "paper":
-        pool = concatenate_datasets(list(raw.values())) if len(raw) > 1 else next(iter(raw.values()))
-        pool = _subsample(pool, max_rows, seed)
-        train, rest = _split(pool, split_cfg.validation + split_cfg.test, kind, seed)
-        validation, test = _split(rest, split_cfg.test / (split_cfg.validation + split_cfg.test), kind, seed)
-        out = DatasetDict(train=train, validation=validation, test=test)
+        pool = canonical["pool"]
+        if by_id:
+            out = _split_by_id(pool, seed, fractions)
+        elif eval_only:
+            validation, test = _split(pool, split_cfg.test / (split_cfg.validation + split_cfg.test), task, seed)
+            out = {"validation": validation, "test": test}
+        else:
+            train, rest = _split(pool, split_cfg.validation + split_cfg.test, task, seed)
+            validation, test = _split(rest, split_cfg.test / (split_cfg.validation + split_cfg.test), task, seed)
+            out = {"train": train, "validation": validation, "test": test}
     elif split_cfg.name == "official":
-        if "train" not in raw:
-            raise DataError(f"{where}: has no train split (splits: {', '.join(raw)}); use split=paper")
-        train = _subsample(raw["train"], max_rows, seed)
-        out = DatasetDict(train=train)
-        for name, fraction in (("validation", split_cfg.validation), ("test", split_cfg.test)):
-            if name in raw:
-                out[name] = raw[name]
-            else:  # carve the missing split from train, stratified
-                out["train"], out[name] = _split(out["train"], fraction, kind, seed)
+        out = _official(canonical, split_cfg, task, seed, where, eval_only)
     else:
         raise DataError(f"split.name={split_cfg.name!r} is not a split; valid: paper, official")
+    if eval_only:
+        out.pop("train", None)
+    total = sum(len(d) for d in canonical.values())
     for name, ds in out.items():
         if len(ds) == 0:
-            raise DataError(f"{where}: the {name} split is empty after split={split_cfg.name}; the dataset has too few rows ({sum(len(d) for d in raw.values())})")
-    return out
+            raise DataError(f"{where}: the {name} split is empty after split={split_cfg.name}; the dataset has too few rows ({total})")
+    return DatasetDict(out)
 
 
-def _subsample(ds, max_rows, seed):
-    if max_rows is None or len(ds) <= max_rows:
-        return ds
-    return ds.shuffle(seed=seed).select(range(max_rows))
+def _official(canonical, split_cfg, task, seed, where, eval_only):
+    if eval_only and "test" not in canonical:
+        raise DataError(f"{where}: an eval set needs a test split under split=official (splits: {', '.join(canonical)}); use split=paper")
+    if not eval_only and "train" not in canonical:
+        raise DataError(f"{where}: has no train split (splits: {', '.join(canonical)}); use split=paper")
+    out = dict(canonical)
+    if eval_only and "validation" not in out:  # carve it from the test rows
+        out["test"], out["validation"] = _split(out["test"], split_cfg.validation / (split_cfg.validation + split_cfg.test), task, seed)
+    for name, fraction in (("validation", split_cfg.validation), ("test", split_cfg.test)):
+        if name not in out:  # carve the missing split from train, stratified
+            out["train"], out[name] = _split(out["train"], fraction, task, seed)
+    return {name: out[name] for name in SPLITS if name in out}
 
 
-def _split(ds, test_fraction: float, kind: str, seed: int):
+def part_of(row_id: str, seed: int, fractions: tuple[float, float, float]) -> int:
+    """0 (train), 1 (validation) or 2 (test) for a shared row id: a hash of (seed, id), so every
+    dataset with the same ids and seed agrees, whatever else it holds."""
+    u = int(hashlib.sha1(f"{seed}:{row_id}".encode()).hexdigest()[:13], 16) / 16**13
+    total = sum(fractions)
+    return 0 if u < fractions[0] / total else 1 if u < (fractions[0] + fractions[1]) / total else 2
+
+
+def _split_by_id(pool: Dataset, seed: int, fractions) -> dict[str, Dataset]:
+    parts = [part_of(i, seed, fractions) for i in pool["id"][:]]
+    return {name: pool.select([j for j, p in enumerate(parts) if p == k]) for k, name in enumerate(SPLITS)}
+
+
+def _split(ds: Dataset, test_fraction: float, task, seed: int) -> tuple[Dataset, Dataset]:
     if len(ds) < 2:
         return ds, ds.select([])
-    strata = _with_strata(ds, kind)
+    strata = task.strata(ds)
+    if strata is None:
+        parts = ds.train_test_split(test_size=test_fraction, seed=seed)
+        return parts["train"], parts["test"]
+    with_strata = ds.add_column("_stratum", list(strata))
+    with_strata = with_strata.cast_column("_stratum", ClassLabel(num_classes=max(strata, default=0) + 1))
     try:
-        parts = strata.train_test_split(test_size=test_fraction, seed=seed, stratify_by_column="_stratum")
+        parts = with_strata.train_test_split(test_size=test_fraction, seed=seed, stratify_by_column="_stratum")
     except ValueError as exc:  # a class too small to appear on both sides: fall back to a random split
         log.warning("stratified split impossible (%s); using a random split", exc)
-        parts = strata.train_test_split(test_size=test_fraction, seed=seed)
+        parts = with_strata.train_test_split(test_size=test_fraction, seed=seed)
     return parts["train"].remove_columns("_stratum"), parts["test"].remove_columns("_stratum")
-
-
-def _with_strata(ds, kind: str):
-    # ds["label"][:], not iterating ds["label"]: datasets >= 4 returns a lazy column whose row-by-row
-    # iteration costs ~100 us a row (20 s on a 200k-row intermediate set); the slice is one Arrow read.
-    labels = ds["label"][:]
-    if kind == "sequence_regression":
-        strata = [min(int(v * SCORE_BINS), SCORE_BINS - 1) for v in labels]
-        n = SCORE_BINS
-    else:
-        strata = list(labels)
-        n = max(strata) + 1 if strata else 1
-    out = ds.add_column("_stratum", strata)
-    return out.cast_column("_stratum", ClassLabel(num_classes=n))

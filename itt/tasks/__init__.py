@@ -1,31 +1,50 @@
-"""Task kinds: how labels become model outputs, which metrics judge them.
+"""Task kinds: one module per kind, the only place kind-specific code lives (see ``itt.tasks.base``).
 
-One small module per kind (``task.kind`` in the task config names it). A new kind (token
-classification, extractive QA, ...) is a new module with a ``Task`` subclass added to ``KINDS``; the
-data, training and ledger code do not change.
+A new kind is a module with a ``Task`` subclass, registered in ``KINDS`` (or, from outside the
+package, with ``register``); ``task.kind`` in a task config (or a dataset spec's ``kind``) names it.
 """
 
 from __future__ import annotations
 
 from itt.errors import ConfigError
-from itt.tasks.base import Task
+from itt.tasks.base import META_COLUMNS, RawColumns, Task
 from itt.tasks.sequence_classification import SequenceClassification
 from itt.tasks.sequence_regression import SequenceRegression
 
-KINDS: dict[str, type[Task]] = {
-    "sequence_classification": SequenceClassification,
-    "sequence_regression": SequenceRegression,
-}
+KINDS: dict[str, type[Task]] = {}
 
 
-def get_task(kind: str, primary_metric: str) -> Task:
-    if kind not in KINDS:
-        raise ConfigError(f"task.kind={kind!r} is not a task kind; valid: {', '.join(KINDS)}")
-    task = KINDS[kind]()
-    if primary_metric not in task.metric_names:
-        raise ConfigError(f"task.primary_metric={primary_metric!r} is not computed for {kind}; valid: {', '.join(task.metric_names)}")
-    task.primary_metric = primary_metric
-    return task
+def register(cls: type[Task]) -> type[Task]:
+    """Make ``cls`` a task kind under ``cls.kind`` (usable as a class decorator)."""
+    KINDS[cls.kind] = cls
+    return cls
 
 
-__all__ = ["Task", "get_task", "KINDS"]
+for _cls in (SequenceClassification, SequenceRegression):
+    register(_cls)
+
+
+def kind_class(kind: str) -> type[Task]:
+    """A registered kind by name, or a ``Task`` subclass by dotted import path (``mypkg.kinds.MultiLabel``):
+    kinds can live in the user's own code without editing this package."""
+    if kind in KINDS:
+        return KINDS[kind]
+    if "." in kind:
+        from hydra.utils import get_class  # noqa: PLC0415
+
+        try:
+            cls = get_class(kind)
+        except Exception as exc:  # noqa: BLE001 (any import failure is the same mistake for the user)
+            raise ConfigError(f"task.kind={kind!r} cannot be imported ({type(exc).__name__}); valid: "
+                              f"{', '.join(KINDS)}, or the dotted path of a Task subclass") from exc
+        if isinstance(cls, type) and issubclass(cls, Task):
+            return cls
+    raise ConfigError(f"task.kind={kind!r} is not a task kind; valid: {', '.join(KINDS)}, "
+                      f"or the dotted path of a Task subclass")
+
+
+def get_task(kind: str, primary_metric: str | None = None, options: dict | None = None) -> Task:
+    return kind_class(kind)(primary_metric, options)
+
+
+__all__ = ["KINDS", "META_COLUMNS", "RawColumns", "Task", "get_task", "register"]

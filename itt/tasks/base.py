@@ -1,27 +1,120 @@
-"""What every task kind provides to the data module, the model builder and the LightningModule."""
+"""What a task kind is: everything kind-specific in one class, so a new kind is one new module.
+
+The data, model, training and ledger code never branch on the kind; they call these methods:
+
+- data: ``label_names`` (the label space a spec declares or the data holds), ``canonical_batch`` (a
+  batched ``Dataset.map`` function from a dataset's own columns to the kind's canonical columns,
+  dropping rows it must), ``strata`` (what a stratified split balances), ``encode`` (tokenisation and
+  label alignment, batched), ``collator`` (batches of encoded features);
+- model: ``auto_model`` (the ``transformers`` Auto class), ``model_kwargs`` and ``label_space`` (two
+  checkpoints with equal label spaces can share a head);
+- evaluation: ``evaluator`` (a torchmetrics ``Metric`` that takes model outputs and returns the kind's
+  metrics, and the per-item predictions a run saves).
+
+Canonical columns per kind are listed in each kind's module docstring; the embedded stand-in
+generators (``itt.data.embedded``) emit exactly those.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
 import torch
-from torchmetrics import MetricCollection
+
+from itt.errors import ConfigError, DataError
+
+#: Feature columns a model is never given: the row's position (evaluation) and the mixture member.
+META_COLUMNS = ("idx", "task")
+
+
+@dataclass
+class RawColumns:
+    """What ``canonical_batch`` needs to know about the dataset it reads besides the batch itself."""
+
+    spec: Any  # itt.schema.DatasetSpec
+    labels: list[str]  # the label names (Task.label_names)
+    where: str  # "<file or hub id> [<split>]", for error messages
+    features: Any = None  # the raw dataset's datasets.Features (ClassLabel names live there)
+    dropped: Counter = field(default_factory=Counter)  # reason -> rows dropped on purpose
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] += n
+
+    def class_names(self, column: str) -> list[str] | None:
+        feature = self.features.get(column) if self.features is not None else None
+        return list(feature.names) if hasattr(feature, "names") else None
 
 
 class Task:
-    kind: str = ""
-    metric_names: tuple[str, ...] = ()
-    primary_metric: str = ""
-    label_dtype = torch.long
+    kind: ClassVar[str] = ""
+    metric_names: ClassVar[tuple[str, ...]] = ()
+    #: options a task config may set under ``task.options`` (with their defaults)
+    option_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, primary_metric: str | None = None, options: dict | None = None):
+        primary_metric = primary_metric or self.metric_names[0]
+        if primary_metric not in self.metric_names:
+            raise ConfigError(f"task.primary_metric={primary_metric!r} is not computed for {self.kind}; "
+                              f"valid: {', '.join(self.metric_names)}")
+        unknown = sorted(set(options or {}) - set(self.option_defaults))
+        if unknown:
+            valid = ", ".join(self.option_defaults) or "none"
+            raise ConfigError(f"task.options.{unknown[0]} is not an option of {self.kind}; valid: {valid}")
+        self.primary_metric = primary_metric
+        self.options = {**self.option_defaults, **(options or {})}
+
+    # -- data ------------------------------------------------------------------------------------
+    def label_names(self, raw, spec) -> list[str]:
+        """The label names of a dataset (``raw``: a ``DatasetDict`` of its declared splits): the spec's
+        ``labels`` when given, else what the data declares. [] for kinds without a label set."""
+        return []
+
+    def canonical_batch(self, batch: dict[str, list], rows: list[int], raw: "RawColumns") -> tuple[dict[str, list], list[int]]:
+        """A batch of the dataset's own columns -> (the kind's canonical columns, the batch positions
+        they came from). ``rows`` are the batch's row numbers in its split (for error messages); rows
+        dropped on purpose (empty text, a label mapped to null) are left out and counted with
+        ``raw.drop``."""
+        raise NotImplementedError
+
+    def strata(self, dataset) -> list[int] | None:
+        """One int per row that a stratified split keeps balanced, or None for a plain random split."""
+        return None
+
+    def encode(self, batch: dict[str, list], tokenizer, max_length: int, training: bool) -> dict[str, list]:
+        """Canonical rows -> model features (batched). Must return a ``length`` column (tokens per
+        feature), used for length grouping. ``training`` is False for evaluation splits."""
+        raise NotImplementedError
+
+    def collator(self, tokenizer, pad_multiple: int):
+        from itt.data.collation import PaddingCollator
+
+        return PaddingCollator(tokenizer, pad_multiple, self.label_dtype)
+
+    label_dtype: ClassVar[torch.dtype] = torch.long
+
+    # -- model -----------------------------------------------------------------------------------
+    def auto_model(self):
+        """The ``transformers`` Auto class whose head this kind trains."""
+        raise NotImplementedError
 
     def model_kwargs(self, labels: list[str]) -> dict:
-        """Arguments for ``AutoModelFor...from_pretrained`` (num_labels, id2label, problem_type)."""
-        raise NotImplementedError
+        return {}
 
     def label_space(self, labels: list[str]) -> tuple:
         """Two checkpoints whose label spaces are equal can share a head (ITT keeps it)."""
+        return (self.kind, tuple(labels))
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluator(self, labels: list[str], rows=None):
+        """A torchmetrics ``Metric`` with ``update(outputs, batch)``, ``compute() -> {name: value}`` and
+        ``items() -> [{"pred", "gold"}]`` in row order. ``rows``: the canonical evaluation rows (kinds
+        whose predictions need them, e.g. QA contexts)."""
         raise NotImplementedError
 
-    def metrics(self, prefix: str, labels: list[str]) -> MetricCollection:
-        raise NotImplementedError
 
-    def predictions(self, logits: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+def require_columns(batch: dict, columns, where: str) -> None:
+    missing = [c for c in columns if c not in batch]
+    if missing:
+        raise DataError(f"{where}: column {missing[0]!r} not found; columns are: {', '.join(batch)}")

@@ -1,0 +1,127 @@
+"""``python -m itt.data check [task=NAME ...]``: check every dataset spec against the real data in a
+minute, before a sweep of hundreds of jobs finds a broken one.
+
+For each task config (all of them, or those named), every ``task.datasets`` role and ``task.evals``
+set: a hub dataset is *streamed* (a few rows of each declared split, nothing downloaded in full), a
+local one read; then the declared splits, text and label fields, label names and score ranges are
+checked with the same code a run uses, and the reference study's size rule (the intermediate dataset
+at least 10x each target, after ``max_rows``) where the hub's metadata gives split sizes. One line per
+dataset; exit 0 if all are fine, 1 if any is not or the hub cannot be reached (said in one line).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+from itt.errors import ITTError, one_line
+
+ROWS = 8  # streamed per declared split
+SIZE_RULE = 10
+
+
+def _configs(overrides: list[str]):
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+
+    from itt import identity, schema  # noqa: PLC0415
+
+    schema.register()
+    identity.register_resolvers()
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    tasks = [o.split("=", 1)[1] for o in overrides if o.startswith("task=")]
+    rest = [o for o in overrides if not o.startswith("task=")]
+    names = tasks or sorted(p.stem for p in (conf / "task").glob("*.yaml"))
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return [compose("train", overrides=[f"task={t}", "+stage=target", *rest]) for t in names]
+
+
+def _streamed(spec) -> tuple[dict, dict[str, int | None]]:
+    """A few rows of each declared split (as in-memory Datasets with the real features) and each
+    split's size from the hub's metadata (None when it has none)."""
+    import datasets  # noqa: PLC0415
+
+    from itt.data.loading import SPLITS  # noqa: PLC0415
+    from itt.errors import DataError  # noqa: PLC0415
+
+    streams = datasets.load_dataset(spec.path, spec.subset, revision=spec.revision, streaming=True)
+    declared = {name: theirs for name, theirs in spec.splits.items() if theirs}
+    missing = [theirs for theirs in declared.values() if theirs not in streams]
+    if missing:
+        raise DataError(f"{spec.path}: has no split {missing[0]!r} (task.datasets.*.splits); its splits are: {', '.join(streams)}")
+    rows, sizes = {}, {}
+    for name in SPLITS:
+        if name not in declared:
+            continue
+        stream = streams[declared[name]]
+        rows[name] = datasets.Dataset.from_list(list(itertools.islice(stream, ROWS)), features=stream.features)
+        info = stream.info.splits.get(declared[name]) if stream.info and stream.info.splits else None
+        sizes[name] = info.num_examples if info is not None and info.num_examples else None
+    return rows, sizes
+
+
+def check_dataset(cfg, group: str, name: str) -> tuple[str, int | None]:
+    """One line about one dataset (raises ITTError when it is broken) and its usable size, if known."""
+    from itt.build import dataset_spec, task_of  # noqa: PLC0415
+    from itt.data.canonical import canonicalize  # noqa: PLC0415
+    from itt.data.files import is_local  # noqa: PLC0415
+    from itt.data.loading import load_raw  # noqa: PLC0415
+    from itt.tasks import RawColumns  # noqa: PLC0415
+
+    node = cfg.task[group][name]
+    spec, task = dataset_spec(node), task_of(cfg, node)
+    if is_local(spec.path):
+        raw, where = load_raw(spec, "hub")
+        sizes = {s: len(d) for s, d in raw.items()}
+    else:
+        raw, sizes = _streamed(spec)
+        where = spec.path
+    labels = task.label_names(raw, spec)
+    ctx = RawColumns(spec, labels, where)
+    rows = canonicalize(raw, task, ctx, None, 0)
+    known = None if any(v is None for v in sizes.values()) else sum(sizes.values())
+    if known is not None and spec.max_rows:
+        known = min(known, spec.max_rows)
+    dropped = "; dropped " + ", ".join(f"{n} ({r})" for r, n in ctx.dropped.items()) if ctx.dropped else ""
+    label_text = f"; labels {', '.join(labels)}" if labels else ""
+    size_text = f"; {known} rows" if known is not None else "; size unknown"
+    return (f"ok   task.{group}.{name} ({spec.path}{':' + spec.subset if spec.subset else ''}): "
+            f"splits {', '.join(raw)}; {len(rows)} rows read{label_text}{size_text}{dropped}"), known
+
+
+def check(cfg) -> list[tuple[bool, str]]:
+    lines, sizes = [], {}
+    for group in ("datasets", "evals"):
+        for name in cfg.task.get(group) or {}:
+            try:
+                line, sizes[(group, name)] = check_dataset(cfg, group, name)
+                lines.append((True, line))
+            except ITTError as exc:
+                lines.append((False, f"FAIL task.{group}.{name}: {one_line(str(exc))}"))
+            except Exception as exc:  # noqa: BLE001 (a library error about one dataset must not hide the others)
+                lines.append((False, f"FAIL task.{group}.{name}: {type(exc).__name__}: {one_line(str(exc))[:300]}"))
+    big = sizes.get(("datasets", "intermediate"))
+    for (group, name), size in sizes.items():
+        if group == "datasets" and name != "intermediate" and big is not None and size is not None and big < SIZE_RULE * size:
+            lines.append((False, f"FAIL {cfg.task.name}: the intermediate set ({big} rows) is not >= {SIZE_RULE}x "
+                                 f"task.datasets.{name} ({size} rows); lower its max_rows"))
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    from itt import hub_access  # noqa: PLC0415
+
+    configs = _configs(argv)
+    if not hub_access.hub_reachable(5.0):
+        print("offline: the Hugging Face hub cannot be reached (HF_HUB_OFFLINE, no network or proxy); nothing checked")
+        return 1
+    failed = 0
+    for cfg in configs:
+        for ok, line in check(cfg):
+            print(line)
+            failed += not ok
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

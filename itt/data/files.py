@@ -1,0 +1,51 @@
+"""Local dataset files: which ones a spec's ``path`` names, and a fingerprint of their content.
+
+A local dataset is keyed by what is in it, not by its path: after a CSV is edited, the run id and the
+tokenization cache key change, so even a rerun without ``force=true`` trains on the new rows. The
+fingerprint hashes each file's bytes once per (path, size, mtime) in a process; no ``datasets``
+import, so the cached-rerun path stays light.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+
+
+def is_local(path: str) -> bool:
+    return Path(path).expanduser().exists() or str(path).startswith(("./", "../", "/", "~"))
+
+
+def local_files(path: str) -> list[Path]:
+    """The data files a local ``path`` names: the file itself, or a folder's csv/tsv/json/jsonl/parquet
+    files (sorted). Missing paths give []; the loader reports them."""
+    p = Path(path).expanduser()
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        return sorted(f for f in p.iterdir() if f.is_file() and f.suffix in LOCAL_SUFFIXES)
+    return []
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    sha = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def fingerprint(path: str) -> str | None:
+    """A short hash of the content (and names) of the files ``path`` names; None if it names none."""
+    files = local_files(path)
+    if not files:
+        return None
+    sha = hashlib.sha1()
+    for f in files:
+        stat = f.stat()
+        sha.update(f"{f.name}:{stat.st_size}:{_file_digest(str(f.resolve()), stat.st_size, stat.st_mtime_ns)}\n".encode())
+    return sha.hexdigest()[:16]

@@ -1,0 +1,95 @@
+"""One dataset spec -> encoded train/validation/test features and evaluation rows, from the cache.
+
+The steps, each in its own module: read the declared splits (``loading``), turn them into the kind's
+canonical rows with ``max_rows`` applied first (``canonical``), split them (``splitting``), encode them
+and cache the result (``tokenization``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from datasets import DatasetDict
+
+from itt.data.canonical import canonicalize, report_dropped
+from itt.data.files import fingerprint, is_local
+from itt.data.loading import load_embedded, load_raw
+from itt.data.splitting import make_splits
+from itt.data.tokenization import cache_key, cached_entry, tokenizer_fingerprint
+from itt.tasks import RawColumns, Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    name: str  # the role (task.datasets) or eval set (task.evals) name
+    spec: object  # itt.schema.DatasetSpec
+    task: Task
+    labels: list[str]
+    features: DatasetDict  # encoded: train (not for eval sets), validation, test
+    rows: DatasetDict  # canonical validation and test rows
+    cache_hit: bool
+    where: str
+
+    def sizes(self) -> dict[str, int]:
+        return {s: len(d) for s, d in self.features.items()}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How every dataset of a run is split and encoded."""
+
+    split: object  # the split config node (name, train, validation, test)
+    seed: int
+    source: str
+    max_length: int
+    cache_dir: Path
+    hub_timeout_s: float = 5.0
+
+
+def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id: bool = False,
+            eval_only: bool = False, where: str = "") -> Prepared:
+    where = where or f"task.datasets.{name} ({spec.path})"
+    payload = {
+        "spec": asdict(spec), "content": fingerprint(spec.path) if is_local(spec.path) else None,
+        "split": {k: protocol.split[k] for k in ("name", "train", "validation", "test")}, "seed": protocol.seed,
+        "source": protocol.source, "kind": task.kind, "options": task.options, "by_id": by_id, "eval_only": eval_only,
+        "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": protocol.max_length,
+    }
+
+    def build():
+        return split_rows(spec, task, protocol, by_id, eval_only, where)
+
+    def encode(batch, training):
+        return task.encode(batch, tokenizer, protocol.max_length, training)
+
+    features, rows, labels, hit = cached_entry(protocol.cache_dir, cache_key(payload), build, encode, name)
+    log.info("data %s: %s (cache %s)", where, ", ".join(f"{s}={len(d)}" for s, d in features.items()),
+             "hit" if hit else "built")
+    return Prepared(name, spec, task, labels, features, rows, hit, where)
+
+
+def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_only: bool = False,
+               where: str = "") -> tuple[DatasetDict, list[str]]:
+    """The canonical train/validation/test rows of a spec (no tokenisation, no cache) and its labels."""
+    where = where or f"task.datasets ({spec.path})"
+    split_cfg = protocol.split
+    if protocol.source == "embedded" and not is_local(spec.path):
+        rows, labels = load_embedded(spec, task)
+        if by_id:
+            rows = rows.add_column("id", [f"train:{i}" for i in range(len(rows))])
+        canonical = {"pool": rows} if split_cfg.name == "paper" else {"train": rows}
+    else:
+        raw, source_name = load_raw(spec, protocol.source, protocol.hub_timeout_s)
+        labels = task.label_names(raw, spec)
+        ctx = RawColumns(spec, labels, where)
+        if split_cfg.name == "paper":
+            canonical = {"pool": canonicalize(raw, task, ctx, spec.max_rows, protocol.seed, by_id)}
+        else:  # max_rows caps the training rows only; validation and test stay whole
+            canonical = {s: canonicalize({s: ds}, task, ctx, spec.max_rows if s == "train" else None, protocol.seed, by_id)
+                         for s, ds in raw.items()}
+        report_dropped(ctx)
+    return make_splits(canonical, split_cfg, task, protocol.seed, where, by_id=by_id, eval_only=eval_only), labels

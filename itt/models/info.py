@@ -1,0 +1,25 @@
+"""What a model config says about its encoder, checked: the ``model_info`` the ledger records.
+
+``pretraining`` and ``languages`` group runs in reports (text vs code encoders, English vs
+multilingual ones, as XTREME-R compares them). They are plain strings in the schema (so that they stay
+strings in the ledger) and are checked here, once per run.
+"""
+
+from __future__ import annotations
+
+from itt.errors import ConfigError
+
+PRETRAINING = ("text", "code")
+LANGUAGES = ("en", "multi")
+
+
+def model_info(model_cfg) -> dict:
+    """``{hub_id, pretraining, languages, revision}`` of ``model_cfg``; a value outside its set is a
+    one-line ConfigError naming the key, the value and the valid ones."""
+    info = {"hub_id": model_cfg.get("hub_id"), "pretraining": model_cfg.get("pretraining", "text"),
+            "languages": model_cfg.get("languages", "en"), "revision": model_cfg.get("revision")}
+    for key, valid in (("pretraining", PRETRAINING), ("languages", LANGUAGES)):
+        if info[key] not in valid:
+            raise ConfigError(f"model.{key}={info[key]!r} (model={model_cfg.get('name')}) is not valid; "
+                              f"valid: {', '.join(valid)}")
+    return info

@@ -1,0 +1,148 @@
+"""What a command asks to run: one ``RunSpec`` per run, linked to the run it starts from.
+
+The intermediate phase is a chain of steps (``intermediate.steps``: each a ``task.datasets`` role, or
+a list of roles trained together as a mixture). Step *i* starts from step *i-1*; an ITT target starts
+from the last step; a no-ITT target and the first step start from the pretrained encoder.
+``+stage=intermediate`` names the chain's last step, so it and any target pulling the chain name the
+same runs. Intermediate runs use ``trainer``/``optim``/``data`` with ``intermediate.trainer/optim/data``
+on top; targets use the shared groups only. Nothing here imports torch: the cached-rerun path and
+``--plan`` resolve whole sweeps in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import DictConfig, OmegaConf
+
+from itt.errors import ConfigError
+
+STAGES = ("intermediate", "target")
+STAGE_HINT = ("add +stage=intermediate or +stage=target (e.g. python -m itt.train model=roberta task=sentiment "
+              "+stage=intermediate)")
+SETTINGS = ("trainer", "optim", "data")
+
+
+@dataclass(frozen=True, eq=False)
+class RunSpec:
+    cfg: DictConfig  # the composed config of the command (shared by every run of its chain)
+    stage: str  # intermediate | target
+    roles: tuple[str, ...]  # task.datasets roles it trains on (more than one: a mixture)
+    parent: "RunSpec | None"  # the run whose model it starts from; None: the pretrained encoder
+    settings: DictConfig  # effective trainer / optim / data of this run
+    evals: tuple[str, ...]  # task.evals names it is also tested on
+    head_policy: str  # at the hand-off from its parent
+    select_on: str | None = None  # the eval set whose validation metric picks the checkpoint (None: own)
+
+    @property
+    def target(self) -> str | None:
+        return self.roles[0] if self.stage == "target" else None
+
+    @property
+    def is_itt(self) -> bool:
+        return self.stage == "target" and self.parent is not None
+
+    @property
+    def label(self) -> str:
+        """The step as a human reads it: a role, or roles joined by ``+`` for a mixture."""
+        return "+".join(self.roles)
+
+    def chain(self) -> list["RunSpec"]:
+        """Every run before this one, oldest first."""
+        out, node = [], self.parent
+        while node is not None:
+            out.insert(0, node)
+            node = node.parent
+        return out
+
+    @property
+    def variant(self) -> str:
+        """The intermediate chain a run started from: ``none``, or steps joined by ``>``."""
+        steps = self.chain()
+        return ">".join(s.label for s in steps) if steps else "none"
+
+    def dataset(self, role: str) -> DictConfig:
+        return self.cfg.task.datasets[role]
+
+
+def stage_name(cfg: DictConfig) -> str:
+    stage = cfg.get("stage")
+    if stage is None:
+        raise ConfigError(f"no stage selected: {STAGE_HINT}")
+    name = stage.get("name")
+    if name not in STAGES:
+        raise ConfigError(f"stage.name={name!r} is not a stage; valid: {', '.join(STAGES)}")
+    return name
+
+
+def resolve(cfg: DictConfig) -> RunSpec:
+    """The run ``cfg`` names (with its parents)."""
+    name = stage_name(cfg)
+    steps = intermediate_steps(cfg)
+    if name == "intermediate":
+        return steps[-1]
+    roles = _targets(cfg)
+    target = cfg.stage.get("target")
+    if target not in roles:
+        raise ConfigError(f"stage.target={target!r} is not a target of task={cfg.task.name}; valid: {', '.join(roles)}")
+    evals = _eval_names(cfg, cfg.stage.get("evals", "all"), "stage.evals")
+    select_on = cfg.stage.get("select_on")
+    if select_on is not None and select_on not in evals:
+        raise ConfigError(f"stage.select_on={select_on!r} is not an eval set of this run; valid: {', '.join(evals) or 'none'} "
+                          f"(or null: the target's own validation split)")
+    settings = OmegaConf.create({k: OmegaConf.to_container(cfg[k], resolve=True) for k in SETTINGS})
+    parent = steps[-1] if cfg.stage.get("itt") else None
+    return RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on)
+
+
+def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
+    """The chain of intermediate runs ``intermediate.steps`` describes, first to last."""
+    block = cfg.get("intermediate") or {}
+    raw_steps = OmegaConf.to_container(block.get("steps", ["intermediate"]), resolve=True) if block else ["intermediate"]
+    if not raw_steps:
+        raise ConfigError("intermediate.steps is empty; give at least one task.datasets role, e.g. [intermediate]")
+    settings = intermediate_settings(cfg)
+    evals = _eval_names(cfg, list(block.get("evals", [])) if block else [], "intermediate.evals")
+    policy = block.get("head_policy", "projection") if block else "projection"
+    valid = list(cfg.task.datasets)
+    chain, parent = [], None
+    for step in raw_steps:
+        roles = tuple(step) if isinstance(step, list) else (step,)
+        for role in roles:
+            if role not in cfg.task.datasets:
+                raise ConfigError(f"intermediate.steps: {role!r} is not a dataset of task={cfg.task.name}; valid: {', '.join(valid)}")
+        if len(set(roles)) != len(roles):
+            raise ConfigError(f"intermediate.steps: a mixture lists {roles[0]!r} twice: {list(roles)}")
+        parent = RunSpec(cfg, "intermediate", roles, parent, settings, evals, policy)
+        chain.append(parent)
+    return chain
+
+
+def intermediate_settings(cfg: DictConfig) -> DictConfig:
+    """``trainer``/``optim``/``data`` with the non-null ``intermediate.*`` values on top."""
+    block = cfg.get("intermediate") or {}
+    out = {}
+    for key in SETTINGS:
+        base = OmegaConf.to_container(cfg[key], resolve=True)
+        overrides = OmegaConf.to_container(block[key], resolve=True) if block and key in block else {}
+        out[key] = {**base, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    return OmegaConf.create(out)
+
+
+def _targets(cfg: DictConfig) -> list[str]:
+    block = cfg.get("intermediate") or {}
+    steps = OmegaConf.to_container(block.get("steps", ["intermediate"]), resolve=True) if block else ["intermediate"]
+    used = {r for s in steps for r in (s if isinstance(s, list) else [s])}
+    return [k for k in cfg.task.datasets if k not in used]
+
+
+def _eval_names(cfg: DictConfig, setting, key: str) -> tuple[str, ...]:
+    available = list(cfg.task.get("evals") or {})
+    if setting == "all":
+        return tuple(available)
+    names = [setting] if isinstance(setting, str) else list(setting or [])
+    for name in names:
+        if name not in available:
+            raise ConfigError(f"{key}: {name!r} is not an eval set of task={cfg.task.name}; valid: {', '.join(available) or 'none'} "
+                              f"(add one with +task.evals.<name>.path=...)")
+    return tuple(names)

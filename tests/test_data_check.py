@@ -1,0 +1,56 @@
+"""``python -m itt.data check``: every shipped spec checks out against the replicas of the real hub
+datasets; a broken spec is one FAIL line naming it; the size rule is checked; offline it says so."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_itt
+from hub_replicas.fixture import hub_replica  # noqa: F401
+
+from itt import hub_access
+from itt.data import check
+
+
+@pytest.fixture
+def online(monkeypatch):
+    monkeypatch.setattr(hub_access, "hub_reachable", lambda timeout_s=5.0: True)
+
+
+def test_every_shipped_task_config_checks_out(hub_replica, online, capsys):
+    assert check.main([]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.startswith("ok ") for line in lines), lines
+    assert any("stanfordnlp/imdb" in line and "splits train, test" in line for line in lines)
+
+
+def test_a_broken_spec_is_one_fail_line_and_a_nonzero_exit(hub_replica, online, capsys):
+    code = check.main(["task=sentiment", "task.datasets.domain.label_map=null",
+                       "task.datasets.crosslingual.path=mteb/amazon_reviews_multi"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    fails = [line for line in lines if line.startswith("FAIL")]
+    assert len(fails) == 2, lines
+    assert "task.datasets.domain" in fails[0] and "is not a declared label; valid: negative, positive" in fails[0]
+    assert "task.datasets.crosslingual" in fails[1] and "Dataset scripts are no longer supported" in fails[1]
+
+
+def test_the_intermediate_must_be_ten_times_each_target(hub_replica, online, capsys, monkeypatch):
+    sizes = {"fancyzhx/amazon_polarity": 150_000, "stanfordnlp/imdb": 50_000}
+    real = check._streamed
+
+    def with_sizes(spec):
+        rows, _ = real(spec)
+        return rows, {name: (sizes.get(spec.path, 1_000) if name == "train" else 0) for name in rows}
+
+    monkeypatch.setattr(check, "_streamed", with_sizes)
+    assert check.main(["task=sentiment"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("FAIL sentiment: the intermediate set (150000 rows) is not >= 10x "
+                               "task.datasets.domain (20000 rows)") for line in lines), lines  # domain: max_rows 20000
+
+
+def test_offline_it_says_so_in_one_line(tmp_path):
+    result = run_itt("check", root=tmp_path, module="itt.data", env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert result.stdout.strip().splitlines() == [
+        "offline: the Hugging Face hub cannot be reached (HF_HUB_OFFLINE, no network or proxy); nothing checked"]

@@ -1,0 +1,70 @@
+"""Every hub dataset a task config names loads through the project's own hub code path, on an offline
+replica of its real schema (tests/hub_replicas): declared splits exist, the text and label fields are
+there, labels map onto the declared label names, scores fall in their range. A spec that would break
+on the hub breaks here first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hub_replicas.fixture import hub_replica  # noqa: F401
+from hydra import compose, initialize_config_dir
+
+from itt import identity, schema
+from itt.build import dataset_spec, task_of
+from itt.data.canonical import canonicalize
+from itt.data.files import is_local
+from itt.data.loading import load_raw
+from itt.tasks import RawColumns
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+TASKS = sorted(p.stem for p in (Path(CONF_DIR) / "task").glob("*.yaml"))
+schema.register()
+identity.register_resolvers()
+
+
+def _task_config(task: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[f"task={task}", "+stage=target"])
+
+
+def _specs():
+    for task in TASKS:
+        cfg = _task_config(task)
+        for group in ("datasets", "evals"):
+            for name, node in (cfg.task.get(group) or {}).items():
+                if not is_local(node.path):
+                    yield pytest.param(task, group, name, id=f"{task}.{group}.{name}")
+
+
+@pytest.mark.parametrize("task, group, name", list(_specs()))
+def test_every_hub_spec_reads_its_replica(hub_replica, task, group, name):
+    cfg = _task_config(task)
+    node = cfg.task[group][name]
+    spec, kind = dataset_spec(node), task_of(cfg, node)
+    raw, where = load_raw(spec, "hub")
+    declared = [theirs for theirs in spec.splits.values() if theirs]
+    assert sorted(raw) == sorted(n for n, theirs in spec.splits.items() if theirs), (raw, declared)
+    labels = kind.label_names(raw, spec)
+    ctx = RawColumns(spec, labels, where)
+    rows = canonicalize(raw, kind, ctx, None, 0)
+    assert len(rows) > 0
+    assert not ctx.dropped.get(f"empty text in {spec.text_fields[0]!r}"), ctx.dropped
+    if kind.kind == "sequence_classification":
+        assert labels == list(spec.labels or labels) and len(labels) >= 2
+        assert set(rows["label"]) <= set(range(len(labels)))
+    if kind.kind == "sequence_regression":
+        assert all(0.0 <= v <= 1.0 for v in rows["label"])
+
+
+def test_imdb_extra_split_is_never_read_and_its_names_map(hub_replica):
+    """The defect that broke all 18 sentiment/domain runs of experiment=paper: IMDb's labels are
+    ClassLabel(neg, pos) and its `unsupervised` split is labelled -1."""
+    cfg = _task_config("sentiment")
+    node = cfg.task.datasets.domain
+    spec, kind = dataset_spec(node), task_of(cfg, node)
+    raw, where = load_raw(spec, "hub")
+    assert "unsupervised" not in raw and set(raw) == {"train", "test"}
+    rows = canonicalize(raw, kind, RawColumns(spec, kind.label_names(raw, spec), where), None, 0)
+    assert sorted(set(rows["label"])) == [0, 1]

@@ -1,0 +1,133 @@
+"""The numbers a run reports: metrics equal independent references (scikit-learn, scipy), regression
+predictions are fp32 under bf16 autocast, and the head hand-off follows one policy for every
+architecture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from sklearn.metrics import accuracy_score, f1_score
+from transformers import (AutoModelForSequenceClassification, BertConfig, RobertaConfig, XLMRobertaConfig,
+                          XLNetConfig)
+
+from itt.models import heads
+from itt.models.loading import load_model
+from itt.tasks import get_task
+
+
+def _batch(preds_logits, golds):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(logits=preds_logits), {"labels": golds, "idx": torch.arange(len(golds))}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_classification_metrics_equal_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 200, 4
+    golds = rng.integers(0, k, n)
+    golds[golds == 3] = 2 if seed % 2 else 3  # some seeds: a class that never occurs
+    logits = rng.normal(size=(n, k))
+    metric = get_task("sequence_classification").evaluator(["a", "b", "c", "d"])
+    # two batches, shuffled: the evaluator puts items back in row order
+    order = rng.permutation(n)
+    for part in np.array_split(order, 2):
+        out, batch = _batch(torch.tensor(logits[part]), torch.tensor(golds[part]))
+        batch["idx"] = torch.tensor(part)
+        metric.update(out, batch)
+    got = {k: float(v) for k, v in metric.compute().items()}
+    preds = logits.argmax(1)
+    assert got["acc"] == pytest.approx(accuracy_score(golds, preds), abs=1e-6)
+    assert got["f1_macro"] == pytest.approx(f1_score(golds, preds, average="macro"), abs=1e-6)
+    assert [i["pred"] for i in metric.items()] == preds.tolist()  # per-item predictions in row order
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_regression_metrics_equal_scipy_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    golds = rng.integers(0, 6, 300) / 5  # STS-like scores: many ties
+    preds = golds + rng.normal(scale=0.3, size=300)
+    preds[:40] = preds[0]  # ties in the predictions too
+    metric = get_task("sequence_regression").evaluator([])
+    out, batch = _batch(torch.tensor(preds, dtype=torch.float32).unsqueeze(-1), torch.tensor(golds, dtype=torch.float32))
+    metric.update(out, batch)
+    got = {k: float(v) for k, v in metric.compute().items()}
+    assert got["pearson"] == pytest.approx(stats.pearsonr(preds, golds).statistic, abs=1e-5)
+    assert got["spearman"] == pytest.approx(stats.spearmanr(preds, golds).statistic, abs=1e-5)
+
+
+def _tiny(config_cls, **extra):
+    common = dict(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    if config_cls is XLNetConfig:
+        common = dict(vocab_size=60, d_model=16, n_layer=1, n_head=2, d_inner=32)
+    return config_cls(**common, **extra)
+
+
+ARCHITECTURES = {
+    "bert": (BertConfig, "classifier", ["bert.pooler.dense"]),
+    "roberta": (RobertaConfig, "classifier.out_proj", ["classifier.dense"]),
+    "xlmr": (XLMRobertaConfig, "classifier.out_proj", ["classifier.dense"]),
+    "xlnet": (XLNetConfig, "logits_proj", ["sequence_summary.summary"]),
+}
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_the_head_policy_is_the_same_for_every_architecture(tmp_path, arch):
+    """BERT's pooler sits inside the encoder and RoBERTa's dense layer and XLNet's summary outside it; the
+    policy treats them alike: ``projection`` re-initialises only the final output layer, ``head`` every
+    task-specific layer, and an equal label space keeps everything."""
+    config_cls, projection, inner_head = ARCHITECTURES[arch]
+    torch.manual_seed(0)
+    parent = AutoModelForSequenceClassification.from_config(_tiny(config_cls, num_labels=3))
+    with torch.no_grad():  # make every parent weight recognisable
+        for p in parent.parameters():
+            p.add_(1.0)
+    parent.save_pretrained(tmp_path / "parent")
+    assert heads.final_projection(parent) == projection
+
+    def child(policy, same):
+        torch.manual_seed(1)
+        model = AutoModelForSequenceClassification.from_config(_tiny(config_cls, num_labels=3))
+        fresh = {k: v.clone() for k, v in model.state_dict().items()}
+        outcome = heads.hand_off(model, tmp_path / "parent", same, policy)
+        return model.state_dict(), fresh, outcome
+
+    parent_state = parent.state_dict()
+    for policy, reset in (("projection", [projection]), ("head", [*heads.head_modules(parent)])):
+        state, fresh, outcome = child(policy, same=False)
+        assert outcome == f"{policy}_reset"
+        for key, value in state.items():
+            in_reset = any(key.startswith(m + ".") for m in reset)
+            expected = fresh[key] if in_reset else parent_state[key]
+            assert torch.equal(value, expected), (policy, key, in_reset)
+        for module in inner_head:  # carried over by `projection`, fresh under `head`
+            key = f"{module}.weight"
+            assert torch.equal(state[key], parent_state[key]) is (policy == "projection"), (policy, key)
+    state, _, outcome = child("projection", same=True)
+    assert outcome == "kept" and all(torch.equal(state[k], parent_state[k]) for k in state)
+
+
+def test_a_parent_of_another_architecture_is_refused(tmp_path):
+    parent = AutoModelForSequenceClassification.from_config(_tiny(RobertaConfig, num_labels=2))
+    parent.save_pretrained(tmp_path / "parent")
+    model = AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=2))
+    with pytest.raises(heads.ConfigError, match="not a BertForSequenceClassification of the same architecture"):
+        heads.hand_off(model, tmp_path / "parent", True, "projection")
+
+
+def test_regression_predictions_are_fp32_under_bf16_autocast(tmp_path):
+    """On a tiny BERT under bf16 autocast 1,000 distinct inputs gave ~300 distinct bf16 predictions, so
+    Pearson and Spearman were computed on ties; the head runs in fp32 and keeps them apart."""
+    torch.manual_seed(0)
+    AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=1)).save_pretrained(tmp_path / "m")
+    task = get_task("sequence_regression")
+    ours, _ = load_model(str(tmp_path / "m"), task, [])
+    plain = AutoModelForSequenceClassification.from_pretrained(tmp_path / "m", **task.model_kwargs([]))
+    ids = torch.randint(5, 60, (1000, 12), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ours_out = ours(input_ids=ids).logits
+        plain_out = plain(input_ids=ids).logits
+    assert ours_out.dtype == torch.float32 and plain_out.dtype == torch.bfloat16
+    assert len(torch.unique(ours_out)) > 990 > 500 > len(torch.unique(plain_out))

@@ -1,0 +1,153 @@
+"""Per-stage settings, chains of intermediate steps, eval sets, and task kinds as the one extension point,
+end to end through ``python -m itt.train``."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ITT_TINY, REPO, itt_env, read_ledger, run_itt
+
+from itt.tasks import Task
+from itt.tasks.evaluation import ItemMetric
+
+TARGET = ("model=bert", "task=sentiment", "+stage=target", *ITT_TINY)
+
+
+def _ok(rows, **match):
+    return [r for r in rows if r["status"] == "ok" and all(r.get(k) == v for k, v in match.items())]
+
+
+@pytest.mark.slow
+def test_one_intermediate_serves_targets_with_different_target_settings(tmp_path):
+    """The usual protocol: the intermediate for 1 epoch at one rate, the targets for more epochs at others."""
+    common = (*TARGET, "intermediate.trainer.max_epochs=1", "intermediate.optim.lr=2e-3")
+    first = run_itt(*common, "trainer.max_epochs=2", "optim.lr=1e-3", root=tmp_path)
+    second = run_itt(*common, "trainer.max_epochs=3", "optim.lr=3e-3", root=tmp_path)
+    assert first.returncode == 0 and second.returncode == 0, (first.stderr + second.stderr)[-3000:]
+    rows = read_ledger(tmp_path)
+    (inter,) = _ok(rows, stage="intermediate")
+    targets = _ok(rows, stage="target")
+    assert len(targets) == 2 and {t["intermediate_run_id"] for t in targets} == {inter["run_id"]}
+    assert targets[0]["hparams_id"] != targets[1]["hparams_id"]
+    direct = run_itt("model=bert", "task=sentiment", "+stage=intermediate", *ITT_TINY,
+                     "intermediate.trainer.max_epochs=1", "intermediate.optim.lr=2e-3", root=tmp_path)
+    assert direct.returncode == 0 and "cached" in direct.stdout + direct.stderr  # the same run, named directly
+
+
+@pytest.mark.slow
+def test_a_chain_shares_its_prefix(tmp_path):
+    """A -> B -> target, then A -> target: A is trained once, B once; each step is a run with its row,
+    naming its parent."""
+    chain = run_itt(*TARGET, "intermediate.steps=[intermediate,crosslingual]", root=tmp_path)
+    single = run_itt(*TARGET, root=tmp_path)
+    assert chain.returncode == 0 and single.returncode == 0, (chain.stderr + single.stderr)[-3000:]
+    rows = read_ledger(tmp_path)
+    steps = _ok(rows, stage="intermediate")
+    assert len(steps) == 2  # A and B, each trained once
+    a = next(r for r in steps if r["parent_run_id"] is None)
+    b = next(r for r in steps if r["parent_run_id"] == a["run_id"])
+    assert b["dataset"]["role"] == "crosslingual" and b["head"] in ("kept", "projection_reset")
+    by_variant = {r["itt_variant"]: r for r in _ok(rows, stage="target")}
+    assert set(by_variant) == {"intermediate>crosslingual", "intermediate"}
+    assert by_variant["intermediate>crosslingual"]["parent_run_id"] == b["run_id"]
+    assert by_variant["intermediate>crosslingual"]["chain"][0]["run_id"] == a["run_id"]
+    assert by_variant["intermediate"]["parent_run_id"] == a["run_id"]
+
+
+@pytest.mark.slow
+def test_a_target_with_three_eval_sets_writes_them_in_one_row_and_the_report_shows_each(tmp_path):
+    # An eval set is added as one entry (OmegaConf cannot build a typed entry key by key).
+    evals = [f"+task.evals={{{lang}:{{path:amazon_reviews_{lang},lang:{lang},domain:products,embedded_rows:60}}}}"
+             for lang in ("de", "fr", "es")]
+    result = run_itt(*TARGET, "stage.itt=false", *evals, root=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = _ok(read_ledger(tmp_path), stage="target")
+    assert set(row["evals"]) == {"de", "fr", "es"}
+    for name, entry in row["evals"].items():
+        assert entry["lang"] == name and entry["family"] == "Indo-European"
+        assert entry["n"]["test"] == 30 and set(entry["metrics"]) == {"val/acc", "val/f1_macro", "test/acc", "test/f1_macro"}
+        assert row["metrics"][f"test/{name}/acc"] == entry["metrics"]["test/acc"]
+    predictions = {p.name for p in (tmp_path / "runs" / row["run_id"] / "predictions").iterdir()}
+    assert predictions == {"test.jsonl", "de.jsonl", "fr.jsonl", "es.jsonl"}
+    report = run_itt(root=tmp_path, module="itt.report")
+    assert report.returncode == 0, report.stderr[-2000:]
+    from itt.report import load_ledger, long_table
+
+    long = long_table(load_ledger(tmp_path))
+    shown = set(long.loc[(long["eval_split"] == "test") & (long["metric"] == "acc"), "eval"])
+    assert {"de", "fr", "es"} <= shown
+
+
+# -- a task kind defined only here ---------------------------------------------------------------
+
+class TwoFlags(Task):
+    """Multi-label classification with two independent yes/no flags per text: a kind itt does not ship."""
+
+    kind = "two_flags"
+    metric_names = ("exact",)
+
+    def canonical_batch(self, batch, rows, raw):
+        texts = [str(t) for t in batch["text"]]
+        return {"text": texts, "flags": [[float(a), float(b)] for a, b in zip(batch["a"], batch["b"])]}, list(range(len(texts)))
+
+    def encode(self, batch, tokenizer, max_length, training):
+        out = dict(tokenizer(batch["text"], truncation=True, max_length=max_length))
+        out["length"] = [len(ids) for ids in out["input_ids"]]
+        out["labels"] = batch["flags"]
+        return out
+
+    def collator(self, tokenizer, pad_multiple):
+        from itt.data.collation import PaddingCollator
+
+        pad = PaddingCollator(tokenizer, pad_multiple)
+
+        def collate(features):
+            flags = torch.tensor([f.pop("labels") for f in features], dtype=torch.float)
+            return {**pad(features), "labels": flags}
+        return collate
+
+    def auto_model(self):
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification
+
+    def model_kwargs(self, labels):
+        return {"num_labels": 2, "problem_type": "multi_label_classification"}
+
+    def evaluator(self, labels, rows=None):
+        return _ExactMatch()
+
+
+class _ExactMatch(ItemMetric):
+    def __init__(self):
+        super().__init__(torch.float32)
+
+    def predict(self, outputs, batch):
+        return (outputs.logits > 0).float()
+
+    def score(self, preds, golds):
+        return {"exact": (preds == golds).all(dim=-1).float().mean()}
+
+
+@pytest.mark.slow
+def test_a_kind_defined_only_in_a_test_module_trains_end_to_end(tmp_path):
+    data = tmp_path / "flags.csv"
+    with open(data, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "a", "b"])
+        for i in range(120):
+            writer.writerow([f"{'cheap' if i % 2 else 'costly'} and {'fast' if i % 3 else 'slow'} item {i}", i % 2, int(i % 3 > 0)])
+    command = [sys.executable, "-m", "itt.train", "model=bert", "task=sentiment", "+stage=target", "stage.itt=false",
+               *ITT_TINY, "task.kind=test_stages_and_evals.TwoFlags", "task.primary_metric=exact",
+               f"task.datasets.domain.path={data}", "task.datasets.domain.text_fields=[text]", "trainer.max_epochs=2",
+               f"paths.root={tmp_path}"]
+    result = subprocess.run(command, cwd=REPO, env=itt_env({"PYTHONPATH": str(REPO / "tests")}),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = _ok(read_ledger(tmp_path), stage="target")
+    assert row["kind"] == "test_stages_and_evals.TwoFlags" and set(row["metrics"]) == {"val/exact", "test/exact"}
+    assert row["selected_on"] == "val/exact" and 0.0 <= row["metrics"]["test/exact"] <= 1.0
