@@ -27,7 +27,7 @@ from filelock import FileLock, Timeout
 from hydra.core.hydra_config import HydraConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from itt import identity, ledger, rows
+from itt import hub_access, identity, ledger, progress, rows
 from itt.build import Built, build_run
 from itt.data.datamodule import check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed
@@ -158,11 +158,13 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         ledger.append(cfg.paths.root, {**row, "status": "failed", "error": str(exc), "wall_s": 0.0})
         raise
     start = time.perf_counter()  # this run's own time: its parent's training is not in it
+    progress.configure_data_progress(progress.wanted(spec.settings.trainer.get("enable_progress_bar", "auto")))
     built = build_run(spec, parent)
     row.update(head=built.head, data_sizes=built.data.sizes(), n_test=built.data.sizes()["test"],
                selected_on=built.monitor)
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
+    _record_hub_revisions(row, cfg)
     loggers = build_loggers(cfg)
     trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
                                         cfg.get("checkpoint_every_n_steps"))
@@ -203,6 +205,16 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     if not cfg.get("keep_checkpoints", False):
         _delete_resume_checkpoints(run_dir)
     return row
+
+
+def _record_hub_revisions(row: dict, cfg) -> None:
+    """The commit each hub dataset's revision resolves to (null offline or for local/embedded data)."""
+    if cfg.source.name != "hub":
+        return
+    for info in [*row["datasets"], *row["evals"].values()]:
+        if info.get("fingerprint") is None:  # not a local file
+            info["revision"] = hub_access.resolved_revision(info["path"], info.get("revision")) or info.get("revision")
+    row["dataset"] = row["datasets"][0]
 
 
 def _save_model(run_dir: Path, built: Built) -> Path:

@@ -148,7 +148,7 @@ class TrainerSchema:
     accumulate_grad_batches: int = 1
     deterministic: bool = True
     log_every_n_steps: int = 10
-    enable_progress_bar: bool = False
+    enable_progress_bar: Any = "auto"  # auto: a bar on an interactive terminal, quiet logs in sweeps/jobs/files
     enable_model_summary: bool = False
     limit_train_batches: Optional[float] = None
     limit_val_batches: Optional[float] = None

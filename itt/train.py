@@ -16,13 +16,12 @@ import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
-from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from itt import identity, ledger, logger, schema
+from itt.progress import in_sweep
 from itt.errors import ITTError, TrainingFailed, chain, describe, ours
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -31,13 +30,6 @@ log = logging.getLogger("itt.train")
 schema.register()
 identity.register_resolvers()
 logger.register_resolvers()
-
-
-def _in_sweep() -> bool:
-    try:
-        return HydraConfig.get().mode == RunMode.MULTIRUN
-    except ValueError:
-        return False
 
 
 # Set once Hydra has composed a config and called main: from then on only our own errors are the user's.
@@ -55,10 +47,10 @@ def main(cfg: DictConfig) -> float | None:
 
             row = run(cfg)
     except ITTError as exc:
-        if isinstance(exc, TrainingFailed) and _in_sweep():  # recorded in the ledger; the sweep goes on
+        if isinstance(exc, TrainingFailed) and in_sweep():  # recorded in the ledger; the sweep goes on
             log.error("%s", exc)
             return None
-        if not _in_sweep() and os.environ.get("ITT_DEBUG") != "1":
+        if not in_sweep() and os.environ.get("ITT_DEBUG") != "1":
             _exit_with(exc)  # here, not in cli(): Hydra would first print "Error executing job with overrides: ..."
         raise
     # Returned for sweepers that optimise (e.g. Optuna): the primary validation metric.
