@@ -57,10 +57,14 @@ def dataset_spec(node, cfg=None) -> DatasetSpec:
 
 
 def task_of(cfg, node) -> Task:
+    """The Task serving one dataset: its kind, with the task's options (when the kind is the task's)
+    under the dataset's own ``options``."""
     kind, primary = identity.kind_of(cfg, node)
-    options = cfg.task.get("options") if kind == cfg.task.kind else None
-    options = OmegaConf.to_container(options, resolve=True) if options is not None else {}
-    return get_task(kind, primary, options)
+    options = {}
+    for layer in (cfg.task.get("options") if kind == cfg.task.kind else None, node.get("options")):
+        if layer is not None:
+            options.update(OmegaConf.to_container(layer, resolve=True))
+    return get_task(kind, primary, options, dataset_spec(node))
 
 
 def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepared]]:

@@ -44,6 +44,7 @@ class DatasetSpec:
     # a shared id, so no validation/test item of one has its translation in the other's training split.
     aligned_with: Optional[str] = None
     id_field: Optional[str] = None  # the shared id column (null: the row's split and position in it)
+    options: Optional[Dict[str, Any]] = None  # kind options for this dataset, over the task's (task.options)
 
 
 @dataclass

@@ -72,10 +72,11 @@ class ITTDataModule(pl.LightningDataModule):
         return features
 
     def sizes(self) -> dict[str, int]:
-        """Rows of the run's own data: train (all members), and its own validation and test split."""
+        """Rows of the run's own data: train features (all members), and the items of its own validation
+        and test split (evaluation rows: a kind may make several features of one row, e.g. QA windows)."""
         own = self.eval_sets[0]
         return {"train": sum(len(p.features["train"]) for p in self.train_sets),
-                "validation": len(own.features["validation"]), "test": len(own.features["test"])}
+                "validation": len(own.rows["validation"]), "test": len(own.rows["test"])}
 
     def _collator(self, prepared: Prepared, tokenizer):
         return prepared.task.collator(tokenizer, self.pad_multiple)

@@ -3,7 +3,8 @@
 A scorer takes ``gold`` and ``pred`` of shape (resamples, items) and returns one score per
 resample. Built in: ``acc``, ``f1_macro`` (equal to ``sklearn.metrics.f1_score(average="macro")``
 on each resample: the classes are those present in that resample's gold or predictions),
-``pearson`` and ``spearman`` (ties get average ranks, as ``scipy.stats.spearmanr``).
+``pearson`` and ``spearman`` (ties get average ranks, as ``scipy.stats.spearmanr``), and the
+extractive QA item scorers ``em`` and ``f1`` (the runs' own scoring, ``itt.tasks.extractive_qa.scoring``).
 
 New task kinds add theirs with :func:`register_scorer` (corpus-level metrics) or, for metrics
 that are a mean over items (exact match, span F1), :func:`register_item_scorer`, which scores each
@@ -115,3 +116,18 @@ register_scorer("acc", accuracy)
 register_scorer("f1_macro", f1_macro, prepare=label_codes)
 register_scorer("pearson", pearson)
 register_scorer("spearman", spearman)
+
+
+def _extractive_qa(index: int) -> ItemFn:
+    def score(gold, pred) -> float:
+        # Imported on first use: the report does not load torch unless it scores QA predictions.
+        from itt.tasks.extractive_qa.scoring import item_scores  # noqa: PLC0415
+
+        return item_scores(gold, pred)[index]
+    return score
+
+
+# Extractive QA (itt.tasks.extractive_qa): exact match and token F1 of an item, max over its gold
+# answers, normalised as the run scored them (SQuAD's or MLQA's per-language rules, stored with the gold).
+register_item_scorer("em", _extractive_qa(0))
+register_item_scorer("f1", _extractive_qa(1))

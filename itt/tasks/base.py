@@ -25,8 +25,10 @@ import torch
 
 from itt.errors import ConfigError, DataError
 
-#: Feature columns a model is never given: the row's position (evaluation) and the mixture member.
-META_COLUMNS = ("idx", "task")
+#: Batch keys a model is never given: the row's position (evaluation), the mixture member, and
+#: ``meta``: per-feature values only the kind's evaluator reads, put there by the kind's collator
+#: (extractive QA: a window's example id and token offsets).
+META_COLUMNS = ("idx", "task", "meta")
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Task:
     #: options a task config may set under ``task.options`` (with their defaults)
     option_defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, primary_metric: str | None = None, options: dict | None = None):
+    def __init__(self, primary_metric: str | None = None, options: dict | None = None, spec=None):
         primary_metric = primary_metric or self.metric_names[0]
         if primary_metric not in self.metric_names:
             raise ConfigError(f"task.primary_metric={primary_metric!r} is not computed for {self.kind}; "
@@ -64,6 +66,9 @@ class Task:
             raise ConfigError(f"task.options.{unknown[0]} is not an option of {self.kind}; valid: {valid}")
         self.primary_metric = primary_metric
         self.options = {**self.option_defaults, **(options or {})}
+        #: the DatasetSpec this instance serves (one Task per dataset; None when built without one), for
+        #: what depends on the dataset beyond its rows (e.g. QA answer normalisation by ``lang``)
+        self.spec = spec
 
     # -- data ------------------------------------------------------------------------------------
     def label_names(self, raw, spec) -> list[str]:
