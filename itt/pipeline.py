@@ -160,7 +160,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     start = time.perf_counter()  # this run's own time: its parent's training is not in it
     built = build_run(spec, parent)
     row.update(head=built.head, data_sizes=built.data.sizes(), n_test=built.data.sizes()["test"],
-               selected_on=built.monitor)
+               selected_on=built.monitor, primary_metric=built.primary_metric)
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
     loggers = build_loggers(cfg)
