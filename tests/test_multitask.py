@@ -204,6 +204,10 @@ def test_the_sequence_study_demo_runs_and_the_report_shows_robustness_against_si
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_ledger(tmp_path)
     assert sum(r["status"] == "ok" for r in rows) == 11 and sum(r["status"] == "cached" for r in rows) == 4
+    # chains across kinds: each hand-off to another label space re-initialises the projection
+    later = {r["dataset"]["role"]: r for r in rows if r["stage"] == "intermediate" and r["parent_run_id"]}
+    assert later["stsb"]["kind"] == "sequence_regression" and later["stsb"]["head"] == "projection_reset"
+    assert later["mnli"]["kind"] == "sequence_classification" and later["mnli"]["head"] == "projection_reset"
     report = run_itt(root=tmp_path, module="itt.report")
     assert report.returncode == 0, report.stderr[-3000:]
     import pandas as pd
