@@ -177,6 +177,9 @@ class IntermediateSchema:
     data: Any = field(default_factory=_overrides_of(DataSchema))
     evals: List[str] = field(default_factory=list)  # eval sets (task.evals) intermediate runs test on
     head_policy: str = "projection"  # at each hand-off between steps (see TargetStage.head_policy)
+    # A mixture step picks its checkpoint on the mean of its members' primary validation metrics; a role
+    # here picks it on that member's alone (in every mixture step that has it).
+    select_on: Optional[str] = None
 
 
 def register() -> None:

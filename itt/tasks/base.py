@@ -8,6 +8,7 @@ The data, model, training and ledger code never branch on the kind; they call th
   label alignment, batched), ``collator`` (batches of encoded features);
 - model: ``auto_model`` (the ``transformers`` Auto class), ``model_kwargs`` and ``label_space`` (two
   checkpoints with equal label spaces can share a head);
+- analysis: ``row_text`` (a row's text, for the divergence measures; a default serves most kinds);
 - evaluation: ``evaluator`` (a torchmetrics ``Metric`` that takes model outputs and returns the kind's
   metrics, and the per-item predictions a run saves).
 
@@ -110,6 +111,22 @@ class Task:
     def label_space(self, labels: list[str]) -> tuple:
         """Two checkpoints whose label spaces are equal can share a head (ITT keeps it)."""
         return (self.kind, tuple(labels))
+
+    # -- analysis --------------------------------------------------------------------------------
+    def row_text(self, row: dict) -> str:
+        """The natural-language text of one canonical row, as divergence measures compare datasets
+        (``python -m itt.measure``): by default every string column and list of strings, in column
+        order, joined by spaces (the ``id`` column excluded). A kind whose rows carry other strings
+        (codes, URLs) overrides it."""
+        parts = []
+        for name, value in row.items():
+            if name == "id":
+                continue
+            if isinstance(value, str):
+                parts.append(value)
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+                parts.append(" ".join(value))
+        return " ".join(parts)
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluator(self, labels: list[str], rows=None):
