@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from itt.errors import ConfigError
 from itt.tasks.base import META_COLUMNS, RawColumns, Task
+from itt.tasks.multiple_choice import MultipleChoice
 from itt.tasks.sequence_classification import SequenceClassification
 from itt.tasks.sequence_regression import SequenceRegression
+from itt.tasks.token_classification import TokenClassification
 
 KINDS: dict[str, type[Task]] = {}
 
@@ -20,7 +22,7 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
-for _cls in (SequenceClassification, SequenceRegression):
+for _cls in (SequenceClassification, SequenceRegression, TokenClassification, MultipleChoice):
     register(_cls)
 
 
