@@ -41,6 +41,15 @@ def test_ner_itt_target_logs_span_f1_and_saves_sentence_items(tmp_path):
     gold, pred = read_predictions(Path(target["predictions"]) / "test.jsonl")
     for name in ("f1", "precision", "recall"):  # the report's bootstrap scores the saved items like the run did
         assert get_scorer(name)(gold, pred) == pytest.approx(target["metrics"][f"test/{name}"], abs=1e-5)
+    # With its no-ITT twin, the report's ITT-vs-no-ITT interval is a bootstrap over the test sentences.
+    twin = run_itt("model=bert", "task=ner", "+stage=target", "stage.itt=false", *ITT_TINY, "trainer.max_epochs=2", root=tmp_path)
+    assert twin.returncode == 0, twin.stderr[-3000:]
+    from itt.report import comparison_table, load_ledger
+    from itt.report.intervals import METHOD_BOOTSTRAP
+
+    (cell,) = comparison_table(load_ledger(tmp_path)).to_dict("records")
+    assert cell["metric"] == "test/f1" and cell["ci_method"] == METHOD_BOOTSTRAP, cell
+    assert cell["ci_low"] <= cell["ci_high"] and "resamples" in cell["ci_note"]
 
 
 @pytest.mark.slow

@@ -80,6 +80,12 @@ def test_strict_reencoding_makes_the_default_mode_give_the_strict_figures():
     assert f1_score(re_gold, re_pred) == pytest.approx(f1_score(GOLD, PRED, mode="strict", scheme=IOB2), abs=1e-12)
 
 
+def test_entities_are_type_start_and_exclusive_end_in_both_modes():
+    tags = ["B-PER", "I-PER", "O", "B-LOC", None, "I-ORG"]
+    assert tag_scores.entities(tags) == {("PER", 0, 2), ("LOC", 3, 4), ("ORG", 5, 6)}
+    assert tag_scores.entities(tags, strict=True) == {("PER", 0, 2), ("LOC", 3, 4)}  # a lone I-ORG is no entity
+
+
 def test_word_accuracy_counts_unpredicted_words_as_wrong():
     gold = [["NOUN", "VERB", "PUNCT"], ["DET", "NOUN"]]
     pred = [["NOUN", "NOUN", None], ["DET"]]  # 2nd word wrong, 3rd and last cut off
