@@ -31,7 +31,7 @@ class DatasetSpec:
     splits: Dict[str, Optional[str]] = field(
         default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
     )  # split=official: the dataset's own split names (null: carved from train)
-    columns: Optional[List[str]] = None  # a header-less csv/tsv file: its column names, in order
+    columns: Optional[List[str]] = None  # a header-less csv/tsv or a .conll file: its column names, in order
     max_rows: Optional[int] = None  # deterministic subsample, taken before any row is processed
     lang: str = "en"
     family: Optional[str] = None  # language family (null: from the language table, itt/languages.py)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from itt.errors import ConfigError
 from itt.tasks.base import META_COLUMNS, RawColumns, Task
 from itt.tasks.extractive_qa import ExtractiveQA
+from itt.tasks.multiple_choice import MultipleChoice
 from itt.tasks.sequence_classification import SequenceClassification
 from itt.tasks.sequence_regression import SequenceRegression
+from itt.tasks.token_classification import TokenClassification
 
 KINDS: dict[str, type[Task]] = {}
 
@@ -21,7 +23,7 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
-for _cls in (SequenceClassification, SequenceRegression, ExtractiveQA):
+for _cls in (SequenceClassification, SequenceRegression, TokenClassification, ExtractiveQA, MultipleChoice):
     register(_cls)
 
 
