@@ -61,6 +61,10 @@ class ITTModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         prepare_for_training(self.model, self.fast_dropout, self.sparse_embedding_grad,
                              self.trainer.strategy.root_device, self.trainer.world_size)
+        if stage == "fit" and self.trainer.world_size > 1:
+            # Every DDP process was seeded alike (the same initial weights); from here on each draws its
+            # own dropout masks, as one process would for its whole batch.
+            torch.manual_seed(torch.initial_seed() + self.trainer.global_rank)
 
     def forward(self, batch, member: int | None = None):
         if isinstance(self.model, MultiHeadModel):  # the head of the batch's mixture member
@@ -80,7 +84,7 @@ class ITTModule(pl.LightningModule):
         metrics[dataloader_idx].update(out, batch)
         if out.loss is not None:
             self.log(f"{self.evals[dataloader_idx].prefix(split)}loss", out.loss, on_epoch=True,
-                     batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False)
+                     batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False, sync_dist=True)
 
     def _log_metrics(self, metrics, split: str, keep_items: bool = False):
         computed = []
@@ -89,12 +93,14 @@ class ITTModule(pl.LightningModule):
             computed.append(values)
             if keep_items:
                 self.test_items[evaluation.name or ""] = metric.items()
-            self.log_dict({f"{evaluation.prefix(split)}{k}": v for k, v in values.items()}, add_dataloader_idx=False)
+            # Already every process's items (torchmetrics synced them): identical on each process.
+            self.log_dict({f"{evaluation.prefix(split)}{k}": v for k, v in values.items()}, add_dataloader_idx=False,
+                          sync_dist=True)
             metric.reset()
         if self.summary is not None:
             name, parts = self.summary
             mean = torch.stack([torch.as_tensor(computed[i][m], dtype=torch.float32) for i, m in parts]).mean()
-            self.log(f"{split}/{name}", mean, add_dataloader_idx=False)
+            self.log(f"{split}/{name}", mean, add_dataloader_idx=False, sync_dist=True)
 
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         self._eval_step(batch, self.val_metrics, "val", dataloader_idx)

@@ -144,6 +144,8 @@ class TrainerSchema:
     max_steps: int = -1
     accelerator: str = "auto"
     devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: Any = "auto"  # e.g. ddp with devices > 1 (each process gets its share of every global batch)
     precision: Any = "auto"  # auto: bf16-mixed where the hardware has bf16, 16-mixed on older GPUs, else 32
     gradient_clip_val: Optional[float] = 1.0
     accumulate_grad_batches: int = 1

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from itt import identity, ledger, logger, schema
+from itt.distributed import is_worker
 from itt.progress import in_sweep
 from itt.errors import ITTError, TrainingFailed, chain, describe, ours
 
@@ -46,6 +47,8 @@ def main(cfg: DictConfig) -> float | None:
             from itt.pipeline import run  # heavy imports (torch, transformers) only when there is work
 
             row = run(cfg)
+            if row is None:  # a DDP worker: process 0 reports the run
+                return None
     except ITTError as exc:
         if isinstance(exc, TrainingFailed) and in_sweep():  # recorded in the ledger; the sweep goes on
             log.error("%s", exc)
@@ -61,7 +64,9 @@ def _cached(cfg: DictConfig) -> dict | None:
     """A run the ledger already has (ok), answered before torch is imported, so rerunning a finished
     sweep costs seconds, not a torch import per job. None when there is work (or force=true); then
     ``pipeline.run`` decides, under the run's lock."""
-    return None if cfg.force else ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
+    if cfg.force or is_worker():  # a DDP worker follows process 0 through the run (itt.distributed)
+        return None
+    return ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
 
 
 def _user_error(exc: BaseException, in_main: bool) -> BaseException | None:
