@@ -13,14 +13,12 @@ seed, parameters and, where it matters, model) are not recomputed. See docs/dive
 from __future__ import annotations
 
 import logging
-import os
 
 import hydra
 from omegaconf import DictConfig
 
-from itt import identity, logger, schema
-from itt.train import CONF_DIR, _exit_with, _in_sweep, _user_error
-from itt.errors import ITTError
+from itt import cli, identity, logger, schema
+from itt.train import CONF_DIR
 
 log = logging.getLogger("itt.measure")
 
@@ -28,21 +26,12 @@ schema.register()
 identity.register_resolvers()
 logger.register_resolvers()
 
-_IN_MAIN = False
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="measure")
 def main(cfg: DictConfig) -> int:
-    global _IN_MAIN
-    _IN_MAIN = True
-    from itt.measures import pairs  # noqa: PLC0415 (the data stack only once the command is valid)
+    with cli.job():
+        from itt.measures import pairs  # noqa: PLC0415 (the data stack only once the command is valid)
 
-    try:
         written = pairs.run(cfg)
-    except ITTError as exc:
-        if not _in_sweep() and os.environ.get("ITT_DEBUG") != "1":
-            _exit_with(exc)
-        raise
     for row in written:
         print(f"{row['a_role']} -> {row['b_role']}  {row['measure']} = {row['value']:.4f}  ({row['direction']}; "
               f"n={row['n_a']}/{row['n_b']})")
@@ -50,18 +39,5 @@ def main(cfg: DictConfig) -> int:
     return len(written)
 
 
-def cli() -> None:
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    try:
-        main()
-    except SystemExit:
-        raise
-    except BaseException as exc:  # noqa: BLE001 (re-raised unless it is the user's mistake)
-        error = _user_error(exc, _IN_MAIN)
-        if error is None or os.environ.get("ITT_DEBUG") == "1":
-            raise
-        _exit_with(error)
-
-
 if __name__ == "__main__":
-    cli()
+    cli.run(main)

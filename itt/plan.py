@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {describe(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 (Hydra's composition errors: one line, as itt.train prints them)
-        from itt.train import _user_error  # noqa: PLC0415
+        from itt.cli import user_error  # noqa: PLC0415
 
-        error = _user_error(exc, in_main=False)
+        error = user_error(exc, in_job=False)
         if error is None:
             raise
         print(f"error: {describe(error)}", file=sys.stderr)

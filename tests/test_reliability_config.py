@@ -111,7 +111,7 @@ def test_a_bug_keeps_its_traceback_even_behind_hydra_and_omegaconf(tmp_path, cas
 
     from conftest import REPO, itt_env
 
-    script = f"{BUGS[case]}; import sys; sys.argv[0] = 'itt.train'; from itt.train import cli; cli()"
+    script = f"{BUGS[case]}; import sys; sys.argv[0] = 'itt.train'; from itt import cli; from itt.train import main; cli.run(main)"
     result = subprocess.run([sys.executable, "-c", script, "+stage=target", *OFFLINE, f"paths.root={tmp_path}"],
                             cwd=REPO, env=itt_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr[-2000:]

@@ -1,0 +1,81 @@
+"""What every ``python -m itt.<command>`` Hydra app shares: only the user's mistakes end as one line.
+
+``run(main)`` runs a ``@hydra.main`` function; ``job()`` wraps its body. Our own errors (``ITTError``,
+wherever Hydra or OmegaConf wrapped them) are the user's: one ``error: ...`` line and exit code 2
+(``TrainingFailed``: 1). Hydra's and OmegaConf's errors are the user's only while Hydra composes the
+command (a bad override, group or value) and only if no exception behind them was raised by itt's own
+code. Anything else is a bug and keeps its traceback, as does everything with ``ITT_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from itt.errors import ITTError, chain, describe, ours
+from itt.progress import in_sweep
+
+_ITT_DIR = str(Path(__file__).resolve().parent)
+_in_job = False  # set once Hydra has composed a config and called the app's main
+
+
+def debug() -> bool:
+    return os.environ.get("ITT_DEBUG") == "1"
+
+
+@contextlib.contextmanager
+def job():
+    """The body of an app's main: from here on only our own errors are the user's, and (outside sweeps,
+    where the sweep goes on) one of them ends the process with one line."""
+    global _in_job
+    _in_job = True
+    try:
+        yield
+    except ITTError as exc:
+        if not in_sweep() and not debug():
+            exit_with(exc)  # here, not in run(): Hydra would first print "Error executing job with overrides: ..."
+        raise
+
+
+def run(main) -> None:
+    # Hydra prints its own multi-line errors unless told to raise; we want one line.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        main()
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 (re-raised unless it is the user's mistake)
+        error = user_error(exc, _in_job)
+        if error is None or debug():
+            raise
+        exit_with(error)
+
+
+def user_error(exc: BaseException, in_job: bool) -> BaseException | None:
+    """The user-facing error behind ``exc``, or None for a bug (which keeps its traceback)."""
+    found = ours(exc)
+    if found is not None:
+        return found
+    errors = list(chain(exc))
+    if not in_job and isinstance(errors[0], (HydraException, OmegaConfBaseException)) \
+            and not any(_raised_in_itt(e) for e in errors):
+        return errors[0]
+    return None
+
+
+def _raised_in_itt(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc``'s traceback is in the itt package."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ITT_DIR)
+
+
+def exit_with(error: BaseException) -> None:
+    print(f"error: {describe(error)}", file=sys.stderr)
+    sys.exit(getattr(error, "exit_code", 2))
