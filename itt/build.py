@@ -69,6 +69,11 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, spec.settings.data.max_length, Path(cfg.paths.cache),
                         cfg.source.hub_timeout_s)
     aligned = identity.aligned_roles(cfg)
+    for role in spec.roles:
+        task = task_of(cfg, cfg.task.datasets[role])
+        if not task.trainable:
+            raise ConfigError(f"task.datasets.{role}: kind {task.kind} is evaluation only (nothing to train); make it an eval "
+                              f"set instead (task.evals.{role}) and list it in stage.evals or intermediate.evals")
     train = [prepare(role, dataset_spec(cfg.task.datasets[role], cfg), task_of(cfg, cfg.task.datasets[role]), tokenizer,
                      protocol, by_id=role in aligned) for role in spec.roles]
     evals = [prepare(name, dataset_spec(cfg.task.evals[name], cfg), task_of(cfg, cfg.task.evals[name]), tokenizer, protocol,

@@ -70,9 +70,11 @@ class ITTModule(pl.LightningModule):
         return loss
 
     def _eval_step(self, batch, metrics, split: str, dataloader_idx: int):
-        out = self(batch)
+        # The evaluated set's kind decides what the model computes: an eval set of another kind than the
+        # run's (retrieval on a classifier) reads the encoder its own way (Task.forward).
+        out = self.evals[dataloader_idx].task.forward(self.model, batch)
         metrics[dataloader_idx].update(out, batch)
-        if out.loss is not None:
+        if getattr(out, "loss", None) is not None:
             self.log(f"{self.evals[dataloader_idx].prefix(split)}loss", out.loss, on_epoch=True,
                      batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from itt.errors import ConfigError
 from itt.tasks.base import META_COLUMNS, RawColumns, Task
+from itt.tasks.retrieval import Retrieval
 from itt.tasks.sequence_classification import SequenceClassification
 from itt.tasks.sequence_regression import SequenceRegression
 
@@ -20,7 +21,7 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
-for _cls in (SequenceClassification, SequenceRegression):
+for _cls in (SequenceClassification, SequenceRegression, Retrieval):
     register(_cls)
 
 
