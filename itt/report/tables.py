@@ -170,7 +170,8 @@ def render_language_markdown(lang_table: pd.DataFrame) -> str:
         k = dict(zip(LANG_BASE + ["itt_variant"], keys))
         lang = sec["intermediate_lang"].dropna()
         itt_lang = f" [ITT in {lang.iloc[0]}]" if len(lang) else ""
-        out += [f"### {k['task']} / {k['target']} · {k['model']} · {k['itt_variant'] or DASH}{itt_lang} "
+        variant = DASH if _isnan(k["itt_variant"]) else k["itt_variant"]  # no ITT run: a NaN group key
+        out += [f"### {k['task']} / {k['target']} · {k['model']} · {variant}{itt_lang} "
                 f"· {k['eval_kind']} ({k['metric']})", ""]
         rows = []
         for r in sec.itertuples(index=False):
