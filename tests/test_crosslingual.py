@@ -127,6 +127,35 @@ def test_wandb_groups_follow_the_comparison():
     assert identity.wandb_group(inter) == "xnli/intermediate_translate_train_de"
 
 
+def test_wandb_gets_every_eval_sets_metrics_with_its_language_and_kind():
+    import wandb
+
+    from itt.logger import record_row
+
+    logged = {}
+
+    class WandbLogger:  # record_row recognises W&B loggers by class name
+        class experiment:
+            class config:
+                @staticmethod
+                def update(values, allow_val_change=False):
+                    logged.update(values)
+
+            @staticmethod
+            def log(values):
+                logged.update(values)
+
+    row = {"evals": {"de": {**eval_set("de", 0.7), "kind": "sequence_classification"},
+                     "tatoeba_de": {**eval_set("de", 0.4, path="tatoeba"), "kind": "retrieval"}}}
+    record_row([WandbLogger()], row)
+    table = logged["evals"]
+    assert isinstance(table, wandb.Table) and logged["ledger"] is row
+    found = {(r[0], r[1], r[2], r[3], r[4], r[7], r[8]): r[9] for r in table.data}
+    assert found[("tatoeba_de", "retrieval", "de", "Indo-European", "Germanic", "test", "acc")] == pytest.approx(0.4)
+    assert found[("de", "sequence_classification", "de", "Indo-European", "Germanic", "val", "acc")] == pytest.approx(0.69)
+    assert table.columns[:3] == ["eval", "kind", "lang"] and len(table.data) == 4
+
+
 def test_report_puts_intermediate_language_in_a_column_and_keeps_eval_kinds_apart(tmp_path):
     """English (en) vs German (de) ITT of one XNLI target, 2 seeds; XNLI-like sets in de and fr and a
     Tatoeba-like retrieval sets in de and fr that also report acc. Averages over languages use one kind only."""
