@@ -15,6 +15,7 @@ from itt import identity
 from itt.data.datamodule import ITTDataModule
 from itt.data.preparation import Prepared, Protocol, prepare
 from itt.errors import ConfigError
+from itt.models import multihead
 from itt.models.loading import load_model, load_tokenizer, pretrained_source
 from itt.module import EvalSet, ITTModule
 from itt.schema import DatasetSpec
@@ -38,13 +39,23 @@ class Built:
         return self.train[0].labels
 
     @property
+    def primary_metric(self) -> str:
+        """The run's primary metric: its dataset's; for a mixture the mean of its members' primary
+        metrics, named like them when they agree (``acc``), else ``primary_mean``."""
+        return mixture_metric(self.train)
+
+    @property
     def monitor(self) -> str:
         """The validation metric that picks the checkpoint."""
-        task = self.train[0].task
         if self.spec.select_on:
-            select_task = next(p.task for p in self.evals if p.name == self.spec.select_on)
-            return f"val/{self.spec.select_on}/{select_task.primary_metric}"
-        return f"val/{task.primary_metric}"
+            select = next(p for p in [*self.train, *self.evals] if p.name == self.spec.select_on)
+            return f"val/{self.spec.select_on}/{select.task.primary_metric}"
+        return f"val/{self.primary_metric}"
+
+
+def mixture_metric(train: list[Prepared]) -> str:
+    names = {p.task.primary_metric for p in train}
+    return names.pop() if len(names) == 1 else "primary_mean"
 
 
 def dataset_spec(node, cfg=None) -> DatasetSpec:
@@ -57,10 +68,14 @@ def dataset_spec(node, cfg=None) -> DatasetSpec:
 
 
 def task_of(cfg, node) -> Task:
+    """The Task serving one dataset: its kind, with the task's options (when the kind is the task's)
+    under the dataset's own ``options``."""
     kind, primary = identity.kind_of(cfg, node)
-    options = cfg.task.get("options") if kind == cfg.task.kind else None
-    options = OmegaConf.to_container(options, resolve=True) if options is not None else {}
-    return get_task(kind, primary, options)
+    options = {}
+    for layer in (cfg.task.get("options") if kind == cfg.task.kind else None, node.get("options")):
+        if layer is not None:
+            options.update(OmegaConf.to_container(layer, resolve=True))
+    return get_task(kind, primary, options, dataset_spec(node))
 
 
 def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepared]]:
@@ -90,21 +105,32 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
     tokenizer = load_tokenizer(pretrained, cfg.model.trust_remote_code)
     train, evals = prepare_data(spec, tokenizer)
-    first = train[0]
-    for member in train[1:]:
-        if first.task.label_space(first.labels) != member.task.label_space(member.labels):
-            raise ConfigError(f"intermediate.steps: the mixture {spec.label} mixes label spaces ({first.name}: {first.task.kind} "
-                              f"{first.labels}; {member.name}: {member.task.kind} {member.labels}); mixtures share one head")
-    own = [EvalSet(None if len(train) == 1 else p.name, p.task, p.labels, p.rows) for p in train]
-    eval_sets = own + [EvalSet(p.name, p.task, p.labels, p.rows) for p in evals]
     sampler = instantiate(cfg.sampler) if len(train) > 1 and cfg.get("sampler") else None
     data = ITTDataModule(train, [*train, *evals], spec.settings.data, numerics["pad_to_multiple_of"], cfg.seed,
                          sampler).attach(tokenizer)
     parent = None
     if parent_row is not None:
         parent = (parent_row["checkpoint"], parent_row.get("kind") or cfg.task.kind, _labels_of(parent_row))
-    model, head = load_model(pretrained, first.task, first.labels, cfg.model.trust_remote_code, parent, spec.head_policy)
-    module = ITTModule(model, eval_sets, spec.settings.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad)
+    heads, head_of = multihead.group_by_label_space([(p.name, p.task, p.labels) for p in train])
+
+    def load(task, labels):
+        return load_model(pretrained, task, labels, cfg.model.trust_remote_code, parent, spec.head_policy)
+
+    if len(heads) == 1:  # one dataset, or a mixture with one label space: one head, as a single-task run
+        model, head = load(train[0].task, train[0].labels)
+        members = [None] * (len(train) + len(evals))
+    else:
+        loaded = [load(train[head_of.index(i)].task, h.labels) for i, h in enumerate(heads)]
+        model = multihead.MultiHeadModel([m for m, _ in loaded], heads, head_of)
+        head = "+".join(dict.fromkeys(h for _, h in loaded))  # one word when every head fared alike
+        members = [*range(len(train)), *(_member_for(p, heads, head_of, train) for p in evals)]
+    names = [None if len(train) == 1 else p.name for p in train] + [p.name for p in evals]
+    eval_sets = [EvalSet(name, p.task, p.labels, p.rows, member) for name, p, member in zip(names, [*train, *evals], members)]
+    summary = None
+    if len(train) > 1:  # val/<primary>: the mean of the members' primary metrics (what selection reads)
+        summary = (mixture_metric(train), [(i, p.task.primary_metric) for i, p in enumerate(train)])
+    module = ITTModule(model, eval_sets, spec.settings.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
+                       summary)
     return Built(spec, tokenizer, data, module, head, numerics, train, evals)
 
 
@@ -113,3 +139,16 @@ def _labels_of(row: dict) -> list[str]:
 
     path = Path(row["checkpoint"]) / "itt_labels.json"
     return json.loads(path.read_text()) if path.exists() else []
+
+
+def _member_for(prepared: Prepared, heads, head_of: list[int], train: list[Prepared]) -> int:
+    """The mixture member whose head an extra eval set of a multi-head run is scored with: one of its label space
+    (an evaluation-only kind, e.g. retrieval, reads the shared encoder: any member serves)."""
+    if not prepared.task.trainable:
+        return 0
+    space = multihead.label_space_json(prepared.task, prepared.labels)
+    for i, member_head in enumerate(head_of):
+        if heads[member_head].label_space == space:
+            return i
+    raise ConfigError(f"intermediate.evals: {prepared.name!r} ({prepared.task.kind} {prepared.labels}) has a label "
+                      f"space no head of the mixture {'+'.join(p.name for p in train)} has; evaluate it on a target instead")

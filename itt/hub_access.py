@@ -65,3 +65,18 @@ def ensure_offline_if_unreachable(timeout_s: float = 5.0) -> bool:
     log.info("Hugging Face hub unreachable: offline mode, only cached models and datasets load")
     set_offline()
     return False
+
+
+@functools.lru_cache(maxsize=None)
+def resolved_revision(repo_id: str, revision: str | None = None, repo_type: str = "dataset") -> str | None:
+    """The commit sha that ``revision`` (a branch, tag or None for main) of a hub repo points at now, for
+    the ledger: a rerun months later can tell whether it read the same data. None when the hub cannot
+    be asked (offline) or does not know the repo."""
+    if not hub_reachable():
+        return None
+    try:
+        from huggingface_hub import HfApi  # noqa: PLC0415
+
+        return HfApi().repo_info(repo_id, revision=revision, repo_type=repo_type, timeout=10).sha
+    except Exception:  # noqa: BLE001 (any failure only means the row cannot name the commit)
+        return None

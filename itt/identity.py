@@ -83,6 +83,8 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
     """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
     and the generator of its stand-in under source=embedded."""
     spec = _plain(spec_node)
+    if spec.get("options") is None:  # a spec without options of its own keeps the id it had before the key existed
+        spec.pop("options", None)
     local = is_local(spec["path"])
     return {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
             "generator": generator_of(cfg, spec_node) if cfg.source.name == "embedded" and not local else None}

@@ -19,6 +19,7 @@ from transformers import get_linear_schedule_with_warmup
 from itt.data.datamodule import model_inputs
 
 from itt.errors import TrainingFailed
+from itt.models.multihead import MultiHeadModel
 from itt.models.fast_dropout import apply as apply_fast_dropout
 from itt.models.sparse_embedding_grad import apply as apply_sparse_embedding_grad
 from itt.tasks import Task
@@ -34,6 +35,7 @@ class EvalSet:
     task: Task
     labels: list[str]
     rows: object = None  # canonical validation/test rows (a DatasetDict), for evaluators that need them
+    member: int | None = None  # multi-head model (itt.models.multihead): the mixture member whose head scores it
 
     def prefix(self, split: str) -> str:
         return f"{split}/" if self.name is None else f"{split}/{self.name}/"
@@ -41,9 +43,11 @@ class EvalSet:
 
 class ITTModule(pl.LightningModule):
     def __init__(self, model, evals: list[EvalSet], optim_cfg, fast_dropout: bool = True,
-                 sparse_embedding_grad: bool = True):
+                 sparse_embedding_grad: bool = True, summary: tuple[str, list[tuple[int, str]]] | None = None):
+        """``summary``: a mixture's (name, [(eval set index, metric), ...]): ``val/<name>`` and
+        ``test/<name>`` are logged as the mean of those metrics (the members' primary metrics)."""
         super().__init__()
-        self.model, self.evals, self.optim_cfg = model, evals, optim_cfg
+        self.model, self.evals, self.optim_cfg, self.summary = model, evals, optim_cfg, summary
         self.fast_dropout, self.sparse_embedding_grad = fast_dropout, sparse_embedding_grad
         self.model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as found
         rows = [e.rows or {} for e in evals]
@@ -57,9 +61,22 @@ class ITTModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         prepare_for_training(self.model, self.fast_dropout, self.sparse_embedding_grad,
                              self.trainer.strategy.root_device, self.trainer.world_size)
+        if stage == "fit" and self.trainer.world_size > 1:
+            # Every DDP process was seeded alike (the same initial weights); from here on each draws its
+            # own dropout masks, as one process would for its whole batch.
+            torch.manual_seed(torch.initial_seed() + self.trainer.global_rank)
 
-    def forward(self, batch):
+    def forward(self, batch, member: int | None = None):
+        if isinstance(self.model, MultiHeadModel):  # the head of the batch's mixture member
+            return self.model(member if member is not None else batch["task"], **model_inputs(batch))
         return self.model(**model_inputs(batch))
+
+    def model_for(self, member: int | None) -> nn.Module:
+        """The ``transformers`` model an eval set is scored with: the run's model, or for a multi-head model
+        the one with mixture member ``member``'s head (every head's model shares the one encoder)."""
+        if isinstance(self.model, MultiHeadModel):
+            return self.model.models[self.model.head_of[member or 0]]
+        return self.model
 
     def training_step(self, batch, batch_idx):
         loss = self(batch).loss
@@ -70,21 +87,31 @@ class ITTModule(pl.LightningModule):
         return loss
 
     def _eval_step(self, batch, metrics, split: str, dataloader_idx: int):
-        # The evaluated set's kind decides what the model computes: an eval set of another kind than the
-        # run's (retrieval on a classifier) reads the encoder its own way (Task.forward).
-        out = self.evals[dataloader_idx].task.forward(self.model, batch)
+        evaluation = self.evals[dataloader_idx]
+        # The evaluated set's kind decides what the model computes (Task.forward): by default its head's own
+        # forward pass; an eval set of another kind than the run's (retrieval on a classifier) reads the
+        # encoder its own way.
+        out = evaluation.task.forward(self.model_for(evaluation.member), batch)
         metrics[dataloader_idx].update(out, batch)
         if getattr(out, "loss", None) is not None:
             self.log(f"{self.evals[dataloader_idx].prefix(split)}loss", out.loss, on_epoch=True,
-                     batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False)
+                     batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False, sync_dist=True)
 
     def _log_metrics(self, metrics, split: str, keep_items: bool = False):
+        computed = []
         for evaluation, metric in zip(self.evals, metrics):
             values = metric.compute()
+            computed.append(values)
             if keep_items:
                 self.test_items[evaluation.name or ""] = metric.items()
-            self.log_dict({f"{evaluation.prefix(split)}{k}": v for k, v in values.items()}, add_dataloader_idx=False)
+            # Already every process's items (torchmetrics synced them): identical on each process.
+            self.log_dict({f"{evaluation.prefix(split)}{k}": v for k, v in values.items()}, add_dataloader_idx=False,
+                          sync_dist=True)
             metric.reset()
+        if self.summary is not None:
+            name, parts = self.summary
+            mean = torch.stack([torch.as_tensor(computed[i][m], dtype=torch.float32) for i, m in parts]).mean()
+            self.log(f"{split}/{name}", mean, add_dataloader_idx=False, sync_dist=True)
 
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         self._eval_step(batch, self.val_metrics, "val", dataloader_idx)

@@ -27,7 +27,7 @@ from filelock import FileLock, Timeout
 from hydra.core.hydra_config import HydraConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from itt import identity, ledger, rows
+from itt import distributed, hub_access, identity, ledger, progress, rows
 from itt.build import Built, build_run
 from itt.data.datamodule import check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed
@@ -94,9 +94,12 @@ def _delete_resume_checkpoints(run_dir: Path, older_than: float | None = None) -
             (run_dir / "checkpoints").rmdir()
 
 
-def run(cfg_or_spec) -> dict:
-    """Run what ``cfg`` names (or report it cached); returns its ledger row."""
+def run(cfg_or_spec) -> dict | None:
+    """Run what ``cfg`` names (or report it cached); returns its ledger row (None in a DDP worker)."""
     spec = cfg_or_spec if isinstance(cfg_or_spec, RunSpec) else resolve(cfg_or_spec)
+    if distributed.is_worker():
+        _work(spec)
+        return None
     cfg = spec.cfg
     run_id = identity.run_id(spec)
     with _run_lock(cfg.paths.root, run_id):
@@ -158,11 +161,13 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         ledger.append(cfg.paths.root, {**row, "status": "failed", "error": str(exc), "wall_s": 0.0})
         raise
     start = time.perf_counter()  # this run's own time: its parent's training is not in it
+    progress.configure_data_progress(progress.wanted(spec.settings.trainer.get("enable_progress_bar", "auto")))
     built = build_run(spec, parent)
     row.update(head=built.head, data_sizes=built.data.sizes(), n_test=built.data.sizes()["test"],
-               selected_on=built.monitor)
+               selected_on=built.monitor, primary_metric=built.primary_metric)
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
+    _record_hub_revisions(row, cfg)
     loggers = build_loggers(cfg)
     trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
                                         cfg.get("checkpoint_every_n_steps"))
@@ -180,7 +185,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         test = trainer.test(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
         done = time.perf_counter()
         metrics = {k: float(v) for part in [*val, *test] for k, v in part.items() if not k.endswith("/loss")}
-        sizes = {p.name: {"validation": len(p.features["validation"]), "test": len(p.features["test"])} for p in built.evals}
+        sizes = {p.name: {"validation": len(p.rows["validation"]), "test": len(p.rows["test"])} for p in built.evals}
         row = rows.with_metrics(row, metrics, sizes)
         row.update(status="ok", checkpoint=str(_save_model(run_dir, built)),
                    predictions=str(_save_predictions(run_dir, built.module.test_items)),
@@ -202,6 +207,48 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         raise TrainingFailed(f"run {run_id} failed: {row['error']}")
     if not cfg.get("keep_checkpoints", False):
         _delete_resume_checkpoints(run_dir)
+    return row
+
+
+def _record_hub_revisions(row: dict, cfg) -> None:
+    """The commit each hub dataset's revision resolves to (null offline or for local/embedded data)."""
+    if cfg.source.name != "hub":
+        return
+    for info in [*row["datasets"], *row["evals"].values()]:
+        if info.get("fingerprint") is None:  # not a local file
+            info["revision"] = hub_access.resolved_revision(info["path"], info.get("revision")) or info.get("revision")
+    row["dataset"] = row["datasets"][0]
+
+
+def _work(spec: RunSpec) -> None:
+    """A DDP worker's share of a run: the same parents, data, fit, validation and test as process 0
+    (their collective operations need every process), without locks, files or ledger rows."""
+    cfg = spec.cfg
+    parent = None
+    if spec.parent is not None:
+        parent_id = identity.run_id(spec.parent)
+        if ledger.latest_ok(cfg.paths.root, parent_id) is None:  # process 0 is training it: take part
+            _work(spec.parent)
+        parent = _wait_for_row(cfg.paths.root, parent_id)
+    check_trainer_args(spec.settings.trainer)
+    built = build_run(spec, parent)
+    run_dir = run_dir_of(cfg, identity.run_id(spec))
+    trainer, checkpoint = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"],
+                                        cfg.get("checkpoint_every_n_steps"))
+    ckpt, _ = resume_point(run_dir)
+    trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
+    best = checkpoint.best_model_path or None
+    trainer.validate(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
+    trainer.test(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
+
+
+def _wait_for_row(root, run_id: str, timeout_s: float = 3600.0) -> dict:
+    """A DDP worker waits for process 0 to save a parent run and write its row."""
+    deadline = time.monotonic() + timeout_s
+    while (row := ledger.latest_ok(root, run_id)) is None:
+        if time.monotonic() > deadline:
+            raise TrainingFailed(f"run {run_id}: no ledger row from process 0 after {timeout_s:.0f} s")
+        time.sleep(1.0)
     return row
 
 

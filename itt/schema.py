@@ -31,7 +31,7 @@ class DatasetSpec:
     splits: Dict[str, Optional[str]] = field(
         default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
     )  # split=official: the dataset's own split names (null: carved from train)
-    columns: Optional[List[str]] = None  # a header-less csv/tsv file: its column names, in order
+    columns: Optional[List[str]] = None  # a header-less csv/tsv or a .conll file: its column names, in order
     max_rows: Optional[int] = None  # deterministic subsample, taken before any row is processed
     lang: str = "en"
     family: Optional[str] = None  # language family (null: from the language table, itt/languages.py)
@@ -44,6 +44,7 @@ class DatasetSpec:
     # a shared id, so no validation/test item of one has its translation in the other's training split.
     aligned_with: Optional[str] = None
     id_field: Optional[str] = None  # the shared id column (null: the row's split and position in it)
+    options: Optional[Dict[str, Any]] = None  # kind options for this dataset, over the task's (task.options)
 
 
 @dataclass
@@ -143,12 +144,14 @@ class TrainerSchema:
     max_steps: int = -1
     accelerator: str = "auto"
     devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: Any = "auto"  # e.g. ddp with devices > 1 (each process gets its share of every global batch)
     precision: Any = "auto"  # auto: bf16-mixed where the hardware has bf16, 16-mixed on older GPUs, else 32
     gradient_clip_val: Optional[float] = 1.0
     accumulate_grad_batches: int = 1
     deterministic: bool = True
     log_every_n_steps: int = 10
-    enable_progress_bar: bool = False
+    enable_progress_bar: Any = "auto"  # auto: a bar on an interactive terminal, quiet logs in sweeps/jobs/files
     enable_model_summary: bool = False
     limit_train_batches: Optional[float] = None
     limit_val_batches: Optional[float] = None
@@ -176,6 +179,9 @@ class IntermediateSchema:
     data: Any = field(default_factory=_overrides_of(DataSchema))
     evals: List[str] = field(default_factory=list)  # eval sets (task.evals) intermediate runs test on
     head_policy: str = "projection"  # at each hand-off between steps (see TargetStage.head_policy)
+    # A mixture step picks its checkpoint on the mean of its members' primary validation metrics; a role
+    # here picks it on that member's alone (in every mixture step that has it).
+    select_on: Optional[str] = None
 
 
 def register() -> None:

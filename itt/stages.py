@@ -104,6 +104,7 @@ def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
     settings = intermediate_settings(cfg)
     evals = _eval_names(cfg, list(block.get("evals", [])) if block else [], "intermediate.evals")
     policy = block.get("head_policy", "projection") if block else "projection"
+    select_on = block.get("select_on") if block else None
     valid = list(cfg.task.datasets)
     chain, parent = [], None
     for step in raw_steps:
@@ -113,8 +114,13 @@ def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
                 raise ConfigError(f"intermediate.steps: {role!r} is not a dataset of task={cfg.task.name}; valid: {', '.join(valid)}")
         if len(set(roles)) != len(roles):
             raise ConfigError(f"intermediate.steps: a mixture lists {roles[0]!r} twice: {list(roles)}")
-        parent = RunSpec(cfg, "intermediate", roles, parent, settings, evals, policy)
+        picks = select_on if len(roles) > 1 and select_on in roles else None
+        parent = RunSpec(cfg, "intermediate", roles, parent, settings, evals, policy, picks)
         chain.append(parent)
+    if select_on is not None and not any(s.select_on for s in chain):
+        mixed = sorted({r for s in chain if len(s.roles) > 1 for r in s.roles})
+        raise ConfigError(f"intermediate.select_on={select_on!r} is not a member of a mixture step; valid: "
+                          f"{', '.join(mixed) or 'none (no step is a mixture)'}, or null (the mean of the members)")
     return chain
 
 

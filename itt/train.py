@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
-from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from itt import identity, ledger, logger, schema
+from itt.distributed import is_worker
+from itt.progress import in_sweep
 from itt.errors import ITTError, TrainingFailed, chain, describe, ours
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -31,13 +31,6 @@ log = logging.getLogger("itt.train")
 schema.register()
 identity.register_resolvers()
 logger.register_resolvers()
-
-
-def _in_sweep() -> bool:
-    try:
-        return HydraConfig.get().mode == RunMode.MULTIRUN
-    except ValueError:
-        return False
 
 
 # Set once Hydra has composed a config and called main: from then on only our own errors are the user's.
@@ -54,11 +47,13 @@ def main(cfg: DictConfig) -> float | None:
             from itt.pipeline import run  # heavy imports (torch, transformers) only when there is work
 
             row = run(cfg)
+            if row is None:  # a DDP worker: process 0 reports the run
+                return None
     except ITTError as exc:
-        if isinstance(exc, TrainingFailed) and _in_sweep():  # recorded in the ledger; the sweep goes on
+        if isinstance(exc, TrainingFailed) and in_sweep():  # recorded in the ledger; the sweep goes on
             log.error("%s", exc)
             return None
-        if not _in_sweep() and os.environ.get("ITT_DEBUG") != "1":
+        if not in_sweep() and os.environ.get("ITT_DEBUG") != "1":
             _exit_with(exc)  # here, not in cli(): Hydra would first print "Error executing job with overrides: ..."
         raise
     # Returned for sweepers that optimise (e.g. Optuna): the primary validation metric.
@@ -69,7 +64,9 @@ def _cached(cfg: DictConfig) -> dict | None:
     """A run the ledger already has (ok), answered before torch is imported, so rerunning a finished
     sweep costs seconds, not a torch import per job. None when there is work (or force=true); then
     ``pipeline.run`` decides, under the run's lock."""
-    return None if cfg.force else ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
+    if cfg.force or is_worker():  # a DDP worker follows process 0 through the run (itt.distributed)
+        return None
+    return ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
 
 
 def _user_error(exc: BaseException, in_main: bool) -> BaseException | None:

@@ -26,6 +26,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 
+from itt import progress
 from itt.errors import ConfigError, one_line
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def apply_threads(model) -> int:
 
 
 # Trainer arguments itt sets itself; the user sets the others in conf/trainer/ or with +trainer.x=...
-_SET_BY_ITT = {"self", "logger", "callbacks", "plugins", "default_root_dir"}
+_SET_BY_ITT = {"self", "logger", "callbacks", "plugins", "default_root_dir", "use_distributed_sampler"}
 
 
 def check_trainer_args(trainer_cfg) -> None:
@@ -107,6 +108,9 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False, **when)
     callbacks = [checkpoint, latest, RNGState()]
+    show = progress.wanted(settings.trainer.get("enable_progress_bar", "auto"))
+    if show:
+        callbacks.append(progress.progress_bar())
     if settings.optim.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor=monitor, mode="max", patience=settings.optim.early_stopping_patience))
     plugins = [AtomicCheckpointIO()]
@@ -115,8 +119,11 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
         # has the same run id, so it resumes from that checkpoint (see trainer's resume path).
         plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
     try:
+        # use_distributed_sampler=False: under DDP itt's own samplers give each process its share of the
+        # same global batches (itt.data.samplers), which Lightning's DistributedSampler would replace.
         trainer = instantiate(settings.trainer, precision=precision, callbacks=callbacks, logger=loggers,
-                              default_root_dir=str(run_dir), plugins=plugins)
+                              default_root_dir=str(run_dir), plugins=plugins, enable_progress_bar=show,
+                              use_distributed_sampler=False)
     except InstantiationException as exc:  # a value Lightning rejects, e.g. trainer.precision=bogus
         raise ConfigError(f"trainer: {one_line(str(exc.__cause__ or exc))[:400]}") from exc
     if torch.are_deterministic_algorithms_enabled():

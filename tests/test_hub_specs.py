@@ -56,6 +56,13 @@ def test_every_hub_spec_reads_its_replica(hub_replica, task, group, name):
         assert set(rows["label"]) <= set(range(len(labels)))
     if kind.kind == "sequence_regression":
         assert all(0.0 <= v <= 1.0 for v in rows["label"])
+    if kind.kind == "token_classification":
+        assert labels == list(spec.labels or labels) and "_" not in labels
+        assert all(len(w) == len(t) > 0 for w, t in zip(rows["tokens"], rows["tags"]))
+        assert {t for tags in rows["tags"] for t in tags} <= set(range(len(labels)))
+    if kind.kind == "multiple_choice":
+        assert all(0 <= y < len(c) for y, c in zip(rows["label"], rows["choices"]))
+        assert len({len(c) for c in rows["choices"]}) == 1  # one number of choices per dataset
 
 
 def test_imdb_extra_split_is_never_read_and_its_names_map(hub_replica):

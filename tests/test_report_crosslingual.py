@@ -123,6 +123,17 @@ def test_robustness_hand_computed(root, report):
     assert pd.isna(rob.loc[("mnli", "mean over languages"), "delta_vs_single"])
 
 
+def test_the_single_task_reference_of_chains_and_mixtures():
+    from itt.report.crosslingual import single_task_reference
+
+    variants = ["none", "a", "b", "a>b", "b>a", "a+b"]
+    assert single_task_reference("a>b", variants) == "b" and single_task_reference("b>a", variants) == "a"
+    assert single_task_reference("a+b", variants, {"a": 0.70, "b": 0.80, "a+b": 0.9}) == "b"  # the better member
+    assert single_task_reference("a+b", variants, {"a": 0.85, "b": 0.80}) == "a"
+    assert single_task_reference("a+b", variants) is None  # without means there is no "better member"
+    assert single_task_reference("a", variants) is None
+
+
 def test_language_heatmap_and_csvs(report, tmp_path):
     written = write_outputs(report, tmp_path / "out")
     png = written["languages_xnli_en"]

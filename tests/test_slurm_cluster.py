@@ -216,7 +216,10 @@ def test_launcher_takes_resources_from_group(tmp_path, launcher, resources):
     for key in ("timeout_min", "cpus_per_task", "gpus_per_node", "mem_gb"):
         assert lc[key] == res[key], key
     assert lc["submitit_folder"] == f"{cfg.hydra.sweep.dir}/.submitit/%j"
-    assert lc["nodes"] == 1 and lc["tasks_per_node"] == 1
+    if launcher == "slurm":  # one process per device: what Lightning's SLURM environment expects
+        assert (lc["nodes"], lc["tasks_per_node"]) == (res["nodes"], res["tasks_per_node"])
+    else:  # the local executor runs one process per job; Lightning starts DDP's others itself
+        assert (lc["nodes"], lc["tasks_per_node"]) == (1, 1)
     if launcher == "slurm":
         for key in ("partition", "array_parallelism", "account", "qos", "constraint"):
             assert lc[key] == res[key], key

@@ -134,3 +134,24 @@ def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, 
     history = run(["sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "JobID,State"]).stdout.split()
     assert any(h.endswith("|REQUEUED") for h in history), history
     assert wait_queue_empty(60), squeue_jobs()
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_a_two_task_cpu_ddp_job_trains_one_run(slurm_cluster, slurm_queue_empty, tmp_path):
+    """One sweep point as a 2-task job (resources.tasks_per_node=2): srun starts both processes,
+    Lightning's SLURM environment makes them one DDP run (gloo on CPU); process 0 writes the one row."""
+    r, seconds = run_sweep(
+        *slurm_overrides(), "resources.tasks_per_node=2", "resources.mem_gb=4", "trainer.accelerator=cpu",
+        "trainer.strategy=ddp", "model=bert", "task=sentiment", "+stage=target", "stage.itt=false", *ITT_TINY,
+        root=tmp_path, timeout=900,
+    )
+    print(f"slurm 2-task DDP job: {seconds:.1f}s")
+    assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n{sweep_logs(tmp_path)}"
+    rows = read_ledger(tmp_path)
+    assert [r["status"] for r in rows] == ["ok"], rows
+    script = next(tmp_path.glob("sweeps/*/.submitit/*/*_submission.sh")).read_text()
+    assert "#SBATCH --ntasks-per-node=2" in script
+    logs = " ".join(p.read_text(errors="replace") for p in tmp_path.glob("sweeps/*/.submitit/*/*_log.*"))
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in logs
+    assert wait_queue_empty(60), squeue_jobs()

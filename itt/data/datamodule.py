@@ -72,10 +72,11 @@ class ITTDataModule(pl.LightningDataModule):
         return features
 
     def sizes(self) -> dict[str, int]:
-        """Rows of the run's own data: train (all members), and its own validation and test split."""
+        """Rows of the run's own data: train features (all members), and the items of its own validation
+        and test split (evaluation rows: a kind may make several features of one row, e.g. QA windows)."""
         own = self.eval_sets[0]
         return {"train": sum(len(p.features["train"]) for p in self.train_sets),
-                "validation": len(own.features["validation"]), "test": len(own.features["test"])}
+                "validation": len(own.rows["validation"]), "test": len(own.rows["test"])}
 
     def _collator(self, prepared: Prepared, tokenizer):
         return prepared.task.collator(tokenizer, self.pad_multiple)
@@ -102,7 +103,8 @@ class ITTDataModule(pl.LightningDataModule):
         else:
             offsets = [sum(len(m) for m in members[:i]) for i in range(len(members))]
             dataset, batches = ConcatDataset(members), MixtureBatches(samplers, offsets, self.task_sampler, self.seed)
-        loader = ResumableLoader(dataset, batch_sampler=batches, collate_fn=self.train_collator,
+        rank, world = self._shard()
+        loader = ResumableLoader(dataset, batch_sampler=batches, rank=rank, world=world, collate_fn=self.train_collator,
                                  num_workers=self.data_cfg.num_workers, generator=_own_generator(self.seed))
         if self._resume_state is not None:  # Lightning restored the datamodule before it asked for loaders
             loader.load_state_dict(self._resume_state)
@@ -120,11 +122,18 @@ class ITTDataModule(pl.LightningDataModule):
     def load_state_dict(self, state: dict) -> None:
         self._resume_state = state.get("train_loader")
 
+    def _shard(self) -> tuple[int, int]:
+        """(this process's rank, processes): ``data.batch_size`` is the global batch, split across them."""
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
     def _eval_loaders(self, split: str) -> list[DataLoader]:
         loaders = []
+        rank, world = self._shard()
         for i, (features, collate) in enumerate(zip(self.eval_features[split], self.eval_collators)):
             lengths = self.lengths[(i, split)]
-            order = sorted(range(len(lengths)), key=lengths.__getitem__)
+            # In length order; under DDP every process takes every world-th row (the evaluators gather them).
+            order = sorted(range(len(lengths)), key=lengths.__getitem__)[rank::world]
             loaders.append(DataLoader(features, batch_size=self.data_cfg.eval_batch_size, sampler=order,
                                       collate_fn=collate, num_workers=self.data_cfg.num_workers,
                                       generator=_own_generator(self.seed)))

@@ -12,7 +12,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".conll", ".conllu")
 
 
 def is_local(path: str) -> bool:
@@ -20,8 +20,8 @@ def is_local(path: str) -> bool:
 
 
 def local_files(path: str) -> list[Path]:
-    """The data files a local ``path`` names: the file itself, or a folder's csv/tsv/json/jsonl/parquet
-    files (sorted). Missing paths give []; the loader reports them."""
+    """The data files a local ``path`` names: the file itself, or a folder's csv/tsv/json/jsonl/parquet/
+    conll/conllu files (sorted). Missing paths give []; the loader reports them."""
     p = Path(path).expanduser()
     if p.is_file():
         return [p]

@@ -1,8 +1,10 @@
 """Where a dataset spec's rows come from, as the dataset's own splits and columns.
 
-- a local file or folder (csv, tsv, jsonl/json, parquet): how users bring their own data, any source.
-  ``datasets`` reads it and names a folder's splits from its file names (``train``, ``dev``/``valid``
-  /``validation``, ``test``...); a header-less csv/tsv gets its column names from the spec's ``columns``;
+- a local file or folder (csv, tsv, jsonl/json, parquet; conll/conllu word-per-line files): how users
+  bring their own data, any source. ``datasets`` reads the tabular formats (``itt.data.conll`` the
+  word-per-line ones) and names a folder's splits from its file names (``train``, ``dev``/``valid``
+  /``validation``, ``test``...); a header-less csv/tsv or a .conll file gets its column names from the
+  spec's ``columns``;
 - ``source=embedded``: the generated stand-in named by the spec's ``generator`` (canonical already);
 - ``source=hub``: ``datasets.load_dataset(path, subset, revision=...)``, cached by ``datasets``.
 
@@ -13,17 +15,19 @@ names the file or dataset and the way out.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import datasets
 from datasets import Dataset
 
-from itt.data import embedded
+from itt.data import conll, embedded
 from itt.data.files import LOCAL_SUFFIXES, is_local, local_files
 from itt.errors import DataError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
 
 SPLITS = ("train", "validation", "test")
+log = logging.getLogger(__name__)
 
 
 def load_raw(spec, source: str, hub_timeout_s: float = 5.0) -> tuple[dict[str, Dataset], str]:
@@ -50,17 +54,20 @@ def _load_local(spec) -> datasets.DatasetDict:
     path = Path(spec.path).expanduser()
     files = local_files(spec.path)
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder (task.datasets.*.path); give a csv/tsv/jsonl/json/parquet file or a folder of them")
+        raise DataError(f"{path}: no such file or folder (task.datasets.*.path); give a {_FORMATS} file or a folder of them")
     if not files:
-        raise DataError(f"{path}: no csv/tsv/jsonl/json/parquet files in this folder")
+        raise DataError(f"{path}: no {_FORMATS} files in this folder")
     formats = {FORMAT_OF.get(f.suffix) for f in files}
     if len(formats) != 1 or None in formats:
         raise DataError(f"{path}: cannot read {', '.join(sorted({f.suffix for f in files}))}; valid: "
                         f"{', '.join(LOCAL_SUFFIXES)} (one format per folder)")
-    builder, kwargs = BUILDERS[formats.pop()]
+    fmt = formats.pop()
+    if fmt in conll.FORMATS:  # word-per-line files: one row per sentence, list-valued columns
+        return conll.read(files, spec.columns)
+    builder, kwargs = BUILDERS[fmt]
     if spec.columns:  # a header-less csv/tsv
         if builder != "csv":
-            raise DataError(f"{path}: columns is only for header-less csv/tsv files")
+            raise DataError(f"{path}: columns is only for header-less csv/tsv files and .conll files")
         kwargs = {**kwargs, "column_names": list(spec.columns), "header": None}
     # A folder: datasets names the splits from the file names (train, dev/valid/validation, test, ...).
     where = {"data_dir": str(path)} if path.is_dir() else {"data_files": {"train": str(path)}}
@@ -73,7 +80,9 @@ def _load_local(spec) -> datasets.DatasetDict:
         raise DataError(f"{path}: unreadable as {builder}: {one_line(detail)[:300]}") from exc
 
 
-FORMAT_OF = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+FORMAT_OF = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet",
+             ".conll": "conll", ".conllu": "conllu"}
+_FORMATS = "csv/tsv/jsonl/json/parquet/conll/conllu"
 BUILDERS = {"csv": ("csv", {}), "tsv": ("csv", {"sep": "\t"}), "json": ("json", {}), "parquet": ("parquet", {})}
 
 
@@ -96,9 +105,15 @@ def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
     dataset that stays the same across seeds."""
     generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
     num_labels = len(spec.labels) if spec.labels else None
+    domain = spec.domain
+    if generator in embedded.GENERATORS and len(embedded.domains(generator)) == 1 and domain not in embedded.domains(generator):
+        # A one-domain generator (ner, pos, choice, ...) stands in for every domain of its kind, so a
+        # domain target runs offline too; its stand-in then has no domain shift, which the log says.
+        domain = embedded.domains(generator)[0]
+        log.info("embedded stand-in of domain=%s: generator %s has one domain, %s", spec.domain, generator, domain)
     try:
-        rows = embedded.generate(generator, spec.lang, spec.domain, spec.embedded_rows, seed=0, num_labels=num_labels)
-        names = embedded.label_names(generator, spec.domain, num_labels)
+        rows = embedded.generate(generator, spec.lang, domain, spec.embedded_rows, seed=0, num_labels=num_labels)
+        names = embedded.label_names(generator, domain, num_labels)
     except ValueError as exc:
         raise DataError(f"no embedded stand-in for generator={generator} lang={spec.lang} domain={spec.domain}: {exc}; "
                         f"set the spec's generator/lang/domain, or point its path at a local file") from exc

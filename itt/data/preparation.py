@@ -79,7 +79,7 @@ def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_o
     split_cfg = protocol.split
     if protocol.source == "embedded" and not is_local(spec.path):
         rows, labels = load_embedded(spec, task)
-        if by_id:
+        if by_id and "id" not in rows.column_names:  # a generator's own ids (QA) are shared across languages already
             rows = rows.add_column("id", [f"train:{i}" for i in range(len(rows))])
         canonical = {"pool": rows} if split_cfg.name == "paper" else {"train": rows}
     else:

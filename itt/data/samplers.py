@@ -326,10 +326,13 @@ class MixtureBatches(_Positioned):
 
 class _PositionRecorder:
     """Wraps a batch sampler: records the sampler's state after each batch it hands to the DataLoader.
-    ``sampler`` is where Lightning looks for ``set_epoch`` on a batch sampler."""
+    ``sampler`` is where Lightning looks for ``set_epoch`` on a batch sampler. With ``world`` processes
+    (DDP) every process draws the same global batch and keeps its share, ``batch[rank::world]``: together
+    they train on exactly the batches one process would (a share left empty by a short last batch
+    repeats that batch's last row)."""
 
-    def __init__(self, sampler):
-        self.sampler = sampler
+    def __init__(self, sampler, rank: int = 0, world: int = 1):
+        self.sampler, self.rank, self.world = sampler, rank, world
         self.positions: deque[dict] = deque()
 
     def __len__(self) -> int:
@@ -339,7 +342,7 @@ class _PositionRecorder:
         self.positions.clear()  # a new pass: whatever an abandoned one prefetched is gone
         for batch in self.sampler:
             self.positions.append(self.sampler.state_dict())
-            yield batch
+            yield (batch[self.rank::self.world] or batch[-1:]) if self.world > 1 else batch
 
 
 class ResumableLoader(DataLoader):
@@ -348,12 +351,13 @@ class ResumableLoader(DataLoader):
     ``state_dict()`` is the sampler's state after the last batch this loader delivered (with workers,
     the sampler itself runs ``prefetch_factor * num_workers`` batches ahead). Keep the loader sized
     (these samplers are): Lightning's data fetcher draws one batch ahead from unsized loaders, which
-    would make a checkpoint skip a batch. Single device only: Lightning rebuilds the loader to inject a
-    distributed sampler, which this one does not support.
+    would make a checkpoint skip a batch. Under DDP give ``rank`` and ``world`` (each process keeps its
+    share of every global batch) and keep Lightning from injecting its own distributed sampler
+    (``Trainer(use_distributed_sampler=False)``).
     """
 
-    def __init__(self, dataset, batch_sampler, **kwargs):
-        self._recorder = _PositionRecorder(batch_sampler)
+    def __init__(self, dataset, batch_sampler, rank: int = 0, world: int = 1, **kwargs):
+        self._recorder = _PositionRecorder(batch_sampler, rank, world)
         self._delivered = batch_sampler.state_dict()
         super().__init__(dataset, batch_sampler=self._recorder, **kwargs)
 

@@ -66,7 +66,7 @@ def _bpe_vocab(pre_tokenizer, normalizer, vocab_size: int, specials: list[str], 
     tok = Tokenizer(models.BPE(unk_token=unk))
     tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
     tok.train_from_iterator(embedded_data.corpus(seed=0),
-                            trainer=trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials))
+                            trainer=trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False))
     return tok.get_vocab()
 
 
@@ -103,7 +103,7 @@ def _train_tokenizer(family: str, vocab_size: int) -> PreTrainedTokenizerFast:
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
         tok.decoder = decoders.ByteLevel()
         tok.train_from_iterator(embedded_data.corpus(seed=0), trainer=trainer)
     else:  # unigram (XLNet) and sentencepiece_xlmr (XLM-R): SentencePiece-style pieces

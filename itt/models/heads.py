@@ -63,15 +63,23 @@ def _reset_names(model: nn.Module, policy: str) -> set[str]:
     return {f"{m}.{p}" for m in modules for p, _ in model.get_submodule(m).named_parameters()}
 
 
-def hand_off(model: nn.Module, parent_dir: str | Path, same_label_space: bool, policy: str) -> str:
+def hand_off(model: nn.Module, parent_dir: str | Path, same_label_space: bool, policy: str,
+             head_weights: str | Path | None = None) -> str:
     """Copy the parent's weights into ``model`` per ``policy``; returns ``kept``, ``projection_reset``
-    or ``head_reset`` (what the ledger row records as ``head``)."""
+    or ``head_reset`` (what the ledger row records as ``head``). ``head_weights``: a file of head
+    weights (a multi-head parent's other head, ``itt.models.multihead``) used instead of the head
+    saved with the parent's encoder."""
     if policy not in POLICIES:
         raise ConfigError(f"head_policy={policy!r} is not a head policy; valid: {', '.join(POLICIES)}")
     parent = _state_dict(Path(parent_dir))
+    prefix = model.base_model_prefix + "."
+    if head_weights is not None:
+        from safetensors.torch import load_file  # noqa: PLC0415
+
+        parent = {k: v for k, v in parent.items() if k.startswith(prefix)}
+        parent.update(load_file(str(head_weights)))
     reset = set() if same_label_space else _reset_names(model, policy)
     own = model.state_dict()
-    prefix = model.base_model_prefix + "."
     missing = [k for k in own if k.startswith(prefix) and k not in parent and not k.endswith("position_ids")]
     if missing and not set(missing) <= _reset_names(model, "head"):
         raise ConfigError(f"{parent_dir}: holds no weights for {missing[0]} (and {len(missing) - 1} more); the parent "

@@ -22,7 +22,7 @@ from transformers import AutoTokenizer
 
 from itt.errors import ConfigError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
-from itt.models import embedded, heads
+from itt.models import embedded, heads, multihead
 from itt.models.info import model_info
 from itt.tasks import Task
 
@@ -85,9 +85,25 @@ def load_model(pretrained: str, task: Task, labels: list[str], trust_remote_code
     head = "new"
     if parent is not None:
         folder, kind, parent_labels = parent
-        same = kind == task.kind and task.label_space(labels) == task.label_space(parent_labels)
-        head = heads.hand_off(model, folder, same, head_policy)
+        same, head_weights, kind, parent_labels = _parent_head(folder, kind, parent_labels, task, labels)
+        head = heads.hand_off(model, folder, same, head_policy, head_weights)
         log.info("ITT: weights from %s, head %s (label space %s %s -> %s %s)", folder, head, kind, parent_labels,
                  task.kind, labels)
     heads.run_head_in_fp32(model)
     return model, head
+
+
+def _parent_head(folder, kind: str, parent_labels: list[str], task: Task, labels: list[str]):
+    """Which of the parent's heads the new model starts from: (same label space?, head weights file or
+    None for the head saved with the encoder, its kind, its labels). A multi-head parent (a mixture
+    over label spaces) offers each of its heads; one with the new label space is kept."""
+    saved = multihead.saved_heads(folder)
+    if saved:
+        space = multihead.label_space_json(task, labels)
+        match = next((h for h in saved if h["kind"] == task.kind and h["label_space"] == space), None)
+        if match is not None:
+            weights = Path(folder) / match["weights"] if match["weights"] else None
+            return True, weights, match["kind"], match["labels"]
+        return False, None, saved[0]["kind"], saved[0]["labels"]
+    same = kind == task.kind and task.label_space(labels) == task.label_space(parent_labels)
+    return same, None, kind, parent_labels

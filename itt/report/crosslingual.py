@@ -116,13 +116,18 @@ def robustness_lines(lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def single_task_reference(variant: str, variants: list[str]) -> str | None:
-    """The single-task variant ``variant`` is compared with (None if there is no clear one)."""
+def single_task_reference(variant: str, variants: list[str], means: dict | None = None) -> str | None:
+    """The single-task variant ``variant`` is compared with (None if there is no clear one): the only
+    one; for a chain, its last step; for a mixture, the member whose single-task variant has the highest
+    mean over languages (``means``: variant -> mean), i.e. "does mixing beat the best member alone"."""
     singles = [v for v in variants if v != NO_ITT and not any(c in v for c in ">+")]
     if variant in singles:
         return None
     if len(singles) == 1:
         return singles[0]
+    if ">" not in variant and "+" in variant:
+        members = [m for m in variant.split("+") if m in singles and means and m in means]
+        return max(members, key=means.__getitem__) if members else None
     last = variant.split(">")[-1]
     return last if last in singles else None
 
@@ -141,7 +146,9 @@ def robustness_table(lines: pd.DataFrame) -> pd.DataFrame:
         if r["itt_variant"] is None:
             continue
         g = keyed.get_group(tuple(r[k] for k in LANG_BASE + ["eval"]))
-        ref = single_task_reference(r["itt_variant"], sorted(g.loc[g["itt"], "itt_variant"].unique()))
+        mean_rows = keyed.get_group(tuple(r[k] for k in LANG_BASE) + (ROBUST_STATS[0],))
+        means = mean_rows[mean_rows["itt"]].groupby("itt_variant")["value"].mean().to_dict()
+        ref = single_task_reference(r["itt_variant"], sorted(g.loc[g["itt"], "itt_variant"].unique()), means)
         if ref is None:
             continue
         s = compare_sides(g[g["itt_variant"] == r["itt_variant"]], g[g["itt_variant"] == ref])

@@ -3,10 +3,17 @@
 A scorer takes ``gold`` and ``pred`` of shape (resamples, items) and returns one score per
 resample. Built in: ``acc``, ``f1_macro`` (equal to ``sklearn.metrics.f1_score(average="macro")``
 on each resample: the classes are those present in that resample's gold or predictions),
-``pearson`` and ``spearman`` (ties get average ranks, as ``scipy.stats.spearmanr``).
+``pearson`` and ``spearman`` (ties get average ranks, as ``scipy.stats.spearmanr``), and the
+extractive QA item scorers ``em`` and ``f1`` (the runs' own scoring, ``itt.tasks.extractive_qa.scoring``).
+
+Token classification saves one item per sentence whose ``gold`` and ``pred`` are lists of tag names
+(``pred`` None for a word cut off by max_length). On such items ``acc`` is word accuracy (correct words
+over words of the resampled sentences) and ``f1``, ``precision`` and ``recall`` are micro entity-span
+scores (seqeval's), both pooled from per-sentence counts (:mod:`itt.tag_scores`, the same counts the
+run's evaluator used): what was logged for the run is what the bootstrap resamples.
 
 New task kinds add theirs with :func:`register_scorer` (corpus-level metrics) or, for metrics
-that are a mean over items (exact match, span F1), :func:`register_item_scorer`, which scores each
+that are a mean over items (exact match), :func:`register_item_scorer`, which scores each
 item once and lets the bootstrap average resampled item scores::
 
     from itt.report.scorers import register_item_scorer
@@ -20,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
+
+from itt import tag_scores
 
 BatchFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ItemFn = Callable[[object, object], float]
@@ -52,29 +61,69 @@ class Scorer:
         return float(self.on_indices(gold, pred, np.arange(len(gold))[None, :])[0])
 
 
-_SCORERS: dict[str, Scorer] = {}
+# (task kind or None for any kind, metric name) -> scorer: kinds share metric names (``f1`` is entity
+# span F1 for token classification and answer-token F1 for extractive QA).
+_SCORERS: dict[tuple[str | None, str], Scorer] = {}
 
 
-def register_scorer(name: str, fn: BatchFn, prepare=None) -> BatchFn:
-    """Register a batched scorer ``fn(gold[B, n], pred[B, n]) -> [B]`` for metric ``name``;
-    ``prepare(gold, pred) -> (gold, pred)`` runs once on the full arrays before resampling."""
-    _SCORERS[name] = Scorer(name, batch=fn, prepare=prepare)
+def register_scorer(name: str, fn: BatchFn, prepare=None, kind: str | None = None) -> BatchFn:
+    """Register a batched scorer ``fn(gold[B, n], pred[B, n]) -> [B]`` for metric ``name`` (of task
+    ``kind``, or of any kind); ``prepare(gold, pred) -> (gold, pred)`` runs once before resampling."""
+    _SCORERS[(kind, name)] = Scorer(name, batch=fn, prepare=prepare)
     return fn
 
 
-def register_item_scorer(name: str, fn: ItemFn) -> ItemFn:
+def register_item_scorer(name: str, fn: ItemFn, kind: str | None = None) -> ItemFn:
     """Register a per-item scorer; the metric is the mean of ``fn(gold, pred)`` over items."""
-    _SCORERS[name] = Scorer(name, item=fn)
+    _SCORERS[(kind, name)] = Scorer(name, item=fn)
     return fn
 
 
-def get_scorer(name: str) -> Scorer | None:
-    """The scorer of a bare metric name (``acc``, not ``test/acc``); None if none is registered."""
-    return _SCORERS.get(str(name).rsplit("/", 1)[-1])
+def get_scorer(name: str, kind: str | None = None) -> Scorer | None:
+    """The scorer of a bare metric name (``acc``, not ``test/acc``) for runs of task ``kind``: the
+    kind's own, else the one registered for any kind; None if none is registered."""
+    bare = str(name).rsplit("/", 1)[-1]
+    return _SCORERS.get((kind, bare)) or _SCORERS.get((None, bare))
 
 
 def accuracy(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    if gold.ndim == 3:  # per-sentence (correct words, words) counts of tag sequences (word_count_items)
+        totals = gold.sum(axis=1)
+        return totals[:, 0] / np.maximum(totals[:, 1], 1)
     return (gold == pred).mean(axis=1)
+
+
+def is_sequence_items(gold: np.ndarray) -> bool:
+    """Items that are sequences (token classification: one list of tags per sentence)."""
+    return gold.dtype == object and len(gold) > 0 and isinstance(gold[0], (list, tuple))
+
+
+def word_count_items(gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``acc``'s preparation: tag sequences become per-sentence (correct, words) counts; labels stay."""
+    if not is_sequence_items(gold):
+        return gold, pred
+    counts = np.array([tag_scores.word_counts(g, p) for g, p in zip(gold, pred)], dtype=float).reshape(-1, 2)
+    return counts, counts
+
+
+def span_count_items(gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sentence (true positive, predicted, gold) entity counts of tag sequences. Items that are not
+    sequences (another kind's ``f1``) get NaN counts: the bootstrap then reports the metric as undefined
+    instead of scoring them as spans."""
+    if not is_sequence_items(gold):
+        counts = np.full((len(gold), 3), np.nan)
+    else:
+        counts = np.array([tag_scores.span_counts(g, p) for g, p in zip(gold, pred)], dtype=float).reshape(-1, 3)
+    return counts, counts
+
+
+def _span_metric(name: str) -> BatchFn:
+    def score(counts: np.ndarray, _unused: np.ndarray) -> np.ndarray:
+        tp, n_pred, n_gold = counts.sum(axis=1).T
+        num, denom = {"precision": (tp, n_pred), "recall": (tp, n_gold), "f1": (2 * tp, n_pred + n_gold)}[name]
+        value = np.divide(num, denom, out=np.zeros_like(num), where=denom > 0)  # 0 when nothing to divide by, as seqeval
+        return np.where(np.isnan(tp), np.nan, value)
+    return score
 
 
 def label_codes(gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +160,24 @@ def spearman(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return pearson(rankdata(gold.astype(float), axis=1), rankdata(pred.astype(float), axis=1))
 
 
-register_scorer("acc", accuracy)
+register_scorer("acc", accuracy, prepare=word_count_items)
+for _name in ("f1", "precision", "recall"):
+    register_scorer(_name, _span_metric(_name), prepare=span_count_items, kind="token_classification")
 register_scorer("f1_macro", f1_macro, prepare=label_codes)
 register_scorer("pearson", pearson)
 register_scorer("spearman", spearman)
+
+
+def _extractive_qa(index: int) -> ItemFn:
+    def score(gold, pred) -> float:
+        # Imported on first use: the report does not load torch unless it scores QA predictions.
+        from itt.tasks.extractive_qa.scoring import item_scores  # noqa: PLC0415
+
+        return item_scores(gold, pred)[index]
+    return score
+
+
+# Extractive QA (itt.tasks.extractive_qa): exact match and token F1 of an item, max over its gold
+# answers, normalised as the run scored them (SQuAD's or MLQA's per-language rules, stored with the gold).
+register_item_scorer("em", _extractive_qa(0), kind="extractive_qa")
+register_item_scorer("f1", _extractive_qa(1), kind="extractive_qa")

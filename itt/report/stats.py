@@ -145,7 +145,8 @@ def _item_interval(stats: dict, yes: pd.DataFrame, no: pd.DataFrame, metric: str
     """Replace the t-interval by the item bootstrap where predictions allow it."""
     if settings.resamples <= 0 or not stats["n_pairs"]:
         return
-    scorer = get_scorer(metric)
+    kinds = set(yes["kind"].dropna()) if "kind" in yes else set()
+    scorer = get_scorer(metric, next(iter(kinds)) if len(kinds) == 1 else None)
     try:
         if not str(metric).startswith("test/"):
             raise BootstrapUnavailable("predictions exist for test sets only")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from itt.errors import ConfigError
 from itt.tasks.base import META_COLUMNS, RawColumns, Task
+from itt.tasks.extractive_qa import ExtractiveQA
+from itt.tasks.multiple_choice import MultipleChoice
 from itt.tasks.retrieval import Retrieval
 from itt.tasks.sequence_classification import SequenceClassification
 from itt.tasks.sequence_regression import SequenceRegression
+from itt.tasks.token_classification import TokenClassification
 
 KINDS: dict[str, type[Task]] = {}
 
@@ -21,7 +24,7 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
-for _cls in (SequenceClassification, SequenceRegression, Retrieval):
+for _cls in (SequenceClassification, SequenceRegression, TokenClassification, ExtractiveQA, MultipleChoice, Retrieval):
     register(_cls)
 
 
@@ -44,8 +47,9 @@ def kind_class(kind: str) -> type[Task]:
                       f"or the dotted path of a Task subclass")
 
 
-def get_task(kind: str, primary_metric: str | None = None, options: dict | None = None) -> Task:
-    return kind_class(kind)(primary_metric, options)
+def get_task(kind: str, primary_metric: str | None = None, options: dict | None = None, spec=None) -> Task:
+    """The kind's Task for one dataset (``spec``, optional) with the given options."""
+    return kind_class(kind)(primary_metric, options, spec)
 
 
 __all__ = ["KINDS", "META_COLUMNS", "RawColumns", "Task", "get_task", "register"]

@@ -8,6 +8,7 @@ The data, model, training and ledger code never branch on the kind; they call th
   label alignment, batched), ``collator`` (batches of encoded features);
 - model: ``auto_model`` (the ``transformers`` Auto class), ``model_kwargs`` and ``label_space`` (two
   checkpoints with equal label spaces can share a head);
+- analysis: ``row_text`` (a row's text, for the divergence measures; a default serves most kinds);
 - evaluation: ``forward`` (what the model computes on an evaluation batch: by default the model's own
   forward pass; a kind that needs something else, e.g. the encoder's hidden states of two texts
   separately for retrieval, overrides it) and ``evaluator`` (a torchmetrics ``Metric`` that takes
@@ -30,8 +31,10 @@ import torch
 
 from itt.errors import ConfigError, DataError
 
-#: Feature columns a model is never given: the row's position (evaluation) and the mixture member.
-META_COLUMNS = ("idx", "task")
+#: Batch keys a model is never given: the row's position (evaluation), the mixture member, and
+#: ``meta``: per-feature values only the kind's evaluator reads, put there by the kind's collator
+#: (extractive QA: a window's example id and token offsets).
+META_COLUMNS = ("idx", "task", "meta")
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Task:
     #: options a task config may set under ``task.options`` (with their defaults)
     option_defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, primary_metric: str | None = None, options: dict | None = None):
+    def __init__(self, primary_metric: str | None = None, options: dict | None = None, spec=None):
         primary_metric = primary_metric or self.metric_names[0]
         if primary_metric not in self.metric_names:
             raise ConfigError(f"task.primary_metric={primary_metric!r} is not computed for {self.kind}; "
@@ -71,6 +74,9 @@ class Task:
             raise ConfigError(f"task.options.{unknown[0]} is not an option of {self.kind}; valid: {valid}")
         self.primary_metric = primary_metric
         self.options = {**self.option_defaults, **(options or {})}
+        #: the DatasetSpec this instance serves (one Task per dataset; None when built without one), for
+        #: what depends on the dataset beyond its rows (e.g. QA answer normalisation by ``lang``)
+        self.spec = spec
 
     # -- data ------------------------------------------------------------------------------------
     def label_names(self, raw, spec) -> list[str]:
@@ -112,6 +118,22 @@ class Task:
     def label_space(self, labels: list[str]) -> tuple:
         """Two checkpoints whose label spaces are equal can share a head (ITT keeps it)."""
         return (self.kind, tuple(labels))
+
+    # -- analysis --------------------------------------------------------------------------------
+    def row_text(self, row: dict) -> str:
+        """The natural-language text of one canonical row, as divergence measures compare datasets
+        (``python -m itt.measure``): by default every string column and list of strings, in column
+        order, joined by spaces (the ``id`` column excluded). A kind whose rows carry other strings
+        (codes, URLs) overrides it."""
+        parts = []
+        for name, value in row.items():
+            if name == "id":
+                continue
+            if isinstance(value, str):
+                parts.append(value)
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+                parts.append(" ".join(value))
+        return " ".join(parts)
 
     # -- evaluation ------------------------------------------------------------------------------
     def forward(self, model, batch: dict):

@@ -44,7 +44,9 @@ class ItemMetric(Metric):
         return self.score(*self._ordered())
 
     def items(self) -> list[dict]:
-        preds, golds = self._ordered()
+        """Every item's prediction and gold value in row order (all processes' items under DDP)."""
+        with self.sync_context(should_sync=True):
+            preds, golds = self._ordered()
         return [{"pred": p, "gold": g} for p, g in zip(preds.tolist(), golds.tolist())]
 
 

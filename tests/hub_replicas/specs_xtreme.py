@@ -122,6 +122,29 @@ WIKIANN = Replica(
                                  ("sw", {"validation": 1_000, "test": 1_000, "train": 1_000}))],
 )
 
+
+WNUT17_TAGS = ("O", "B-corporation", "I-corporation", "B-creative-work", "I-creative-work", "B-group", "I-group", "B-location",
+               "I-location", "B-person", "I-person", "B-product", "I-product")
+WNUT17_BANK = ["@jenny/O so/O excited/O for/O Taylor/B-person Swift/I-person tonight/O at/O Madison/B-location Square/I-location Garden/I-location !!/O",
+               "new/O iPhone/B-product update/O broke/O my/O Spotify/B-product again/O lol/O",
+               "watching/O Game/B-creative-work of/I-creative-work Thrones/I-creative-work with/O the/O Lakers/B-group fans/O from/O Google/B-corporation"]
+WNUT_17 = Replica(
+    "leondz/wnut_17",
+    aliases=["wnut_17"],
+    script="wnut_17.py",
+    sources=[f"{GH}/wnut_17/dataset_infos.json (config wnut_17; id, tokens, ner_tags Sequence(ClassLabel, 13 names); "
+             "train 3394, validation 1009, test 1287)", f"{GH}/wnut_17/wnut_17.py",
+             f"{HF}/leondz/wnut_17 (the hub id the legacy name wnut_17 redirects to)"],
+    unverified=["whether main still holds wnut_17.py or was converted to parquet; a spec reading the parquet export "
+                "(revision refs/convert/parquet, config wnut_17) loads either way"],
+    notes=["Twitter, Reddit, YouTube and StackExchange posts; 6 entity types, IOB2 tags in ClassLabel order O, B-corporation, "
+           "I-corporation, ... (not alphabetical)"],
+    configs=[Config("wnut_17", Features({"id": STRING, "tokens": seq(STRING), "ner_tags": seq(label(*WNUT17_TAGS))}),
+                    {"train": 3_394, "validation": 1_009, "test": 1_287},
+                    {s: [{"id": str(i), "tokens": tagged(t)[0], "ner_tags": tagged(t)[1]} for i, t in enumerate(WNUT17_BANK)]
+                     for s in ("train", "validation", "test")})],
+)
+
 UD_UPOS = ("NOUN", "PUNCT", "ADP", "NUM", "SYM", "SCONJ", "ADJ", "PART", "DET", "CCONJ", "PROPN", "PRON", "X", "_", "ADV",
            "INTJ", "VERB", "AUX")
 # form lemma upos xpos feats head deprel [SpaceAfter=No]; feats/misc are str(dict) as the conllu parser gives them.
@@ -146,6 +169,26 @@ UD_BANK = {
             ("2", "2", "NUM", "CD", "{'NumType': 'Card'}", "6", "nummod", False),
             ("mats", "mat", "NOUN", "NNS", "{'Number': 'Plur'}", "3", "obl", True),
             (".", ".", "PUNCT", ".", "None", "3", "punct", False)])],
+    "en_gum": [
+        ("GUM_academic_art-1", "Aesthetic appreciation was measured.", [
+            ("Aesthetic", "aesthetic", "ADJ", "JJ", "{'Degree': 'Pos'}", "2", "amod", False),
+            ("appreciation", "appreciation", "NOUN", "NN", "{'Number': 'Sing'}", "4", "nsubj:pass", False),
+            ("was", "be", "AUX", "VBD", "{'Mood': 'Ind', 'Number': 'Sing', 'Person': '3', 'Tense': 'Past', 'VerbForm': 'Fin'}", "4", "aux:pass", False),
+            ("measured", "measure", "VERB", "VBN", "{'Tense': 'Past', 'VerbForm': 'Part', 'Voice': 'Pass'}", "0", "root", True),
+            (".", ".", "PUNCT", ".", "None", "4", "punct", False)]),
+        ("GUM_voyage_york-2", "Take the ferry to the island.", [
+            ("Take", "take", "VERB", "VB", "{'Mood': 'Imp', 'VerbForm': 'Fin'}", "0", "root", False),
+            ("the", "the", "DET", "DT", "{'Definite': 'Def', 'PronType': 'Art'}", "3", "det", False),
+            ("ferry", "ferry", "NOUN", "NN", "{'Number': 'Sing'}", "1", "obj", False),
+            ("to", "to", "ADP", "IN", "None", "6", "case", False),
+            ("the", "the", "DET", "DT", "{'Definite': 'Def', 'PronType': 'Art'}", "6", "det", False),
+            ("island", "island", "NOUN", "NN", "{'Number': 'Sing'}", "1", "obl", True),
+            (".", ".", "PUNCT", ".", "None", "1", "punct", False)]),
+        ("GUM_fiction_beast-3", "She smiled quietly.", [
+            ("She", "she", "PRON", "PRP", "{'Case': 'Nom', 'Gender': 'Fem', 'Number': 'Sing', 'Person': '3', 'PronType': 'Prs'}", "2", "nsubj", False),
+            ("smiled", "smile", "VERB", "VBD", "{'Mood': 'Ind', 'Tense': 'Past', 'VerbForm': 'Fin'}", "0", "root", False),
+            ("quietly", "quietly", "ADV", "RB", "None", "2", "advmod", True),
+            (".", ".", "PUNCT", ".", "None", "2", "punct", False)])],
     "de_gsd": [
         ("train-s1", "Das Hotel ist sehr schön.", [
             ("Das", "der", "DET", "ART", "{'Case': 'Nom', 'Definite': 'Def', 'Gender': 'Neut', 'Number': 'Sing', 'PronType': 'Art'}", "2", "det", False),
@@ -171,7 +214,7 @@ UD_BANK = {
 def _ud_rows(treebank: str, split: str) -> list[dict]:
     rows = []
     for sent_id, text, toks in UD_BANK[treebank]:
-        enhanced = treebank == "en_ewt"  # EWT ships enhanced dependencies; GSD leaves DEPS empty
+        enhanced = treebank in ("en_ewt", "en_gum")  # the English treebanks ship enhanced dependencies; GSD leaves DEPS empty
         rows.append({
             "idx": f"{split}-{sent_id}", "text": text, "tokens": [t[0] for t in toks], "lemmas": [t[1] for t in toks],
             "upos": [t[2] for t in toks], "xpos": [t[3] for t in toks], "feats": [t[4] for t in toks],
@@ -189,14 +232,18 @@ UNIVERSAL_DEPENDENCIES = Replica(
     aliases=["universal_dependencies"],
     script="universal_dependencies.py",
     sources=[f"{GH}/universal_dependencies/dataset_infos.json", f"{GH}/universal_dependencies/universal_dependencies.py",
+             f"{GH}/universal_dependencies/README.md (en_gum: test 890, train 4287, validation 784)",
              f"{HF}/universal-dependencies/universal_dependencies/tree/0aea309eeadf22549ceca852f17e4e5d4d2073dc/en_ewt (parquet export only)"],
     other_configs=["181 more treebanks (af_afribooms ... yo_ytb)"],
     unverified=["that main still holds universal_dependencies.py: only parquet-converter commits and no 'Formats: parquet' tag were seen",
+                "en_gum: whether its DEPS column holds enhanced dependencies in UD 2.7 (the replica assumes it does, like en_ewt)",
                 "exact feats/deps/misc strings (formatted as the script's str() of the conllu fields)"],
     notes=["upos is Sequence(ClassLabel) with a NON-alphabetical name order (NOUN=0, PUNCT=1, ..., '_'=13, AUX=17); "
            "google/xtreme udpos.* uses another (alphabetical, 17 names, no '_')", "head is a list of STRINGS"],
     configs=[Config("en_ewt", _ud, {"train": 12_543, "validation": 2_002, "test": 2_077},
                     {s: _ud_rows("en_ewt", s) for s in ("train", "validation", "test")}),
+             Config("en_gum", _ud, {"train": 4_287, "validation": 784, "test": 890},
+                    {s: _ud_rows("en_gum", s) for s in ("train", "validation", "test")}),
              Config("de_gsd", _ud, {"train": 13_814, "validation": 799, "test": 977},
                     {s: _ud_rows("de_gsd", s) for s in ("train", "validation", "test")})],
 )
@@ -298,4 +345,4 @@ TATOEBA_MINING = Replica(
                     {"test": [{"sentence1": src, "sentence2": tgt} for src, tgt in TATOEBA[lang]]}) for lang in ("deu", "fra")],
 )
 
-REPLICAS = [XCOPA, SUPER_GLUE, SOCIAL_I_QA, WIKIANN, UNIVERSAL_DEPENDENCIES, XTREME, TATOEBA_MINING]
+REPLICAS = [XCOPA, SUPER_GLUE, SOCIAL_I_QA, WIKIANN, WNUT_17, UNIVERSAL_DEPENDENCIES, XTREME, TATOEBA_MINING]

@@ -1,0 +1,233 @@
+"""The intermediate -> target pairs a config names, their texts, and their measures in ``measures.jsonl``.
+
+A target config (``+stage=target``) names one pair per evaluated set: ``a`` = the datasets of the last
+intermediate step (what the ITT target starts from; a mixture's members pooled), ``b`` = the target's
+own dataset and each of its eval sets (``stage.evals``). Whether the target itself uses ITT does not
+matter: ``stage.itt=true,false`` name the same pairs.
+
+Texts come from the project's own data path (``itt.data.preparation.split_rows``: the canonical rows a
+run trains on, split as the run splits them): the *training* split of a training dataset, the
+validation and test splits of an eval set (it has no training split). One text per row
+(``Task.row_text``). Both sides are subsampled to the same number of rows, ``measure.sample_size`` or
+the smaller side's size, with ``measure.seed`` (``itt.measures.sample``): top-k word lists and token
+distributions depend on how much text a side has, so unequal sides would bias a pair; token ids come from the run's model's tokenizer and embeddings from its
+pretrained encoder (mean-pooled; ``itt.measures.mean_pooled_embedder``), loaded only when a measure
+that needs them has to be computed.
+
+Rows (one per pair and measure) follow the schema ``itt.report.divergence`` reads, ``a_key``/``b_key``
+being ``itt.rows.dataset_info(...)["key"]`` (a mixture's keys joined by ``+``, as the report keys a
+mixture parent), plus ``cache_key``: a digest of both datasets' fingerprints (spec, local content,
+split protocol, seed), the measure and its parameters, the sample size and seed and, for measures that
+read tokens or embeddings, the model. A pair whose ``cache_key`` is already in the file is not
+recomputed; ``vocab_overlap`` reads words only, so its rows name no model (``model: null``: the report
+joins them to every model) and serve every model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from filelock import FileLock
+from omegaconf import DictConfig, OmegaConf
+
+from itt import identity, rows
+from itt.errors import ConfigError
+from itt.measures.registry import DIRECTION, MEASURES, measure_pair, parameters
+from itt.measures.text_sample import TextSample, sample
+from itt.stages import intermediate_steps, resolve
+
+log = logging.getLogger(__name__)
+
+MEASURES_FILE = "measures.jsonl"
+#: Measures whose value does not depend on the model's tokenizer or encoder.
+MODEL_FREE = frozenset({"vocab_overlap"})
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a pair: the datasets pooled into it and how they are named in the report."""
+
+    names: tuple[str, ...]  # task.datasets roles, or one task.evals name
+    eval_only: bool  # an eval set: no training split, its validation and test rows are read
+    key: str  # dataset key(s) as the ledger writes them, joined by "+"
+    lang: str  # the first member's language (its stop list)
+    fingerprint: str  # what its rows depend on
+
+    def label(self) -> str:
+        return "+".join(self.names)
+
+
+def _digest(payload) -> str:
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _side(cfg: DictConfig, names: tuple[str, ...], eval_only: bool) -> Side:
+    group = cfg.task.evals if eval_only else cfg.task.datasets
+    nodes = [group[n] for n in names]
+    payload = {"datasets": [identity.dataset_payload(cfg, n, node) for n, node in zip(names, nodes)],
+               "kinds": [identity.kind_of(cfg, node) for node in nodes], "eval_only": eval_only,
+               "split": OmegaConf.to_container(cfg.split, resolve=True), "seed": cfg.seed, "source": cfg.source.name}
+    keys = [rows.dataset_info(cfg, n, node)["key"] for n, node in zip(names, nodes)]
+    return Side(names, eval_only, "+".join(keys), nodes[0].get("lang") or "en", _digest(payload))
+
+
+def pairs_of(cfg: DictConfig) -> list[tuple[Side, Side]]:
+    """(intermediate side, evaluated side) for every set the config's target is evaluated on."""
+    spec = resolve(cfg)
+    if spec.stage != "target":
+        raise ConfigError("python -m itt.measure measures intermediate -> target pairs: add +stage=target "
+                          "(e.g. +stage=target stage.target=domain)")
+    a = _side(cfg, intermediate_steps(cfg)[-1].roles, eval_only=False)
+    b = [_side(cfg, (spec.target,), eval_only=False)] + [_side(cfg, (name,), eval_only=True) for name in spec.evals]
+    return [(a, side) for side in b]
+
+
+def measure_settings(cfg: DictConfig) -> tuple[list[str], dict, int | None, int]:
+    """(measure names, parameters, sample size, seed) from ``measure.*``, checked."""
+    m = cfg.measure
+    names = sorted(MEASURES) if m.get("names") is None else ([m.names] if isinstance(m.names, str) else list(m.names))
+    unknown = [n for n in names if n not in MEASURES]
+    if unknown:
+        raise ConfigError(f"measure.names: {unknown[0]!r} is not a measure; valid: {', '.join(sorted(MEASURES))}")
+    params = dict(OmegaConf.to_container(m.params, resolve=True)) if m.get("params") else {}
+    accepted = set().union(*(parameters(n) for n in MEASURES))
+    stray = sorted(set(params) - accepted)
+    if stray:
+        raise ConfigError(f"measure.params.{stray[0]} is not a parameter of any measure; valid: {', '.join(sorted(accepted))}")
+    size = m.get("sample_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
+        raise ConfigError(f"measure.sample_size={size!r} is not valid; use an int >= 2 (rows per side) or null (every row)")
+    params.setdefault("seed", m.seed)  # proxy_a_distance's folds follow the measure seed unless told otherwise
+    return names, params, size, int(m.seed)
+
+
+def _model_identity(cfg: DictConfig) -> dict:
+    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+             if k not in ("fast_dropout", "sparse_embedding_grad")}
+    return {"model": model, "source": cfg.source.name, "max_length": cfg.measure.max_length}
+
+
+def cache_key(cfg: DictConfig, a: Side, b: Side, name: str, params: dict, size, seed: int) -> str:
+    used = {k: params[k] for k in parameters(name) if k in params}
+    return _digest({"a": a.fingerprint, "b": b.fingerprint, "measure": name, "params": used, "sample_size": size,
+                    "seed": seed, "model": None if name in MODEL_FREE else _model_identity(cfg)})
+
+
+def measured(root: str | Path) -> set[str]:
+    """The cache keys of every row already in ``${root}/measures.jsonl``."""
+    path = Path(root) / MEASURES_FILE
+    if not path.is_file():
+        return set()
+    keys = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            keys.add(json.loads(line).get("cache_key"))
+        except (json.JSONDecodeError, AttributeError):
+            continue  # a torn line: the report skips it too; the pair is measured again
+    return keys
+
+
+def side_texts(cfg: DictConfig, side: Side) -> list[str]:
+    """One text per row of the side's training rows (eval sets: validation and test rows), members pooled."""
+    from itt.build import dataset_spec, task_of  # noqa: PLC0415 (data stack only when there is work)
+    from itt.data.preparation import Protocol, split_rows  # noqa: PLC0415
+
+    protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, cfg.data.max_length, Path(cfg.paths.cache),
+                        cfg.source.hub_timeout_s)
+    group = cfg.task.evals if side.eval_only else cfg.task.datasets
+    aligned = identity.aligned_roles(cfg)
+    texts = []
+    for name in side.names:
+        node = group[name]
+        task = task_of(cfg, node)
+        splits, _ = split_rows(dataset_spec(node, cfg), task, protocol, by_id=name in aligned, eval_only=side.eval_only)
+        for split in (("validation", "test") if side.eval_only else ("train",)):
+            texts += [task.row_text(row) for row in splits[split]]
+    return [t for t in texts if t.strip()]
+
+
+class _Model:
+    """The run's tokenizer and pretrained encoder, loaded on first use (a word-only measure needs neither)."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg, self._tokenizer, self._embed = cfg, None, None
+
+    def _source(self) -> str:
+        from itt.models.loading import pretrained_source  # noqa: PLC0415
+
+        c = self.cfg
+        return pretrained_source(c.model, c.source.name, c.paths.cache, c.source.hub_timeout_s)
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from itt.models.loading import load_tokenizer  # noqa: PLC0415
+
+            self._tokenizer = load_tokenizer(self._source(), self.cfg.model.trust_remote_code)
+        return self._tokenizer
+
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        from itt.measures.encoders import hf_tokenize  # noqa: PLC0415
+
+        return hf_tokenize(self.tokenizer)(texts)
+
+    def embed(self, texts: list[str]):
+        if self._embed is None:
+            import torch  # noqa: PLC0415
+            from transformers import AutoModel  # noqa: PLC0415
+
+            from itt.measures.encoders import mean_pooled_embedder  # noqa: PLC0415
+
+            torch.manual_seed(0)  # an encoder without some pretrained weight initialises it the same way each time
+            encoder = AutoModel.from_pretrained(self._source(), trust_remote_code=self.cfg.model.trust_remote_code)
+            m = self.cfg.measure
+            self._embed = mean_pooled_embedder(encoder, self.tokenizer, m.batch_size, m.max_length)
+        return self._embed(texts)
+
+
+def run(cfg: DictConfig) -> list[dict]:
+    """Measure every pair ``cfg`` names that ``measures.jsonl`` lacks; returns the rows written."""
+    names, params, size, seed = measure_settings(cfg)
+    root = Path(cfg.paths.root)
+    done = measured(root)
+    model = _Model(cfg)
+    tokenize, embed = model.tokenize, model.embed  # bound once: both sides must hold the same callables
+    written = []
+    for a, b in pairs_of(cfg):
+        todo = [n for n in names if cache_key(cfg, a, b, n, params, size, seed) not in done]
+        if not todo:
+            log.info("cached: %s -> %s (%s)", a.label(), b.label(), ", ".join(names))
+            continue
+        rows_a, rows_b = side_texts(cfg, a), side_texts(cfg, b)
+        # Both sides the same size: word- and token-count measures depend on how much text each side has.
+        n = min(len(rows_a), len(rows_b), size or len(rows_a) + len(rows_b))
+        text_a = TextSample(sample(rows_a, n, seed), a.lang, tokenize, embed)
+        text_b = TextSample(sample(rows_b, n, seed), b.lang, tokenize, embed)
+        for row in measure_pair(text_a, text_b, todo, **params):
+            name = row["measure"]
+            out = {"a_key": a.key, "b_key": b.key, "model": None if name in MODEL_FREE else cfg.model.name,
+                   "measure": name, "value": row["value"], "n_a": row["n_a"], "n_b": row["n_b"],
+                   "params": row["params"], "seed": seed, "direction": DIRECTION[name], "sample_size": size,
+                   "a_role": a.label(), "b_role": b.label(), "task": cfg.task.name, "source": cfg.source.name,
+                   "cache_key": cache_key(cfg, a, b, name, params, size, seed),
+                   "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            written.append(out)
+            done.add(out["cache_key"])
+        log.info("measured: %s -> %s (%s)", a.label(), b.label(), ", ".join(todo))
+    _append(root, written)
+    return written
+
+
+def _append(root: Path, new_rows: list[dict]) -> None:
+    if not new_rows:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / MEASURES_FILE
+    with FileLock(str(path) + ".lock"):
+        with path.open("a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in new_rows)

@@ -1,0 +1,177 @@
+"""``python -m itt.plan``: what a sweep would do, before it runs. Takes the same arguments as
+``python -m itt.train`` (``-m`` optional: a plan is always of the whole sweep); trains nothing and
+never imports torch.
+
+    python -m itt.plan -m experiment=paper +stage=target
+    python -m itt.plan -m experiment=demo +stage=target paths.root=/scratch/itt
+
+Prints every run the sweep names (its sweep points as Hydra's basic sweeper expands them, with the
+experiment's ``hydra.sweeper.params``), whether it is ``cached`` (ok in the ledger), ``failed`` before
+(with its error) or ``to train``; then the intermediate runs the runs to train will pull in, each once;
+and an estimate of the work: training rows x epochs per run, and wall time where the ledger has a
+comparable finished run (same model, training data and hyper-parameters). Exit 0; one ``error:`` line and exit 2
+for a command that does not compose.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from dataclasses import dataclass
+
+from itt import identity, ledger
+from itt.errors import ITTError, describe
+
+
+@dataclass
+class Planned:
+    run_id: str
+    stage: str
+    status: str  # cached | failed | to train
+    rows: int | None  # training rows (None: unknown before the data is read)
+    epochs: int
+    est_s: float | None
+    error: str | None = None
+
+    @property
+    def work(self) -> str:
+        return f"{self.rows:,} x {self.epochs}" if self.rows is not None else f"? x {self.epochs}"
+
+
+def sweep_points(overrides: list[str]) -> list[list[str]]:
+    """The override list of every job, as Hydra's basic sweeper expands them (the experiment's
+    ``hydra.sweeper.params`` first, the command line after)."""
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper  # noqa: PLC0415
+    from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: PLC0415
+
+    from itt.train import CONF_DIR  # noqa: PLC0415 (registers schemas and resolvers)
+
+    parser = OverridesParser.create()
+    fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=fixed, return_hydra_config=True)
+    params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
+    (batch,) = BasicSweeper.split_arguments(parser.parse_overrides([*params, *overrides]), None)
+    return batch
+
+
+def _train_rows(cfg, spec) -> int | None:
+    """Training rows of a run, known without reading the data: the stand-in's size, a local file's rows,
+    or a cap; None otherwise."""
+    fraction = cfg.split.train / (cfg.split.train + cfg.split.validation + cfg.split.test)
+    total = 0
+    for role in spec.roles:
+        node = cfg.task.datasets[role]
+        from itt.data.files import is_local  # noqa: PLC0415
+
+        if cfg.source.name == "embedded" and not is_local(node.path):
+            n = node.embedded_rows
+        elif node.get("max_rows"):
+            n = node.max_rows
+        else:
+            return None
+        total += math.floor(n * fraction) if cfg.split.name == "paper" else n
+    return total
+
+
+def plan(overrides: list[str]) -> tuple[list[Planned], list[Planned]]:
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    points = sweep_points(overrides)
+    targets, pulled, rows_by_root = [], {}, {}
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        for point in points:
+            cfg = compose("train", overrides=point)
+            root = str(cfg.paths.root)
+            if root not in rows_by_root:
+                rows_by_root[root] = list(ledger.read(root))
+            spec = identity.resolve(cfg)
+            entry = _planned(cfg, spec, rows_by_root[root])
+            targets.append(entry)
+            if entry.status == "cached":
+                continue
+            for step in reversed(spec.chain()):  # the parents a run to train needs, nearest first
+                step_id = identity.run_id(step)
+                if step_id in pulled:
+                    break
+                parent = _planned(cfg, step, rows_by_root[root])
+                pulled[step_id] = parent
+                if parent.status == "cached":
+                    break
+    return targets, list(pulled.values())
+
+
+def _planned(cfg, spec, rows: list[dict]) -> Planned:
+    run_id = identity.run_id(spec)
+    latest = {}
+    for row in rows:
+        if row.get("run_id") == run_id and row.get("status") in ("ok", "failed"):
+            latest[row["status"]] = row
+    epochs = int(spec.settings.trainer.max_epochs)
+    n = _train_rows(cfg, spec)
+    status = "cached" if "ok" in latest else "failed" if "failed" in latest else "to train"
+    error = latest["failed"].get("error") if status == "failed" else None
+    return Planned(run_id, spec.stage, status, n, epochs, _estimate(spec, rows), error)
+
+
+def _estimate(spec, rows: list[dict]) -> float | None:
+    """Mean own wall time of finished runs with the same model, training data (dataset key) and
+    hyper-parameters (epochs included), from the ledger; None without such a run."""
+    from itt.rows import dataset_info  # noqa: PLC0415
+
+    key = dataset_info(spec.cfg, spec.roles[0], spec.cfg.task.datasets[spec.roles[0]])["key"]
+    hparams = identity.hparams_id(spec)
+    times = [r["wall_s"] for r in rows if r.get("status") == "ok" and r.get("model") == spec.cfg.model.name
+             and (r.get("dataset") or {}).get("key") == key and r.get("hparams_id") == hparams and r.get("wall_s")]
+    return statistics.mean(times) if times else None
+
+
+def render(targets: list[Planned], pulled: list[Planned]) -> list[str]:
+    lines = [f"{len(targets)} run(s) named by the sweep:"]
+    for p in targets:
+        lines.append(_line(p))
+    lines.append(f"intermediate run(s) they pull in: {len(pulled)}")
+    for p in pulled:
+        lines.append(_line(p))
+    todo = [p for p in [*targets, *pulled] if p.status != "cached"]
+    counts = {s: sum(p.status == s for p in [*targets, *pulled]) for s in ("cached", "failed", "to train")}
+    known = [p for p in todo if p.rows is not None]
+    est = [p.est_s for p in todo if p.est_s is not None]
+    lines.append(f"summary: {counts['to train']} to train, {counts['failed']} failed before (rerun), "
+                 f"{counts['cached']} cached; work to do: {sum(p.rows * p.epochs for p in known):,} training rows x epochs"
+                 + (f" (+{len(todo) - len(known)} run(s) of unknown size)" if len(known) < len(todo) else "")
+                 + (f"; ~{sum(est) / 60:.1f} min for the {len(est)} run(s) with a comparable finished run" if est else ""))
+    return lines
+
+
+def _line(p: Planned) -> str:
+    est = f"~{p.est_s:.0f}s" if p.est_s is not None else "-"
+    text = f"  {p.status:<9} {p.stage:<12} {p.run_id}  rows x epochs {p.work}  est {est}"
+    return text + (f"  error: {p.error}" if p.error else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("-m", "--multirun")]
+    try:
+        targets, pulled = plan(args)
+    except ITTError as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 (Hydra's composition errors: one line, as itt.train prints them)
+        from itt.train import _user_error  # noqa: PLC0415
+
+        error = _user_error(exc, in_main=False)
+        if error is None:
+            raise
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return 2
+    print("\n".join(render(targets, pulled)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""``python -m itt.measure``: the pairs a config names, their keys, the cache, and the divergence study
+(graded embedded domains ranked by the measures; measures joined to ITT gains by the report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import read_ledger, run_itt, run_sweep
+from hydra import compose, initialize_config_dir
+
+from itt import identity, rows, schema
+from itt.data.embedded import DIVERGENCE_ORDER
+from itt.errors import ConfigError
+from itt.measures import MEASURES, pairs
+from itt.report.dataset_keys import mixture_key
+from itt.tasks import get_task
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+schema.register()
+identity.register_resolvers()
+
+
+def _compose(*overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("measure", overrides=list(overrides))
+
+
+# -- fast: pairs, keys, settings, cache keys ---------------------------------------------------------
+
+def test_a_target_names_one_pair_per_evaluated_set_keyed_as_the_ledger_keys_them():
+    evals = "+task.evals={de:{path:amazon_reviews_de,lang:de,domain:products,embedded_rows:60}}"
+    cfg = _compose("task=sentiment", "+stage=target", "stage.target=domain", "source=embedded", evals)
+    found = [(a.names, b.names, a.key, b.key) for a, b in pairs.pairs_of(cfg)]
+    assert found == [(("intermediate",), ("domain",), "embedded:sentiment/en/products", "embedded:sentiment/en/movies"),
+                     (("intermediate",), ("de",), "embedded:sentiment/en/products", "embedded:sentiment/de/products")]
+    assert found[0][3] == rows.dataset_info(cfg, "domain", cfg.task.datasets.domain)["key"]
+    itt_false = _compose("task=sentiment", "+stage=target", "stage.target=domain", "source=embedded", evals, "stage.itt=false")
+    assert [(a.fingerprint, b.fingerprint) for a, b in pairs.pairs_of(itt_false)] == \
+        [(a.fingerprint, b.fingerprint) for a, b in pairs.pairs_of(cfg)]
+
+
+def test_a_mixture_parent_is_keyed_as_the_report_keys_a_mixture():
+    cfg = _compose("task=pawsx_multitask", "+stage=target", "stage.target=target", "source=embedded",
+                   "intermediate.steps=[mnli,[mnli,stsb]]", "stage.evals=[]")
+    ((a, b),) = pairs.pairs_of(cfg)
+    infos = [rows.dataset_info(cfg, r, cfg.task.datasets[r]) for r in ("mnli", "stsb")]
+    assert a.names == ("mnli", "stsb") and a.key == mixture_key(infos, infos[0], "embedded")
+    assert b.key == "embedded:paraphrase/en/general"
+
+
+def test_fingerprints_follow_the_data_and_the_split_not_the_names():
+    base = ("task=sentiment", "+stage=target", "stage.target=domain", "source=embedded")
+    a, b = pairs.pairs_of(_compose(*base))[0]
+    assert pairs.pairs_of(_compose(*base, "task.datasets.domain.embedded_rows=100"))[0][1].fingerprint != b.fingerprint
+    assert pairs.pairs_of(_compose(*base, "seed=1"))[0][0].fingerprint != a.fingerprint  # another split
+    assert pairs.pairs_of(_compose(*base, "model=roberta"))[0][0].fingerprint == a.fingerprint
+
+
+def test_cache_keys_name_the_model_only_where_it_matters():
+    base = ("task=sentiment", "+stage=target", "source=embedded")
+    bert, roberta = _compose(*base), _compose(*base, "model=roberta")
+    a, b = pairs.pairs_of(bert)[0]
+    params = {"seed": 0}
+    key = pairs.cache_key
+    assert key(bert, a, b, "vocab_overlap", params, 100, 0) == key(roberta, a, b, "vocab_overlap", params, 100, 0)
+    assert key(bert, a, b, "unigram_js", params, 100, 0) != key(roberta, a, b, "unigram_js", params, 100, 0)
+    assert key(bert, a, b, "vocab_overlap", params, 100, 0) != key(bert, a, b, "vocab_overlap", params, 200, 0)
+    assert key(bert, a, b, "vocab_overlap", {"k": 50}, 100, 0) != key(bert, a, b, "vocab_overlap", {"k": 60}, 100, 0)
+    assert key(bert, a, b, "unigram_js", {"k": 50}, 100, 0) == key(bert, a, b, "unigram_js", {"k": 60}, 100, 0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("measure.names=[vocab_overlap,cosine]", r"measure.names: 'cosine' is not a measure; valid: embedding_cosine, mmd"),
+    ("+measure.params.K=5", r"measure.params.K is not a parameter of any measure; valid: "),
+    ("measure.sample_size=1", r"measure.sample_size=1 is not valid; use an int >= 2"),
+])
+def test_bad_measure_settings_fail_in_one_line(override, message):
+    with pytest.raises(ConfigError, match=message):
+        pairs.measure_settings(_compose("+stage=target", override))
+
+
+def test_an_intermediate_config_is_refused_with_the_way_out():
+    with pytest.raises(ConfigError, match=r"add \+stage=target"):
+        pairs.pairs_of(_compose("+stage=intermediate", "source=embedded"))
+
+
+def test_row_text_joins_a_rows_strings_for_any_kind():
+    task = get_task("sequence_classification")
+    assert task.row_text({"text": "good soup", "text_pair": "bad bread", "label": 1}) == "good soup bad bread"
+    qa = {"id": "q1", "question": "Who?", "context": "Ada wrote it.", "answers": {"text": ["Ada"], "answer_start": [0]}}
+    assert task.row_text(qa) == "Who? Ada wrote it."
+    assert task.row_text({"tokens": ["Ada", "wrote"], "tags": [1, 0]}) == "Ada wrote"
+
+
+# -- slow: the divergence study end to end -------------------------------------------------------------
+
+STUDY = ("experiment=divergence_study", "+stage=target")
+
+
+@pytest.fixture(scope="module", name="study")
+def study_fixture(tmp_path_factory):
+    """The divergence study's pairs measured once: (root, rows, stdout)."""
+    root = tmp_path_factory.mktemp("divergence")
+    result = run_itt("--multirun", *STUDY, root=root, module="itt.measure", timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = (root / pairs.MEASURES_FILE).read_text().splitlines()
+    return root, [json.loads(line) for line in lines], result.stdout
+
+
+def _values(rows_: list[dict], measure: str) -> dict[str, float]:
+    return {r["b_key"].split("/")[-1]: r["value"] for r in rows_ if r["measure"] == measure}
+
+
+@pytest.mark.slow
+def test_the_study_measures_every_pair_once_with_every_measure(study):
+    _, found, stdout = study
+    targets = DIVERGENCE_ORDER["sentiment"][1:]
+    assert len(found) == len(targets) * len(MEASURES)  # 8 jobs (ITT on/off) name 4 pairs
+    assert {r["a_key"] for r in found} == {"embedded:sentiment/en/products"}
+    assert {(r["measure"], r["model"]) for r in found} == {(m, None if m == "vocab_overlap" else "bert") for m in MEASURES}
+    assert all(r["n_a"] == r["n_b"] == 420 for r in found)  # 600 generated rows, 70 % train, both sides equal
+    for measure in sorted(MEASURES):  # what each measure says, in the test log (docs/divergence.md quotes it)
+        print(measure, {k: round(v, 4) for k, v in _values(found, measure).items()})
+    assert stdout.count("measures: 0 new row(s)") == 4  # the ITT=false jobs name pairs already measured
+
+
+@pytest.mark.slow
+def test_word_and_token_measures_rank_the_graded_domains_in_their_known_order(study):
+    """kitchen < books < movies < tweets away from products, by construction of the generator's lexicons."""
+    _, found, _ = study
+    order = DIVERGENCE_ORDER["sentiment"][1:]
+    overlap, js = _values(found, "vocab_overlap"), _values(found, "unigram_js")
+    assert [overlap[d] for d in order] == sorted((overlap[d] for d in order), reverse=True), overlap
+    assert len(set(overlap.values())) == len(order)
+    assert [js[d] for d in order] == sorted(js[d] for d in order), js
+    assert len(set(js.values())) == len(order)
+
+
+@pytest.mark.slow
+def test_a_second_call_computes_nothing_and_the_report_joins_measures_to_gains(study):
+    root, found, _ = study
+    again = run_itt(*STUDY, "stage.target=tweets", root=root, module="itt.measure")
+    assert again.returncode == 0 and "measures: 0 new row(s)" in again.stdout, again.stderr[-2000:]
+    assert len((root / pairs.MEASURES_FILE).read_text().splitlines()) == len(found)
+
+    trained, _ = run_sweep(*STUDY, root=root, timeout=900)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert sum(r["status"] == "ok" for r in read_ledger(root)) == 9  # 1 intermediate + 4 targets x ITT on/off
+    report = run_itt(root=root, module="itt.report")
+    assert report.returncode == 0, report.stderr[-3000:]
+    import pandas as pd
+
+    joined = pd.read_csv(root / "report" / "divergence.csv")
+    per_measure = joined.groupby("measure")["b_key"].nunique().to_dict()  # the study has no eval sets: own test sets
+    assert per_measure == {m: 4 for m in MEASURES}, per_measure
+    assert set(joined["a_key"]) == {"embedded:sentiment/en/products"} and joined["delta"].notna().all()
+    rho = pd.read_csv(root / "report" / "divergence_rho.csv")
+    assert set(rho.loc[rho["model"] == "all", "measure"]) == set(MEASURES)

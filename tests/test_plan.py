@@ -1,0 +1,55 @@
+"""``python -m itt.plan``: what a sweep will do, before it runs, without training or importing torch."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import ITT_TINY, read_ledger, run_itt, run_sweep
+
+DEMO = ("-m", "experiment=demo", "+stage=target")
+
+
+def _statuses(output: str) -> dict[str, str]:
+    return {m.group(2): m.group(1) for m in re.finditer(r"^  (cached|failed|to train)\s+\S+\s+(\S+)", output, re.M)}
+
+
+def test_the_demo_grid_before_any_run_is_36_targets_and_9_intermediates_to_train(tmp_path):
+    result = run_itt(*DEMO, root=tmp_path, module="itt.plan")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "36 run(s) named by the sweep:"
+    assert "intermediate run(s) they pull in: 9" in lines
+    statuses = _statuses(result.stdout)
+    assert len(statuses) == 45 and set(statuses.values()) == {"to train"}
+    assert sum("-intermediate-" in run_id for run_id in statuses) == 9
+    assert lines[-1].startswith("summary: 45 to train, 0 failed before (rerun), 0 cached; work to do: ")
+    assert not (tmp_path / "results.jsonl").exists() and not (tmp_path / "runs").exists()  # nothing trained
+
+
+@pytest.mark.slow
+def test_after_a_sweep_everything_is_cached_and_a_deleted_row_is_exactly_what_is_left(tmp_path):
+    grid = ("-m", "model=bert", "task=sentiment", "+stage=target", "stage.target=domain,crosslingual",
+            "stage.itt=true,false", *ITT_TINY)
+    first, _ = run_sweep(*grid[1:], root=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    planned = run_itt(*grid, root=tmp_path, module="itt.plan")
+    statuses = _statuses(planned.stdout)
+    assert len(statuses) == 4 and set(statuses.values()) == {"cached"}, planned.stdout  # cached targets pull nothing
+    assert "summary: 0 to train, 0 failed before (rerun), 4 cached" in planned.stdout
+
+    rows = read_ledger(tmp_path)
+    victim = next(r for r in rows if r["stage"] == "target" and r["itt"])  # an ITT target
+    kept = [r for r in rows if r["run_id"] != victim["run_id"]]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    again = run_itt(*grid, root=tmp_path, module="itt.plan")
+    statuses = _statuses(again.stdout)
+    assert [k for k, v in statuses.items() if v == "to train"] == [victim["run_id"]], again.stdout
+    assert statuses[victim["intermediate_run_id"]] == "cached"  # its intermediate is reused, not retrained
+    assert re.search(rf"to train\s+target\s+{re.escape(victim['run_id'])}.*est ~\d+s", again.stdout)  # comparable runs
+
+
+def test_a_bad_command_is_one_error_line(tmp_path):
+    result = run_itt("-m", "model=bret", "+stage=target", root=tmp_path, module="itt.plan")
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: model=bret is not an option of model")
