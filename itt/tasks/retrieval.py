@@ -10,8 +10,9 @@ two ``text_fields``; surrounding whitespace is stripped (``google/xtreme``'s Tat
 newline). Row i's translation is candidate i.
 
 Embeddings: the mean of the chosen layer's hidden states over the real tokens (attention-mask
-weighted), in fp32; ``task.options.layer`` (only when the task's own kind is retrieval): null = the last
-layer, an int indexes ``hidden_states`` (0 = the embedding layer).
+weighted), in fp32; option ``layer`` (the spec's ``options: {layer: 8}``, or ``task.options`` when the
+task's own kind is retrieval): null = the last layer, an int indexes ``hidden_states`` (0 = the
+embedding layer; XTREME pooled a middle layer of mBERT and XLM-R).
 
 Metrics, over the whole validation or test split:
 
