@@ -111,6 +111,17 @@ def test_a_sentence_embeds_the_same_alone_and_padded_in_a_batch():
     torch.testing.assert_close(a[0], b[0], rtol=1e-5, atol=1e-5)
 
 
+def test_the_layer_option_pools_that_hidden_layer():
+    model, tokenizer = _tiny_encoder_and_tokenizer()
+    batch = dict(tokenizer(["the cat sleeps", "a big red car"], padding=True, return_tensors="pt"))
+    pair = {f"pair_{k}": v for k, v in batch.items()}
+    with torch.no_grad():
+        out = get_task("retrieval", options={"layer": 0}).forward(model, {**batch, **pair, "idx": torch.arange(2)})
+        embedded = model.embeddings(input_ids=batch["input_ids"])
+    torch.testing.assert_close(out.source, mean_pool(embedded, batch["attention_mask"]))
+    torch.testing.assert_close(out.translation, out.source)
+
+
 def test_evaluate_a_loaded_model_and_a_saved_folder(tmp_path):
     model, tokenizer = _tiny_encoder_and_tokenizer()
     sentences = ["the cat sleeps", "the dog runs", "a red car", "a blue house", "the house is big", "a small dog"]
