@@ -84,6 +84,11 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, spec.settings.data.max_length, Path(cfg.paths.cache),
                         cfg.source.hub_timeout_s)
     aligned = identity.aligned_roles(cfg)
+    for role in spec.roles:
+        task = task_of(cfg, cfg.task.datasets[role])
+        if not task.trainable:
+            raise ConfigError(f"task.datasets.{role}: kind {task.kind} is evaluation only (nothing to train); make it an eval "
+                              f"set instead (task.evals.{role}) and list it in stage.evals or intermediate.evals")
     train = [prepare(role, dataset_spec(cfg.task.datasets[role], cfg), task_of(cfg, cfg.task.datasets[role]), tokenizer,
                      protocol, by_id=role in aligned) for role in spec.roles]
     evals = [prepare(name, dataset_spec(cfg.task.evals[name], cfg), task_of(cfg, cfg.task.evals[name]), tokenizer, protocol,
@@ -137,7 +142,10 @@ def _labels_of(row: dict) -> list[str]:
 
 
 def _member_for(prepared: Prepared, heads, head_of: list[int], train: list[Prepared]) -> int:
-    """The mixture member whose head an extra eval set of a multi-head run is scored with: one of its label space."""
+    """The mixture member whose head an extra eval set of a multi-head run is scored with: one of its label space
+    (an evaluation-only kind, e.g. retrieval, reads the shared encoder: any member serves)."""
+    if not prepared.task.trainable:
+        return 0
     space = multihead.label_space_json(prepared.task, prepared.labels)
     for i, member_head in enumerate(head_of):
         if heads[member_head].label_space == space:

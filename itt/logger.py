@@ -107,8 +107,8 @@ def record_row(loggers: list, row: dict) -> None:
             if evals:
                 import wandb  # noqa: PLC0415
 
-                columns = ["eval", "lang", "family", "genus", "script", "domain", "split", "metric", "value"]
-                data = [[name, e.get("lang"), e.get("family"), e.get("genus"), e.get("script"), e.get("domain"),
+                columns = ["eval", "kind", "lang", "family", "genus", "script", "domain", "split", "metric", "value"]
+                data = [[name, e.get("kind"), e.get("lang"), e.get("family"), e.get("genus"), e.get("script"), e.get("domain"),
                          key.split("/")[0], key.split("/")[1], value]
                         for name, e in evals.items() for key, value in (e.get("metrics") or {}).items()]
                 experiment.log({"evals": wandb.Table(columns=columns, data=data)})

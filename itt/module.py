@@ -71,6 +71,13 @@ class ITTModule(pl.LightningModule):
             return self.model(member if member is not None else batch["task"], **model_inputs(batch))
         return self.model(**model_inputs(batch))
 
+    def model_for(self, member: int | None) -> nn.Module:
+        """The ``transformers`` model an eval set is scored with: the run's model, or for a multi-head model
+        the one with mixture member ``member``'s head (every head's model shares the one encoder)."""
+        if isinstance(self.model, MultiHeadModel):
+            return self.model.models[self.model.head_of[member or 0]]
+        return self.model
+
     def training_step(self, batch, batch_idx):
         loss = self(batch).loss
         # Only a cheap check on the device tensor; the host sync happens at the logging interval.
@@ -80,9 +87,13 @@ class ITTModule(pl.LightningModule):
         return loss
 
     def _eval_step(self, batch, metrics, split: str, dataloader_idx: int):
-        out = self(batch, self.evals[dataloader_idx].member)
+        evaluation = self.evals[dataloader_idx]
+        # The evaluated set's kind decides what the model computes (Task.forward): by default its head's own
+        # forward pass; an eval set of another kind than the run's (retrieval on a classifier) reads the
+        # encoder its own way.
+        out = evaluation.task.forward(self.model_for(evaluation.member), batch)
         metrics[dataloader_idx].update(out, batch)
-        if out.loss is not None:
+        if getattr(out, "loss", None) is not None:
             self.log(f"{self.evals[dataloader_idx].prefix(split)}loss", out.loss, on_epoch=True,
                      batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False, sync_dist=True)
 

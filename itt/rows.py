@@ -57,7 +57,10 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
         "seed": cfg.seed, "split": cfg.split.name, "source": cfg.source.name,
         "hparams_id": identity.hparams_id(spec), "primary_metric": primary, "selected_on": None,
         "metrics": {}, "dataset": members[0], "datasets": members,
-        "evals": {name: dataset_info(cfg, name, cfg.task.evals[name]) for name in spec.evals},
+        # Each eval set's kind: the report never averages one kind's scores with another's (XNLI and Tatoeba
+        # both report acc).
+        "evals": {name: {**dataset_info(cfg, name, cfg.task.evals[name]), "kind": identity.kind_of(cfg, cfg.task.evals[name])[0]}
+                  for name in spec.evals},
         "n_test": None, "parent_run_id": parent, "intermediate_run_id": parent if spec.is_itt else None,
         "chain": chain, "head": None, "head_policy": spec.head_policy if parent else None,
         "checkpoint": None, "predictions": None, "data_sizes": None,

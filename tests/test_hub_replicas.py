@@ -59,8 +59,8 @@ def test_hub_id_without_replica_fails_the_test(hub_replica):
 
 
 def test_config_without_replica_fails_the_test(hub_replica):
-    with pytest.raises(pytest.fail.Exception, match="'facebook/xnli' has no replica of config 'fr'"):
-        load("facebook/xnli", "fr")
+    with pytest.raises(pytest.fail.Exception, match="'google/xtreme' has no replica of config 'PAN-X.fr'"):
+        load("google/xtreme", "PAN-X.fr")
 
 
 def test_multi_config_dataset_needs_a_config(hub_replica):

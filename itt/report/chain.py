@@ -53,3 +53,16 @@ def parent_keys(runs: pd.DataFrame) -> dict[str, str]:
     keys = {r["run_id"]: training_key(r) for r in runs.to_dict("records")}
     return {rid: keys[parent] for rid, parent in zip(runs["run_id"], runs["parent_run_id"])
             if not _is_missing(parent) and parent in keys}
+
+
+def parent_langs(runs: pd.DataFrame) -> dict[str, str]:
+    """run_id -> language(s) its parent trained on (``en``, ``en+de`` for a mixture), for rows that
+    predate ``chain`` (newer rows name every step's languages there)."""
+    def langs(row) -> str | None:
+        members = [d for d in (row.get("datasets") or []) if isinstance(d, dict)] or [row.get("dataset") or {}]
+        found = [str(d.get("lang")) for d in members if not _is_missing(d.get("lang"))]
+        return "+".join(found) or None
+
+    by_id = {r["run_id"]: langs(r) for r in runs.to_dict("records")}
+    return {rid: by_id[parent] for rid, parent in zip(runs["run_id"], runs["parent_run_id"])
+            if not _is_missing(parent) and by_id.get(parent)}

@@ -1,6 +1,8 @@
 """Cross-lingual views: a target trained in one language and evaluated zero-shot in many.
 
-For every model × task × target × ITT variant whose runs were scored in at least two languages:
+For every model × task × target × ITT variant whose runs were scored in at least two languages
+(per kind of eval set: a classifier's XNLI sets and its Tatoeba retrieval sets both report ``acc``,
+but are never averaged together; ``eval_kind``):
 
 * **per language**: the ordinary comparison cells of each eval set (rows ordered by family, then
   language), with Δ, seeds, CI and p as in the main table;
@@ -25,8 +27,9 @@ from .ledger_frame import GROUP_KEYS, NO_ITT
 from .stats import (TABLE_COLUMNS, Bootstrap, compare_sides, higher_is_better,
                     table_from_lines)
 
-LANG_BASE = GROUP_KEYS + ["task", "target", "key", "metric", "model"]
-RUN_FIELDS = LANG_BASE + ["run_id", "itt", "itt_variant", "seed", "time", "_line", "lang"]
+LANG_BASE = GROUP_KEYS + ["task", "target", "key", "eval_kind", "metric", "model"]
+RUN_FIELDS = LANG_BASE + ["run_id", "itt", "itt_variant", "seed", "time", "_line", "lang",
+                          "intermediate_lang", "pretraining", "languages"]
 VIEWS = ["language", "average", "gap", "family", "genus"]
 LANGUAGE_COLUMNS = ["view", "group_name"] + TABLE_COLUMNS
 ROBUST_STATS = ["mean over languages", "worst language", "std across languages"]
@@ -60,7 +63,7 @@ def _run_lines(run: pd.DataFrame, values: dict[str, float]) -> list[dict]:
 def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """Per-run averages over languages, gap and family/genus means (module docstring)."""
     out = []
-    for _, run in per_language_values(multilingual(lines)).groupby("run_id", sort=False):
+    for _, run in per_language_values(multilingual(lines)).groupby(["run_id", "eval_kind"], sort=False, dropna=False):
         train = run["lang"].iloc[0]
         others = run[run["eval_lang"] != train]
         values = {}
@@ -106,7 +109,7 @@ def language_table(lines: pd.DataFrame, cells: pd.DataFrame,
 
 def robustness_lines(lines: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for _, run in per_language_values(multilingual(lines)).groupby("run_id", sort=False):
+    for _, run in per_language_values(multilingual(lines)).groupby(["run_id", "eval_kind"], sort=False, dropna=False):
         v = run["value"].to_numpy(dtype=float)
         worst = v.min() if higher_is_better(run["metric"].iloc[0]) else v.max()
         out += _run_lines(run, dict(zip(ROBUST_STATS, (v.mean(), worst, v.std(ddof=0)))))

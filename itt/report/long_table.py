@@ -8,9 +8,13 @@ name, e.g. ``xnli_de``); intermediate runs have their own set only. Columns:
   ``model_info``), ``task, kind, stage, target, itt, itt_variant, chain_steps, seed, split,
   source, hparams_id, primary_metric, parent_run_id, predictions``;
 * the dataset it trained on: ``role, path, subset, lang, domain, key`` and, for ITT targets,
-  ``intermediate_key`` (what the parent run trained on; see :mod:`itt.report.chain`);
-* the evaluated set: ``eval, own, eval_key, eval_lang, eval_family, eval_genus, eval_script,
-  eval_domain``, ``eval_split`` (``val``/``test``) and ``n`` (its items);
+  ``intermediate_key`` (what the parent run trained on; see :mod:`itt.report.chain`) and
+  ``intermediate_lang`` (the language of every step before it: ``en``, ``de``, ``en>de`` for a chain,
+  ``en+de`` for a mixture; null without ITT), so English vs target-language ITT is a column;
+* the evaluated set: ``eval, own, eval_key, eval_kind, eval_lang, eval_family, eval_genus,
+  eval_script, eval_domain``, ``eval_split`` (``val``/``test``) and ``n`` (its items). ``eval_kind``
+  is the set's task kind (an eval set may have another kind than the run, e.g. retrieval on a
+  classifier; rows without it: the run's kind);
 * ``metric`` (bare name, e.g. ``acc``) and ``value``.
 
 Language family, genus and script come from :mod:`itt.languages` for every known code (one source
@@ -26,7 +30,7 @@ import pandas as pd
 
 from itt import languages
 
-from .chain import parent_keys
+from .chain import parent_keys, parent_langs
 from .dataset_keys import dataset_key, mixture_key
 from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning, _as_float, _is_missing, latest_ok
 
@@ -35,13 +39,13 @@ RUN_COLUMNS = [
     "run_id", "time", "_line", "model", "hub_id", "pretraining", "languages", "task", "kind",
     "stage", "target", "itt", "itt_variant", "chain_steps", "seed", "split", "source",
     "hparams_id", "primary_metric", "parent_run_id", "predictions",
-    "role", "path", "subset", "lang", "domain", "key", "intermediate_key",
+    "role", "path", "subset", "lang", "domain", "key", "intermediate_key", "intermediate_lang",
 ]
-EVAL_COLUMNS = ["eval", "own", "eval_key", "eval_lang", "eval_family", "eval_genus",
+EVAL_COLUMNS = ["eval", "own", "eval_key", "eval_kind", "eval_lang", "eval_family", "eval_genus",
                 "eval_script", "eval_domain", "eval_split", "n", "metric", "value"]
 LONG_COLUMNS = RUN_COLUMNS + EVAL_COLUMNS
 # Keys groupby must never silently drop (pandas drops NaN keys): missing -> "n/a".
-KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "eval", "metric", "model", "itt_variant"]
+KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant"]
 
 
 def _warn(msg: str) -> None:
@@ -86,7 +90,19 @@ def _evaluated_sets(row: Mapping) -> list[tuple[str, bool, Mapping, dict, dict]]
     return sets
 
 
-def _run_fields(row: Mapping, parent_key: str | None) -> dict:
+def chain_langs(chain: list) -> str | None:
+    """``en``, ``en>de`` (two steps), ``en+de`` (a mixture) from a row's ``chain``; None for no steps
+    or steps that name no language."""
+    steps = []
+    for step in chain or []:
+        langs = [str(x) for x in (step.get("langs") or []) if not _is_missing(x)] if isinstance(step, Mapping) else []
+        if not langs:
+            return None
+        steps.append("+".join(langs))
+    return ">".join(steps) or None
+
+
+def _run_fields(row: Mapping, parent_key: str | None, parent_lang: str | None = None) -> dict:
     info, dataset = row["model_info"], row["dataset"]
     out = {c: row.get(c) for c in RUN_COLUMNS if c in row}
     out.update(
@@ -97,6 +113,7 @@ def _run_fields(row: Mapping, parent_key: str | None) -> dict:
         domain=dataset.get("domain"),
         key=mixture_key(row["datasets"], dataset, row.get("source")),
         intermediate_key=parent_key,
+        intermediate_lang=(chain_langs(row["chain"]) or parent_lang) if row.get("itt") else None,
     )
     return out
 
@@ -104,19 +121,20 @@ def _run_fields(row: Mapping, parent_key: str | None) -> dict:
 def long_table(df: pd.DataFrame) -> pd.DataFrame:
     """The long table of the latest ``ok`` row of every run in a ledger frame (``load_ledger``)."""
     runs = latest_ok(df)
-    parents = parent_keys(runs)
+    parents, langs = parent_keys(runs), parent_langs(runs)
     lines = []
     for row in runs.to_dict("records"):
-        base = _run_fields(row, parents.get(row["run_id"]))
+        base = _run_fields(row, parents.get(row["run_id"]), langs.get(row["run_id"]))
         for name, own, spec, sizes, metrics in _evaluated_sets(row):
             spec_fields = _lang_fields(spec, "eval_")
             eval_key = base["key"] if own else dataset_key(spec, row.get("source"))
+            eval_kind = (None if own else spec.get("kind")) or row.get("kind")
             for metric_name, value in metrics.items():
                 split, metric = metric_name.split("/", 1)
                 if metric == "loss":
                     continue
                 lines.append({**base, "eval": name, "own": own, "eval_key": eval_key,
-                              **spec_fields, "eval_split": split,
+                              "eval_kind": eval_kind, **spec_fields, "eval_split": split,
                               "n": sizes.get(SPLITS[split]), "metric": metric,
                               "value": _as_float(value)})
     long = pd.DataFrame(lines, columns=LONG_COLUMNS)

@@ -32,11 +32,13 @@ from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing
 from .long_table import long_table, select
 from .scorers import get_scorer
 
-CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "metric", "model", "itt_variant"]
+# eval_kind: an eval set has one kind, so it never splits a cell; it keeps the per-kind aggregates of the
+# cross-lingual view (both named "avg (excl. en)") apart.
+CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant"]
 BASE_KEYS = CELL_KEYS[:-1]
 # Same for every run of a cell; carried along for the views (languages, divergence).
 DESCRIBE = ["own", "eval_key", "eval_lang", "eval_family", "eval_genus", "intermediate_key",
-            "hub_id"]
+            "intermediate_lang", "hub_id", "pretraining", "languages"]
 
 TEST_NAME = "paired t-test over seeds (scipy.stats.ttest_rel, two-sided)"
 NOTE_TOO_FEW = "n<2 pairs"

@@ -168,8 +168,11 @@ def render_language_markdown(lang_table: pd.DataFrame) -> str:
                "pairs"]
     for keys, sec in lang_table.groupby(LANG_BASE + ["itt_variant"], sort=True, dropna=False):
         k = dict(zip(LANG_BASE + ["itt_variant"], keys))
-        out += [f"### {k['task']} / {k['target']} · {k['model']} · {k['itt_variant'] or DASH} "
-                f"({k['metric']})", ""]
+        lang = sec["intermediate_lang"].dropna()
+        itt_lang = f" [ITT in {lang.iloc[0]}]" if len(lang) else ""
+        variant = DASH if _isnan(k["itt_variant"]) else k["itt_variant"]  # no ITT run: a NaN group key
+        out += [f"### {k['task']} / {k['target']} · {k['model']} · {variant}{itt_lang} "
+                f"· {k['eval_kind']} ({k['metric']})", ""]
         rows = []
         for r in sec.itertuples(index=False):
             label = r.group_name if r.view == "language" else r.view
@@ -191,7 +194,7 @@ def render_robustness_markdown(rob: pd.DataFrame) -> str:
                "p (Holm)", "single-task", "Δ vs single", "95% CI ", "p (Holm) "]
     for keys, sec in rob.groupby(LANG_BASE[:-1], sort=True, dropna=False):
         k = dict(zip(LANG_BASE[:-1], keys))
-        out += [f"### {k['task']} / {k['target']} ({k['metric']})", ""]
+        out += [f"### {k['task']} / {k['target']} · {k['eval_kind']} ({k['metric']})", ""]
         rows = [[str(r.model), str(r.itt_variant or DASH), str(r.eval), fmt_num(r.noitt_mean),
                  fmt_num(r.itt_mean), fmt_num(r.delta, True), fmt_ci(r.ci_low, r.ci_high),
                  fmt_p(r.p_holm), str(r.single_variant or DASH), fmt_num(r.delta_vs_single, True),

