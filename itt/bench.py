@@ -396,7 +396,7 @@ class Bench:
         model = self.fresh_model()
         module = ITTModule(model, [EvalSet(None, self.task, self.labels, self.data.rows)], self.spec.settings.optim,
                            self.cfg.model.fast_dropout, self.cfg.model.sparse_embedding_grad)
-        loggers = build_loggers(self.cfg)
+        loggers = build_loggers(self.spec, "bench", run_dir)
         trainer, _ = build_trainer(self.spec.settings, run_dir, loggers, f"val/{self.task.primary_metric}", self.precision)
         trainer.callbacks.append(Timer())
         try:

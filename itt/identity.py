@@ -158,18 +158,19 @@ def uses_stand_in(model_cfg) -> bool:
     return model_cfg.get("embedded") is not None and not model_cfg.get("local_package") and not model_cfg.get("builder")
 
 
-def wandb_tags(cfg: DictConfig) -> list[str]:
-    spec = resolve(cfg)
+def wandb_tags(spec_or_cfg) -> list[str]:
+    spec = _spec(spec_or_cfg)
+    cfg = spec.cfg
     tags = [cfg.model.name, cfg.task.name, spec.stage, f"seed{cfg.seed}", cfg.source.name]
     if spec.stage == "target":
         tags += [spec.target, "itt" if spec.is_itt else "no-itt"]
     return tags
 
 
-def wandb_group(cfg: DictConfig) -> str:
+def wandb_group(spec_or_cfg) -> str:
     """W&B runs of one comparison share a group: task/target for targets, task/<step> for intermediates."""
-    spec = resolve(cfg)
-    return f"{cfg.task.name}/{spec.target if spec.stage == 'target' else spec.label}"
+    spec = _spec(spec_or_cfg)
+    return f"{spec.cfg.task.name}/{spec.target if spec.stage == 'target' else spec.label}"
 
 
 def register_resolvers() -> None:

@@ -65,12 +65,25 @@ def without_secrets(container):
     return container
 
 
-def build_loggers(cfg: DictConfig) -> list:
+def build_loggers(spec, run_id: str, run_dir) -> list:
+    """The loggers of one run. A command can train several runs (a target pulls its missing parents), so
+    where each logs and what it is called come from the run itself, not from the command's config: its
+    own directory, W&B name and id (stable across requeues), group, tags and job type, and its
+    effective settings in the logged config."""
+    from itt.identity import wandb_group, wandb_tags  # noqa: PLC0415
+
     if os.environ.get("WANDB_SILENT") is None:
         os.environ["WANDB_SILENT"] = "true"  # W&B's banners would drown the run's own log
-    loggers = [instantiate(node) for node in cfg.logger.values()]
+    cfg = spec.cfg
+    own = {"save_dir": str(run_dir)}
+    wandb = {"name": run_id, "id": wandb_id(run_id), "group": wandb_group(spec), "tags": wandb_tags(spec),
+             "job_type": spec.stage}
+    loggers = [instantiate(node, **own, **(wandb if "Wandb" in str(node.get("_target_")) else {}))
+               for node in cfg.logger.values()]
     config = without_secrets(OmegaConf.to_container(cfg, resolve=True))
     config.pop("hydra", None)
+    config.update(OmegaConf.to_container(spec.settings, resolve=True))  # this run's trainer/optim/data
+    config["run"] = {"run_id": run_id, "stage": spec.stage, "roles": list(spec.roles), "variant": spec.variant}
     for lg in loggers:
         lg.log_hyperparams(config)
     return loggers

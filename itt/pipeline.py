@@ -168,7 +168,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
     _record_hub_revisions(row, cfg)
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(spec, run_id, run_dir)
     trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
                                         cfg.get("checkpoint_every_n_steps"))
     ckpt, step = resume_point(run_dir)  # a torn or untrusted checkpoint is skipped, never unpickled

@@ -151,3 +151,19 @@ def test_a_kind_defined_only_in_a_test_module_trains_end_to_end(tmp_path):
     (row,) = _ok(read_ledger(tmp_path), stage="target")
     assert row["kind"] == "test_stages_and_evals.TwoFlags" and set(row["metrics"]) == {"val/exact", "test/exact"}
     assert row["selected_on"] == "val/exact" and 0.0 <= row["metrics"]["test/exact"] <= 1.0
+
+
+@pytest.mark.slow
+def test_a_parent_trained_by_a_target_logs_into_its_own_run(tmp_path):
+    """One command, two runs: the intermediate the target pulls in logs under its own run directory
+    (and would be its own W&B run), not the target's."""
+    result = run_itt(*TARGET, root=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _ok(read_ledger(tmp_path))
+    for row in rows:
+        metrics = tmp_path / "runs" / row["run_id"] / "csv" / "metrics.csv"
+        assert metrics.exists(), row["run_id"]
+        header = metrics.read_text().splitlines()[0]
+        assert ("val/acc" in header), header
+    hparams = (tmp_path / "runs" / rows[0]["run_id"] / "csv" / "hparams.yaml").read_text()
+    assert f"run_id: {rows[0]['run_id']}" in hparams
