@@ -98,10 +98,15 @@ def positive_int(key: str, setting, example: int) -> int:
     raise ConfigError(f"{key}={setting!r} is not valid; use auto, or a positive int such as {example}")
 
 
+#: The mask hash of ``model.fast_dropout`` (``itt.models.fast_dropout``). A new hash gets a new name, so
+#: run ids change with it and rows of an earlier hash are never served as cached runs of this one.
+FAST_DROPOUT = "hash64"
+
+
 def dropout_kind(fast_dropout: bool, device: str) -> str:
-    """Which dropout masks a training run draws: ``hash64`` (``itt.models.fast_dropout``, CPU only) or
-    ``torch``'s own."""
-    return "hash64" if fast_dropout and device == "cpu" else "torch"
+    """Which dropout masks a training run draws: ``FAST_DROPOUT`` (``model.fast_dropout`` on a CPU) or
+    ``torch``'s own (off, or any GPU, whose fused dropout is already fast)."""
+    return FAST_DROPOUT if fast_dropout and device == "cpu" else "torch"
 
 
 def numerics(trainer_cfg, data_cfg, model_cfg) -> dict:

@@ -42,7 +42,7 @@ class EvalSet:
 
 
 class ITTModule(pl.LightningModule):
-    def __init__(self, model, evals: list[EvalSet], optim_cfg, fast_dropout: bool = True,
+    def __init__(self, model, evals: list[EvalSet], optim_cfg, fast_dropout: bool = False,
                  sparse_embedding_grad: bool = True, summary: tuple[str, list[tuple[int, str]]] | None = None):
         """``summary``: a mixture's (name, [(eval set index, metric), ...]): ``val/<name>`` and
         ``test/<name>`` are logged as the mean of those metrics (the members' primary metrics)."""

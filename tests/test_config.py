@@ -63,7 +63,7 @@ def test_run_id_is_stable_and_changes_with_what_determines_the_result():
     assert a.startswith("roberta-sentiment-target-domain-itt-s0-")
     for change in ["seed=1", "stage.itt=false", "stage.target=crosslingual", "optim.lr=1e-4", "model=bert",
                    "task.datasets.domain.embedded_rows=100", "task.datasets.intermediate.embedded_rows=1000",
-                   "trainer.precision=32-true", "data.pad_to_multiple_of=8", "model.fast_dropout=false",
+                   "trainer.precision=32-true", "data.pad_to_multiple_of=8", "model.fast_dropout=true",
                    "stage.head_policy=head", "intermediate.optim.lr=1e-5"]:
         assert identity.run_id(make(*base, change)) != a, change
     # what does not change the result does not change the id
@@ -84,10 +84,11 @@ def test_run_id_hashes_effective_numerics_not_auto(monkeypatch):
     cpu_id, cpu_hparams = identity.run_id(cpu), identity.hparams_id(cpu)
     assert cpu_id == identity.run_id(make(*base, "trainer.precision=bf16-mixed", "data.pad_to_multiple_of=1"))
     assert identity.numerics(identity.resolve(cpu)) == {"device": "cpu", "precision": "bf16-mixed",
-                                                        "pad_to_multiple_of": 1, "dropout": "hash64"}
+                                                        "pad_to_multiple_of": 1, "dropout": "torch"}
+    assert identity.numerics(identity.resolve(make(*base, "model.fast_dropout=true")))["dropout"] == "hash64"
     monkeypatch.setattr(hardware, "cuda_available", lambda: True)
     monkeypatch.setattr(hardware, "cuda_bf16", lambda: False)
-    gpu = make(*base)
+    gpu = make(*base, "model.fast_dropout=true")  # opted in, but GPUs keep torch's fused dropout
     assert identity.numerics(identity.resolve(gpu)) == {"device": "cuda", "precision": "16-mixed",
                                                         "pad_to_multiple_of": 8, "dropout": "torch"}
     assert identity.run_id(gpu) != cpu_id and identity.hparams_id(gpu) != cpu_hparams

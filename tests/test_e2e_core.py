@@ -82,6 +82,7 @@ def test_local_file_dataset_is_a_target(tmp_path):
                             "task.datasets.domain.label_map=null"))
     assert row["status"] == "ok" and row["dataset"]["path"] == str(data)
     assert row["data_sizes"] == {"train": 42, "validation": 9, "test": 9}  # 70/15/15 of 60
+    assert row["numerics"]["dropout"] == "torch" and row["numerics"]["precision"] == row["precision"]  # default: torch's dropout
 
 
 @pytest.mark.slow

@@ -84,6 +84,20 @@ def _datamodule(cfg, tokenizer=None):
     return ITTDataModule(train, [*train, *evals], spec.settings.data, pad, cfg.seed).attach(tokenizer), train[0]
 
 
+def test_default_training_batches_are_uniformly_random(tmp_path):
+    """Standard fine-tuning's batches by default: grouping by length learnt less on small real targets
+    (README, Speed), so it is opt-in, and then with transformers' rule."""
+    from itt.data.samplers import RandomBatches
+
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=200")
+    assert cfg.data.length_grouping is False and cfg.data.mega_batch == "auto"
+    dm, prepared = _datamodule(cfg)
+    sampler = dm.train_dataloader().batch_sampler.sampler
+    assert isinstance(sampler, RandomBatches) and sampler.batch_size == cfg.data.batch_size
+    epochs = [[i for b in batches for i in b] for batches in _epochs(sampler, 2)]
+    assert sorted(epochs[0]) == list(range(len(prepared.features["train"]))) and epochs[0] != epochs[1]
+
+
 @pytest.mark.parametrize("rows, expected", [(100, 1), (255, 1), (256, 2), (640, 5), (6400, 50), (200_000, 50)])
 def test_mega_batch_auto_is_a_quarter_of_the_batches_at_most_50(rows, expected):
     assert mega_batch_batches("auto", rows, 32) == expected
