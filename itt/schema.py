@@ -70,7 +70,7 @@ class ModelSchema:
     trust_remote_code: bool = False  # never on unless the user asks: it runs code from the hub
     # Training on CPU, opt-in: dropout masks from a 64-bit counter-based hash instead of torch's
     # per-element Mersenne Twister (itt/models/fast_dropout.py): same keep probability and scaling,
-    # ~10 % shorter MiniLM steps here. Off by default: its equality with torch's dropout is shown on one
+    # 5-10 % shorter MiniLM steps here. Off by default: its equality with torch's dropout is shown on one
     # real target only (README, Speed). GPUs keep torch's fused dropout either way.
     fast_dropout: bool = False
     # Training on CPU, one process: the input embedding's backward writes only the batch's rows into a
