@@ -113,17 +113,21 @@ def kind_of(cfg: DictConfig, spec_node) -> tuple[str, str | None]:
     return kind, primary
 
 
+def _dataset_identity(cfg: DictConfig, name: str, node) -> dict:
+    """A dataset with the kind that reads and scores it. The task config matters only through what it
+    gives this dataset (its kind's options and primary metric, when the kind is the task's), so an
+    intermediate dataset named the same way in two tasks (MNLI before XNLI and before WikiANN) is one run."""
+    kind, primary = kind_of(cfg, node)
+    options = (_plain(cfg.task.get("options")) or None) if kind == cfg.task.kind else None
+    return {**dataset_payload(cfg, name, node), "kind": kind, "primary_metric": primary, "task_options": options}
+
+
 def run_payload(spec: RunSpec) -> dict:
     cfg = spec.cfg
-    members = {}
-    for role in spec.roles:
-        node = cfg.task.datasets[role]
-        members[role] = {**dataset_payload(cfg, role, node), "kind": kind_of(cfg, node)}
     payload = {
         "model": {k: v for k, v in _plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY},
-        "task": {"kind": cfg.task.kind, "options": _plain(cfg.task.get("options"))},
-        "datasets": members,
-        "evals": {name: dataset_payload(cfg, name, cfg.task.evals[name]) for name in spec.evals},
+        "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role]) for role in spec.roles},
+        "evals": {name: _dataset_identity(cfg, name, cfg.task.evals[name]) for name in spec.evals},
         "stage": {"name": spec.stage, "select_on": spec.select_on},
         "seed": cfg.seed,
         "hparams": hparams_payload(spec),
@@ -138,9 +142,9 @@ def run_payload(spec: RunSpec) -> dict:
 def run_id(spec_or_cfg) -> str:
     spec = _spec(spec_or_cfg)
     parts = [spec.cfg.model.name, spec.cfg.task.name, spec.stage]
-    if spec.stage == "intermediate":
-        if spec.label != "intermediate":
-            parts.append(spec.label)
+    if spec.stage == "intermediate" and spec.label != "intermediate":
+        # A named step can be shared by tasks (MNLI before several targets): no task name in its id.
+        parts = [spec.cfg.model.name, spec.stage, spec.label]
     else:
         parts += [spec.target, "itt" if spec.is_itt else "noitt"]
         if spec.is_itt and spec.variant != "intermediate":

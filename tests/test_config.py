@@ -164,3 +164,16 @@ def test_experiment_demo_sweeps_the_grid():
     assert params.model.split(",") == ["bert", "roberta", "xlnet"]
     assert len(params.task.split(",")) == 3 and params["stage.itt"] == "true,false"
     assert cfg.source.name == "embedded"
+
+
+def test_a_named_intermediate_is_one_run_for_every_task_that_names_it_alike():
+    """MNLI before XNLI and MNLI before WikiANN: the same data, kind, metric and settings, one run."""
+    shared = ("'+task.datasets={mnli:{path:nyu-mll/multi_nli,kind:sequence_classification,primary_metric:acc,"
+              "generator:nli,text_fields:[premise,hypothesis]}}'")
+    ids = set()
+    for task in ("sentiment", "ner", "qa"):
+        cfg = make(f"task={task}", "+stage=target", "source=embedded", shared.strip("'"), "intermediate.steps=[mnli]")
+        parent = identity.resolve(cfg).parent
+        ids.add(identity.run_id(parent))
+        assert identity.run_id(cfg) not in ids  # the targets differ, of course
+    assert len(ids) == 1 and next(iter(ids)).startswith("bert-intermediate-mnli-s0-")
