@@ -51,7 +51,7 @@ def canonicalize(splits: dict[str, Dataset], task: Task, ctx: RawColumns, max_ro
             break
     pooled = _pooled(parts)
     # Sorting within a chunk kept Arrow reads sequential; shuffle so the cap takes a random subset.
-    return pooled.shuffle(seed=seed).select(range(min(max_rows, len(pooled)))).flatten_indices()
+    return pooled.shuffle(seed=seed).select(range(min(max_rows, len(pooled))))
 
 
 def _canonical(ds: Dataset, split: str, rows: np.ndarray, task: Task, ctx: RawColumns, with_ids: bool) -> Dataset:

@@ -23,7 +23,7 @@ from filelock import FileLock
 
 log = logging.getLogger(__name__)
 #: Bump when what an entry holds changes for the same key (canonicalisation, encoding, layout).
-FORMAT = 2
+FORMAT = 3
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
