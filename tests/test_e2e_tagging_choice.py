@@ -42,7 +42,7 @@ def test_ner_itt_target_logs_span_f1_and_saves_sentence_items(tmp_path):
     assert {t for i in items for t in i["gold"]} <= set(embedded.label_names("ner", "wiki"))
     gold, pred = read_predictions(Path(target["predictions"]) / "test.jsonl")
     for name in ("f1", "precision", "recall"):  # the report's bootstrap scores the saved items like the run did
-        assert get_scorer(name)(gold, pred) == pytest.approx(target["metrics"][f"test/{name}"], abs=1e-5)
+        assert get_scorer(name, "token_classification")(gold, pred) == pytest.approx(target["metrics"][f"test/{name}"], abs=1e-5)
     # With its no-ITT twin, the report's ITT-vs-no-ITT interval is a bootstrap over the test sentences.
     twin = run_itt("model=bert", "task=ner", "+stage=target", OWN_ONLY, "stage.itt=false", *ITT_TINY, "trainer.max_epochs=2", root=tmp_path)
     assert twin.returncode == 0, twin.stderr[-3000:]

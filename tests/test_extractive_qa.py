@@ -251,7 +251,7 @@ def test_qa_trains_and_tests_end_to_end_offline(tmp_path):
     from itt.report.scorers import get_scorer
 
     for metric in ("em", "f1"):
-        score = get_scorer(metric)([i["gold"] for i in own], [i["pred"] for i in own])
+        score = get_scorer(metric, "extractive_qa")([i["gold"] for i in own], [i["pred"] for i in own])
         assert score == pytest.approx(target["metrics"][f"test/{metric}"], abs=1e-6)
 
 
