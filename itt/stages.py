@@ -166,5 +166,7 @@ def _has_stand_in(cfg: DictConfig, node) -> bool:
     from itt.data.files import is_local  # noqa: PLC0415
     from itt.identity import generator_of  # noqa: PLC0415 (identity imports this module)
 
+    if is_local(node.path):
+        return True
     generator = generator_of(cfg, node)
-    return is_local(node.path) or generator not in embedded.GENERATORS or node.lang in embedded.langs(generator)
+    return generator not in embedded.GENERATORS or node.lang in embedded.langs(generator)
