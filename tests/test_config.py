@@ -177,3 +177,30 @@ def test_a_named_intermediate_is_one_run_for_every_task_that_names_it_alike():
         ids.add(identity.run_id(parent))
         assert identity.run_id(cfg) not in ids  # the targets differ, of course
     assert len(ids) == 1 and next(iter(ids)).startswith("bert-intermediate-mnli-s0-")
+
+
+def test_a_named_squad_step_is_one_run_for_the_qa_task_too():
+    """SQuAD before XNLI and before the QA target: the QA task adds no options of its own to its datasets'
+    identity (conf/task/qa.yaml leaves task.options at the kind's defaults), so it is the same run."""
+    shared = ("+task.datasets={squad:{path:rajpurkar/squad,subset:plain_text,kind:extractive_qa,primary_metric:f1,"
+              "generator:qa,text_fields:[question,context],label_field:answers,lang:en,domain:wiki}}")
+    ids = {identity.run_id(identity.resolve(make(f"task={task}", "+stage=target", "stage.target=en", shared,
+                                                  "intermediate.steps=[squad]")).parent) for task in ("xnli", "ner", "qa")}
+    assert len(ids) == 1
+    # a task option on the QA task is part of its QA datasets' identity: another run
+    changed = make("task=qa", "+stage=target", "stage.target=en", shared, "intermediate.steps=[squad]",
+                   "+task.options.doc_stride=64")
+    assert identity.run_id(identity.resolve(changed).parent) not in ids
+
+
+def test_all_eval_sets_offline_are_those_with_a_stand_in():
+    """stage.evals=all: every eval set on the hub; under source=embedded, those whose language the stand-in
+    generators write (en/de/fr/es) or that are local files. A list is taken as given."""
+    hub = identity.resolve(make("task=ner", "+stage=target", "stage.target=en"))
+    assert len(hub.evals) == 39 and "ar" in hub.evals
+    local = "+task.evals={mine:{path:./my_arabic_ner.jsonl,lang:ar,text_fields:[tokens]}}"
+    offline = identity.resolve(make("task=ner", "+stage=target", "stage.target=en", "source=embedded", local))
+    assert offline.evals == ("de", "es", "fr", "mine")
+    assert identity.resolve(make("task=copa", "+stage=target", "stage.target=en", "source=embedded")).evals == ()
+    listed = identity.resolve(make("task=ner", "+stage=target", "stage.target=en", "source=embedded", "stage.evals=[ar,de]"))
+    assert listed.evals == ("ar", "de")

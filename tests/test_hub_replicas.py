@@ -35,7 +35,7 @@ def test_replica_loads_with_recorded_features_and_splits(hub_replica, hub_id, co
     assert sorted(ds) == sorted(recorded["splits"])
     for split in ds.values():
         assert split.features == Features.from_dict(recorded["features"])
-        assert 3 <= split.num_rows <= 8
+        assert 3 <= split.num_rows <= 9  # a few rows; TyDiQA-GoldP: one per language
 
 
 @pytest.mark.parametrize("hub_id", SCRIPT_ONLY)

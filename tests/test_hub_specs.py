@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hub_replicas.fixture import hub_replica  # noqa: F401
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from itt import identity, schema
 from itt.build import dataset_spec, task_of
@@ -38,10 +39,36 @@ def _specs():
                     yield pytest.param(task, group, name, id=f"{task}.{group}.{name}")
 
 
+EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+
+
+def _preset_config(experiment: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[f"experiment={experiment}", "+stage=target"])
+
+
+def _preset_specs():
+    """The datasets a hub preset adds to every task of its sweep (experiment=nli_vs_qa: mnli, squad)."""
+    for experiment in EXPERIMENTS:
+        added = (OmegaConf.load(Path(CONF_DIR) / "experiment" / f"{experiment}.yaml").get("task") or {}).get("datasets") or {}
+        if added and _preset_config(experiment).source.name == "hub":
+            for name in added:
+                yield pytest.param(experiment, name, id=f"{experiment}.{name}")
+
+
 @pytest.mark.parametrize("task, group, name", list(_specs()))
 def test_every_hub_spec_reads_its_replica(hub_replica, task, group, name):
     cfg = _task_config(task)
-    node = cfg.task[group][name]
+    _check_spec(cfg, cfg.task[group][name])
+
+
+@pytest.mark.parametrize("experiment, name", list(_preset_specs()))
+def test_every_hub_spec_a_preset_adds_reads_its_replica(hub_replica, experiment, name):
+    cfg = _preset_config(experiment)
+    _check_spec(cfg, cfg.task.datasets[name])
+
+
+def _check_spec(cfg, node):
     spec, kind = dataset_spec(node), task_of(cfg, node)
     raw, where = load_raw(spec, "hub")
     declared = [theirs for theirs in spec.splits.values() if theirs]

@@ -22,6 +22,7 @@ from .scorers import get_scorer, register_item_scorer, register_scorer
 from .stats import (Bootstrap, apply_holm, comparison_table, describe_groups, group_summary,
                     paired_ttest, table_from_lines)
 from .status import status_lines, sweep_status
+from .target_family import render_target_family_markdown, target_family_table
 from .tables import (render_language_markdown, render_latex, render_markdown,
                      render_robustness_markdown, write_csv)
 from .wandb_source import load_wandb, run_to_record, runs_to_frame
@@ -35,7 +36,8 @@ __all__ = [
     "parse_args", "plot_bars", "plot_delta_heatmap", "plot_gain_vs_measure",
     "plot_language_heatmap", "records_to_frame", "register_item_scorer", "register_scorer",
     "render_language_markdown", "render_latex", "render_markdown", "render_robustness_markdown",
+    "render_target_family_markdown",
     "rho_table", "robustness_table", "run_to_record", "runs_to_frame", "select", "status_lines",
-    "sweep_status", "table_from_lines", "target_runs", "write_csv", "write_outputs",
+    "sweep_status", "table_from_lines", "target_family_table", "target_runs", "write_csv", "write_outputs",
     "write_report",
 ]

@@ -9,6 +9,7 @@ notebooks and tests. Files (under ``${root}/report`` by default):
 * ``long.csv`` – the long table (one line per run × eval set × split × metric);
 * ``languages.csv`` / ``robustness.csv`` – the cross-lingual views (when a target has ≥ 2 languages);
 * ``itt_languages.csv`` – Δ of those views per intermediate language (when ITT ran in ≥ 2 languages);
+* ``families.csv`` – Δ per target family and benchmark (when the targets span ≥ 2 families);
 * ``divergence.csv`` / ``divergence_rho.csv`` – gain vs divergence (when ``measures.jsonl`` exists);
 * ``failed.csv`` – runs that never succeeded;
 * PNGs: ``delta_heatmap.png``, ``bars.png``, ``languages_<task>_<target>[_<n>].png``,
@@ -31,6 +32,7 @@ from .ledger_frame import failed_runs, latest_ok, ledger_path, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
 from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
 from .stats import Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
+from .target_family import FAMILY_COLUMNS, render_target_family_markdown, target_family_table
 from .tables import (render_language_markdown, render_latex, render_markdown,
                      render_rho_markdown, render_robustness_markdown, write_csv)
 
@@ -52,6 +54,7 @@ class Report:
     languages: pd.DataFrame = field(default_factory=pd.DataFrame)
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
     itt_languages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    families: pd.DataFrame = field(default_factory=pd.DataFrame)
     gains: pd.DataFrame = field(default_factory=pd.DataFrame)
     rho: pd.DataFrame = field(default_factory=pd.DataFrame)
     counts: dict = field(default_factory=dict)
@@ -81,7 +84,8 @@ class Report:
         parts = ["# Intermediate-task training: ITT vs no-ITT", "", f"Source: `{self.source}`", ""]
         parts += [f"- {line}" for line in self.notes() + self.group_lines] + [""]
         parts.append(render_markdown(self.table, self.n_tests))
-        for extra in (render_language_markdown(self.languages), render_itt_language_markdown(self.itt_languages),
+        for extra in (render_target_family_markdown(self.families),
+                      render_language_markdown(self.languages), render_itt_language_markdown(self.itt_languages),
                       render_robustness_markdown(self.robustness), render_rho_markdown(self.rho)):
             if extra:
                 parts += [extra, ""]
@@ -118,6 +122,7 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
     table = table_from_lines(lines, bootstrap)
     langs = language_table(lines, table, bootstrap)
     rob = robustness_table(lines)
+    families = target_family_table(lines)
     measures = load_measures(root) if root is not None else None
     gains = join_gains(table, measures) if measures is not None else pd.DataFrame(columns=JOIN_COLUMNS)
     rho = rho_table(gains, bootstrap.resamples or 1000, bootstrap.seed)
@@ -125,11 +130,12 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
     # copies of main-table cells, so they take the main table's adjusted p.
     aggregates = langs[langs["view"] != "language"].copy()
     n_tests = apply_holm((table, "p_value", "p_holm"), (aggregates, "p_value", "p_holm"),
-                         (rob, "p_value", "p_holm"), (rob, "p_vs_single", "p_holm_vs_single"))
+                         (rob, "p_value", "p_holm"), (rob, "p_vs_single", "p_holm_vs_single"),
+                         (families, "p_value", "p_holm"))
     langs = _with_holm(langs, table, aggregates)
     return Report(source=source, table=table, groups=groups_from_lines(lines),
                   failed=failed.reindex(columns=FAILED_COLUMNS), long=long, languages=langs,
-                  robustness=rob, itt_languages=itt_language_table(langs), gains=gains, rho=rho,
+                  robustness=rob, itt_languages=itt_language_table(langs), families=families, gains=gains, rho=rho,
                   counts=counts, n_tests=n_tests)
 
 
@@ -161,6 +167,8 @@ def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
     if not report.failed.empty:
         written["failed"] = out / "failed.csv"
         report.failed.to_csv(written["failed"], index=False)
+    if not report.families.empty:
+        written["families"] = write_csv(report.families, out / "families.csv", FAMILY_COLUMNS)
     if not report.languages.empty:
         written["languages"] = write_csv(report.languages, out / "languages.csv", LANGUAGE_COLUMNS)
         written["robustness"] = write_csv(report.robustness, out / "robustness.csv", ROBUST_COLUMNS)

@@ -199,18 +199,21 @@ XQUAD_QA = {  # (context, question, answer, id): the same ids in every language,
 
 
 def _xquad_rows(lang: str) -> list[dict]:
-    return [qa(c, q, a, i) for c, q, a, i in XQUAD_QA[lang]]
+    return [qa(c, q, a, i) for c, q, a, i in XQUAD_QA.get(lang, XQUAD_QA["en"])]
+
+
+XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")  # dataset_infos.json: 1190 rows each
 
 
 XQUAD = Replica(
     "google/xquad",
     aliases=["xquad"],
     sources=[f"{GH}/xquad/dataset_infos.json"],
-    other_configs=["xquad.ar", "xquad.el", "xquad.es", "xquad.hi", "xquad.ro", "xquad.ru", "xquad.th", "xquad.tr", "xquad.vi"],
     unverified=["hub main holds parquet per config - not seen here"],
-    notes=["evaluation only: a single `validation` split of 1190 rows per language, no train, no test; no `title` column"],
+    notes=["evaluation only: a single `validation` split of 1190 rows per language, no train, no test; no `title` column",
+           "configs other than en, de, zh repeat the English rows (a schema replica: the text is not in their language)"],
     configs=[Config(f"xquad.{lang}", Features({"id": STRING, "context": STRING, "question": STRING, "answers": answers_feature()}),
-                    {"validation": 1_190}, {"validation": _xquad_rows(lang)}) for lang in ("en", "de", "zh")],
+                    {"validation": 1_190}, {"validation": _xquad_rows(lang)}) for lang in XQUAD_LANGS],
 )
 
 MLQA_CTX = {
@@ -219,8 +222,13 @@ MLQA_CTX = {
 }
 
 
+# mlqa.<lang>.<lang> split sizes (dataset_infos.json): (test, validation)
+MLQA_SIZES = {"ar": (5_335, 517), "de": (4_517, 512), "en": (11_590, 1_148), "es": (5_253, 500), "hi": (4_918, 507),
+              "vi": (5_495, 511), "zh": (5_137, 504)}
+
+
 def _mlqa_rows(lang: str, split: str) -> list[dict]:
-    context, pairs = MLQA_CTX[lang]
+    context, pairs = MLQA_CTX.get(lang, MLQA_CTX["en"])
     rows = [qa(context, q, a, f"{split[:3]}{i:04d}a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8") for i, (q, a) in enumerate(pairs)]
     extra = qa("The river Thames flows through London.", "Which city does the Thames flow through?", "London", f"{split[:3]}9999")
     if lang == "de":
@@ -235,20 +243,23 @@ MLQA = Replica(
     aliases=["mlqa"],
     sources=[f"{GH}/mlqa/dataset_infos.json",
              f"{HF}/facebook/mlqa/discussions/5/files (Convert dataset to Parquet: mlqa.<c>.<q>/{{test,validation}}-00000-of-00001.parquet)"],
-    other_configs=["mlqa.<context>.<question> for ar, de, en, es, hi, vi, zh (49 pairs)",
+    other_configs=["mlqa.<context>.<question> for the 42 pairs of two different languages among ar, de, en, es, hi, vi, zh",
                    "mlqa-translate-train.<lang>", "mlqa-translate-test.<lang>"],
     unverified=["whether the parquet conversion (discussion #5) was merged into main; if not, main is a loading script and datasets >= 4 refuses it"],
-    notes=["evaluation only: test and validation, no train; answers struct is {answer_start, text}; no title column"],
-    configs=[Config("mlqa.en.en", Features({"context": STRING, "question": STRING, "answers": answers_feature(text_first=False), "id": STRING}),
-                    {"test": 11_590, "validation": 1_148}, {s: _mlqa_rows("en", s) for s in ("test", "validation")}),
-             Config("mlqa.de.de", Features({"context": STRING, "question": STRING, "answers": answers_feature(text_first=False), "id": STRING}),
-                    {"test": 4_517, "validation": 512}, {s: _mlqa_rows("de", s) for s in ("test", "validation")})],
+    notes=["evaluation only: test and validation, no train; answers struct is {answer_start, text}; no title column",
+           "configs other than en.en, de.de repeat the English rows (a schema replica: the text is not in their language)"],
+    configs=[Config(f"mlqa.{lang}.{lang}", Features({"context": STRING, "question": STRING, "answers": answers_feature(text_first=False), "id": STRING}),
+                    {"test": test, "validation": validation}, {s: _mlqa_rows(lang, s) for s in ("test", "validation")})
+             for lang, (test, validation) in MLQA_SIZES.items()],
 )
 
 _TYDI = [
     ("english", "Nairobi", "Nairobi is the capital and largest city of Kenya, founded in 1899 as a railway depot.", "When was Nairobi founded?", "1899"),
     ("swahili", "Mombasa", "Mombasa ni mji wa pili kwa ukubwa nchini Kenya, ulioko pwani ya Bahari ya Hindi.", "Mombasa iko pwani ya bahari gani?", "Bahari ya Hindi"),
     ("finnish", "Helsinki", "Helsinki on Suomen pääkaupunki, ja se perustettiin vuonna 1550.", "Milloin Helsinki perustettiin?", "1550"),
+    # The other GoldP languages, one row each: English text under their id prefix (a schema replica)
+    *((name, "Nairobi", "Nairobi is the capital and largest city of Kenya, founded in 1899 as a railway depot.",
+       "When was Nairobi founded?", "1899") for name in ("arabic", "bengali", "indonesian", "korean", "russian", "telugu")),
 ]
 TYDIQA = Replica(
     "google-research-datasets/tydiqa",

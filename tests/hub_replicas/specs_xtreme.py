@@ -19,21 +19,23 @@ XCOPA_BANK = {  # premise, choice1, choice2, question, label
            ("我的眼睛又红又肿。", "我在哭。", "我在笑。", "cause", 0),
            ("女孩在麦片里发现了一只虫子。", "她把牛奶倒进碗里。", "她没了胃口。", "effect", 1)],
 }
+XCOPA_LANGS = ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh")  # dataset_infos.json: 11 languages
 XCOPA = Replica(
     "cambridgeltl/xcopa",
     aliases=["xcopa"],
     sources=[f"{GH}/xcopa/dataset_infos.json", f"{GH}/xcopa/xcopa.py",
              f"{HF}/cambridgeltl/xcopa/viewer/ (label int32 0-1, idx int32, changed bool, question 'cause'/'effect')"],
-    other_configs=["et", "ht", "id", "qu", "ta", "th", "tr", "vi", "translation-<lang> (10 configs, English translations)"],
+    other_configs=["translation-<lang> (11 configs, English translations)"],
     unverified=["whether main still holds xcopa.py: commits 5abe7ba/fc217a3 (parquet conversion in progress) still list it; "
                 "if it is there, datasets >= 4 refuses to load cambridgeltl/xcopa"],
-    notes=["evaluation only: validation 100, test 500; label is a plain int32 (not a ClassLabel); question is 'cause' or 'effect'"],
+    notes=["evaluation only: validation 100, test 500; label is a plain int32 (not a ClassLabel); question is 'cause' or 'effect'",
+           "configs other than it, sw, zh repeat the Italian rows (a schema replica: the text is not in their language)"],
     configs=[Config(lang, Features({"premise": STRING, "choice1": STRING, "choice2": STRING, "question": STRING,
                                     "label": INT32, "idx": INT32, "changed": BOOL}),
                     {"validation": 100, "test": 500},
                     {s: [{"premise": p, "choice1": a, "choice2": b, "question": q, "label": y, "idx": i, "changed": False}
-                         for i, (p, a, b, q, y) in enumerate(XCOPA_BANK[lang])] for s in ("validation", "test")})
-             for lang in ("it", "sw", "zh")],
+                         for i, (p, a, b, q, y) in enumerate(XCOPA_BANK.get(lang, XCOPA_BANK["it"]))] for s in ("validation", "test")})
+             for lang in XCOPA_LANGS],
 )
 
 _COPA = [("The man turned on the faucet.", "The toilet filled with water.", "Water flowed from the spout.", "effect", 1),
@@ -99,7 +101,7 @@ NER_BANK = {
 
 def _ner_rows(lang: str, with_spans: bool) -> list[dict]:
     rows = []
-    for sentence in NER_BANK[lang]:
+    for sentence in NER_BANK.get(lang, NER_BANK["en"]):
         tokens, tags = tagged(sentence)
         row = {"tokens": tokens, "ner_tags": tags, "langs": [lang] * len(tokens)}
         if with_spans:
@@ -108,18 +110,34 @@ def _ner_rows(lang: str, with_spans: bool) -> list[dict]:
     return rows
 
 
+def _sizes(validation: int, test: int, train: int) -> dict[str, int]:
+    return {"validation": validation, "test": test, "train": train}
+
+
+# unimelb-nlp/wikiann split sizes (dataset_infos.json) of XTREME's 40 PAN-X languages
+WIKIANN_SIZES = {
+    **{lang: _sizes(10_000, 10_000, 20_000) for lang in ("ar", "bg", "de", "el", "en", "es", "fa", "fi", "fr", "he", "hu", "id",
+                                                           "it", "ja", "ko", "nl", "pt", "ru", "th", "tr", "vi", "zh")},
+    "et": _sizes(10_000, 10_000, 15_000), "eu": _sizes(10_000, 10_000, 10_000), "ka": _sizes(10_000, 10_000, 10_000),
+    "af": _sizes(1_000, 1_000, 5_000), "hi": _sizes(1_000, 1_000, 5_000), "mr": _sizes(1_000, 1_000, 5_000),
+    "bn": _sizes(1_000, 1_000, 10_000), "ml": _sizes(1_000, 1_000, 10_000), "tl": _sizes(1_000, 1_000, 10_000),
+    "ms": _sizes(1_000, 1_000, 20_000), "ur": _sizes(1_000, 1_000, 20_000), "ta": _sizes(1_000, 1_000, 15_000),
+    "kk": _sizes(1_000, 1_000, 1_000), "sw": _sizes(1_000, 1_000, 1_000), "te": _sizes(1_000, 1_000, 1_000),
+    "jv": _sizes(100, 100, 100), "my": _sizes(100, 100, 100), "yo": _sizes(100, 100, 100),
+}
 WIKIANN = Replica(
     "unimelb-nlp/wikiann",
     aliases=["wikiann"],
     sources=[f"{GH}/wikiann/dataset_infos.json", f"{GH}/wikiann/wikiann.py (spans = '<TYPE>: <tokens>' per entity, ['None'] if none)"],
-    other_configs=["173 more language configs (ace ... zh-yue)"],
+    other_configs=["136 more language configs (ace ... zh-yue)"],
     unverified=["hub main holds parquet per config - not seen here"],
-    notes=["sizes differ per language: en/de 20000/10000/10000, sw 1000/1000/1000; langs is one code per token"],
+    notes=["sizes differ per language (dataset_infos.json): 20000/10000/10000 for most, 100/100/100 for jv, my, yo; "
+           "langs is one code per token",
+           "the 40 configs are XTREME's PAN-X languages; those other than en, de, sw repeat the English sentences "
+           "(a schema replica: the text is not in their language)"],
     configs=[Config(lang, Features({"tokens": seq(STRING), "ner_tags": seq(label(*NER_TAGS)), "langs": seq(STRING), "spans": seq(STRING)}),
                     sizes, {s: _ner_rows(lang, True) for s in sizes})
-             for lang, sizes in (("en", {"validation": 10_000, "test": 10_000, "train": 20_000}),
-                                 ("de", {"validation": 10_000, "test": 10_000, "train": 20_000}),
-                                 ("sw", {"validation": 1_000, "test": 1_000, "train": 1_000}))],
+             for lang, sizes in WIKIANN_SIZES.items()],
 )
 
 
@@ -252,6 +270,28 @@ XTREME_UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM"
                "SYM", "VERB", "X")
 
 
+# google/xtreme udpos.<Language> split sizes (dataset_infos.json): (validation, test, train); None = no such split
+UDPOS_SIZES = {
+    "Afrikaans": (194, 425, 1_315), "Arabic": (909, 1_680, 6_075), "Basque": (1_798, 1_799, 5_396),
+    "Bulgarian": (1_115, 1_116, 8_907), "Dutch": (1_394, 1_471, 18_051), "English": (3_974, 5_440, 21_253),
+    "Estonian": (3_125, 3_760, 25_749), "Finnish": (3_239, 4_422, 27_198), "French": (5_979, 9_465, 47_308),
+    "German": (19_233, 22_458, 166_849), "Greek": (2_559, 2_809, 28_152), "Hebrew": (484, 491, 5_241),
+    "Hindi": (1_659, 2_684, 13_304), "Hungarian": (441, 449, 910), "Indonesian": (559, 1_557, 4_477),
+    "Italian": (2_278, 3_518, 29_685), "Japanese": (511, 2_372, 7_125), "Kazakh": (None, 1_047, 31),
+    "Korean": (3_016, 4_276, 27_410), "Chinese": (3_038, 5_528, 18_998), "Marathi": (46, 47, 373),
+    "Persian": (599, 600, 4_798), "Portuguese": (1_770, 2_681, 17_992), "Russian": (9_960, 11_336, 67_435),
+    "Spanish": (3_054, 3_147, 28_492), "Tagalog": (None, 55, None), "Tamil": (80, 120, 400), "Telugu": (131, 146, 1_051),
+    "Thai": (None, 1_000, None), "Turkish": (988, 4_785, 3_664), "Urdu": (552, 535, 4_043), "Vietnamese": (800, 800, 1_400),
+    "Yoruba": (None, 100, None),
+}
+
+
+def _udpos_config(language: str) -> Config:
+    sizes = {split: n for split, n in zip(("validation", "test", "train"), UDPOS_SIZES[language]) if n is not None}
+    rows = _udpos_rows("de_gsd" if language == "German" else "en_ewt")
+    return Config(f"udpos.{language}", _udpos, sizes, {split: rows for split in sizes})
+
+
 def _udpos_rows(treebank: str) -> list[dict]:
     return [{"tokens": [t[0] for t in toks], "pos_tags": [t[2] for t in toks]} for _, _, toks in UD_BANK[treebank]]
 
@@ -310,14 +350,15 @@ XTREME = Replica(
              f"{HF}/google/xtreme/discussions/9/files (Convert dataset to Parquet: <config>/<split>-00000-of-00001.parquet)",
              f"{HF}/xtreme/commit/a357451849b1356ba7ebfe0715b938be15422c30 (Convert dataset to Parquet)"],
     other_configs=["MLQA.<c>.<q> (49)", "PAN-X.<lang> (40)", "PAWS-X.<lang> (7)", "SQuAD", "XQuAD.<lang> (11)", "bucc18.<lang> (4)",
-                   "tatoeba.<lang> (36)", "udpos.<Language> (33)"],
+                   "tatoeba.<lang> (36)"],
     unverified=["that the parquet conversion (discussion #9) was merged into main and kept every feature unchanged", "tatoeba source_lang values (the script derives them from the "
                 "downloaded file name, which may be a cache hash rather than 'deu')",
                 "tatoeba sizes of ara, bul, cmn, ell, hin, jpn, kor, rus, spa, tur, vie: 1000 pairs assumed (LASER's README: "
                 "'1000 English sentences and their translations, if available'; read for afr, ara, ben, bul, deu)"],
     notes=["XNLI: only test (75150) and validation (37350), all 15 languages mixed with a `language` column; gold_label is a STRING",
            "PAWS-X.<lang>: label is a STRING '0'/'1'; train sizes differ from google-research-datasets/paws-x (en 49175, de 49380)",
-           "udpos.<Language>: pos_tags names are alphabetical (ADJ=0 ... X=16), unlike universal_dependencies upos",
+           "udpos.<Language>: pos_tags names are alphabetical (ADJ=0 ... X=16), unlike universal_dependencies upos; "
+           "all 33 are replicated, those other than English and German with the English rows (a schema replica)",
            "tatoeba.<lang>: one `validation` split of 1000 pairs; sentences keep a trailing newline",
            "tydiqa: GoldP, answers struct {answer_start, text}"],
     configs=[
@@ -327,8 +368,7 @@ XTREME = Replica(
         Config("PAWS-X.de", _pawsx, {"validation": 2_000, "test": 2_000, "train": 49_380}, {s: _pawsx_rows("de") for s in ("validation", "test", "train")}),
         Config("PAN-X.en", _panx, {"validation": 10_000, "test": 10_000, "train": 20_000}, {s: _ner_rows("en", False) for s in ("validation", "test", "train")}),
         Config("PAN-X.de", _panx, {"validation": 10_000, "test": 10_000, "train": 20_000}, {s: _ner_rows("de", False) for s in ("validation", "test", "train")}),
-        Config("udpos.English", _udpos, {"validation": 3_974, "test": 5_440, "train": 21_253}, {s: _udpos_rows("en_ewt") for s in ("validation", "test", "train")}),
-        Config("udpos.German", _udpos, {"validation": 19_233, "test": 22_458, "train": 166_849}, {s: _udpos_rows("de_gsd") for s in ("validation", "test", "train")}),
+        *(_udpos_config(language) for language in UDPOS_SIZES),
         *(Config(f"tatoeba.{lang}", _bitext, {"validation": 1_000}, {"validation": _tatoeba_rows(lang)}) for lang in sorted(TATOEBA)),
         Config("tydiqa", _squad_like, {"train": 49_881, "validation": 5_077}, {s: _tydi_rows for s in ("train", "validation")}),
     ],

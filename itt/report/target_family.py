@@ -1,0 +1,165 @@
+"""Δ by target family: which intermediate task helps which kind of target (docs/nli-vs-qa.md).
+
+Every score of a target run belongs to a **benchmark** and a **family**:
+
+* the family is the task kind of the scored set: classification (XNLI, PAWS-X), multiple choice (XCOPA),
+  structured prediction (WikiANN, UD-POS), question answering (XQuAD, MLQA, TyDiQA), retrieval (Tatoeba);
+* the benchmark is the run's task for its own test set and for eval sets named by a bare language code
+  (XNLI's ``de``), else the eval set's name without its ``_<lang>`` suffix (``xquad_de`` -> ``xquad``,
+  ``tatoeba_de`` -> ``tatoeba``), whichever task's run scored it: Tatoeba read off the XNLI and the
+  PAWS-X encoders is one benchmark.
+
+Per run and benchmark there are two values, each the mean over languages (each language weighs the same):
+``zero-shot`` over the languages other than the run's training language, ``training language`` over that
+language alone (the own test set; XQuAD's English set). Per model, seed and ITT variant, a benchmark's value
+is the mean over the runs that scored it and a family's the mean over its benchmarks (at each seed, over
+the benchmarks both sides have, so a missing run never shifts one side only). Each is compared with no ITT
+like every cell of the report: paired by seed, Δ = ITT − no-ITT, a t-interval over seeds, a paired t-test,
+Holm-adjusted together with every other p of the report. A family averages whatever metric each benchmark
+reports (accuracy for POS, span F1 for NER), as XTREME's per-group averages do; ``metrics`` says which.
+
+Built only when the target runs span at least two families: a single-family ledger has its answer in the
+main and cross-lingual tables already.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .ledger_frame import GROUP_KEYS
+from .stats import compare_sides
+
+FAMILIES = {"sequence_classification": "classification", "multiple_choice": "multiple choice",
+            "token_classification": "structured prediction", "extractive_qa": "question answering",
+            "retrieval": "retrieval", "sequence_regression": "regression"}
+ZERO_SHOT, TRAINING = "zero-shot", "training language"
+SCOPES = (ZERO_SHOT, TRAINING)
+FAMILY_MEAN = "family mean"
+ROW_KEYS = GROUP_KEYS + ["model", "scope", "family", "benchmark"]
+FAMILY_COLUMNS = ROW_KEYS + [
+    "itt_variant", "view", "metrics", "n_benchmarks", "benchmarks", "noitt_mean", "itt_mean", "n_pairs",
+    "paired_seeds", "delta", "delta_kind", "ci_low", "ci_high", "ci_method", "t_stat", "p_value", "p_holm",
+    "test_note",
+]
+_STATS = ["noitt_mean", "itt_mean", "n_pairs", "paired_seeds", "delta", "delta_kind", "ci_low", "ci_high",
+          "ci_method", "t_stat", "p_value", "p_holm", "test_note"]
+
+
+def family_of(kind) -> str:
+    return FAMILIES.get(str(kind), str(kind))
+
+
+def benchmark_of(task, eval_name, eval_lang, own: bool) -> str:
+    """``xnli`` for XNLI's own set and its ``de``; ``xquad`` for ``xquad_de``; the name itself otherwise."""
+    name, lang = str(eval_name), None if pd.isna(eval_lang) else str(eval_lang)
+    if own or name == lang:
+        return str(task)
+    if lang and name.endswith(f"_{lang}"):
+        return name[: -len(lang) - 1]
+    return name
+
+
+def benchmark_values(lines: pd.DataFrame) -> pd.DataFrame:
+    """One value per (group, model, seed, ITT variant, family, benchmark, scope): see the module docstring."""
+    scored = lines.dropna(subset=["value"]).copy()
+    if scored.empty:
+        return pd.DataFrame(columns=ROW_KEYS + ["seed", "itt", "itt_variant", "metric", "value"])
+    scored["family"] = scored["eval_kind"].map(family_of)
+    scored["benchmark"] = [benchmark_of(t, e, lang, own) for t, e, lang, own
+                           in zip(scored["task"], scored["eval"], scored["eval_lang"], scored["own"])]
+    training = scored["own"].astype(bool) | (scored["eval_lang"] == scored["lang"])
+    scored["scope"] = np.where(training, TRAINING, ZERO_SHOT)
+    run_keys = ROW_KEYS + ["seed", "itt", "itt_variant", "run_id", "metric"]
+    per_lang = scored.groupby(run_keys + ["eval_lang"], dropna=False, sort=False)["value"].mean().reset_index()
+    per_run = per_lang.groupby(run_keys, dropna=False, sort=False)["value"].mean().reset_index()
+    keys = ROW_KEYS + ["seed", "itt", "itt_variant"]
+    return (per_run.groupby(keys, dropna=False, sort=False)
+            .agg(value=("value", "mean"), metric=("metric", lambda m: ",".join(sorted(set(m)))))
+            .reset_index())
+
+
+def _family_side(side: pd.DataFrame, common: dict) -> pd.DataFrame:
+    """Per seed, the mean over the benchmarks ``common[seed]`` (those both sides scored at that seed)."""
+    rows = []
+    for seed, g in side.groupby("seed", dropna=False):
+        kept = g[g["benchmark"].isin(common.get(seed, set()))]
+        if len(kept):
+            rows.append({"seed": seed, "value": kept["value"].mean()})
+    return pd.DataFrame(rows, columns=["seed", "value"])
+
+
+def _row(keys: dict, variant: str, view: str, block: pd.DataFrame, stats: dict) -> dict:
+    benchmarks = sorted(block["benchmark"].unique())
+    metrics = sorted({m for ms in block["metric"] for m in str(ms).split(",")})
+    return {**keys, "itt_variant": variant, "view": view, "metrics": ",".join(metrics),
+            "n_benchmarks": len(benchmarks), "benchmarks": ",".join(benchmarks),
+            **{k: stats.get(k, math.nan) for k in _STATS}}
+
+
+def target_family_table(lines: pd.DataFrame) -> pd.DataFrame:
+    """Benchmark and family rows, Δ per ITT variant (``p_holm`` is left for ``apply_holm``)."""
+    own_kinds = lines.loc[lines["own"].astype(bool), "eval_kind"] if not lines.empty else pd.Series(dtype=object)
+    if own_kinds.map(family_of).nunique() < 2:
+        return pd.DataFrame(columns=FAMILY_COLUMNS)
+    values = benchmark_values(lines)
+    out = []
+    for block_keys, block in values.groupby(GROUP_KEYS + ["model", "scope", "family"], sort=False, dropna=False):
+        keys = dict(zip(GROUP_KEYS + ["model", "scope", "family"], block_keys))
+        no = block[~block["itt"].astype(bool)]
+        for variant in sorted(block.loc[block["itt"].astype(bool), "itt_variant"].unique()):
+            yes = block[block["itt"].astype(bool) & (block["itt_variant"] == variant)]
+            for bench, y in yes.groupby("benchmark", sort=True):
+                n = no[no["benchmark"] == bench]
+                out.append(_row({**keys, "benchmark": bench}, variant, "benchmark", y, compare_sides(y, n)))
+            common = {s: set(g["benchmark"]) & set(no.loc[no["seed"] == s, "benchmark"])
+                      for s, g in yes.groupby("seed", dropna=False)}
+            stats = compare_sides(_family_side(yes, common), _family_side(no, common))
+            out.append(_row({**keys, "benchmark": FAMILY_MEAN}, variant, "family", yes, stats))
+    table = pd.DataFrame(out, columns=FAMILY_COLUMNS)
+    if table.empty:
+        return table
+    order = list(dict.fromkeys(FAMILIES.values()))
+    table["_scope"] = table["scope"].map(SCOPES.index)
+    table["_family"] = table["family"].map(lambda f: order.index(f) if f in order else len(order))
+    table["_view"] = table["view"].map({"family": 0, "benchmark": 1})
+    table = table.sort_values(GROUP_KEYS + ["model", "_scope", "_family", "family", "_view", "benchmark", "itt_variant"],
+                              kind="stable")
+    return table.drop(columns=["_scope", "_family", "_view"]).reset_index(drop=True)
+
+
+def render_target_family_markdown(table: pd.DataFrame) -> str:
+    if table.empty:
+        return ""
+    out = ["## Δ by target family", "",
+           "_Δ = ITT − no-ITT [95 % CI over seeds] per ITT variant; rows: each family's mean over its benchmarks, "
+           "then the benchmarks (mean over their languages); * = Holm-adjusted p < 0.05 (families.csv has every "
+           "number). A family mixes its benchmarks' metrics (metrics column)._", ""]
+    for keys, block in table.groupby(GROUP_KEYS + ["model", "scope"], sort=False, dropna=False):
+        k = dict(zip(GROUP_KEYS + ["model", "scope"], keys))
+        variants = list(dict.fromkeys(block["itt_variant"]))
+        out += [f"### {k['model']} · {k['scope']} · source={k['source']} split={k['split']} hparams={k['hparams_id']}", "",
+                "| family / benchmark | no ITT | " + " | ".join(f"Δ {v}" for v in variants) + " |",
+                "|---|---:|" + "---:|" * len(variants)]
+        for (_, bench), rows in block.groupby(["family", "benchmark"], sort=False):
+            first = rows.iloc[0]
+            label = f"**{first['family']}** ({first['metrics']})" if first["view"] == "family" else f"  {bench}"
+            cells = [_delta_cell(rows[rows["itt_variant"] == v]) for v in variants]
+            out.append(f"| {label} | {_num(first['noitt_mean'])} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _num(value) -> str:
+    return "–" if pd.isna(value) else f"{value:.3f}"
+
+
+def _delta_cell(rows: pd.DataFrame) -> str:
+    if rows.empty or pd.isna(rows.iloc[0]["delta"]):
+        return "–"
+    r = rows.iloc[0]
+    ci = f" [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if pd.notna(r["ci_low"]) else ""
+    star = "*" if pd.notna(r["p_holm"]) and r["p_holm"] < 0.05 else ""
+    return f"{r['delta']:+.3f}{ci}{star}"
