@@ -49,6 +49,9 @@ class Built:
         """The validation metric that picks the checkpoint."""
         if self.spec.select_on:
             select = next(p for p in [*self.train, *self.evals] if p.name == self.spec.select_on)
+            if select.rows is not None and "validation" not in select.rows:
+                raise ConfigError(f"stage.select_on={self.spec.select_on}: that eval set has a test split only "
+                                  "(no validation score to select on); pick one with a validation split or use split=paper")
             return f"val/{self.spec.select_on}/{select.task.primary_metric}"
         return f"val/{self.primary_metric}"
 

@@ -51,8 +51,14 @@ class ITTModule(pl.LightningModule):
         self.fast_dropout, self.sparse_embedding_grad = fast_dropout, sparse_embedding_grad
         self.model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as found
         rows = [e.rows or {} for e in evals]
-        self.val_metrics = nn.ModuleList([e.task.evaluator(e.labels, r.get("validation")) for e, r in zip(evals, rows)])
-        self.test_metrics = nn.ModuleList([e.task.evaluator(e.labels, r.get("test")) for e, r in zip(evals, rows)])
+        # Per stage, the eval sets that have that split (a test-only eval set has no validation score),
+        # in the order of the data module's loaders (dataloader_idx -> eval set).
+        self.split_sets = {stage: [i for i, r in enumerate(rows) if not r or split in r]
+                           for stage, split in (("val", "validation"), ("test", "test"))}
+        self.val_metrics = nn.ModuleList([evals[i].task.evaluator(evals[i].labels, rows[i].get("validation"))
+                                          for i in self.split_sets["val"]])
+        self.test_metrics = nn.ModuleList([evals[i].task.evaluator(evals[i].labels, rows[i].get("test"))
+                                           for i in self.split_sets["test"]])
         self.test_items: dict[str, list[dict]] = {}  # per eval set ("" for the own split): one {pred, gold} per item
         if optim_cfg.freeze_encoder:
             for p in model.base_model.parameters():
@@ -87,21 +93,22 @@ class ITTModule(pl.LightningModule):
         return loss
 
     def _eval_step(self, batch, metrics, split: str, dataloader_idx: int):
-        evaluation = self.evals[dataloader_idx]
+        evaluation = self.evals[self.split_sets[split][dataloader_idx]]
         # The evaluated set's kind decides what the model computes (Task.forward): by default its head's own
         # forward pass; an eval set of another kind than the run's (retrieval on a classifier) reads the
         # encoder its own way.
         out = evaluation.task.forward(self.model_for(evaluation.member), batch)
         metrics[dataloader_idx].update(out, batch)
         if getattr(out, "loss", None) is not None:
-            self.log(f"{self.evals[dataloader_idx].prefix(split)}loss", out.loss, on_epoch=True,
+            self.log(f"{evaluation.prefix(split)}loss", out.loss, on_epoch=True,
                      batch_size=batch["input_ids"].shape[0], add_dataloader_idx=False, sync_dist=True)
 
     def _log_metrics(self, metrics, split: str, keep_items: bool = False):
-        computed = []
-        for evaluation, metric in zip(self.evals, metrics):
+        computed = {}
+        for i, metric in zip(self.split_sets[split], metrics):
+            evaluation = self.evals[i]
             values = metric.compute()
-            computed.append(values)
+            computed[i] = values
             if keep_items:
                 self.test_items[evaluation.name or ""] = metric.items()
             # Already every process's items (torchmetrics synced them): identical on each process.

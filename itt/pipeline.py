@@ -185,7 +185,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         test = trainer.test(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
         done = time.perf_counter()
         metrics = {k: float(v) for part in [*val, *test] for k, v in part.items() if not k.endswith("/loss")}
-        sizes = {p.name: {"validation": len(p.rows["validation"]), "test": len(p.rows["test"])} for p in built.evals}
+        sizes = {p.name: {s: len(p.rows[s]) for s in ("validation", "test") if s in p.rows} for p in built.evals}
         row = rows.with_metrics(row, metrics, sizes)
         row.update(status="ok", checkpoint=str(_save_model(run_dir, built)),
                    predictions=str(_save_predictions(run_dir, built.module.test_items)),

@@ -31,12 +31,16 @@ def wanted(setting) -> bool:
 
 
 def configure_data_progress(show: bool) -> None:
+    """datasets' bars (map, load) and transformers' (loading and writing weights) on or off."""
     import datasets  # noqa: PLC0415
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
     if show:
         datasets.enable_progress_bars()
+        hf_logging.enable_progress_bar()
     else:
         datasets.disable_progress_bars()
+        hf_logging.disable_progress_bar()
 
 
 def progress_bar():

@@ -67,6 +67,19 @@ def test_local_folder_official_splits_and_label_map(tmp_path):
     assert all(t.startswith("dev ") for t in splits["validation"]["text"])  # dev.csv named by datasets' own rule
 
 
+def test_an_official_eval_set_with_a_test_split_only_is_scored_on_all_of_it(tmp_path):
+    """XQuAD's and Tatoeba's shape: no validation split. Under split=official nothing is carved from it."""
+    pd.DataFrame(rows(40)).to_csv(tmp_path / "test.csv", index=False)
+    spec = DatasetSpec(path=str(tmp_path), text_fields=["review"], label_field="stars", labels=["neg", "pos"])
+    splits, _ = load(spec, split=OFFICIAL, eval_only=True)
+    assert set(splits) == {"test"} and len(splits["test"]) == 40
+    splits, _ = load(spec, split=PAPER, eval_only=True)  # paper: every eval set is divided 15 : 15
+    assert sorted(len(s) for s in splits.values()) == [20, 20]
+    (tmp_path / "test.csv").rename(tmp_path / "train.csv")
+    with pytest.raises(DataError, match=r"an eval set needs a test split under split=official \(splits: train\)"):
+        load(spec, split=OFFICIAL, eval_only=True)
+
+
 def test_classlabel_names_map_through_label_map_and_undeclared_splits_are_never_read(tmp_path):
     """IMDb's shape: ClassLabel(neg, pos) and an `unsupervised` split labelled -1."""
     features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})

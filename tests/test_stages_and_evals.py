@@ -82,6 +82,27 @@ def test_a_target_with_three_eval_sets_writes_them_in_one_row_and_the_report_sho
     assert {"de", "fr", "es"} <= shown
 
 
+@pytest.mark.slow
+def test_an_official_test_only_eval_set_is_scored_on_all_items_and_cannot_pick_the_checkpoint(tmp_path):
+    """XQuAD's shape under split=official: a test split only. Its every row is scored; no validation score."""
+    folder = tmp_path / "xq"
+    folder.mkdir()
+    with open(folder / "test.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "stars"])
+        writer.writerows([f"text {i} " + ("good" if i % 2 else "bad"), ("negative", "positive")[i % 2]] for i in range(40))
+    evals = f"+task.evals={{xq:{{path:{folder},text_fields:[review],label_field:stars,lang:de}}}}"
+    result = run_itt(*TARGET, "stage.itt=false", "split=official", evals, root=tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = _ok(read_ledger(tmp_path / "out"), stage="target")
+    assert row["evals"]["xq"]["n"] == {"test": 40}
+    assert set(row["evals"]["xq"]["metrics"]) == {"test/acc", "test/f1_macro"}
+    assert "val/acc" in row["metrics"] and not any(k.startswith("val/xq/") for k in row["metrics"])
+    refused = run_itt(*TARGET, "stage.itt=false", "split=official", evals, "stage.select_on=xq", root=tmp_path / "sel")
+    assert refused.returncode != 0
+    assert "stage.select_on=xq: that eval set has a test split only" in refused.stderr
+
+
 # -- a task kind defined only here ---------------------------------------------------------------
 
 class TwoFlags(Task):

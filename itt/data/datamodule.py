@@ -58,13 +58,15 @@ class ITTDataModule(pl.LightningDataModule):
         # Per (dataset, split): token lengths (grouping, evaluation order) and the features as batches see them.
         self.lengths: dict[tuple[int, str], list[int]] = {}
         self.train_features = [self._formatted(p.features["train"]) for p in train]
-        self.eval_features: dict[str, list] = {}
-        for split in ("validation", "test"):
-            # Evaluation rows carry their position, so evaluators put length-sorted predictions back in order.
-            self.eval_features[split] = [self._formatted(p.features[split].add_column("idx", range(len(p.features[split]))))
-                                         for p in evals]
-            for i, p in enumerate(evals):
-                self.lengths[(i, split)] = p.features[split]["length"][:]
+        # Per split, the eval sets that have it (an eval set may be test-only), in order.
+        self.split_sets = {split: [i for i, p in enumerate(evals) if split in p.features] for split in ("validation", "test")}
+        self.eval_features: dict[tuple[int, str], object] = {}
+        for split, indices in self.split_sets.items():
+            for i in indices:
+                features = evals[i].features[split]
+                # Evaluation rows carry their position, so evaluators put length-sorted predictions back in order.
+                self.eval_features[(i, split)] = self._formatted(features.add_column("idx", range(len(features))))
+                self.lengths[(i, split)] = features["length"][:]
 
     @staticmethod
     def _formatted(features):
@@ -130,8 +132,8 @@ class ITTDataModule(pl.LightningDataModule):
     def _eval_loaders(self, split: str) -> list[DataLoader]:
         loaders = []
         rank, world = self._shard()
-        for i, (features, collate) in enumerate(zip(self.eval_features[split], self.eval_collators)):
-            lengths = self.lengths[(i, split)]
+        for i in self.split_sets[split]:
+            features, collate, lengths = self.eval_features[(i, split)], self.eval_collators[i], self.lengths[(i, split)]
             # In length order; under DDP every process takes every world-th row (the evaluators gather them).
             order = sorted(range(len(lengths)), key=lengths.__getitem__)[rank::world]
             loaders.append(DataLoader(features, batch_size=self.data_cfg.eval_batch_size, sampler=order,

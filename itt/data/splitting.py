@@ -9,7 +9,9 @@ for all of them or for none, so no validation or test item has its translation i
 (STS-B de vs STS-B en, XNLI in 15 languages). That split is random but not stratified.
 
 Eval sets (``task.evals``) are never trained on: under ``split=paper`` their rows are divided into
-validation and test only (in the ratio validation : test), or by id like the others when aligned.
+validation and test only (in the ratio validation : test), or by id like the others when aligned;
+under ``split=official`` they keep their declared splits, and one with a test split only (XQuAD,
+Tatoeba) is scored on all of its items and has no validation score.
 """
 
 from __future__ import annotations
@@ -61,8 +63,11 @@ def _official(canonical, split_cfg, task, seed, where, eval_only):
     if not eval_only and "train" not in canonical:
         raise DataError(f"{where}: has no train split (splits: {', '.join(canonical)}); use split=paper")
     out = dict(canonical)
-    if eval_only and "validation" not in out:  # carve it from the test rows
-        out["test"], out["validation"] = _split(out["test"], split_cfg.validation / (split_cfg.validation + split_cfg.test), task, seed)
+    if eval_only:  # an eval set with only a test split (XQuAD, Tatoeba) is scored on all of it, as published
+        if "test" not in out:
+            raise DataError(f"{where}: an eval set needs a test split under split=official (splits: {', '.join(out)}); "
+                            "declare one in its `splits` or use split=paper")
+        return {name: out[name] for name in ("validation", "test") if name in out}
     for name, fraction in (("validation", split_cfg.validation), ("test", split_cfg.test)):
         if name not in out:  # carve the missing split from train, stratified
             out["train"], out[name] = _split(out["train"], fraction, task, seed)

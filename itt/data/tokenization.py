@@ -23,7 +23,7 @@ from filelock import FileLock
 
 log = logging.getLogger(__name__)
 #: Bump when what an entry holds changes for the same key (canonicalisation, encoding, layout).
-FORMAT = 3
+FORMAT = 4
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
