@@ -127,6 +127,8 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
         model = multihead.MultiHeadModel([m for m, _ in loaded], heads, head_of)
         head = "+".join(dict.fromkeys(h for _, h in loaded))  # one word when every head fared alike
         members = [*range(len(train)), *(_member_for(p, heads, head_of, train) for p in evals)]
+    if cfg.model.get("eager_attention", False):  # opt-in numerics (model.eager_attention)
+        model.set_attn_implementation("eager")
     names = [None if len(train) == 1 else p.name for p in train] + [p.name for p in evals]
     eval_sets = [EvalSet(name, p.task, p.labels, p.rows, member) for name, p, member in zip(names, [*train, *evals], members)]
     summary = None

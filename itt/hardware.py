@@ -112,6 +112,9 @@ def dropout_kind(fast_dropout: bool, device: str) -> str:
 def numerics(trainer_cfg, data_cfg, model_cfg) -> dict:
     """The effective values that change a run's numbers: what its id hashes and its row records."""
     device = device_type(trainer_cfg.get("accelerator", "auto"))
-    return {"device": device, "precision": precision(trainer_cfg.get("precision", "auto"), device),
-            "pad_to_multiple_of": pad_multiple(data_cfg.get("pad_to_multiple_of", "auto"), device),
-            "dropout": dropout_kind(bool(model_cfg.get("fast_dropout", False)), device)}
+    out = {"device": device, "precision": precision(trainer_cfg.get("precision", "auto"), device),
+           "pad_to_multiple_of": pad_multiple(data_cfg.get("pad_to_multiple_of", "auto"), device),
+           "dropout": dropout_kind(bool(model_cfg.get("fast_dropout", False)), device)}
+    if model_cfg.get("eager_attention", False):  # only when on: the ids of runs with SDPA stay as they were
+        out["attention"] = "eager"
+    return out

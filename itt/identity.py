@@ -32,7 +32,8 @@ from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_n
 _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
                                  "default_root_dir", "precision"}  # precision: hashed as its effective value
 _DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}
-_MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad"}  # dropout: hashed as its effective kind
+# dropout and eager attention: hashed as numerics (hardware.numerics)
+_MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad", "eager_attention"}
 
 
 def _digest(payload: Any, length: int = 8) -> str:

@@ -77,6 +77,10 @@ class ModelSchema:
     # kept dense gradient instead of a new zero-filled vocab x hidden tensor each step
     # (itt/models/sparse_embedding_grad.py): same gradient bit for bit, ~6 % shorter MiniLM steps here.
     sparse_embedding_grad: bool = True
+    # Opt-in, changes numerics: attention by transformers' eager path (under bf16 autocast its scores and
+    # weighted sum are bf16 matrix products) instead of SDPA (whose CPU math path computes them in float32
+    # when dropout is on). Recorded in the run id and the row's numerics (attention: eager).
+    eager_attention: bool = False
 
 
 HEAD_POLICIES = ("projection", "head")

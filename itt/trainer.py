@@ -95,6 +95,17 @@ class RNGState(Callback):
         _set_rng_states(states)
 
 
+class CloseCastScope(Callback):
+    """An exception inside an evaluation epoch (outside its steps, e.g. in the loader) closes the module's
+    weight-cast scope (``ITTModule._open_cast_scope``): a scope left open would keep autocast's cache
+    of cast weights alive into later autocast regions of the process."""
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        close = getattr(pl_module, "_close_cast_scope", None)
+        if close is not None:
+            close()
+
+
 def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precision: str,
                   every_n_steps: int | None = None):
     """The Lightning Trainer for ``settings`` (effective trainer/optim of the run) and the effective
@@ -107,7 +118,7 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     when = {"every_n_train_steps": every_n_steps} if every_n_steps else {}
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False, **when)
-    callbacks = [checkpoint, latest, RNGState()]
+    callbacks = [checkpoint, latest, RNGState(), CloseCastScope()]
     show = progress.wanted(settings.trainer.get("enable_progress_bar", "auto"))
     if show:
         callbacks.append(progress.progress_bar())

@@ -42,6 +42,8 @@ SETTINGS = {
     "hash_random": ["data.length_grouping=false", "model.fast_dropout=true"],
     "torch_mega50": ["data.length_grouping=true", "data.mega_batch=50", "model.fast_dropout=false"],
     "torch_auto": ["data.length_grouping=true", "data.mega_batch=auto", "model.fast_dropout=false"],
+    # transformers' eager attention: bf16 scores and weighted sum under autocast (model.eager_attention)
+    "eager_random": ["data.length_grouping=false", "model.fast_dropout=false", "model.eager_attention=true"],
 }
 REFERENCE = "torch_random"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": "offline", "TRANSFORMERS_OFFLINE": "1"}

@@ -29,7 +29,7 @@ def _batch(generator, rows=6, length=9):
     return {"input_ids": ids, "attention_mask": mask, "labels": torch.randint(0, 2, (rows,), generator=generator)}
 
 
-def _train(install: bool, steps=4, accumulate=1, fused=True):
+def _train(install: bool, steps=4, accumulate=1, fused=True, max_norm=0.5):
     """``steps`` AdamW steps with norm clipping; returns the word-embedding gradients seen before each
     step (copies) and the final weights."""
     model = _tiny_bert()
@@ -48,23 +48,68 @@ def _train(install: bool, steps=4, accumulate=1, fused=True):
         assert weight.grad.layout == torch.strided  # the optimizer always sees a dense gradient
         grads.append(weight.grad.clone())
         if fused:
-            clip_norm_in_fused_step(optimizer, params, 0.5)
+            clip_norm_in_fused_step(optimizer, params, max_norm)
         else:
-            torch.nn.utils.clip_grad_norm_(params, 0.5)
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return grads, {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("accumulate, fused", [(1, True), (2, True), (1, False)])
-def test_same_gradients_and_weights_bit_for_bit(accumulate, fused):
-    dense_grads, dense_weights = _train(False, accumulate=accumulate, fused=fused)
-    sparse_grads, sparse_weights = _train(True, accumulate=accumulate, fused=fused)
+@pytest.mark.parametrize("accumulate, fused, max_norm", [(1, True, 1e6), (2, True, 1e6), (1, False, 0.5)])
+def test_same_gradients_and_weights_bit_for_bit(accumulate, fused, max_norm):
+    """Bit for bit where clipping reads every row the same way (clip_grad_norm_) or does not clip."""
+    dense_grads, dense_weights = _train(False, accumulate=accumulate, fused=fused, max_norm=max_norm)
+    sparse_grads, sparse_weights = _train(True, accumulate=accumulate, fused=fused, max_norm=max_norm)
     for dense, sparse in zip(dense_grads, sparse_grads):
         assert torch.equal(dense, sparse)
         assert dense[40:].abs().sum() == 0 and dense[0].abs().sum() == 0  # untouched and padding rows
     assert dense_weights.keys() == sparse_weights.keys()
     assert all(torch.equal(dense_weights[k], sparse_weights[k]) for k in dense_weights)
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_clipped_in_the_fused_step_same_weights_up_to_rounding(accumulate):
+    """Clipping in the fused step reads the embedding's touched rows only: the norm, and so the weights,
+    agree up to float summation order (the first step's gradients still bit for bit)."""
+    dense_grads, dense_weights = _train(False, accumulate=accumulate)
+    sparse_grads, sparse_weights = _train(True, accumulate=accumulate)
+    assert torch.equal(dense_grads[0], sparse_grads[0])
+    for k in dense_weights:
+        torch.testing.assert_close(sparse_weights[k], dense_weights[k], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("accumulate", [1, 3])
+def test_clipping_norm_from_the_touched_rows_equals_the_full_norm(accumulate):
+    model = _tiny_bert()
+    seg.install(model)
+    weight = model.get_input_embeddings().weight
+    optim = type("Optim", (), {"lr": 1e-2, "weight_decay": 0.01, "warmup_ratio": 0.0})
+    optimizer, _ = build_optimizer(model, optim, 2, fused=True)
+    params = list(model.parameters())
+    generator = torch.Generator().manual_seed(4)
+    for step in range(2):  # the second step's rows differ from the first's: stale rows are zero, not counted
+        for i in range(accumulate):
+            batch = _batch(generator)
+            batch["input_ids"] = batch["input_ids"] % 10 + 10 * i + 1  # each accumulated backward: its own rows
+            model(**batch).loss.backward()
+        full = torch.nn.utils.get_total_norm([p.grad for p in params])
+        rows_norm = seg.touched_rows_norm(weight)
+        assert rows_norm is not None
+        torch.testing.assert_close(rows_norm, torch.linalg.vector_norm(weight.grad), rtol=1e-6, atol=0)
+        clip_norm_in_fused_step(optimizer, params, 1e-3)
+        torch.testing.assert_close(optimizer.grad_scale, (full + 1e-6) / 1e-3, rtol=1e-6, atol=0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+def test_no_touched_rows_norm_after_a_dense_use_or_without_the_switch():
+    model = _tiny_bert()
+    assert seg.touched_rows_norm(model.get_input_embeddings().weight) is None  # not installed
+    seg.install(model)
+    embedding = model.get_input_embeddings()
+    (embedding(torch.tensor([[1, 2]])).sum() + embedding.weight.sum()).backward()  # every row written
+    assert seg.touched_rows_norm(embedding.weight) is None
 
 
 def test_the_gradient_tensor_is_kept_and_stale_rows_are_cleared():

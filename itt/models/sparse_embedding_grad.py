@@ -19,6 +19,8 @@ gradients its own way.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -34,6 +36,18 @@ class DenseRowGradient:
         embedding.sparse = True
         self.weight.register_hook(self._note_rows)
         self.weight.register_post_accumulate_grad_hook(self._keep_dense)
+        self.weight._itt_row_gradient = weakref.ref(self)  # for touched_rows_norm (gradient clipping)
+
+    def touched_rows_norm(self) -> torch.Tensor | None:
+        """The 2-norm of ``weight.grad`` read from the rows that can be non-zero only (the others are
+        exact zeros): the full norm up to float summation order, without reading the whole vocabulary
+        (8 ms of a ~300 ms MiniLM step here). None when every row may be written."""
+        if self.weight.grad is not self.grad or self.written is None:
+            return None
+        if not self.written:
+            return self.grad.new_zeros(())
+        rows = torch.unique(torch.cat(self.written))
+        return torch.linalg.vector_norm(self.grad.index_select(0, rows))
 
     def _note_rows(self, grad: torch.Tensor) -> torch.Tensor | None:
         # Autograd sums every use of the weight before this hook: a dense gradient here means another
@@ -68,6 +82,13 @@ class DenseRowGradient:
         self.grad.add_(weight.grad)
         self.written = incoming
         weight.grad = self.grad
+
+
+def touched_rows_norm(weight: torch.Tensor) -> torch.Tensor | None:
+    """``weight.grad``'s 2-norm from its touched rows when ``weight`` has a ``DenseRowGradient``, else None."""
+    ref = getattr(weight, "_itt_row_gradient", None)
+    keeper = ref() if ref is not None else None
+    return keeper.touched_rows_norm() if keeper is not None else None
 
 
 def _input_embedding(model: nn.Module) -> nn.Embedding | None:
