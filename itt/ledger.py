@@ -3,6 +3,11 @@
 Appends are atomic: the whole line is written with one ``write`` on an ``O_APPEND`` descriptor while
 holding an exclusive ``flock``, so concurrent sweep jobs never interleave and a kill leaves either
 the whole line or none of it. Readers skip (and report) a line they cannot parse instead of failing.
+
+This module is the ledger's one definition, for the pipeline that writes it and the report that reads it
+(``itt.report.ledger_frame``): where it lives (:func:`ledger_path`), what a row holds (:class:`LedgerRow`,
+:data:`FIELDS`), how it is read (:func:`read`, :func:`read_file`) and which row of a run counts
+(:func:`latest`, :func:`latest_ok`: the newest ``ok`` row, by time then line).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterator, Optional, TypedDict
+from typing import Any, Callable, Iterable, Iterator, Optional, TypedDict
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,7 @@ class LedgerRow(TypedDict, total=False):
     metrics: dict  # flat: val/<m>, test/<m> (own split), val/<eval>/<m>, test/<eval>/<m>
     dataset: dict  # what it trained on: {role, key, path, subset, revision, lang, family, genus, script, domain, fingerprint}
     datasets: list  # every member trained on (same dicts); more than one: a mixture
-    evals: dict  # {name: {key, path, subset, lang, family, genus, script, domain, n: {validation, test}, metrics}}
+    evals: dict  # {name: {the dataset dict's keys (role = the eval set's name), kind, n: {validation, test}, metrics}}
     n_test: int  # items in the run's own test split
     parent_run_id: Optional[str]  # the run it started from; null: the pretrained encoder
     intermediate_run_id: Optional[str]  # = parent_run_id for ITT targets (older readers)
@@ -67,7 +72,12 @@ class LedgerRow(TypedDict, total=False):
     error: Optional[str]
 
 
+# The row's keys, in schema order: the report's frame has one column per field (itt.report.ledger_frame).
+FIELDS: tuple[str, ...] = tuple(LedgerRow.__annotations__)
+
+
 def ledger_path(root: str | os.PathLike) -> Path:
+    """``${root}/results.jsonl``: where every run appends its row."""
     return Path(root) / LEDGER_NAME
 
 
@@ -104,27 +114,81 @@ def append(root: str | os.PathLike, row: dict) -> dict:
     return row
 
 
-def read(root: str | os.PathLike) -> Iterator[dict]:
-    path = ledger_path(root)
+def read_file(path: str | os.PathLike,
+              on_skip: Callable[[str], None] | None = None) -> Iterator[tuple[int, dict]]:
+    """``(line number, row)`` for every row of the ledger file ``path`` (none if it does not exist).
+
+    A line that is not a JSON object (the torn last line of a killed job, a hand edit) is skipped and
+    reported: one message to ``on_skip``, or a logged warning. Undecodable bytes become U+FFFD."""
+    path = Path(path)
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("%s:%d: unreadable ledger line skipped", path, lineno)
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problem = f"corrupt line ({exc.msg})"
+            else:
+                if isinstance(row, dict):
+                    yield lineno, row
+                    continue
+                problem = "not a JSON object"
+            message = f"{path}:{lineno}: unreadable ledger line skipped: {problem}"
+            if on_skip is None:
+                log.warning("%s", message)
+            else:
+                on_skip(message)
+
+
+def read(root: str | os.PathLike) -> Iterator[dict]:
+    """Every row of ``${root}/results.jsonl``, in file order (see :func:`read_file`)."""
+    for _, row in read_file(ledger_path(root)):
+        yield row
+
+
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def row_time(row: dict) -> dt.datetime:
+    """When a row was written (aware, UTC; a time without offset is taken as UTC). A row without a
+    readable ``time`` sorts before every other."""
+    t = row.get("time")
+    if isinstance(t, str):
+        try:
+            t = dt.datetime.fromisoformat(t.strip())
+        except ValueError:
+            return _EARLIEST
+    if not isinstance(t, dt.datetime):
+        return _EARLIEST
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
+
+
+def order_key(row: dict, position: int) -> tuple[dt.datetime, int]:
+    """Chronological order of rows: by ``time``, then by position (line) in the ledger."""
+    return row_time(row), position
+
+
+def latest(rows: Iterable[dict], status: str = "ok") -> dict[str, dict]:
+    """``{run_id: row}``: the newest row with ``status`` of each run (:func:`order_key`; ``rows`` in
+    ledger order). With ``ok`` this is the row that counts for a run: ``cached`` rows repeat an ok
+    row and ``failed`` rows never count."""
+    best: dict[str, tuple[tuple, dict]] = {}
+    for position, row in enumerate(rows):
+        run_id = row.get("run_id")
+        if row.get("status") != status or run_id is None:
+            continue
+        key = order_key(row, position)
+        if run_id not in best or key >= best[run_id][0]:
+            best[run_id] = (key, row)
+    return {run_id: row for run_id, (_, row) in best.items()}
 
 
 def latest_ok(root: str | os.PathLike, run_id: str) -> dict | None:
     """The newest successful row of a run, or None if it never finished."""
-    found = None
-    for row in read(root):
-        if row.get("run_id") == run_id and row.get("status") == "ok":
-            found = row
-    return found
+    return latest(row for row in read(root) if row.get("run_id") == run_id).get(run_id)
 
 
 def record_cached(root: str | os.PathLike, run_id: str) -> dict | None:

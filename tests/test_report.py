@@ -174,6 +174,45 @@ def test_latest_ok_cached_and_failed(ledger):
     assert "minilm" not in set(runs["model"])
 
 
+def test_the_report_reads_the_ledger_of_itt_ledger_and_counts_the_rows_the_pipeline_counts(ledger_root, ledger):
+    """One row schema and one rule for the row that counts (issue 13): the frame's columns are
+    ``itt.ledger.LedgerRow``'s fields, and the report's ``latest_ok`` picks, for every run, the row
+    ``itt.ledger.latest_ok`` (what the pipeline's cache answers with) picks."""
+    from itt import ledger as itt_ledger
+    from itt.report import latest_ok, ledger_frame, ledger_path
+
+    assert list(ledger.columns[:len(itt_ledger.FIELDS)]) == list(itt_ledger.LedgerRow.__annotations__)
+    assert ledger_frame.REPORT_COLUMNS == ["_line"] and ledger.columns[len(itt_ledger.FIELDS)] == "_line"
+    assert ledger_path is itt_ledger.ledger_path and not hasattr(ledger_frame, "LEDGER_NAME")
+    counted = latest_ok(ledger)
+    assert len(counted) == len(set(ledger.loc[ledger["status"] == "ok", "run_id"]))
+    for run_id_, metrics in zip(counted["run_id"], counted["metrics"]):
+        assert itt_ledger.latest_ok(ledger_root, run_id_)["metrics"] == metrics, run_id_
+
+
+def test_the_row_that_counts_is_the_newest_by_time_then_by_line(tmp_path):
+    """A row appended later can carry an earlier time (concurrent jobs take the time before the lock):
+    both readers go by time first, file order only among equal times."""
+    from itt import ledger as itt_ledger
+    from itt.report import failed_runs, latest_ok
+
+    rows = [row(run_id="a", metrics={"test/acc": 0.2}, time="2024-06-02T00:00:00+00:00"),
+            row(run_id="a", metrics={"test/acc": 0.1}, time="2024-06-01T00:00:00+00:00"),
+            row(run_id="b", metrics={"test/acc": 0.3}, time="2024-06-01T00:00:00+00:00"),
+            row(run_id="b", metrics={"test/acc": 0.4}, time="2024-06-01T00:00:00+00:00"),
+            row(run_id="c", metrics={"test/acc": 0.5}, time="2024-06-01T02:00:00+02:00"),  # 00:00 UTC
+            row(run_id="c", metrics={"test/acc": 0.6}, time="2024-06-01T00:30:00Z"),
+            row(run_id="f", status="failed", error="late", time="2024-06-03T00:00:00+00:00"),
+            row(run_id="f", status="failed", error="early", time="2024-06-02T00:00:00+00:00")]
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    df = load_ledger(tmp_path)
+    picked = dict(zip(latest_ok(df)["run_id"], latest_ok(df)["test/acc"]))
+    assert picked == {"a": 0.2, "b": 0.4, "c": 0.6}
+    for run_id_, value in picked.items():
+        assert itt_ledger.latest_ok(tmp_path, run_id_)["metrics"]["test/acc"] == value
+    assert failed_runs(df)["error"].tolist() == ["late"]
+
+
 # -- statistics --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", MODELS)

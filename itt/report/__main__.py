@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from itt.ledger import ledger_path
+
 from .config import UsageError, parse_args
-from .ledger_frame import ledger_path, load_ledger, records_to_frame
+from .ledger_frame import load_ledger, records_to_frame
 from .stats import Bootstrap
 from .status import status_lines
 from .tables import render_markdown

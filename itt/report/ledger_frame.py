@@ -1,41 +1,67 @@
-"""Load the run ledger (``results.jsonl``) into a pandas DataFrame and clean it.
+"""The run ledger (``results.jsonl``) as a pandas DataFrame, cleaned for the statistics.
 
-The ledger is append-only and written by many processes (local sweeps, SLURM array jobs),
-so it can hold a truncated last line, retries of the same run, and "cached" notes. This
-module turns it into one tidy frame and offers the selections the statistics need:
+The ledger itself (where it lives, the row schema ``itt.ledger.LedgerRow``, reading its lines, which
+row of a run counts) is defined once in :mod:`itt.ledger`; this module only turns its rows into one
+tidy frame and offers the selections the statistics need:
 
-* :func:`load_ledger`   – every well-formed row, metrics flattened into columns.
-* :func:`latest_ok`     – the latest ``status == "ok"`` row per ``run_id`` (what statistics use).
+* :func:`load_ledger`   – every well-formed row, one column per ``LedgerRow`` field, metrics flattened.
+* :func:`latest_ok`     – the row that counts for each run (``itt.ledger.latest``: the newest ``ok`` row).
 * :func:`failed_runs`   – runs that never succeeded (listed apart, never averaged).
 
-Rows of every age are read: keys a row lacks become null (``itt_variant`` is derived from ``itt``
-for rows written before chains existed: ``intermediate`` for ITT targets, else ``none``).
+The ledger is append-only and written by many processes (local sweeps, SLURM array jobs), so it can
+hold a truncated last line, retries of the same run, and "cached" notes. Rows of every age are read:
+keys a row lacks become null (``itt_variant`` is derived from ``itt`` for rows written before chains
+existed: ``intermediate`` for ITT targets, else ``none``).
 """
 
 from __future__ import annotations
 
-import json
 import math
+import typing
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-LEDGER_NAME = "results.jsonl"
+from itt import ledger
+from itt.ledger import LedgerRow
 
-# Columns every frame has, in this order, whether or not the ledger rows carry them;
-# missing values become NA so downstream code never needs ``if "x" in df``.
-LEDGER_COLUMNS = [
-    "run_id", "model", "task", "kind", "stage", "target", "itt", "itt_variant", "seed", "split",
-    "source", "primary_metric", "checkpoint", "intermediate_run_id", "parent_run_id", "wall_s",
-    "status", "error", "hparams_id", "time", "model_info", "dataset", "datasets", "evals", "chain",
-    "n_test", "data_sizes", "predictions",
-]
+# Columns every frame has, in this order, whether or not the ledger rows carry them (missing values
+# become null, so downstream code never needs ``if "x" in df``): one per field of the row schema...
+LEDGER_COLUMNS = list(ledger.FIELDS)
+# ...then the report's own: ``_line``, the row's line in the ledger (file order breaks ties in time).
+# After them come the flattened metrics, one column per key of ``metrics`` (``test/acc``, ...), and
+# whatever else a row carries (W&B frames: ``wandb_*``).
+REPORT_COLUMNS = ["_line"]
+FRAME_COLUMNS = LEDGER_COLUMNS + REPORT_COLUMNS
+
+
+def _column_kinds() -> dict[str, list[str]]:
+    """The schema's fields by how the frame stores them, from ``LedgerRow``'s annotations."""
+    kinds: dict[str, list[str]] = {"dict": [], "list": [], "str": [], "int": [], "float": [], "other": []}
+    for name, hint in typing.get_type_hints(LedgerRow).items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        base = args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
+        if name == "time":  # a string in the row, parsed to a UTC timestamp in the frame
+            kind = "other"
+        elif base is dict:  # Optional[dict] (a mixture's sampler) stays null when absent
+            kind = "dict" if base is hint else "other"
+        else:
+            kind = {list: "list", str: "str", int: "int", float: "float"}.get(base, "other")
+        kinds[kind].append(name)
+    return kinds
+
+
+_KINDS = _column_kinds()
 # Dict/list-valued keys: a missing or malformed one becomes an empty container, so readers can
 # call .get() without checking.
-_DICT_COLUMNS = ("model_info", "dataset", "evals", "data_sizes")
-_LIST_COLUMNS = ("datasets", "chain")
+_DICT_COLUMNS = tuple(_KINDS["dict"])
+_LIST_COLUMNS = tuple(_KINDS["list"])
+# Text keys: str or None (never NaN); numbers: nullable Int64 / float.
+_STR_COLUMNS = tuple(_KINDS["str"])
+_INT_COLUMNS = tuple(_KINDS["int"])
+_FLOAT_COLUMNS = tuple(_KINDS["float"])
 # The label of a target run without intermediate training, and of runs without a parent.
 NO_ITT = "none"
 # What pre-chain ITT targets were: one intermediate step on the task's "intermediate" role.
@@ -55,32 +81,17 @@ class LedgerWarning(UserWarning):
     """A ledger row was skipped or looked suspicious (corrupt line, missing keys, ...)."""
 
 
-def ledger_path(root: str | Path) -> Path:
-    """``${root}/results.jsonl`` – where the training code appends one row per finished run."""
-    return Path(root) / LEDGER_NAME
-
-
 def _warn(msg: str) -> None:
     warnings.warn(msg, LedgerWarning, stacklevel=3)
 
 
-def _parse_lines(lines: Iterable[str], origin: str) -> list[dict]:
+def _read_rows(path: Path) -> list[dict]:
+    """The ledger's rows (``itt.ledger.read_file``) that name a run, each with its ``_line``."""
     rows = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            # A truncated last line is expected when a job was killed mid-write.
-            _warn(f"{origin}:{lineno}: skipping corrupt line ({exc.msg})")
-            continue
-        if not isinstance(row, dict):
-            _warn(f"{origin}:{lineno}: skipping line that is not a JSON object")
-            continue
+    for lineno, row in ledger.read_file(path, on_skip=_warn):
         missing = [k for k in REQUIRED_KEYS if row.get(k) in (None, "")]
         if missing:
-            _warn(f"{origin}:{lineno}: skipping row without {', '.join(missing)}")
+            _warn(f"{path}:{lineno}: skipping row without {', '.join(missing)}")
             continue
         row["_line"] = lineno
         rows.append(row)
@@ -99,7 +110,7 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
         if not isinstance(r.get("metrics"), Mapping):
             r["metrics"] = {}
     df = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    for col in LEDGER_COLUMNS + ["metrics", "_line"]:
+    for col in FRAME_COLUMNS:
         if col not in df.columns:
             df[col] = pd.Series([None] * len(df), dtype=object)
 
@@ -115,20 +126,18 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
 
     # Parse time once; mixed offsets are normalised to UTC, unparseable -> NaT.
     df["time"] = pd.to_datetime(df["time"], utc=True, errors="coerce", format="ISO8601")
-    df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
-    df["wall_s"] = pd.to_numeric(df["wall_s"], errors="coerce")
-    df["n_test"] = pd.to_numeric(df["n_test"], errors="coerce").astype("Int64")
+    for col in _INT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    for col in _FLOAT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce")
     for col in _DICT_COLUMNS:
         df[col] = [v if isinstance(v, Mapping) else {} for v in df[col]]
     for col in _LIST_COLUMNS:
         df[col] = [list(v) if isinstance(v, (list, tuple)) else [] for v in df[col]]
-    for col in ("run_id", "model", "task", "kind", "stage", "target", "split", "source", "status",
-                "hparams_id", "primary_metric", "itt_variant", "parent_run_id",
-                "intermediate_run_id", "predictions"):
+    for col in _STR_COLUMNS:
         df[col] = df[col].map(lambda v: None if _is_missing(v) else str(v)).astype(object)
     _fill_chain_fields(df)
-    ordered = LEDGER_COLUMNS + ["metrics", "_line"]
-    return df[ordered + [c for c in df.columns if c not in ordered]].reset_index(drop=True)
+    return df[FRAME_COLUMNS + [c for c in df.columns if c not in FRAME_COLUMNS]].reset_index(drop=True)
 
 
 def _fill_chain_fields(df: pd.DataFrame) -> None:
@@ -156,30 +165,44 @@ def load_ledger(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if path.is_dir():
-        path = ledger_path(path)
+        path = ledger.ledger_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ledger not found: {path}")
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        rows = _parse_lines(fh, str(path))
-    return records_to_frame(rows)
+    return records_to_frame(_read_rows(path))
+
+
+def _py_time(t) -> object:
+    return None if _is_missing(t) else pd.Timestamp(t).to_pydatetime(warn=False)
+
+
+def _by_line(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values("_line", kind="stable")
 
 
 def _chronological(df: pd.DataFrame) -> pd.DataFrame:
-    # Ledger time when it parses, file order as tie-break (append order ~ finish order).
-    return df.sort_values(["time", "_line"], na_position="first", kind="stable")
+    """The frame's rows in the ledger's chronological order (``itt.ledger.order_key``)."""
+    df = _by_line(df)
+    keys = [ledger.order_key({"time": _py_time(t)}, i) for i, t in enumerate(df["time"])]
+    return df.iloc[sorted(range(len(df)), key=keys.__getitem__)]
+
+
+def _latest(df: pd.DataFrame, status: str) -> pd.DataFrame:
+    """The newest ``status`` row of each run, by ``itt.ledger.latest``; in ledger line order."""
+    df = _by_line(df[df["status"] == status])
+    rows = ({"run_id": r, "status": status, "time": _py_time(t), "_pos": i}
+            for i, (r, t) in enumerate(zip(df["run_id"], df["time"])))
+    return df.iloc[sorted(row["_pos"] for row in ledger.latest(rows, status).values())]
 
 
 def latest_ok(df: pd.DataFrame) -> pd.DataFrame:
-    """The latest ``ok`` row per ``run_id``. ``cached`` and ``failed`` rows never count."""
-    ok = df[df["status"] == "ok"]
-    return _chronological(ok).drop_duplicates("run_id", keep="last").sort_values("_line")
+    """The row that counts for each run: its latest ``ok`` row. ``cached`` and ``failed`` rows never count."""
+    return _latest(df, "ok")
 
 
 def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
     """Runs with at least one ``failed`` row and no ``ok`` row (latest failed attempt each)."""
     ok_ids = set(df.loc[df["status"] == "ok", "run_id"])
-    failed = df[(df["status"] == "failed") & ~df["run_id"].isin(ok_ids)]
-    return _chronological(failed).drop_duplicates("run_id", keep="last").sort_values("_line")
+    return _latest(df[~df["run_id"].isin(ok_ids)], "failed")
 
 
 # -- small coercions -------------------------------------------------------------------

@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
+
+from itt.ledger import ledger_path
 
 from .crosslingual import (LANG_BASE, LANGUAGE_COLUMNS, ROBUST_COLUMNS, language_table,
                            robustness_table)
 from .divergence import JOIN_COLUMNS, join_gains, load_measures, rho_table
 from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language_markdown
-from .ledger_frame import failed_runs, latest_ok, ledger_path, load_ledger
+from .ledger_frame import failed_runs, latest_ok, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
 from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
 from .stats import Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
@@ -152,6 +155,20 @@ def _slug(*parts) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(str(p) for p in parts)).strip("-")
 
 
+def gain_vs_measure_plots(gains: pd.DataFrame, rho: pd.DataFrame,
+                          out: str | Path | None = None) -> dict[str, Figure]:
+    """One scatter of Δ against each measure (``plot_gain_vs_measure``; Spearman ρ over all models
+    in its title), as ``{"gain_vs_<measure>": figure}``; each saved as ``<out>/<name>.png`` when
+    ``out`` is given. ``gains``/``rho``: a report's ``gains`` and ``rho``."""
+    figures = {}
+    for measure, g in gains.groupby("measure", sort=True):
+        row = rho[(rho["measure"] == measure) & (rho["model"] == "all")]
+        name = _slug("gain_vs", measure)
+        figures[name] = plot_gain_vs_measure(g, row.iloc[0].to_dict(),
+                                             None if out is None else Path(out) / f"{name}.png")
+    return figures
+
+
 def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
     """Write every artefact under ``out``; returns {kind: path} for what was written.
 
@@ -191,11 +208,8 @@ def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
         written["divergence"] = write_csv(report.gains, out / "divergence.csv", JOIN_COLUMNS)
         written["divergence_rho"] = write_csv(report.rho, out / "divergence_rho.csv",
                                               list(report.rho.columns))
-        for measure, g in report.gains.groupby("measure", sort=True):
-            row = report.rho[(report.rho["measure"] == measure) & (report.rho["model"] == "all")]
-            name = _slug("gain_vs", measure)
+        for name in gain_vs_measure_plots(report.gains, report.rho, out):
             written[name] = out / f"{name}.png"
-            plot_gain_vs_measure(g, row.iloc[0].to_dict(), written[name])
     own = report.table[report.table["own"].astype(bool)] if not report.table.empty else report.table
     if not own.empty:
         if own["delta"].notna().any():
