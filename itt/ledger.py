@@ -46,7 +46,7 @@ class LedgerRow(TypedDict, total=False):
     metrics: dict  # flat: val/<m>, test/<m> (own split), val/<eval>/<m>, test/<eval>/<m>
     dataset: dict  # what it trained on: {role, key, path, subset, revision, lang, family, genus, script, domain, fingerprint}
     datasets: list  # every member trained on (same dicts); more than one: a mixture
-    evals: dict  # {name: {key, path, subset, lang, family, genus, script, domain, n: {validation, test}, metrics}}
+    evals: dict  # {name: {the keys of `dataset` (role = name), kind, n: {validation, test}, metrics}}
     n_test: int  # items in the run's own test split
     parent_run_id: Optional[str]  # the run it started from; null: the pretrained encoder
     intermediate_run_id: Optional[str]  # = parent_run_id for ITT targets (older readers)
