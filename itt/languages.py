@@ -56,9 +56,10 @@ def normalise(code: str) -> str:
     return str(code).strip().replace("_", "-").split("-")[0].lower()
 
 
-def lookup(code: str, where: str = "") -> Language:
+def lookup(code: str, where: str = "", remedy: str = "") -> Language:
     """The record of ``code``; an unknown code is a :class:`ConfigError` naming it and ``where``
-    it was found (a config key, a ledger line) with the closest known codes or names."""
+    it was found (a config key, a ledger line) with the closest known codes or names, and ``remedy``
+    (default: add it to the table if it is real)."""
     langs = table()
     found = langs.get(normalise(code)) if code is not None else None
     if found is not None:
@@ -76,8 +77,8 @@ def lookup(code: str, where: str = "") -> Language:
     hint = (f"did you mean {', '.join(f'{c} ({langs[c].name})' for c in close)}?" if close
             else f"known codes: {', '.join(sorted(langs))}")
     place = f" in {where}" if where else ""
-    raise ConfigError(f"unknown language code {code!r}{place}; {hint} "
-                      f"(add it to {TABLE_PATH.name} if it is real)")
+    remedy = remedy or f"add it to {TABLE_PATH.name} if it is real"
+    raise ConfigError(f"unknown language code {code!r}{place}; {hint} ({remedy})")
 
 
 def get(code: str | None) -> Language | None:

@@ -58,8 +58,9 @@ def sweep_points(overrides: list[str]) -> list[list[str]]:
 
 
 def _train_rows(cfg, spec) -> int | None:
-    """Training rows of a run, known without reading the data: the stand-in's size, a local file's rows,
-    or a cap; None otherwise."""
+    """Training rows of a run, known without reading the data: the stand-in's size (source=embedded, not a
+    local file) or the spec's ``max_rows`` cap; None otherwise (a hub dataset or a local file without
+    ``max_rows``; the plan shows "?")."""
     fraction = cfg.split.train / (cfg.split.train + cfg.split.validation + cfg.split.test)
     total = 0
     for role in spec.roles:

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from itt import identity
+from itt import identity, languages
 from itt.data.files import fingerprint, is_local
 from itt.models.info import model_info
 from itt.stages import RunSpec
 
 
 def _language(code: str, spec: dict) -> dict:
-    try:
-        from itt.languages import lookup  # noqa: PLC0415
-        record = lookup(code)
-        found = {"family": record.family, "genus": record.genus, "script": record.script}
-    except Exception:  # noqa: BLE001 (an unknown code is reported where the spec is checked; here it is only described)
-        found = {"family": None, "genus": None, "script": None}
-    return {k: spec.get(k) or found[k] for k in ("family", "genus", "script")}
+    """Family, genus and script: the language table's for a known code (as the report reads them), else
+    the spec's own (``itt.stages.check_languages`` refuses an unknown code without a family)."""
+    known = languages.get(code)
+    if known is not None:
+        return {"family": known.family, "genus": known.genus, "script": known.script}
+    return {k: spec.get(k) for k in ("family", "genus", "script")}
 
 
 def dataset_info(cfg, name: str, node) -> dict:

@@ -33,8 +33,8 @@ class DatasetSpec:
     )  # split=official: the dataset's own split names (null: carved from train)
     columns: Optional[List[str]] = None  # a header-less csv/tsv or a .conll file: its column names, in order
     max_rows: Optional[int] = None  # deterministic subsample, taken before any row is processed
-    lang: str = "en"
-    family: Optional[str] = None  # language family (null: from the language table, itt/languages.py)
+    lang: str = "en"  # a code of the language table (itt/languages.tsv: family, genus, script)
+    family: Optional[str] = None  # language family of a `lang` the table lacks (a known code takes the table's)
     domain: str = "general"
     embedded_rows: int = 300  # rows of the generated stand-in used with source=embedded
     kind: Optional[str] = None  # task kind of this dataset (null: the task's); mixtures and chains mix kinds

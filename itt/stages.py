@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig, OmegaConf
 
 from itt.errors import ConfigError
+from itt.languages import lookup
 
 STAGES = ("intermediate", "target")
 STAGE_HINT = ("add +stage=intermediate or +stage=target (e.g. python -m itt.train model=roberta task=sentiment "
@@ -78,6 +79,7 @@ def stage_name(cfg: DictConfig) -> str:
 def resolve(cfg: DictConfig) -> RunSpec:
     """The run ``cfg`` names (with its parents)."""
     name = stage_name(cfg)
+    check_languages(cfg)
     steps = intermediate_steps(cfg)
     if name == "intermediate":
         return steps[-1]
@@ -93,6 +95,17 @@ def resolve(cfg: DictConfig) -> RunSpec:
     settings = OmegaConf.create({k: OmegaConf.to_container(cfg[k], resolve=True) for k in SETTINGS})
     parent = steps[-1] if cfg.stage.get("itt") else None
     return RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on)
+
+
+def check_languages(cfg: DictConfig) -> None:
+    """Every dataset and eval set of the task has a ``lang`` of the language table (``itt/languages.tsv``,
+    which gives its family, genus and script), or gives its own ``family`` for a language the table lacks."""
+    for group in ("datasets", "evals"):
+        for name, node in (cfg.task.get(group) or {}).items():
+            if not node.get("family"):
+                key = f"task.{group}.{name}"
+                lookup(node.get("lang"), where=f"{key}.lang",
+                       remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
 
 
 def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
@@ -150,7 +163,7 @@ def _eval_names(cfg: DictConfig, setting, key: str) -> tuple[str, ...]:
     for name in names:
         if name not in available:
             raise ConfigError(f"{key}: {name!r} is not an eval set of task={cfg.task.name}; valid: {', '.join(available) or 'none'} "
-                              f"(add one with +task.evals.<name>.path=...)")
+                              "(add one as one entry: '+task.evals={<name>:{path:...,lang:...}}')")
     return tuple(names)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from itt import identity
+from itt import identity, languages, rows
+from itt.report.long_table import _lang_fields
 from itt.train import CONF_DIR  # registers schemas and resolvers
 
 MODELS = ["bert", "roberta", "xlnet", "minilm"]
@@ -204,3 +207,41 @@ def test_all_eval_sets_offline_are_those_with_a_stand_in():
     assert identity.resolve(make("task=copa", "+stage=target", "stage.target=en", "source=embedded")).evals == ()
     listed = identity.resolve(make("task=ner", "+stage=target", "stage.target=en", "source=embedded", "stage.evals=[ar,de]"))
     assert listed.evals == ("ar", "de")
+
+
+def test_an_unknown_eval_set_advises_the_documented_spelling_and_that_spelling_composes():
+    with pytest.raises(identity.ConfigError) as exc:
+        identity.resolve(make("task=sentiment", "+stage=target", "stage.evals=[de]"))
+    msg = str(exc.value)
+    assert "'+task.evals={<name>:{path:...,lang:...}}'" in msg and "\n" not in msg
+    filled = make("task=sentiment", "+stage=target", "+task.evals={de:{path:some/dataset,lang:de}}", "stage.evals=[de]")
+    assert identity.resolve(filled).evals == ("de",) and filled.task.evals.de.path == "some/dataset"
+
+
+@pytest.mark.parametrize("task", sorted(p.stem for p in (Path(CONF_DIR) / "task").glob("*.yaml")))
+def test_shipped_datasets_take_family_genus_and_script_from_the_language_table(task):
+    """No shipped spec repeats (or contradicts) the table; the row and the report's long table agree."""
+    cfg = make(f"task={task}", "+stage=intermediate")
+    for group in ("datasets", "evals"):
+        for name, node in cfg.task[group].items():
+            known = languages.lookup(node.lang, where=f"task={task} {group}.{name}")
+            assert node.family is None, f"task={task}: task.{group}.{name}.family repeats the language table"
+            info = rows.dataset_info(cfg, name, node)
+            assert (info["family"], info["genus"], info["script"]) == (known.family, known.genus, known.script)
+            fields = _lang_fields(info, "eval_")
+            assert (fields["eval_family"], fields["eval_genus"], fields["eval_script"]) == (known.family, known.genus, known.script)
+
+
+def test_an_unknown_language_code_is_one_line_unless_the_spec_gives_its_family():
+    with pytest.raises(identity.ConfigError) as exc:
+        identity.resolve(make("task=sentiment", "+stage=target", "+task.evals={x:{path:some/dataset,lang:ge}}"))
+    msg = str(exc.value)
+    assert msg.startswith("unknown language code 'ge' in task.evals.x.lang; did you mean ") and "\n" not in msg
+    assert "a code of itt/languages.tsv, or set task.evals.x.family" in msg
+    with pytest.raises(identity.ConfigError, match=r"'english' in task\.datasets\.domain\.lang; did you mean en"):
+        identity.resolve(make("task=sentiment", "+stage=intermediate", "task.datasets.domain.lang=english"))
+    # a language the table lacks, with its family given: accepted, and the row carries that family
+    cfg = make("task=sentiment", "+stage=target", "+task.evals={x:{path:some/dataset,lang:nds,family:Indo-European}}")
+    assert identity.resolve(cfg).evals == ("x",)
+    info = rows.dataset_info(cfg, "x", cfg.task.evals.x)
+    assert (info["lang"], info["family"], info["genus"]) == ("nds", "Indo-European", None)

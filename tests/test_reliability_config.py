@@ -26,6 +26,9 @@ CASES = {
     "unknown target": (
         ["+stage=target", "stage.target=medical"],
         "error: stage.target='medical' is not a target of task=sentiment; valid: domain, crosslingual"),
+    "unknown language code": (
+        ["+stage=target", "task.datasets.domain.lang=ge"],
+        "error: unknown language code 'ge' in task.datasets.domain.lang; did you mean "),
     "unknown stage": (
         ["+stage=pretrain"],
         "error: stage=pretrain is not an option of stage; valid: intermediate, target"),
