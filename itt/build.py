@@ -33,6 +33,7 @@ class Built:
     numerics: dict  # itt.hardware.numerics of the run
     train: list[Prepared]
     evals: list[Prepared]
+    pretrained: str | None = None  # where the encoder was loaded from: a hub id or a local folder
 
     @property
     def labels(self) -> list[str]:
@@ -136,7 +137,7 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
         summary = (mixture_metric(train), [(i, p.task.primary_metric) for i, p in enumerate(train)])
     module = ITTModule(model, eval_sets, spec.settings.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
                        summary)
-    return Built(spec, tokenizer, data, module, head, numerics, train, evals)
+    return Built(spec, tokenizer, data, module, head, numerics, train, evals, pretrained)
 
 
 def _labels_of(row: dict) -> list[str]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +82,19 @@ def resolved_revision(repo_id: str, revision: str | None = None, repo_type: str 
         return HfApi().repo_info(repo_id, revision=revision, repo_type=repo_type, timeout=10).sha
     except Exception:  # noqa: BLE001 (any failure only means the row cannot name the commit)
         return None
+
+
+def cached_revision(repo_id: str | None, revision: str | None = None, repo_type: str = "model") -> str | None:
+    """The commit sha of the hub repo files ``from_pretrained`` just read: the snapshot of the local HF cache
+    that ``revision`` (None: main) points at, online or offline. None for a local folder or a repo not in
+    the cache. (transformers 5 no longer sets ``config._commit_hash``, which older itt read.)"""
+    if not repo_id or Path(repo_id).expanduser().exists():
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+        path = try_to_load_from_cache(repo_id, "config.json", revision=revision, repo_type=repo_type)
+    except Exception:  # noqa: BLE001 (not a valid repo id: the row cannot name a commit)
+        return None
+    found = re.search(r"/snapshots/([0-9a-f]{40})/", Path(path).as_posix()) if isinstance(path, str) else None
+    return found.group(1) if found else None

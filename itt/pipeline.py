@@ -190,7 +190,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         row.update(status="ok", checkpoint=str(_save_model(run_dir, built)),
                    predictions=str(_save_predictions(run_dir, built.module.test_items)),
                    train_s=round(evaluated - trained, 2), eval_s=round(done - evaluated, 2))
-        row["model_info"]["revision"] = getattr(built.module.model.config, "_commit_hash", None)
+        row["model_info"]["revision"] = hub_access.cached_revision(built.pretrained)  # None: not from the hub
     except ITTError as exc:
         row.update(status="failed", error=str(exc))
     except Exception as exc:

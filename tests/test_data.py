@@ -213,3 +213,46 @@ def test_part_of_a_shared_id_is_stable_and_follows_the_fractions():
     parts = Counter(part_of(f"train:{i}", 3, (0.7, 0.15, 0.15)) for i in range(20000))
     assert abs(parts[0] / 20000 - 0.7) < 0.02 and abs(parts[2] / 20000 - 0.15) < 0.02
     assert part_of("x", 3, (0.7, 0.15, 0.15)) == part_of("x", 3, (0.7, 0.15, 0.15))
+
+
+def test_the_shipped_crosslingual_similarity_target_is_split_by_id_with_its_intermediate(tmp_path):
+    """conf/task/sentence_similarity.yaml as shipped: the German target declares itself a translation of the
+    intermediate, and the run's own data path (identity.aligned_roles -> build.prepare_data) splits both by
+    the shared id, so no German validation/test pair has its English original in the intermediate's training."""
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+
+    from itt import identity  # noqa: PLC0415
+    from itt.build import prepare_data  # noqa: PLC0415
+    from itt.models.loading import load_tokenizer, pretrained_source  # noqa: PLC0415
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    # Row i of each split is the translation of the English row i (as in PhilipMay/stsb_multi_mt).
+    folders = {"en": tmp_path / "en", "de": tmp_path / "de"}
+    for lang, folder in folders.items():
+        folder.mkdir()
+        for split, n in (("train", 600), ("test", 300)):
+            pd.DataFrame([{"sentence1": f"{lang} a {split} {i}", "sentence2": f"{lang} b {split} {i}",
+                           "similarity_score": i % 6} for i in range(n)]).to_csv(folder / f"{split}.csv", index=False)
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["task=sentence_similarity", "model=bert", "+stage=target",
+                                          "stage.target=crosslingual", "stage.itt=true", f"paths.root={tmp_path / 'out'}",
+                                          f"task.datasets.intermediate.path={folders['en']}",
+                                          f"task.datasets.crosslingual.path={folders['de']}"])
+    assert cfg.task.datasets.crosslingual.aligned_with == "intermediate"
+    assert cfg.task.datasets.crosslingual.max_rows == 800  # the shipped cap: the target is a subsample of the 900 pairs
+    target = identity.resolve(cfg)
+    assert target.roles == ("crosslingual",) and target.parent.roles == ("intermediate",)
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path / "models"))
+    (inter,), _ = prepare_data(target.parent, tokenizer)
+    (german,), _ = prepare_data(target, tokenizer)
+
+    def pair(text):  # the language-free part of a pair: the same for a row and its translation
+        return text.split(" ", 1)[1]
+
+    held_out = {s: {pair(t) for t in inter.rows[s]["text"]} for s in ("validation", "test")}
+    every = {f"a {split} {i}" for split, n in (("train", 600), ("test", 300)) for i in range(n)}
+    inter_train = every - held_out["validation"] - held_out["test"]
+    assert len(inter.features["train"]) == len(inter_train)  # nothing else went missing
+    german_held_out = {pair(t) for s in ("validation", "test") for t in german.rows[s]["text"]}
+    assert len(german_held_out) > 100 and not german_held_out & inter_train
+    assert german_held_out <= held_out["validation"] | held_out["test"]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
+from pytorch_lightning.callbacks import Callback
 from transformers import AutoModel, AutoModelForSequenceClassification
 
-from itt import ledger, pipeline
+from itt import identity, ledger, pipeline
+from itt.build import build_run
+from itt.models.heads import final_projection
 from itt.train import CONF_DIR
 
 # Small and fast: one epoch on a few hundred generated rows.
@@ -124,3 +130,73 @@ def test_resume_checkpoints_are_deleted_after_success_unless_kept(tmp_path, keep
     target = pipeline.run(make(tmp_path, "model=bert", "task=sentiment", "+stage=target", "stage.itt=true",
                                "task.datasets.intermediate.embedded_rows=120", f"keep_checkpoints={str(keep).lower()}"))
     assert target["status"] == "ok" and target["intermediate_run_id"] == row["run_id"]
+
+
+class _WorseLastEpoch(Callback):
+    """Negates the final projection before the last epoch's validation: a binary classifier's every
+    prediction flips, so that epoch is clearly the worst and the last weights are not the best ones."""
+
+    def on_validation_start(self, trainer, pl_module):
+        if trainer.state.fn == "fit" and not trainer.sanity_checking and trainer.current_epoch == trainer.max_epochs - 1:
+            layer = pl_module.model.get_submodule(final_projection(pl_module.model))
+            with torch.no_grad():
+                layer.weight.neg_()
+                layer.bias.neg_()
+
+
+@pytest.mark.slow
+def test_reported_metrics_are_those_of_the_best_validation_checkpoint(tmp_path, monkeypatch):
+    """Issue 12, item 7: the row's validation and test metrics are the best-validation epoch's, not the last's."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    build_trainer = pipeline.build_trainer
+
+    def with_worse_last_epoch(*args, **kwargs):
+        trainer, checkpoint = build_trainer(*args, **kwargs)
+        trainer.callbacks.append(_WorseLastEpoch())
+        return trainer, checkpoint
+
+    monkeypatch.setattr(pipeline, "build_trainer", with_worse_last_epoch)
+    # MiniLM learns the generated reviews in one epoch (val acc ~0.8), so the flipped last epoch is far below.
+    cfg = make(tmp_path, "model=minilm", "task=sentiment", "+stage=target", "stage.itt=false", "optim.lr=1e-4",
+               "data.max_length=64", "trainer.max_epochs=2", "task.datasets.domain.embedded_rows=400",
+               "keep_checkpoints=true")
+    row = pipeline.run(cfg)
+    assert row["status"] == "ok" and row["selected_on"] == "val/acc"
+    run_dir = tmp_path / "runs" / row["run_id"]
+    logged = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
+    per_epoch = [float(r["val/acc"]) for r in logged if r["val/acc"] and int(r["epoch"]) < 2]  # during fit
+    assert len(per_epoch) == 2 and per_epoch[-1] < max(per_epoch) - 0.2, per_epoch  # the last epoch is clearly worse
+    assert row["metrics"]["val/acc"] == pytest.approx(max(per_epoch), abs=1e-6)
+
+    # The row's test metrics are a test of the best checkpoint, and not of the last one.
+    spec = identity.resolve(cfg)
+    built = build_run(spec)
+    trainer, _ = build_trainer(spec.settings, tmp_path / "rerun", [], built.monitor, built.numerics["precision"])
+    tested = {}
+    for name in ("best", "last"):
+        (scores,) = trainer.test(built.module, datamodule=built.data, ckpt_path=str(run_dir / "checkpoints" / f"{name}.ckpt"),
+                                 verbose=False, weights_only=True)
+        tested[name] = {k: float(v) for k, v in scores.items() if not k.endswith("/loss")}
+    assert tested["best"] == pytest.approx({k: v for k, v in row["metrics"].items() if k.startswith("test/")}, abs=1e-6)
+    assert tested["last"]["test/acc"] < tested["best"]["test/acc"] - 0.2, tested
+
+
+@pytest.mark.slow
+def test_an_itt_target_records_only_its_own_time(tmp_path):
+    """Issue 12, item 17: a target that trains its missing intermediate first does not count that training
+    in its own wall_s (the intermediate's row has it); train_s and eval_s are parts of each run's wall_s."""
+    cfg = make(tmp_path, "model=bert", "task=sentiment", "+stage=target", "stage.itt=true",
+               "task.datasets.intermediate.embedded_rows=300")
+    start = time.perf_counter()
+    target = pipeline.run(cfg)
+    elapsed = time.perf_counter() - start
+    (inter,) = [r for r in ledger.read(tmp_path) if r["stage"] == "intermediate"]
+    assert target["status"] == inter["status"] == "ok" and target["intermediate_run_id"] == inter["run_id"]
+    assert inter["wall_s"] > 0 and target["wall_s"] > 0
+    # Both timers run inside this call, one after the other: counting the intermediate's training in the
+    # target's time too would make the sum about elapsed + inter["wall_s"]. (0.02 s: rounding to 0.01 s.)
+    assert target["wall_s"] + inter["wall_s"] <= elapsed + 0.02, (target["wall_s"], inter["wall_s"], elapsed)
+    for row in (target, inter):
+        assert row["train_s"] > 0 and row["eval_s"] > 0
+        assert row["train_s"] + row["eval_s"] <= row["wall_s"] + 0.02, row
+    assert target["device"] == ("cuda" if torch.cuda.is_available() else "cpu")

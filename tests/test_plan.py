@@ -53,3 +53,20 @@ def test_after_a_sweep_everything_is_cached_and_a_deleted_row_is_exactly_what_is
 def test_a_bad_command_is_one_error_line(tmp_path):
     result = run_itt("-m", "model=bret", "+stage=target", root=tmp_path, module="itt.plan")
     assert result.returncode == 2 and result.stderr.strip().startswith("error: model=bret is not an option of model")
+
+
+def test_the_paper_grid_is_108_distinct_targets_that_pull_27_distinct_intermediates(tmp_path):
+    """The acceptance of issue 12: what `python -m itt.plan -m experiment=paper +stage=target` lists, in-process
+    (composition only: nothing is read, downloaded or trained)."""
+    from itt import plan  # noqa: PLC0415
+
+    targets, pulled = plan.plan(["experiment=paper", "+stage=target", f"paths.root={tmp_path}"])
+    target_ids, inter_ids = [p.run_id for p in targets], [p.run_id for p in pulled]
+    assert len(target_ids) == len(set(target_ids)) == 108
+    assert len(inter_ids) == len(set(inter_ids)) == 27  # one per model x task x seed, each pulled once
+    assert {p.stage for p in targets} == {"target"} and {p.stage for p in pulled} == {"intermediate"}
+    assert not set(target_ids) & set(inter_ids)
+    assert {p.status for p in [*targets, *pulled]} == {"to train"}
+    assert sorted({tuple(i.split("-")[:2]) + (i.split("-")[-2],) for i in inter_ids}) == sorted(
+        (m, t, f"s{s}") for m in ("bert", "roberta", "xlnet")
+        for t in ("text_classification", "sentiment", "sentence_similarity") for s in (0, 1, 2))

@@ -4,17 +4,17 @@ once: every line intact. A lock left by a killed process does not block."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import OFFLINE, read_ledger
-from filelock import FileLock
+from filelock import BaseFileLock
 
-from itt import ledger
+from itt import ledger, pipeline
 
 COMMON = ("model=bert", "task=sentiment", "+stage=target", "stage.itt=true", *OFFLINE, "trainer.max_epochs=1",
           "trainer.precision=32-true", "task.datasets.intermediate.embedded_rows=300")
@@ -72,23 +72,41 @@ def test_concurrent_ledger_appends_keep_every_line_intact(tmp_path):
         assert [r["run_id"] for r in rows if r["worker"] == w] == [f"w{w}-{i}" for i in range(count)]
 
 
-def test_lock_of_a_killed_process_does_not_block(tmp_path):
-    lock_path = tmp_path / "runs" / "some-run" / ".lock"
-    lock_path.parent.mkdir(parents=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import time; from filelock import FileLock; l = FileLock({str(lock_path)!r}); "
+def _never_wait(monkeypatch) -> None:
+    """Any file lock (flock or otherwise) is taken only if free at the first try; waiting fails the test."""
+    acquire = BaseFileLock.acquire
+
+    def first_try_only(self, timeout=None, *args, **kwargs):
+        if timeout != 0:
+            raise AssertionError(f"waited for {self.lock_file}: another process still holds it")
+        return acquire(self, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(BaseFileLock, "acquire", first_try_only)
+
+
+def test_lock_of_a_killed_process_does_not_block(tmp_path, monkeypatch, caplog):
+    """A job killed while holding a run's lock leaves nothing that blocks the next job: the kernel
+    frees a flock with its process. No timing: the next job must get the lock at its first try."""
+    path = pipeline.lock_path(tmp_path, "some-run")
+    path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(  # another job, holding the run's lock as pipeline._run_lock does
+        [sys.executable, "-c", f"import time; from filelock import FileLock; l = FileLock({str(path)!r}); "
                                "l.acquire(); print('locked', flush=True); time.sleep(600)"],
         stdout=subprocess.PIPE, text=True)
+    caplog.set_level(logging.INFO, logger="itt.pipeline")
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(TimeoutError):  # held by a live process: we wait
-            FileLock(str(lock_path)).acquire(timeout=0.5)
+        _never_wait(monkeypatch)
+        with pytest.raises(AssertionError, match="waited for"), pipeline._run_lock(tmp_path, "some-run"):
+            pass  # held by a live process: the run lock would wait
+        assert "waiting: another job is running some-run" in caplog.text
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
-        start = time.monotonic()
-        with FileLock(str(lock_path), timeout=5):  # the kernel released it with the process
+        assert path.exists()  # the file stays; the kernel released the lock
+        caplog.clear()
+        with pipeline._run_lock(tmp_path, "some-run"):  # taken at the first try, or _never_wait fails the test
             pass
-        assert time.monotonic() - start < 1
+        assert "waiting" not in caplog.text
     finally:
         if holder.poll() is None:
             holder.kill()

@@ -142,3 +142,102 @@ def test_hub_probe_goes_through_the_proxy_like_the_downloads():
         assert any("hub.invalid" in line for line in seen), seen
     finally:
         server.shutdown()
+
+
+# --- Issue 12, item 8: the row names the hub commit of every dataset and of the model it read -------------
+
+def _fake_sha(repo_type: str, repo_id: str, revision) -> str:
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha1(f"{repo_type}:{repo_id}@{revision}".encode()).hexdigest()
+
+
+@pytest.fixture
+def fake_hub_info(monkeypatch):
+    """The hub answers repo_info with a sha of its arguments (no network); the calls are recorded."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    import huggingface_hub  # noqa: PLC0415
+
+    calls = []
+
+    def repo_info(self, repo_id, *, revision=None, repo_type=None, **kwargs):
+        calls.append((repo_type, repo_id, revision))
+        return SimpleNamespace(sha=_fake_sha(repo_type, repo_id, revision))
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", repo_info)
+    hub_access.resolved_revision.cache_clear()
+    yield calls
+    hub_access.resolved_revision.cache_clear()
+
+
+def test_the_resolved_commit_of_every_hub_dataset_lands_in_the_row(fake_hub_info, monkeypatch, tmp_path):
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+
+    from itt import identity, pipeline, rows  # noqa: PLC0415
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    local = tmp_path / "tatoeba.csv"
+    local.write_text("source_sentence,target_sentence\nHallo,Hello\n")
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["model=xlmr", "task=pawsx", "+stage=target", "stage.target=en",
+                                          "stage.evals=[de,tatoeba_de]", "task.evals.de.revision=refs/pr/7",
+                                          f"task.evals.tatoeba_de.path={local}", f"paths.root={tmp_path}"])
+    assert cfg.source.name == "hub"
+    spec = identity.resolve(cfg)
+
+    def recorded(reachable: bool) -> dict:
+        monkeypatch.setattr(hub_access, "hub_reachable", lambda *a, **k: reachable)
+        hub_access.resolved_revision.cache_clear()  # one process is either online or offline
+        row = rows.base_row(spec, identity.run_id(spec))
+        pipeline._record_hub_revisions(row, cfg)
+        return row
+
+    offline = recorded(False)  # the hub cannot be asked: the configured revision (or null), never a guess
+    assert [offline["dataset"]["revision"], offline["evals"]["de"]["revision"]] == [None, "refs/pr/7"]
+    assert fake_hub_info == []
+
+    row = recorded(True)
+    paws_x = "google-research-datasets/paws-x"
+    assert row["dataset"]["path"] == paws_x and row["dataset"]["revision"] == _fake_sha("dataset", paws_x, None)
+    assert row["datasets"] == [row["dataset"]]
+    assert row["evals"]["de"]["revision"] == _fake_sha("dataset", paws_x, "refs/pr/7")  # a pinned branch: its commit
+    assert row["evals"]["tatoeba_de"]["revision"] is None  # a local file: its content fingerprint names it instead
+    assert row["evals"]["tatoeba_de"]["fingerprint"]
+    assert sorted(fake_hub_info, key=str) == sorted([("dataset", paws_x, None), ("dataset", paws_x, "refs/pr/7")], key=str)
+
+
+@pytest.mark.slow
+def test_the_commit_of_a_hub_model_lands_in_the_row(run_itt, tmp_path):
+    """A hub model loaded from the HF cache (offline here): the row names the snapshot's commit, and the
+    device the run used."""
+    import shutil  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+    from conftest import read_ledger  # noqa: PLC0415
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+
+    from itt.models import embedded  # noqa: PLC0415
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        model_cfg = compose("train", overrides=["model=bert"]).model
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--itt-test--tiny-bert"  # the HF cache layout of hub repo itt-test/tiny-bert
+    shutil.copytree(embedded.build(model_cfg, tmp_path / "cache"), repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    data = tmp_path / "reviews.csv"
+    data.write_text("\n".join(["body,sentiment"] + [f"{'great fine' if i % 2 else 'awful bad'} item {i},{'pos' if i % 2 else 'neg'}"
+                                                    for i in range(60)]))
+    result = run_itt("source=hub", "logger=csv", "model=bert", "model.hub_id=itt-test/tiny-bert", "task=sentiment",
+                     "+stage=intermediate", "trainer.max_epochs=1", f"task.datasets.intermediate.path={data}",
+                     "task.datasets.intermediate.text_fields=[body]", "task.datasets.intermediate.label_field=sentiment",
+                     "task.datasets.intermediate.labels=[neg,pos]", "task.datasets.intermediate.label_map=null",
+                     root=tmp_path / "out", env={"HF_HUB_CACHE": tmp_path / "hf", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = read_ledger(tmp_path / "out")
+    assert row["status"] == "ok" and row["model_info"]["hub_id"] == "itt-test/tiny-bert"
+    assert row["model_info"]["revision"] == sha
+    assert row["dataset"]["revision"] is None  # a local file
+    assert row["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
