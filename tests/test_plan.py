@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
-from conftest import ITT_TINY, read_ledger, run_itt, run_sweep
+from conftest import ITT_TINY, REPO, itt_env, read_ledger, run_itt, run_sweep
 
 DEMO = ("-m", "experiment=demo", "+stage=target")
 
@@ -70,3 +72,25 @@ def test_the_paper_grid_is_108_distinct_targets_that_pull_27_distinct_intermedia
     assert sorted({tuple(i.split("-")[:2]) + (i.split("-")[-2],) for i in inter_ids}) == sorted(
         (m, t, f"s{s}") for m in ("bert", "roberta", "xlnet")
         for t in ("text_classification", "sentiment", "sentence_similarity") for s in (0, 1, 2))
+
+
+def test_a_run_that_failed_before_is_listed_with_its_error_and_planning_never_imports_torch(tmp_path):
+    grid = ("-m", "model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=true,false",
+            *ITT_TINY)
+    before = _statuses(run_itt(*grid, root=tmp_path, module="itt.plan").stdout)
+    victim = next(run_id for run_id in before if "-intermediate-" not in run_id)
+    failed = {"run_id": victim, "stage": "target", "status": "failed", "time": "2026-01-01T00:00:00+00:00",
+              "error": "DataError: data/x.csv row 3: label 7 is not a declared label"}
+    (tmp_path / "results.jsonl").write_text(json.dumps(failed) + "\n")
+
+    # In-process, as the command runs it, so that the modules it imported can be read afterwards.
+    script = ("import sys; from itt.plan import main; code = main(sys.argv[1:]); "
+              "print('TORCH', 'torch' in sys.modules); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", script, *grid[1:], f"paths.root={tmp_path}"], cwd=REPO,
+                            env=itt_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    statuses = _statuses(result.stdout)
+    assert statuses[victim] == "failed" and list(statuses.values()).count("failed") == 1, result.stdout
+    assert re.search(rf"failed\s+target\s+{re.escape(victim)}.*error: DataError: data/x.csv row 3", result.stdout)
+    assert "1 failed before (rerun)" in result.stdout
+    assert "TORCH False" in result.stdout  # planning a sweep never loads torch
