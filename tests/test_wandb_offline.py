@@ -40,3 +40,23 @@ def test_offline_wandb_run_holds_config_history_and_test_summary(tmp_path, monke
     sync = subprocess.run([sys.executable, "-m", "wandb", "sync", "--dry-run", str(files[0].parent)],
                           capture_output=True, text=True, timeout=120)
     assert "Would sync 1 run" in sync.stdout + sync.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task, primary", [("ner", "f1"), ("copa", "acc"), ("qa", "f1")])
+def test_every_task_kind_logs_its_own_metrics_to_wandb(tmp_path, monkeypatch, task, primary):
+    """Token classification, multiple choice and extractive QA: W&B gets the keys the row has, with its values."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[
+            f"task={task}", "model=bert", "+stage=target", "stage.itt=false", "stage.evals=[]", "source=embedded",
+            "logger=wandb", "trainer.max_epochs=1", "task.datasets.domain.embedded_rows=80", f"paths.root={tmp_path}"])
+    row = pipeline.run(cfg)
+    assert row["status"] == "ok" and row["primary_metric"] == primary
+    (file,) = (tmp_path / "runs" / row["run_id"] / "wandb").glob("offline-run-*/run-*.wandb")
+    run = summarize(file)
+    assert any(f"val/{primary}" in h for h in run["history"])
+    tested = {k: v for k, v in row["metrics"].items() if k.startswith("test/")}
+    assert f"test/{primary}" in tested
+    for key, value in tested.items():
+        assert run["summary"][key] == pytest.approx(value), key
