@@ -116,5 +116,12 @@ def numerics(trainer_cfg, data_cfg, model_cfg) -> dict:
            "pad_to_multiple_of": pad_multiple(data_cfg.get("pad_to_multiple_of", "auto"), device),
            "dropout": dropout_kind(bool(model_cfg.get("fast_dropout", False)), device)}
     if model_cfg.get("eager_attention", False):  # only when on: the ids of runs with SDPA stay as they were
+        if out["dropout"] == FAST_DROPOUT:
+            from itt.errors import ConfigError  # noqa: PLC0415
+
+            # The hashed masks replace attention dropout inside SDPA only: with eager attention the row
+            # would say "hash64" while 6 of MiniLM's 20 dropouts stayed torch's.
+            raise ConfigError("model.eager_attention=true and model.fast_dropout=true cannot be combined "
+                              "(the hashed dropout covers SDPA attention only); set one of them to false")
         out["attention"] = "eager"
     return out

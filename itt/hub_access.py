@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import sys
 import threading
 from pathlib import Path
@@ -92,9 +91,9 @@ def cached_revision(repo_id: str | None, revision: str | None = None, repo_type:
         return None
     try:
         from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+        from transformers.utils.hub import extract_commit_hash  # noqa: PLC0415
 
         path = try_to_load_from_cache(repo_id, "config.json", revision=revision, repo_type=repo_type)
     except Exception:  # noqa: BLE001 (not a valid repo id: the row cannot name a commit)
         return None
-    found = re.search(r"/snapshots/([0-9a-f]{40})/", Path(path).as_posix()) if isinstance(path, str) else None
-    return found.group(1) if found else None
+    return extract_commit_hash(path, None) if isinstance(path, str) else None

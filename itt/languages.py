@@ -86,3 +86,13 @@ def get(code: str | None) -> Language | None:
     if code is None:
         return None
     return table().get(normalise(code))
+
+
+def describe(spec) -> dict:
+    """Family, genus and script of a dataset spec's ``lang``: the table's for a known code, else the spec's
+    own (``itt.stages.check_languages`` refuses an unknown code without a family). The ledger row and the
+    report's long table both read languages this way, so they never disagree."""
+    known = get(spec.get("lang"))
+    if known is not None:
+        return {"family": known.family, "genus": known.genus, "script": known.script}
+    return {k: spec.get(k) for k in ("family", "genus", "script")}

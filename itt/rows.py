@@ -16,15 +16,6 @@ from itt.models.info import model_info
 from itt.stages import RunSpec
 
 
-def _language(code: str, spec: dict) -> dict:
-    """Family, genus and script: the language table's for a known code (as the report reads them), else
-    the spec's own (``itt.stages.check_languages`` refuses an unknown code without a family)."""
-    known = languages.get(code)
-    if known is not None:
-        return {"family": known.family, "genus": known.genus, "script": known.script}
-    return {k: spec.get(k) for k in ("family", "genus", "script")}
-
-
 def dataset_info(cfg, name: str, node) -> dict:
     spec = OmegaConf.to_container(node, resolve=True)
     local = is_local(spec["path"])
@@ -36,7 +27,7 @@ def dataset_info(cfg, name: str, node) -> dict:
     else:
         key = spec["path"] + (f":{spec['subset']}" if spec.get("subset") else "")
     return {"role": name, "key": key, "path": spec["path"], "subset": spec.get("subset"),
-            "revision": spec.get("revision"), "lang": spec.get("lang"), **_language(spec.get("lang"), spec),
+            "revision": spec.get("revision"), "lang": spec.get("lang"), **languages.describe(spec),
             "domain": spec.get("domain"), "fingerprint": content}
 
 

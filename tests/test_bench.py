@@ -96,3 +96,11 @@ def test_bench_rejects_unknown_contender(tmp_path):
     result = subprocess.run(cmd, cwd=REPO, env=itt_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "nope" in result.stderr
+
+
+def test_profile_families_keep_layer_norm_apart_from_the_clipping_norm():
+    from itt.bench.profile import family
+
+    assert family("aten::native_layer_norm") == family("aten::native_layer_norm_backward") == "LayerNorm"
+    assert family("aten::linalg_vector_norm") == family("aten::_foreach_norm") == "gradient norm (clipping)"
+    assert family("aten::bernoulli_") == "dropout" and family("aten::addmm") == "matrix products"

@@ -4,10 +4,12 @@ ids of runs with SDPA (the default) stay what they were."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
 from itt import identity
+from itt.errors import ConfigError
 from itt.train import CONF_DIR
 
 BASE = ["model=bert", "task=sentiment", "+stage=target", "stage.itt=false", "source=embedded", "logger=csv",
@@ -25,6 +27,13 @@ def test_the_run_id_changes_only_when_it_is_on(tmp_path):
     assert identity.run_id(default) == identity.run_id(off) != identity.run_id(on)
     assert "attention" not in identity.numerics(default)
     assert identity.numerics(on)["attention"] == "eager"
+
+
+def test_with_the_hashed_dropout_it_is_a_one_line_config_error(tmp_path):
+    spec = _spec(f"paths.root={tmp_path}", "model.eager_attention=true", "model.fast_dropout=true",
+                 "trainer.accelerator=cpu")
+    with pytest.raises(ConfigError, match="cannot be combined"):
+        identity.run_id(spec)
 
 
 def test_the_built_model_attends_eagerly_with_bf16_scores(tmp_path):

@@ -6,7 +6,7 @@ stand-ins of other domains). Both contenders evaluate the same model object on t
 validation rows with the same eval batch size and precision:
 
 - itt: ``Trainer.validate(module, datamodule)``, the call ``itt.pipeline`` makes after training
-  (Lightning loop, one loader per eval set in length order, bf16 autocast, inference mode);
+  (Lightning loop, one loader per eval set in length order, bf16 autocast with each weight cast once, no_grad);
 - HF: ``Trainer.evaluate(eval_dataset={name: rows})`` with default arguments apart from the batch size,
   precision and seed (rows in file order, ``DataCollatorWithPadding``, autocast per batch, no_grad,
   logits gathered and concatenated, accuracy computed from them at the end).

@@ -18,9 +18,9 @@ FAMILIES = [
     ("attention (SDPA math, softmax)", ("softmax", "scaled_dot_product", "_safe_softmax")),
     ("dropout", ("bernoulli", "dropout", "native_dropout")),
     ("fused AdamW", ("_fused_adamw",)),
-    ("gradient norm (clipping)", ("linalg_vector_norm", "norm", "_foreach_norm")),
+    ("LayerNorm", ("layer_norm",)),  # before clipping: "norm" is in its name too
+    ("gradient norm (clipping)", ("linalg_vector_norm", "_foreach_norm", "aten::norm")),
     ("GELU", ("gelu",)),
-    ("LayerNorm", ("layer_norm",)),
     ("embedding", ("embedding", "index_select", "index_add", "_sparse", "coalesce", "unique", "index_put")),
     ("elementwise add/mul/div", ("aten::add", "aten::mul", "aten::div", "aten::sub", "aten::where", "aten::masked_fill")),
     ("reductions (sum, loss)", ("aten::sum", "nll_loss", "log_softmax", "aten::mean")),

@@ -53,15 +53,9 @@ def _warn(msg: str) -> None:
 
 
 def _lang_fields(spec: Mapping, prefix: str) -> dict:
-    lang = spec.get("lang")
-    known = languages.get(lang) if lang else None
-    return {
-        f"{prefix}lang": lang,
-        f"{prefix}family": known.family if known else spec.get("family"),
-        f"{prefix}genus": known.genus if known else spec.get("genus"),
-        f"{prefix}script": known.script if known else spec.get("script"),
-        f"{prefix}domain": spec.get("domain"),
-    }
+    described = languages.describe(spec)
+    return {f"{prefix}lang": spec.get("lang"), **{prefix + k: v for k, v in described.items()},
+            f"{prefix}domain": spec.get("domain")}
 
 
 def _evaluated_sets(row: Mapping) -> list[tuple[str, bool, Mapping, dict, dict]]:
