@@ -15,8 +15,9 @@ Rounds alternate the contenders (seed + round: split, initialisation, batch orde
 line of every mode is ``key=value`` pairs. Measurements and what was tried: ``itt/bench/NOTES.md``.
 
 Where a MiniLM training step goes on the 6,400-row set (``--profile 30``, 2-core CPU, bf16 autocast,
-grouped batches of 32 x ~22 tokens, 312 ms per step): matrix products 26 %, autocast's dtype casts 19 %,
-torch's dropout masks 10.5 %, elementwise ops 9 %, fused AdamW 9 %, clipping norm 5 %, SDPA attention
-2 %, other 11 %. The matrix products run at 693 GFLOP/s, 32 % of this CPU's bf16 peak (2,194 GFLOP/s
-for a 2048x2048 ``torch.mm`` in the same process): the step is too small to be bound by them.
+grouped batches of 32 x ~22 tokens, 298 ms per step): matrix products 27 %, autocast's dtype casts 19 %,
+torch's dropout masks 11 %, elementwise ops 9 %, fused AdamW 9 %, GELU 3 %, LayerNorm 3 %, SDPA
+attention 2 %, clipping norm 2 %, other 10 %. The matrix products run at 728 GFLOP/s, 33 % of this CPU's
+bf16 peak (2,221 GFLOP/s for a 2048x2048 ``torch.mm`` in the same process): the step is too small to be
+bound by them.
 """
