@@ -189,13 +189,17 @@ def test_apply_threads_sets_and_restores_per_model(monkeypatch):
         torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("env, expected", [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")])
-def test_openmp_threads_sleep_instead_of_spinning_unless_told(env, expected):
+@pytest.mark.parametrize("env, expected", [
+    ({}, "PASSIVE 3000"),  # itt's choice: a short spin, then sleep
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE -"),  # the user's choice wins, no spin count over it
+    ({"GOMP_SPINCOUNT": "50"}, "- 50"),
+])
+def test_openmp_threads_spin_briefly_then_sleep_unless_told(env, expected):
     import os
     import subprocess
     import sys
 
-    clean = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", "import itt, os; print(os.environ['OMP_WAIT_POLICY'])"],
-                         env={**clean, **env}, capture_output=True, text=True, check=True)
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = "import itt, os; print(os.environ.get('OMP_WAIT_POLICY', '-'), os.environ.get('GOMP_SPINCOUNT', '-'))"
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected

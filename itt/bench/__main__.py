@@ -218,7 +218,9 @@ def main(argv=None) -> int:
               f" / test {sizes['test']}; train tokens per text: mean {data_info['mean_len']:.1f}, max {data_info['max_len']},"
               f" {data_info['long_share']:.1%} longer than {data_info['long_cut']}")
         cfg = bench.cfgs["random"]
-        print(f"setup: batch {args.batch_size}, precision {bench.precision}, torch threads {threads} (itt's choice), pad to"
+        print(f"setup: batch {args.batch_size}, precision {bench.precision}, torch threads {threads} (itt's choice), OpenMP wait"
+              f" OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '-')}"
+              " (one process: every contender runs with them), pad to"
               f" multiple of {bench.pad_multiple}; itt: dropout {'hash (opt-in)' if cfg.model.fast_dropout else 'torch'},"
               f" sparse embedding gradient {cfg.model.sparse_embedding_grad}, itt overrides {args.itt_overrides or 'none'}"
               f" (the HF Trainer: torch's dropout, dense embedding backward); {args.warmup} warm-up + {bench.steps} timed steps,"
