@@ -185,14 +185,18 @@ def clip_norm_in_fused_step(optimizer, params, max_norm) -> None:
     if not max_norm:
         optimizer.grad_scale = None
         return
-    dense, partial = [], []
+    gradients, row_norms = [], []
     for p in params:
-        if p.grad is not None:
-            rows_norm = touched_rows_norm(p)  # model.sparse_embedding_grad: the word embedding's touched rows
-            (dense if rows_norm is None else partial).append(p.grad if rows_norm is None else rows_norm)
-    norm = torch.nn.utils.get_total_norm(dense)
-    if partial:  # the same total up to float summation order
-        norm = torch.linalg.vector_norm(torch.stack([norm, *partial]))
+        if p.grad is None:
+            continue
+        rows_norm = touched_rows_norm(p)  # model.sparse_embedding_grad: the word embedding's touched rows
+        if rows_norm is None:
+            gradients.append(p.grad)
+        else:
+            row_norms.append(rows_norm)
+    norm = torch.nn.utils.get_total_norm(gradients)
+    if row_norms:  # the same total up to float summation order
+        norm = torch.linalg.vector_norm(torch.stack([norm, *row_norms]))
     # clip_grad_norm_ multiplies by min(1, max_norm / (norm + 1e-6)); dividing by its inverse is the same.
     optimizer.grad_scale = torch.clamp((norm + 1e-6) / max_norm, min=1.0)
 
