@@ -116,9 +116,10 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     if parent_row is not None:
         parent = (parent_row["checkpoint"], parent_row.get("kind") or cfg.task.kind, _labels_of(parent_row))
     heads, head_of = multihead.group_by_label_space([(p.name, p.task, p.labels) for p in train])
+    attention = "eager" if cfg.model.get("eager_attention", False) else None  # opt-in numerics (model.eager_attention)
 
     def load(task, labels):
-        return load_model(pretrained, task, labels, cfg.model.trust_remote_code, parent, spec.head_policy)
+        return load_model(pretrained, task, labels, cfg.model.trust_remote_code, parent, spec.head_policy, attention)
 
     if len(heads) == 1:  # one dataset, or a mixture with one label space: one head, as a single-task run
         model, head = load(train[0].task, train[0].labels)
@@ -128,8 +129,6 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
         model = multihead.MultiHeadModel([m for m, _ in loaded], heads, head_of)
         head = "+".join(dict.fromkeys(h for _, h in loaded))  # one word when every head fared alike
         members = [*range(len(train)), *(_member_for(p, heads, head_of, train) for p in evals)]
-    if cfg.model.get("eager_attention", False):  # opt-in numerics (model.eager_attention)
-        model.set_attn_implementation("eager")
     names = [None if len(train) == 1 else p.name for p in train] + [p.name for p in evals]
     eval_sets = [EvalSet(name, p.task, p.labels, p.rows, member) for name, p, member in zip(names, [*train, *evals], members)]
     summary = None
