@@ -101,6 +101,14 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     return train, evals
 
 
+def data_module(spec: RunSpec, tokenizer, train: list[Prepared], evals: list[Prepared], pad_multiple: int) -> ITTDataModule:
+    """The run's batches: training batches of ``train`` (a mixture's drawn by ``cfg.sampler``), evaluation
+    batches of every training set and eval set, padded to multiples of ``pad_multiple``."""
+    cfg = spec.cfg
+    sampler = instantiate(cfg.sampler) if len(train) > 1 and cfg.get("sampler") else None
+    return ITTDataModule(train, [*train, *evals], spec.settings.data, pad_multiple, cfg.seed, sampler).attach(tokenizer)
+
+
 def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     """Everything a run trains with; ``parent_row``: the ledger row of the run it starts from."""
     cfg = spec.cfg
@@ -109,9 +117,7 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
     tokenizer = load_tokenizer(pretrained, cfg.model.trust_remote_code)
     train, evals = prepare_data(spec, tokenizer)
-    sampler = instantiate(cfg.sampler) if len(train) > 1 and cfg.get("sampler") else None
-    data = ITTDataModule(train, [*train, *evals], spec.settings.data, numerics["pad_to_multiple_of"], cfg.seed,
-                         sampler).attach(tokenizer)
+    data = data_module(spec, tokenizer, train, evals, numerics["pad_to_multiple_of"])
     parent = None
     if parent_row is not None:
         parent = (parent_row["checkpoint"], parent_row.get("kind") or cfg.task.kind, _labels_of(parent_row))
