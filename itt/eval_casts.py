@@ -8,7 +8,7 @@ own, of weights that do not change while evaluating: the same numbers.
 
 autocast caches nothing in inference mode (Lightning's evaluation default), so the cache only works
 when the Trainer evaluates under ``no_grad`` (``Trainer(inference_mode=False)``, as
-``itt.trainer.build_trainer`` builds it); under inference mode ``step()`` leaves autocast as it is.
+``itt.trainer.build_trainer`` builds it); under inference mode every batch casts afresh, as without it.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class EvalCastCache(Callback):
     @contextlib.contextmanager
     def step(self, device_type: str):
         """One evaluation forward, reading and filling the epoch's cache (when there is one to fill)."""
-        if self._scope is None or not torch.is_autocast_enabled(device_type) or torch.is_inference_mode_enabled():
+        if self._scope is None or not torch.is_autocast_enabled(device_type):
             yield
             return
         with torch.autocast(device_type, dtype=torch.get_autocast_dtype(device_type), cache_enabled=True):
