@@ -101,6 +101,14 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     return train, evals
 
 
+def data_module(spec: RunSpec, tokenizer, train: list[Prepared], evals: list[Prepared], pad_multiple: int) -> ITTDataModule:
+    """The run's batches: training batches of ``train`` (a mixture's drawn by ``cfg.sampler``), evaluation
+    batches of every training set and eval set, padded to multiples of ``pad_multiple``."""
+    cfg = spec.cfg
+    sampler = instantiate(cfg.sampler) if len(train) > 1 and cfg.get("sampler") else None
+    return ITTDataModule(train, [*train, *evals], spec.settings.data, pad_multiple, cfg.seed, sampler).attach(tokenizer)
+
+
 def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     """Everything a run trains with; ``parent_row``: the ledger row of the run it starts from."""
     cfg = spec.cfg
@@ -109,16 +117,15 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
     tokenizer = load_tokenizer(pretrained, cfg.model.trust_remote_code)
     train, evals = prepare_data(spec, tokenizer)
-    sampler = instantiate(cfg.sampler) if len(train) > 1 and cfg.get("sampler") else None
-    data = ITTDataModule(train, [*train, *evals], spec.settings.data, numerics["pad_to_multiple_of"], cfg.seed,
-                         sampler).attach(tokenizer)
+    data = data_module(spec, tokenizer, train, evals, numerics["pad_to_multiple_of"])
     parent = None
     if parent_row is not None:
         parent = (parent_row["checkpoint"], parent_row.get("kind") or cfg.task.kind, _labels_of(parent_row))
     heads, head_of = multihead.group_by_label_space([(p.name, p.task, p.labels) for p in train])
+    attention = "eager" if cfg.model.get("eager_attention", False) else None  # opt-in numerics (model.eager_attention)
 
     def load(task, labels):
-        return load_model(pretrained, task, labels, cfg.model.trust_remote_code, parent, spec.head_policy)
+        return load_model(pretrained, task, labels, cfg.model.trust_remote_code, parent, spec.head_policy, attention)
 
     if len(heads) == 1:  # one dataset, or a mixture with one label space: one head, as a single-task run
         model, head = load(train[0].task, train[0].labels)
@@ -128,8 +135,6 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
         model = multihead.MultiHeadModel([m for m, _ in loaded], heads, head_of)
         head = "+".join(dict.fromkeys(h for _, h in loaded))  # one word when every head fared alike
         members = [*range(len(train)), *(_member_for(p, heads, head_of, train) for p in evals)]
-    if cfg.model.get("eager_attention", False):  # opt-in numerics (model.eager_attention)
-        model.set_attn_implementation("eager")
     names = [None if len(train) == 1 else p.name for p in train] + [p.name for p in evals]
     eval_sets = [EvalSet(name, p.task, p.labels, p.rows, member) for name, p, member in zip(names, [*train, *evals], members)]
     summary = None

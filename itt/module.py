@@ -9,7 +9,6 @@ training on NaNs for hours.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import pytorch_lightning as pl
@@ -20,6 +19,7 @@ from transformers import get_linear_schedule_with_warmup
 from itt.data.datamodule import model_inputs
 
 from itt.errors import TrainingFailed
+from itt.eval_casts import EvalCastCache
 from itt.models.multihead import MultiHeadModel
 from itt.models.fast_dropout import apply as apply_fast_dropout
 from itt.models.sparse_embedding_grad import apply as apply_sparse_embedding_grad, touched_rows_norm
@@ -61,6 +61,7 @@ class ITTModule(pl.LightningModule):
         self.test_metrics = nn.ModuleList([evals[i].task.evaluator(evals[i].labels, rows[i].get("test"))
                                            for i in self.split_sets["test"]])
         self.test_items: dict[str, list[dict]] = {}  # per eval set ("" for the own split): one {pred, gold} per item
+        self.eval_casts = EvalCastCache()  # each weight cast to the autocast dtype once per evaluation epoch
         if optim_cfg.freeze_encoder:
             for p in model.base_model.parameters():
                 p.requires_grad_(False)
@@ -98,7 +99,7 @@ class ITTModule(pl.LightningModule):
         # The evaluated set's kind decides what the model computes (Task.forward): by default its head's own
         # forward pass; an eval set of another kind than the run's (retrieval on a classifier) reads the
         # encoder its own way.
-        with self._cached_casts():
+        with self.eval_casts.step(self.device.type):
             out = evaluation.task.forward(self.model_for(evaluation.member), batch)
         metrics[dataloader_idx].update(out, batch)
         if getattr(out, "loss", None) is not None:
@@ -122,54 +123,21 @@ class ITTModule(pl.LightningModule):
             mean = torch.stack([torch.as_tensor(computed[i][m], dtype=torch.float32) for i, m in parts]).mean()
             self.log(f"{split}/{name}", mean, add_dataloader_idx=False, sync_dist=True)
 
-    # Evaluation casts each weight to the autocast dtype once, not once per batch. Lightning enters
-    # autocast per step with its weight-cast cache off, and autocast drops its cache when the outermost
-    # autocast context exits; an outer (disabled) context held open for the evaluation epoch keeps the
-    # cache alive across batches, and a cache-enabled context inside each step fills and reads it. The
-    # casts are autocast's own, of weights that do not change while evaluating: the same numbers.
-    def _open_cast_scope(self) -> None:
-        self._close_cast_scope()
-        self._cast_scope = torch.autocast(self.device.type, enabled=False)
-        self._cast_scope.__enter__()
-
-    def _close_cast_scope(self) -> None:
-        scope, self._cast_scope = getattr(self, "_cast_scope", None), None
-        if scope is not None:
-            scope.__exit__(None, None, None)  # the outermost exit clears autocast's cache
-
-    @contextlib.contextmanager
-    def _cached_casts(self):
-        device = self.device.type
-        if getattr(self, "_cast_scope", None) is None or not torch.is_autocast_enabled(device):
-            yield
-            return
-        # autocast caches nothing in inference mode (Lightning's evaluation default): no_grad instead, the
-        # same kernels (inference tensors from the loader are fine as inputs when nothing is saved for backward)
-        with torch.inference_mode(False), torch.no_grad(), \
-                torch.autocast(device, dtype=torch.get_autocast_dtype(device), cache_enabled=True):
-            yield
-
-    def teardown(self, stage: str) -> None:
-        self._close_cast_scope()  # after an exception no hook of the module runs: itt.trainer.CloseCastScope closes it
-
-    def on_validation_epoch_start(self):
-        self._open_cast_scope()
+    def configure_callbacks(self):
+        # A Trainer reused (fit, then validate and test) has it from its first call: returned again, it
+        # would only make Lightning log that the callback replaced itself.
+        return [] if self.eval_casts in self.trainer.callbacks else [self.eval_casts]
 
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         self._eval_step(batch, self.val_metrics, "val", dataloader_idx)
 
     def on_validation_epoch_end(self):
-        self._close_cast_scope()
         self._log_metrics(self.val_metrics, "val")
-
-    def on_test_epoch_start(self):
-        self._open_cast_scope()
 
     def test_step(self, batch, batch_idx, dataloader_idx=0):
         self._eval_step(batch, self.test_metrics, "test", dataloader_idx)
 
     def on_test_epoch_end(self):
-        self._close_cast_scope()
         self._log_metrics(self.test_metrics, "test", keep_items=True)
 
     def on_train_epoch_end(self):
@@ -217,14 +185,18 @@ def clip_norm_in_fused_step(optimizer, params, max_norm) -> None:
     if not max_norm:
         optimizer.grad_scale = None
         return
-    dense, partial = [], []
+    gradients, row_norms = [], []
     for p in params:
-        if p.grad is not None:
-            rows_norm = touched_rows_norm(p)  # model.sparse_embedding_grad: the word embedding's touched rows
-            (dense if rows_norm is None else partial).append(p.grad if rows_norm is None else rows_norm)
-    norm = torch.nn.utils.get_total_norm(dense)
-    if partial:  # the same total up to float summation order
-        norm = torch.linalg.vector_norm(torch.stack([norm, *partial]))
+        if p.grad is None:
+            continue
+        rows_norm = touched_rows_norm(p)  # model.sparse_embedding_grad: the word embedding's touched rows
+        if rows_norm is None:
+            gradients.append(p.grad)
+        else:
+            row_norms.append(rows_norm)
+    norm = torch.nn.utils.get_total_norm(gradients)
+    if row_norms:  # the same total up to float summation order
+        norm = torch.linalg.vector_norm(torch.stack([norm, *row_norms]))
     # clip_grad_norm_ multiplies by min(1, max_norm / (norm + 1e-6)); dividing by its inverse is the same.
     optimizer.grad_scale = torch.clamp((norm + 1e-6) / max_norm, min=1.0)
 

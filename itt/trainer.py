@@ -57,7 +57,7 @@ def apply_threads(model) -> int:
 
 
 # Trainer arguments itt sets itself; the user sets the others in conf/trainer/ or with +trainer.x=...
-_SET_BY_ITT = {"self", "logger", "callbacks", "plugins", "default_root_dir", "use_distributed_sampler"}
+_SET_BY_ITT = {"self", "logger", "callbacks", "plugins", "default_root_dir", "use_distributed_sampler", "inference_mode"}
 
 
 def check_trainer_args(trainer_cfg) -> None:
@@ -95,17 +95,6 @@ class RNGState(Callback):
         _set_rng_states(states)
 
 
-class CloseCastScope(Callback):
-    """An exception inside an evaluation epoch (outside its steps, e.g. in the loader) closes the module's
-    weight-cast scope (``ITTModule._open_cast_scope``): a scope left open would keep autocast's cache
-    of cast weights alive into later autocast regions of the process."""
-
-    def on_exception(self, trainer, pl_module, exception) -> None:
-        close = getattr(pl_module, "_close_cast_scope", None)
-        if close is not None:
-            close()
-
-
 def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precision: str,
                   every_n_steps: int | None = None):
     """The Lightning Trainer for ``settings`` (effective trainer/optim of the run) and the effective
@@ -118,7 +107,7 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     when = {"every_n_train_steps": every_n_steps} if every_n_steps else {}
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False, **when)
-    callbacks = [checkpoint, latest, RNGState(), CloseCastScope()]
+    callbacks = [checkpoint, latest, RNGState()]
     show = progress.wanted(settings.trainer.get("enable_progress_bar", "auto"))
     if show:
         callbacks.append(progress.progress_bar())
@@ -132,9 +121,11 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     try:
         # use_distributed_sampler=False: under DDP itt's own samplers give each process its share of the
         # same global batches (itt.data.samplers), which Lightning's DistributedSampler would replace.
+        # inference_mode=False: evaluation under no_grad, where autocast keeps its weight-cast cache
+        # (itt.eval_casts); the same kernels and numbers as under inference mode.
         trainer = instantiate(settings.trainer, precision=precision, callbacks=callbacks, logger=loggers,
                               default_root_dir=str(run_dir), plugins=plugins, enable_progress_bar=show,
-                              use_distributed_sampler=False)
+                              use_distributed_sampler=False, inference_mode=False)
     except InstantiationException as exc:  # a value Lightning rejects, e.g. trainer.precision=bogus
         raise ConfigError(f"trainer: {one_line(str(exc.__cause__ or exc))[:400]}") from exc
     if torch.are_deterministic_algorithms_enabled():

@@ -104,3 +104,31 @@ def test_profile_families_keep_layer_norm_apart_from_the_clipping_norm():
     assert family("aten::native_layer_norm") == family("aten::native_layer_norm_backward") == "LayerNorm"
     assert family("aten::linalg_vector_norm") == family("aten::_foreach_norm") == "gradient norm (clipping)"
     assert family("aten::bernoulli_") == "dropout" and family("aten::addmm") == "matrix products"
+
+
+def test_the_profile_and_the_bare_loop_train_the_runs_model_with_one_step(tmp_path, monkeypatch):
+    """``--profile`` profiles the bare contender's step (``BareLoop``) on the model ``build_run`` gives:
+    an itt model setting (``model.eager_attention``) reaches the profile as it reaches training."""
+    from itt.bench.__main__ import parse_args
+    from itt.bench.contenders import BareLoop
+    from itt.bench.profile import profile_steps
+    from itt.bench.setup import Bench
+
+    args = parse_args(["--model", "bert", "--steps", "2", "--profile", "1", "--itt-overrides",
+                       "model.eager_attention=true", "--root", str(tmp_path)])
+    bench = Bench(args, tmp_path)
+    bench.prepare_data()
+    loop = BareLoop(bench, "random", 3)
+    assert loop.model.config._attn_implementation == "eager"
+    assert len(list(loop.batches(3))) == 3  # into the second epoch of a 2-batch training set
+    attention = []
+    step = BareLoop.step
+
+    def recording(self, batch):
+        attention.append(self.model.config._attn_implementation)
+        step(self, batch)
+
+    monkeypatch.setattr(BareLoop, "step", recording)
+    profiled = profile_steps(bench, "random", steps=1, warmup=1)
+    assert attention == ["eager", "eager"]  # the warm-up step and the profiled one
+    assert profiled["steps"] == 1 and dict(profiled["families"])["matrix products"] > 0

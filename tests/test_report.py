@@ -190,6 +190,16 @@ def test_the_report_reads_the_ledger_of_itt_ledger_and_counts_the_rows_the_pipel
         assert itt_ledger.latest_ok(ledger_root, run_id_)["metrics"] == metrics, run_id_
 
 
+def test_every_ledger_field_has_one_place_in_the_frame():
+    """A field added to ``itt.ledger.LedgerRow`` needs a line in the frame's column lists."""
+    from itt import ledger as itt_ledger
+    from itt.report import ledger_frame as lf
+
+    listed = [*lf._DICT_COLUMNS, *lf._LIST_COLUMNS, *lf._STR_COLUMNS, *lf._INT_COLUMNS, *lf._FLOAT_COLUMNS,
+              *lf._OWN_WAY_COLUMNS]
+    assert sorted(listed) == sorted(itt_ledger.FIELDS)
+
+
 def test_the_row_that_counts_is_the_newest_by_time_then_by_line(tmp_path):
     """A row appended later can carry an earlier time (concurrent jobs take the time before the lock):
     both readers go by time first, file order only among equal times."""
@@ -202,12 +212,14 @@ def test_the_row_that_counts_is_the_newest_by_time_then_by_line(tmp_path):
             row(run_id="b", metrics={"test/acc": 0.4}, time="2024-06-01T00:00:00+00:00"),
             row(run_id="c", metrics={"test/acc": 0.5}, time="2024-06-01T02:00:00+02:00"),  # 00:00 UTC
             row(run_id="c", metrics={"test/acc": 0.6}, time="2024-06-01T00:30:00Z"),
+            row(run_id="d", metrics={"test/acc": 0.7}, time="2024-06-01T00:00:00+00:00"),
+            row(run_id="d", metrics={"test/acc": 0.8}, time=None),  # no time: older than any time
             row(run_id="f", status="failed", error="late", time="2024-06-03T00:00:00+00:00"),
             row(run_id="f", status="failed", error="early", time="2024-06-02T00:00:00+00:00")]
     (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     df = load_ledger(tmp_path)
     picked = dict(zip(latest_ok(df)["run_id"], latest_ok(df)["test/acc"]))
-    assert picked == {"a": 0.2, "b": 0.4, "c": 0.6}
+    assert picked == {"a": 0.2, "b": 0.4, "c": 0.6, "d": 0.7}
     for run_id_, value in picked.items():
         assert itt_ledger.latest_ok(tmp_path, run_id_)["metrics"]["test/acc"] == value
     assert failed_runs(df)["error"].tolist() == ["late"]

@@ -1,6 +1,7 @@
-"""Evaluation casts each weight to bf16 once per evaluation epoch, not once per batch (``ITTModule``'s
-cast scope): the same logits bit for bit as autocast's per-batch casts, fewer casts, and no autocast
-state left behind (also after an exception inside an evaluation epoch)."""
+"""Evaluation casts each weight to bf16 once per evaluation epoch, not once per batch (``itt.eval_casts``,
+registered by ``ITTModule``): the same logits bit for bit as Lightning's default evaluation (inference
+mode, autocast's per-batch casts), fewer casts, and no autocast state left behind (also after an exception
+inside an evaluation epoch)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from torch.utils.data import DataLoader
 
 from itt.module import EvalSet, ITTModule
 from itt.tasks import get_task
-from itt.trainer import CloseCastScope
 
 BATCHES, ROWS = 4, 5
 
@@ -72,11 +72,11 @@ class _FailingLoader:
 
 
 def _validate(cached: bool, monkeypatch, fail_at: int | None = None, fail_in_loader: bool = False):
+    """``cached``: under no_grad, as ``itt.trainer.build_trainer``'s Trainer evaluates; else Lightning's
+    default (inference mode, where autocast caches nothing)."""
     optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.0, "warmup_ratio": 0.0, "freeze_encoder": False})
     task = get_task("sequence_classification", "acc")
     module = ITTModule(_tiny_bert(), [EvalSet(None, task, ["neg", "pos"])], optim)
-    if not cached:
-        monkeypatch.setattr(module, "_open_cast_scope", lambda: None)
     logits = []
     forward = task.forward
 
@@ -89,7 +89,7 @@ def _validate(cached: bool, monkeypatch, fail_at: int | None = None, fail_in_loa
 
     monkeypatch.setattr(task, "forward", recording)
     trainer = pl.Trainer(accelerator="cpu", precision="bf16-mixed", logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False, callbacks=[CloseCastScope()])
+                         enable_model_summary=False, enable_checkpointing=False, inference_mode=not cached)
     loader = _FailingLoader(_batches(), fail_at) if fail_in_loader else DataLoader(_batches(), batch_size=None)
     with _WeightCasts() as casts:
         trainer.validate(module, dataloaders=loader, verbose=False)
@@ -120,3 +120,18 @@ def test_no_autocast_state_is_left_behind(monkeypatch, fail_in_loader):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         second = torch.mm(weight, weight)
     torch.testing.assert_close(second.float(), 4 * first.float(), rtol=1e-2, atol=1e-2)
+
+
+def test_itts_trainer_evaluates_under_no_grad_where_the_cache_works(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from itt import identity
+    from itt.train import CONF_DIR
+    from itt.trainer import build_trainer
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["source=embedded", "logger=csv", "+stage=intermediate",
+                                          f"paths.root={tmp_path}", "trainer.accelerator=cpu"])
+    spec = identity.resolve(cfg)
+    trainer, _ = build_trainer(spec.settings, tmp_path / "run", [], "val/acc", "bf16-mixed")
+    assert trainer.validate_loop.inference_mode is False and trainer.test_loop.inference_mode is False

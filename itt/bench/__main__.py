@@ -207,10 +207,9 @@ def main(argv=None) -> int:
             if args.data and steps_given is None:  # one epoch of the file's training split
                 bench.steps = args.steps = batches
                 bench.compose(args.warmup + batches)
-            model = bench.fresh_model()
+            model = bench.weightless_model()
             n_params = sum(p.numel() for p in model.parameters())
             threads = apply_threads(model)  # itt's choice per model (ITTModule.setup); every contender runs with it
-            del model
             warm_s = bench.warm_up_process() if not args.eval else 0.0
         sizes = data_info["sizes"]
         print(f"itt.bench: model={args.model} ({n_params / 1e6:.1f}M parameters) from {bench.pretrained}")

@@ -74,7 +74,7 @@ def run_hf(bench, run_dir: Path, name: str) -> tuple[StepLog, object]:
 
     train = Dataset.from_file(bench.data.features["train"].cache_files[0]["filename"])  # the cached tokens
     args = hf_arguments(bench, run_dir, max_steps=bench.total_steps, train_sampling_strategy=HF_STRATEGY[name])
-    model = bench.fresh_model(itt_head=False)
+    model = bench.hf_model()
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collate,
                       processing_class=bench.tokenizer, callbacks=[Timer()])
     trainer.train()
@@ -99,37 +99,59 @@ def hf_arguments(bench, run_dir: Path, **extra):
 
 
 def run_bare(bench, run_dir: Path, variant: str) -> tuple[StepLog, object]:
-    from itt.build import build_run
-    from itt.data.datamodule import model_inputs
-    from itt.module import build_optimizer, clip_norm_in_fused_step, prepare_for_training
-
-    torch, cfg = bench.torch, bench.cfgs[variant]
     log = StepLog()
-    built = build_run(bench.specs[variant])
-    model = built.module.model
-    model.train()
-    prepare_for_training(model, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
-                         torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    optimizer, scheduler = build_optimizer(model, cfg.optim, bench.total_steps, fused=not bench.precision.startswith("16"))
-    params = [p for p in model.parameters() if p.requires_grad]
-    clip = cfg.trainer.gradient_clip_val
-    loader = built.data.train_dataloader()
-    step = 0
-    while step < bench.total_steps:
-        for batch in loader:
-            with bench.autocast():
-                loss = model(**model_inputs(batch)).loss
-            loss.backward()
-            if clip and optimizer.defaults.get("fused"):
-                clip_norm_in_fused_step(optimizer, params, clip)  # as ITTModule.configure_gradient_clipping
-            elif clip:
-                torch.nn.utils.clip_grad_norm_(params, clip)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            log.step_end()
-            log.add_batch(batch)
-            step += 1
-            if step == bench.total_steps:
-                break
-    return log, model
+    loop = BareLoop(bench, variant, bench.total_steps)
+    for batch in loop.batches(bench.total_steps):
+        loop.step(batch)
+        log.step_end()
+        log.add_batch(batch)
+    return log, loop.model
+
+
+class BareLoop:
+    """itt's training step without Lightning: the bare contender's loop, and the step ``--profile``
+    profiles. The run's model and batches come from ``itt.build.build_run`` (so every model setting
+    applies, e.g. ``model.eager_attention``), with itt's model preparation, optimizer, clipping and
+    autocast; the optimizer's schedule spans ``total_steps``."""
+
+    def __init__(self, bench, variant: str, total_steps: int):
+        from itt.build import build_run
+        from itt.module import build_optimizer, prepare_for_training
+
+        torch, cfg = bench.torch, bench.cfgs[variant]
+        built = build_run(bench.specs[variant])
+        self.model, self.autocast = built.module.model, bench.autocast
+        self.model.train()
+        prepare_for_training(self.model, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
+                             torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+        self.optimizer, self.scheduler = build_optimizer(self.model, cfg.optim, total_steps,
+                                                         fused=not bench.precision.startswith("16"))
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.clip = cfg.trainer.gradient_clip_val
+        self.loader = built.data.train_dataloader()
+
+    def batches(self, count: int):
+        """``count`` training batches, epoch after epoch."""
+        while count:
+            for batch in self.loader:
+                yield batch
+                count -= 1
+                if not count:
+                    return
+
+    def step(self, batch) -> None:
+        import torch
+
+        from itt.data.datamodule import model_inputs
+        from itt.module import clip_norm_in_fused_step
+
+        with self.autocast():
+            loss = self.model(**model_inputs(batch)).loss
+        loss.backward()
+        if self.clip and self.optimizer.defaults.get("fused"):
+            clip_norm_in_fused_step(self.optimizer, self.params, self.clip)  # as ITTModule.configure_gradient_clipping
+        elif self.clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)

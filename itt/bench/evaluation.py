@@ -62,14 +62,15 @@ def run_hf_eval(bench, built, run_dir: Path) -> tuple[Stopwatch, dict]:
 
 
 def warm_up(bench, built) -> None:
-    """One no-grad forward per padded length at the eval batch size (first-use kernel set-up out of the rounds)."""
+    """One forward per padded length at the eval batch size (first-use kernel set-up out of the rounds),
+    under no_grad as both contenders evaluate (itt's Trainer: ``inference_mode=False``)."""
     from itt.data.datamodule import model_inputs
 
     torch, model = bench.torch, built.module.model
     batch = model_inputs(next(iter(built.data.val_dataloader()[0])))
     top = max(max(p.features["validation"]["length"]) for p in built.data.eval_sets)
     model.eval()
-    with torch.inference_mode(), bench.autocast():
+    with torch.no_grad(), bench.autocast():
         for length in range(bench.pad_multiple, top + bench.pad_multiple, bench.pad_multiple):
             model(**{k: (v[:, :1].repeat(1, length) if v.dim() == 2 else v) for k, v in batch.items()})
 

@@ -1,13 +1,15 @@
 """``python -m itt.bench --profile``: where a training step's time goes, by operator (torch.profiler),
 on the bench's data and model, and the matrix products' share of this CPU's bf16 peak.
 
-The steps profiled are itt's (the bare loop's body: itt's model preparation, optimizer, clipping folded
-into the fused step, autocast), over itt's batches with the variant's batching. Operator self-times are
+The steps profiled are itt's: the bare loop's (``itt.bench.contenders.BareLoop``: the run's model as
+``itt.build.build_run`` builds it, itt's model preparation, optimizer, clipping folded into the fused
+step, autocast), over itt's batches with the variant's batching. Operator self-times are
 grouped into families (``FAMILIES``); the peak is a large bf16 ``torch.mm`` timed in the same process.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 
@@ -51,36 +53,18 @@ def bf16_peak_gflops(torch, size: int = 2048, repeats: int = 10) -> float:
 
 def profile_steps(bench, variant: str, steps: int, warmup: int = 3) -> dict:
     """Train ``warmup`` untimed then ``steps`` profiled steps of itt's step; returns the by-family table."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from itt.data.datamodule import model_inputs
-    from itt.module import build_optimizer, clip_norm_in_fused_step, prepare_for_training
+    from itt.bench.contenders import BareLoop
 
-    cfg = bench.cfgs[variant]
-    model = bench.fresh_model()
-    model.train()
-    prepare_for_training(model, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad, torch.device("cpu"))
-    optimizer, scheduler = build_optimizer(model, cfg.optim, warmup + steps, fused=True)
-    params = [p for p in model.parameters() if p.requires_grad]
-    batches = iter(bench.datamodule(variant).train_dataloader())
-
-    def step():
-        batch = next(batches)
-        with bench.autocast():
-            loss = model(**model_inputs(batch)).loss
-        loss.backward()
-        clip_norm_in_fused_step(optimizer, params, cfg.trainer.gradient_clip_val)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    for _ in range(warmup):
-        step()
+    loop = BareLoop(bench, variant, warmup + steps)
+    batches = loop.batches(warmup + steps)
+    for batch in itertools.islice(batches, warmup):
+        loop.step(batch)
     t0, c0 = time.perf_counter(), time.process_time()
     with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
-        for _ in range(steps):
-            step()
+        for batch in batches:
+            loop.step(batch)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     by_family: dict[str, float] = defaultdict(float)
     by_op: dict[str, float] = defaultdict(float)

@@ -1,6 +1,7 @@
 """What every contender shares: the config (composed from ``conf/`` as ``python -m itt.train`` does),
-the data (``itt.build.prepare_data``: split, tokenized, cached), the model (``itt.models.loading``),
-the precision, a process warm-up, and one validation-accuracy function for all contenders.
+the data (``itt.build.prepare_data``: split, tokenized, cached), the starting weights (the model
+``itt.build.build_run`` builds; for the HF Trainer the same as a plain transformers model), the
+precision, a process warm-up, and one validation-accuracy function for all contenders.
 
 itt's own contenders differ from the base config only in itt settings: ``VARIANTS`` (the batching
 that matches each HF Trainer configuration) plus ``--itt-overrides`` (e.g. ``model.fast_dropout=true``).
@@ -96,8 +97,8 @@ class Bench:
         self.seed = args.seed
         self.compose(total_steps=args.warmup + args.steps)
         cfg = self.cfg
-        self.precision = identity.numerics(self.spec)["precision"]
-        self.pad_multiple = identity.numerics(self.spec)["pad_to_multiple_of"]
+        numerics = identity.numerics(self.spec)
+        self.precision, self.pad_multiple = numerics["precision"], numerics["pad_to_multiple_of"]
         self.pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
         self.tokenizer = load_tokenizer(self.pretrained, cfg.model.trust_remote_code)
 
@@ -147,12 +148,6 @@ class Bench:
             return f"{self.args.data} ({self.task.kind}, labels {self.labels})"
         return f"embedded sentiment stand-in (en, products), {self.rows} rows"
 
-    def datamodule(self, variant: str = "random"):
-        from itt.data.datamodule import ITTDataModule
-
-        return ITTDataModule([self.data], [self.data], self.specs[variant].settings.data, self.pad_multiple,
-                             self.seed).attach(self.tokenizer)
-
     def set_round(self, r: int) -> None:
         """Round r trains with seed + r: another split, initialisation and batch order (the same for
         every contender of the round); its tokenized splits come from the cache after the first time."""
@@ -161,17 +156,23 @@ class Bench:
         self.set_data(*self.prepared())
 
     # -- model ------------------------------------------------------------------------------------
-    def fresh_model(self, itt_head: bool = True):
-        """The model every contender starts from (same seed: same head init). ``itt_head``: with itt's
-        fp32 head (what itt and the bare loop train); the HF Trainer gets the plain transformers model."""
+    def hf_model(self):
+        """The plain transformers model the HF Trainer starts from: the pretrained weights of itt's, a new
+        head initialised after seeding with the round's seed, without itt's fp32 head."""
         import pytorch_lightning as pl
 
-        from itt.models.loading import load_model
-
         pl.seed_everything(self.seed, workers=True, verbose=False)
-        if itt_head:
-            return load_model(self.pretrained, self.task, self.labels, self.cfg.model.trust_remote_code)[0]
         return self.task.auto_model().from_pretrained(self.pretrained, **self.task.model_kwargs(self.labels))
+
+    def weightless_model(self):
+        """The model itt trains, built on the meta device from its config (no weights read or
+        initialised): its size and config without the cost of loading it."""
+        from transformers import AutoConfig
+
+        trust = self.cfg.model.trust_remote_code
+        config = AutoConfig.from_pretrained(self.pretrained, trust_remote_code=trust, **self.task.model_kwargs(self.labels))
+        with self.torch.device("meta"):
+            return self.task.auto_model().from_config(config, trust_remote_code=trust)
 
     def autocast(self):
         torch = self.torch
@@ -184,12 +185,14 @@ class Bench:
     def warm_up_process(self) -> float:
         """One forward+backward per padded length present in the data, so that no contender pays for the kernels' first-use set-up of a shape (oneDNN primitives, allocator
         growth) in its window."""
+        from itt.build import build_run
         from itt.data.datamodule import model_inputs
 
         t0 = time.perf_counter()
-        model = self.fresh_model()
+        built = build_run(self.specs["random"])
+        model = built.module.model
         model.train()
-        batch = model_inputs(next(iter(self.datamodule().train_dataloader())))
+        batch = model_inputs(next(iter(built.data.train_dataloader())))
         multiple = self.pad_multiple
         top = -(-max(self.lengths) // multiple) * multiple
         for length in range(multiple, top + 1, multiple):
@@ -198,7 +201,7 @@ class Bench:
                 loss = model(**inputs).loss
             loss.backward()
             model.zero_grad(set_to_none=True)
-        del model
+        del model, built
         gc.collect()
         return time.perf_counter() - t0
 
@@ -232,14 +235,16 @@ class Bench:
 
     # -- evaluation (one function for all contenders) ---------------------------------------------
     def val_accuracy(self, model) -> float:
+        from itt.build import data_module
         from itt.data.datamodule import model_inputs
 
         torch = self.torch
         was_training = model.training
         model.eval()
         metric = self.task.evaluator(self.labels)
+        own = data_module(self.specs["random"], self.tokenizer, [self.data], [], self.pad_multiple).val_dataloader()[0]
         with torch.no_grad(), self.autocast():
-            for batch in self.datamodule().val_dataloader()[0]:
+            for batch in own:
                 metric.update(model(**model_inputs(batch)), batch)
         model.train(was_training)
         return float(metric.compute()[self.task.primary_metric])

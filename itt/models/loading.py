@@ -73,12 +73,14 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
 
 
 def load_model(pretrained: str, task: Task, labels: list[str], trust_remote_code: bool = False, parent=None,
-               head_policy: str = "projection"):
+               head_policy: str = "projection", attn_implementation: str | None = None):
     """The model a run trains and what happened to its head: ``new`` (no parent), ``kept``,
     ``projection_reset`` or ``head_reset`` (``itt.models.heads``). ``parent``: (model folder, task kind,
-    label names) of the run this one starts from, or None. The head always computes in fp32."""
+    label names) of the run this one starts from, or None. ``attn_implementation``: transformers' attention
+    (``eager`` for ``model.eager_attention``; None: transformers' choice, SDPA). The head always computes in fp32."""
+    attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
-        model = task.auto_model().from_pretrained(pretrained, trust_remote_code=trust_remote_code,
+        model = task.auto_model().from_pretrained(pretrained, trust_remote_code=trust_remote_code, **attention,
                                                   **task.model_kwargs(labels))
     except Exception as exc:
         raise _hub_error("model", pretrained, exc) from exc

@@ -19,8 +19,6 @@ gradients its own way.
 
 from __future__ import annotations
 
-import weakref
-
 import torch
 from torch import nn
 
@@ -36,7 +34,6 @@ class DenseRowGradient:
         embedding.sparse = True
         self.weight.register_hook(self._note_rows)
         self.weight.register_post_accumulate_grad_hook(self._keep_dense)
-        self.weight._itt_row_gradient = weakref.ref(self)  # for touched_rows_norm (gradient clipping)
 
     def touched_rows_norm(self) -> torch.Tensor | None:
         """The 2-norm of ``weight.grad`` read from the rows that can be non-zero only (the others are
@@ -84,10 +81,13 @@ class DenseRowGradient:
         weight.grad = self.grad
 
 
+def _keeper(weight: torch.Tensor) -> DenseRowGradient | None:
+    return getattr(weight, "_itt_row_gradient", None)
+
+
 def touched_rows_norm(weight: torch.Tensor) -> torch.Tensor | None:
     """``weight.grad``'s 2-norm from its touched rows when ``weight`` has a ``DenseRowGradient``, else None."""
-    ref = getattr(weight, "_itt_row_gradient", None)
-    keeper = ref() if ref is not None else None
+    keeper = _keeper(weight)
     return keeper.touched_rows_norm() if keeper is not None else None
 
 
@@ -98,7 +98,7 @@ def _input_embedding(model: nn.Module) -> nn.Embedding | None:
 
 def installed(model: nn.Module) -> bool:
     embedding = _input_embedding(model)
-    return embedding is not None and getattr(embedding, "_itt_dense_row_gradient", None) is not None
+    return embedding is not None and _keeper(embedding.weight) is not None
 
 
 def install(model: nn.Module) -> bool:
@@ -107,7 +107,8 @@ def install(model: nn.Module) -> bool:
     embedding = _input_embedding(model)
     if embedding is None or not embedding.weight.requires_grad or installed(model):
         return False
-    embedding._itt_dense_row_gradient = DenseRowGradient(embedding)
+    # On the weight, where gradient clipping finds it from the optimizer's parameters (touched_rows_norm).
+    embedding.weight._itt_row_gradient = DenseRowGradient(embedding)
     return True
 
 

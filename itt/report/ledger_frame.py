@@ -17,7 +17,6 @@ existed: ``intermediate`` for ITT targets, else ``none``).
 from __future__ import annotations
 
 import math
-import typing
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 
 from itt import ledger
-from itt.ledger import LedgerRow
 
 # Columns every frame has, in this order, whether or not the ledger rows carry them (missing values
 # become null, so downstream code never needs ``if "x" in df``): one per field of the row schema...
@@ -37,31 +35,20 @@ REPORT_COLUMNS = ["_line"]
 FRAME_COLUMNS = LEDGER_COLUMNS + REPORT_COLUMNS
 
 
-def _column_kinds() -> dict[str, list[str]]:
-    """The schema's fields by how the frame stores them, from ``LedgerRow``'s annotations."""
-    kinds: dict[str, list[str]] = {"dict": [], "list": [], "str": [], "int": [], "float": [], "other": []}
-    for name, hint in typing.get_type_hints(LedgerRow).items():
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        base = args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
-        if name == "time":  # a string in the row, parsed to a UTC timestamp in the frame
-            kind = "other"
-        elif base is dict:  # Optional[dict] (a mixture's sampler) stays null when absent
-            kind = "dict" if base is hint else "other"
-        else:
-            kind = {list: "list", str: "str", int: "int", float: "float"}.get(base, "other")
-        kinds[kind].append(name)
-    return kinds
-
-
-_KINDS = _column_kinds()
+# How the frame stores each field of the row schema (every field is in exactly one of these; tested).
 # Dict/list-valued keys: a missing or malformed one becomes an empty container, so readers can
 # call .get() without checking.
-_DICT_COLUMNS = tuple(_KINDS["dict"])
-_LIST_COLUMNS = tuple(_KINDS["list"])
+_DICT_COLUMNS = ("model_info", "metrics", "dataset", "evals", "data_sizes", "numerics")
+_LIST_COLUMNS = ("datasets", "chain")
 # Text keys: str or None (never NaN); numbers: nullable Int64 / float.
-_STR_COLUMNS = tuple(_KINDS["str"])
-_INT_COLUMNS = tuple(_KINDS["int"])
-_FLOAT_COLUMNS = tuple(_KINDS["float"])
+_STR_COLUMNS = ("run_id", "status", "model", "task", "kind", "stage", "target", "itt_variant", "split", "source",
+                "hparams_id", "primary_metric", "selected_on", "parent_run_id", "intermediate_run_id", "head",
+                "head_policy", "checkpoint", "predictions", "precision", "device", "error")
+_INT_COLUMNS = ("seed", "n_test", "resumed_from_step")
+_FLOAT_COLUMNS = ("wall_s", "train_s", "eval_s")
+# The rest: ``time`` (a string in the row) is parsed to a UTC timestamp, ``itt`` (a bool) is filled by
+# _fill_chain_fields, and a mixture's ``sampler`` dict stays null when absent.
+_OWN_WAY_COLUMNS = ("time", "itt", "sampler")
 # The label of a target run without intermediate training, and of runs without a parent.
 NO_ITT = "none"
 # What pre-chain ITT targets were: one intermediate step on the task's "intermediate" role.
@@ -171,27 +158,20 @@ def load_ledger(path: str | Path) -> pd.DataFrame:
     return records_to_frame(_read_rows(path))
 
 
-def _py_time(t) -> object:
-    return None if _is_missing(t) else pd.Timestamp(t).to_pydatetime(warn=False)
-
-
 def _by_line(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("_line", kind="stable")
 
 
 def _chronological(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame's rows in the ledger's chronological order (``itt.ledger.order_key``)."""
-    df = _by_line(df)
-    keys = [ledger.order_key({"time": _py_time(t)}, i) for i, t in enumerate(df["time"])]
-    return df.iloc[sorted(range(len(df)), key=keys.__getitem__)]
+    """The frame's rows in the ledger's chronological order (``itt.ledger.order_key``): by time (a row
+    without one first), then by line."""
+    return df.sort_values(["time", "_line"], kind="stable", na_position="first")
 
 
 def _latest(df: pd.DataFrame, status: str) -> pd.DataFrame:
-    """The newest ``status`` row of each run, by ``itt.ledger.latest``; in ledger line order."""
-    df = _by_line(df[df["status"] == status])
-    rows = ({"run_id": r, "status": status, "time": _py_time(t), "_pos": i}
-            for i, (r, t) in enumerate(zip(df["run_id"], df["time"])))
-    return df.iloc[sorted(row["_pos"] for row in ledger.latest(rows, status).values())]
+    """The newest ``status`` row of each run, as ``itt.ledger.latest`` picks it; in ledger line order."""
+    rows = df[(df["status"] == status) & df["run_id"].notna()]
+    return _by_line(_chronological(rows).drop_duplicates("run_id", keep="last"))
 
 
 def latest_ok(df: pd.DataFrame) -> pd.DataFrame:
