@@ -78,13 +78,8 @@ def stage_name(cfg: DictConfig) -> str:
 
 def resolve(cfg: DictConfig) -> RunSpec:
     """The run ``cfg`` names (with its parents)."""
-    spec = _resolve(cfg)
-    check_languages(spec)
-    return spec
-
-
-def _resolve(cfg: DictConfig) -> RunSpec:
     name = stage_name(cfg)
+    check_languages(cfg)
     steps = intermediate_steps(cfg)
     if name == "intermediate":
         return steps[-1]
@@ -102,19 +97,15 @@ def _resolve(cfg: DictConfig) -> RunSpec:
     return RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on)
 
 
-def check_languages(spec: RunSpec) -> None:
-    """Every dataset of the task, and every eval set the run or a run of its chain evaluates, has a ``lang``
-    of the language table (``itt/languages.tsv``, which gives its family, genus and script), or gives its
-    own ``family`` for a language the table lacks. Eval sets no run of the chain evaluates are not read."""
-    task = spec.cfg.task
-    evaluated = dict.fromkeys(name for run in [*spec.chain(), spec] for name in run.evals)
-    nodes = [("datasets", name) for name in task.datasets] + [("evals", name) for name in evaluated]
-    for group, name in nodes:
-        node = task[group][name]
-        if not node.get("family"):
-            key = f"task.{group}.{name}"
-            lookup(node.get("lang"), where=f"{key}.lang",
-                   remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
+def check_languages(cfg: DictConfig) -> None:
+    """Every dataset and eval set of the task has a ``lang`` of the language table (``itt/languages.tsv``,
+    which gives its family, genus and script), or gives its own ``family`` for a language the table lacks."""
+    for group in ("datasets", "evals"):
+        for name, node in (cfg.task.get(group) or {}).items():
+            if not node.get("family"):
+                key = f"task.{group}.{name}"
+                lookup(node.get("lang"), where=f"{key}.lang",
+                       remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
 
 
 def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:

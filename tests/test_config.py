@@ -245,15 +245,3 @@ def test_an_unknown_language_code_is_one_line_unless_the_spec_gives_its_family()
     assert identity.resolve(cfg).evals == ("x",)
     info = rows.dataset_info(cfg, "x", cfg.task.evals.x)
     assert (info["lang"], info["family"], info["genus"]) == ("nds", "Indo-European", None)
-
-
-def test_only_the_eval_sets_a_run_or_its_chain_evaluates_need_a_known_language():
-    bad = "+task.evals={x:{path:some/dataset,lang:ge}}"
-    assert identity.resolve(make("task=sentiment", "+stage=intermediate", bad)).evals == ()
-    assert identity.resolve(make("task=sentiment", "+stage=target", "stage.itt=false", "stage.evals=[]",
-                                 "intermediate.evals=[x]", bad)).evals == ()  # without ITT no chain runs
-    with pytest.raises(identity.ConfigError, match=r"'ge' in task\.evals\.x\.lang"):
-        identity.resolve(make("task=sentiment", "+stage=intermediate", "intermediate.evals=[x]", bad))
-    with pytest.raises(identity.ConfigError, match=r"'ge' in task\.evals\.x\.lang"):  # evaluated by its chain
-        identity.resolve(make("task=sentiment", "+stage=target", "stage.itt=true", "stage.evals=[]",
-                              "intermediate.evals=[x]", bad))
