@@ -238,6 +238,11 @@ def test_an_unknown_language_code_is_one_line_unless_the_spec_gives_its_family()
     msg = str(exc.value)
     assert msg.startswith("unknown language code 'ge' in task.evals.x.lang; did you mean ") and "\n" not in msg
     assert "a code of itt/languages.tsv, or set task.evals.x.family" in msg
+    # the spec is checked whole: a run that does not evaluate the set, on embedded stand-ins, fails too
+    # (on the hub it would), so a typo never waits for the one run that reads it
+    with pytest.raises(identity.ConfigError, match=r"'ge' in task\.evals\.x\.lang"):
+        identity.resolve(make("task=sentiment", "+stage=target", "source=embedded", "stage.evals=[]",
+                              "+task.evals={x:{path:some/dataset,lang:ge}}"))
     with pytest.raises(identity.ConfigError, match=r"'english' in task\.datasets\.domain\.lang; did you mean en"):
         identity.resolve(make("task=sentiment", "+stage=intermediate", "task.datasets.domain.lang=english"))
     # a language the table lacks, with its family given: accepted, and the row carries that family
