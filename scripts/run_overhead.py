@@ -6,11 +6,13 @@
 
 Runs the itt CLI in this process (the same ``itt.train.main``), with hooks that only read the clock: when
 each run starts (``itt.pipeline.run``), its first training step starts, its last training step ends,
-and its ledger row is written. Per run it prints: start -> first step (for the first run: from process
-start, so imports and Hydra count), training, last step -> ledger row (validation/test of the best
-checkpoint, saving the model and predictions, the row), and the job's total. A warm data cache: run the
-same command once first (then ``force=true`` retrains the same run ids; parents stay cached).
-It prints figures; it is not a test. Also: peak RSS of the process.
+and its ledger row is written (``itt.pipeline`` is imported as the CLI imports it, ``itt.train._pipeline``).
+Per run it prints: start -> first step (for the first run: from process start, so imports and Hydra
+count), training, last step -> ledger row (validation/test of the best checkpoint, saving the model and
+predictions, the row), and the job's total. A warm data cache: run the same command once first (then
+``force=true`` retrains the same run ids; parents stay cached). It prints figures; it is not a test.
+Also: peak RSS of the process, and the CPU time it had used by the first run's first step (less
+sensitive than wall time to other load on the machine).
 """
 
 from __future__ import annotations
@@ -116,8 +118,8 @@ def report(runs: list[dict]) -> None:
               f"last step->row median {statistics.median(after[1:]):.2f}s, fixed overhead median "
               f"{statistics.median(b + a for b, a in zip(before[1:], after[1:])):.2f}s per run")
     if trained:
-        print(f"first run (process start included): {before[0]:.2f}s to its first step ({trained[0]['first_step_cpu']:.2f}s of "
-              f"CPU: less sensitive to other load on the machine), {after[0]:.2f}s after its last")
+        print(f"first run (process start included): {before[0]:.2f}s to its first step ({trained[0]['first_step_cpu']:.2f}s "
+              f"of CPU), {after[0]:.2f}s after its last")
 
 
 if __name__ == "__main__":
