@@ -75,3 +75,30 @@ print(json.dumps({{"status": row["status"], "heavy": heavy}}))
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"status": "cached", "heavy": []}
+
+
+def test_the_pipeline_is_imported_with_cyclic_gc_off_then_frozen():
+    """``itt.train._pipeline``: torch & co. load without the cyclic GC's full collections (they found next
+    to nothing and cost ~1 s per process), their objects end in the permanent generation, and the GC is
+    on again afterwards (or stays off if it was off)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, itt_env
+
+    code = """
+import gc, itt.train
+import sys
+if sys.argv[1] == "off":
+    gc.disable()
+was = gc.isenabled()
+pipeline = itt.train._pipeline()
+frozen = gc.get_freeze_count()
+assert itt.train._pipeline() is pipeline and gc.get_freeze_count() == frozen  # once per process
+print(was, gc.isenabled(), frozen > 100_000)
+"""
+    for arg, expected in (("on", "True True True"), ("off", "False False True")):
+        result = subprocess.run([sys.executable, "-c", code, arg], cwd=REPO, env=itt_env(), capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip().splitlines()[-1] == expected

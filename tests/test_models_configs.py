@@ -194,3 +194,29 @@ def test_stand_in_tokenizers_are_the_same_on_every_build(family):
 
     first, second = (_train_tokenizer(family, 1000).backend_tokenizer.to_str() for _ in range(2))
     assert first == second
+
+
+def test_corpus_fingerprint_is_remembered_per_version_of_the_generators(tmp_path, monkeypatch):
+    """The stand-ins' cache key holds the corpus digest; a process reads it from the cache instead of
+    generating the corpus again, and a changed generator or word list (another source digest) recomputes it."""
+    from itt.data import embedded as embedded_data
+
+    value = embedded_data.corpus_fingerprint(seed=0)
+    assert embedded.corpus_fingerprint(tmp_path) == value
+    memo = list(tmp_path.iterdir())
+    assert len(memo) == 1 and memo[0].read_text() == value
+
+    def never(seed=0):
+        raise AssertionError("the corpus was generated again")
+
+    monkeypatch.setattr(embedded_data, "corpus_fingerprint", never)
+    assert embedded.corpus_fingerprint(tmp_path) == value  # read from the cache
+    memo[0].write_text("")  # an empty (unusable) memo is computed again, never used as the key
+    monkeypatch.undo()
+    assert embedded.corpus_fingerprint(tmp_path) == value and memo[0].read_text() == value
+
+    (tmp_path / "pkg").mkdir()  # other sources: another memo
+    (tmp_path / "pkg" / "gen.py").write_text("changed = True\n")
+    monkeypatch.setattr(embedded_data, "__file__", str(tmp_path / "pkg" / "__init__.py"))
+    assert embedded.corpus_fingerprint(tmp_path) == value
+    assert len([p for p in tmp_path.iterdir() if p.suffix == ".txt"]) == 2

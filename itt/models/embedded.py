@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -128,6 +129,33 @@ def _train_tokenizer(family: str, vocab_size: int) -> PreTrainedTokenizerFast:
                                    model_input_names=spec["inputs"], **spec["special"])
 
 
+def corpus_fingerprint(folder: Path) -> str:
+    """``embedded_data.corpus_fingerprint(seed=0)``, remembered in ``folder`` for each version of the code
+    and word lists it is generated from (``itt/data/embedded/``: the generators use nothing else but the
+    standard library's seeded ``random``). Generating the corpus to hash it took ~0.1 s of every run's
+    start; reading the ~25 source files to hash them takes a few milliseconds."""
+    package = Path(embedded_data.__file__).parent
+    sources = hashlib.sha1()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json")):
+        sources.update(f"{path.relative_to(package).as_posix()}\n".encode())
+        sources.update(path.read_bytes())
+    memo = folder / f"corpus-{sources.hexdigest()[:16]}.txt"
+    try:
+        value = memo.read_text().strip()
+    except OSError:
+        value = ""
+    if value:
+        return value
+    value = embedded_data.corpus_fingerprint(seed=0)
+    try:
+        tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+        tmp.write_text(value)
+        tmp.replace(memo)  # atomic: a reader sees the whole value or no file
+    except OSError:  # a read-only cache: computed each time, as before
+        pass
+    return value
+
+
 def build(model_cfg, cache_dir: str | Path) -> Path:
     """The folder of the embedded stand-in of ``model_cfg`` (built on first use, under a lock)."""
     emb = model_cfg.embedded
@@ -138,11 +166,12 @@ def build(model_cfg, cache_dir: str | Path) -> Path:
     if family not in FAMILIES:
         raise ConfigError(f"model.embedded.tokenizer={family!r} is not a tokenizer kind; valid: {', '.join(FAMILIES)}")
     plain = OmegaConf.to_container(emb, resolve=True)
+    models_dir = Path(cache_dir) / "embedded_models"
+    models_dir.mkdir(parents=True, exist_ok=True)
     # The corpus is part of the key: a tokenizer trained on an older corpus is not reused.
-    key = hashlib.sha1((json.dumps(plain, sort_keys=True) + embedded_data.corpus_fingerprint(seed=0)
+    key = hashlib.sha1((json.dumps(plain, sort_keys=True) + corpus_fingerprint(models_dir)
                         + f"build{BUILD_VERSION}").encode()).hexdigest()[:10]
-    out = Path(cache_dir) / "embedded_models" / f"{model_cfg.name}-{key}"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = models_dir / f"{model_cfg.name}-{key}"
     with FileLock(str(out) + ".lock"):
         if (out / "config.json").exists():
             return out
