@@ -3,7 +3,7 @@ task's primary validation metric, optional early stopping, SLURM requeue, exact 
 
 Exact resume: Lightning's checkpoints carry the loops' progress and (through ``ResumableLoader``) the
 training sampler's position in the epoch; ``RNGState`` adds every global random stream (torch, numpy,
-Python; CUDA where present), which also drives dropout masks. A run killed mid-epoch and resumed from
+Python; CUDA where present) of every process, which also drives dropout masks. A run killed mid-epoch and resumed from
 its last checkpoint then draws the same batches and masks as an uninterrupted run.
 ``checkpoint_every_n_steps`` saves mid-epoch (each save writes the weights and optimizer state).
 """
@@ -75,24 +75,47 @@ def check_trainer_args(trainer_cfg) -> None:
 
 class RNGState(Callback):
     """Every global random stream in the checkpoint, restored on resume. Stored as tensors and plain
-    Python values, so checkpoints still load with ``weights_only=True`` (never unpickling code)."""
+    Python values, so checkpoints still load with ``weights_only=True`` (never unpickling code).
+
+    Under DDP each process draws its own dropout masks (``ITTModule.setup`` seeds it with seed + rank), so
+    the checkpoint keeps one state per process (gathered when it is saved) and each process resumes its
+    own. Resumed with another number of processes, the streams cannot continue: each process keeps the
+    seed + rank start, with a warning."""
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
-        states = _collect_rng_states(include_cuda=torch.cuda.is_available())
-        name, keys, pos, has_gauss, gauss = states.pop("numpy")
-        version, py_state, py_gauss = states.pop("python")
-        checkpoint["itt_rng"] = {**states, "numpy": [name, torch.from_numpy(keys.astype("int64")), int(pos), int(has_gauss),
-                                                     float(gauss)], "python": [version, list(py_state), py_gauss]}
+        mine = _rng_state()
+        if trainer.world_size > 1:  # every process builds the checkpoint dict; process 0 writes it
+            every = [None] * trainer.world_size
+            torch.distributed.all_gather_object(every, mine)
+        else:
+            every = [mine]
+        checkpoint["itt_rng"] = {"ranks": every}
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         saved = checkpoint.get("itt_rng")
         if not saved:
             log.warning("checkpoint holds no random state (written by an older itt): the resumed run draws new masks")
             return
-        name, keys, pos, has_gauss, gauss = saved["numpy"]
-        states = {**saved, "numpy": (name, keys.numpy().astype("uint32"), pos, has_gauss, gauss),
-                  "python": (saved["python"][0], tuple(saved["python"][1]), saved["python"][2])}
-        _set_rng_states(states)
+        every = saved.get("ranks", [saved])  # a checkpoint of an older itt: one process's state
+        if len(every) != trainer.world_size:
+            log.warning("checkpoint holds the random state of %d process(es), this run has %d: each process draws "
+                        "new masks from seed + rank", len(every), trainer.world_size)
+            return
+        _set_rng_state(every[trainer.global_rank])
+
+
+def _rng_state() -> dict:
+    states = _collect_rng_states(include_cuda=torch.cuda.is_available())
+    name, keys, pos, has_gauss, gauss = states.pop("numpy")
+    version, py_state, py_gauss = states.pop("python")
+    return {**states, "numpy": [name, torch.from_numpy(keys.astype("int64")), int(pos), int(has_gauss), float(gauss)],
+            "python": [version, list(py_state), py_gauss]}
+
+
+def _set_rng_state(saved: dict) -> None:
+    name, keys, pos, has_gauss, gauss = saved["numpy"]
+    _set_rng_states({**saved, "numpy": (name, keys.numpy().astype("uint32"), pos, has_gauss, gauss),
+                     "python": (saved["python"][0], tuple(saved["python"][1]), saved["python"][2])})
 
 
 def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precision: str,

@@ -50,3 +50,62 @@ def test_a_four_gpu_slurm_preset_gives_one_process_per_device():
     assert cfg.trainer.devices == cfg.resources.tasks_per_node == cfg.resources.gpus_per_node == 4
     assert cfg.trainer.num_nodes == cfg.resources.nodes == 2
     assert cfg.hydra.launcher.tasks_per_node == 4 and cfg.hydra.launcher.nodes == 2
+
+
+def _save_then_resume_rng(rank: int, folder: str, port: int) -> None:
+    """One process of a 2-process gloo group: save its streams into the shared checkpoint, scramble them,
+    resume from the file, and write what it draws before and after."""
+    import os
+    import random
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from itt.trainer import RNGState
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    trainer = SimpleNamespace(world_size=2, global_rank=rank)
+    torch.manual_seed(100 + rank), np.random.seed(rank), random.seed(rank)
+    checkpoint = {}
+    RNGState().on_save_checkpoint(trainer, None, checkpoint)
+    before = [*torch.rand(4).tolist(), float(np.random.rand()), random.random()]
+    if rank == 0:  # as Lightning's strategy does: every process builds the dict, process 0 writes it
+        torch.save(checkpoint, Path(folder) / "last.ckpt")
+    torch.distributed.barrier()
+    torch.manual_seed(7), np.random.seed(7), random.seed(7)
+    RNGState().on_load_checkpoint(trainer, None, torch.load(Path(folder) / "last.ckpt", weights_only=True))
+    after = [*torch.rand(4).tolist(), float(np.random.rand()), random.random()]
+    (Path(folder) / f"rank{rank}.txt").write_text(repr((before, after)))
+    torch.distributed.destroy_process_group()
+
+
+def test_each_ddp_process_resumes_its_own_random_streams(tmp_path, caplog):
+    """The checkpoint keeps every process's streams (gathered over a real gloo group), each process
+    resumes its own: the masks after a resume are those an uninterrupted run would draw, and the two
+    processes do not start drawing the same masks."""
+    import ast
+    import socket
+    from types import SimpleNamespace
+
+    import torch.multiprocessing as mp
+
+    from itt.trainer import RNGState
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_save_then_resume_rng, args=(str(tmp_path), port), nprocs=2, join=True)
+    draws = [ast.literal_eval((tmp_path / f"rank{r}.txt").read_text()) for r in (0, 1)]
+    for before, after in draws:
+        assert after == before
+    assert draws[0][0] != draws[1][0]
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert len(saved["itt_rng"]["ranks"]) == 2
+    # resumed with another number of processes: the streams are left alone, with a warning
+    torch.manual_seed(3)
+    expected = torch.rand(2)
+    torch.manual_seed(3)
+    RNGState().on_load_checkpoint(SimpleNamespace(world_size=1, global_rank=0), None, saved)
+    assert torch.equal(torch.rand(2), expected)
+    assert "random state of 2 process(es), this run has 1" in caplog.text

@@ -104,13 +104,14 @@ def test_ledger_survives_a_torn_last_line(tmp_path, caplog):
 
 
 class _KillAfterStep(__import__("pytorch_lightning").Callback):
-    """Stops training like a kill right after step ``step``'s checkpoint was written (callbacks run in
-    order: the step checkpoint first). KeyboardInterrupt is what Lightning treats as an external stop."""
+    """Stops training like a kill after step ``step``'s checkpoint was written: at the start of the next
+    step (Lightning runs checkpoint callbacks after all others in a hook, so the end of step ``step``
+    would be too early). KeyboardInterrupt is what Lightning treats as an external stop."""
 
     def __init__(self, step: int):
         self.step = step
 
-    def on_train_batch_end(self, trainer, *args):
+    def on_train_batch_start(self, trainer, *args):
         if trainer.global_step == self.step:
             raise KeyboardInterrupt
 
