@@ -87,8 +87,12 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
     if spec.get("options") is None:  # a spec without options of its own keeps the id it had before the key existed
         spec.pop("options", None)
     local = is_local(spec["path"])
-    return {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
-            "generator": generator_of(cfg, spec_node) if cfg.source.name == "embedded" and not local else None}
+    payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
+               "generator": generator_of(cfg, spec_node) if cfg.source.name == "embedded" and not local else None}
+    if payload["by_id"] and cfg.split.name == "official":
+        # a split the files lack is carved by shared id: other rows than a per-dataset carve, so another run
+        payload["official_carve"] = "by_id"
+    return payload
 
 
 def generator_of(cfg: DictConfig, spec_node) -> str:

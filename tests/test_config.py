@@ -250,3 +250,17 @@ def test_an_unknown_language_code_is_one_line_unless_the_spec_gives_its_family()
     assert identity.resolve(cfg).evals == ("x",)
     info = rows.dataset_info(cfg, "x", cfg.task.evals.x)
     assert (info["lang"], info["family"], info["genus"]) == ("nds", "Indo-European", None)
+
+
+def test_official_splits_of_translations_are_another_run_than_before_the_carve_by_id():
+    """split=official carves a split the files lack by shared id for translations (itt.data.splitting):
+    other rows than the per-dataset carve of older versions, so such runs get another id; split=paper
+    ones and runs without translations keep theirs."""
+    def carve(*overrides):
+        spec = identity.resolve(make("task=sentence_similarity", "+stage=target", "stage.target=crosslingual", *overrides))
+        return identity.run_payload(spec)["datasets"]["crosslingual"].get("official_carve")
+
+    assert carve("split=official") == "by_id"
+    assert carve("split=paper") is None
+    domain = identity.resolve(make("task=sentence_similarity", "+stage=target", "stage.target=domain", "split=official"))
+    assert "official_carve" not in identity.run_payload(domain)["datasets"]["domain"]

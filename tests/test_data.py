@@ -209,6 +209,36 @@ def test_translations_split_by_shared_id_never_leak_into_training(tmp_path):
     assert len(en_train & de_test) / len(de_test) > 0.5
 
 
+@pytest.mark.parametrize("declared", [("train",), ("train", "dev")], ids=["train-only", "train+dev"])
+def test_official_splits_carve_a_missing_split_of_translations_by_shared_id(tmp_path, declared):
+    """split=official keeps declared splits; a split the files lack is carved from training rows, and for
+    translations (by_id) by the shared id: a German held-out pair never has its English original in the
+    English training rows. (Carved per dataset, stratified, most of them did.)"""
+    en, de = tmp_path / "en", tmp_path / "de"
+    for folder, word in ((en, "the"), (de, "der")):
+        folder.mkdir()
+        for split, n in (("train", 400), ("dev", 60)):
+            if split in declared:
+                pd.DataFrame([{"s1": f"{word} {split} {i}", "s2": f"{word} other {i}", "label": i % 2}
+                              for i in range(n)]).to_csv(folder / f"{split}.csv", index=False)
+    spec = dict(text_fields=["s1", "s2"], label_field="label", labels=["no", "yes"])
+    inter, _ = load(DatasetSpec(path=str(en), **spec), split=OFFICIAL, by_id=True)
+    target, _ = load(DatasetSpec(path=str(de), max_rows=300, **spec), split=OFFICIAL, by_id=True)
+    carved = ["test"] if "dev" in declared else ["validation", "test"]
+    held_out = set().union(*(target[name]["id"] for name in carved))
+    assert held_out and not held_out & set(inter["train"]["id"])
+    assert sum(len(target[s]) for s in target) == 300 + (60 if "dev" in declared else 0)  # max_rows caps train only
+    if "dev" in declared:  # the declared split is kept as published
+        assert len(target["validation"]) == 60 and target["validation"]["id"] == inter["validation"]["id"]
+    # without the shared id (the German set capped, as a config may): carved per dataset, most German test
+    # pairs have their English original in the English training rows
+    plain_inter, _ = load(DatasetSpec(path=str(en), **spec), split=OFFICIAL)
+    plain_target, _ = load(DatasetSpec(path=str(de), max_rows=300, **spec), split=OFFICIAL)
+    en_train = {t.split(" ", 1)[1] for t in plain_inter["train"]["text"]}
+    de_test = {t.split(" ", 1)[1] for t in plain_target["test"]["text"]}
+    assert len(en_train & de_test) / len(de_test) > 0.5
+
+
 def test_part_of_a_shared_id_is_stable_and_follows_the_fractions():
     parts = Counter(part_of(f"train:{i}", 3, (0.7, 0.15, 0.15)) for i in range(20000))
     assert abs(parts[0] / 20000 - 0.7) < 0.02 and abs(parts[2] / 20000 - 0.15) < 0.02

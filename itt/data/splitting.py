@@ -11,7 +11,8 @@ for all of them or for none, so no validation or test item has its translation i
 Eval sets (``task.evals``) are never trained on: under ``split=paper`` their rows are divided into
 validation and test only (in the ratio validation : test), or by id like the others when aligned;
 under ``split=official`` they keep their declared splits, and one with a test split only (XQuAD,
-Tatoeba) is scored on all of its items and has no validation score.
+Tatoeba) is scored on all of its items and has no validation score. Under ``split=official`` an aligned
+dataset keeps its declared splits too; a split it lacks is carved from its training rows by shared id.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def make_splits(canonical: dict[str, Dataset], split_cfg, task, seed: int, where
             validation, test = _split(rest, split_cfg.test / (split_cfg.validation + split_cfg.test), task, seed)
             out = {"train": train, "validation": validation, "test": test}
     elif split_cfg.name == "official":
-        out = _official(canonical, split_cfg, task, seed, where, eval_only)
+        out = _official(canonical, split_cfg, task, seed, where, eval_only, by_id)
     else:
         raise DataError(f"split.name={split_cfg.name!r} is not a split; valid: paper, official")
     if eval_only:
@@ -57,7 +58,7 @@ def make_splits(canonical: dict[str, Dataset], split_cfg, task, seed: int, where
     return DatasetDict(out)
 
 
-def _official(canonical, split_cfg, task, seed, where, eval_only):
+def _official(canonical, split_cfg, task, seed, where, eval_only, by_id):
     if eval_only and "test" not in canonical:
         raise DataError(f"{where}: an eval set needs a test split under split=official (splits: {', '.join(canonical)}); use split=paper")
     if not eval_only and "train" not in canonical:
@@ -68,10 +69,22 @@ def _official(canonical, split_cfg, task, seed, where, eval_only):
             raise DataError(f"{where}: an eval set needs a test split under split=official (splits: {', '.join(out)}); "
                             "declare one in its `splits` or use split=paper")
         return {name: out[name] for name in ("validation", "test") if name in out}
+    missing = [name for name in ("validation", "test") if name not in out]
+    if missing and by_id:  # translations: carve by shared id, as every aligned dataset does
+        out.update(_carve_by_id(out["train"], seed, (split_cfg.train, split_cfg.validation, split_cfg.test), missing))
     for name, fraction in (("validation", split_cfg.validation), ("test", split_cfg.test)):
         if name not in out:  # carve the missing split from train, stratified
             out["train"], out[name] = _split(out["train"], fraction, task, seed)
     return {name: out[name] for name in SPLITS if name in out}
+
+
+def _carve_by_id(train: Dataset, seed: int, fractions, missing: list[str]) -> dict[str, Dataset]:
+    """The ``missing`` splits out of ``train``: the rows whose shared id ``part_of`` puts there; every
+    other row stays in training (a row hashed to a split the dataset has already is trained on)."""
+    parts = [SPLITS[part_of(i, seed, fractions)] for i in train["id"][:]]
+    carved = {name: train.select([j for j, p in enumerate(parts) if p == name]) for name in missing}
+    carved["train"] = train.select([j for j, p in enumerate(parts) if p not in missing])
+    return carved
 
 
 def part_of(row_id: str, seed: int, fractions: tuple[float, float, float]) -> int:

@@ -23,7 +23,7 @@ from filelock import FileLock
 
 log = logging.getLogger(__name__)
 #: Bump when what an entry holds changes for the same key (canonicalisation, encoding, layout).
-FORMAT = 4
+FORMAT = 5
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
