@@ -81,7 +81,7 @@ def _official(canonical, split_cfg, task, seed, where, eval_only, by_id):
 def _carve_by_id(train: Dataset, seed: int, fractions, missing: list[str]) -> dict[str, Dataset]:
     """The ``missing`` splits out of ``train``: the rows whose shared id ``part_of`` puts there; every
     other row stays in training (a row hashed to a split the dataset has already is trained on)."""
-    parts = [SPLITS[part_of(i, seed, fractions)] for i in train["id"][:]]
+    parts = _id_parts(train, seed, fractions)
     carved = {name: train.select([j for j, p in enumerate(parts) if p == name]) for name in missing}
     carved["train"] = train.select([j for j, p in enumerate(parts) if p not in missing])
     return carved
@@ -95,9 +95,14 @@ def part_of(row_id: str, seed: int, fractions: tuple[float, float, float]) -> in
     return 0 if u < fractions[0] / total else 1 if u < (fractions[0] + fractions[1]) / total else 2
 
 
+def _id_parts(ds: Dataset, seed: int, fractions) -> list[str]:
+    """The split (``SPLITS`` name) each row's shared id belongs to."""
+    return [SPLITS[part_of(i, seed, fractions)] for i in ds["id"][:]]
+
+
 def _split_by_id(pool: Dataset, seed: int, fractions) -> dict[str, Dataset]:
-    parts = [part_of(i, seed, fractions) for i in pool["id"][:]]
-    return {name: pool.select([j for j, p in enumerate(parts) if p == k]) for k, name in enumerate(SPLITS)}
+    parts = _id_parts(pool, seed, fractions)
+    return {name: pool.select([j for j, p in enumerate(parts) if p == name]) for name in SPLITS}
 
 
 def _split(ds: Dataset, test_fraction: float, task, seed: int) -> tuple[Dataset, Dataset]:
