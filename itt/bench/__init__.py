@@ -15,9 +15,11 @@ Rounds alternate the contenders (seed + round: split, initialisation, batch orde
 line of every mode is ``key=value`` pairs. Measurements and what was tried: ``itt/bench/NOTES.md``.
 
 Where a MiniLM training step goes on the 6,400-row set (``--profile 30``, 2-core CPU, bf16 autocast,
-grouped batches of 32 x ~22 tokens, 298 ms per step): matrix products 27 %, autocast's dtype casts 19 %,
-torch's dropout masks 11 %, elementwise ops 9 %, fused AdamW 9 %, GELU 3 %, LayerNorm 3 %, SDPA
-attention 2 %, clipping norm 2 %, other 10 %. The matrix products run at 728 GFLOP/s, 33 % of this CPU's
-bf16 peak (2,221 GFLOP/s for a 2048x2048 ``torch.mm`` in the same process): the step is too small to be
-bound by them.
+grouped batches of 32 x ~22 tokens, 247 ms per step; operator self time): matrix products 29.5 %,
+autocast's dtype casts 15.7 % (a third of it the weights: each cast to bf16 once per forward, its
+gradient back to float32), torch's dropout masks 13.6 % (serial Mersenne-Twister draws), other 10.5 %,
+fused AdamW 7.9 %, elementwise ops 7.7 %, GELU 3.6 %, LayerNorm 2.5 %, allocation 2.5 %, SDPA attention
+2.3 %, clipping norm 2.0 %, reductions 1.8 %. The matrix products run at 805 GFLOP/s, 33 % of this CPU's
+bf16 peak (2,418 GFLOP/s for a 2048x2048 ``torch.mm`` in the same process): the step is too small to be
+bound by them, and the HF Trainer runs the same operators (``itt/bench/NOTES.md``).
 """
