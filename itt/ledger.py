@@ -149,7 +149,7 @@ def read(root: str | os.PathLike) -> Iterator[dict]:
         yield row
 
 
-_EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
 def row_time(row: dict) -> dt.datetime:
@@ -160,9 +160,9 @@ def row_time(row: dict) -> dt.datetime:
         try:
             t = dt.datetime.fromisoformat(t.strip())
         except ValueError:
-            return _EARLIEST
+            return EARLIEST
     if not isinstance(t, dt.datetime):
-        return _EARLIEST
+        return EARLIEST
     return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
 
 

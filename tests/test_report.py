@@ -225,6 +225,33 @@ def test_the_row_that_counts_is_the_newest_by_time_then_by_line(tmp_path):
     assert failed_runs(df)["error"].tolist() == ["late"]
 
 
+TIME_SPELLINGS = ["2024-06-01T00:30:00Z", "2024-06-01T00:30:00,5Z", "2024-06-01T02:30:00+02:00",
+                  "2024-06-01 00:29", "2024-W22-6", "2024-06-01T00:30:00.25", "20240601T003001", None, "soon",
+                  "2024-06-01T24:00:00", 5]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_report_and_the_ledger_reader_pick_the_same_row_for_any_time_spelling(tmp_path, seed):
+    """The report's frame orders rows by the ledger reader's own time parse: ISO week dates, comma
+    fractions and unreadable times (first) order the same for both (pandas' own ISO parser reads week
+    dates and comma fractions as no time, so it picked other rows)."""
+    import random
+
+    from itt import ledger as itt_ledger
+    from itt.report import failed_runs, latest_ok
+
+    rng = random.Random(seed)
+    rows = [row(run_id=rng.choice("abc"), status=rng.choice(["ok", "ok", "failed", "cached"]),
+                metrics={"test/acc": i / 100}, error=str(i), time=rng.choice(TIME_SPELLINGS)) for i in range(12)]
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    df = load_ledger(tmp_path)
+    read = list(itt_ledger.read(tmp_path))
+    assert dict(zip(latest_ok(df)["run_id"], latest_ok(df)["test/acc"])) == {
+        k: r["metrics"]["test/acc"] for k, r in itt_ledger.latest(read).items()}
+    failed = {k: r["error"] for k, r in itt_ledger.latest(read, "failed").items() if k not in itt_ledger.latest(read)}
+    assert dict(zip(failed_runs(df)["run_id"], failed_runs(df)["error"])) == failed
+
+
 # -- statistics --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", MODELS)

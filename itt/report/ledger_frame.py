@@ -111,8 +111,9 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
             errors="coerce",
         )
 
-    # Parse time once; mixed offsets are normalised to UTC, unparseable -> NaT.
-    df["time"] = pd.to_datetime(df["time"], utc=True, errors="coerce", format="ISO8601")
+    # The ledger reader's own parse (``itt.ledger.row_time``: UTC; no or unreadable time -> NaT, which
+    # ``chronological`` puts first as the reader does), so both order rows alike.
+    df["time"] = pd.to_datetime([_row_time(r) for r in records], utc=True) if records else df["time"]
     for col in _INT_COLUMNS:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     for col in _FLOAT_COLUMNS:
@@ -162,16 +163,21 @@ def _by_line(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("_line", kind="stable")
 
 
-def _chronological(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame's rows in the ledger's chronological order (``itt.ledger.order_key``): by time (a row
-    without one first), then by line."""
+def _row_time(row: Mapping):
+    t = ledger.row_time(row)
+    return None if t == ledger.EARLIEST else t
+
+
+def chronological(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows (of the frame or of a table with its ``time`` and ``_line``) in the ledger's chronological
+    order, ``itt.ledger.order_key``: by time (a row without one first), then by line."""
     return df.sort_values(["time", "_line"], kind="stable", na_position="first")
 
 
 def _latest(df: pd.DataFrame, status: str) -> pd.DataFrame:
     """The newest ``status`` row of each run, as ``itt.ledger.latest`` picks it; in ledger line order."""
     rows = df[(df["status"] == status) & df["run_id"].notna()]
-    return _by_line(_chronological(rows).drop_duplicates("run_id", keep="last"))
+    return _by_line(chronological(rows).drop_duplicates("run_id", keep="last"))
 
 
 def latest_ok(df: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from scipy import stats as sps
 
 from .intervals import (METHOD_BOOTSTRAP, METHOD_T, BootstrapUnavailable, holm, paired_bootstrap,
                         prediction_file, t_interval)
-from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing
+from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing, chronological
 from .long_table import long_table, select
 from .scorers import get_scorer
 
@@ -166,7 +166,7 @@ def dedupe_seeds(lines: pd.DataFrame) -> pd.DataFrame:
     """One value per (cell, itt, seed): distinct run_ids for the same seed would be counted
     twice and break the pairing, so keep the latest and say so."""
     keys = CELL_KEYS + ["itt", "seed"]
-    ordered = lines.sort_values(["time", "_line"], na_position="first", kind="stable")
+    ordered = chronological(lines)
     dup = ordered.duplicated(keys, keep="last")
     if dup.any():
         warnings.warn(

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .ledger_frame import _chronological
+from .ledger_frame import chronological
 
 
 def ledger_status(df: pd.DataFrame) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def ledger_status(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=cols)
     rows = []
-    for run_id, g in _chronological(df).groupby("run_id", sort=False):
+    for run_id, g in chronological(df).groupby("run_id", sort=False):
         statuses = set(g["status"])
         real = g[g["status"] != "cached"]
         if "ok" in statuses:
