@@ -127,12 +127,22 @@ def _dataset_identity(cfg: DictConfig, name: str, node) -> dict:
     return {**dataset_payload(cfg, name, node), "kind": kind, "primary_metric": primary, "task_options": options}
 
 
+def _eval_identity(cfg: DictConfig, name: str, node) -> dict:
+    """An eval set as the run id sees it. Under ``split=official`` it keeps its declared splits (a
+    test-only set, like XQuAD or Tatoeba, is scored on all its items) where older versions carved a
+    validation part out of its test rows: other scores, so another run."""
+    out = _dataset_identity(cfg, name, node)
+    if cfg.split.name == "official":
+        out["official_eval"] = "declared_splits"
+    return out
+
+
 def run_payload(spec: RunSpec) -> dict:
     cfg = spec.cfg
     payload = {
         "model": {k: v for k, v in _plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY},
         "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role]) for role in spec.roles},
-        "evals": {name: _dataset_identity(cfg, name, cfg.task.evals[name]) for name in spec.evals},
+        "evals": {name: _eval_identity(cfg, name, cfg.task.evals[name]) for name in spec.evals},
         "stage": {"name": spec.stage, "select_on": spec.select_on},
         "seed": cfg.seed,
         "hparams": hparams_payload(spec),

@@ -264,3 +264,16 @@ def test_official_splits_of_translations_are_another_run_than_before_the_carve_b
     assert carve("split=paper") is None
     domain = identity.resolve(make("task=sentence_similarity", "+stage=target", "stage.target=domain", "split=official"))
     assert "official_carve" not in identity.run_payload(domain)["datasets"]["domain"]
+
+
+@pytest.mark.parametrize("split", ["official", "paper"])
+def test_official_eval_sets_scored_on_their_declared_splits_are_another_run(split):
+    """Under split=official a test-only eval set is scored on all its items (itt.data.splitting), where
+    older versions carved a validation part out of its test rows: such runs get another id (their
+    ledger rows hold other scores); split=paper eval sets and the training datasets keep theirs."""
+    spec = identity.resolve(make("experiment=xtreme_r_demo", "model=mbert", "task=xnli", "+stage=target", "stage.target=en", f"split={split}"))
+    payload = identity.run_payload(spec)
+    assert payload["evals"], "the preset's target has eval sets"
+    marks = {name: ev.get("official_eval") for name, ev in payload["evals"].items()}
+    assert set(marks.values()) == ({"declared_splits"} if split == "official" else {None})
+    assert not any("official_eval" in ds for ds in payload["datasets"].values())
