@@ -73,12 +73,16 @@ def run_itt(*overrides: str, root: str | os.PathLike, env: dict | None = None, t
 
 
 def start_itt(*overrides: str, root: str | os.PathLike, log_file: str | os.PathLike, env: dict | None = None,
-              module: str = "itt.train") -> subprocess.Popen:
-    """Start the same command in the background (stdout and stderr into ``log_file``); the caller waits or kills."""
+              module: str = "itt.train", new_session: bool = False) -> subprocess.Popen:
+    """Start the same command in the background (stdout and stderr into ``log_file``); the caller waits or kills.
+
+    ``new_session``: the command leads a process group of its own (pgid = its pid), so
+    ``os.killpg(proc.pid, ...)`` reaches every process it started, e.g. a DDP run's other processes,
+    which Lightning's launcher starts as plain child processes."""
     log = open(log_file, "w")  # noqa: SIM115 (closed below; the child keeps its own descriptor)
     try:
         return subprocess.Popen(itt_command(*overrides, root=root, module=module), cwd=REPO, env=itt_env(env),
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
+                                stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=new_session)
     finally:
         log.close()
 

@@ -1,17 +1,25 @@
 """Data-parallel training: two CPU processes (gloo) train the same global batches as one process and
-end with the same weights (within float reduction order), and a GPU DDP preset composes with
-Lightning's SLURM environment."""
+end with the same weights (within float reduction order), a whole 2-process run killed mid-epoch
+resumes to an uninterrupted one's weights, and a GPU DDP preset composes with Lightning's SLURM
+environment."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import signal
+import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import read_ledger, run_itt
+from conftest import read_ledger, run_itt, start_itt
+from filelock import FileLock
 from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
 
+from itt.pipeline import lock_path
 from itt.train import CONF_DIR
 
 # Dropout off: with it on, each process draws its own masks (as one process would for its whole
@@ -41,6 +49,121 @@ def test_two_cpu_processes_train_like_one_with_the_same_global_batch(tmp_path):
     assert worst < 1e-4, worst  # measured: 1.8e-6 after 22 steps
     for key in ("val/acc", "test/acc"):  # the evaluators gathered every process's items
         assert row_two["metrics"][key] == pytest.approx(row_one["metrics"][key], abs=1e-6)
+
+
+DDP = ("trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu")
+# Dropout on: each process must resume its own masks. 168 training rows in global batches of 16: 11
+# steps an epoch, 22 in all; last.ckpt every 2 steps, so the last one is step 22 (weights + AdamW state).
+KILLED_RUN = (*(o for o in RUN if not o.startswith("+model.embedded.config.")), *DDP,
+              "checkpoint_every_n_steps=2", "keep_checkpoints=true")
+STEPS_PER_EPOCH, STEPS = 11, 22
+
+
+def _stop_group(proc) -> None:
+    """SIGKILL every process left in ``proc``'s group (started with ``new_session``): Lightning's DDP
+    launcher starts the other processes as its own children, which outlive a launcher killed alone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def _group_gone(pgid: int, timeout: float = 30) -> bool:
+    """No process of group ``pgid`` runs any more (Linux: /proc). A zombie counts as gone: the killed DDP
+    process is reparented, and its new parent (e.g. a container's init) may be slow to reap it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+                if int(group) == pgid and state not in "ZX":
+                    running.append(stat.parent.name)
+        if not running:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _run_whole(*overrides, root: Path, log_file: Path, timeout: float = 300) -> str:
+    """The command to its end, in a process group of its own (stopped whatever happens); its log."""
+    proc = start_itt(*overrides, root=root, log_file=log_file, new_session=True)
+    try:
+        code = proc.wait(timeout=timeout)
+    finally:
+        _stop_group(proc)
+    text = log_file.read_text()
+    assert code == 0, text[-3000:]
+    return text
+
+
+def _tensors(obj, prefix=""):
+    """Every tensor in a nested checkpoint structure, by path."""
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _tensors(v, f"{prefix}/{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _tensors(v, f"{prefix}/{i}")
+
+
+@pytest.mark.slow
+def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_path):
+    """Two processes, dropout on: the whole run (launcher and its DDP process) is SIGKILLed right after a
+    mid-epoch last.ckpt, the same command runs again and resumes; each process continues its own random
+    streams from the shared sampler position, so the run ends with an uninterrupted run's weights and
+    AdamW state, to the last bit (CPU, gloo), and one ok ledger row."""
+    whole_root, root = tmp_path / "whole", tmp_path / "killed"
+    _run_whole(*KILLED_RUN, root=whole_root, log_file=tmp_path / "whole.log")
+
+    proc = start_itt(*KILLED_RUN, root=root, log_file=tmp_path / "first.log", new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(root.glob("runs/*/checkpoints/last.ckpt")):
+            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint within 300 s"
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+        assert _group_gone(proc.pid), "a DDP process survived the kill"
+    finally:
+        _stop_group(proc)
+    assert read_ledger(root) == []
+    (ckpt,) = root.glob("runs/*/checkpoints/last.ckpt")
+    run_id = ckpt.parent.parent.name
+    killed = torch.load(ckpt, map_location="cpu", weights_only=True)
+    (position,) = killed["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+    assert 0 < killed["global_step"] < STEPS and killed["global_step"] % STEPS_PER_EPOCH, killed["global_step"]
+    assert 0 < position["batches_done"] < STEPS_PER_EPOCH  # mid-epoch
+    assert len(killed["itt_rng"]["ranks"]) == 2
+    lock = FileLock(str(lock_path(root, run_id)))
+    lock.acquire(timeout=0)  # the kernel freed the killed run's lock
+    lock.release()
+
+    log = _run_whole(*KILLED_RUN, root=root, log_file=tmp_path / "rerun.log")
+    resumed = re.findall(rf"resuming {re.escape(run_id)} from (\S+) \(step (\d+)\)", log)
+    assert resumed == [(str(ckpt), str(killed["global_step"]))], log[-3000:]
+    rows = read_ledger(root)
+    assert [(r["run_id"], r["status"]) for r in rows] == [(run_id, "ok")]
+    assert rows[0]["resumed_from_step"] == killed["global_step"]
+
+    (whole_row,) = read_ledger(whole_root)
+    assert whole_row["run_id"] == run_id and whole_row["status"] == "ok"
+    assert rows[0]["metrics"] == whole_row["metrics"]
+    _, expected = _weights(whole_root)  # model/: the best epoch's weights
+    _, got = _weights(root)
+    assert expected.keys() == got.keys()
+    assert not [k for k in expected if not torch.equal(expected[k], got[k])]
+    ends = [torch.load(r / "runs" / run_id / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+            for r in (whole_root, root)]
+    assert ends[0]["global_step"] == ends[1]["global_step"] == STEPS
+    expected, got = ({k: v for part in ("state_dict", "optimizer_states") for k, v in _tensors(end[part], part)}
+                     for end in ends)
+    assert expected.keys() == got.keys()
+    different = [k for k in expected if not torch.equal(expected[k], got[k])]
+    assert not different, different[:5]
 
 
 def test_a_four_gpu_slurm_preset_gives_one_process_per_device():
