@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from report_ledger import dataset, eval_set, intermediate_row, target_row, write
 from scipy import stats as sps
 
 from itt.report import build_report, load_ledger, write_outputs
+from itt.report.divergence import EXACT_P_MAX_N, spearman_ci
 
 INTERMEDIATES = {"A": 0.9, "B": 0.5, "C": 0.2, "D": 0.7}   # overlap with the target data
 GAIN = {"A": 0.05, "B": 0.02, "C": -0.01, "D": 0.03}        # Δ on the own test set
@@ -70,6 +72,16 @@ def test_join(report):
     assert mb["delta"] == pytest.approx(0.5 * GAIN["C"]) and mb["measure_value"] == pytest.approx(0.8)
 
 
+def _exact_p(x, y) -> float:
+    """Two-sided permutation p of Spearman's ρ over every ordering of y (brute force)."""
+    rx, ry = sps.rankdata(x), sps.rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    shuffled = ry[np.array(list(itertools.permutations(range(len(ry)))))]  # one row per ordering
+    rhos = shuffled @ rx / np.sqrt((rx @ rx) * (ry @ ry))
+    rho = sps.spearmanr(x, y).statistic
+    return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-9))
+
+
 def test_rho_matches_scipy(report):
     g, rho = report.gains, report.rho.set_index(["measure", "model"])
     for (measure, model), r in rho.iterrows():
@@ -77,10 +89,25 @@ def test_rho_matches_scipy(report):
                                                                 & (g.model == model)]
         ref = sps.spearmanr(sub["measure_value"], sub["delta"])
         assert r["n"] == len(sub)
-        assert r["rho"] == pytest.approx(ref.statistic) and r["p_value"] == pytest.approx(ref.pvalue)
+        assert r["rho"] == pytest.approx(ref.statistic)
+        # few points: the exact permutation p (scipy's t approximation gives 0 for a perfect ranking)
+        p = _exact_p(sub["measure_value"], sub["delta"]) if len(sub) <= EXACT_P_MAX_N else ref.pvalue
+        assert r["p_value"] == pytest.approx(p)
         assert r["rho_ci_low"] <= r["rho"] + 1e-12 and r["rho"] - 1e-12 <= r["rho_ci_high"]
     # per model on the own set, the gains are ordered exactly like the overlaps
     assert rho.loc[("mmd", "xlmr"), "rho"] == pytest.approx(-1.0)
+    assert rho.loc[("mmd", "xlmr"), "p_value"] == pytest.approx(2 / 24)  # 4 points: 2 of 24 orderings as extreme
+    assert {len(g[g.measure == "overlap"]), len(g[g.measure == "mmd"])} == {16, 8}  # both sides of EXACT_P_MAX_N
+
+
+def test_a_few_points_get_an_exact_p_and_many_keep_scipys():
+    x = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert spearman_ci(x, [1.0, 2.0, 3.0, 5.0, 4.0])[3] == pytest.approx(10 / 120)  # ρ = ±0.9 or ±1: 10 orderings
+    with pytest.warns(sps.ConstantInputWarning):  # no ρ, so no p
+        assert np.isnan(spearman_ci(x, [2.0, 2.0, 2.0, 2.0, 2.0])[3])
+    rng = np.random.default_rng(0)
+    many_x, many_y = rng.random(12), rng.random(12)
+    assert spearman_ci(many_x, many_y)[3] == pytest.approx(sps.spearmanr(many_x, many_y).pvalue)
 
 
 def test_outputs(report, tmp_path):

@@ -12,7 +12,10 @@ target's own key for its own test set, the eval set's key otherwise: one point p
 and a matching model (the ledger's model name or its hub id). Repeated measures (seeds) are
 averaged; a measure logged with several ``params`` becomes one measure per params set. Per measure
 (and per model) the report gives Spearman's ρ of Δ against the measure, with a percentile
-bootstrap CI over points (seeded), n, and a scatter with a least-squares line.
+bootstrap CI over points (seeded), n, its p, and a scatter with a least-squares line. A study with
+one target and a few intermediates has a few points (docs/divergence.md: 4): up to ``EXACT_P_MAX_N``
+points, p is the exact permutation p over all n! orderings (scipy's t approximation says p = 0 for
+any perfect ranking, however few the points; 4 points cannot give less than 2/24 = 0.083).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", 
 JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_lang", "metric", "itt_variant",
                 "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
 RHO_COLUMNS = ["measure", "model", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
+#: Up to this many points, ρ's p is exact (all n! orderings: 40,320 at 8); above, scipy's t approximation.
+EXACT_P_MAX_N = 8
 
 
 def load_measures(root: str | Path) -> pd.DataFrame | None:
@@ -88,11 +93,16 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
 
 def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
                 level: float = 0.95) -> tuple[float, float, float, float]:
-    """(ρ, CI low, CI high, p): percentile bootstrap over points; NaN with fewer than 3 points."""
+    """(ρ, CI low, CI high, p): percentile bootstrap over points; p exact (permutations of the ranks)
+    up to ``EXACT_P_MAX_N`` points, else scipy's; NaN with fewer than 3 points."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) < 3:
         return (np.nan,) * 4
     res = sps.spearmanr(x, y)
+    p = float(res.pvalue)
+    if len(x) <= EXACT_P_MAX_N and np.isfinite(res.statistic):
+        p = float(sps.pearsonr(sps.rankdata(x), sps.rankdata(y),
+                               method=sps.PermutationMethod(n_resamples=np.inf)).pvalue)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(x), size=(resamples, len(x)))
     with warnings.catch_warnings():  # constant resamples have no ρ; they are dropped
@@ -103,7 +113,7 @@ def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
     tail = 100 * (1 - level) / 2
     lo, hi = (np.nanpercentile(rho_b, [tail, 100 - tail]) if np.isfinite(rho_b).any()
               else (np.nan, np.nan))
-    return float(res.statistic), float(lo), float(hi), float(res.pvalue)
+    return float(res.statistic), float(lo), float(hi), p
 
 
 def rho_table(joined: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:

@@ -211,7 +211,8 @@ def render_rho_markdown(rho: pd.DataFrame) -> str:
              fmt_ci(r.rho_ci_low, r.rho_ci_high), fmt_p(r.p_value)] for r in rho.itertuples()]
     return "\n".join(["## Gain vs divergence", "",
                       "_Spearman ρ of Δ (ITT − no-ITT) against each measure of (intermediate, "
-                      "target) data; CI: percentile bootstrap over points._", ""]
+                      "target) data; CI: percentile bootstrap over points; p: exact permutation "
+                      "test up to 8 points._", ""]
                      + md_table(["measure", "model", "n", "ρ", "95% CI", "p"], rows))
 
 
