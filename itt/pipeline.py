@@ -29,6 +29,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from itt import distributed, hub_access, identity, ledger, progress, rows
 from itt.build import Built, build_run
+from itt.data.check import SIZE_RULE
 from itt.data.datamodule import check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed
 from itt.logger import build_loggers, finish, record_row
@@ -167,6 +168,8 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
                selected_on=built.monitor, primary_metric=built.primary_metric)
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
+        if spec.stage == "target":
+            _note_size_rule(parent, row["data_sizes"], run_id)
     _record_hub_revisions(row, cfg)
     loggers = build_loggers(spec, run_id, run_dir)
     trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
@@ -208,6 +211,17 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     if not cfg.get("keep_checkpoints", False):
         _delete_resume_checkpoints(run_dir)
     return row
+
+
+def _note_size_rule(parent: dict, sizes: dict, run_id: str) -> None:
+    """The reference protocol's intermediate has at least ``SIZE_RULE`` times the target's training rows.
+    A smaller one is allowed (a study may vary the ratio, a demo keeps runs short) but said, so a grid
+    that drifted from the protocol is not mistaken for it."""
+    big, small = (parent.get("data_sizes") or {}).get("train"), sizes.get("train")
+    if big and small and big < SIZE_RULE * small:
+        log.warning("%s: its intermediate %s trained on %d rows, %.1fx this target's %d; the reference "
+                    "protocol uses >= %dx (raise the intermediate's max_rows or lower the target's)",
+                    run_id, parent["run_id"], big, big / small, small, SIZE_RULE)
 
 
 def _record_hub_revisions(row: dict, cfg) -> None:

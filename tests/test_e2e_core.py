@@ -36,7 +36,7 @@ def finite(metrics: dict) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["bert", "roberta", "xlnet"])
-def test_intermediate_then_target_with_and_without_itt(tmp_path, model):
+def test_intermediate_then_target_with_and_without_itt(tmp_path, model, caplog):
     inter = pipeline.run(make(tmp_path, f"model={model}", "task=sentiment", "+stage=intermediate"))
     assert inter["status"] == "ok" and inter["stage"] == "intermediate" and inter["target"] is None
     assert {"val/acc", "val/f1_macro", "test/acc", "test/f1_macro"} <= set(inter["metrics"]) and finite(inter["metrics"])
@@ -50,6 +50,18 @@ def test_intermediate_then_target_with_and_without_itt(tmp_path, model):
     assert finite(with_itt["metrics"]) and finite(without["metrics"])
     rows = list(ledger.read(tmp_path))
     assert [r["status"] for r in rows] == ["ok", "ok", "ok"]  # the intermediate was reused, not retrained
+    # SMALL's intermediate (280 training rows) is 5x the target's 56, below the protocol's 10x: said once
+    notes = [r.getMessage() for r in caplog.records if "the reference protocol uses >= 10x" in r.getMessage()]
+    assert notes == [f"{with_itt['run_id']}: its intermediate {inter['run_id']} trained on 280 rows, 5.0x this "
+                     "target's 56; the reference protocol uses >= 10x (raise the intermediate's max_rows or lower "
+                     "the target's)"], notes
+
+
+@pytest.mark.parametrize(("big", "small", "said"), [(1680, 168, False), (1679, 168, True), (None, 168, False)])
+def test_an_intermediate_under_ten_times_the_target_is_said(big, small, said, caplog):
+    """The reference protocol's size rule (itt.data.check.SIZE_RULE): at exactly 10x nothing is said."""
+    pipeline._note_size_rule({"run_id": "i", "data_sizes": {"train": big} if big else None}, {"train": small}, "t")
+    assert any("reference protocol" in r.getMessage() for r in caplog.records) is said
 
 
 @pytest.mark.slow
