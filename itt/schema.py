@@ -97,7 +97,7 @@ class TargetStage:
     target: str = "domain"  # which target dataset of the task
     itt: bool = True  # start from the intermediate chain's last checkpoint (true) or the pretrained encoder
     auto_intermediate: bool = True  # train missing intermediate runs first (each under its lock)
-    evals: Any = "all"  # eval sets (task.evals) to test on: all, or a list of their names
+    evals: Any = "all"  # eval sets (task.evals) to test on: all, or a list of their names or patterns (tatoeba_*)
     select_on: Optional[str] = None  # the eval set whose validation metric picks the checkpoint (null: own)
     # What a run starting from another run's model re-initialises when the label spaces differ:
     # projection = the final output layer only; head = every task-specific layer (a pooler included).
@@ -182,7 +182,7 @@ class IntermediateSchema:
     trainer: Any = field(default_factory=_overrides_of(TrainerSchema))
     optim: Any = field(default_factory=_overrides_of(OptimSchema))
     data: Any = field(default_factory=_overrides_of(DataSchema))
-    evals: List[str] = field(default_factory=list)  # eval sets (task.evals) intermediate runs test on
+    evals: List[str] = field(default_factory=list)  # eval sets (task.evals) intermediate runs test on (names, patterns)
     head_policy: str = "projection"  # at each hand-off between steps (see TargetStage.head_policy)
     # A mixture step picks its checkpoint on the mean of its members' primary validation metrics; a role
     # here picks it on that member's alone (in every mixture step that has it).

@@ -11,6 +11,7 @@ on top; targets use the shared groups only. Nothing here imports torch: the cach
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
@@ -156,22 +157,35 @@ def _targets(cfg: DictConfig) -> list[str]:
 
 
 def _eval_names(cfg: DictConfig, setting, key: str) -> tuple[str, ...]:
+    """The eval sets ``setting`` names: ``all``, or a list of names and of shell-style patterns
+    (``tatoeba_*``: every eval set of the task it matches, in task order, like ``all`` under source=embedded
+    only those with a stand-in; a pattern matching none is an error). Each set once, first mention first."""
     available = list(cfg.task.get("evals") or {})
     if setting == "all":
         return tuple(name for name in available if _has_stand_in(cfg, cfg.task.evals[name]))
     names = [setting] if isinstance(setting, str) else list(setting or [])
+    out = []
     for name in names:
-        if name not in available:
+        if any(c in name for c in "*?["):
+            matched = [n for n in available if fnmatch.fnmatchcase(n, name)]
+            if not matched:
+                raise ConfigError(f"{key}: pattern {name!r} matches no eval set of task={cfg.task.name}; valid: "
+                                  f"{', '.join(available) or 'none'}")
+            out += [n for n in matched if _has_stand_in(cfg, cfg.task.evals[n])]
+        elif name not in available:
             raise ConfigError(f"{key}: {name!r} is not an eval set of task={cfg.task.name}; valid: {', '.join(available) or 'none'} "
                               "(add one as one entry: '+task.evals={<name>:{path:...,lang:...}}')")
-    return tuple(names)
+        else:
+            out.append(name)
+    return tuple(dict.fromkeys(out))
 
 
 def _has_stand_in(cfg: DictConfig, node) -> bool:
     """Can this eval set run under the command's source? Always on the hub. Under source=embedded, when
     its stand-in generator writes its language (or it is a local file): a task lists every language of
     its benchmark (WikiANN: 40), the generators write en/de/fr/es, so ``all`` means all that exist here.
-    A list in stage.evals is taken as given (an eval set without a stand-in then fails when loaded)."""
+    A name listed in stage.evals is taken as given (an eval set without a stand-in then fails when loaded); a
+    pattern there (``tatoeba_*``) selects like ``all``."""
     source = cfg.get("source")
     if source is None or source.get("name") != "embedded":
         return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import read_ledger, run_itt, run_sweep
+from hub_replicas.specs_xtreme import TATOEBA_CONFIGS
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
@@ -17,6 +18,7 @@ from itt.report import build_report, load_ledger
 
 XNLI_LANGS = ["ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
 PAWSX_LANGS = ["de", "es", "fr", "ja", "ko", "zh"]
+TATOEBA_LANGS = sorted(lang for lang, _ in TATOEBA_CONFIGS.values())  # XTREME's 36 (conf/task/evals/tatoeba.yaml)
 
 
 def sweep(experiment: str) -> list[dict]:
@@ -65,12 +67,13 @@ def test_hub_preset_run_counts_and_languages():
         langs = XNLI_LANGS if spec.cfg.task.name == "xnli" else PAWSX_LANGS
         # every other language of the task is an eval set, from the dataset's own hub id
         assert [n for n in names if not n.startswith("tatoeba_")] == langs
+        assert [n for n in names if n.startswith("tatoeba_")] == [f"tatoeba_{lang}" for lang in TATOEBA_LANGS]
         path = {"xnli": "facebook/xnli", "pawsx": "google-research-datasets/paws-x"}[spec.cfg.task.name]
         assert {spec.cfg.task.evals[n].path for n in langs} == {path}
         assert [spec.cfg.task.evals[n].subset for n in langs] == langs
         assert spec.target == "en" and spec.dataset("en").lang == "en"
-    for step in intermediates.values():
-        assert step.evals == ("tatoeba_de", "tatoeba_es", "tatoeba_fr", "tatoeba_zh")
+    for step in intermediates.values():  # intermediate.evals=[tatoeba_*]: Tatoeba in all 36 of XTREME's languages
+        assert step.evals == tuple(f"tatoeba_{lang}" for lang in TATOEBA_LANGS)
         assert step.settings.trainer.max_epochs == 1
     langs = {(s.cfg.task.name, s.dataset(s.roles[0]).lang) for s in intermediates.values()}
     assert langs == {(t, lang) for t in ("xnli", "pawsx") for lang in ("en", "de", "es", "fr", "zh")}

@@ -296,23 +296,65 @@ def _udpos_rows(treebank: str) -> list[dict]:
     return [{"tokens": [t[0] for t in toks], "pos_tags": [t[2] for t in toks]} for _, _, toks in UD_BANK[treebank]]
 
 
+# google/xtreme's Tatoeba: the 36 configs `tatoeba.<iso3>` (one per XTREME Tatoeba language) -> (ISO 639-1 code the
+# project names the language by, pairs in the one `validation` split). Sources: the config list and
+# dataset_info.splits.validation.num_examples of the google/xtreme dataset card (as converted to parquet, e.g.
+# https://huggingface.co/datasets/google/xtreme/commit/7470af2d6b03353b2c7395704c4e7179fe2d77a2 "Add tatoeba.tel data
+# files": 234), and the ISO 639-3 -> 639-1 map of google-research/xtreme utils_preprocess.py (tatoeba_preprocess,
+# lang3_dict), whose 36 codes are XTREME's TASK2LANGS["tatoeba"] in evaluate.py. XTREME-R's Tatoeba adds aze, lit, pol,
+# ron, ukr (XTREME_R_TASK2LANGS), which google/xtreme does not have. tests/test_tatoeba.py checks the task configs
+# against this table.
+TATOEBA_CONFIGS = {
+    "afr": ("af", 1_000), "ara": ("ar", 1_000), "ben": ("bn", 1_000), "bul": ("bg", 1_000), "cmn": ("zh", 1_000),
+    "deu": ("de", 1_000), "ell": ("el", 1_000), "est": ("et", 1_000), "eus": ("eu", 1_000), "fin": ("fi", 1_000),
+    "fra": ("fr", 1_000), "heb": ("he", 1_000), "hin": ("hi", 1_000), "hun": ("hu", 1_000), "ind": ("id", 1_000),
+    "ita": ("it", 1_000), "jav": ("jv", 205), "jpn": ("ja", 1_000), "kat": ("ka", 746), "kaz": ("kk", 575),
+    "kor": ("ko", 1_000), "mal": ("ml", 687), "mar": ("mr", 1_000), "nld": ("nl", 1_000), "pes": ("fa", 1_000),
+    "por": ("pt", 1_000), "rus": ("ru", 1_000), "spa": ("es", 1_000), "swh": ("sw", 390), "tam": ("ta", 307),
+    "tel": ("te", 234), "tgl": ("tl", 1_000), "tha": ("th", 548), "tur": ("tr", 1_000), "urd": ("ur", 1_000),
+    "vie": ("vi", 1_000),
+}
 TATOEBA = {"deu": [("Ich habe Hunger.", "I am hungry."), ("Wo ist der Bahnhof?", "Where is the station?"), ("Das ist mein Buch.", "That is my book.")],
            "fra": [("J'ai faim.", "I am hungry."), ("Où est la gare ?", "Where is the station?"), ("C'est mon livre.", "That is my book.")]}
-# The same three sentences in the other languages of XNLI and PAWS-X that Tatoeba covers with 1000 pairs.
+# The same three sentences in every other language of google/xtreme's Tatoeba.
 _TATOEBA_MORE = {
+    "afr": ("Ek is honger.", "Waar is die stasie?", "Dit is my boek."),
     "ara": ("أنا جائع.", "أين المحطة؟", "هذا كتابي."),
+    "ben": ("আমার খিদে পেয়েছে।", "স্টেশনটা কোথায়?", "ওটা আমার বই।"),
     "bul": ("Гладен съм.", "Къде е гарата?", "Това е моята книга."),
     "cmn": ("我饿了。", "车站在哪里？", "那是我的书。"),
     "ell": ("Πεινάω.", "Πού είναι ο σταθμός;", "Αυτό είναι το βιβλίο μου."),
+    "est": ("Mul on kõht tühi.", "Kus on jaam?", "See on minu raamat."),
+    "eus": ("Gose naiz.", "Non dago geltokia?", "Hori nire liburua da."),
+    "fin": ("Minulla on nälkä.", "Missä asema on?", "Tuo on minun kirjani."),
+    "heb": ("אני רעב.", "איפה התחנה?", "זה הספר שלי."),
     "hin": ("मुझे भूख लगी है।", "स्टेशन कहाँ है?", "वह मेरी किताब है।"),
+    "hun": ("Éhes vagyok.", "Hol van az állomás?", "Az az én könyvem."),
+    "ind": ("Saya lapar.", "Di mana stasiunnya?", "Itu buku saya."),
+    "ita": ("Ho fame.", "Dov'è la stazione?", "Quello è il mio libro."),
+    "jav": ("Aku luwe.", "Stasiune ana ing ngendi?", "Kuwi bukuku."),
     "jpn": ("お腹が空いた。", "駅はどこですか？", "それは私の本です。"),
+    "kat": ("მშია.", "სად არის სადგური?", "ის ჩემი წიგნია."),
+    "kaz": ("Менің қарным ашты.", "Вокзал қайда?", "Бұл менің кітабым."),
     "kor": ("배고파요.", "역이 어디예요?", "그것은 제 책입니다."),
+    "mal": ("എനിക്ക് വിശക്കുന്നു.", "സ്റ്റേഷൻ എവിടെയാണ്?", "അത് എന്റെ പുസ്തകമാണ്."),
+    "mar": ("मला भूक लागली आहे.", "स्टेशन कुठे आहे?", "ते माझे पुस्तक आहे."),
+    "nld": ("Ik heb honger.", "Waar is het station?", "Dat is mijn boek."),
+    "pes": ("من گرسنه‌ام.", "ایستگاه کجاست؟", "آن کتاب من است."),
+    "por": ("Estou com fome.", "Onde fica a estação?", "Esse é o meu livro."),
     "rus": ("Я голоден.", "Где вокзал?", "Это моя книга."),
     "spa": ("Tengo hambre.", "¿Dónde está la estación?", "Ese es mi libro."),
+    "swh": ("Nina njaa.", "Stesheni iko wapi?", "Hicho ni kitabu changu."),
+    "tam": ("எனக்குப் பசிக்கிறது.", "நிலையம் எங்கே இருக்கிறது?", "அது என் புத்தகம்."),
+    "tel": ("నాకు ఆకలిగా ఉంది.", "స్టేషన్ ఎక్కడ ఉంది?", "అది నా పుస్తకం."),
+    "tgl": ("Gutom na ako.", "Nasaan ang istasyon?", "Iyan ang libro ko."),
+    "tha": ("ฉันหิว", "สถานีอยู่ที่ไหน", "นั่นคือหนังสือของฉัน"),
     "tur": ("Açım.", "İstasyon nerede?", "O benim kitabım."),
+    "urd": ("مجھے بھوک لگی ہے۔", "اسٹیشن کہاں ہے؟", "وہ میری کتاب ہے۔"),
     "vie": ("Tôi đói.", "Nhà ga ở đâu?", "Đó là quyển sách của tôi."),
 }
 TATOEBA.update({lang: list(zip(sentences, [english for _, english in TATOEBA["deu"]])) for lang, sentences in _TATOEBA_MORE.items()})
+assert sorted(TATOEBA) == sorted(TATOEBA_CONFIGS)
 
 
 def _tatoeba_rows(lang: str) -> list[dict]:
@@ -348,18 +390,18 @@ XTREME = Replica(
     aliases=["xtreme"],
     sources=[f"{GH}/xtreme/dataset_infos.json", f"{GH}/xtreme/xtreme.py",
              f"{HF}/google/xtreme/discussions/9/files (Convert dataset to Parquet: <config>/<split>-00000-of-00001.parquet)",
-             f"{HF}/xtreme/commit/a357451849b1356ba7ebfe0715b938be15422c30 (Convert dataset to Parquet)"],
-    other_configs=["MLQA.<c>.<q> (49)", "PAN-X.<lang> (40)", "PAWS-X.<lang> (7)", "SQuAD", "XQuAD.<lang> (11)", "bucc18.<lang> (4)",
-                   "tatoeba.<lang> (36)"],
+             f"{HF}/xtreme/commit/a357451849b1356ba7ebfe0715b938be15422c30 (Convert dataset to Parquet)",
+             f"{HF}/google/xtreme/commit/7470af2d6b03353b2c7395704c4e7179fe2d77a2 (Add tatoeba.tel data files; the card's "
+             "dataset_info lists the 36 tatoeba configs and their validation num_examples: TATOEBA_CONFIGS)"],
+    other_configs=["MLQA.<c>.<q> (49)", "PAN-X.<lang> (40)", "PAWS-X.<lang> (7)", "SQuAD", "XQuAD.<lang> (11)", "bucc18.<lang> (4)"],
     unverified=["that the parquet conversion (discussion #9) was merged into main and kept every feature unchanged", "tatoeba source_lang values (the script derives them from the "
-                "downloaded file name, which may be a cache hash rather than 'deu')",
-                "tatoeba sizes of ara, bul, cmn, ell, hin, jpn, kor, rus, spa, tur, vie: 1000 pairs assumed (LASER's README: "
-                "'1000 English sentences and their translations, if available'; read for afr, ara, ben, bul, deu)"],
+                "downloaded file name, which may be a cache hash rather than 'deu')"],
     notes=["XNLI: only test (75150) and validation (37350), all 15 languages mixed with a `language` column; gold_label is a STRING",
            "PAWS-X.<lang>: label is a STRING '0'/'1'; train sizes differ from google-research-datasets/paws-x (en 49175, de 49380)",
            "udpos.<Language>: pos_tags names are alphabetical (ADJ=0 ... X=16), unlike universal_dependencies upos; "
            "all 33 are replicated, those other than English and German with the English rows (a schema replica)",
-           "tatoeba.<lang>: one `validation` split of 1000 pairs; sentences keep a trailing newline",
+           "tatoeba.<lang>: all 36 replicated; one `validation` split of 1000 pairs, fewer in jav 205, tel 234, tam 307, swh 390, "
+           "tha 548, kaz 575, mal 687, kat 746; sentences keep a trailing newline",
            "tydiqa: GoldP, answers struct {answer_start, text}"],
     configs=[
         Config("XNLI", Features({"language": STRING, "sentence1": STRING, "sentence2": STRING, "gold_label": STRING}),
@@ -369,7 +411,8 @@ XTREME = Replica(
         Config("PAN-X.en", _panx, {"validation": 10_000, "test": 10_000, "train": 20_000}, {s: _ner_rows("en", False) for s in ("validation", "test", "train")}),
         Config("PAN-X.de", _panx, {"validation": 10_000, "test": 10_000, "train": 20_000}, {s: _ner_rows("de", False) for s in ("validation", "test", "train")}),
         *(_udpos_config(language) for language in UDPOS_SIZES),
-        *(Config(f"tatoeba.{lang}", _bitext, {"validation": 1_000}, {"validation": _tatoeba_rows(lang)}) for lang in sorted(TATOEBA)),
+        *(Config(f"tatoeba.{lang}", _bitext, {"validation": n}, {"validation": _tatoeba_rows(lang)})
+          for lang, (_, n) in sorted(TATOEBA_CONFIGS.items())),
         Config("tydiqa", _squad_like, {"train": 49_881, "validation": 5_077}, {s: _tydi_rows for s in ("train", "validation")}),
     ],
 )
