@@ -87,6 +87,19 @@ def start_itt(*overrides: str, root: str | os.PathLike, log_file: str | os.PathL
         log.close()
 
 
+def wait_for_checkpoint(proc: subprocess.Popen, root: str | os.PathLike, log_file: str | os.PathLike,
+                        timeout: float = 300, poll: float = 0.05) -> Path:
+    """Wait until a run started with ``start_itt`` writes its first ``last.ckpt`` (still running then,
+    so the caller can kill it mid-training); fails with the run's log if it ends first."""
+    deadline = time.monotonic() + timeout
+    while not (found := list(Path(root).glob("runs/*/checkpoints/last.ckpt"))):
+        assert proc.poll() is None, Path(log_file).read_text()[-3000:]
+        assert time.monotonic() < deadline, f"no checkpoint within {timeout:.0f} s"
+        time.sleep(poll)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    return found[0]
+
+
 def run_sweep(*overrides: str, root: str | os.PathLike, env: dict | None = None,
               timeout: float = 600) -> tuple[subprocess.CompletedProcess, float]:
     """``python -m itt.train --multirun <overrides> paths.root=<root>`` to the end, with ``SWEEP_ENV``;

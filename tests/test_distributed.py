@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import read_ledger, run_itt, start_itt
+from conftest import read_ledger, run_itt, start_itt, wait_for_checkpoint
 from filelock import FileLock
 from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
@@ -119,12 +119,7 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_
 
     proc = start_itt(*KILLED_RUN, root=root, log_file=tmp_path / "first.log", new_session=True)
     try:
-        deadline = time.monotonic() + 300
-        while not list(root.glob("runs/*/checkpoints/last.ckpt")):
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint within 300 s"
-            time.sleep(0.01)
-        assert proc.poll() is None, "the run finished before it could be killed"
+        wait_for_checkpoint(proc, root, tmp_path / "first.log", poll=0.01)
         os.killpg(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
         assert _group_gone(proc.pid), "a DDP process survived the kill"

@@ -8,11 +8,10 @@ import json
 import logging
 import re
 import signal
-import time
 
 import pytest
 import torch
-from conftest import OFFLINE, read_ledger
+from conftest import OFFLINE, read_ledger, wait_for_checkpoint
 
 from itt import ledger
 from itt.trainer import AtomicCheckpointIO, resume_point
@@ -27,12 +26,7 @@ def test_sigkill_mid_training_then_rerun_resumes_from_the_last_checkpoint(run_it
     root = tmp_path / "root"
     proc = start_itt(*RUN, root=root, log_file=tmp_path / "first.log")
     try:
-        deadline = time.monotonic() + 300
-        while not list(root.glob("runs/*/checkpoints/last.ckpt")):
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint within 300 s"
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run finished before it could be killed"
+        wait_for_checkpoint(proc, root, tmp_path / "first.log")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
     finally:
