@@ -12,8 +12,10 @@ outside the test's directory, and both run from the repository root with ``sys.e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,8 +70,22 @@ def itt_command(*overrides: str, root: str | os.PathLike, module: str = "itt.tra
 def run_itt(*overrides: str, root: str | os.PathLike, env: dict | None = None, timeout: float = 600,
             module: str = "itt.train") -> subprocess.CompletedProcess:
     """Run ``python -m itt.train <overrides> paths.root=<root>`` to the end; stdout/stderr captured as text."""
-    return subprocess.run(itt_command(*overrides, root=root, module=module), cwd=REPO, env=itt_env(env),
-                          capture_output=True, text=True, timeout=timeout)
+    return _run_to_end(itt_command(*overrides, root=root, module=module), itt_env(env), timeout)
+
+
+def _run_to_end(command: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """``subprocess.run`` in a process group of its own: on a timeout (or an interrupted test) every process
+    the command started is killed, not only the command (a DDP run's other processes, a local sweep's jobs)."""
+    with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def start_itt(*overrides: str, root: str | os.PathLike, log_file: str | os.PathLike, env: dict | None = None,
@@ -105,8 +121,7 @@ def run_sweep(*overrides: str, root: str | os.PathLike, env: dict | None = None,
     """``python -m itt.train --multirun <overrides> paths.root=<root>`` to the end, with ``SWEEP_ENV``;
     returns (result, seconds)."""
     t0 = time.monotonic()
-    result = subprocess.run(itt_command(*overrides, root=root, multirun=True), cwd=REPO,
-                            env=itt_env({**SWEEP_ENV, **(env or {})}), capture_output=True, text=True, timeout=timeout)
+    result = _run_to_end(itt_command(*overrides, root=root, multirun=True), itt_env({**SWEEP_ENV, **(env or {})}), timeout)
     return result, time.monotonic() - t0
 
 
