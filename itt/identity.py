@@ -105,8 +105,15 @@ def generator_of(cfg: DictConfig, spec_node) -> str:
         return cfg.task.generator
     from itt.data.embedded import DEFAULT_GENERATOR  # noqa: PLC0415 (word lists: only under source=embedded)
 
+    named = kind
+    if kind not in DEFAULT_GENERATOR and "." in kind:
+        # a kind named by its class's dotted path: importing it registers the generators its module
+        # ships (itt.data.embedded.register_generator), under the class's own ``kind``
+        from itt.tasks import kind_class  # noqa: PLC0415
+
+        kind = kind_class(kind).kind
     if kind not in DEFAULT_GENERATOR:
-        raise ConfigError(f"task.kind={kind!r} has no embedded stand-in generator: set task.generator (valid: "
+        raise ConfigError(f"task.kind={named!r} has no embedded stand-in generator: set task.generator (valid: "
                           f"{', '.join(sorted(set(DEFAULT_GENERATOR.values())))}) or a spec's path to a local file")
     return DEFAULT_GENERATOR[kind]
 

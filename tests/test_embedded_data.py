@@ -21,12 +21,13 @@ from scipy.stats import spearmanr
 
 from embedded_baselines import NaiveBayes, jaccard, ranks, spearman
 from itt.data import embedded
-from itt.data.embedded import GENERATORS, corpus, domains, generate, kind_of, label_names, langs
-from itt.data.embedded.generator import KIND_KEYS, OPTIONAL_KEYS
+from itt.data.embedded import BUILT_IN, GENERATORS, Generator, corpus, domains, generate, kind_of, label_names, langs, register_generator
+from itt.data.embedded.generator import KIND_KEYS, OPTIONAL_KEYS, no_labels
 from itt.data.embedded.lexicons import load
 
 ORIGINAL = ("sentiment", "topics", "similarity")
-ALL_COMBINATIONS = [(g, lang, domain) for g in GENERATORS for domain in domains(g) for lang in langs(g)]
+# itt's own generators (a test module may register more: tests/test_stages_and_evals.py)
+ALL_COMBINATIONS = [(g, lang, domain) for g in BUILT_IN for domain in domains(g) for lang in langs(g)]
 
 # sha256 (first 16 hex digits) of json.dumps(rows, ensure_ascii=False, sort_keys=True) for the
 # argument sets of _golden_args, taken from the pre-package generator (itt/data/embedded.py at
@@ -110,7 +111,8 @@ def test_registry():
     assert kind_of("similarity") == "sequence_regression"
     assert kind_of("pos") == kind_of("ner") == "token_classification"
     assert (kind_of("qa"), kind_of("choice"), kind_of("parallel")) == ("extractive_qa", "multiple_choice", "retrieval")
-    for name, gen in GENERATORS.items():
+    for name in BUILT_IN:
+        gen = GENERATORS[name]
         assert gen.name == name and set(langs(name)) >= ({"de", "fr", "es"} if name == "parallel" else {"en", "de", "fr", "es"})
     assert set(domains("sentiment")) >= {"products", "movies", "restaurants", "kitchen", "books", "tweets"}
     assert set(domains("topics")) >= {"news", "questions", "wiki"}
@@ -290,10 +292,54 @@ def test_corpus_has_every_word_the_generators_emit():
 def test_corpus_texts_are_shared_across_kinds():
     """Every generator contributes: each kind's row texts reach the corpus."""
     texts = set(corpus(seed=0))
-    for generator in GENERATORS:
+    for generator in BUILT_IN:
         lang = langs(generator)[-1]
         row = generate(generator, lang, domains(generator)[0], 1, 0, GENERATORS[generator].corpus_num_labels)[0]
         assert set(embedded.row_texts(kind_of(generator), row)) <= texts, generator
+
+
+def test_the_built_ins_register_in_the_corpus_order():
+    assert BUILT_IN == ("sentiment", "topics", "similarity", "nli", "paraphrase", "pos", "ner", "qa", "choice", "parallel")
+    assert all(GENERATORS[g] is getattr(embedded, g).GENERATOR for g in BUILT_IN)
+
+
+def _toy_generator(name: str, kind: str) -> Generator:
+    return Generator(name=name, kind=kind, domains=("general",), make_rows=lambda rng, lang, domain, n, k: [],
+                     resolve_labels=no_labels(name, kind), label_names=lambda domain, k: [])
+
+
+@pytest.fixture
+def registries_restored():
+    """The registries as they were before the test (registering is global; the names here are not tests/test_stages_and_evals.py's)."""
+    saved = [(registry, dict(registry)) for registry in (GENERATORS, KIND_KEYS, OPTIONAL_KEYS, embedded.DEFAULT_GENERATOR)]
+    yield
+    for registry, before in saved:
+        registry.clear()
+        registry.update(before)
+
+
+def test_registering_a_generator_checks_its_kind_and_name(registries_restored):
+    valid_kinds = ", ".join(KIND_KEYS)
+    with pytest.raises(ValueError) as unknown:
+        register_generator(_toy_generator("toy", "toy_kind"))
+    assert str(unknown.value) == (f"generator 'toy': unknown kind 'toy_kind'; valid: {valid_kinds}, "
+                                  f"or a new kind with register_generator(..., row_keys=...)")
+    assert "toy" not in GENERATORS
+    with pytest.raises(ValueError, match=r"^generator 'sentiment' is registered twice; registered: sentiment, topics, "):
+        register_generator(_toy_generator("sentiment", "sequence_classification"))
+    assert register_generator(GENERATORS["sentiment"], default_for_kind=True) is GENERATORS["sentiment"]  # the same object: a no-op
+    with pytest.raises(ValueError, match=r"^generator 'reviews': kind 'sequence_classification' already has the default "
+                                         r"generator 'sentiment'; valid: default_for_kind=False"):
+        register_generator(_toy_generator("reviews", "sequence_classification"), default_for_kind=True)
+    with pytest.raises(ValueError, match=r"^generator 'reviews': row_keys \['text'\] differ from kind 'sequence_classification'"):
+        register_generator(_toy_generator("reviews", "sequence_classification"), row_keys={"text"})
+    assert "reviews" not in GENERATORS
+    toy = register_generator(_toy_generator("toy", "toy_kind"), default_for_kind=True, row_keys={"text", "flags"})
+    assert GENERATORS["toy"] is toy and KIND_KEYS["toy_kind"] == {"text", "flags"}
+    assert embedded.DEFAULT_GENERATOR["toy_kind"] == "toy" and kind_of("toy") == "toy_kind"
+    assert "toy" not in BUILT_IN  # not in the tokenizer corpus
+    with pytest.raises(ValueError, match=r"^row_texts: kind 'toy_kind' is not built in"):
+        list(embedded.row_texts("toy_kind", {"text": "a", "flags": [1.0, 0.0]}))
 
 
 # --- learnability and transfer -------------------------------------------------------------
@@ -377,6 +423,6 @@ def test_spearman_helper_matches_scipy():
 
 
 def test_default_generator_of_every_kind_has_that_kind():
-    assert set(embedded.DEFAULT_GENERATOR) == set(KIND_KEYS)
+    assert set(embedded.DEFAULT_GENERATOR) >= {GENERATORS[g].kind for g in BUILT_IN}
     for kind, generator in embedded.DEFAULT_GENERATOR.items():
         assert kind_of(generator) == kind

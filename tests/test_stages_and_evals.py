@@ -11,6 +11,8 @@ import pytest
 import torch
 from conftest import ITT_TINY, REPO, itt_env, read_ledger, run_itt
 
+from itt.data.embedded import Generator, register_generator
+from itt.data.embedded.generator import fixed_labels
 from itt.tasks import Task
 from itt.tasks.evaluation import ItemMetric
 
@@ -147,6 +149,22 @@ class TwoFlags(Task):
         return _ExactMatch()
 
 
+def _flag_rows(rng, lang, domain, n_rows, k):
+    rows = []
+    for i in range(n_rows):
+        a, b = rng.random() < 0.5, rng.random() < 0.5
+        rows.append({"text": f"{'cheap' if a else 'costly'} and {'fast' if b else 'slow'} item {i}", "flags": [float(a), float(b)]})
+    return rows
+
+
+# Its offline stand-in, shipped with the kind: registered at import (the run imports this module for
+# task.kind=test_stages_and_evals.TwoFlags), nothing edited in itt/.
+FLAGS = register_generator(
+    Generator(name="flags", kind=TwoFlags.kind, domains=("general",), make_rows=_flag_rows,
+              resolve_labels=fixed_labels("flags", ("a", "b")), label_names=lambda domain, k: ["a", "b"], langs=("en",)),
+    default_for_kind=True, row_keys={"text", "flags"})
+
+
 class _ExactMatch(ItemMetric):
     def __init__(self):
         super().__init__(torch.float32)
@@ -176,6 +194,20 @@ def test_a_kind_defined_only_in_a_test_module_trains_end_to_end(tmp_path):
     (row,) = _ok(read_ledger(tmp_path), stage="target")
     assert row["kind"] == "test_stages_and_evals.TwoFlags" and set(row["metrics"]) == {"val/exact", "test/exact"}
     assert row["selected_on"] == "val/exact" and 0.0 <= row["metrics"]["test/exact"] <= 1.0
+
+
+@pytest.mark.slow
+def test_a_kind_defined_only_in_a_test_module_runs_offline_on_its_own_generator(tmp_path):
+    command = [sys.executable, "-m", "itt.train", "model=bert", "task=sentiment", "+stage=target", "stage.itt=false",
+               *ITT_TINY, "task.kind=test_stages_and_evals.TwoFlags", "task.primary_metric=exact", "task.generator=null",
+               "task.datasets.domain.embedded_rows=120", "trainer.max_epochs=2", f"paths.root={tmp_path}"]
+    result = subprocess.run(command, cwd=REPO, env=itt_env({"PYTHONPATH": str(REPO / "tests")}),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = _ok(read_ledger(tmp_path), stage="target")
+    assert row["kind"] == "test_stages_and_evals.TwoFlags" and set(row["metrics"]) == {"val/exact", "test/exact"}
+    assert row["dataset"]["key"] == "embedded:flags/en/movies" and sum(row["data_sizes"].values()) == 120
+    assert 0.0 <= row["metrics"]["test/exact"] <= 1.0
 
 
 @pytest.mark.slow

@@ -27,6 +27,17 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 
 The new generators (nli, paraphrase, pos, ner, qa, choice, parallel) are translation-aligned: with
 the same other arguments, row i in German is row i in English, translated (QA rows share their id).
+
+Generators register (``generator.register_generator``), the built-ins as each module is imported,
+so a kind defined in a user's package can ship its generator with it, without editing this package::
+
+    register_generator(Generator(name="flags", kind="two_flags", domains=("general",), make_rows=...,
+                                 resolve_labels=..., label_names=...),
+                       default_for_kind=True, row_keys={"text", "flags"})
+
+``row_keys`` declares a new kind's canonical row keys (added to ``KIND_KEYS``); ``default_for_kind``
+makes it ``DEFAULT_GENERATOR[kind]``. Only the built-in generators (:data:`BUILT_IN`) make the
+tokenizer corpus (:func:`corpus` says why, and what a tiny tokenizer does with words it never saw).
 """
 
 from __future__ import annotations
@@ -36,27 +47,24 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 
-from itt.data.embedded import choice, ner, nli, parallel, paraphrase, pos, qa, sentiment, similarity, topics
-from itt.data.embedded.generator import KIND_KEYS, Generator
+from itt.data.embedded.generator import DEFAULT_GENERATOR, GENERATORS, KIND_KEYS, Generator, register_generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import dataset_rng
 
-__all__ = ["GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "KIND_KEYS", "Generator", "generate", "label_names", "kind_of", "domains",
-           "langs", "corpus", "corpus_fingerprint"]
+# Importing each generator module registers its generator. Keep this order: it is the order of
+# GENERATORS and of the tokenizer corpus (reordering would retrain every tiny model's tokenizer).
+from itt.data.embedded import sentiment, topics, similarity, nli, paraphrase, pos, ner, qa, choice, parallel  # noqa: F401, I001
 
-GENERATORS: dict[str, Generator] = {g.name: g for g in (
-    sentiment.GENERATOR, topics.GENERATOR, similarity.GENERATOR, nli.GENERATOR, paraphrase.GENERATOR,
-    pos.GENERATOR, ner.GENERATOR, qa.GENERATOR, choice.GENERATOR, parallel.GENERATOR,
-)}
+__all__ = ["BUILT_IN", "GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "KIND_KEYS", "Generator", "generate",
+           "label_names", "kind_of", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator"]
+
+#: itt's own generators: those registered while this package is imported. Only they make the tiny
+#: models' tokenizer corpus (see :func:`corpus`).
+BUILT_IN: tuple[str, ...] = tuple(GENERATORS)
 
 # Per generator, domains in order of increasing vocabulary divergence from the first one, by
 # construction of their lexicons (see ``sentiment.DOMAIN_WORDS_SHARED`` and ``GENERAL_WORDS_SHARED``).
 DIVERGENCE_ORDER: dict[str, tuple[str, ...]] = {"sentiment": sentiment.DIVERGENCE_ORDER}
-
-# The generator a dataset spec of each task kind uses when it names none.
-DEFAULT_GENERATOR = {"sequence_classification": "sentiment", "sequence_regression": "similarity",
-                     "token_classification": "ner", "extractive_qa": "qa", "multiple_choice": "choice",
-                     "retrieval": "parallel"}
 
 CORPUS_ROWS = 70  # rows per (generator, lang, domain) in the tokenizer corpus
 
@@ -101,13 +109,22 @@ def langs(generator: str) -> tuple[str, ...]:
 
 
 def corpus(seed: int = 0) -> Iterator[str]:
-    """Texts of every generator, language and domain, for training the tiny models' tokenizers.
+    """Texts of every built-in generator, language and domain, for training the tiny models' tokenizers.
 
     ``CORPUS_ROWS`` rows of each dataset (both sides of pairs, questions and contexts, ...), then
     every lexicon's words once (also capitalised, as at the start of a sentence), so each word a
-    generator can emit is in the corpus.
+    built-in generator can emit is in the corpus.
+
+    Generators registered from outside itt are not in it, on purpose: a tiny model stands in for a
+    pretrained hub checkpoint, whose vocabulary does not depend on the datasets a run adds, and its
+    cache key (``corpus_fingerprint``, remembered per version of this folder) must not depend on which
+    user modules a process happened to import before building it, or an intermediate and its target
+    could start from two different "pretrained" models. Words such a generator emits that the corpus
+    lacks are split into known subword pieces; a character the corpus never has becomes the unknown
+    token (WordPiece: the whole word; Unigram/SentencePiece: that character; byte-level BPE never).
     """
-    for gen in GENERATORS.values():
+    for name in BUILT_IN:
+        gen = GENERATORS[name]
         for domain in gen.domains:
             for lang in gen.langs:
                 for row in generate(gen.name, lang, domain, CORPUS_ROWS, seed, gen.corpus_num_labels):
@@ -127,8 +144,12 @@ def corpus_fingerprint(seed: int = 0) -> str:
     return digest.hexdigest()[:10]
 
 
+# Not the kind's ``Task.row_text``: that joins a row's strings into one text for the divergence
+# measures (and itt.tasks imports torch, which this package does not), while the tokenizer corpus has
+# each side of a pair, question and context separately; reading rows through it would change every
+# tiny tokenizer. Only built-in kinds reach the corpus (see ``corpus``), so this reads only them.
 def row_texts(kind: str, row: dict) -> Iterator[str]:
-    """The natural-language strings of one canonical row."""
+    """The natural-language strings of one canonical row of a built-in kind, as the tokenizer corpus has them."""
     if kind == "token_classification":
         yield " ".join(row["tokens"])
     elif kind == "extractive_qa":
@@ -137,10 +158,13 @@ def row_texts(kind: str, row: dict) -> Iterator[str]:
     elif kind == "multiple_choice":
         yield row["premise"]
         yield from row["choices"]
-    else:
+    elif kind in ("sequence_classification", "sequence_regression", "retrieval"):
         yield row["text"]
         if "text_pair" in row:
             yield row["text_pair"]
+    else:
+        raise ValueError(f"row_texts: kind {kind!r} is not built in (its rows are not in the tokenizer corpus); "
+                         f"valid: {', '.join(sorted({GENERATORS[g].kind for g in BUILT_IN}))}")
 
 
 # Lexicon notation stripped to plain words for the corpus: {placeholders}, "m|f" alternatives,

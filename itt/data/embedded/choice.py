@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 from itt.data.embedded.clauses import world
-from itt.data.embedded.generator import Generator, fixed_labels
+from itt.data.embedded.generator import Generator, fixed_labels, register_generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import balanced_labels, below, other_index, pick
 
@@ -37,6 +37,6 @@ def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -
     return rows
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="choice", kind="multiple_choice", domains=("general",), make_rows=make_rows,
-    resolve_labels=fixed_labels("choice", LABELS), label_names=lambda domain, k: [], aligned=True)
+    resolve_labels=fixed_labels("choice", LABELS), label_names=lambda domain, k: [], aligned=True), default_for_kind=True)

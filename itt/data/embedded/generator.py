@@ -1,17 +1,20 @@
-"""What a generator declares: its task kind, languages, domains, label space and row maker.
+"""What a generator declares (its task kind, languages, domains, label space and row maker), and the
+registry of generators.
 
-Each generator module builds one :class:`Generator`; ``itt.data.embedded`` collects them in its
-registry and validates arguments before calling ``make_rows``.
+Each generator module builds one :class:`Generator` and adds it with :func:`register_generator`, as
+a user's module does for a kind of its own; ``itt.data.embedded`` validates arguments before calling
+``make_rows``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # The task kinds of itt/tasks and the row keys each one's canonical format has (optional keys in
-# OPTIONAL_KEYS); the generators emit exactly these rows.
+# OPTIONAL_KEYS); the generators emit exactly these rows. A kind defined elsewhere is added by
+# registering its first generator with ``row_keys``.
 KIND_KEYS = {
     "sequence_classification": {"text", "label"},
     "sequence_regression": {"text", "label"},
@@ -49,10 +52,49 @@ class Generator:
     corpus_num_labels: "int | None" = None  # the label count whose texts cover the most wording
 
     def __post_init__(self):
-        if self.kind not in KIND_KEYS:
-            raise ValueError(f"generator {self.name!r}: unknown kind {self.kind!r}; valid: {', '.join(KIND_KEYS)}")
         if not self.seed_name:
             object.__setattr__(self, "seed_name", self.name)
+
+
+#: Every registered generator by name, in registration order (the built-ins' order is the tokenizer
+#: corpus's order, see ``itt.data.embedded.BUILT_IN``).
+GENERATORS: dict[str, Generator] = {}
+#: The generator a dataset spec of each task kind uses when it names none.
+DEFAULT_GENERATOR: dict[str, str] = {}
+
+
+def register_generator(generator: Generator, *, default_for_kind: bool = False,
+                       row_keys: Iterable[str] | None = None, optional_keys: Iterable[str] = ()) -> Generator:
+    """Add ``generator`` to ``GENERATORS`` under its name and return it (``source=embedded`` can then use it).
+
+    ``default_for_kind``: the generator of its kind's datasets that name none (``DEFAULT_GENERATOR``).
+    ``row_keys`` (and ``optional_keys``): the canonical row keys of a kind not yet in ``KIND_KEYS``, i.e.
+    a ``Task`` subclass defined outside itt (its ``kind``); a known kind keeps its keys. Registering the
+    same object twice is a no-op; anything else already registered under that name, or under that kind
+    as its default, is a ValueError.
+    """
+    name, kind = generator.name, generator.kind
+    if name in GENERATORS and GENERATORS[name] is not generator:
+        raise ValueError(f"generator {name!r} is registered twice; registered: {', '.join(GENERATORS)}")
+    keys = None if row_keys is None else set(row_keys)
+    if kind not in KIND_KEYS and not keys:
+        raise ValueError(f"generator {name!r}: unknown kind {kind!r}; valid: {', '.join(KIND_KEYS)}, "
+                         f"or a new kind with register_generator(..., row_keys=...)")
+    if kind in KIND_KEYS and keys is not None and keys != KIND_KEYS[kind]:
+        raise ValueError(f"generator {name!r}: row_keys {sorted(keys)} differ from kind {kind!r}'s "
+                         f"{sorted(KIND_KEYS[kind])}; valid: omit row_keys for a known kind")
+    current = DEFAULT_GENERATOR.get(kind)
+    if default_for_kind and current not in (None, name):
+        raise ValueError(f"generator {name!r}: kind {kind!r} already has the default generator {current!r}; "
+                         f"valid: default_for_kind=False (datasets then name it with generator={name})")
+    if kind not in KIND_KEYS:
+        KIND_KEYS[kind] = keys
+        if optional_keys:
+            OPTIONAL_KEYS[kind] = set(optional_keys)
+    GENERATORS[name] = generator
+    if default_for_kind:
+        DEFAULT_GENERATOR[kind] = name
+    return generator
 
 
 def fixed_labels(name: str, names: tuple[str, ...]):

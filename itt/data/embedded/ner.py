@@ -14,7 +14,7 @@ import random
 import re
 
 from itt.data.embedded.clauses import world
-from itt.data.embedded.generator import Generator, fixed_labels
+from itt.data.embedded.generator import Generator, fixed_labels, register_generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import below, pick, randint
 
@@ -129,6 +129,6 @@ def _elide(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
             for j, (word, tag) in enumerate(tokens)]
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="ner", kind="token_classification", domains=("wiki",), make_rows=make_rows,
-    resolve_labels=fixed_labels("ner", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True)
+    resolve_labels=fixed_labels("ner", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True), default_for_kind=True)

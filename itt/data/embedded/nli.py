@@ -18,7 +18,7 @@ import random
 from dataclasses import replace
 
 from itt.data.embedded.clauses import CITIES, NP, Clause, city_place, is_person, random_clause, world
-from itt.data.embedded.generator import Generator, fixed_labels
+from itt.data.embedded.generator import Generator, fixed_labels, register_generator
 from itt.data.embedded.rendering import render
 from itt.data.embedded.sampling import balanced_labels, below, noisy_label, other_index, pick
 
@@ -113,6 +113,6 @@ def _contradicted(rng: random.Random, c: Clause, two_clauses: bool) -> Clause:
     return replace(c, neg=True) if op == "negate" else replace(c, subj=NP("nobody"))
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="nli", kind="sequence_classification", domains=("general",), make_rows=make_rows,
-    resolve_labels=fixed_labels("nli", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True)
+    resolve_labels=fixed_labels("nli", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from itt.data.embedded.generator import Generator, no_labels
+from itt.data.embedded.generator import Generator, no_labels, register_generator
 from itt.data.embedded.pos import random_sentence
 from itt.data.embedded.rendering import text, sentence_tokens
 
@@ -24,7 +24,7 @@ def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -
     return rows
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="parallel", kind="retrieval", domains=("general",), make_rows=make_rows,
     resolve_labels=no_labels("parallel", "retrieval"), label_names=lambda domain, k: [],
-    langs=("de", "fr", "es"), aligned=True)
+    langs=("de", "fr", "es"), aligned=True), default_for_kind=True)

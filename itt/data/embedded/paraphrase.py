@@ -17,7 +17,7 @@ import random
 from dataclasses import replace
 
 from itt.data.embedded.clauses import NP, Clause, random_clause, random_thing_np, world
-from itt.data.embedded.generator import Generator, fixed_labels
+from itt.data.embedded.generator import Generator, fixed_labels, register_generator
 from itt.data.embedded.rendering import render
 from itt.data.embedded.sampling import balanced_labels, below, noisy_label, other_index, pick
 
@@ -96,6 +96,6 @@ def _replaced(rng: random.Random, c: Clause) -> Clause:
     return replace(c, **{name: other_index(rng, len(w[table]), getattr(c, name))})
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="paraphrase", kind="sequence_classification", domains=("general",), make_rows=make_rows,
-    resolve_labels=fixed_labels("paraphrase", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True)
+    resolve_labels=fixed_labels("paraphrase", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True))

@@ -13,7 +13,7 @@ import random
 from dataclasses import replace
 
 from itt.data.embedded.clauses import NP, Clause, random_clause
-from itt.data.embedded.generator import Generator, fixed_labels
+from itt.data.embedded.generator import Generator, fixed_labels, register_generator
 from itt.data.embedded.rendering import UPOS, sentence_tokens
 from itt.data.embedded.sampling import pick
 
@@ -50,6 +50,6 @@ def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -
     return rows
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="pos", kind="token_classification", domains=("general",), make_rows=make_rows,
-    resolve_labels=fixed_labels("pos", UPOS), label_names=lambda domain, k: list(UPOS), aligned=True)
+    resolve_labels=fixed_labels("pos", UPOS), label_names=lambda domain, k: list(UPOS), aligned=True))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 
 from itt.data.embedded.clauses import CITIES, world
-from itt.data.embedded.generator import Generator, no_labels
+from itt.data.embedded.generator import Generator, no_labels, register_generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import below, pick, randint
 from itt.data.embedded.templates import parse
@@ -122,6 +122,6 @@ def _render(row_id: str, sentences: list[tuple], target: int, question: int, lan
             "answers": {"text": [answer_text], "answer_start": [answer_start]}}
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="qa", kind="extractive_qa", domains=("wiki",), make_rows=make_rows,
-    resolve_labels=no_labels("qa", "extractive_qa"), label_names=lambda domain, k: [], aligned=True)
+    resolve_labels=no_labels("qa", "extractive_qa"), label_names=lambda domain, k: [], aligned=True), default_for_kind=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import random
 
-from itt.data.embedded.generator import Generator
+from itt.data.embedded.generator import Generator, register_generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import balanced_labels, noisy_label, pick, randint
 from itt.data.embedded.templates import fill, n_words, sentence
@@ -206,6 +206,6 @@ def _review(rng: random.Random, lang: str, domain: str, label: int, k: int) -> s
     return text
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="sentiment", kind="sequence_classification", domains=DOMAINS, make_rows=make_rows,
-    resolve_labels=resolve_labels, label_names=label_names, corpus_num_labels=5)
+    resolve_labels=resolve_labels, label_names=label_names, corpus_num_labels=5), default_for_kind=True)

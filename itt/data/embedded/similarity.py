@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import random
 
-from itt.data.embedded.generator import Generator, no_labels
+from itt.data.embedded.generator import Generator, no_labels, register_generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import randint
 from itt.data.embedded.templates import parse, sentence
@@ -83,7 +83,7 @@ def _row(rng: random.Random, lang: str, domain: str) -> dict:
     return {"text": " ".join(a_clauses), "text_pair": " ".join(b_clauses), "label": score / 5.0}
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="similarity", kind="sequence_regression", domains=DOMAINS, make_rows=make_rows,
     resolve_labels=no_labels("similarity", "sequence_regression", (None, 1)),
-    label_names=lambda domain, k: [], seed_name="sentence_similarity")
+    label_names=lambda domain, k: [], seed_name="sentence_similarity"), default_for_kind=True)

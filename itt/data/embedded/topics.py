@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from itt.data.embedded.generator import Generator
+from itt.data.embedded.generator import Generator, register_generator
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import balanced_labels, noisy_label, pick, randint
 from itt.data.embedded.templates import fill, n_words, sentence
@@ -85,6 +85,6 @@ def _text(rng: random.Random, lang: str, domain: str, label: int, k: int) -> str
     return text
 
 
-GENERATOR = Generator(
+GENERATOR = register_generator(Generator(
     name="topics", kind="sequence_classification", domains=DOMAINS, make_rows=make_rows,
-    resolve_labels=resolve_labels, label_names=label_names, seed_name="text_classification")
+    resolve_labels=resolve_labels, label_names=label_names, seed_name="text_classification"))
