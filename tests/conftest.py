@@ -81,11 +81,17 @@ def _run_to_end(command: list[str], env: dict, timeout: float) -> subprocess.Com
         try:
             out, err = proc.communicate(timeout=timeout)
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            stop_group(proc)
             raise
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGKILL every process left in ``proc``'s group (started in a session of its own) and reap ``proc``:
+    Lightning's DDP launcher starts the other processes as its own children, which outlive it killed alone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
 
 
 def start_itt(*overrides: str, root: str | os.PathLike, log_file: str | os.PathLike, env: dict | None = None,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import read_ledger, run_itt, start_itt, wait_for_checkpoint
+from conftest import read_ledger, run_itt, start_itt, stop_group, wait_for_checkpoint
 from filelock import FileLock
 from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
@@ -59,14 +59,6 @@ KILLED_RUN = (*(o for o in RUN if not o.startswith("+model.embedded.config.")), 
 STEPS_PER_EPOCH, STEPS = 11, 22
 
 
-def _stop_group(proc) -> None:
-    """SIGKILL every process left in ``proc``'s group (started with ``new_session``): Lightning's DDP
-    launcher starts the other processes as its own children, which outlive a launcher killed alone."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
 def _group_gone(pgid: int, timeout: float = 30) -> bool:
     """No process of group ``pgid`` runs any more (Linux: /proc). A zombie counts as gone: the killed DDP
     process is reparented, and its new parent (e.g. a container's init) may be slow to reap it."""
@@ -82,18 +74,6 @@ def _group_gone(pgid: int, timeout: float = 30) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def _run_whole(*overrides, root: Path, log_file: Path, timeout: float = 300) -> str:
-    """The command to its end, in a process group of its own (stopped whatever happens); its log."""
-    proc = start_itt(*overrides, root=root, log_file=log_file, new_session=True)
-    try:
-        code = proc.wait(timeout=timeout)
-    finally:
-        _stop_group(proc)
-    text = log_file.read_text()
-    assert code == 0, text[-3000:]
-    return text
 
 
 def _tensors(obj, prefix=""):
@@ -115,7 +95,8 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_
     streams from the shared sampler position, so the run ends with an uninterrupted run's weights and
     AdamW state, to the last bit (CPU, gloo), and one ok ledger row."""
     whole_root, root = tmp_path / "whole", tmp_path / "killed"
-    _run_whole(*KILLED_RUN, root=whole_root, log_file=tmp_path / "whole.log")
+    whole = run_itt(*KILLED_RUN, root=whole_root, timeout=300)
+    assert whole.returncode == 0, (whole.stdout + whole.stderr)[-3000:]
 
     proc = start_itt(*KILLED_RUN, root=root, log_file=tmp_path / "first.log", new_session=True)
     try:
@@ -124,7 +105,7 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_
         assert proc.wait(timeout=30) == -signal.SIGKILL
         assert _group_gone(proc.pid), "a DDP process survived the kill"
     finally:
-        _stop_group(proc)
+        stop_group(proc)
     assert read_ledger(root) == []
     (ckpt,) = root.glob("runs/*/checkpoints/last.ckpt")
     run_id = ckpt.parent.parent.name
@@ -137,7 +118,9 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_
     lock.acquire(timeout=0)  # the kernel freed the killed run's lock
     lock.release()
 
-    log = _run_whole(*KILLED_RUN, root=root, log_file=tmp_path / "rerun.log")
+    rerun = run_itt(*KILLED_RUN, root=root, timeout=300)
+    log = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, log[-3000:]
     resumed = re.findall(rf"resuming {re.escape(run_id)} from (\S+) \(step (\d+)\)", log)
     assert resumed == [(str(ckpt), str(killed["global_step"]))], log[-3000:]
     rows = read_ledger(root)
