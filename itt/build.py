@@ -128,6 +128,8 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
         return load_model(pretrained, task, labels, cfg.model.trust_remote_code, parent, spec.head_policy, attention)
 
     if len(heads) == 1:  # one dataset, or a mixture with one label space: one head, as a single-task run
+        for p in evals:
+            _check_scored_by(p, heads[0])
         model, head = load(train[0].task, train[0].labels)
         members = [None] * (len(train) + len(evals))
     else:
@@ -150,6 +152,18 @@ def _labels_of(row: dict) -> list[str]:
 
     path = Path(row["checkpoint"]) / "itt_labels.json"
     return json.loads(path.read_text()) if path.exists() else []
+
+
+def _check_scored_by(prepared: Prepared, head) -> None:
+    """An eval set of a one-head run is scored with that head: its evaluator reads the head's output i as the
+    eval set's label i, so the label spaces must be equal (the same names in the same order). Otherwise the
+    scores are silently wrong (labels in another order) or index past the eval set's labels (another tag set,
+    e.g. a WNUT-17 target on WikiANN eval sets). Evaluation-only kinds (retrieval) read the encoder."""
+    if not prepared.task.trainable or multihead.label_space_json(prepared.task, prepared.labels) == head.label_space:
+        return
+    raise ConfigError(f"task.evals.{prepared.name}: labels [{', '.join(map(str, prepared.labels))}] ({prepared.task.kind}), "
+                      f"but the run's head predicts [{', '.join(map(str, head.labels))}] ({head.kind}); declare the "
+                      f"eval set's labels in the head's order (labels, label_map), or leave it out (stage.evals)")
 
 
 def _member_for(prepared: Prepared, heads, head_of: list[int], train: list[Prepared]) -> int:

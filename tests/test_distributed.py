@@ -210,3 +210,49 @@ def test_each_ddp_process_resumes_its_own_random_streams(tmp_path, caplog):
     RNGState().on_load_checkpoint(SimpleNamespace(world_size=1, global_rank=0), None, saved)
     assert torch.equal(torch.rand(2), expected)
     assert "random state of 2 process(es), this run has 1" in caplog.text
+
+
+def _items_of_every_process(rank: int, folder: str, port: int) -> None:
+    """One process of a 2-process gloo group: score its half of 4 evaluation rows (rows rank and rank + 2,
+    as the evaluation loaders shard them) with each evaluator, then write how many items ``items()`` gives."""
+    import json
+    import os
+    from types import SimpleNamespace
+
+    from itt.tasks.retrieval import Embeddings, RetrievalMetric
+    from itt.tasks.sequence_classification import ClassificationMetric
+    from itt.tasks.token_classification import TagMetric
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    idx = torch.tensor([rank, rank + 2])
+    tags = TagMetric(["O", "B-PER", "I-PER"], None, spans=True)
+    labels = torch.tensor([[-100, 1, 2], [-100, 0, 1]])
+    tags.update(SimpleNamespace(logits=torch.nn.functional.one_hot(labels.clamp(min=0), 3).float()),
+                {"labels": labels, "idx": idx})
+    retrieval = RetrievalMetric()
+    retrieval.update(Embeddings(torch.eye(4)[idx], torch.eye(4)[idx]), {"idx": idx})
+    classes = ClassificationMetric(3)
+    classes.update(SimpleNamespace(logits=torch.eye(3)[[0, 1]]), {"labels": torch.tensor([0, 1]), "idx": idx})
+    counts = {}
+    for name, metric in (("tags", tags), ("retrieval", retrieval), ("classes", classes)):
+        metric.compute()  # as ITTModule._log_metrics: compute (synced, then unsynced), then items()
+        counts[name] = len(metric.items())
+    (Path(folder) / f"rank{rank}.json").write_text(json.dumps(counts))
+    torch.distributed.destroy_process_group()
+
+
+def test_every_evaluator_saves_every_process_items_under_ddp(tmp_path):
+    """Process 0 writes the prediction files the report's bootstrap resamples: under DDP they must hold the
+    items of every process, for every kind (token classification and retrieval kept only their own half)."""
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_items_of_every_process, args=(str(tmp_path), port), nprocs=2, join=True)
+    for rank in (0, 1):
+        assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == {"tags": 4, "retrieval": 4, "classes": 4}

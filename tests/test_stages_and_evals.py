@@ -224,3 +224,25 @@ def test_a_parent_trained_by_a_target_logs_into_its_own_run(tmp_path):
         assert ("val/acc" in header), header
     hparams = (tmp_path / "runs" / rows[0]["run_id"] / "csv" / "hparams.yaml").read_text()
     assert f"run_id: {rows[0]['run_id']}" in hparams
+
+
+@pytest.mark.slow
+def test_an_eval_set_whose_labels_the_head_does_not_predict_is_refused(tmp_path):
+    """An eval set is scored with the run's head: its gold label i must be the head's output i. The same
+    test items, declared with the labels in another order, scored 1 - acc (0.6 against the own split's 0.4)
+    instead of being refused; another label set (WNUT-17's tags on a WikiANN eval set) would index past them."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for split, n in (("train", 60), ("validation", 20), ("test", 20)):
+        with open(data / f"{split}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["review", "stars"])
+            writer.writerows([f"text {i} " + ("good" if i % 2 else "bad"), ("negative", "positive")[i % 2]] for i in range(n))
+    own = (f"task.datasets.domain.path={data}", "task.datasets.domain.text_fields=[review]",
+           "task.datasets.domain.label_field=stars", "task.datasets.domain.labels=[negative,positive]",
+           "task.datasets.domain.label_map=null")
+    evals = f"+task.evals={{same:{{path:{data},text_fields:[review],label_field:stars,labels:[positive,negative],lang:en}}}}"
+    result = run_itt(*TARGET, "stage.itt=false", "split=official", *own, evals, root=tmp_path / "out")
+    assert result.returncode != 0, "scored an eval set whose label i is not the head's label i"
+    assert "task.evals.same: labels [positive, negative]" in result.stderr, result.stderr[-2000:]
+    assert "the run's head predicts [negative, positive]" in result.stderr

@@ -214,7 +214,9 @@ class RetrievalMetric(Metric):
         return retrieval_scores(*self._ordered())
 
     def items(self) -> list[dict]:
-        nearest = nearest_candidates(*self._ordered())
+        # Every process's items under DDP (compute() syncs the states only while it runs): process 0 writes them.
+        with self.sync_context(should_sync=True):
+            nearest = nearest_candidates(*self._ordered())
         return [{"pred": int(j), "gold": i} for i, j in enumerate(nearest.tolist())]
 
 

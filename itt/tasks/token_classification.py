@@ -283,10 +283,14 @@ class TagMetric(Metric):
 
     def items(self) -> list[dict]:
         """``{"pred": [tag names, null for words cut off], "gold": [tag names]}`` per sentence; in strict
-        span mode both are the strict entities re-encoded as IOB2 (``itt.tag_scores.reencoded``)."""
+        span mode both are the strict entities re-encoded as IOB2 (``itt.tag_scores.reencoded``).
+        Every process's sentences under DDP: ``compute()`` syncs the states only while it runs, so without
+        this sync process 0 (which writes the prediction file) would save its own share only."""
+        with self.sync_context(should_sync=True):
+            sentences = self.sentences()
         if self.spans and self.strict:
-            return [{"pred": tag_scores.reencoded(p), "gold": tag_scores.reencoded(g)} for g, p in self.sentences()]
-        return [{"pred": p, "gold": g} for g, p in self.sentences()]
+            return [{"pred": tag_scores.reencoded(p), "gold": tag_scores.reencoded(g)} for g, p in sentences]
+        return [{"pred": p, "gold": g} for g, p in sentences]
 
 
 def _cat(state) -> torch.Tensor:
