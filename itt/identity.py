@@ -7,8 +7,8 @@ padding multiple, dropout implementation: ``itt.hardware``) and, for a run that 
 run, that run's id and the head policy. The same command therefore always maps to the same run
 directory and ledger rows: that is what makes reruns skip finished work, killed runs resume, concurrent
 jobs agree on one intermediate checkpoint, and run directories never collide. Settings that change no
-number (``data.eval_batch_size``, ``data.num_workers``, ``model.sparse_embedding_grad``, logging) are
-left out.
+number (``data.num_workers``, ``model.sparse_embedding_grad``, logging) are left out; ``data.eval_batch_size``
+is hashed as numerics when it is not the default.
 
 The functions are also OmegaConf resolvers (``${itt.run_id:}``) so Hydra's output directory and the
 W&B run id are the run id too.
@@ -31,7 +31,7 @@ from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_n
 # Settings that change how a run is watched or how fast it goes, not what it computes.
 _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
                                  "default_root_dir", "precision"}  # precision: hashed as its effective value
-_DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}
+_DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}  # the last two: as numerics
 # dropout and eager attention: hashed as numerics (hardware.numerics)
 _MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad", "eager_attention"}
 

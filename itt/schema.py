@@ -123,7 +123,7 @@ class SourceSchema:
 @dataclass
 class DataSchema:
     batch_size: int = 32
-    eval_batch_size: int = 64  # changes no number: not part of the run id
+    eval_batch_size: int = 64  # hashed as numerics when not 64 (hardware.DEFAULT_EVAL_BATCH_SIZE): padding moves logits
     max_length: int = 128
     length_grouping: bool = False  # opt-in length-grouped training batches: less padding, learnt less on small sets
     mega_batch: Any = "auto"  # with grouping: batches sorted together by length (auto: a quarter of them, <= 50)

@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from itt import identity, languages, rows
+from itt.errors import ConfigError
 from itt.report.long_table import _lang_fields
 from itt.train import CONF_DIR  # registers schemas and resolvers
 
@@ -67,11 +68,11 @@ def test_run_id_is_stable_and_changes_with_what_determines_the_result():
     for change in ["seed=1", "stage.itt=false", "stage.target=crosslingual", "optim.lr=1e-4", "model=bert",
                    "task.datasets.domain.embedded_rows=100", "task.datasets.intermediate.embedded_rows=1000",
                    "trainer.precision=32-true", "data.pad_to_multiple_of=8", "model.fast_dropout=true",
-                   "stage.head_policy=head", "intermediate.optim.lr=1e-5"]:
+                   "stage.head_policy=head", "intermediate.optim.lr=1e-5", "data.eval_batch_size=7"]:
         assert identity.run_id(make(*base, change)) != a, change
     # what does not change the result does not change the id
     for same in ["logger=csv", "paths.root=/elsewhere", "data.num_workers=2", "trainer.enable_progress_bar=true",
-                 "force=true", "data.eval_batch_size=7", "model.sparse_embedding_grad=false"]:
+                 "force=true", "data.eval_batch_size=64", "model.sparse_embedding_grad=false"]:
         assert identity.run_id(make(*base, same)) == a, same
 
 
@@ -89,6 +90,9 @@ def test_run_id_hashes_effective_numerics_not_auto(monkeypatch):
     assert identity.numerics(identity.resolve(cpu)) == {"device": "cpu", "precision": "bf16-mixed",
                                                         "pad_to_multiple_of": 1, "dropout": "torch"}
     assert identity.numerics(identity.resolve(make(*base, "model.fast_dropout=true")))["dropout"] == "hash64"
+    assert identity.numerics(identity.resolve(make(*base, "data.eval_batch_size=128")))["eval_batch_size"] == 128
+    with pytest.raises(ConfigError, match="data.eval_batch_size=0 is not valid"):
+        identity.numerics(identity.resolve(make(*base, "data.eval_batch_size=0")))
     monkeypatch.setattr(hardware, "cuda_available", lambda: True)
     monkeypatch.setattr(hardware, "cuda_bf16", lambda: False)
     gpu = make(*base, "model.fast_dropout=true")  # opted in, but GPUs keep torch's fused dropout
