@@ -4,6 +4,7 @@ Trainer, in ``itt.trainer``). The pipeline, the benchmark and the tests all buil
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from itt.module import EvalSet, ITTModule
 from itt.schema import DatasetSpec
 from itt.stages import RunSpec
 from itt.tasks import Task, get_task
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,26 +120,25 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
     tokenizer = load_tokenizer(pretrained, cfg.model.trust_remote_code)
     train, evals = prepare_data(spec, tokenizer)
+    heads, head_of = multihead.group_by_label_space([(p.name, p.task, p.labels) for p in train])
+    evals = scored_evals(spec, evals, heads, train)
     data = data_module(spec, tokenizer, train, evals, numerics["pad_to_multiple_of"])
     parent = None
     if parent_row is not None:
         parent = (parent_row["checkpoint"], parent_row.get("kind") or cfg.task.kind, _labels_of(parent_row))
-    heads, head_of = multihead.group_by_label_space([(p.name, p.task, p.labels) for p in train])
     attention = "eager" if cfg.model.get("eager_attention", False) else None  # opt-in numerics (model.eager_attention)
 
     def load(task, labels):
         return load_model(pretrained, task, labels, cfg.model.trust_remote_code, parent, spec.head_policy, attention)
 
     if len(heads) == 1:  # one dataset, or a mixture with one label space: one head, as a single-task run
-        for p in evals:
-            _check_scored_by(p, heads[0])
         model, head = load(train[0].task, train[0].labels)
         members = [None] * (len(train) + len(evals))
     else:
         loaded = [load(train[head_of.index(i)].task, h.labels) for i, h in enumerate(heads)]
         model = multihead.MultiHeadModel([m for m, _ in loaded], heads, head_of)
         head = "+".join(dict.fromkeys(h for _, h in loaded))  # one word when every head fared alike
-        members = [*range(len(train)), *(_member_for(p, heads, head_of, train) for p in evals)]
+        members = [*range(len(train)), *(_member_for(p, heads, head_of) for p in evals)]
     names = [None if len(train) == 1 else p.name for p in train] + [p.name for p in evals]
     eval_sets = [EvalSet(name, p.task, p.labels, p.rows, member) for name, p, member in zip(names, [*train, *evals], members)]
     summary = None
@@ -154,26 +156,62 @@ def _labels_of(row: dict) -> list[str]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def _check_scored_by(prepared: Prepared, head) -> None:
-    """An eval set of a one-head run is scored with that head: its evaluator reads the head's output i as the
-    eval set's label i, so the label spaces must be equal (the same names in the same order). Otherwise the
-    scores are silently wrong (labels in another order) or index past the eval set's labels (another tag set,
-    e.g. a WNUT-17 target on WikiANN eval sets). Evaluation-only kinds (retrieval) read the encoder."""
-    if not prepared.task.trainable or multihead.label_space_json(prepared.task, prepared.labels) == head.label_space:
-        return
-    raise ConfigError(f"task.evals.{prepared.name}: labels [{', '.join(map(str, prepared.labels))}] ({prepared.task.kind}), "
-                      f"but the run's head predicts [{', '.join(map(str, head.labels))}] ({head.kind}); declare the "
-                      f"eval set's labels in the head's order (labels, label_map), or leave it out (stage.evals)")
+def scored_evals(spec: RunSpec, evals: list[Prepared], heads, train: list[Prepared]) -> list[Prepared]:
+    """The eval sets the run scores. An eval set is scored with a head of its own label space (the
+    evaluator reads the head's output i as the eval set's label i); one no head has is an error when named
+    (stage.evals, intermediate.evals), and left out, in one log line, when only ``all`` or a pattern picked
+    it: ``all`` means every eval set the run can score (a WNUT-17 target's head cannot score WikiANN's tags).
+    A head's own labels declared in another order are a mistake in the declaration, an error either way."""
+    key = "stage.evals" if spec.stage == "target" else "intermediate.evals"
+    kept, left_out = [], []
+    for p in evals:
+        refusal = _unscorable(p, heads, train, key)
+        if refusal is None:
+            kept.append(p)
+        elif p.name in spec.selected_evals and not _reordered(p, heads):
+            left_out.append(p)
+        else:
+            raise ConfigError(refusal)
+    if left_out:
+        setting = OmegaConf.select(spec.cfg, key, default="all")
+        setting = setting if isinstance(setting, str) else f"[{', '.join(map(str, setting))}]"
+        kinds = {h.kind for h in heads}
+        spaces: dict[str, list[str]] = {}
+        for p in left_out:
+            space = f"[{', '.join(map(str, p.labels))}]" + ("" if p.task.kind in kinds else f" ({p.task.kind})")
+            spaces.setdefault(space, []).append(p.name)
+        theirs = "; ".join(f"{', '.join(names)} (labels {space})" for space, names in spaces.items())
+        predicted = " / ".join(f"[{', '.join(map(str, h.labels))}]" for h in heads)
+        log.warning("%s=%s: left out %s: %s %s; name one in %s to see the error", key, setting, theirs,
+                    "the run's head predicts" if len(heads) == 1 else "the mixture's heads predict", predicted, key)
+    return kept
 
 
-def _member_for(prepared: Prepared, heads, head_of: list[int], train: list[Prepared]) -> int:
-    """The mixture member whose head an extra eval set of a multi-head run is scored with: one of its label space
-    (an evaluation-only kind, e.g. retrieval, reads the shared encoder: any member serves)."""
+def _reordered(prepared: Prepared, heads) -> bool:
+    return any(h.kind == prepared.task.kind and sorted(map(str, h.labels)) == sorted(map(str, prepared.labels))
+               for h in heads)
+
+
+def _unscorable(prepared: Prepared, heads, train: list[Prepared], key: str) -> str | None:
+    """Why no head of the run can score ``prepared`` (None: one can). A head scores an eval set of its
+    label space (the same names in the same order): otherwise the scores are silently wrong (labels in
+    another order) or index past the eval set's labels (another tag set). Evaluation-only kinds
+    (retrieval) read the shared encoder: any head serves."""
+    if not prepared.task.trainable or any(h.label_space == multihead.label_space_json(prepared.task, prepared.labels)
+                                          for h in heads):
+        return None
+    if len(heads) == 1:
+        return (f"task.evals.{prepared.name}: labels [{', '.join(map(str, prepared.labels))}] ({prepared.task.kind}), "
+                f"but the run's head predicts [{', '.join(map(str, heads[0].labels))}] ({heads[0].kind}); declare the "
+                f"eval set's labels in the head's order (labels, label_map), or leave it out ({key})")
+    return (f"{key}: {prepared.name!r} ({prepared.task.kind} {prepared.labels}) has a label space no head "
+            f"of the mixture {'+'.join(p.name for p in train)} has; evaluate it on a target instead")
+
+
+def _member_for(prepared: Prepared, heads, head_of: list[int]) -> int:
+    """The mixture member whose head an eval set of a multi-head run (one ``scored_evals`` kept) is scored with:
+    one of its label space (an evaluation-only kind, e.g. retrieval, reads the shared encoder: any member serves)."""
     if not prepared.task.trainable:
         return 0
     space = multihead.label_space_json(prepared.task, prepared.labels)
-    for i, member_head in enumerate(head_of):
-        if heads[member_head].label_space == space:
-            return i
-    raise ConfigError(f"intermediate.evals: {prepared.name!r} ({prepared.task.kind} {prepared.labels}) has a label "
-                      f"space no head of the mixture {'+'.join(p.name for p in train)} has; evaluate it on a target instead")
+    return next(i for i, member_head in enumerate(head_of) if heads[member_head].label_space == space)

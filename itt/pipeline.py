@@ -165,7 +165,8 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     progress.configure_data_progress(progress.wanted(spec.settings.trainer.get("enable_progress_bar", "auto")))
     built = build_run(spec, parent)
     row.update(head=built.head, data_sizes=built.data.sizes(), n_test=built.data.sizes()["test"],
-               selected_on=built.monitor, primary_metric=built.primary_metric)
+               selected_on=built.monitor, primary_metric=built.primary_metric,
+               evals={p.name: row["evals"][p.name] for p in built.evals})  # those it scores (build.scored_evals)
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
         if spec.stage == "target":

@@ -35,6 +35,9 @@ class RunSpec:
     evals: tuple[str, ...]  # task.evals names it is also tested on
     head_policy: str  # at the hand-off from its parent
     select_on: str | None = None  # the eval set whose validation metric picks the checkpoint (None: own)
+    # Of ``evals``, those picked by ``all`` or a pattern, not by name: the run leaves out any its head cannot
+    # score (label spaces are known only once the data is loaded), where a named one is an error.
+    selected_evals: frozenset[str] = frozenset()
 
     @property
     def target(self) -> str | None:
@@ -88,14 +91,15 @@ def resolve(cfg: DictConfig) -> RunSpec:
     target = cfg.stage.get("target")
     if target not in roles:
         raise ConfigError(f"stage.target={target!r} is not a target of task={cfg.task.name}; valid: {', '.join(roles)}")
-    evals = _eval_names(cfg, cfg.stage.get("evals", "all"), "stage.evals")
+    evals, selected = _eval_names(cfg, cfg.stage.get("evals", "all"), "stage.evals")
     select_on = cfg.stage.get("select_on")
     if select_on is not None and select_on not in evals:
         raise ConfigError(f"stage.select_on={select_on!r} is not an eval set of this run; valid: {', '.join(evals) or 'none'} "
                           f"(or null: the target's own validation split)")
     settings = OmegaConf.create({k: OmegaConf.to_container(cfg[k], resolve=True) for k in SETTINGS})
     parent = steps[-1] if cfg.stage.get("itt") else None
-    return RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on)
+    return RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on,
+                   selected - {select_on})  # the set the checkpoint is selected on is named
 
 
 def check_languages(cfg: DictConfig) -> None:
@@ -116,7 +120,7 @@ def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
     if not raw_steps:
         raise ConfigError("intermediate.steps is empty; give at least one task.datasets role, e.g. [intermediate]")
     settings = intermediate_settings(cfg)
-    evals = _eval_names(cfg, list(block.get("evals", [])) if block else [], "intermediate.evals")
+    evals, selected = _eval_names(cfg, list(block.get("evals", [])) if block else [], "intermediate.evals")
     policy = block.get("head_policy", "projection") if block else "projection"
     select_on = block.get("select_on") if block else None
     valid = list(cfg.task.datasets)
@@ -129,7 +133,7 @@ def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
         if len(set(roles)) != len(roles):
             raise ConfigError(f"intermediate.steps: a mixture lists {roles[0]!r} twice: {list(roles)}")
         picks = select_on if len(roles) > 1 and select_on in roles else None
-        parent = RunSpec(cfg, "intermediate", roles, parent, settings, evals, policy, picks)
+        parent = RunSpec(cfg, "intermediate", roles, parent, settings, evals, policy, picks, selected)
         chain.append(parent)
     if select_on is not None and not any(s.select_on for s in chain):
         mixed = sorted({r for s in chain if len(s.roles) > 1 for r in s.roles})
@@ -156,15 +160,17 @@ def _targets(cfg: DictConfig) -> list[str]:
     return [k for k in cfg.task.datasets if k not in used]
 
 
-def _eval_names(cfg: DictConfig, setting, key: str) -> tuple[str, ...]:
+def _eval_names(cfg: DictConfig, setting, key: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """The eval sets ``setting`` names: ``all``, or a list of names and of shell-style patterns
     (``tatoeba_*``: every eval set of the task it matches, in task order, like ``all`` under source=embedded
-    only those with a stand-in; a pattern matching none is an error). Each set once, first mention first."""
+    only those with a stand-in; a pattern matching none is an error). Each set once, first mention first.
+    Also those of them only ``all`` or a pattern picked (none named): ``RunSpec.selected_evals``."""
     available = list(cfg.task.get("evals") or {})
     if setting == "all":
-        return tuple(name for name in available if _has_stand_in(cfg, cfg.task.evals[name]))
+        names = tuple(name for name in available if _has_stand_in(cfg, cfg.task.evals[name]))
+        return names, frozenset(names)
     names = [setting] if isinstance(setting, str) else list(setting or [])
-    out = []
+    out, named = [], set()
     for name in names:
         if any(c in name for c in "*?["):
             matched = [n for n in available if fnmatch.fnmatchcase(n, name)]
@@ -177,7 +183,8 @@ def _eval_names(cfg: DictConfig, setting, key: str) -> tuple[str, ...]:
                               "(add one as one entry: '+task.evals={<name>:{path:...,lang:...}}')")
         else:
             out.append(name)
-    return tuple(dict.fromkeys(out))
+            named.add(name)
+    return tuple(dict.fromkeys(out)), frozenset(out) - named
 
 
 def _has_stand_in(cfg: DictConfig, node) -> bool:

@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 from conftest import ITT_TINY, REPO, itt_env, read_ledger, run_itt
+from hub_replicas.fixture import hub_replica  # noqa: F401  (pytest fixture)
 
 from itt.data.embedded import Generator, register_generator
 from itt.data.embedded.generator import fixed_labels
@@ -246,3 +247,121 @@ def test_an_eval_set_whose_labels_the_head_does_not_predict_is_refused(tmp_path)
     assert result.returncode != 0, "scored an eval set whose label i is not the head's label i"
     assert "task.evals.same: labels [positive, negative]" in result.stderr, result.stderr[-2000:]
     assert "the run's head predicts [negative, positive]" in result.stderr
+
+
+def _hub_ner_run(tmp_path, *overrides):
+    """``model=minilm task=ner`` on the hub code path (the hub_replica fixture answers every dataset from
+    its offline replica, with the real ClassLabel names), built as the pipeline builds it."""
+    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+
+    from itt import identity  # noqa: PLC0415
+    from itt.build import build_run  # noqa: PLC0415
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["model=minilm", "task=ner", "+stage=target", "stage.itt=false", "source=hub",
+                                          "split=official", f"paths.root={tmp_path}", *overrides])
+    spec = identity.resolve(cfg)
+    return spec, build_run(spec)
+
+
+@pytest.mark.slow
+def test_all_leaves_out_the_eval_sets_a_wnut17_head_cannot_score(hub_replica, tmp_path, caplog):
+    """``stage.evals=all`` is every eval set the run can score: a WNUT-17 target (13 tags) leaves ner's
+    WikiANN eval sets (7 tags) out, in one log line naming them and both tag sets, and builds; the run id
+    still lists what ``all`` resolved to. WikiANN English as the target scores them all."""
+    from itt import identity  # noqa: PLC0415
+
+    caplog.set_level("WARNING", logger="itt.build")
+    spec, built = _hub_ner_run(tmp_path, "stage.target=domain")
+    wikiann = list(spec.cfg.task.evals)
+    assert len(wikiann) == 39 and spec.evals == tuple(wikiann) and list(identity.run_payload(spec)["evals"]) == wikiann
+    assert built.labels[:3] == ["O", "B-corporation", "I-corporation"] and len(built.labels) == 13
+    assert built.evals == [] and [e.name for e in built.module.evals] == [None]
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert line.startswith(f"stage.evals=all: left out {', '.join(wikiann)} (labels [O, B-PER, I-PER, B-ORG, "), line
+    assert "the run's head predicts [O, B-corporation, I-corporation, " in line and "name one in stage.evals" in line
+
+    caplog.clear()
+    _, built = _hub_ner_run(tmp_path, "stage.target=en")
+    assert [p.name for p in built.evals] == wikiann
+    assert not [r for r in caplog.records if "left out" in r.getMessage()]
+
+
+@pytest.mark.slow
+def test_a_named_eval_set_the_head_cannot_score_is_still_refused(hub_replica, tmp_path, caplog):
+    """Named (not picked by ``all`` or a pattern), an eval set the head cannot score is the one-line error;
+    picked by a pattern, it is left out like under ``all``."""
+    from itt.errors import ConfigError  # noqa: PLC0415
+
+    caplog.set_level("WARNING", logger="itt.build")
+    _, built = _hub_ner_run(tmp_path, "stage.target=domain", "stage.evals=[f?]")
+    assert built.evals == []
+    assert [r.getMessage()[:45] for r in caplog.records if "left out" in r.getMessage()] == [
+        "stage.evals=[f?]: left out fa, fi, fr (labels"]
+    with pytest.raises(ConfigError, match=r"^task\.evals\.de: labels \[O, B-PER, .*but the run's head predicts \[O, B-corp"):
+        _hub_ner_run(tmp_path, "stage.target=domain", "stage.evals=[de,fr]")
+    with pytest.raises(ConfigError, match=r"^task\.evals\.de: labels"):  # named beside a pattern that picks it too
+        _hub_ner_run(tmp_path, "stage.target=domain", "stage.evals=[d?,de]")
+
+
+@pytest.mark.slow
+def test_eval_sets_left_out_by_all_are_not_in_the_row_or_the_predictions(tmp_path):
+    """What ``all`` left out (another label set than the head's) is in no part of the run's record: the
+    ledger row's evals (which the W&B evals table and the report read) and the predictions hold the
+    scored eval sets only; with every eval set left out the run still ends ok, scored on its own split."""
+    for labels in (("negative", "positive"), ("negative", "neutral", "positive")):
+        data = tmp_path / f"data{len(labels)}"
+        data.mkdir()
+        for split, n in (("train", 60), ("validation", 20), ("test", 20)):
+            with open(data / f"{split}.csv", "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["review", "stars"])
+                writer.writerows([f"text {i}", labels[i % len(labels)]] for i in range(n))
+    own = ("stage.itt=false", "split=official", f"task.datasets.domain.path={tmp_path / 'data2'}",
+           "task.datasets.domain.text_fields=[review]", "task.datasets.domain.label_field=stars",
+           "task.datasets.domain.labels=[negative,positive]", "task.datasets.domain.label_map=null")
+    three = f"{{path:{tmp_path / 'data3'},text_fields:[review],label_field:stars,labels:[negative,neutral,positive],lang:de}}"
+    same = f"{{path:{tmp_path / 'data2'},text_fields:[review],label_field:stars,labels:[negative,positive],lang:fr}}"
+    for evals, scored in ((f"+task.evals={{three:{three},same:{same}}}", ["same"]), (f"+task.evals={{three:{three}}}", [])):
+        root = tmp_path / f"out{len(scored)}"
+        result = run_itt(*TARGET, *own, evals, root=root)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "stage.evals=all: left out three (labels [negative, neutral, positive]): the run's head predicts " \
+               "[negative, positive]" in result.stdout + result.stderr, result.stdout[-3000:]
+        (row,) = read_ledger(root)
+        assert row["status"] == "ok" and list(row["evals"]) == scored, row["evals"]
+        assert not [k for k in row["metrics"] if "/three/" in k], row["metrics"]
+        assert sorted(p.name for p in (root / "runs" / row["run_id"] / "predictions").iterdir()) == \
+            sorted(["test.jsonl", *(f"{n}.jsonl" for n in scored)])
+
+
+def test_a_mixture_leaves_out_what_a_pattern_picked_for_no_head_and_refuses_it_named(caplog):
+    """A multi-head run (a mixture of label spaces) scores an eval set with the head of its label space:
+    one no head has is left out when a pattern picked it, an error when named; retrieval is always kept."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    from itt.build import scored_evals  # noqa: PLC0415
+    from itt.errors import ConfigError  # noqa: PLC0415
+    from itt.models import multihead  # noqa: PLC0415
+    from itt.tasks import get_task  # noqa: PLC0415
+
+    def prepared(name, kind, labels):
+        return SimpleNamespace(name=name, task=get_task(kind), labels=labels)
+
+    train = [prepared("a", "sequence_classification", ["neg", "pos"]), prepared("b", "sequence_classification", ["x", "y", "z"])]
+    heads, _ = multihead.group_by_label_space([(p.name, p.task, p.labels) for p in train])
+    evals = [prepared("e_b", "sequence_classification", ["x", "y", "z"]), prepared("e_other", "sequence_classification", ["u", "v"]),
+             prepared("e_tatoeba", "retrieval", [])]
+    cfg = OmegaConf.create({"intermediate": {"evals": ["e_*"]}})
+    picked = SimpleNamespace(stage="intermediate", cfg=cfg, selected_evals=frozenset(p.name for p in evals))
+    caplog.set_level("WARNING", logger="itt.build")
+    assert [p.name for p in scored_evals(picked, evals, heads, train)] == ["e_b", "e_tatoeba"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "intermediate.evals=[e_*]: left out e_other (labels [u, v]): the mixture's heads predict [neg, pos] / [x, y, z]; "
+        "name one in intermediate.evals to see the error"]
+    named = SimpleNamespace(stage="intermediate", cfg=cfg, selected_evals=frozenset({"e_b", "e_tatoeba"}))
+    with pytest.raises(ConfigError, match=r"^intermediate\.evals: 'e_other' \(sequence_classification \['u', 'v'\]\) has a label space no head"):
+        scored_evals(named, evals, heads, train)
