@@ -67,6 +67,15 @@ def hparams_id(spec_or_cfg) -> str:
     return _digest(hparams_payload(_spec(spec_or_cfg)))
 
 
+def chain_hparams_id(step_hparams_ids: list[str]) -> str | None:
+    """The settings a run's intermediate chain was trained with: a digest of its steps' hparams ids, oldest
+    first (None: no steps). A target's own ``hparams_id`` covers the target stage only, so ITT targets whose
+    intermediates had other settings would otherwise share a report cell. Built from the steps' ids rather
+    than their payloads so the report can rebuild it from the steps' own ledger rows (rows written before it
+    existed)."""
+    return _digest(list(step_hparams_ids)) if step_hparams_ids else None
+
+
 def aligned_roles(cfg: DictConfig) -> set[str]:
     """Datasets split by shared row id: those with ``aligned_with`` and the ones they name."""
     specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}

@@ -46,6 +46,9 @@ class LedgerRow(TypedDict, total=False):
     split: str  # paper | official
     source: str  # hub | embedded
     hparams_id: str  # runs are comparable only within one (source, split, hparams_id)
+    # The settings of the steps before it (itt.identity.chain_hparams_id of their hparams ids, oldest first):
+    # the report keeps ITT targets whose intermediates had other settings apart. Null: no parent.
+    intermediate_hparams_id: Optional[str]
     primary_metric: str  # bare name, e.g. "acc"
     selected_on: str  # the validation metric that picked the checkpoint, e.g. "val/acc"
     metrics: dict  # flat: val/<m>, test/<m> (own split), val/<eval>/<m>, test/<eval>/<m>

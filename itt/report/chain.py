@@ -2,7 +2,9 @@
 
 An ITT target's intermediate dataset is what its parent run trained on: new rows name the
 earlier steps in ``chain`` by role and language only, so the key is read from the parent's own
-ledger row (``dataset.key``, or the rebuilt key of :mod:`itt.report.dataset_keys`).
+ledger row (``dataset.key``, or the rebuilt key of :mod:`itt.report.dataset_keys`). The settings its
+steps were trained with are the row's ``intermediate_hparams_id``; a row written before that key is
+given the same id rebuilt from its ancestors' own rows (their ``hparams_id``, oldest first).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
+
+from itt.identity import chain_hparams_id
 
 from .dataset_keys import mixture_key
 from .ledger_frame import LedgerWarning, _is_missing, latest_ok
@@ -66,3 +70,33 @@ def parent_langs(runs: pd.DataFrame) -> dict[str, str]:
     by_id = {r["run_id"]: langs(r) for r in runs.to_dict("records")}
     return {rid: by_id[parent] for rid, parent in zip(runs["run_id"], runs["parent_run_id"])
             if not _is_missing(parent) and by_id.get(parent)}
+
+
+def intermediate_hparams(runs: pd.DataFrame) -> dict[str, str]:
+    """run_id -> the settings id of the steps before it, for every run with a parent: its own
+    ``intermediate_hparams_id``, else ``itt.identity.chain_hparams_id`` of its ancestors' ``hparams_id``
+    read from their rows in ``runs``. A run whose ancestors cannot all be read (a step's row is not in
+    ``runs``, or has no ``hparams_id``) is left out: its intermediate settings are unknown."""
+    rows = {r["run_id"]: r for r in runs.to_dict("records")}
+    out = {}
+    for run_id, row in rows.items():
+        if _is_missing(row.get("parent_run_id")):
+            continue
+        recorded = row.get("intermediate_hparams_id")
+        if not _is_missing(recorded):
+            out[run_id] = recorded
+        elif (ids := _ancestor_hparams(rows, row)) is not None:
+            out[run_id] = chain_hparams_id(ids)
+    return out
+
+
+def _ancestor_hparams(rows: dict[str, dict], row: dict) -> list[str] | None:
+    ids, seen, parent = [], {row["run_id"]}, row.get("parent_run_id")
+    while not _is_missing(parent):
+        step = rows.get(parent)
+        if step is None or parent in seen or _is_missing(step.get("hparams_id")):
+            return None
+        seen.add(parent)
+        ids.insert(0, step["hparams_id"])
+        parent = step.get("parent_run_id")
+    return ids

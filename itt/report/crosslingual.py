@@ -1,6 +1,7 @@
 """Cross-lingual views: a target trained in one language and evaluated zero-shot in many.
 
-For every model × task × target × ITT variant whose runs were scored in at least two languages
+For every model × task × target × ITT variant (× intermediate settings, ``intermediate_hparams``, as in
+the main table) whose runs were scored in at least two languages
 (per kind of eval set: a classifier's XNLI sets and its Tatoeba retrieval sets both report ``acc``,
 but are never averaged together; ``eval_kind``):
 
@@ -15,7 +16,9 @@ but are never averaged together; ``eval_kind``):
 * **robustness** over all scored languages (training language included): ``mean over languages``,
   ``worst language`` (lowest; highest for lower-is-better metrics) and ``std across languages``
   (population std, ddof=0), each with its Δ against no-ITT and against the *single-task* variant
-  (the chain of one step with one dataset; with several, the one that is the variant's last step).
+  (the chain of one step with one dataset; with several, the one that is the variant's last step). Its
+  intermediate settings: the variant's own when the single-task variant ran with them, else the only
+  ones it ran with; with several and none the variant's own, there is no single-task comparison.
 """
 
 from __future__ import annotations
@@ -24,17 +27,17 @@ import numpy as np
 import pandas as pd
 
 from .ledger_frame import GROUP_KEYS, NO_ITT
-from .stats import (TABLE_COLUMNS, Bootstrap, compare_sides, higher_is_better,
+from .stats import (ITT_KEYS, TABLE_COLUMNS, Bootstrap, compare_sides, higher_is_better,
                     table_from_lines)
 
 LANG_BASE = GROUP_KEYS + ["task", "target", "key", "eval_kind", "metric", "model"]
-RUN_FIELDS = LANG_BASE + ["run_id", "itt", "itt_variant", "seed", "time", "_line", "lang",
+RUN_FIELDS = LANG_BASE + ["run_id", "itt", *ITT_KEYS, "seed", "time", "_line", "lang",
                           "intermediate_lang", "pretraining", "languages"]
 VIEWS = ["language", "average", "gap", "family", "genus"]
 LANGUAGE_COLUMNS = ["view", "group_name"] + TABLE_COLUMNS
 ROBUST_STATS = ["mean over languages", "worst language", "std across languages"]
-VS_SINGLE = ["single_variant", "single_mean", "delta_vs_single", "n_pairs_vs_single",
-             "ci_low_vs_single", "ci_high_vs_single", "p_vs_single", "p_holm_vs_single"]
+VS_SINGLE = ["single_variant", "single_intermediate_hparams", "single_mean", "delta_vs_single",
+             "n_pairs_vs_single", "ci_low_vs_single", "ci_high_vs_single", "p_vs_single", "p_holm_vs_single"]
 ROBUST_COLUMNS = TABLE_COLUMNS + VS_SINGLE
 
 
@@ -102,8 +105,8 @@ def language_table(lines: pd.DataFrame, cells: pd.DataFrame,
     agg["group_name"] = [g for _, g in views]
     table = pd.concat([per_lang, agg], ignore_index=True)[LANGUAGE_COLUMNS]
     table["_order"] = table["view"].map(VIEWS.index)
-    table = table.sort_values(LANG_BASE + ["itt_variant", "_order", "group_name", "eval_lang",
-                                           "eval"], na_position="last", kind="stable")
+    table = table.sort_values(LANG_BASE + ITT_KEYS + ["_order", "group_name", "eval_lang", "eval"],
+                              na_position="last", kind="stable")
     return table.drop(columns="_order").reset_index(drop=True)
 
 
@@ -132,6 +135,13 @@ def single_task_reference(variant: str, variants: list[str], means: dict | None 
     return last if last in singles else None
 
 
+def _reference_setting(settings: set, own):
+    """The intermediate settings of a single-task variant a row is compared with (module docstring)."""
+    if own in settings:
+        return own
+    return next(iter(settings)) if len(settings) == 1 else None
+
+
 def robustness_table(lines: pd.DataFrame) -> pd.DataFrame:
     """Mean / worst / std over languages per model × target × variant, Δ vs no-ITT and vs the
     single-task variant (columns ``*_vs_single``)."""
@@ -140,20 +150,26 @@ def robustness_table(lines: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=ROBUST_COLUMNS)
     table = table_from_lines(rob, Bootstrap(resamples=0))
     for col in VS_SINGLE:
-        table[col] = np.nan if col != "single_variant" else None
+        table[col] = None if col in ("single_variant", "single_intermediate_hparams") else np.nan
     keyed = rob.groupby(LANG_BASE + ["eval"], dropna=False)
     for i, r in table.iterrows():
         if r["itt_variant"] is None:
             continue
         g = keyed.get_group(tuple(r[k] for k in LANG_BASE + ["eval"]))
+        g = g[g["itt"]]
         mean_rows = keyed.get_group(tuple(r[k] for k in LANG_BASE) + (ROBUST_STATS[0],))
-        means = mean_rows[mean_rows["itt"]].groupby("itt_variant")["value"].mean().to_dict()
-        ref = single_task_reference(r["itt_variant"], sorted(g.loc[g["itt"], "itt_variant"].unique()), means)
-        if ref is None:
+        mean_rows = mean_rows[mean_rows["itt"]]
+        settings = {v: _reference_setting(set(m["intermediate_hparams"]), r["intermediate_hparams"])
+                    for v, m in mean_rows.groupby("itt_variant")}
+        means = {v: mean_rows.loc[(mean_rows["itt_variant"] == v) & (mean_rows["intermediate_hparams"] == hp),
+                                  "value"].mean() for v, hp in settings.items() if hp is not None}
+        ref = single_task_reference(r["itt_variant"], sorted(settings), means)
+        if ref is None or settings.get(ref) is None:
             continue
-        s = compare_sides(g[g["itt_variant"] == r["itt_variant"]], g[g["itt_variant"] == ref])
-        table.loc[i, VS_SINGLE[:-1]] = [ref, s["noitt_mean"], s["delta"], s["n_pairs"],
+        mine = g[(g["itt_variant"] == r["itt_variant"]) & (g["intermediate_hparams"] == r["intermediate_hparams"])]
+        s = compare_sides(mine, g[(g["itt_variant"] == ref) & (g["intermediate_hparams"] == settings[ref])])
+        table.loc[i, VS_SINGLE[:-1]] = [ref, settings[ref], s["noitt_mean"], s["delta"], s["n_pairs"],
                                         s["ci_low"], s["ci_high"], s["p_value"]]
     table["_order"] = table["eval"].map(ROBUST_STATS.index)
-    table = table.sort_values(LANG_BASE + ["itt_variant", "_order"], kind="stable")
+    table = table.sort_values(LANG_BASE + ITT_KEYS + ["_order"], kind="stable")
     return table.drop(columns="_order").reset_index(drop=True)[ROBUST_COLUMNS]

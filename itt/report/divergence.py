@@ -6,7 +6,8 @@
      "model": <tokenizer/encoder name, or null = any model>, "measure": "...", "value": 0.3,
      "n_a": 1000, "n_b": 1000, "params": {...}, "seed": 0}
 
-Each ITT comparison cell (Δ over seeds vs no-ITT) is joined to the measures with
+Each ITT comparison cell (Δ over seeds vs no-ITT; one per intermediate setting, so a variant trained
+from intermediates with two settings is two points at one measure value) is joined to the measures with
 a = its intermediate key (what the parent run trained on), b = the evaluated set's key (the
 target's own key for its own test set, the eval set's key otherwise: one point per eval language)
 and a matching model (the ledger's model name or its hub id). Repeated measures (seeds) are
@@ -32,7 +33,7 @@ from .ledger_frame import LedgerWarning
 
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
-JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_lang", "metric", "itt_variant",
+JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_lang", "metric", "itt_variant", "intermediate_hparams",
                 "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
 RHO_COLUMNS = ["measure", "model", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
 #: Up to this many points, ρ's p is exact (all n! orderings: 40,320 at 8); above, scipy's t approximation.
@@ -86,8 +87,8 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
         named = by_model.rename(columns={"model": col})
         joined.append(gains.merge(named, on=["a_key", "b_key", col]))
     out = pd.concat(joined, ignore_index=True)
-    out = out.drop_duplicates(subset=["model", "task", "target", "key", "eval", "metric",
-                                      "itt_variant", "measure", "source", "split", "hparams_id"])
+    out = out.drop_duplicates(subset=["model", "task", "target", "key", "eval", "metric", "itt_variant",
+                                      "intermediate_hparams", "measure", "source", "split", "hparams_id"])
     return out.reindex(columns=JOIN_COLUMNS).reset_index(drop=True)
 
 

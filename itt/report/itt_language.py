@@ -4,7 +4,8 @@ column per intermediate language.
 The rows are those of the cross-lingual view (:mod:`itt.report.crosslingual`): each eval language,
 the zero-shot average, the transfer gap, and the family and genus averages. A column is an ITT
 variant, labelled by the language its intermediate steps trained on (``intermediate_lang``: ``en``,
-``de``, ``en>de`` for a chain); two variants with the same language keep their variant name too. Only
+``de``, ``en>de`` for a chain); two variants with the same language keep their variant name too, and one
+variant from intermediates trained with several settings its ``int-hp=<intermediate_hparams>`` too. Only
 targets whose ITT variants trained in at least two languages get a table: that is the comparison
 "English vs target-language (or translate-train) ITT, by language family". Every number is a cell of
 the language table, so its CI and Holm-adjusted p are there (``languages.csv``); here a ``*`` marks a
@@ -16,10 +17,12 @@ from __future__ import annotations
 import pandas as pd
 
 from .crosslingual import LANG_BASE, VIEWS
+from .stats import ITT_KEYS
+from .tables import SETTING_LABEL
 
 ROW_KEYS = ["view", "group_name", "eval", "eval_lang"]
-PIVOT_COLUMNS = LANG_BASE + ROW_KEYS + ["intermediate_lang", "itt_variant", "column", "delta", "n_pairs",
-                                        "p_holm"]
+PIVOT_COLUMNS = LANG_BASE + ROW_KEYS + ["intermediate_lang", "itt_variant", "intermediate_hparams", "column",
+                                        "delta", "n_pairs", "p_holm"]
 
 
 def itt_language_table(lang_table: pd.DataFrame) -> pd.DataFrame:
@@ -30,13 +33,16 @@ def itt_language_table(lang_table: pd.DataFrame) -> pd.DataFrame:
     itt = lang_table[lang_table["itt_variant"].notna() & lang_table["intermediate_lang"].notna()].copy()
     parts = []
     for _, base in itt.groupby(LANG_BASE, sort=True, dropna=False):
-        variants = base[["itt_variant", "intermediate_lang"]].drop_duplicates()
+        variants = base[["itt_variant", "intermediate_hparams", "intermediate_lang"]].drop_duplicates(ITT_KEYS)
         if variants["intermediate_lang"].nunique() < 2:
             continue
-        shared = variants["intermediate_lang"].duplicated(keep=False)
-        label = {v: (f"{lang} ({v})" if dup else str(lang))
-                 for v, lang, dup in zip(variants["itt_variant"], variants["intermediate_lang"], shared)}
-        parts.append(base.assign(column=base["itt_variant"].map(label)))
+        shared = variants.groupby("intermediate_lang")["itt_variant"].transform("nunique") > 1
+        settings = variants["itt_variant"].duplicated(keep=False)
+        label = {(v, hp): str(lang) + (f" ({v})" if dup else "") + (f" · {SETTING_LABEL.format(hp)}" if several else "")
+                 for v, hp, lang, dup, several in zip(variants["itt_variant"], variants["intermediate_hparams"],
+                                                      variants["intermediate_lang"], shared, settings)}
+        columns = [label[key] for key in zip(base["itt_variant"], base["intermediate_hparams"])]
+        parts.append(base.assign(column=columns))
     if not parts:
         return pd.DataFrame(columns=PIVOT_COLUMNS)
     return pd.concat(parts, ignore_index=True)[PIVOT_COLUMNS]

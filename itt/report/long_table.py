@@ -10,7 +10,9 @@ name, e.g. ``xnli_de``); intermediate runs have their own set only. Columns:
 * the dataset it trained on: ``role, path, subset, lang, domain, key`` and, for ITT targets,
   ``intermediate_key`` (what the parent run trained on; see :mod:`itt.report.chain`) and
   ``intermediate_lang`` (the language of every step before it: ``en``, ``de``, ``en>de`` for a chain,
-  ``en+de`` for a mixture; null without ITT), so English vs target-language ITT is a column;
+  ``en+de`` for a mixture; null without ITT), so English vs target-language ITT is a column, and
+  ``intermediate_hparams``, the id of the settings its intermediate steps were trained with
+  (:func:`itt.report.chain.intermediate_hparams`; null without ITT or when unknown);
 * the evaluated set: ``eval, own, eval_key, eval_kind, eval_lang, eval_family, eval_genus,
   eval_script, eval_domain``, ``eval_split`` (``val``/``test``) and ``n`` (its items). ``eval_kind``
   is the set's task kind (an eval set may have another kind than the run, e.g. retrieval on a
@@ -30,7 +32,7 @@ import pandas as pd
 
 from itt import languages
 
-from .chain import parent_keys, parent_langs
+from .chain import intermediate_hparams, parent_keys, parent_langs
 from .dataset_keys import dataset_key, mixture_key
 from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning, _as_float, _is_missing, latest_ok
 
@@ -40,11 +42,13 @@ RUN_COLUMNS = [
     "stage", "target", "itt", "itt_variant", "chain_steps", "seed", "split", "source",
     "hparams_id", "primary_metric", "parent_run_id", "predictions",
     "role", "path", "subset", "lang", "domain", "key", "intermediate_key", "intermediate_lang",
+    "intermediate_hparams",
 ]
 EVAL_COLUMNS = ["eval", "own", "eval_key", "eval_kind", "eval_lang", "eval_family", "eval_genus",
                 "eval_script", "eval_domain", "eval_split", "n", "metric", "value"]
 LONG_COLUMNS = RUN_COLUMNS + EVAL_COLUMNS
-# Keys groupby must never silently drop (pandas drops NaN keys): missing -> "n/a".
+# Keys groupby must never silently drop (pandas drops NaN keys): missing -> "n/a". So is an ITT run's
+# unknown ``intermediate_hparams`` (its settings: one group of their own); a no-ITT run's stays null.
 KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant"]
 
 
@@ -96,7 +100,8 @@ def chain_langs(chain: list) -> str | None:
     return ">".join(steps) or None
 
 
-def _run_fields(row: Mapping, parent_key: str | None, parent_lang: str | None = None) -> dict:
+def _run_fields(row: Mapping, parent_key: str | None, parent_lang: str | None = None,
+                settings: str | None = None) -> dict:
     info, dataset = row["model_info"], row["dataset"]
     out = {c: row.get(c) for c in RUN_COLUMNS if c in row}
     out.update(
@@ -108,6 +113,7 @@ def _run_fields(row: Mapping, parent_key: str | None, parent_lang: str | None = 
         key=mixture_key(row["datasets"], dataset, row.get("source")),
         intermediate_key=parent_key,
         intermediate_lang=(chain_langs(row["chain"]) or parent_lang) if row.get("itt") else None,
+        intermediate_hparams=settings if row.get("itt") else None,
     )
     return out
 
@@ -115,10 +121,11 @@ def _run_fields(row: Mapping, parent_key: str | None, parent_lang: str | None = 
 def long_table(df: pd.DataFrame) -> pd.DataFrame:
     """The long table of the latest ``ok`` row of every run in a ledger frame (``load_ledger``)."""
     runs = latest_ok(df)
-    parents, langs = parent_keys(runs), parent_langs(runs)
+    parents, langs, settings = parent_keys(runs), parent_langs(runs), intermediate_hparams(runs)
     lines = []
     for row in runs.to_dict("records"):
-        base = _run_fields(row, parents.get(row["run_id"]), langs.get(row["run_id"]))
+        rid = row["run_id"]
+        base = _run_fields(row, parents.get(rid), langs.get(rid), settings.get(rid))
         for name, own, spec, sizes, metrics in _evaluated_sets(row):
             spec_fields = _lang_fields(spec, "eval_")
             eval_key = base["key"] if own else dataset_key(spec, row.get("source"))
@@ -175,6 +182,8 @@ def select(long: pd.DataFrame, metric: str | None = None,
     chosen["metric"] = chosen["eval_split"] + "/" + chosen["metric"]
     for col in KEY_COLUMNS:
         chosen[col] = chosen[col].map(lambda v: MISSING if _is_missing(v) else v)
+    unknown = chosen["itt"] & chosen["intermediate_hparams"].map(_is_missing)
+    chosen["intermediate_hparams"] = chosen["intermediate_hparams"].astype(object).where(~unknown, MISSING)
     return chosen.reset_index(drop=True)
 
 

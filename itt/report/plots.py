@@ -18,7 +18,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from .ledger_frame import GROUP_KEYS
-from .tables import ALPHA, group_line, iter_sections
+from .tables import ALPHA, group_line, iter_sections, variant_labels
 
 COLOR_NOITT = "#9e9e9e"
 COLOR_ITT = "#1f77b4"
@@ -44,8 +44,9 @@ def _cmap():
     return colormaps["RdBu"].with_extremes(bad="#eeeeee")
 
 
-def _row_label(model, variant, many_variants: bool) -> str:
-    return f"{model} · {variant if isinstance(variant, str) else '–'}" if many_variants else str(model)
+def _row_label(model, variant: str, many_variants: bool) -> str:
+    """``variant``: its label (``tables.variant_labels``: with the intermediate settings where needed)."""
+    return f"{model} · {variant}" if many_variants else str(model)
 
 
 def _own(table: pd.DataFrame) -> pd.DataFrame:
@@ -82,9 +83,9 @@ def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> F
         raise ValueError("empty comparison table: nothing to plot")
     many_groups = table[GROUP_KEYS].drop_duplicates().shape[0] > 1
     sections = list(iter_sections(table))
-    many_variants = table["itt_variant"].dropna().nunique() > 1
-    rows = sorted({(r.model, r.itt_variant if isinstance(r.itt_variant, str) else "")
-                   for r in table.itertuples()})
+    variants = variant_labels(table)
+    many_variants = variants[table["itt_variant"].notna()].nunique() > 1
+    rows = sorted(set(zip(table["model"], variants)))
     delta = np.full((len(rows), len(sections)), np.nan)
     pval = np.full_like(delta, np.nan)
     labels = []
@@ -95,8 +96,8 @@ def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> F
         if many_groups:
             label += f"\nhp={keys['hparams_id']}\n{keys['source']}/{keys['split']}"
         labels.append(label)
-        for r in sec.itertuples(index=False):
-            i = rows.index((r.model, r.itt_variant if isinstance(r.itt_variant, str) else ""))
+        for idx, r in zip(sec.index, sec.itertuples(index=False)):
+            i = rows.index((r.model, variants[idx]))
             delta[i, j], pval[i, j] = r.delta, r.p_holm
     norm = _norm(delta)
     fig = _new_figure(max(5.0, (1.9 if many_groups else 1.5) * len(sections) + 3.2),
@@ -104,7 +105,7 @@ def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> F
     ax = fig.add_subplot()
     im = _heatmap(ax, delta, pval, norm)
     ax.set_xticks(range(len(sections)), labels, fontsize=9)
-    ax.set_yticks(range(len(rows)), [_row_label(m, v or None, many_variants) for m, v in rows])
+    ax.set_yticks(range(len(rows)), [_row_label(m, v, many_variants) for m, v in rows])
     ax.set_ylabel("model" + (" · ITT variant" if many_variants else ""))
     ax.set_title("Effect of intermediate-task training (Δ = ITT − no-ITT)")
     cbar = fig.colorbar(im, ax=ax, shrink=0.9)
@@ -125,11 +126,12 @@ def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = No
     cols = (rows_df[["eval_family", "eval_lang", "eval"]].drop_duplicates()
             .sort_values(["eval_family", "eval_lang", "eval"], na_position="last"))
     col_keys = list(cols["eval"])
-    rows = sorted(set(zip(rows_df["model"], rows_df["itt_variant"])))
+    labels = variant_labels(rows_df)
+    rows = sorted(set(zip(rows_df["model"], labels)))
     delta = np.full((len(rows), len(col_keys)), np.nan)
     pval = np.full_like(delta, np.nan)
-    for r in rows_df.itertuples(index=False):
-        i, j = rows.index((r.model, r.itt_variant)), col_keys.index(r.eval)
+    for idx, r in zip(rows_df.index, rows_df.itertuples(index=False)):
+        i, j = rows.index((r.model, labels[idx])), col_keys.index(r.eval)
         delta[i, j], pval[i, j] = r.delta, r.p_holm
     fig = _new_figure(max(6.0, 0.75 * len(col_keys) + 3.5), max(3.0, 0.5 * len(rows) + 2.6))
     ax = fig.add_subplot()
@@ -166,7 +168,8 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
     if table.empty:
         raise ValueError("empty comparison table: nothing to plot")
     many_groups = table[GROUP_KEYS].drop_duplicates().shape[0] > 1
-    many_variants = table["itt_variant"].dropna().nunique() > 1
+    labels = variant_labels(table)
+    many_variants = labels[table["itt_variant"].notna()].nunique() > 1
     sections = list(iter_sections(table))
     ncols = min(3, math.ceil(math.sqrt(len(sections))))  # 4 facets -> 2x2, not 3+1
     nrows = math.ceil(len(sections) / ncols)
@@ -174,7 +177,7 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
     axes = fig.subplots(nrows, ncols, squeeze=False)
     width = 0.38
     for ax, (keys, sec) in zip(axes.flat, sections):
-        names = [_row_label(m, v, many_variants) for m, v in zip(sec["model"], sec["itt_variant"])]
+        names = [_row_label(m, v, many_variants) for m, v in zip(sec["model"], labels[sec.index])]
         x = np.arange(len(names))
         for offset, side, color, label in ((-width / 2, "noitt", COLOR_NOITT, "no-ITT"),
                                            (width / 2, "itt", COLOR_ITT, "ITT")):

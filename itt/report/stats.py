@@ -1,9 +1,12 @@
 """Comparison cells: ITT variants against the no-ITT baseline, with a CI and a significance test.
 
 A cell is one (source, split, hparams_id) × task × target × target dataset ``key`` × eval set ×
-metric × model × ``itt_variant``. Its baseline is the no-ITT runs of the same everything-but-the-
-variant, so several ITT variants (``intermediate``, ``a>b``, ``a+b``) against one baseline are
-several rows sharing the no-ITT columns. Per row:
+metric × model × ``itt_variant`` × ``intermediate_hparams``. ``hparams_id`` covers the target stage
+only; ``intermediate_hparams`` (the settings the variant's intermediate steps were trained with; "n/a"
+when unknown) keeps ITT runs from intermediates trained another way apart. Its baseline is the no-ITT
+runs of the same everything-but-the-variant, so several ITT variants (``intermediate``, ``a>b``,
+``a+b``), or one variant from intermediates with several settings, against one baseline are several
+rows sharing the no-ITT columns. Per row:
 
 * mean ± sample std (``ddof=1``) over seeds, for no-ITT and for the ITT variant;
 * Δ = ITT − no-ITT: the mean of per-seed differences when seeds pair up (same seed on both
@@ -34,8 +37,11 @@ from .scorers import get_scorer
 
 # eval_kind: an eval set has one kind, so it never splits a cell; it keeps the per-kind aggregates of the
 # cross-lingual view (both named "avg (excl. en)") apart.
-CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant"]
-BASE_KEYS = CELL_KEYS[:-1]
+CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant",
+                          "intermediate_hparams"]
+# What an ITT cell and its no-ITT baseline share (no-ITT runs have no intermediate).
+ITT_KEYS = ["itt_variant", "intermediate_hparams"]
+BASE_KEYS = CELL_KEYS[:-len(ITT_KEYS)]
 # Same for every run of a cell; carried along for the views (languages, divergence).
 DESCRIBE = ["own", "eval_key", "eval_lang", "eval_family", "eval_genus", "intermediate_key",
             "intermediate_lang", "hub_id", "pretraining", "languages"]
@@ -164,14 +170,15 @@ def _item_interval(stats: dict, yes: pd.DataFrame, no: pd.DataFrame, metric: str
 
 def dedupe_seeds(lines: pd.DataFrame) -> pd.DataFrame:
     """One value per (cell, itt, seed): distinct run_ids for the same seed would be counted
-    twice and break the pairing, so keep the latest and say so."""
+    twice and break the pairing, so keep the latest and say so. A cell includes its intermediate
+    settings, so one seed from intermediates trained two ways is two values, never a duplicate."""
     keys = CELL_KEYS + ["itt", "seed"]
     ordered = chronological(lines)
     dup = ordered.duplicated(keys, keep="last")
     if dup.any():
         warnings.warn(
             f"{ordered.loc[dup, 'run_id'].nunique()} target run(s) repeat an existing (group, task, "
-            "target, model, variant, seed) under another run_id; keeping the latest of each",
+            "target, model, variant, intermediate settings, seed) under another run_id; keeping the latest of each",
             LedgerWarning, stacklevel=3,
         )
     return ordered[~dup]
@@ -187,6 +194,11 @@ def _describe(g: pd.DataFrame) -> dict:
     return out
 
 
+def _itt_sides(itt: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
+    """The ITT lines of one baseline split by (variant, intermediate settings), in that order."""
+    return [(setting, g) for setting, g in itt.groupby(ITT_KEYS, sort=True, dropna=False)]
+
+
 def table_from_lines(lines: pd.DataFrame, bootstrap: Bootstrap = Bootstrap()) -> pd.DataFrame:
     """Comparison rows from selected lines (:func:`itt.report.long_table.select`)."""
     if lines.empty:
@@ -194,13 +206,11 @@ def table_from_lines(lines: pd.DataFrame, bootstrap: Bootstrap = Bootstrap()) ->
     lines = dedupe_seeds(lines)
     rows = []
     for keys, base in lines.groupby(BASE_KEYS, sort=True, dropna=False):
-        no = base[~base["itt"]]
-        variants = sorted(base.loc[base["itt"], "itt_variant"].unique())
-        for variant in variants or [None]:
-            yes = base[base["itt"] & (base["itt_variant"] == variant)]
+        no, itt = base[~base["itt"]], base[base["itt"]]
+        for setting, yes in _itt_sides(itt) or [((None, None), itt)]:
             stats = compare_sides(yes, no)
             _item_interval(stats, yes, no, keys[BASE_KEYS.index("metric")], bootstrap)
-            rows.append(dict(zip(BASE_KEYS, keys)) | {"itt_variant": variant}
+            rows.append(dict(zip(BASE_KEYS, keys)) | dict(zip(ITT_KEYS, setting))
                         | _describe(yes if len(yes) else no) | stats)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     for col in ("noitt_n", "itt_n", "n_pairs"):

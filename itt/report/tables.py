@@ -15,7 +15,7 @@ import pandas as pd
 
 from .crosslingual import LANG_BASE
 from .ledger_frame import GROUP_KEYS, MISSING
-from .stats import TABLE_COLUMNS, higher_is_better
+from .stats import ITT_KEYS, TABLE_COLUMNS, higher_is_better
 
 DASH = "–"
 ALPHA = 0.05
@@ -25,6 +25,38 @@ DECIMALS = 3
 SECTION_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "metric"]
 HEADERS = ["model", "ITT variant", "no-ITT", "ITT", "Δ (ITT − no-ITT)", "95% CI", "p (paired t)",
            "p (Holm)", "pairs", "n items"]
+
+
+# How a row names the intermediate settings of its variant where one variant ran from intermediates
+# trained with several (``intermediate_hparams``); a variant with one setting shows its name alone.
+SETTING_LABEL = "int-hp={}"
+SETTING_NOTE = (f"{SETTING_LABEL.format('<id>')}: the settings the variant's intermediate steps were trained "
+                "with (intermediate_hparams in comparison.csv; n/a = unknown), one row each, every one against "
+                "the same no-ITT runs.")
+
+
+def several_settings(rows: pd.DataFrame) -> set:
+    """The ITT variants ``rows`` hold with more than one intermediate setting."""
+    if "intermediate_hparams" not in rows:
+        return set()
+    itt = rows[rows["itt_variant"].notna()]
+    counts = itt.groupby("itt_variant")["intermediate_hparams"].nunique(dropna=False)
+    return set(counts.index[counts > 1])
+
+
+def variant_label(variant, setting, several: set) -> str:
+    """The variant, plus its :data:`SETTING_LABEL` when it is one of ``several``; a dash without ITT."""
+    if _isnan(variant):
+        return DASH
+    return str(variant) + (f" · {SETTING_LABEL.format(setting)}" if variant in several else "")
+
+
+def variant_labels(rows: pd.DataFrame) -> pd.Series:
+    """Each row's ITT variant as the reader tells rows apart (:func:`variant_label` over ``rows``)."""
+    several = several_settings(rows)
+    settings = rows["intermediate_hparams"] if "intermediate_hparams" in rows else [None] * len(rows)
+    return pd.Series([variant_label(v, hp, several) for v, hp in zip(rows["itt_variant"], settings)],
+                     index=rows.index, dtype=object)
 
 
 def _isnan(x) -> bool:
@@ -82,7 +114,8 @@ def iter_sections(table: pd.DataFrame, keys=SECTION_KEYS) -> Iterator[tuple[dict
     if table.empty:
         return
     for values, sec in table.groupby(keys, sort=True, dropna=False):
-        yield dict(zip(keys, values)), sec.sort_values(["model", "itt_variant"], na_position="first")
+        yield dict(zip(keys, values)), sec.sort_values(["model", "itt_variant", "intermediate_hparams"],
+                                                       na_position="first")
 
 
 def best_mask(values: pd.Series, higher: bool) -> pd.Series:
@@ -110,6 +143,7 @@ def cell_rows(sec: pd.DataFrame, pm: str = "±", b: str = "**{}**") -> list[list
     higher = higher_is_better(sec["metric"].iloc[0])
     best_no, best_it = best_mask(sec["noitt_mean"], higher), best_mask(sec["itt_mean"], higher)
     best_d = best_mask(sec["delta"], higher)
+    variants = variant_labels(sec)
     rows = []
     for idx, r in sec.iterrows():
         delta = DASH
@@ -119,7 +153,7 @@ def cell_rows(sec: pd.DataFrame, pm: str = "±", b: str = "**{}**") -> list[list
             delta += " (unpaired)" if r["delta_kind"] == "unpaired" else ""
         p = (r["test_note"] or DASH) if _isnan(r["p_value"]) else fmt_p(r["p_value"])
         rows.append([
-            str(r["model"]), DASH if _isnan(r["itt_variant"]) else str(r["itt_variant"]),
+            str(r["model"]), variants[idx],
             _side(r["noitt_mean"], r["noitt_std"], r["noitt_n"], best_no[idx], pm, b),
             _side(r["itt_mean"], r["itt_std"], r["itt_n"], best_it[idx], pm, b),
             delta, fmt_ci(r["ci_low"], r["ci_high"], r["ci_method"]), p, fmt_p(r["p_holm"]),
@@ -151,6 +185,8 @@ def render_markdown(table: pd.DataFrame, n_tests: int | None = None) -> str:
         first = sec.iloc[0]
         out += [f"### {section_title(keys, bool(first['own']), first['eval_lang'])}", "",
                 f"_{caption(keys['metric'], n_tests)}_", ""]
+        if several_settings(sec):
+            out += [f"_{SETTING_NOTE}_", ""]
         out += md_table(HEADERS, cell_rows(sec))
     return "\n".join(out)
 
@@ -166,12 +202,12 @@ def render_language_markdown(lang_table: pd.DataFrame) -> str:
            "comparison tables (aggregates: t-interval over paired seeds)._", ""]
     headers = ["family / view", "eval", "lang", "no-ITT", "ITT", "Δ", "95% CI", "p", "p (Holm)",
                "pairs"]
-    for keys, sec in lang_table.groupby(LANG_BASE + ["itt_variant"], sort=True, dropna=False):
-        k = dict(zip(LANG_BASE + ["itt_variant"], keys))
+    labels = pd.concat([variant_labels(t) for _, t in lang_table.groupby(LANG_BASE, sort=False, dropna=False)])
+    for keys, sec in lang_table.groupby(LANG_BASE + ITT_KEYS, sort=True, dropna=False):
+        k = dict(zip(LANG_BASE, keys))
         lang = sec["intermediate_lang"].dropna()
         itt_lang = f" [ITT in {lang.iloc[0]}]" if len(lang) else ""
-        variant = DASH if _isnan(k["itt_variant"]) else k["itt_variant"]  # no ITT run: a NaN group key
-        out += [f"### {k['task']} / {k['target']} · {k['model']} · {variant}{itt_lang} "
+        out += [f"### {k['task']} / {k['target']} · {k['model']} · {labels[sec.index[0]]}{itt_lang} "
                 f"· {k['eval_kind']} ({k['metric']})", ""]
         rows = []
         for r in sec.itertuples(index=False):
@@ -195,10 +231,12 @@ def render_robustness_markdown(rob: pd.DataFrame) -> str:
     for keys, sec in rob.groupby(LANG_BASE[:-1], sort=True, dropna=False):
         k = dict(zip(LANG_BASE[:-1], keys))
         out += [f"### {k['task']} / {k['target']} · {k['eval_kind']} ({k['metric']})", ""]
-        rows = [[str(r.model), str(r.itt_variant or DASH), str(r.eval), fmt_num(r.noitt_mean),
-                 fmt_num(r.itt_mean), fmt_num(r.delta, True), fmt_ci(r.ci_low, r.ci_high),
-                 fmt_p(r.p_holm), str(r.single_variant or DASH), fmt_num(r.delta_vs_single, True),
-                 fmt_ci(r.ci_low_vs_single, r.ci_high_vs_single), fmt_p(r.p_holm_vs_single)]
+        several = several_settings(sec)
+        rows = [[str(r.model), variant_label(r.itt_variant, r.intermediate_hparams, several), str(r.eval),
+                 fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True), fmt_ci(r.ci_low, r.ci_high),
+                 fmt_p(r.p_holm), variant_label(r.single_variant, r.single_intermediate_hparams, several),
+                 fmt_num(r.delta_vs_single, True), fmt_ci(r.ci_low_vs_single, r.ci_high_vs_single),
+                 fmt_p(r.p_holm_vs_single)]
                 for r in sec.itertuples(index=False)]
         out += md_table(headers, rows, text_columns=3)
     return "\n".join(out)

@@ -11,7 +11,8 @@ Every score of a target run belongs to a **benchmark** and a **family**:
 
 Per run and benchmark there are two values, each the mean over languages (each language weighs the same):
 ``zero-shot`` over the languages other than the run's training language, ``training language`` over that
-language alone (the own test set; XQuAD's English set). Per model, seed and ITT variant, a benchmark's value
+language alone (the own test set; XQuAD's English set). Per model, seed and ITT variant (and its intermediate
+settings, ``intermediate_hparams``, as in the main table), a benchmark's value
 is the mean over the runs that scored it and a family's the mean over its benchmarks (at each seed, over
 the benchmarks both sides have, so a missing run never shifts one side only). Each is compared with no ITT
 like every cell of the report: paired by seed, Δ = ITT − no-ITT, a t-interval over seeds, a paired t-test,
@@ -30,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from .ledger_frame import GROUP_KEYS
-from .stats import compare_sides
+from .stats import ITT_KEYS, compare_sides
+from .tables import variant_labels
 
 FAMILIES = {"sequence_classification": "classification", "multiple_choice": "multiple choice",
             "token_classification": "structured prediction", "extractive_qa": "question answering",
@@ -40,7 +42,7 @@ SCOPES = (ZERO_SHOT, TRAINING)
 FAMILY_MEAN = "family mean"
 ROW_KEYS = GROUP_KEYS + ["model", "scope", "family", "benchmark"]
 FAMILY_COLUMNS = ROW_KEYS + [
-    "itt_variant", "view", "metrics", "n_benchmarks", "benchmarks", "noitt_mean", "itt_mean", "n_pairs",
+    *ITT_KEYS, "view", "metrics", "n_benchmarks", "benchmarks", "noitt_mean", "itt_mean", "n_pairs",
     "paired_seeds", "delta", "delta_kind", "ci_low", "ci_high", "ci_method", "t_stat", "p_value", "p_holm",
     "test_note",
 ]
@@ -66,16 +68,16 @@ def benchmark_values(lines: pd.DataFrame) -> pd.DataFrame:
     """One value per (group, model, seed, ITT variant, family, benchmark, scope): see the module docstring."""
     scored = lines.dropna(subset=["value"]).copy()
     if scored.empty:
-        return pd.DataFrame(columns=ROW_KEYS + ["seed", "itt", "itt_variant", "metric", "value"])
+        return pd.DataFrame(columns=ROW_KEYS + ["seed", "itt", *ITT_KEYS, "metric", "value"])
     scored["family"] = scored["eval_kind"].map(family_of)
     scored["benchmark"] = [benchmark_of(t, e, lang, own) for t, e, lang, own
                            in zip(scored["task"], scored["eval"], scored["eval_lang"], scored["own"])]
     training = scored["own"].astype(bool) | (scored["eval_lang"] == scored["lang"])
     scored["scope"] = np.where(training, TRAINING, ZERO_SHOT)
-    run_keys = ROW_KEYS + ["seed", "itt", "itt_variant", "run_id", "metric"]
+    run_keys = ROW_KEYS + ["seed", "itt", *ITT_KEYS, "run_id", "metric"]
     per_lang = scored.groupby(run_keys + ["eval_lang"], dropna=False, sort=False)["value"].mean().reset_index()
     per_run = per_lang.groupby(run_keys, dropna=False, sort=False)["value"].mean().reset_index()
-    keys = ROW_KEYS + ["seed", "itt", "itt_variant"]
+    keys = ROW_KEYS + ["seed", "itt", *ITT_KEYS]
     return (per_run.groupby(keys, dropna=False, sort=False)
             .agg(value=("value", "mean"), metric=("metric", lambda m: ",".join(sorted(set(m)))))
             .reset_index())
@@ -91,10 +93,10 @@ def _family_side(side: pd.DataFrame, common: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["seed", "value"])
 
 
-def _row(keys: dict, variant: str, view: str, block: pd.DataFrame, stats: dict) -> dict:
+def _row(keys: dict, setting: tuple, view: str, block: pd.DataFrame, stats: dict) -> dict:
     benchmarks = sorted(block["benchmark"].unique())
     metrics = sorted({m for ms in block["metric"] for m in str(ms).split(",")})
-    return {**keys, "itt_variant": variant, "view": view, "metrics": ",".join(metrics),
+    return {**keys, **dict(zip(ITT_KEYS, setting)), "view": view, "metrics": ",".join(metrics),
             "n_benchmarks": len(benchmarks), "benchmarks": ",".join(benchmarks),
             **{k: stats.get(k, math.nan) for k in _STATS}}
 
@@ -109,15 +111,14 @@ def target_family_table(lines: pd.DataFrame) -> pd.DataFrame:
     for block_keys, block in values.groupby(GROUP_KEYS + ["model", "scope", "family"], sort=False, dropna=False):
         keys = dict(zip(GROUP_KEYS + ["model", "scope", "family"], block_keys))
         no = block[~block["itt"].astype(bool)]
-        for variant in sorted(block.loc[block["itt"].astype(bool), "itt_variant"].unique()):
-            yes = block[block["itt"].astype(bool) & (block["itt_variant"] == variant)]
+        for setting, yes in block[block["itt"].astype(bool)].groupby(ITT_KEYS, sort=True, dropna=False):
             for bench, y in yes.groupby("benchmark", sort=True):
                 n = no[no["benchmark"] == bench]
-                out.append(_row({**keys, "benchmark": bench}, variant, "benchmark", y, compare_sides(y, n)))
+                out.append(_row({**keys, "benchmark": bench}, setting, "benchmark", y, compare_sides(y, n)))
             common = {s: set(g["benchmark"]) & set(no.loc[no["seed"] == s, "benchmark"])
                       for s, g in yes.groupby("seed", dropna=False)}
             stats = compare_sides(_family_side(yes, common), _family_side(no, common))
-            out.append(_row({**keys, "benchmark": FAMILY_MEAN}, variant, "family", yes, stats))
+            out.append(_row({**keys, "benchmark": FAMILY_MEAN}, setting, "family", yes, stats))
     table = pd.DataFrame(out, columns=FAMILY_COLUMNS)
     if table.empty:
         return table
@@ -125,7 +126,7 @@ def target_family_table(lines: pd.DataFrame) -> pd.DataFrame:
     table["_scope"] = table["scope"].map(SCOPES.index)
     table["_family"] = table["family"].map(lambda f: order.index(f) if f in order else len(order))
     table["_view"] = table["view"].map({"family": 0, "benchmark": 1})
-    table = table.sort_values(GROUP_KEYS + ["model", "_scope", "_family", "family", "_view", "benchmark", "itt_variant"],
+    table = table.sort_values(GROUP_KEYS + ["model", "_scope", "_family", "family", "_view", "benchmark", *ITT_KEYS],
                               kind="stable")
     return table.drop(columns=["_scope", "_family", "_view"]).reset_index(drop=True)
 
@@ -139,14 +140,15 @@ def render_target_family_markdown(table: pd.DataFrame) -> str:
            "number). A family mixes its benchmarks' metrics (metrics column)._", ""]
     for keys, block in table.groupby(GROUP_KEYS + ["model", "scope"], sort=False, dropna=False):
         k = dict(zip(GROUP_KEYS + ["model", "scope"], keys))
-        variants = list(dict.fromkeys(block["itt_variant"]))
+        labels = variant_labels(block)
+        variants = list(dict.fromkeys(labels))
         out += [f"### {k['model']} · {k['scope']} · source={k['source']} split={k['split']} hparams={k['hparams_id']}", "",
                 "| family / benchmark | no ITT | " + " | ".join(f"Δ {v}" for v in variants) + " |",
                 "|---|---:|" + "---:|" * len(variants)]
         for (_, bench), rows in block.groupby(["family", "benchmark"], sort=False):
             first = rows.iloc[0]
             label = f"**{first['family']}** ({first['metrics']})" if first["view"] == "family" else f"  {bench}"
-            cells = [_delta_cell(rows[rows["itt_variant"] == v]) for v in variants]
+            cells = [_delta_cell(rows[labels[rows.index] == v]) for v in variants]
             out.append(f"| {label} | {_num(first['noitt_mean'])} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

@@ -34,7 +34,7 @@ from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language
 from .ledger_frame import failed_runs, latest_ok, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
 from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
-from .stats import Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
+from .stats import ITT_KEYS, Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
 from .target_family import FAMILY_COLUMNS, render_target_family_markdown, target_family_table
 from .tables import (render_language_markdown, render_latex, render_markdown,
                      render_rho_markdown, render_robustness_markdown, write_csv)
@@ -145,7 +145,7 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
 def _with_holm(langs: pd.DataFrame, table: pd.DataFrame, aggregates: pd.DataFrame) -> pd.DataFrame:
     if langs.empty:
         return langs
-    keys = LANG_BASE + ["eval", "itt_variant"]
+    keys = LANG_BASE + ["eval", *ITT_KEYS]
     per_lang = langs[langs["view"] == "language"].drop(columns="p_holm").merge(
         table[keys + ["p_holm"]], on=keys, how="left")
     return pd.concat([per_lang, aggregates], ignore_index=True)[LANGUAGE_COLUMNS]
