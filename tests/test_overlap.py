@@ -142,3 +142,35 @@ def test_item_keys_join_a_kinds_text_fields_and_ignore_whitespace_and_labels():
     assert a[0] == b[0] and a[0] != a[1]  # tokens joined = the same sentence as text, labels ignored
     assert c[1] == b[1] and c[0] != b[0]  # a pair is both of its texts
     assert overlap.count_in(np.concatenate([a, a[:1]]), overlap.fingerprint(b)) == 2  # duplicates each counted
+    qa = Dataset.from_dict({"id": ["x", "y"], "question": ["The cat", "a"], "context": ["sat", "c"],
+                            "answers": [{"text": ["sat"], "answer_start": [0]}, {"text": ["c"], "answer_start": [0]}]})
+    assert list(overlap.item_keys(get_task("extractive_qa"), qa)) == list(b)  # question and context; id, answers not
+
+    class OwnText(type(texts)):  # a kind with its own row_text is read row by row, to the same keys
+        def row_text(self, row):
+            return super().row_text(row)
+
+    assert list(overlap.item_keys(OwnText(), pairs)) == list(c)
+
+
+def test_a_cache_entry_from_before_item_keys_gets_them_without_tokenizing_again(tmp_path, monkeypatch):
+    from itt import identity
+    from itt.build import prepare_data
+    from itt.models.loading import load_tokenizer, pretrained_source
+
+    cfg = make(tmp_path, "task.datasets.domain.embedded_rows=200", "stage.itt=false")
+    tok = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
+    (first,), _ = prepare_data(identity.resolve(cfg), tok)
+    assert set(first.items) == {"train", "validation", "test"}
+    assert [len(first.items[s]) for s in ("validation", "test")] == [len(first.rows[s]) for s in ("validation", "test")]
+    (entry,) = [p for p in (tmp_path / "cache" / "prepared").iterdir() if p.is_dir()]
+    for path in entry.glob("items-*.npy"):
+        path.unlink()
+
+    def no_tokenizing(*args, **kwargs):
+        raise AssertionError("tokenized again")
+
+    monkeypatch.setattr(type(first.task), "encode", no_tokenizing)
+    (second,), _ = prepare_data(identity.resolve(cfg), tok)
+    assert second.cache_hit and all(np.array_equal(second.items[s], first.items[s]) for s in first.items)
+    assert sorted(p.name for p in entry.glob("items-*.npy")) == ["items-test.npy", "items-train.npy", "items-validation.npy"]
