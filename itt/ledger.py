@@ -67,7 +67,8 @@ class LedgerRow(TypedDict, total=False):
     sampler: Optional[dict]  # a mixture's task sampler
     # Items identical (whitespace-normalised text, itt.data.overlap) to training items of an ancestor run:
     # {ancestors: [run ids], checked, reason (why not checked), validation, test (own split), evals: {name: test
-    # items}, by_ancestor: {run id: test items}, self: {validation, test} (own split vs its own training items)}
+    # items}, by_ancestor: [test items per ancestor, in ancestors' order], self: {validation, test} (own split vs its
+    # own training items)}
     overlap: Optional[dict]
     wall_s: float  # this run's own time, never its parent's
     train_s: float

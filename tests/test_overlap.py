@@ -86,7 +86,7 @@ def test_an_itt_target_tested_on_its_intermediates_training_items_says_how_many(
     record = itt["overlap"]
     parent = itt["parent_run_id"]
     assert record["checked"] and record["ancestors"] == [parent] and record["test"] == expected
-    assert record["by_ancestor"] == {parent: expected} and record["validation"] > 0
+    assert record["by_ancestor"] == [expected] and record["validation"] > 0
     assert record["self"] == {"validation": 0, "test": 0}  # the target holds no duplicates of its own
     warnings = [r.getMessage() for r in caplog.records if r.name == overlap.log.name]
     assert len(warnings) == 1, warnings

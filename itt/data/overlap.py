@@ -104,7 +104,7 @@ def measure(train: list, evals: list, ancestors: list[tuple[str, Path]]) -> tupl
     own = fingerprint(*(p.items["train"] for p in train))
     first = train[0].items
     record = {"ancestors": [run_id for run_id, _ in ancestors], "checked": True, "reason": None,
-              "validation": 0, "test": 0, "evals": {}, "by_ancestor": {},
+              "validation": 0, "test": 0, "evals": {}, "by_ancestor": [],
               # duplicates inside the run's own data: a data problem of its own, recorded, not warned about
               "self": {split: count_in(first[split], own) for split in ("validation", "test")}}
     seen = []
@@ -116,7 +116,7 @@ def measure(train: list, evals: list, ancestors: list[tuple[str, Path]]) -> tupl
                          "reason": f"ancestor {run_id} has no {FILE} (trained before itt recorded training "
                                    "items); force=true on it records them"}
         seen.append(keys)
-        record["by_ancestor"][run_id] = count_in(first["test"], keys)
+        record["by_ancestor"].append(count_in(first["test"], keys))
     if not seen:
         return own, record
     union = fingerprint(*seen)
@@ -134,7 +134,7 @@ def warn(run_id: str, record: dict, sizes: dict[str, int]) -> None:
     evals = {name: n for name, n in (record.get("evals") or {}).items() if n}
     if not (record["test"] or record["validation"] or evals):
         return
-    culprits = [a for a, n in record["by_ancestor"].items() if n] or record["ancestors"]
+    culprits = [a for a, n in zip(record["ancestors"], record["by_ancestor"]) if n] or record["ancestors"]
     eval_text = f"; eval sets: {', '.join(f'{k} {v}' for k, v in evals.items())}" if evals else ""
     log.warning("%s: %d of %d test and %d of %d validation items are identical to items its ancestor %s trained on%s; "
                 "its ITT gain is inflated on them (items kept: the no-ITT run tests on the same set). Use "
