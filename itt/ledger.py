@@ -68,6 +68,11 @@ class LedgerRow(TypedDict, total=False):
     device: str  # cpu | cuda (name)
     numerics: dict  # {precision, pad_to_multiple_of, dropout}
     sampler: Optional[dict]  # a mixture's task sampler
+    # Items identical (whitespace-normalised text, itt.data.overlap) to training items of an ancestor run:
+    # {ancestors: [run ids], checked, reason (why not checked), validation, test (own split), evals: {name: test
+    # items}, by_ancestor: [test items per ancestor, in ancestors' order], self: {validation, test} (own split vs its
+    # own training items)}
+    overlap: Optional[dict]
     wall_s: float  # this run's own time, never its parent's
     train_s: float
     eval_s: float

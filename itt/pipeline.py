@@ -29,6 +29,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from itt import distributed, hub_access, identity, ledger, progress, rows
 from itt.build import Built, build_run
+from itt.data import overlap
 from itt.data.check import SIZE_RULE
 from itt.data.datamodule import check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed
@@ -64,7 +65,8 @@ def _run_lock(root, run_id: str):
         lock.release()
 
 
-# What a run dir holds before any training: Hydra's config copy and log (single runs).
+# What a run dir holds before any training: Hydra's config copy and log (single runs), and the fingerprint
+# of its training items (itt.data.overlap).
 _SCAFFOLD = {".hydra"}
 
 
@@ -74,7 +76,7 @@ def _remove_if_nothing_earned(run_dir: Path) -> None:
         entries = list(run_dir.iterdir())
     except FileNotFoundError:
         return
-    if all(e.name in _SCAFFOLD or (e.is_file() and e.suffix == ".log") for e in entries):
+    if all(e.name in _SCAFFOLD or e.name == overlap.FILE or (e.is_file() and e.suffix == ".log") for e in entries):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -171,6 +173,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         row["parent_run_id"] = parent["run_id"]
         if spec.stage == "target":
             _note_size_rule(parent, row["data_sizes"], run_id)
+    _record_overlap(row, built, run_dir, cfg)
     _record_hub_revisions(row, cfg)
     loggers = build_loggers(spec, run_id, run_dir)
     trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
@@ -223,6 +226,18 @@ def _note_size_rule(parent: dict, sizes: dict, run_id: str) -> None:
         log.warning("%s: its intermediate %s trained on %d rows, %.1fx this target's %d; the reference "
                     "protocol uses >= %dx (raise the intermediate's max_rows or lower the target's)",
                     run_id, parent["run_id"], big, big / small, small, SIZE_RULE)
+
+
+def _record_overlap(row: dict, built: Built, run_dir: Path, cfg) -> None:
+    """Writes the run's training-item fingerprint (what its descendants check against) and records how
+    many of its evaluation items its ancestors trained on (``itt.data.overlap``); one warning line if any."""
+    ancestors = [(step["run_id"], run_dir_of(cfg, step["run_id"])) for step in row["chain"]]
+    started = time.perf_counter()
+    own, row["overlap"] = overlap.measure(built.train, built.evals, ancestors)
+    overlap.write(run_dir, own)
+    log.debug("item overlap of %s checked in %.2fs", row["run_id"], time.perf_counter() - started)
+    if ancestors:
+        overlap.warn(row["run_id"], row["overlap"], row["data_sizes"])
 
 
 def _record_hub_revisions(row: dict, cfg) -> None:

@@ -59,6 +59,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
         "precision": numerics["precision"], "device": numerics["device"],
         "numerics": {k: v for k, v in numerics.items() if k != "device"},
         "sampler": OmegaConf.to_container(cfg.sampler, resolve=True) if len(spec.roles) > 1 and cfg.get("sampler") else None,
+        "overlap": None,
         "wall_s": None, "train_s": None, "eval_s": None, "resumed_from_step": None, "error": None,
     }
 

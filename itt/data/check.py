@@ -7,6 +7,11 @@ local one read; then the declared splits, text and label fields, label names and
 checked with the same code a run uses, and the reference study's size rule (the intermediate dataset
 at least 10x each target, after ``max_rows``) where the hub's metadata gives split sizes. One line per
 dataset; exit 0 if all are fine, 1 if any is not or the hub cannot be reached (said in one line).
+
+Items shared between roles (an intermediate's training items in a target's test split) are not checked
+here: that needs every row of both datasets, split as a run splits them (by split and seed), where this
+check streams a few rows. Every run counts them instead, from the prepared data it reads anyway
+(``itt.data.overlap``: the row's ``overlap``, one warning line, the report's ``test_overlap``).
 """
 
 from __future__ import annotations

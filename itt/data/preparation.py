@@ -16,6 +16,7 @@ from datasets import DatasetDict
 from itt.data.canonical import canonicalize, report_dropped
 from itt.data.files import fingerprint, is_local
 from itt.data.loading import load_embedded, load_raw
+from itt.data.overlap import item_keys
 from itt.data.splitting import make_splits
 from itt.data.tokenization import cache_key, cached_entry, tokenizer_fingerprint
 from itt.tasks import RawColumns, Task
@@ -33,6 +34,7 @@ class Prepared:
     rows: DatasetDict  # canonical validation and test rows
     cache_hit: bool
     where: str
+    items: dict  # split -> one uint64 item key per canonical row, in row order (itt.data.overlap)
 
     def sizes(self) -> dict[str, int]:
         return {s: len(d) for s, d in self.features.items()}
@@ -66,10 +68,11 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     def encode(batch, training):
         return task.encode(batch, tokenizer, protocol.max_length, training)
 
-    features, rows, labels, hit = cached_entry(protocol.cache_dir, cache_key(payload), build, encode, name)
+    features, rows, labels, items, hit = cached_entry(protocol.cache_dir, cache_key(payload), build, encode, name,
+                                                      lambda ds: item_keys(task, ds))
     log.info("data %s: %s (cache %s)", where, ", ".join(f"{s}={len(d)}" for s, d in features.items()),
              "hit" if hit else "built")
-    return Prepared(name, spec, task, labels, features, rows, hit, where)
+    return Prepared(name, spec, task, labels, features, rows, hit, where, items)
 
 
 def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_only: bool = False,

@@ -1,7 +1,8 @@
 """Prepared datasets cached on disk, shared by every run, stage and sweep job that can use them.
 
 An entry holds a dataset's encoded features (what batches are made of) for each split, its canonical
-validation and test rows (what evaluators that need the text, e.g. QA, read) and its label names. The
+validation and test rows (what evaluators that need the text, e.g. QA, read), its label names and one
+item key per canonical row of every split (``items-<split>.npy``, ``itt.data.overlap``). The
 key is everything that determines them: the spec (a local file by its content), the split protocol
 and seed, the kind and its options, the tokenizer's own serialisation and the max length. A rerun,
 the no-ITT twin of an ITT run, or a second model with the same tokenizer reads Arrow files and
@@ -18,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from datasets import Dataset, DatasetDict
 from filelock import FileLock
 
@@ -47,9 +49,11 @@ def cache_key(payload: dict) -> str:
 
 
 def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDict, list[str]]],
-                 encode: Callable, desc: str) -> tuple[DatasetDict, DatasetDict, list[str], bool]:
-    """(features, evaluation rows, label names, cache hit) of an entry, building it with ``build``
-    (canonical splits and labels) and ``encode`` (a batched map function) when it is missing."""
+                 encode: Callable, desc: str, item_keys: Callable[[Dataset], np.ndarray]
+                 ) -> tuple[DatasetDict, DatasetDict, list[str], dict[str, np.ndarray], bool]:
+    """(features, evaluation rows, label names, item keys per split, cache hit) of an entry, building it
+    with ``build`` (canonical splits and labels), ``encode`` (a batched map function) and ``item_keys``
+    (one key per canonical row) when it is missing."""
     entry = Path(cache_dir) / "prepared" / key
     entry.mkdir(parents=True, exist_ok=True)
     meta_file = entry / "meta.json"
@@ -58,7 +62,10 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
             meta = json.loads(meta_file.read_text())
             features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow")) for s in meta["splits"]})
             rows = DatasetDict({s: Dataset.from_file(str(entry / f"rows-{s}.arrow")) for s in meta["row_splits"]})
-            return features, rows, meta["labels"], True
+            items = _items(entry, meta["splits"])
+            if items is None:  # an entry from before item keys: its canonical rows again, nothing re-tokenized
+                items = _write_items(entry, build()[0], item_keys)
+            return features, rows, meta["labels"], items, True
         canonical, labels = build()
         features = DatasetDict({
             s: ds.map(encode, batched=True, fn_kwargs={"training": s == "train"}, remove_columns=ds.column_names,
@@ -69,7 +76,23 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
         rows = DatasetDict({s: canonical[s].flatten_indices(cache_file_name=str(entry / f"rows-{s}.arrow"),
                                                             new_fingerprint=f"{key}-rows-{s}")
                             for s in row_splits})
+        items = _write_items(entry, canonical, item_keys)
         tmp = meta_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits}))
         tmp.replace(meta_file)
-        return features, rows, labels, False
+        return features, rows, labels, items, False
+
+
+def _items(entry: Path, splits: list[str]) -> dict[str, np.ndarray] | None:
+    paths = {s: entry / f"items-{s}.npy" for s in splits}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    return {s: np.load(p) for s, p in paths.items()}
+
+
+def _write_items(entry: Path, canonical: DatasetDict, item_keys: Callable) -> dict[str, np.ndarray]:
+    items = {s: item_keys(ds) for s, ds in canonical.items()}
+    for s, keys in items.items():
+        np.save(entry / f"items-{s}.tmp.npy", keys)
+        (entry / f"items-{s}.tmp.npy").replace(entry / f"items-{s}.npy")
+    return items

@@ -38,7 +38,7 @@ FRAME_COLUMNS = LEDGER_COLUMNS + REPORT_COLUMNS
 # How the frame stores each field of the row schema (every field is in exactly one of these; tested).
 # Dict/list-valued keys: a missing or malformed one becomes an empty container, so readers can
 # call .get() without checking.
-_DICT_COLUMNS = ("model_info", "metrics", "dataset", "evals", "data_sizes", "numerics")
+_DICT_COLUMNS = ("model_info", "metrics", "dataset", "evals", "data_sizes", "numerics", "overlap")
 _LIST_COLUMNS = ("datasets", "chain")
 # Text keys: str or None (never NaN); numbers: nullable Int64 / float.
 _STR_COLUMNS = ("run_id", "status", "model", "task", "kind", "stage", "target", "itt_variant", "split", "source",

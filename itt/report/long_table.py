@@ -16,7 +16,9 @@ name, e.g. ``xnli_de``); intermediate runs have their own set only. Columns:
 * the evaluated set: ``eval, own, eval_key, eval_kind, eval_lang, eval_family, eval_genus,
   eval_script, eval_domain``, ``eval_split`` (``val``/``test``) and ``n`` (its items). ``eval_kind``
   is the set's task kind (an eval set may have another kind than the run, e.g. retrieval on a
-  classifier; rows without it: the run's kind);
+  classifier; rows without it: the run's kind); ``test_overlap``: how many of the set's test items
+  are identical to items an ancestor run trained on (the row's ``overlap``; 0 without ancestors, null
+  when not checked);
 * ``metric`` (bare name, e.g. ``acc``) and ``value``.
 
 Language family, genus and script come from :mod:`itt.languages` for every known code (one source
@@ -45,7 +47,7 @@ RUN_COLUMNS = [
     "intermediate_hparams",
 ]
 EVAL_COLUMNS = ["eval", "own", "eval_key", "eval_kind", "eval_lang", "eval_family", "eval_genus",
-                "eval_script", "eval_domain", "eval_split", "n", "metric", "value"]
+                "eval_script", "eval_domain", "eval_split", "n", "test_overlap", "metric", "value"]
 LONG_COLUMNS = RUN_COLUMNS + EVAL_COLUMNS
 # Keys groupby must never silently drop (pandas drops NaN keys): missing -> "n/a". So is an ITT run's
 # unknown ``intermediate_hparams`` (its settings: one group of their own); a no-ITT run's stays null.
@@ -86,6 +88,15 @@ def _evaluated_sets(row: Mapping) -> list[tuple[str, bool, Mapping, dict, dict]]
         n = spec.get("n") if isinstance(spec.get("n"), Mapping) else {}
         sets.append((name, False, spec, n, found))
     return sets
+
+
+def test_overlap(row: Mapping, name: str, own: bool):
+    """Test items of an evaluated set that an ancestor trained on (``itt.data.overlap``); None when the
+    run did not check (an ancestor without a fingerprint, a row from before overlap was recorded)."""
+    record = row.get("overlap")
+    if not isinstance(record, Mapping) or not record.get("checked"):
+        return None
+    return record.get("test") if own else (record.get("evals") or {}).get(name)
 
 
 def chain_langs(chain: list) -> str | None:
@@ -136,10 +147,12 @@ def long_table(df: pd.DataFrame) -> pd.DataFrame:
                     continue
                 lines.append({**base, "eval": name, "own": own, "eval_key": eval_key,
                               "eval_kind": eval_kind, **spec_fields, "eval_split": split,
-                              "n": sizes.get(SPLITS[split]), "metric": metric,
+                              "n": sizes.get(SPLITS[split]), "test_overlap": test_overlap(row, name, own),
+                              "metric": metric,
                               "value": _as_float(value)})
     long = pd.DataFrame(lines, columns=LONG_COLUMNS)
-    long["n"] = pd.to_numeric(long["n"], errors="coerce").astype("Int64")
+    for col in ("n", "test_overlap"):
+        long[col] = pd.to_numeric(long[col], errors="coerce").astype("Int64")
     long["seed"] = pd.to_numeric(long["seed"], errors="coerce").astype("Int64")
     long["own"] = long["own"].astype(bool)
     return long

@@ -16,7 +16,9 @@ rows sharing the no-ITT columns. Per row:
 * a paired t-test over the paired seeds (``scipy.stats.ttest_rel``, two-sided). With the 3–5 seeds
   typical here a rank test (Wilcoxon) cannot reach p < 0.05 at all, so the t-test is the usable
   choice; with fewer than 2 pairs no test is possible and that is stated. ``p_holm`` is the
-  Holm–Bonferroni adjusted p over every cell with a p in one report (:func:`apply_holm`).
+  Holm–Bonferroni adjusted p over every cell with a p in one report (:func:`apply_holm`);
+* ``test_overlap``: the most test items an ITT run of the cell shares with the training items of
+  its intermediate chain (:mod:`itt.data.overlap`); > 0 means Δ is inflated, null that it was not checked.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ NOTE_TOO_FEW = "n<2 pairs"
 NOTE_ZERO_VAR = "zero variance of differences"
 
 STAT_COLUMNS = [
-    "n_items", "noitt_mean", "noitt_std", "noitt_n", "noitt_seeds",
+    "n_items", "test_overlap", "noitt_mean", "noitt_std", "noitt_n", "noitt_seeds",
     "itt_mean", "itt_std", "itt_n", "itt_seeds",
     "n_pairs", "paired_seeds", "delta", "delta_std", "delta_kind",
     "ci_low", "ci_high", "ci_method", "ci_note", "t_stat", "p_value", "p_holm", "test", "test_note",
@@ -199,6 +201,14 @@ def _itt_sides(itt: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
     return [(setting, g) for setting, g in itt.groupby(ITT_KEYS, sort=True, dropna=False)]
 
 
+def itt_test_overlap(yes: pd.DataFrame) -> int | None:
+    """The most test items any ITT run of a cell shares with its ancestors' training items (over seeds:
+    each seed splits anew); None when no ITT run checked. A positive count means the ITT side was
+    tested partly on items its intermediate chain trained on: its Δ is inflated."""
+    values = yes["test_overlap"].dropna() if "test_overlap" in yes else pd.Series(dtype=float)
+    return int(values.max()) if len(values) else None
+
+
 def table_from_lines(lines: pd.DataFrame, bootstrap: Bootstrap = Bootstrap()) -> pd.DataFrame:
     """Comparison rows from selected lines (:func:`itt.report.long_table.select`)."""
     if lines.empty:
@@ -211,7 +221,7 @@ def table_from_lines(lines: pd.DataFrame, bootstrap: Bootstrap = Bootstrap()) ->
             stats = compare_sides(yes, no)
             _item_interval(stats, yes, no, keys[BASE_KEYS.index("metric")], bootstrap)
             rows.append(dict(zip(BASE_KEYS, keys)) | dict(zip(ITT_KEYS, setting))
-                        | _describe(yes if len(yes) else no) | stats)
+                        | _describe(yes if len(yes) else no) | {"test_overlap": itt_test_overlap(yes)} | stats)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     for col in ("noitt_n", "itt_n", "n_pairs"):
         table[col] = table[col].astype(int)

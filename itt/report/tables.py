@@ -59,6 +59,25 @@ def variant_labels(rows: pd.DataFrame) -> pd.Series:
                      index=rows.index, dtype=object)
 
 
+OVERLAP_MARK = "†"
+
+
+def overlap_note(sec: pd.DataFrame) -> str:
+    """The footnote of a section whose ITT runs were tested on items their intermediate chain trained on."""
+    marked = sec[[_overlaps(v) for v in sec["test_overlap"]]] if "test_overlap" in sec else sec.iloc[:0]
+    if marked.empty:
+        return ""
+    counts = ", ".join(f"{r.model} {DASH if _isnan(r.itt_variant) else r.itt_variant}: {int(r.test_overlap)}"
+                       + ("" if _isnan(r.n_items) else f" of {int(r.n_items)}") for r in marked.itertuples())
+    return (f"{OVERLAP_MARK} ITT runs tested on items their intermediate chain trained on (test items, most over "
+            f"seeds: {counts}): Δ is inflated. split=official (disjoint official splits) or deduplicating the "
+            "data removes it; comparison.csv: test_overlap.")
+
+
+def _overlaps(value) -> bool:
+    return not _isnan(value) and value > 0
+
+
 def _isnan(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x)) or bool(pd.isna(x))
 
@@ -151,6 +170,7 @@ def cell_rows(sec: pd.DataFrame, pm: str = "±", b: str = "**{}**") -> list[list
             delta = fmt_num(r["delta"], signed=True)
             delta = b.format(delta) if best_d[idx] else delta
             delta += " (unpaired)" if r["delta_kind"] == "unpaired" else ""
+            delta += OVERLAP_MARK if _overlaps(r.get("test_overlap")) else ""
         p = (r["test_note"] or DASH) if _isnan(r["p_value"]) else fmt_p(r["p_value"])
         rows.append([
             str(r["model"]), variants[idx],
@@ -188,6 +208,8 @@ def render_markdown(table: pd.DataFrame, n_tests: int | None = None) -> str:
         if several_settings(sec):
             out += [f"_{SETTING_NOTE}_", ""]
         out += md_table(HEADERS, cell_rows(sec))
+        if note := overlap_note(sec):
+            out += [f"_{note}_", ""]
     return "\n".join(out)
 
 
@@ -259,7 +281,7 @@ def render_rho_markdown(rho: pd.DataFrame) -> str:
 _LATEX_SPECIAL = str.maketrans({c: "\\" + c for c in "&%$#_{}"} | {
     "~": r"\textasciitilde{}", "^": r"\^{}", "\\": r"\textbackslash{}"})
 _LATEX_UNICODE = {"±": r"$\pm$", "Δ": r"$\Delta$", "−": "$-$", "–": "--", "ᵇ": r"$^b$",
-                  "→": r"$\rightarrow$", "·": r"$\cdot$", "<": "$<$", ">": "$>$"}
+                  "→": r"$\rightarrow$", "†": r"$^\dagger$", "·": r"$\cdot$", "<": "$<$", ">": "$>$"}
 
 
 def latex_text(s: str) -> str:
@@ -283,6 +305,7 @@ def render_latex(table: pd.DataFrame, n_tests: int | None = None) -> str:
         is_bold = pd.DataFrame([["\x00" in c for c in r] for r in rows], columns=HEADERS)
         first = sec.iloc[0]
         cap = f"{section_title(keys, bool(first['own']), first['eval_lang'])}, {group_line(keys)}. "
+        cap += f"{note} " if (note := overlap_note(sec)) else ""
         styler = (marked.style.hide(axis="index")
                   .format(escape="latex", formatter=lambda s: _unicode_only(s))
                   .format_index(escape="latex", axis=1, formatter=lambda s: _unicode_only(s))

@@ -1,0 +1,176 @@
+"""Items an ITT target is tested on that its intermediate trained on: counted, recorded, warned, reported
+(``itt.data.overlap``). Local tsv files on the tiny embedded encoders: no network, seconds per run."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from itt import ledger, pipeline
+from itt.build import dataset_spec, task_of
+from itt.data import overlap
+from itt.data.preparation import Protocol, split_rows
+from itt.train import CONF_DIR
+
+WORDS = ("good fine great lovely superb nice bad awful poor broken dull sad item phone book lamp chair film "
+         "song road cup table screen box pen shoe coat bag desk door bike car train").split()
+
+
+def sentences(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = set()
+    while len(out) < n:
+        out.add(" ".join(rng.choices(WORDS, k=rng.randint(6, 12))))
+    return sorted(out)
+
+
+def write_tsv(path: Path, texts: list[str]) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t")
+        writer.writerow(["text", "label"])
+        writer.writerows([t, "pos" if i % 2 else "neg"] for i, t in enumerate(texts))
+    return path
+
+
+def spec_overrides(role: str, path: Path) -> list[str]:
+    return [f"task.datasets.{role}.path={path}", f"task.datasets.{role}.text_fields=[text]",
+            f"task.datasets.{role}.label_field=label", f"task.datasets.{role}.labels=[neg,pos]",
+            f"task.datasets.{role}.label_map=null", f"task.datasets.{role}.max_rows=null",
+            f"task.datasets.{role}.splits={{train: train, validation: null, test: null}}"]
+
+
+def make(root: Path, *overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=["source=embedded", "logger=csv", "trainer.max_epochs=1", "model=bert",
+                                           "task=sentiment", "+stage=target", "stage.target=domain",
+                                           f"paths.root={root}", *overrides])
+
+
+@pytest.fixture
+def data(tmp_path):
+    inter = sentences(400, 0)
+    own = [t for t in sentences(260, 1) if t not in set(inter)][:120]
+    copied = inter[:80]  # target rows that are intermediate rows (whitespace changed: still the same item)
+    target = own + ["  " + t.replace(" ", "   ", 1) for t in copied]
+    random.Random(2).shuffle(target)
+    return {"intermediate": write_tsv(tmp_path / "inter.tsv", inter), "leaky": write_tsv(tmp_path / "leaky.tsv", target),
+            "clean": write_tsv(tmp_path / "clean.tsv", own), "copied": copied}
+
+
+def expected_overlap(cfg, copied: list[str]) -> int:
+    """Copied rows in the target's test split that the intermediate's training split holds, counted on the
+    texts themselves (not on item keys)."""
+    protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, 128, Path(cfg.paths.cache))
+    splits = {}
+    for role in ("intermediate", "domain"):
+        node = cfg.task.datasets[role]
+        splits[role] = split_rows(dataset_spec(node, cfg), task_of(cfg, node), protocol)[0]
+    trained = {" ".join(t.split()) for t in splits["intermediate"]["train"]["text"][:]}
+    test = [" ".join(t.split()) for t in splits["domain"]["test"]["text"][:]]
+    return sum(t in trained for t in test)
+
+
+@pytest.mark.slow
+def test_an_itt_target_tested_on_its_intermediates_training_items_says_how_many(tmp_path, data, caplog):
+    over = [*spec_overrides("intermediate", data["intermediate"]), *spec_overrides("domain", data["leaky"])]
+    caplog.set_level(logging.WARNING)
+    itt = pipeline.run(make(tmp_path, *over))
+    expected = expected_overlap(make(tmp_path, *over), data["copied"])
+    assert expected > 0  # the fixture must put some copied rows into the target's test split
+    record = itt["overlap"]
+    parent = itt["parent_run_id"]
+    assert record["checked"] and record["ancestors"] == [parent] and record["test"] == expected
+    assert record["by_ancestor"] == [expected] and record["validation"] > 0
+    assert record["self"] == {"validation": 0, "test": 0}  # the target holds no duplicates of its own
+    warnings = [r.getMessage() for r in caplog.records if r.name == overlap.log.name]
+    assert len(warnings) == 1, warnings
+    assert f"{expected} of {itt['n_test']} test" in warnings[0] and parent in warnings[0] and "split=official" in warnings[0]
+    assert ledger.latest_ok(tmp_path, itt["run_id"])["overlap"] == record
+    # The intermediate wrote what its descendants check against: its training items, sorted and unique.
+    keys = np.load(tmp_path / "runs" / parent / overlap.FILE)
+    assert keys.dtype == np.uint64 and len(keys) == 280 and np.all(keys[1:] > keys[:-1])
+
+    # The no-ITT sibling keeps every test item (the paired comparison needs the same test set).
+    none = pipeline.run(make(tmp_path, *over, "stage.itt=false"))
+    assert none["n_test"] == itt["n_test"] and none["overlap"]["ancestors"] == [] and none["overlap"]["test"] == 0
+
+    from itt.report import Bootstrap, build_report, load_ledger, write_outputs
+
+    written = write_outputs(build_report(load_ledger(tmp_path / "results.jsonl"), bootstrap=Bootstrap(resamples=0)),
+                            tmp_path / "report")
+    with open(written["csv"]) as f:
+        cells = list(csv.DictReader(f))
+    assert [int(c["test_overlap"]) for c in cells] == [expected]
+    markdown = written["markdown"].read_text()
+    assert "†" in markdown and f"bert intermediate: {expected} of {itt['n_test']}" in markdown
+    assert "$^\\dagger$" in written["latex"].read_text()
+
+
+@pytest.mark.slow
+def test_a_clean_itt_target_records_zero_and_an_unrecorded_ancestor_is_said(tmp_path, data, caplog):
+    over = [*spec_overrides("intermediate", data["intermediate"]), *spec_overrides("domain", data["clean"])]
+    caplog.set_level(logging.WARNING)
+    row = pipeline.run(make(tmp_path, *over))
+    assert row["overlap"]["checked"] and row["overlap"]["test"] == 0 and row["overlap"]["validation"] == 0
+    assert row["overlap"]["ancestors"] == [row["parent_run_id"]]
+    assert not [r for r in caplog.records if r.name == overlap.log.name]
+
+    # An intermediate trained before its items were recorded: not checked, and why; the run still succeeds.
+    (tmp_path / "runs" / row["parent_run_id"] / overlap.FILE).unlink()
+    again = pipeline.run(make(tmp_path, *over, "force=true"))
+    assert again["status"] == "ok" and again["overlap"]["checked"] is False and again["overlap"]["test"] is None
+    assert row["parent_run_id"] in again["overlap"]["reason"]
+
+
+def test_item_keys_join_a_kinds_text_fields_and_ignore_whitespace_and_labels():
+    from datasets import Dataset
+
+    from itt.tasks import get_task
+
+    tokens = get_task("token_classification")
+    rows = Dataset.from_dict({"tokens": [["The", "cat", "sat"], ["The", "cat"]], "tags": [[1, 2, 3], [1, 2]]})
+    texts = get_task("sequence_classification")
+    pairs = Dataset.from_dict({"text": ["The  cat\tsat", "a"], "text_pair": ["b", "c"], "label": [0, 1]})
+    single = Dataset.from_dict({"text": ["The cat sat ", "a c"], "label": [1, 1]})
+    a, b, c = overlap.item_keys(tokens, rows), overlap.item_keys(texts, single), overlap.item_keys(texts, pairs)
+    assert a[0] == b[0] and a[0] != a[1]  # tokens joined = the same sentence as text, labels ignored
+    assert c[1] == b[1] and c[0] != b[0]  # a pair is both of its texts
+    assert overlap.count_in(np.concatenate([a, a[:1]]), overlap.fingerprint(b)) == 2  # duplicates each counted
+    qa = Dataset.from_dict({"id": ["x", "y"], "question": ["The cat", "a"], "context": ["sat", "c"],
+                            "answers": [{"text": ["sat"], "answer_start": [0]}, {"text": ["c"], "answer_start": [0]}]})
+    assert list(overlap.item_keys(get_task("extractive_qa"), qa)) == list(b)  # question and context; id, answers not
+
+    class OwnText(type(texts)):  # a kind with its own row_text is read row by row, to the same keys
+        def row_text(self, row):
+            return super().row_text(row)
+
+    assert list(overlap.item_keys(OwnText(), pairs)) == list(c)
+
+
+def test_a_cache_entry_from_before_item_keys_gets_them_without_tokenizing_again(tmp_path, monkeypatch):
+    from itt import identity
+    from itt.build import prepare_data
+    from itt.models.loading import load_tokenizer, pretrained_source
+
+    cfg = make(tmp_path, "task.datasets.domain.embedded_rows=200", "stage.itt=false")
+    tok = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
+    (first,), _ = prepare_data(identity.resolve(cfg), tok)
+    assert set(first.items) == {"train", "validation", "test"}
+    assert [len(first.items[s]) for s in ("validation", "test")] == [len(first.rows[s]) for s in ("validation", "test")]
+    (entry,) = [p for p in (tmp_path / "cache" / "prepared").iterdir() if p.is_dir()]
+    for path in entry.glob("items-*.npy"):
+        path.unlink()
+
+    def no_tokenizing(*args, **kwargs):
+        raise AssertionError("tokenized again")
+
+    monkeypatch.setattr(type(first.task), "encode", no_tokenizing)
+    (second,), _ = prepare_data(identity.resolve(cfg), tok)
+    assert second.cache_hit and all(np.array_equal(second.items[s], first.items[s]) for s in first.items)
+    assert sorted(p.name for p in entry.glob("items-*.npy")) == ["items-test.npy", "items-train.npy", "items-validation.npy"]
