@@ -67,13 +67,23 @@ def hparams_id(spec_or_cfg) -> str:
     return _digest(hparams_payload(_spec(spec_or_cfg)))
 
 
-def chain_hparams_id(step_hparams_ids: list[str]) -> str | None:
-    """The settings a run's intermediate chain was trained with: a digest of its steps' hparams ids, oldest
-    first (None: no steps). A target's own ``hparams_id`` covers the target stage only, so ITT targets whose
-    intermediates had other settings would otherwise share a report cell. Built from the steps' ids rather
-    than their payloads so the report can rebuild it from the steps' own ledger rows (rows written before it
-    existed)."""
-    return _digest(list(step_hparams_ids)) if step_hparams_ids else None
+def chain_hparams_id(parent: dict, head_policy: str | None) -> str | None:
+    """How a run's intermediate chain was made, from its parent's ledger row: the parent's hyper-parameters
+    (``hparams_id``), the data it trained on (dataset keys), its checkpoint metric, a mixture's sampler, how
+    it took its own parent's weights and that parent's id of this kind (recursively: the whole chain), plus
+    how this run takes the parent's weights (``head_policy``). A target's own ``hparams_id`` covers the
+    target stage only, so without this ITT targets after intermediates trained another way would share a
+    report cell. Built from rows, so the report rebuilds the same id for rows written before it existed.
+    None when the parent's row cannot say (a step before it has no id, a dataset has no key)."""
+    before = parent.get("intermediate_hparams_id")
+    members = [d for d in (parent.get("datasets") or []) if isinstance(d, dict)] or [parent.get("dataset") or {}]
+    keys = [d.get("key") for d in members]
+    if not parent.get("hparams_id") or not all(keys) or (parent.get("parent_run_id") and not before):
+        return None
+    step = {"hparams": parent["hparams_id"], "data": keys, "selected_on": parent.get("selected_on"),
+            "sampler": parent.get("sampler") if len(keys) > 1 else None,
+            "head_policy": parent.get("head_policy") if parent.get("parent_run_id") else None, "before": before}
+    return _digest({"step": step, "head_policy": head_policy})
 
 
 def aligned_roles(cfg: DictConfig) -> set[str]:

@@ -46,7 +46,8 @@ class LedgerRow(TypedDict, total=False):
     split: str  # paper | official
     source: str  # hub | embedded
     hparams_id: str  # runs are comparable only within one (source, split, hparams_id)
-    # The settings of the steps before it (itt.identity.chain_hparams_id of their hparams ids, oldest first):
+    # How the steps before it were made (itt.identity.chain_hparams_id: each step's hparams_id, data, checkpoint
+    # metric, sampler and head policy, and this run's head policy):
     # the report keeps ITT targets whose intermediates had other settings apart. Null: no parent.
     intermediate_hparams_id: Optional[str]
     primary_metric: str  # bare name, e.g. "acc"

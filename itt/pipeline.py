@@ -171,6 +171,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
                evals={p.name: row["evals"][p.name] for p in built.evals})  # those it scores (build.scored_evals)
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
+        row["intermediate_hparams_id"] = identity.chain_hparams_id(parent, spec.head_policy)
         if spec.stage == "target":
             _note_size_rule(parent, row["data_sizes"], run_id)
     _record_overlap(row, built, run_dir, cfg)

@@ -46,7 +46,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
         "itt": spec.is_itt if spec.stage == "target" else None, "itt_variant": spec.variant,
         "seed": cfg.seed, "split": cfg.split.name, "source": cfg.source.name,
         "hparams_id": identity.hparams_id(spec),
-        "intermediate_hparams_id": identity.chain_hparams_id([identity.hparams_id(step) for step in spec.chain()]),
+        "intermediate_hparams_id": None,  # from the parent's row, once it exists (itt.pipeline)
         "primary_metric": primary, "selected_on": None,
         "metrics": {}, "dataset": members[0], "datasets": members,
         # Each eval set's kind: the report never averages one kind's scores with another's (XNLI and Tatoeba

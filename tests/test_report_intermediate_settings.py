@@ -16,7 +16,14 @@ from itt.report import LedgerWarning, build_report, comparison_table, load_ledge
 from itt.train import CONF_DIR
 
 LO, HI = "hpint-lo", "hpint-hi"  # the intermediate runs' own hparams ids (two learning rates)
-SETTING = {LO: identity.chain_hparams_id([LO]), HI: identity.chain_hparams_id([HI])}
+
+
+def parent_row(hp: str) -> dict:
+    return intermediate_row(f"mnli-{hp}", dataset("intermediate", "mnli"), hparams_id=hp)
+
+
+HEAD_POLICY = target_row("probe")["head_policy"]
+SETTING = {hp: identity.chain_hparams_id(parent_row(hp), HEAD_POLICY) for hp in (LO, HI)}
 # model -> {side: {seed: own test score}}; xlmr: both settings at the same seeds, mbert: at other seeds
 SCORES = {
     "xlmr": {"none": {0: 0.70, 1: 0.72, 2: 0.71, 3: 0.69},
@@ -33,7 +40,7 @@ def study_rows(*, recorded: bool, settings=(LO, HI)) -> list[dict]:
     second target family); ``recorded``: rows carry ``intermediate_hparams_id`` (else rows written before
     the key, rebuilt by the report from the intermediate runs' rows)."""
     out = []
-    parents = {hp: intermediate_row(f"mnli-{hp}", dataset("intermediate", "mnli"), hparams_id=hp) for hp in settings}
+    parents = {hp: parent_row(hp) for hp in settings}
     parents[DE] = intermediate_row("mnli-de", dataset("intermediate_de", "mnli_de", lang="de"), hparams_id=LO)
     if not recorded:
         out += parents.values()
@@ -55,8 +62,8 @@ def study_rows(*, recorded: bool, settings=(LO, HI)) -> list[dict]:
                     row = target_row(f"{model}-{task}-{at}-s{seed}", model=model, task=task, kind=kind,
                                      metric=metric, seed=seed, value=value, data=dataset("en", task),
                                      parent=parents.get(at), evals=evals)
-                    if recorded:
-                        row["intermediate_hparams_id"] = SETTING.get(LO if at == DE else at)
+                    if recorded and at in parents:
+                        row["intermediate_hparams_id"] = identity.chain_hparams_id(parents[at], row["head_policy"])
                     out.append(row)
     return out
 
@@ -163,22 +170,45 @@ def make(root, *overrides):
         return compose("train", overrides=[*SMALL, f"paths.root={root}", *overrides])
 
 
-def test_a_target_row_names_its_intermediate_settings(tmp_path):
-    specs = {lr: identity.resolve(make(tmp_path, "+stage=target", f"intermediate.optim.lr={lr}"))
-             for lr in ("1e-5", "3e-5")}
-    made = {lr: rows.base_row(spec, identity.run_id(spec)) for lr, spec in specs.items()}
-    assert made["1e-5"]["hparams_id"] == made["3e-5"]["hparams_id"]  # the target's own settings: the same
-    for lr, spec in specs.items():
-        assert made[lr]["intermediate_hparams_id"] == identity.chain_hparams_id([identity.hparams_id(spec.parent)])
-    assert made["1e-5"]["intermediate_hparams_id"] != made["3e-5"]["intermediate_hparams_id"]
-    chain = identity.resolve(make(tmp_path, "+stage=target", "intermediate.steps=[intermediate,crosslingual]",
-                                  "stage.target=domain"))
-    assert rows.base_row(chain, "x")["intermediate_hparams_id"] == identity.chain_hparams_id(
-        [identity.hparams_id(step) for step in chain.chain()])
-    for no_parent in ("stage.itt=false", None):
-        spec = identity.resolve(make(tmp_path, "+stage=target" if no_parent else "+stage=intermediate",
-                                     *([no_parent] if no_parent else [])))
-        assert rows.base_row(spec, "x")["intermediate_hparams_id"] is None
+def test_the_intermediate_settings_id_changes_with_how_the_chain_was_made():
+    """Whatever makes an intermediate step train differently, or a run take its weights differently, is
+    another id: settings, data, checkpoint metric, a mixture's sampler, head policies, earlier steps."""
+    base = parent_row(LO)
+    first = identity.chain_hparams_id(base, "projection")
+    assert first == identity.chain_hparams_id(dict(base), "projection")
+    mixture = {**base, "datasets": [dataset("a", "a"), dataset("b", "b")]}
+    changed = {
+        "hparams": ({**base, "hparams_id": HI}, "projection"),
+        "data": ({**base, "dataset": dataset("intermediate", "other"), "datasets": [dataset("intermediate", "other")]},
+                 "projection"),
+        "checkpoint metric": ({**base, "selected_on": "val/f1_macro"}, "projection"),
+        "head policy of this run": (base, "head"),
+        "an earlier step": ({**base, "parent_run_id": "step0", "intermediate_hparams_id": "abc"}, "projection"),
+        "mixture": (mixture, "projection"),
+    }
+    ids = {name: identity.chain_hparams_id(row, policy) for name, (row, policy) in changed.items()}
+    assert first not in ids.values() and len(set(ids.values())) == len(ids), ids
+    assert identity.chain_hparams_id({**mixture, "sampler": {"name": "uniform"}}, "projection") != ids["mixture"]
+    # a step's own head policy counts only when it took weights from an earlier step
+    assert identity.chain_hparams_id({**base, "head_policy": "head"}, "projection") == first
+    later = {**base, "parent_run_id": "step0", "intermediate_hparams_id": "abc"}
+    assert identity.chain_hparams_id({**later, "head_policy": "head"}, "projection") != ids["an earlier step"]
+    # the parent's row cannot say: None (the report rebuilds it from the ledger, or calls it unknown)
+    assert identity.chain_hparams_id({**base, "parent_run_id": "step0"}, "projection") is None
+    assert identity.chain_hparams_id({**base, "dataset": dataset("i", "x", key=None), "datasets": []}, "p") is None
+
+
+def test_a_rebuilt_id_of_a_two_step_chain_is_the_recorded_one(tmp_path):
+    step0 = intermediate_row("step0", dataset("intermediate", "mnli"), hparams_id=LO)
+    step1 = intermediate_row("step1", dataset("crosslingual", "xnli_de", lang="de"), parent=step0, hparams_id=HI)
+    step1["intermediate_hparams_id"] = identity.chain_hparams_id(step0, step1["head_policy"])
+    target = target_row("t-s0", parent=step1, data=dataset("en", "xnli"))
+    recorded = identity.chain_hparams_id(step1, target["head_policy"])
+    bare = [{**r, "intermediate_hparams_id": None} for r in (step0, step1, target)]
+    write_ledger(tmp_path, bare)
+    from itt.report.chain import intermediate_hparams  # noqa: PLC0415
+    rebuilt = intermediate_hparams(load_ledger(tmp_path / "results.jsonl"))
+    assert rebuilt["t-s0"] == recorded and rebuilt["step1"] == step1["intermediate_hparams_id"]
 
 
 @pytest.mark.slow
@@ -189,7 +219,7 @@ def test_targets_after_two_intermediate_learning_rates_are_two_cells(tmp_path):
     parents = {r["run_id"]: r for r in ledger.read(tmp_path) if r["stage"] == "intermediate"}
     assert len(parents) == 2
     for r in done[:2]:
-        assert r["intermediate_hparams_id"] == identity.chain_hparams_id([parents[r["parent_run_id"]]["hparams_id"]])
+        assert r["intermediate_hparams_id"] == identity.chain_hparams_id(parents[r["parent_run_id"]], r["head_policy"])
     assert done[2]["intermediate_hparams_id"] is None
     table = comparison_table(load_ledger(tmp_path / "results.jsonl"))
     own = table[table["own"].astype(bool)]

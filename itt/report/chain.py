@@ -2,9 +2,9 @@
 
 An ITT target's intermediate dataset is what its parent run trained on: new rows name the
 earlier steps in ``chain`` by role and language only, so the key is read from the parent's own
-ledger row (``dataset.key``, or the rebuilt key of :mod:`itt.report.dataset_keys`). The settings its
-steps were trained with are the row's ``intermediate_hparams_id``; a row written before that key is
-given the same id rebuilt from its ancestors' own rows (their ``hparams_id``, oldest first).
+ledger row (``dataset.key``, or the rebuilt key of :mod:`itt.report.dataset_keys`). How its steps were
+made (settings, data, checkpoint metric, sampler, head policies) is the row's ``intermediate_hparams_id``;
+a row written before that key is given the same id rebuilt from its ancestors' own rows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 
 from itt.identity import chain_hparams_id
 
-from .dataset_keys import mixture_key
+from .dataset_keys import dataset_key, mixture_key
 from .ledger_frame import LedgerWarning, _is_missing, latest_ok
 
 
@@ -73,30 +73,38 @@ def parent_langs(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def intermediate_hparams(runs: pd.DataFrame) -> dict[str, str]:
-    """run_id -> the settings id of the steps before it, for every run with a parent: its own
-    ``intermediate_hparams_id``, else ``itt.identity.chain_hparams_id`` of its ancestors' ``hparams_id``
-    read from their rows in ``runs``. A run whose ancestors cannot all be read (a step's row is not in
-    ``runs``, or has no ``hparams_id``) is left out: its intermediate settings are unknown."""
+    """run_id -> how the steps before it were made, for every run with a parent: its own
+    ``intermediate_hparams_id``, else ``itt.identity.chain_hparams_id`` rebuilt from its ancestors' rows in
+    ``runs`` (their dataset keys rebuilt as :mod:`.dataset_keys` does for old rows). A run whose ancestors
+    cannot all be read (a step's row is not in ``runs``) is left out: its intermediate settings are unknown."""
     rows = {r["run_id"]: r for r in runs.to_dict("records")}
-    out = {}
-    for run_id, row in rows.items():
-        if _is_missing(row.get("parent_run_id")):
-            continue
-        recorded = row.get("intermediate_hparams_id")
-        if not _is_missing(recorded):
-            out[run_id] = recorded
-        elif (ids := _ancestor_hparams(rows, row)) is not None:
-            out[run_id] = chain_hparams_id(ids)
+    out: dict[str, str] = {}
+    for run_id in rows:
+        if (found := _settings_of(rows, run_id, out, set())) is not None:
+            out[run_id] = found
     return out
 
 
-def _ancestor_hparams(rows: dict[str, dict], row: dict) -> list[str] | None:
-    ids, seen, parent = [], {row["run_id"]}, row.get("parent_run_id")
-    while not _is_missing(parent):
-        step = rows.get(parent)
-        if step is None or parent in seen or _is_missing(step.get("hparams_id")):
-            return None
-        seen.add(parent)
-        ids.insert(0, step["hparams_id"])
-        parent = step.get("parent_run_id")
-    return ids
+def _settings_of(rows: dict[str, dict], run_id: str, done: dict[str, str], seen: set) -> str | None:
+    row = rows[run_id]
+    parent_id = row.get("parent_run_id")
+    if _is_missing(parent_id):
+        return None
+    if not _is_missing(recorded := row.get("intermediate_hparams_id")):
+        return recorded
+    if run_id in done:
+        return done[run_id]
+    parent = rows.get(parent_id)
+    if parent is None or run_id in seen:  # not in the ledger, or a hand-edited loop
+        return None
+    seen.add(run_id)
+    before = _settings_of(rows, parent_id, done, seen)
+    members = [d for d in (parent.get("datasets") or []) if isinstance(d, dict)] or [parent.get("dataset") or {}]
+    keyed = [{**d, "key": dataset_key(d, parent.get("source"))} for d in members]
+    step = {**_plain(parent), "datasets": keyed, "dataset": keyed[0], "intermediate_hparams_id": before}
+    return chain_hparams_id(step, None if _is_missing(row.get("head_policy")) else row.get("head_policy"))
+
+
+def _plain(row: dict) -> dict:
+    """A frame row with pandas' missing values as None (what the ledger line held)."""
+    return {k: None if _is_missing(v) else v for k, v in row.items()}
