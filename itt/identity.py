@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -97,6 +98,35 @@ def aligned_roles(cfg: DictConfig) -> set[str]:
                 raise ConfigError(f"task.datasets.{name}.aligned_with={partner!r} names no dataset; valid: {', '.join(specs)}")
             out |= {name, partner}
     return out
+
+
+def alignment_groups(cfg: DictConfig) -> dict[str, str]:
+    """Each aligned dataset or eval set -> its alignment group (a member's name, the same for the whole group):
+    the sets linked by ``aligned_with``, directly or through a chain (de -> en <- fr, a -> b -> c). Shared ids
+    name translations of one row only within a group; two groups' ``train:7`` are unrelated rows."""
+    specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}
+    group = {name: name for name in aligned_roles(cfg)}
+
+    def root(name):
+        while group[name] != name:
+            name = group[name]
+        return name
+
+    for name in group:
+        partner = specs[name].get("aligned_with")
+        if partner:
+            group[root(name)] = root(partner)
+    return {name: root(name) for name in group}
+
+
+def own_splits(cfg: DictConfig, spec_node) -> set[str]:
+    """The splits a dataset brings itself under ``split=official`` (any other one is carved from its train
+    rows): those its ``splits`` names, except that a generated stand-in (source=embedded) and a single
+    local file are read as one train split. A local folder is taken at its declaration."""
+    path = Path(spec_node.path).expanduser()
+    if (cfg.source.name == "embedded" and not is_local(spec_node.path)) or path.is_file():
+        return {"train"}
+    return {name for name, theirs in (spec_node.get("splits") or {}).items() if theirs}
 
 
 def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:

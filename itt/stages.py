@@ -86,6 +86,7 @@ def resolve(cfg: DictConfig) -> RunSpec:
     check_languages(cfg)
     steps = intermediate_steps(cfg)
     if name == "intermediate":
+        check_translations_held_out(steps[-1])
         return steps[-1]
     roles = _targets(cfg)
     target = cfg.stage.get("target")
@@ -98,8 +99,45 @@ def resolve(cfg: DictConfig) -> RunSpec:
                           f"(or null: the target's own validation split)")
     settings = OmegaConf.create({k: OmegaConf.to_container(cfg[k], resolve=True) for k in SETTINGS})
     parent = steps[-1] if cfg.stage.get("itt") else None
-    return RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on,
+    spec = RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on,
                    selected - {select_on})  # the set the checkpoint is selected on is named
+    check_translations_held_out(spec)
+    return spec
+
+
+def check_translations_held_out(spec: RunSpec) -> None:
+    """Under ``split=official``, no run of ``spec``'s chain is scored on an item whose translation it or a run
+    before it trained on. A translation (``aligned_with``) that lacks a validation or test split carves it
+    from its train rows by shared id (``itt.data.splitting``), so those ids stay in the train split of a
+    partner that declares that split itself: training on the partner, then scoring the carved split, scores
+    translations of training items. (A partner that carves the split too has left those ids out of its train;
+    eval sets keep their declared splits and carve none, so only a run's own datasets can be scored on such a
+    split; ``split=paper`` splits every translation by the same ids.)"""
+    cfg = spec.cfg
+    if cfg.split.name != "official":
+        return
+    from itt.identity import alignment_groups, own_splits  # noqa: PLC0415 (identity imports this module)
+
+    groups = alignment_groups(cfg)
+    datasets = cfg.task.datasets
+    trained_in: dict[str, RunSpec] = {}  # role -> the first run of the chain that trains on it
+    for run in [*spec.chain(), spec]:
+        for role in run.roles:
+            trained_in.setdefault(role, run)
+        for scored in (r for r in run.roles if r in groups):
+            carved = [s for s in ("validation", "test") if s not in own_splits(cfg, datasets[scored])]
+            for partner, by in trained_in.items():
+                if partner == scored or groups.get(partner) != groups[scored]:
+                    continue
+                leaked = [s for s in carved if s in own_splits(cfg, datasets[partner])]
+                if leaked:
+                    who = "it" if by is run else f"its {by.stage} step {by.label!r}"
+                    raise ConfigError(
+                        f"split=official: the {run.stage} run {run.label!r} is scored on task.datasets.{scored}'s "
+                        f"{leaked[0]} split, carved from its train rows by shared id, but {who} trains on its translation "
+                        f"task.datasets.{partner}, which declares its own {leaked[0]} split and so keeps those ids in its "
+                        f"train split (scores on translations of training items): declare "
+                        f"task.datasets.{scored}.splits.{leaked[0]} or use split=paper")
 
 
 def check_languages(cfg: DictConfig) -> None:

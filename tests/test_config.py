@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,73 @@ def test_official_eval_sets_scored_on_their_declared_splits_are_another_run(spli
     marks = {name: ev.get("official_eval") for name, ev in payload["evals"].items()}
     assert set(marks.values()) == ({"declared_splits"} if split == "official" else {None})
     assert not any("official_eval" in ds for ds in payload["datasets"].values())
+
+
+TRANSLATIONS_TASK = """\
+defaults: [/schema/task/task@_here_, _self_]
+name: nli_pair
+kind: sequence_classification
+primary_metric: acc
+datasets:
+  en: {{path: {d}/en, columns: [premise, hypothesis, label], text_fields: [premise, hypothesis], labels: [yes, no], lang: en}}
+  de: {{path: {d}/de.tsv, aligned_with: en, columns: [premise, hypothesis, label], text_fields: [premise, hypothesis], labels: [yes, no], splits: {{train: train, validation: null, test: null}}, lang: de}}
+  fr: {{path: {d}/fr.tsv, aligned_with: de, columns: [premise, hypothesis, label], text_fields: [premise, hypothesis], labels: [yes, no], splits: {{train: train, validation: null, test: null}}, lang: fr}}
+"""
+
+
+@pytest.fixture(name="translations")
+def translations_fixture(tmp_path):
+    """English with its own train/validation/test (a folder), German and French translations with a train
+    file only (fr aligned through de: one alignment group), as a task config on Hydra's search path."""
+    for lang in ("en", "de_full"):  # de_full: German with splits of its own
+        (tmp_path / lang).mkdir()
+        for split in ("train", "validation", "test"):
+            (tmp_path / lang / f"{split}.tsv").write_text("".join(f"{lang} {i}\t{lang} h {i}\t{('yes', 'no')[i % 2]}\n"
+                                                                  for i in range(40)))
+    for lang in ("de", "fr"):
+        (tmp_path / f"{lang}.tsv").write_text("".join(f"{lang} {i}\t{lang} h {i}\t{('yes', 'no')[i % 2]}\n" for i in range(40)))
+    (tmp_path / "conf" / "task").mkdir(parents=True)
+    (tmp_path / "conf" / "task" / "nli_pair.yaml").write_text(TRANSLATIONS_TASK.format(d=tmp_path))
+
+    def resolve(*overrides):
+        return identity.resolve(make(f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "task=nli_pair", *overrides))
+
+    return resolve
+
+
+def test_official_refuses_scoring_a_carved_split_whose_originals_an_earlier_step_trained_on(translations, tmp_path):
+    """English declares its splits, German carves validation and test from its train rows by shared id: English's
+    train holds the originals of German's held-out items. An English intermediate, then a German target, under
+    split=official, would be scored on translations it trained on: one ConfigError line before anything trains."""
+    german_after_english = ("+stage=target", "stage.target=de", "intermediate.steps=[en]")
+    with pytest.raises(ConfigError, match=r"^split=official: the target run 'de' is scored on task\.datasets\.de's "
+                                          r"validation split, .* its intermediate step 'en' trains on its translation "
+                                          r"task\.datasets\.en, .*declare task\.datasets\.de\.splits\.validation or use "
+                                          r"split=paper$"):
+        translations(*german_after_english, "split=official")
+    assert translations(*german_after_english, "split=paper").target == "de"  # every translation split by the same ids
+    assert translations(*german_after_english, "split=official", "stage.itt=false").parent is None  # no English training
+    # English scored after German: English's held-out items are its own declared splits, not train rows of German
+    assert translations("+stage=target", "stage.target=en", "intermediate.steps=[de]", "split=official").target == "en"
+    # French (aligned through German) carves the same ids: German's train already leaves them out
+    assert translations("+stage=target", "stage.target=de", "intermediate.steps=[fr]", "split=official").target == "de"
+    # English as one file is read as a train split only, whatever it declares: it carves like German
+    assert translations(*german_after_english, "split=official", f"task.datasets.en.path={tmp_path / 'fr.tsv'}").target == "de"
+    # German with validation and test of its own: their ids are not English train ids, nothing carved to refuse
+    assert translations(*german_after_english, "split=official", "task.datasets.de.splits.validation=validation",
+                        "task.datasets.de.splits.test=test", f"task.datasets.de.path={tmp_path / 'de_full'}").target == "de"
+
+
+@pytest.mark.parametrize(("steps", "run", "scored"), [("[[en,de]]", "en+de", "de"), ("[en,de]", "de", "de"),
+                                                      ("[en,fr,de]", "fr", "fr")],
+                         ids=["mixture", "chain", "chain-of-three"])
+def test_official_refuses_an_intermediate_scored_on_a_carved_split_after_training_on_its_original(translations, steps, run,
+                                                                                                 scored):
+    """An intermediate run is scored on its own datasets' validation/test too: a mixture or a later step that
+    trains on English before (or with) a train-only translation is refused like a German target (the first such
+    step of the chain is named)."""
+    who = "it" if run == "en+de" else "its intermediate step 'en'"
+    with pytest.raises(ConfigError, match=rf"the intermediate run '{re.escape(run)}' is scored on task\.datasets\.{scored}'s "
+                                          rf"validation split.* but {who} trains on its translation task\.datasets\.en,"):
+        translations("+stage=intermediate", f"intermediate.steps={steps}", "split=official")
+    assert translations("+stage=intermediate", f"intermediate.steps={steps}", "split=paper").stage == "intermediate"

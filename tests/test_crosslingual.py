@@ -4,6 +4,8 @@ grouping, and the report's intermediate-language and eval-kind columns on a synt
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import read_ledger, run_itt, run_sweep
 from hub_replicas.specs_xtreme import TATOEBA_CONFIGS
@@ -14,7 +16,9 @@ from report_ledger import dataset, eval_set, intermediate_row, target_row, write
 from test_grid_config import compose_train
 
 from itt import identity, rows
+from itt.errors import ConfigError
 from itt.report import build_report, load_ledger
+from itt.train import CONF_DIR
 
 XNLI_LANGS = ["ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
 PAWSX_LANGS = ["de", "es", "fr", "ja", "ko", "zh"]
@@ -85,6 +89,68 @@ def test_offline_preset_run_counts():
     for spec in targets.values():
         assert spec.evals == ("de", "es", "fr", "tatoeba_de", "tatoeba_es", "tatoeba_fr")
         assert spec.cfg.source.name == "embedded"
+
+
+def _resolves(cfg) -> bool:
+    """Does ``cfg`` name a run (False: a ConfigError, e.g. split=official's translation guard)?"""
+    try:
+        identity.resolve(cfg)
+    except ConfigError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml")))
+def test_every_preset_sweep_point_names_a_run_under_its_split_and_under_official(experiment):
+    """split=official refuses a run scored on a split a translation carved by shared id after training on a
+    partner that declares that split (itt.stages.check_translations_held_out). No shipped preset asks for one:
+    every sweep point resolves with the preset's split and with split=official."""
+    composed, refused = {}, []
+    # the model and the seed change no split: one point per value of the other keys (a compose costs ~0.5 s)
+    points = {tuple((k, str(v)) for k, v in p.items() if k not in ("model", "seed")): p for p in sweep(experiment)}
+    for point in points.values():
+        groups = tuple(sorted((k, v) for k, v in point.items() if "." not in k and k not in ("model", "seed")))
+        for split in ("preset", "official"):
+            key = (groups, split)
+            if key not in composed:
+                extra = [] if split == "preset" else ["split=official"]
+                composed[key] = compose_train(f"experiment={experiment}", "+stage=target",
+                                              *(f"{k}={v}" for k, v in groups), *extra)
+            cfg = composed[key]  # every point sets the same keys: updated in place (a copy costs ~0.1 s)
+            for name, value in point.items():
+                if "." in name:
+                    OmegaConf.update(cfg, name, value)
+            if not _resolves(cfg):
+                refused.append((split, point))
+    assert len(points) > 1 and not refused
+
+
+def _official_refusals(task: str, source: str) -> set[tuple[str, str]]:
+    """(intermediate step, target) pairs of a task, every one-step chain x every target, that split=official refuses."""
+    base = compose_train(f"task={task}", "+stage=target", "split=official", f"source={source}")
+    refused = set()
+    for step in base.task.datasets:
+        for target in (r for r in base.task.datasets if r != step):
+            OmegaConf.update(base, "intermediate.steps", [step])
+            OmegaConf.update(base, "stage.target", target)
+            if not _resolves(base):
+                refused.add((step, target))
+    return refused
+
+
+@pytest.mark.parametrize("task", sorted(p.stem for p in (Path(CONF_DIR) / "task").glob("*.yaml")))
+def test_official_refuses_only_translate_train_targets_after_an_english_step(task):
+    """Every shipped task x one-step chain x target under split=official. The refused ones are real leaks: a
+    translate-train set (XNLI, PAWS-X; train only, validation/test carved by shared id) as the target after an
+    English step that declares its own splits (XNLI: MNLI or XNLI en, whose train rows are the originals of
+    the translated ones; PAWS-X: PAWS-X en), or PAWS-Wiki (train only) after PAWS-X en. The presets' targets
+    (`en`) and translate-train intermediates are never refused; stand-ins (source=embedded) carve every split alike."""
+    expected = {
+        "xnli": {(step, f"intermediate_translate_train_{lang}") for step in ("intermediate", "en") for lang in XNLI_LANGS},
+        "pawsx": {("en", "intermediate")} | {("en", f"intermediate_translate_train_{lang}") for lang in PAWSX_LANGS},
+    }.get(task, set())
+    assert _official_refusals(task, "hub") == expected
+    assert _official_refusals(task, "embedded") == set()
 
 
 def _xnli(*overrides: str):

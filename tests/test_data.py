@@ -286,3 +286,23 @@ def test_the_shipped_crosslingual_similarity_target_is_split_by_id_with_its_inte
     german_held_out = {pair(t) for s in ("validation", "test") for t in german.rows[s]["text"]}
     assert len(german_held_out) > 100 and not german_held_out & inter_train
     assert german_held_out <= held_out["validation"] | held_out["test"]
+
+
+def test_official_carve_of_a_train_only_translation_leaves_its_held_out_ids_in_a_full_partners_train():
+    """Why split=official refuses some chains (itt.stages.check_translations_held_out): English declares
+    train/validation/test, its German translation train only. German's validation and test are carved from
+    its train rows by shared id, but English keeps every train id in its train split, so English training
+    holds the originals of German held-out items."""
+    def rows_of(split, n, word):
+        return Dataset.from_dict({"text": [f"{word} {i}" for i in range(n)], "label": [i % 2 for i in range(n)],
+                                  "id": [f"{split}:{i}" for i in range(n)]})
+
+    en = make_splits({s: rows_of(s, n, "the") for s, n in (("train", 400), ("validation", 60), ("test", 60))},
+                     OFFICIAL, CLS, 0, "en", by_id=True)
+    de = make_splits({"train": rows_of("train", 400, "der")}, OFFICIAL, CLS, 0, "de", by_id=True)
+    assert len(en["train"]) == 400  # English's own splits as declared: every train id stays in training
+    for carved in ("validation", "test"):
+        assert set(de[carved]["id"]) & set(en["train"]["id"]) == set(de[carved]["id"]) != set()
+    # a partner that carves the same splits leaves them out of its train: no overlap
+    fr = make_splits({"train": rows_of("train", 400, "le")}, OFFICIAL, CLS, 0, "fr", by_id=True)
+    assert not (set(de["validation"]["id"]) | set(de["test"]["id"])) & set(fr["train"]["id"])
