@@ -150,6 +150,25 @@ def test_select_on_names_a_mixture_member_or_fails_in_one_line():
         resolve(_compose(*SEQ, "intermediate.steps=[[mnli,stsb]]", "intermediate.select_on=target"))
 
 
+def test_the_zero_shot_eval_sets_are_held_out_with_their_english_originals(tmp_path):
+    """PAWS-X's de/zh (fr/es in the demo) are translations of the English target's rows: they are split by the
+    shared id with it, so no eval item's English original is in the target's training rows (under split=paper,
+    unaligned, most were: the pooled English dev/test went 70 % into training)."""
+    from itt.build import prepare_data  # noqa: PLC0415
+    from itt.models.loading import load_tokenizer, pretrained_source  # noqa: PLC0415
+
+    cfg = _compose("experiment=sequence_study_demo", "+stage=target", "stage.target=target", "stage.itt=false",
+                   "stage.evals=[de,fr,es]", f"paths.root={tmp_path}")  # split=paper: stand-ins have no official splits
+    assert {"target", "de", "fr", "es"} <= identity.aligned_roles(cfg)
+    assert {"target", "de", "zh"} <= identity.aligned_roles(_compose(*SEQ))
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path / "models"))
+    (target,), evals = prepare_data(resolve(cfg), tokenizer)
+    held_out = set(target.rows["validation"]["id"]) | set(target.rows["test"]["id"])
+    for e in evals:
+        ids = {i for s in ("validation", "test") for i in e.rows[s]["id"]}
+        assert ids and ids <= held_out, (e.name, len(ids - held_out))
+
+
 @pytest.mark.parametrize("preset", ["sequence_study", "sequence_study_demo"])
 def test_the_sequence_study_names_six_targets_and_five_intermediate_runs(preset):
     jobs = _jobs(f"experiment={preset}", "+stage=target")
