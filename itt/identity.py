@@ -55,10 +55,13 @@ def numerics(spec: RunSpec) -> dict:
 def hparams_payload(spec: RunSpec) -> dict:
     s = spec.settings
     effective = {k: v for k, v in numerics(spec).items() if k != "device"}
+    optim = _plain(s.optim)
+    if optim.get("freeze_encoder"):  # frozen: the encoder without the head's modules (BERT's pooler trains):
+        optim["freeze_encoder"] = "head_modules"  # other numbers than versions that froze the pooler
     return {
         "trainer": {k: v for k, v in _plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY},
         "data": {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY},
-        "optim": _plain(s.optim), "split": _plain(spec.cfg.split), "source": spec.cfg.source.name,
+        "optim": optim, "split": _plain(spec.cfg.split), "source": spec.cfg.source.name,
         "numerics": effective,
     }
 

@@ -20,6 +20,7 @@ from itt.data.datamodule import model_inputs
 
 from itt.errors import TrainingFailed
 from itt.eval_casts import EvalCastCache
+from itt.models import heads
 from itt.models.multihead import MultiHeadModel
 from itt.models.fast_dropout import apply as apply_fast_dropout
 from itt.models.sparse_embedding_grad import apply as apply_sparse_embedding_grad, touched_rows_norm
@@ -63,8 +64,7 @@ class ITTModule(pl.LightningModule):
         self.test_items: dict[str, list[dict]] = {}  # per eval set ("" for the own split): one {pred, gold} per item
         self.eval_casts = EvalCastCache()  # each weight cast to the autocast dtype once per evaluation epoch
         if optim_cfg.freeze_encoder:
-            for p in model.base_model.parameters():
-                p.requires_grad_(False)
+            heads.freeze_encoder(model)
 
     def setup(self, stage: str) -> None:
         prepare_for_training(self.model, self.fast_dropout, self.sparse_embedding_grad,

@@ -69,7 +69,8 @@ def test_run_id_is_stable_and_changes_with_what_determines_the_result():
     for change in ["seed=1", "stage.itt=false", "stage.target=crosslingual", "optim.lr=1e-4", "model=bert",
                    "task.datasets.domain.embedded_rows=100", "task.datasets.intermediate.embedded_rows=1000",
                    "trainer.precision=32-true", "data.pad_to_multiple_of=8", "model.fast_dropout=true",
-                   "stage.head_policy=head", "intermediate.optim.lr=1e-5", "data.eval_batch_size=7"]:
+                   "stage.head_policy=head", "intermediate.optim.lr=1e-5", "data.eval_batch_size=7",
+                   "optim.freeze_encoder=true"]:
         assert identity.run_id(make(*base, change)) != a, change
     # what does not change the result does not change the id
     for same in ["logger=csv", "paths.root=/elsewhere", "data.num_workers=2", "trainer.enable_progress_bar=true",

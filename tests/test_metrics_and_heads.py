@@ -109,6 +109,17 @@ def test_the_head_policy_is_the_same_for_every_architecture(tmp_path, arch):
     assert outcome == "kept" and all(torch.equal(state[k], parent_state[k]) for k in state)
 
 
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_freeze_encoder_trains_the_same_head_in_every_architecture(arch):
+    """optim.freeze_encoder=true trains exactly what the head policy calls the head: BERT's pooler too."""
+    config_cls, projection, inner_head = ARCHITECTURES[arch]
+    model = AutoModelForSequenceClassification.from_config(_tiny(config_cls, num_labels=3))
+    heads.freeze_encoder(model)
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    head = {f"{m}.{name}" for m, module in heads.head_modules(model).items() for name, _ in module.named_parameters()}
+    assert trained == head and f"{projection}.weight" in trained and all(f"{m}.weight" in trained for m in inner_head)
+
+
 def test_a_parent_of_another_architecture_is_refused(tmp_path):
     parent = AutoModelForSequenceClassification.from_config(_tiny(RobertaConfig, num_labels=2))
     parent.save_pretrained(tmp_path / "parent")

@@ -49,6 +49,18 @@ def head_modules(model: nn.Module) -> dict[str, nn.Module]:
     return heads
 
 
+def freeze_encoder(model: nn.Module) -> None:
+    """``optim.freeze_encoder``: train the head only, the head as :func:`head_modules` has it, so BERT's pooler
+    trains as RoBERTa's dense layer and XLNet's summary do (freezing ``base_model`` froze BERT's pooler alone).
+    A multi-head model: each member's head, its one shared encoder frozen."""
+    for member in getattr(model, "models", [model]):
+        for p in encoder(member).parameters():
+            p.requires_grad_(False)
+        for module in head_modules(member).values():
+            for p in module.parameters():
+                p.requires_grad_(True)
+
+
 def final_projection(model: nn.Module) -> str:
     """The dotted name of the last ``nn.Linear`` outside the encoder."""
     prefix = model.base_model_prefix
