@@ -83,22 +83,38 @@ def sweep_points(overrides: list[str], config_dir: str | None = None) -> list[li
 
 def _train_rows(cfg, spec) -> int | None:
     """Training rows of a run, known without reading the data: the stand-in's size (source=embedded, not a
-    local file) or the spec's ``max_rows`` cap; None otherwise (a hub dataset or a local file without
-    ``max_rows``; the plan shows "?")."""
+    local file), a single local file's rows (counted, not parsed; at most ``max_rows``) or the spec's
+    ``max_rows`` cap; None otherwise (a hub dataset without ``max_rows``, a local folder; the plan shows
+    "?"). A local file is counted because a cap is not its size: PAWS-X dev (2,000 rows) under a spec
+    capped at 3,000 was planned as 2,100 training rows, not ~1,400."""
+    from itt.data.files import is_local  # noqa: PLC0415
+
     fraction = cfg.split.train / (cfg.split.train + cfg.split.validation + cfg.split.test)
     total = 0
     for role in spec.roles:
         node = cfg.task.datasets[role]
-        from itt.data.files import is_local  # noqa: PLC0415
-
+        local = _local_rows(node) if is_local(node.path) else None
         if cfg.source.name == "embedded" and not is_local(node.path):
             n = node.embedded_rows
+        elif local is not None:
+            n = min(local, node.max_rows) if node.get("max_rows") else local
         elif node.get("max_rows"):
             n = node.max_rows
         else:
             return None
         total += math.floor(n * fraction) if cfg.split.name == "paper" else n
     return total
+
+
+def _local_rows(node) -> int | None:
+    """The rows of a spec's single local file that its declared splits read (a single file is the
+    ``train`` split to the loader); None when they are not countable without reading the data."""
+    from itt.data.files import line_rows  # noqa: PLC0415
+
+    declared = [theirs for theirs in (node.get("splits") or {}).values() if theirs]
+    if declared != ["train"]:
+        return None
+    return line_rows(node.path, header=not node.get("columns"))
 
 
 def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Planned], list[Planned]]:

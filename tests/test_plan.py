@@ -113,3 +113,23 @@ def test_a_task_config_of_ones_own_plans_with_config_dir_as_itt_train_takes_it(t
     assert missing.returncode == 2 and missing.stderr.strip() == f"error: --config-dir {tmp_path / 'nowhere'}: no such directory"
     other = run_itt("--config-name", "x", *args, root=tmp_path, module="itt.plan")
     assert other.returncode == 2 and "itt.plan takes overrides, -m and --config-dir only" in other.stderr
+
+
+def test_a_local_file_is_planned_at_its_own_size_not_at_the_specs_max_rows_cap(tmp_path):
+    # A hub spec capped at max_rows pointed at a smaller local file (PAWS-X dev, 2,000 rows, under pawsx's
+    # en spec capped at 3,000) was planned at the cap: 2,100 training rows instead of ~1,400.
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"review number {i},{'pos' if i % 2 else 'neg'}\n" for i in range(200)))
+    headerless = tmp_path / "reviews.tsv"
+    headerless.write_text("".join(f"review number {i}\t{'pos' if i % 2 else 'neg'}" + ("\n" if i < 99 else "") for i in range(100)))
+    common = ("model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=false", "source=embedded",
+              "task.datasets.domain.splits={train:train,validation:null,test:null}")
+    result = run_itt(*common, f"task.datasets.domain.path={data}", root=tmp_path, module="itt.plan")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "rows x epochs 140 x " in result.stdout, result.stdout  # 200 rows (the header is not one) x 0.70
+    capped = run_itt(*common, f"task.datasets.domain.path={data}", "task.datasets.domain.max_rows=100", root=tmp_path,
+                     module="itt.plan")
+    assert "rows x epochs 70 x " in capped.stdout, capped.stdout  # a cap below the file's size still applies
+    bare = run_itt(*common, f"task.datasets.domain.path={headerless}", "task.datasets.domain.columns=[text,label]",
+                   root=tmp_path, module="itt.plan")
+    assert "rows x epochs 70 x " in bare.stdout, bare.stdout  # no header, no newline after the last row
