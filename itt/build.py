@@ -4,6 +4,7 @@ Trainer, in ``itt.trainer``). The pipeline, the benchmark and the tests all buil
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from omegaconf import OmegaConf
 
 from itt import identity
 from itt.data.datamodule import ITTDataModule
+from itt.data.files import is_local, line_rows
 from itt.data.preparation import Prepared, Protocol, prepare
 from itt.errors import ConfigError
 from itt.models import multihead
@@ -22,6 +24,7 @@ from itt.schema import DatasetSpec
 from itt.stages import RunSpec
 from itt.tasks import Task, get_task
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class Built:
@@ -88,6 +91,8 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, spec.settings.data.max_length, Path(cfg.paths.cache),
                         cfg.source.hub_timeout_s)
     aligned = identity.aligned_roles(cfg)
+    for line in unaligned_translations(spec, aligned):
+        log.warning("%s", line)
     for role in spec.roles:
         task = task_of(cfg, cfg.task.datasets[role])
         if not task.trainable:
@@ -99,6 +104,35 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
                      by_id=name in aligned, eval_only=True, where=f"task.evals.{name} ({cfg.task.evals[name].path})")
              for name in spec.evals]
     return train, evals
+
+
+def unaligned_translations(spec: RunSpec, aligned: set[str]) -> list[str]:
+    """Local files the run (or a step before it) trains on and local files of another language in the same run
+    with exactly as many rows, where the two are not split by shared id (``aligned_with``): likely row-by-row
+    translations (XTREME's dev sets are) whose validation/test items then have their translation in a training
+    split, scored as if unseen. Nothing says they are translations, so this is a warning, not an error; rows are
+    counted without reading the data (``line_rows``)."""
+    cfg = spec.cfg
+    # the run's own roles first, so the suggestion points an intermediate at its target (aligned_with: en)
+    trained = dict.fromkeys(role for step in [spec, *reversed(spec.chain())] for role in step.roles)
+    named = {**{role: f"task.datasets.{role}" for role in cfg.task.datasets}, **{name: f"task.evals.{name}" for name in spec.evals}}
+    nodes = {**dict(cfg.task.datasets), **{name: cfg.task.evals[name] for name in spec.evals}}
+    uses = [*trained, *(name for name in spec.evals if name not in trained)]
+    counts = {name: line_rows(nodes[name].path, header=not nodes[name].get("columns"))
+              for name in uses if is_local(nodes[name].path)}
+    lines, seen = [], set()
+    for role in trained:
+        for other in uses:
+            pair = frozenset((role, other))
+            if other == role or counts.get(role) is None or counts[role] != counts.get(other) or pair in seen:
+                continue
+            seen.add(pair)
+            if nodes[role].get("lang") == nodes[other].get("lang") or {role, other} <= aligned:
+                continue
+            lines.append(f"{named[other]} ({nodes[other].get('lang')}) has as many rows as {named[role]} ({nodes[role].get('lang')}), "
+                         f"{counts[role]:,}, and they are not split by shared row id: if they are translations row by row, "
+                         f"add aligned_with: {role} to {named[other]} (else items whose translation is trained on are scored as unseen)")
+    return lines
 
 
 def data_module(spec: RunSpec, tokenizer, train: list[Prepared], evals: list[Prepared], pad_multiple: int) -> ITTDataModule:
