@@ -17,14 +17,12 @@ for a command that does not compose.
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from itt import identity, ledger
-from itt.errors import ConfigError, ITTError, describe
+from itt import cli, identity, ledger
+from itt.errors import ITTError, describe
 
 
 @dataclass
@@ -42,29 +40,6 @@ class Planned:
         return f"{self.rows:,} x {self.epochs}" if self.rows is not None else f"? x {self.epochs}"
 
 
-@contextmanager
-def _hydra(config_dir: str | None):
-    """Hydra initialised as ``python -m itt.train`` initialises it: itt's ``conf/``, and a user's
-    ``--config-dir`` searched before it (what Hydra's own flag does), so a task config kept outside the
-    repository plans to the same runs and ids as it trains."""
-    from hydra._internal.hydra import Hydra  # noqa: PLC0415
-    from hydra._internal.utils import create_config_search_path  # noqa: PLC0415
-    from hydra.core.global_hydra import GlobalHydra  # noqa: PLC0415
-    from hydra.core.config_search_path import SearchPathQuery  # noqa: PLC0415
-
-    from itt.train import CONF_DIR  # noqa: PLC0415 (registers schemas and resolvers)
-
-    search_path = create_config_search_path(CONF_DIR)
-    if config_dir is not None:
-        search_path.prepend("command-line", f"file://{config_dir}", anchor=SearchPathQuery(provider="schema"))
-    GlobalHydra.instance().clear()
-    Hydra.create_main_hydra2(task_name="itt", config_search_path=search_path)
-    try:
-        yield
-    finally:
-        GlobalHydra.instance().clear()
-
-
 def sweep_points(overrides: list[str], config_dir: str | None = None) -> list[list[str]]:
     """The override list of every job, as Hydra's basic sweeper expands them (the experiment's
     ``hydra.sweeper.params`` first, the command line after)."""
@@ -74,7 +49,7 @@ def sweep_points(overrides: list[str], config_dir: str | None = None) -> list[li
 
     parser = OverridesParser.create()
     fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
-    with _hydra(config_dir):
+    with cli.composing(config_dir):
         cfg = compose("train", overrides=fixed, return_hydra_config=True)
     params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
     (batch,) = BasicSweeper.split_arguments(parser.parse_overrides([*params, *overrides]), None)
@@ -122,7 +97,7 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
 
     points = sweep_points(overrides, config_dir)
     targets, pulled, rows_by_root = [], {}, {}
-    with _hydra(config_dir):
+    with cli.composing(config_dir):
         for point in points:
             cfg = compose("train", overrides=point)
             root = str(cfg.paths.root)
@@ -193,42 +168,15 @@ def _line(p: Planned) -> str:
     return text + (f"  error: {p.error}" if p.error else "")
 
 
-def split_flags(argv: list[str]) -> tuple[list[str], str | None]:
-    """The overrides and the ``--config-dir``/``-cd`` directory (absolute) of a command line; ``-m`` is
-    dropped (a plan is always of the whole sweep). Hydra's other flags change nothing a plan shows or
-    are not supported here: one line saying so, not a parser error about the flag."""
-    overrides, config_dir, rest = [], None, list(argv)
-    while rest:
-        arg = rest.pop(0)
-        if arg in ("-m", "--multirun"):
-            continue
-        name, eq, value = arg.partition("=")
-        if name in ("--config-dir", "-cd"):
-            if not eq:
-                if not rest:
-                    raise ConfigError(f"{name} needs a directory")
-                value = rest.pop(0)
-            config_dir = os.path.abspath(value)
-            if not os.path.isdir(config_dir):
-                raise ConfigError(f"{name} {value}: no such directory")
-        elif arg.startswith("-"):
-            raise ConfigError(f"itt.plan takes overrides, -m and --config-dir only, not {arg}")
-        else:
-            overrides.append(arg)
-    return overrides, config_dir
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
-        args, config_dir = split_flags(sys.argv[1:] if argv is None else argv)
+        args, config_dir = cli.split_flags(sys.argv[1:] if argv is None else argv, "itt.plan")
         targets, pulled = plan(args, config_dir)
     except ITTError as exc:
         print(f"error: {describe(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 (Hydra's composition errors: one line, as itt.train prints them)
-        from itt.cli import user_error  # noqa: PLC0415
-
-        error = user_error(exc, in_job=False)
+        error = cli.user_error(exc, in_job=False)
         if error is None:
             raise
         print(f"error: {describe(error)}", file=sys.stderr)
