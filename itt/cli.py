@@ -87,22 +87,26 @@ def composing(config_dir: str | None):
     user's ``--config-dir`` searched before it (what Hydra's own flag does), so the commands that compose
     without running (``itt.plan``, ``itt.data check``, ``--status``) read a task config kept outside the
     repository as a run would."""
+    # What hydra.initialize_config_dir does (version base, the caller's Hydra restored afterwards), with the
+    # extra directory prepended to the search path as Hydra's --config-dir prepends it.
+    from hydra import version  # noqa: PLC0415
     from hydra._internal.hydra import Hydra  # noqa: PLC0415
     from hydra._internal.utils import create_config_search_path  # noqa: PLC0415
-    from hydra.core.global_hydra import GlobalHydra  # noqa: PLC0415
     from hydra.core.config_search_path import SearchPathQuery  # noqa: PLC0415
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup  # noqa: PLC0415
 
     from itt.train import CONF_DIR  # noqa: PLC0415 (registers schemas and resolvers)
 
+    backup = get_gh_backup()
+    version.setbase("1.3")
     search_path = create_config_search_path(CONF_DIR)
     if config_dir is not None:
         search_path.prepend("command-line", f"file://{config_dir}", anchor=SearchPathQuery(provider="schema"))
-    GlobalHydra.instance().clear()
     Hydra.create_main_hydra2(task_name="itt", config_search_path=search_path)
     try:
         yield
     finally:
-        GlobalHydra.instance().clear()
+        restore_gh_from_backup(backup)
 
 
 def split_flags(argv: list[str], program: str) -> tuple[list[str], str | None]:
