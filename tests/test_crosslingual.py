@@ -312,3 +312,34 @@ def test_local_translations_not_split_by_id_are_named_before_they_leak(tmp_path)
     assert [line.split(" has ")[0] for line in found] == ["task.datasets.intermediate (de)"]
     assert found[0].endswith("add aligned_with: en to task.datasets.intermediate (else items whose translation is "
                              "trained on are scored as unseen)")
+
+
+def test_aligned_files_whose_labels_do_not_match_id_by_id_are_named():
+    # Split by row id, a German file with one extra line at the top (a header) or one row deleted puts every
+    # German item next to another English item's id: the split says "no eval item's translation is trained
+    # on" and it is false. Translations keep their gold label (PAWS-X dev ~98 %, XNLI 100 %): shifted files
+    # agree at chance.
+    from datasets import Dataset, DatasetDict
+
+    from itt.build import misaligned_translations
+    from itt.data.preparation import Prepared
+
+    rng = __import__("random").Random(0)
+    labels = [rng.randint(0, 1) for _ in range(201)]
+
+    def prepared(name, gold, labels_names=("0", "1")):
+        ids = [f"train:{i}" for i in range(len(gold))]
+        rows = DatasetDict({"validation": Dataset.from_dict({"id": ids[:100], "label": gold[:100]}),
+                            "test": Dataset.from_dict({"id": ids[100:], "label": gold[100:]})})
+        return Prepared(name, None, None, list(labels_names), DatasetDict(), rows, False, f"task.evals.{name} ({name}.tsv)")
+
+    en = prepared("en", labels[:200])
+    en.where = "task.datasets.en (en.tsv)"
+    relabelled = labels[:200]
+    relabelled[5] = 1 - relabelled[5]  # translations relabelled here and there: fine
+    evals = [prepared("de", relabelled), prepared("fr", labels[1:201]), prepared("nli", [y % 3 for y in labels[:200]], ("a", "b", "c"))]
+    aligned = {"en", "de", "fr", "nli"}
+    (line,) = misaligned_translations([en], evals, aligned)  # fr: shifted by one row; nli: another label space
+    assert line.startswith("task.evals.fr (fr.tsv) is split by row id with task.datasets.en (en.tsv), but the gold labels "
+                           "of only ") and "of their 200 shared validation/test ids agree" in line
+    assert misaligned_translations([en], evals, aligned - {"fr"}) == []  # not aligned: not this check's business
