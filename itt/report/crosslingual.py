@@ -143,7 +143,7 @@ def robustness_table(lines: pd.DataFrame) -> pd.DataFrame:
         table[col] = np.nan if col != "single_variant" else None
     keyed = rob.groupby(LANG_BASE + ["eval"], dropna=False)
     for i, r in table.iterrows():
-        if r["itt_variant"] is None:
+        if pd.isna(r["itt_variant"]):  # no-ITT runs only (e.g. a baseline at other hparams): NaN, not None
             continue
         g = keyed.get_group(tuple(r[k] for k in LANG_BASE + ["eval"]))
         mean_rows = keyed.get_group(tuple(r[k] for k in LANG_BASE) + (ROBUST_STATS[0],))
