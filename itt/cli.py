@@ -17,7 +17,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from itt.errors import ITTError, chain, describe, ours
+from itt.errors import ConfigError, ITTError, chain, describe, ours
 from itt.progress import in_sweep
 
 _ITT_DIR = str(Path(__file__).resolve().parent)
@@ -79,3 +79,56 @@ def _raised_in_itt(exc: BaseException) -> bool:
 def exit_with(error: BaseException) -> None:
     print(f"error: {describe(error)}", file=sys.stderr)
     sys.exit(getattr(error, "exit_code", 2))
+
+
+@contextlib.contextmanager
+def composing(config_dir: str | None):
+    """Hydra initialised for ``compose`` as ``python -m itt.train`` initialises it: itt's ``conf/``, and a
+    user's ``--config-dir`` searched before it (what Hydra's own flag does), so the commands that compose
+    without running (``itt.plan``, ``itt.data check``, ``--status``) read a task config kept outside the
+    repository as a run would."""
+    # What hydra.initialize_config_dir does (version base, the caller's Hydra restored afterwards), with the
+    # extra directory prepended to the search path as Hydra's --config-dir prepends it.
+    from hydra import version  # noqa: PLC0415
+    from hydra._internal.hydra import Hydra  # noqa: PLC0415
+    from hydra._internal.utils import create_config_search_path  # noqa: PLC0415
+    from hydra.core.config_search_path import SearchPathQuery  # noqa: PLC0415
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup  # noqa: PLC0415
+
+    from itt.train import CONF_DIR  # noqa: PLC0415 (registers schemas and resolvers)
+
+    backup = get_gh_backup()
+    version.setbase("1.3")
+    search_path = create_config_search_path(CONF_DIR)
+    if config_dir is not None:
+        search_path.prepend("command-line", f"file://{config_dir}", anchor=SearchPathQuery(provider="schema"))
+    Hydra.create_main_hydra2(task_name="itt", config_search_path=search_path)
+    try:
+        yield
+    finally:
+        restore_gh_from_backup(backup)
+
+
+def split_flags(argv: list[str], program: str) -> tuple[list[str], str | None]:
+    """The overrides and the ``--config-dir``/``-cd`` directory (absolute) of a command line; ``-m`` is
+    dropped (these commands always cover the whole sweep). Hydra's other flags change nothing these commands show or
+    are not supported here: one line saying so, not a parser error about the flag."""
+    overrides, config_dir, rest = [], None, list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("-m", "--multirun"):
+            continue
+        name, eq, value = arg.partition("=")
+        if name in ("--config-dir", "-cd"):
+            if not eq:
+                if not rest:
+                    raise ConfigError(f"{name} needs a directory")
+                value = rest.pop(0)
+            config_dir = os.path.abspath(value)
+            if not os.path.isdir(config_dir):
+                raise ConfigError(f"{name} {value}: no such directory")
+        elif arg.startswith("-"):
+            raise ConfigError(f"{program} takes overrides, -m and --config-dir only, not {arg}")
+        else:
+            overrides.append(arg)
+    return overrides, config_dir

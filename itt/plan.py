@@ -4,6 +4,7 @@ never imports torch.
 
     python -m itt.plan -m experiment=paper +stage=target
     python -m itt.plan -m experiment=demo +stage=target paths.root=/scratch/itt
+    python -m itt.plan --config-dir /path/conf task=my_task +stage=target    (a config dir of your own, as itt.train)
 
 Prints every run the sweep names (its sweep points as Hydra's basic sweeper expands them, with the
 experiment's ``hydra.sweeper.params``), whether it is ``cached`` (ok in the ledger), ``failed`` before
@@ -20,7 +21,7 @@ import statistics
 import sys
 from dataclasses import dataclass
 
-from itt import identity, ledger
+from itt import cli, identity, ledger
 from itt.errors import ITTError, describe
 
 
@@ -39,18 +40,16 @@ class Planned:
         return f"{self.rows:,} x {self.epochs}" if self.rows is not None else f"? x {self.epochs}"
 
 
-def sweep_points(overrides: list[str]) -> list[list[str]]:
+def sweep_points(overrides: list[str], config_dir: str | None = None) -> list[list[str]]:
     """The override list of every job, as Hydra's basic sweeper expands them (the experiment's
     ``hydra.sweeper.params`` first, the command line after)."""
-    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+    from hydra import compose  # noqa: PLC0415
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper  # noqa: PLC0415
     from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: PLC0415
 
-    from itt.train import CONF_DIR  # noqa: PLC0415 (registers schemas and resolvers)
-
     parser = OverridesParser.create()
     fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with cli.composing(config_dir):
         cfg = compose("train", overrides=fixed, return_hydra_config=True)
     params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
     (batch,) = BasicSweeper.split_arguments(parser.parse_overrides([*params, *overrides]), None)
@@ -59,16 +58,21 @@ def sweep_points(overrides: list[str]) -> list[list[str]]:
 
 def _train_rows(cfg, spec) -> int | None:
     """Training rows of a run, known without reading the data: the stand-in's size (source=embedded, not a
-    local file) or the spec's ``max_rows`` cap; None otherwise (a hub dataset or a local file without
-    ``max_rows``; the plan shows "?")."""
+    local file), a single local file's rows (counted, not parsed; at most ``max_rows``) or the spec's
+    ``max_rows`` cap; None otherwise (a hub dataset without ``max_rows``, a local folder; the plan shows
+    "?"). A local file is counted because a cap is not its size: PAWS-X dev (2,000 rows) under a spec
+    capped at 3,000 was planned as 2,100 training rows, not ~1,400."""
+    from itt.data.files import is_local  # noqa: PLC0415
+
     fraction = cfg.split.train / (cfg.split.train + cfg.split.validation + cfg.split.test)
     total = 0
     for role in spec.roles:
         node = cfg.task.datasets[role]
-        from itt.data.files import is_local  # noqa: PLC0415
-
+        local = _local_rows(node) if is_local(node.path) else None
         if cfg.source.name == "embedded" and not is_local(node.path):
             n = node.embedded_rows
+        elif local is not None:
+            n = min(local, node.max_rows) if node.get("max_rows") else local
         elif node.get("max_rows"):
             n = node.max_rows
         else:
@@ -77,14 +81,23 @@ def _train_rows(cfg, spec) -> int | None:
     return total
 
 
-def plan(overrides: list[str]) -> tuple[list[Planned], list[Planned]]:
-    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+def _local_rows(node) -> int | None:
+    """The rows of a spec's single local file that its declared splits read (a single file is the
+    ``train`` split to the loader); None when they are not countable without reading the data."""
+    from itt.data.files import line_rows  # noqa: PLC0415
 
-    from itt.train import CONF_DIR  # noqa: PLC0415
+    declared = [theirs for theirs in (node.get("splits") or {}).values() if theirs]
+    if declared != ["train"]:
+        return None
+    return line_rows(node.path, header=not node.get("columns"))
 
-    points = sweep_points(overrides)
+
+def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Planned], list[Planned]]:
+    from hydra import compose  # noqa: PLC0415
+
+    points = sweep_points(overrides, config_dir)
     targets, pulled, rows_by_root = [], {}, {}
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with cli.composing(config_dir):
         for point in points:
             cfg = compose("train", overrides=point)
             root = str(cfg.paths.root)
@@ -156,16 +169,14 @@ def _line(p: Planned) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("-m", "--multirun")]
     try:
-        targets, pulled = plan(args)
+        args, config_dir = cli.split_flags(sys.argv[1:] if argv is None else argv, "itt.plan")
+        targets, pulled = plan(args, config_dir)
     except ITTError as exc:
         print(f"error: {describe(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 (Hydra's composition errors: one line, as itt.train prints them)
-        from itt.cli import user_error  # noqa: PLC0415
-
-        error = user_error(exc, in_job=False)
+        error = cli.user_error(exc, in_job=False)
         if error is None:
             raise
         print(f"error: {describe(error)}", file=sys.stderr)

@@ -341,3 +341,71 @@ def test_me5_small_on_local_english_data_evaluates_every_local_language_and_the_
     languages = report.languages
     assert {"language", "average", "gap", "family"} <= set(languages["view"])
     assert {"de", "sw"} <= set(languages.loc[languages["view"] == "language", "eval"])
+
+
+def test_local_translations_not_split_by_id_are_named_before_they_leak(tmp_path):
+    # XTREME's dev sets are translations row by row. A task config of one's own that forgets aligned_with on
+    # an eval set (or a target-language intermediate) splits it on its own: most of its validation/test items
+    # then have their translation in the target's training split, scored as unseen, silently.
+    from itt.build import unaligned_translations
+    from itt.stages import resolve
+
+    def tsv(name, n):
+        path = tmp_path / f"{name}.tsv"
+        path.write_text("".join(f"{name} sentence {i}\t{name} other {i}\t{i % 2}\n" for i in range(n)))
+        return path
+
+    en, de, fr_short = tsv("en", 40), tsv("de", 40), tsv("fr", 39)
+    local = lambda where, path: (f"{where}.path={path}", f"{where}.columns=[sentence1,sentence2,label]",  # noqa: E731
+                                 f"{where}.splits={{train:train,validation:null,test:null}}")
+    base = ("task=pawsx", "+stage=target", "stage.target=en", "stage.itt=false", *local("task.datasets.en", en),
+            *local("task.evals.de", de), *local("task.evals.fr", fr_short), "stage.evals=[de,fr]")
+
+    def warnings(*extra):
+        cfg = compose_train(*base, *extra)
+        return unaligned_translations(resolve(cfg), identity.aligned_roles(cfg))
+
+    assert warnings() == []  # pawsx's eval sets say aligned_with: en; fr has another row count anyway
+    assert warnings("task.evals.de.aligned_with=null", "task.evals.fr.aligned_with=null") == [
+        "task.evals.de (de) has as many rows as task.datasets.en (en), 40, and they are not split by shared row id: "
+        "if they are translations row by row, add aligned_with: en to task.evals.de (else items whose translation is "
+        "trained on are scored as unseen)"]
+    # a target-language intermediate before the target: its training rows are translations too
+    intermediate = (*local("task.datasets.intermediate", tsv("intermediate", 40)), "task.datasets.intermediate.lang=de",
+                    "task.datasets.intermediate.subset=null", "task.datasets.intermediate.label_map=null")
+    assert warnings(*intermediate, "stage.itt=true") == []  # pawsx's intermediate says aligned_with: en
+    found = warnings(*intermediate, "stage.itt=true", "task.datasets.intermediate.aligned_with=null")
+    assert [line.split(" has ")[0] for line in found] == ["task.datasets.intermediate (de)"]
+    assert found[0].endswith("add aligned_with: en to task.datasets.intermediate (else items whose translation is "
+                             "trained on are scored as unseen)")
+
+
+def test_aligned_files_whose_labels_do_not_match_id_by_id_are_named():
+    # Split by row id, a German file with one extra line at the top (a header) or one row deleted puts every
+    # German item next to another English item's id: the split says "no eval item's translation is trained
+    # on" and it is false. Translations keep their gold label (PAWS-X dev ~98 %, XNLI 100 %): shifted files
+    # agree at chance.
+    from datasets import Dataset, DatasetDict
+
+    from itt.build import misaligned_translations
+    from itt.data.preparation import Prepared
+
+    rng = __import__("random").Random(0)
+    labels = [rng.randint(0, 1) for _ in range(201)]
+
+    def prepared(name, gold, labels_names=("0", "1")):
+        ids = [f"train:{i}" for i in range(len(gold))]
+        rows = DatasetDict({"validation": Dataset.from_dict({"id": ids[:100], "label": gold[:100]}),
+                            "test": Dataset.from_dict({"id": ids[100:], "label": gold[100:]})})
+        return Prepared(name, None, None, list(labels_names), DatasetDict(), rows, False, f"task.evals.{name} ({name}.tsv)", {})
+
+    en = prepared("en", labels[:200])
+    en.where = "task.datasets.en (en.tsv)"
+    relabelled = labels[:200]
+    relabelled[5] = 1 - relabelled[5]  # translations relabelled here and there: fine
+    evals = [prepared("de", relabelled), prepared("fr", labels[1:201]), prepared("nli", [y % 3 for y in labels[:200]], ("a", "b", "c"))]
+    aligned = {"en", "de", "fr", "nli"}
+    (line,) = misaligned_translations([en], evals, aligned)  # fr: shifted by one row; nli: another label space
+    assert line.startswith("task.evals.fr (fr.tsv) is split by row id with task.datasets.en (en.tsv), but the gold labels "
+                           "of only ") and "of their 200 shared validation/test ids agree" in line
+    assert misaligned_translations([en], evals, aligned - {"fr"}) == []  # not aligned: not this check's business

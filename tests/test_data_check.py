@@ -3,6 +3,8 @@ datasets; a broken spec is one FAIL line naming it; the size rule is checked; of
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import run_itt
 from hub_replicas.fixture import hub_replica  # noqa: F401
@@ -52,5 +54,32 @@ def test_the_intermediate_must_be_ten_times_each_target(hub_replica, online, cap
 def test_offline_it_says_so_in_one_line(tmp_path):
     result = run_itt("check", root=tmp_path, module="itt.data", env={"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
-    assert result.stdout.strip().splitlines() == [
-        "offline: the Hugging Face hub cannot be reached (HF_HUB_OFFLINE, no network or proxy); nothing checked"]
+    (line,) = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"offline: the Hugging Face hub cannot be reached \(HF_HUB_OFFLINE, no network or proxy\); "
+                        r"\d+ hub dataset\(s\) not checked", line), line
+
+
+def test_offline_a_task_config_of_ones_own_with_local_files_is_still_checked(tmp_path):
+    # A researcher with local files and no network (docs/crosslingual.md's recipe, added with --config-dir) got
+    # a traceback for --config-dir, and without it "nothing checked": local files need no hub.
+    (tmp_path / "en.tsv").write_text("".join(f"a sentence {i}\tanother {i}\t{i % 2}\n" for i in range(20)))
+    (tmp_path / "de.tsv").write_text("".join(f"ein Satz {i}\tnoch einer {i}\t{'x' if i == 3 else i % 2}\n" for i in range(20)))
+    spec = "{{path: {path}, columns: [s1, s2, label], text_fields: [s1, s2], labels: ['0', '1'], " \
+           "splits: {{train: train, validation: null, test: null}}, lang: {lang}}}"
+    (tmp_path / "conf" / "task").mkdir(parents=True)
+    (tmp_path / "conf" / "task" / "mine.yaml").write_text(
+        "defaults: [/schema/task/task@_here_, _self_]\nname: mine\nkind: sequence_classification\nprimary_metric: acc\n"
+        f"datasets:\n  intermediate: {{path: google-research-datasets/paws, subset: labeled_final, text_fields: [sentence1, sentence2], "
+        "labels: ['0', '1'], splits: {train: train, validation: null, test: null}, lang: en}\n"
+        f"  en: {spec.format(path=tmp_path / 'en.tsv', lang='en')}\n"
+        f"evals:\n  de: {spec.format(path=tmp_path / 'de.tsv', lang='de')}\n")
+    result = run_itt("check", "--config-dir", str(tmp_path / "conf"), "task=mine", root=tmp_path, module="itt.data",
+                     env={"HF_HUB_OFFLINE": "1"})
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert lines[0].endswith("; 1 hub dataset(s) not checked; local files below"), lines
+    assert lines[1].startswith(f"ok   task.datasets.en ({tmp_path / 'en.tsv'}): splits train; 20 rows read; labels 0, 1")
+    assert lines[2].startswith("FAIL task.evals.de: ") and "'x'" in lines[2], lines  # a bad label, named offline
+    assert len(lines) == 3
+    bad = run_itt("check", "--config-dir", str(tmp_path / "nowhere"), root=tmp_path, module="itt.data")
+    assert bad.returncode == 2 and bad.stderr.strip() == f"error: --config-dir {tmp_path / 'nowhere'}: no such directory"

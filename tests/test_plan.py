@@ -94,3 +94,42 @@ def test_a_run_that_failed_before_is_listed_with_its_error_and_planning_never_im
     assert re.search(rf"failed\s+target\s+{re.escape(victim)}.*error: DataError: data/x.csv row 3", result.stdout)
     assert "1 failed before (rerun)" in result.stdout
     assert "TORCH False" in result.stdout  # planning a sweep never loads torch
+
+
+def test_a_task_config_of_ones_own_plans_with_config_dir_as_itt_train_takes_it(tmp_path):
+    # docs/crosslingual.md's local-file recipe: a task config kept outside the repository, added with
+    # --config-dir. itt.plan "takes the same arguments as itt.train", so it must take that flag too
+    # (it was handed to Hydra's override parser: "error: LexerNoViableAltException: --config-dir").
+    conf = tmp_path / "conf" / "task"
+    conf.mkdir(parents=True)
+    (conf / "my_sentiment.yaml").write_text("defaults: [sentiment, _self_]\nname: my_sentiment\n")
+    args = ("model=bert", "task=my_sentiment", "+stage=target", "stage.target=domain", "source=embedded")
+    for flag in (["--config-dir", str(tmp_path / "conf")], [f"--config-dir={tmp_path / 'conf'}"], ["-cd", str(tmp_path / "conf")]):
+        result = run_itt(*flag, *args, root=tmp_path, module="itt.plan")
+        assert result.returncode == 0, result.stderr[-2000:]
+        statuses = _statuses(result.stdout)
+        assert len(statuses) == 2 and all(run_id.startswith("bert-my_sentiment-") for run_id in statuses), result.stdout
+    missing = run_itt("--config-dir", str(tmp_path / "nowhere"), *args, root=tmp_path, module="itt.plan")
+    assert missing.returncode == 2 and missing.stderr.strip() == f"error: --config-dir {tmp_path / 'nowhere'}: no such directory"
+    other = run_itt("--config-name", "x", *args, root=tmp_path, module="itt.plan")
+    assert other.returncode == 2 and "itt.plan takes overrides, -m and --config-dir only" in other.stderr
+
+
+def test_a_local_file_is_planned_at_its_own_size_not_at_the_specs_max_rows_cap(tmp_path):
+    # A hub spec capped at max_rows pointed at a smaller local file (PAWS-X dev, 2,000 rows, under pawsx's
+    # en spec capped at 3,000) was planned at the cap: 2,100 training rows instead of ~1,400.
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"review number {i},{'pos' if i % 2 else 'neg'}\n" for i in range(200)))
+    headerless = tmp_path / "reviews.tsv"
+    headerless.write_text("".join(f"review number {i}\t{'pos' if i % 2 else 'neg'}" + ("\n" if i < 99 else "") for i in range(100)))
+    common = ("model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=false", "source=embedded",
+              "task.datasets.domain.splits={train:train,validation:null,test:null}")
+    result = run_itt(*common, f"task.datasets.domain.path={data}", root=tmp_path, module="itt.plan")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "rows x epochs 140 x " in result.stdout, result.stdout  # 200 rows (the header is not one) x 0.70
+    capped = run_itt(*common, f"task.datasets.domain.path={data}", "task.datasets.domain.max_rows=100", root=tmp_path,
+                     module="itt.plan")
+    assert "rows x epochs 70 x " in capped.stdout, capped.stdout  # a cap below the file's size still applies
+    bare = run_itt(*common, f"task.datasets.domain.path={headerless}", "task.datasets.domain.columns=[text,label]",
+                   root=tmp_path, module="itt.plan")
+    assert "rows x epochs 70 x " in bare.stdout, bare.stdout  # no header, no newline after the last row

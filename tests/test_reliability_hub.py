@@ -241,3 +241,25 @@ def test_the_commit_of_a_hub_model_lands_in_the_row(run_itt, tmp_path):
     assert row["model_info"]["revision"] == sha
     assert row["dataset"]["revision"] is None  # a local file
     assert row["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_an_unreachable_hub_dataset_is_named_by_its_place_in_the_config(monkeypatch):
+    # task=pawsx with its target pointed at a local file, offline: the first hub eval set failed with
+    # "point task.datasets.<role>.path at a local file", naming neither the eval set nor where it lives.
+    import datasets  # noqa: PLC0415
+
+    from itt.data import loading  # noqa: PLC0415
+    from itt.schema import DatasetSpec  # noqa: PLC0415
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'google-research-datasets/paws-x' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    monkeypatch.setattr(loading, "ensure_offline_if_unreachable", lambda timeout_s: None)
+    spec = DatasetSpec(path="google-research-datasets/paws-x", subset="de", text_fields=["sentence1", "sentence2"])
+    with pytest.raises(HubUnreachableError) as raised:
+        loading.load_raw(spec, "hub", 1.0, where="task.evals.de (google-research-datasets/paws-x)")
+    assert str(raised.value) == (
+        "task.evals.de (google-research-datasets/paws-x): dataset 'google-research-datasets/paws-x' (subset de) is not "
+        "cached and the hub is unreachable: use source=embedded, or point its path at a local csv/tsv/jsonl/parquet "
+        "file (or leave it out: stage.evals)")

@@ -455,3 +455,24 @@ def test_constant_differences_and_missing_primary_metric(tmp_path):
     got = cell(comparison_table(load_ledger(tmp_path / "results.jsonl")), "bert", "domain")
     assert got["itt_n"] == 3 and got["delta"] == pytest.approx(0.1)
     assert math.isnan(got["p_value"]) and got["test_note"] == "zero variance of differences"
+
+
+def test_n_items_says_fewest_and_most_when_seeds_test_on_different_numbers_of_items(tmp_path):
+    # split=paper splits translations by a hash of seed and row id, so each seed has its own test size
+    # (PAWS-X dev: 292 and 310); "n items" showed the most common count, 292, a size one run did not have.
+    from report_ledger import eval_set, intermediate_row, dataset, target_row, write_ledger  # noqa: PLC0415
+
+    from itt.report import build_report, load_ledger  # noqa: PLC0415
+
+    rows = []
+    for seed, n in ((0, 100), (1, 120)):
+        inter = intermediate_row(f"int{seed}", dataset("mnli", "glue", "mnli"), seed=seed)
+        rows += [inter,
+                 target_row(f"n{seed}", seed=seed, value=0.6, evals={"de": eval_set("de", 0.5, n_test=n)}),
+                 target_row(f"i{seed}", seed=seed, value=0.7, parent=inter, evals={"de": eval_set("de", 0.6, n_test=n)})]
+    write_ledger(tmp_path, rows)
+    report = build_report(load_ledger(tmp_path / "results.jsonl"))
+    de = report.table.set_index("eval").loc["de"]
+    assert (de["n_items"], de["n_items_max"]) == (100, 120)
+    assert any(line.startswith("| xlmr | mnli |") and line.endswith("| 2 | 100–120 |")
+               for line in report.markdown().splitlines()), report.markdown()

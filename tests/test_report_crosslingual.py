@@ -170,3 +170,23 @@ def test_unknown_language_code():
     with pytest.raises(ConfigError, match=r"did you mean de \(German\)\?"):
         languages.lookup("German")
     assert languages.get("xx") is None
+
+
+def test_a_multilingual_baseline_without_itt_runs_does_not_break_the_report(tmp_path):
+    # A no-ITT baseline at other hyper-parameters (its own group, nothing to compare) crashed the whole report
+    # in the robustness view: "argument of type 'float' is not iterable" (its ITT variant is NaN, not None).
+    from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger  # noqa: PLC0415
+
+    from itt.report import build_report, load_ledger  # noqa: PLC0415
+
+    inter = intermediate_row("int0", dataset("mnli", "glue", "mnli"))
+    rows = [inter,
+            target_row("n0", value=0.6, evals={"de": eval_set("de", 0.5)}),
+            target_row("i0", value=0.7, parent=inter, evals={"de": eval_set("de", 0.6)}),
+            target_row("n0-lr", value=0.62, hparams_id="hp000002", evals={"de": eval_set("de", 0.55)})]
+    write_ledger(tmp_path, rows)
+    report = build_report(load_ledger(tmp_path / "results.jsonl"))
+    rob = report.robustness
+    assert set(rob["hparams_id"]) == {"hp000001", "hp000002"}
+    baseline = rob[(rob["hparams_id"] == "hp000002") & (rob["eval"] == "mean over languages")]
+    assert baseline["noitt_mean"].tolist() == [pytest.approx((0.62 + 0.55) / 2)] and baseline["single_variant"].isna().all()

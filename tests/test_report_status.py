@@ -90,3 +90,31 @@ def test_status_without_ledger_or_sweep(tmp_path, capsys):
     assert main(["status=true", f"paths.root={tmp_path}"]) == 0
     out = capsys.readouterr().out
     assert f"ledger: none at {tmp_path / 'results.jsonl'}" in out and "sweep: none found" in out
+
+
+def test_a_sweep_s_jobs_not_reached_yet_are_not_started_and_reruns_keep_the_config_dir(tmp_path, capsys):
+    # Hydra's basic launcher makes a job's folder when the job starts: a 4-job sweep in its second job has
+    # 2 folders, and --status counted "2 job(s) ... 0 not started". And a sweep launched with --config-dir
+    # (a task config of one's own) printed rerun commands without it, which do not compose.
+    conf = tmp_path / "conf"
+    (conf / "task").mkdir(parents=True)
+    (conf / "task" / "my_sentiment.yaml").write_text("defaults: [sentiment, _self_]\nname: my_sentiment\n")
+    sources = f"    config_sources:\n    - path: {conf}\n      schema: file\n      provider: command-line\n"
+    sweep = tmp_path / "sweeps" / "2025-01-01_10-00-00-abc123"
+    sweep.mkdir(parents=True)
+    command = ["model=bert", "task=my_sentiment", "+stage=target", "stage.itt=false,true", "seed=0,1", "source=embedded"]
+    (sweep / "multirun.yaml").write_text("hydra:\n  overrides:\n    task:\n" + "".join(f"    - {o}\n" for o in command)
+                                         + "  runtime:\n" + sources)
+    first = ["model=bert", "task=my_sentiment", "+stage=target", "stage.itt=False", "seed=0", "source=embedded"]
+    make_job(sweep, "bert-my_sentiment-killed", first)
+    (sweep / "bert-my_sentiment-killed" / ".hydra" / "hydra.yaml").write_text("hydra:\n  runtime:\n" + sources)
+    write_ledger(tmp_path, [target_row("done", value=0.8)])
+
+    jobs = sweep_status(tmp_path, sweep, load_ledger(tmp_path / "results.jsonl"))
+    assert jobs["run_id"].tolist() == ["bert-my_sentiment-killed", "job 2 of 4", "job 3 of 4", "job 4 of 4"]
+    assert set(jobs["state"]) == {"not started"}
+    assert jobs["rerun"].iloc[0] == f"python -m itt.train --config-dir {conf} {' '.join(first)}"
+    assert jobs["rerun"].iloc[3] == (f"python -m itt.train --config-dir {conf} model=bert task=my_sentiment +stage=target "
+                                     "stage.itt=True seed=1 source=embedded")
+    assert main([f"paths.root={tmp_path}", "--status"]) == 0
+    assert "4 job(s): 0 done, 0 running, 0 resumable, 0 failed, 4 not started" in capsys.readouterr().out

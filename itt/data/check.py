@@ -1,4 +1,4 @@
-"""``python -m itt.data check [task=NAME ...]``: check every dataset spec against the real data in a
+"""``python -m itt.data check [--config-dir DIR] [task=NAME ...]``: check every dataset spec against the real data in a
 minute, before a sweep of hundreds of jobs finds a broken one.
 
 For each task config (all of them, or those named), every ``task.datasets`` role and ``task.evals``
@@ -6,7 +6,9 @@ set: a hub dataset is *streamed* (a few rows of each declared split, nothing dow
 local one read; then the declared splits, text and label fields, label names and score ranges are
 checked with the same code a run uses, and the reference study's size rule (the intermediate dataset
 at least 10x each target, after ``max_rows``) where the hub's metadata gives split sizes. One line per
-dataset; exit 0 if all are fine, 1 if any is not or the hub cannot be reached (said in one line).
+dataset; exit 0 if all are fine, 1 if any is not or the hub cannot be reached (said in one line; local
+files are checked all the same). ``--config-dir DIR`` adds a config directory of one's own, as for
+``itt.train``.
 
 Items shared between roles (an intermediate's training items in a target's test split) are not checked
 here: that needs every row of both datasets, split as a run splits them (by split and seed), where this
@@ -26,18 +28,16 @@ ROWS = 8  # streamed per declared split
 SIZE_RULE = 10
 
 
-def _configs(overrides: list[str]):
-    from hydra import compose, initialize_config_dir  # noqa: PLC0415
+def _configs(overrides: list[str], config_dir: str | None = None):
+    from hydra import compose  # noqa: PLC0415
 
-    from itt import identity, schema  # noqa: PLC0415
+    from itt import cli  # noqa: PLC0415
 
-    schema.register()
-    identity.register_resolvers()
     conf = Path(__file__).resolve().parents[2] / "conf"
     tasks = [o.split("=", 1)[1] for o in overrides if o.startswith("task=")]
     rest = [o for o in overrides if not o.startswith("task=")]
     names = tasks or sorted(p.stem for p in (conf / "task").glob("*.yaml"))
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+    with cli.composing(config_dir):
         return [compose("train", overrides=[f"task={t}", "+stage=target", *rest]) for t in names]
 
 
@@ -94,10 +94,20 @@ def check_dataset(cfg, group: str, name: str) -> tuple[str, int | None]:
             f"splits {', '.join(raw)}; {len(rows)} rows read{label_text}{size_text}{dropped}"), known
 
 
-def check(cfg) -> list[tuple[bool, str]]:
+def _local(cfg, group: str, name: str) -> bool:
+    from itt.data.files import is_local  # noqa: PLC0415
+
+    return is_local(cfg.task[group][name].path)
+
+
+def check(cfg, hub: bool = True) -> list[tuple[bool, str]]:
+    """One (ok, line) per dataset of ``cfg``'s task; with ``hub=False`` (the hub unreachable) only its local
+    files (``main`` says how many hub datasets were not checked)."""
     lines, sizes = [], {}
     for group in ("datasets", "evals"):
         for name in cfg.task.get(group) or {}:
+            if not hub and not _local(cfg, group, name):
+                continue
             try:
                 line, sizes[(group, name)] = check_dataset(cfg, group, name)
                 lines.append((True, line))
@@ -114,18 +124,32 @@ def check(cfg) -> list[tuple[bool, str]]:
 
 
 def main(argv: list[str]) -> int:
-    from itt import hub_access  # noqa: PLC0415
+    """Exit 0 when every dataset checked is fine; 1 when one is not, or hub datasets could not be checked
+    (offline: local files are checked all the same); 2 for a command that does not compose."""
+    from itt import cli, hub_access  # noqa: PLC0415
 
-    configs = _configs(argv)
-    if not hub_access.hub_reachable(5.0):
-        print("offline: the Hugging Face hub cannot be reached (HF_HUB_OFFLINE, no network or proxy); nothing checked")
-        return 1
+    try:
+        overrides, config_dir = cli.split_flags(argv, "itt.data check")
+        configs = _configs(overrides, config_dir)
+    except Exception as exc:  # noqa: BLE001 (a bad flag, task or override: one line, as itt.train prints it)
+        error = cli.user_error(exc, in_job=False)
+        if error is None:
+            raise
+        cli.exit_with(error)
+    online = hub_access.hub_reachable(5.0)
+    if not online:
+        unchecked = sum(not _local(cfg, group, name) for cfg in configs for group in ("datasets", "evals")
+                        for name in cfg.task.get(group) or {})
+        print("offline: the Hugging Face hub cannot be reached (HF_HUB_OFFLINE, no network or proxy); "
+              + (f"{unchecked} hub dataset(s) not checked" if unchecked else "nothing on the hub to check")
+              + ("; local files below" if any(_local(cfg, g, n) for cfg in configs for g in ("datasets", "evals")
+                                              for n in cfg.task.get(g) or {}) else ""))
     failed = 0
     for cfg in configs:
-        for ok, line in check(cfg):
+        for ok, line in check(cfg, hub=online):
             print(line)
             failed += not ok
-    return 1 if failed else 0
+    return 1 if failed or not online else 0
 
 
 if __name__ == "__main__":

@@ -30,13 +30,14 @@ SPLITS = ("train", "validation", "test")
 log = logging.getLogger(__name__)
 
 
-def load_raw(spec, source: str, hub_timeout_s: float = 5.0) -> tuple[dict[str, Dataset], str]:
+def load_raw(spec, source: str, hub_timeout_s: float = 5.0, where: str | None = None) -> tuple[dict[str, Dataset], str]:
     """The declared splits of a local or hub dataset (canonical split name -> raw ``Dataset``) and the
-    name errors use for it (file path or hub id)."""
+    name errors use for it (file path or hub id). ``where``: the spec's place in the config
+    (``task.evals.de (google-research-datasets/paws-x)``), for an unreachable hub's error."""
     if is_local(spec.path):
         raw, where, strict = _load_local(spec), str(Path(spec.path).expanduser()), False
     else:
-        raw, where, strict = _load_hub(spec, hub_timeout_s), spec.path, True
+        raw, where, strict = _load_hub(spec, hub_timeout_s, where), spec.path, True
     declared = {name: theirs for name, theirs in (spec.splits or {}).items() if theirs}
     if strict:  # a hub spec names real splits: a missing one is a spec error, not an empty split
         missing = [theirs for theirs in declared.values() if theirs not in raw]
@@ -86,15 +87,19 @@ _FORMATS = "csv/tsv/jsonl/json/parquet/conll/conllu"
 BUILDERS = {"csv": ("csv", {}), "tsv": ("csv", {"sep": "\t"}), "json": ("json", {}), "parquet": ("parquet", {})}
 
 
-def _load_hub(spec, timeout_s: float) -> datasets.DatasetDict:
+def _load_hub(spec, timeout_s: float, where: str | None = None) -> datasets.DatasetDict:
     ensure_offline_if_unreachable(timeout_s)
     try:
         return datasets.load_dataset(spec.path, spec.subset, revision=spec.revision)
     except Exception as exc:
         if "offline" in str(exc).lower() or "couldn't reach" in str(exc).lower() or isinstance(exc, ConnectionError):
+            # Named by its place in the config: an eval set of a hub task (pawsx's 6 languages and 36 Tatoeba
+            # sets) fails here once the target points at a local file, and "task.datasets.<role>" sent users
+            # looking among the roles.
+            subset = f" (subset {spec.subset})" if spec.subset else ""
             raise HubUnreachableError(
-                f"dataset {spec.path!r} is not cached and the hub is unreachable: use source=embedded, "
-                f"or point task.datasets.<role>.path at a local csv/jsonl/parquet file"
+                f"{where + ': ' if where else ''}dataset {spec.path!r}{subset} is not cached and the hub is unreachable: "
+                f"use source=embedded, or point its path at a local csv/tsv/jsonl/parquet file (or leave it out: stage.evals)"
             ) from exc
         raise DataError(f"dataset {spec.path!r} (subset {spec.subset!r}): {one_line(exc)[:300]}") from exc
 

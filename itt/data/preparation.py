@@ -86,7 +86,7 @@ def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_o
             rows = rows.add_column("id", [f"train:{i}" for i in range(len(rows))])
         canonical = {"pool": rows} if split_cfg.name == "paper" else {"train": rows}
     else:
-        raw, source_name = load_raw(spec, protocol.source, protocol.hub_timeout_s)
+        raw, source_name = load_raw(spec, protocol.source, protocol.hub_timeout_s, where)
         labels = task.label_names(raw, spec)
         ctx = RawColumns(spec, labels, where)
         if split_cfg.name == "paper":

@@ -153,7 +153,7 @@ def robustness_table(lines: pd.DataFrame) -> pd.DataFrame:
         table[col] = None if col in ("single_variant", "single_intermediate_hparams") else np.nan
     keyed = rob.groupby(LANG_BASE + ["eval"], dropna=False)
     for i, r in table.iterrows():
-        if r["itt_variant"] is None:
+        if pd.isna(r["itt_variant"]):  # no-ITT runs only (e.g. a baseline at other hparams): NaN, not None
             continue
         g = keyed.get_group(tuple(r[k] for k in LANG_BASE + ["eval"]))
         g = g[g["itt"]]

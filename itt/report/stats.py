@@ -53,7 +53,7 @@ NOTE_TOO_FEW = "n<2 pairs"
 NOTE_ZERO_VAR = "zero variance of differences"
 
 STAT_COLUMNS = [
-    "n_items", "test_overlap", "noitt_mean", "noitt_std", "noitt_n", "noitt_seeds",
+    "n_items", "n_items_max", "test_overlap", "noitt_mean", "noitt_std", "noitt_n", "noitt_seeds",
     "itt_mean", "itt_std", "itt_n", "itt_seeds",
     "n_pairs", "paired_seeds", "delta", "delta_std", "delta_kind",
     "ci_low", "ci_high", "ci_method", "ci_note", "t_stat", "p_value", "p_holm", "test", "test_note",
@@ -192,7 +192,11 @@ def _describe(g: pd.DataFrame) -> dict:
         values = g[col].dropna() if col in g else pd.Series(dtype=object)
         out[col] = values.mode().iloc[0] if len(values) else None
     n = g["n"].dropna() if "n" in g else pd.Series(dtype=float)
-    out["n_items"] = int(n.mode().iloc[0]) if len(n) else None
+    # Test items per run: the fewest and the most. Under split=paper each seed draws its own test split
+    # (translations by a hash of seed and row id), so seeds differ (PAWS-X dev: 292 and 310 items), and
+    # the most common count alone named a size some runs did not have.
+    out["n_items"] = int(n.min()) if len(n) else None
+    out["n_items_max"] = int(n.max()) if len(n) else None
     return out
 
 

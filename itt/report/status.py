@@ -13,7 +13,13 @@ each job without an ok row is one of:
 * ``failed``      – its newest ledger row failed;
 * ``not started`` – none of the above.
 
-Every job that is neither done nor running gets its rerun command (the sweep's overrides).
+Every job that is neither done nor running gets its rerun command (the sweep's overrides, and the
+``--config-dir`` the sweep was launched with, without which a task config of one's own does not compose).
+
+A launcher makes a job's folder when the job starts (Hydra's basic launcher: one after the other), so jobs
+not reached yet have none: the sweep's own command (``multirun.yaml``) is expanded as ``itt.plan`` expands it,
+and every job whose overrides no folder holds is ``not started`` too (matched by overrides, not by run id:
+a run id depends on the machine's numerics, and the sweep may have run elsewhere).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shlex
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -89,11 +96,47 @@ def read_overrides(job_dir: Path) -> list[str]:
     return [str(o) for o in loaded]
 
 
+def read_config_dir(hydra_yaml: Path) -> str | None:
+    """The ``--config-dir`` a job or sweep was launched with (Hydra records it in ``hydra.runtime``'s
+    config sources as the ``command-line`` provider), from its ``hydra.yaml`` or ``multirun.yaml``."""
+    if not hydra_yaml.is_file():
+        return None
+    loaded = yaml.safe_load(hydra_yaml.read_text(encoding="utf-8")) or {}
+    sources = ((loaded.get("hydra") or loaded).get("runtime") or {}).get("config_sources") or []
+    return next((src["path"] for src in sources if src.get("provider") == "command-line"), None)
+
+
+def rerun_command(overrides: list[str], config_dir: str | None) -> str:
+    flags = ["--config-dir", config_dir] if config_dir else []
+    return shlex.join(["python", "-m", "itt.train", *flags, *overrides])
+
+
+def unstarted_jobs(sweep: Path, started: list[list[str]]) -> tuple[list[tuple[int, list[str]]], int]:
+    """(position in the sweep from 1, overrides) of the sweep's jobs that no job folder holds (``started``), and
+    the sweep's number of jobs: its command (``multirun.yaml``) expanded by ``itt.plan.sweep_points``. ([], 0)
+    without ``multirun.yaml``, or with a warning when the command no longer composes."""
+    multirun = sweep / "multirun.yaml"
+    if not multirun.is_file():
+        return [], 0
+    loaded = yaml.safe_load(multirun.read_text(encoding="utf-8")) or {}
+    command = [str(o) for o in ((loaded.get("hydra") or {}).get("overrides") or {}).get("task") or []]
+    from itt.plan import sweep_points  # noqa: PLC0415 (Hydra's composition: only for a sweep's status)
+
+    try:
+        points = sweep_points(command, read_config_dir(multirun))
+    except Exception as exc:  # noqa: BLE001 (configs changed or moved since the sweep: say so, list the folders)
+        warnings.warn(f"jobs of {sweep} without a folder are not listed: its command no longer composes ({exc})",
+                      stacklevel=2)
+        return [], 0
+    return [(i, point) for i, point in enumerate(points, 1) if point not in started], len(points)
+
+
 def sweep_status(root: str | Path, sweep: str | Path, ledger: pd.DataFrame) -> pd.DataFrame:
-    """One row per job of ``sweep``: run_id, state, detail, rerun command."""
+    """One row per job of ``sweep``: run_id, state, detail, rerun command (a job not started yet, which
+    has no folder, is named ``job <i> of <n>`` of the sweep's expansion)."""
     root, sweep = Path(root), Path(sweep)
     states = ledger_status(ledger).set_index("run_id") if not ledger.empty else pd.DataFrame()
-    rows = []
+    rows, started = [], []
     for job in sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")):
         run_id = job.name
         known = states.loc[run_id] if run_id in states.index else None
@@ -108,10 +151,16 @@ def sweep_status(root: str | Path, sweep: str | Path, ledger: pd.DataFrame) -> p
             state, detail = "resumable", str(ckpt)
         else:
             state = "not started"
+        started.append(read_overrides(job))
         command = ""
         if state not in ("done", "running"):
-            command = shlex.join(["python", "-m", "itt.train", *read_overrides(job)])
+            command = rerun_command(started[-1], read_config_dir(job / ".hydra" / "hydra.yaml"))
         rows.append({"run_id": run_id, "state": state, "detail": detail, "rerun": command})
+    waiting, total = unstarted_jobs(sweep, started)
+    config_dir = read_config_dir(sweep / "multirun.yaml")
+    for i, overrides in waiting:
+        rows.append({"run_id": f"job {i} of {total}", "state": "not started", "detail": "no folder yet",
+                     "rerun": rerun_command(overrides, config_dir)})
     return pd.DataFrame(rows, columns=["run_id", "state", "detail", "rerun"])
 
 

@@ -111,7 +111,7 @@ def caption(metric: str, n_tests: int | None = None) -> str:
         f"95% CI of Δ: paired bootstrap over test items (ᵇ) where predictions exist, else "
         f"t-interval over paired seeds; p: paired t-test over seeds (scipy.stats.ttest_rel, "
         f"two-sided), * p < {ALPHA}; p (Holm): Holm–Bonferroni adjusted over {family}; "
-        f"bold = best in column; n items = test items per run."
+        f"bold = best in column; n items = test items per run (fewest–most when seeds differ)."
     )
 
 
@@ -177,9 +177,17 @@ def cell_rows(sec: pd.DataFrame, pm: str = "±", b: str = "**{}**") -> list[list
             _side(r["noitt_mean"], r["noitt_std"], r["noitt_n"], best_no[idx], pm, b),
             _side(r["itt_mean"], r["itt_std"], r["itt_n"], best_it[idx], pm, b),
             delta, fmt_ci(r["ci_low"], r["ci_high"], r["ci_method"]), p, fmt_p(r["p_holm"]),
-            str(r["n_pairs"]), DASH if _isnan(r["n_items"]) else str(int(r["n_items"])),
+            str(r["n_pairs"]), _items(r),
         ])
     return rows
+
+
+def _items(r) -> str:
+    """Test items per run: one number, or ``fewest–most`` when the runs of the cell differ."""
+    if _isnan(r["n_items"]):
+        return DASH
+    low, high = int(r["n_items"]), r.get("n_items_max")
+    return str(low) if _isnan(high) or int(high) == low else f"{low}–{int(high)}"
 
 
 def md_table(headers: list[str], rows: list[list[str]], text_columns: int = 2) -> list[str]:

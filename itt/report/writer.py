@@ -12,6 +12,7 @@ notebooks and tests. Files (under ``${root}/report`` by default):
 * ``families.csv`` – Δ per target family and benchmark (when the targets span ≥ 2 families);
 * ``divergence.csv`` / ``divergence_rho.csv`` – gain vs divergence (when ``measures.jsonl`` exists);
 * ``failed.csv`` – runs that never succeeded;
+* ``one_class.csv`` – target runs that predicted one class for every item of a test set (``one_class``);
 * PNGs: ``delta_heatmap.png``, ``bars.png``, ``languages_<task>_<target>[_<n>].png``,
   ``gain_vs_<measure>.png``.
 """
@@ -33,6 +34,9 @@ from .divergence import JOIN_COLUMNS, join_gains, load_measures, rho_table
 from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language_markdown
 from .ledger_frame import failed_runs, latest_ok, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
+from .one_class import COLUMNS as ONE_CLASS_COLUMNS
+from .one_class import notes as one_class_notes
+from .one_class import one_class_runs
 from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
 from .stats import ITT_KEYS, Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
 from .target_family import FAMILY_COLUMNS, render_target_family_markdown, target_family_table
@@ -60,6 +64,7 @@ class Report:
     families: pd.DataFrame = field(default_factory=pd.DataFrame)
     gains: pd.DataFrame = field(default_factory=pd.DataFrame)
     rho: pd.DataFrame = field(default_factory=pd.DataFrame)
+    one_class: pd.DataFrame = field(default_factory=pd.DataFrame)  # runs x test sets predicted as one class
     counts: dict = field(default_factory=dict)
     n_tests: int = 0                 # comparisons in the Holm family
 
@@ -81,7 +86,7 @@ class Report:
         if self.n_tests:
             lines.append(f"p (Holm): Holm–Bonferroni over the {self.n_tests} comparisons with "
                          "a p-value in this report (raw p kept alongside)")
-        return lines
+        return lines + one_class_notes(self.one_class)
 
     def markdown(self) -> str:
         parts = ["# Intermediate-task training: ITT vs no-ITT", "", f"Source: `{self.source}`", ""]
@@ -139,7 +144,7 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
     return Report(source=source, table=table, groups=groups_from_lines(lines),
                   failed=failed.reindex(columns=FAILED_COLUMNS), long=long, languages=langs,
                   robustness=rob, itt_languages=itt_language_table(langs), families=families, gains=gains, rho=rho,
-                  counts=counts, n_tests=n_tests)
+                  one_class=one_class_runs(ok), counts=counts, n_tests=n_tests)
 
 
 def _with_holm(langs: pd.DataFrame, table: pd.DataFrame, aggregates: pd.DataFrame) -> pd.DataFrame:
@@ -184,6 +189,8 @@ def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
     if not report.failed.empty:
         written["failed"] = out / "failed.csv"
         report.failed.to_csv(written["failed"], index=False)
+    if not report.one_class.empty:
+        written["one_class"] = write_csv(report.one_class, out / "one_class.csv", ONE_CLASS_COLUMNS)
     if not report.families.empty:
         written["families"] = write_csv(report.families, out / "families.csv", FAMILY_COLUMNS)
     if not report.languages.empty:
