@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from itt import identity
 from itt.data.datamodule import ITTDataModule
-from itt.data.files import is_local, line_rows
+from itt.data import alignment
 from itt.data.preparation import Prepared, Protocol, prepare
 from itt.errors import ConfigError
 from itt.models import multihead
@@ -92,7 +92,7 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, spec.settings.data.max_length, Path(cfg.paths.cache),
                         cfg.source.hub_timeout_s)
     aligned = identity.aligned_roles(cfg)
-    for line in unaligned_translations(spec, aligned):
+    for line in alignment.unaligned_translations(spec, aligned):
         log.warning("%s", line)
     for role in spec.roles:
         task = task_of(cfg, cfg.task.datasets[role])
@@ -104,71 +104,9 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     evals = [prepare(name, dataset_spec(cfg.task.evals[name], cfg), task_of(cfg, cfg.task.evals[name]), tokenizer, protocol,
                      by_id=name in aligned, eval_only=True, where=f"task.evals.{name} ({cfg.task.evals[name].path})")
              for name in spec.evals]
-    for line in misaligned_translations(train, evals, aligned):
+    for line in alignment.misaligned_translations(train, evals, aligned):
         log.warning("%s", line)
     return train, evals
-
-
-def unaligned_translations(spec: RunSpec, aligned: set[str]) -> list[str]:
-    """Local files the run (or a step before it) trains on and local files of another language in the same run
-    with exactly as many rows, where the two are not split by shared id (``aligned_with``): likely row-by-row
-    translations (XTREME's dev sets are) whose validation/test items then have their translation in a training
-    split, scored as if unseen. Nothing says they are translations, so this is a warning, not an error; rows are
-    counted without reading the data (``line_rows``)."""
-    cfg = spec.cfg
-    # the run's own roles first, so the suggestion points an intermediate at its target (aligned_with: en)
-    trained = dict.fromkeys(role for step in [spec, *reversed(spec.chain())] for role in step.roles)
-    named = {**{role: f"task.datasets.{role}" for role in cfg.task.datasets}, **{name: f"task.evals.{name}" for name in spec.evals}}
-    nodes = {**dict(cfg.task.datasets), **{name: cfg.task.evals[name] for name in spec.evals}}
-    uses = [*trained, *(name for name in spec.evals if name not in trained)]
-    counts = {name: line_rows(nodes[name].path, header=not nodes[name].get("columns"))
-              for name in uses if is_local(nodes[name].path)}
-    lines, seen = [], set()
-    for role in trained:
-        for other in uses:
-            pair = frozenset((role, other))
-            if other == role or counts.get(role) is None or counts[role] != counts.get(other) or pair in seen:
-                continue
-            seen.add(pair)
-            if nodes[role].get("lang") == nodes[other].get("lang") or {role, other} <= aligned:
-                continue
-            lines.append(f"{named[other]} ({nodes[other].get('lang')}) has as many rows as {named[role]} ({nodes[role].get('lang')}), "
-                         f"{counts[role]:,}, and they are not split by shared row id: if they are translations row by row, "
-                         f"add aligned_with: {role} to {named[other]} (else items whose translation is trained on are scored as unseen)")
-    return lines
-
-
-#: Below this share of shared row ids with the same gold label, two aligned classification sets are not
-#: translations row by row (translations keep their label: PAWS-X dev agrees on ~98 %, XNLI on 100 %; a
-#: file shifted by one row agrees at chance, ~50 % or ~33 %).
-ALIGNED_AGREEMENT = 0.8
-
-
-def misaligned_translations(train: list[Prepared], evals: list[Prepared], aligned: set[str]) -> list[str]:
-    """Aligned sets (``aligned_with``) whose rows do not look like translations of the run's training set's
-    rows with the same id: their gold labels, compared id by id over the validation and test rows, agree
-    less than ``ALIGNED_AGREEMENT``. Split by row id alone, such files (a header line in one of them, a row
-    deleted while cleaning) put items in an eval split whose translation is trained on. Classification sets
-    with the training set's label names only; a warning, since agreement is evidence, not proof."""
-    def labels_by_id(p: Prepared) -> dict:
-        return {i: y for split in p.rows.values() if {"id", "label"} <= set(split.column_names)
-                for i, y in zip(split["id"], split["label"]) if not isinstance(y, list)}
-
-    lines = []
-    for base in (p for p in train if p.name in aligned):
-        reference = labels_by_id(base)
-        for other in (p for p in [*train, *evals] if p is not base and p.name in aligned and p.labels == base.labels):
-            theirs = labels_by_id(other)
-            shared = [i for i in theirs if i in reference]
-            if len(shared) < 20:  # too few to tell
-                continue
-            agree = sum(theirs[i] == reference[i] for i in shared) / len(shared)
-            if agree < ALIGNED_AGREEMENT:
-                lines.append(f"{other.where} is split by row id with {base.where}, but the gold labels of only "
-                             f"{agree:.0%} of their {len(shared):,} shared validation/test ids agree: its rows are likely "
-                             f"not translations of the same rows (a header line or a missing row shifts every id), so "
-                             f"its eval items may have their translation in training; give both an id_field")
-    return lines
 
 
 def data_module(spec: RunSpec, tokenizer, train: list[Prepared], evals: list[Prepared], pad_multiple: int) -> ITTDataModule:

@@ -347,7 +347,7 @@ def test_local_translations_not_split_by_id_are_named_before_they_leak(tmp_path)
     # XTREME's dev sets are translations row by row. A task config of one's own that forgets aligned_with on
     # an eval set (or a target-language intermediate) splits it on its own: most of its validation/test items
     # then have their translation in the target's training split, scored as unseen, silently.
-    from itt.build import unaligned_translations
+    from itt.data.alignment import unaligned_translations
     from itt.stages import resolve
 
     def tsv(name, n):
@@ -387,7 +387,7 @@ def test_aligned_files_whose_labels_do_not_match_id_by_id_are_named():
     # agree at chance.
     from datasets import Dataset, DatasetDict
 
-    from itt.build import misaligned_translations
+    from itt.data.alignment import misaligned_translations
     from itt.data.preparation import Prepared
 
     rng = __import__("random").Random(0)
