@@ -381,7 +381,7 @@ def test_write_report_files(ledger_root):
 def test_cli_prints_groups_and_table(ledger_root, capsys):
     assert main([f"paths.root={ledger_root}"]) == 0
     out, err = capsys.readouterr()
-    assert f"group: source=embedded split=paper hparams={MAIN_HP} — 36 runs, seeds 0,1,2" in out
+    assert f"group: source=embedded split=paper hparams={MAIN_HP} — 36 runs, seeds 0,1,2" in out  # no selected_on: said as before
     assert "### sentiment / domain" in out and "paired t-test" in out
     assert "corrupt" in err and "Traceback" not in err
     assert (ledger_root / "report" / "comparison.md").is_file()

@@ -225,3 +225,24 @@ def test_targets_after_two_intermediate_learning_rates_are_two_cells(tmp_path):
     own = table[table["own"].astype(bool)]
     assert sorted(own["intermediate_hparams"]) == sorted(r["intermediate_hparams_id"] for r in done[:2])
     assert (own["n_pairs"] == 1).all() and own["noitt_mean"].nunique() == 1
+
+
+def test_runs_whose_checkpoint_was_picked_on_another_metric_are_other_cells(tmp_path):
+    """stage.select_on=de (the checkpoint picked on German validation) is in the run id, not in hparams_id:
+    those runs are not averaged with, or paired against, runs picked on the target's own validation."""
+    parent = parent_row(LO)
+    made = []
+    for seed in (0, 1):
+        for picked, offset in (("val/acc", 0.0), ("val/de/acc", 0.2)):
+            for itt in (False, True):
+                row = target_row(f"t-{picked}-{itt}-s{seed}", seed=seed, value=0.5 + offset + 0.1 * itt + 0.01 * seed,
+                                 parent=parent if itt else None)
+                row["selected_on"] = picked
+                made.append(row)
+    write_ledger(tmp_path, [parent, *made])
+    table = comparison_table(load_ledger(tmp_path / "results.jsonl"))
+    own = table[table["own"].astype(bool)].set_index("selected_on")
+    assert sorted(own.index) == ["val/acc", "val/de/acc"]
+    assert own.loc["val/acc", "noitt_mean"] == pytest.approx(0.505)
+    assert own.loc["val/de/acc", "noitt_mean"] == pytest.approx(0.705)
+    assert list(own["delta"]) == pytest.approx([0.1, 0.1]) and (own["n_pairs"] == 2).all()

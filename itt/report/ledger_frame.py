@@ -57,12 +57,18 @@ OLD_ITT_VARIANT = "intermediate"
 # Without these a row cannot be attributed to a run at all, so it is skipped.
 REQUIRED_KEYS = ("run_id", "stage", "status")
 
-# Keys that define which runs may be compared with one another (see the ledger spec:
-# only runs sharing source, split and hparams_id are comparable).
-GROUP_KEYS = ["source", "split", "hparams_id"]
+# Keys that define which runs may be compared with one another (see the ledger spec: only runs sharing
+# source, split and hparams_id are comparable). selected_on: the validation metric that picked the checkpoint
+# (stage.select_on) is in the run id but not in hparams_id, and runs selected on another metric are other runs.
+GROUP_KEYS = ["source", "split", "hparams_id", "selected_on"]
 # Placeholder for a missing grouping value: pandas groupby silently drops NaN keys, and a
 # silently dropped run is worse than a visible "n/a" group.
 MISSING = "n/a"
+
+
+def picked(selected_on) -> str:
+    """`` checkpoint on val/de/acc`` for a group's line; nothing for rows that predate ``selected_on``."""
+    return "" if selected_on == MISSING or _is_missing(selected_on) else f" checkpoint on {selected_on}"
 
 
 class LedgerWarning(UserWarning):

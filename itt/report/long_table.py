@@ -6,7 +6,7 @@ name, e.g. ``xnli_de``); intermediate runs have their own set only. Columns:
 
 * the run: ``run_id, time, model, hub_id, pretraining, languages`` (the last three from
   ``model_info``), ``task, kind, stage, target, itt, itt_variant, chain_steps, seed, split,
-  source, hparams_id, primary_metric, parent_run_id, predictions``;
+  source, hparams_id, selected_on, primary_metric, parent_run_id, predictions``;
 * the dataset it trained on: ``role, path, subset, lang, domain, key`` and, for ITT targets,
   ``intermediate_key`` (what the parent run trained on; see :mod:`itt.report.chain`) and
   ``intermediate_lang`` (the language of every step before it: ``en``, ``de``, ``en>de`` for a chain,
@@ -42,7 +42,7 @@ SPLITS = {"val": "validation", "test": "test"}  # metric prefix -> data_sizes / 
 RUN_COLUMNS = [
     "run_id", "time", "_line", "model", "hub_id", "pretraining", "languages", "task", "kind",
     "stage", "target", "itt", "itt_variant", "chain_steps", "seed", "split", "source",
-    "hparams_id", "primary_metric", "parent_run_id", "predictions",
+    "hparams_id", "selected_on", "primary_metric", "parent_run_id", "predictions",
     "role", "path", "subset", "lang", "domain", "key", "intermediate_key", "intermediate_lang",
     "intermediate_hparams",
 ]

@@ -1,6 +1,6 @@
 """Comparison cells: ITT variants against the no-ITT baseline, with a CI and a significance test.
 
-A cell is one (source, split, hparams_id) × task × target × target dataset ``key`` × eval set ×
+A cell is one (source, split, hparams_id, selected_on) × task × target × target dataset ``key`` × eval set ×
 metric × model × ``itt_variant`` × ``intermediate_hparams``. ``hparams_id`` covers the target stage
 only; ``intermediate_hparams`` (the settings the variant's intermediate steps were trained with; "n/a"
 when unknown) keeps ITT runs from intermediates trained another way apart. Its baseline is the no-ITT
@@ -33,7 +33,7 @@ from scipy import stats as sps
 
 from .intervals import (METHOD_BOOTSTRAP, METHOD_T, BootstrapUnavailable, holm, paired_bootstrap,
                         prediction_file, t_interval)
-from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing, chronological
+from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing, chronological, picked
 from .long_table import long_table, select
 from .scorers import get_scorer
 
@@ -258,7 +258,7 @@ def comparison_table(df: pd.DataFrame, metric: str | None = None,
 
 
 def group_summary(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
-    """One row per comparable group (source, split, hparams_id) of counted target runs."""
+    """One row per comparable group (source, split, hparams_id, selected_on) of counted target runs."""
     return groups_from_lines(select(long_table(df), metric))
 
 
@@ -281,7 +281,7 @@ def groups_from_lines(lines: pd.DataFrame) -> pd.DataFrame:
 def describe_groups(summary: pd.DataFrame) -> list[str]:
     """Human lines like ``group: source=embedded split=paper hparams=ab12cd34 — 36 runs, seeds 0,1,2``."""
     return [
-        f"group: source={r.source} split={r.split} hparams={r.hparams_id} — "
+        f"group: source={r.source} split={r.split} hparams={r.hparams_id}{picked(r.selected_on)} — "
         f"{r.n_runs} runs, seeds {r.seeds or '–'} (models {r.models}; tasks {r.tasks}; "
         f"targets {r.targets})"
         for r in summary.itertuples(index=False)
