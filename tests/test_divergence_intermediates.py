@@ -145,6 +145,7 @@ def test_the_preset_end_to_end_gives_one_divergence_point_per_intermediate(measu
             assert r.delta == pytest.approx(deltas[r.itt_variant])
     assert set(joined["measure"]) == set(MEASURES)
     rho = pd.read_csv(root / "report" / "divergence_rho.csv")
+    assert set(rho["scope"]) == {"all"}  # own test sets only: no zero-shot points to rank apart
     for r in rho.itertuples():  # over exactly those 4 points
         g = joined[joined["measure"] == r.measure]
         assert r.n == 4

@@ -157,4 +157,5 @@ def test_a_second_call_computes_nothing_and_the_report_joins_measures_to_gains(s
     assert per_measure == {m: 4 for m in MEASURES}, per_measure
     assert set(joined["a_key"]) == {"embedded:sentiment/en/products"} and joined["delta"].notna().all()
     rho = pd.read_csv(root / "report" / "divergence_rho.csv")
+    assert set(rho["scope"]) == {"all"}  # own test sets only: no zero-shot points to rank apart
     assert set(rho.loc[rho["model"] == "all", "measure"]) == set(MEASURES)

@@ -11,8 +11,8 @@ import pytest
 from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger
 from scipy import stats as sps
 
-from itt.report import build_report, load_ledger, write_outputs
-from itt.report.divergence import EXACT_P_MAX_N, spearman_ci
+from itt.report import build_report, gain_vs_measure_plots, load_ledger, write_outputs
+from itt.report.divergence import EXACT_P_MAX_N, rho_table, spearman_ci
 
 INTERMEDIATES = {"A": 0.9, "B": 0.5, "C": 0.2, "D": 0.7}   # overlap with the target data
 GAIN = {"A": 0.05, "B": 0.02, "C": -0.01, "D": 0.03}        # Δ on the own test set
@@ -83,10 +83,11 @@ def _exact_p(x, y) -> float:
 
 
 def test_rho_matches_scipy(report):
-    g, rho = report.gains, report.rho.set_index(["measure", "model"])
-    for (measure, model), r in rho.iterrows():
+    g, rho = report.gains, report.rho.set_index(["measure", "model", "scope"])
+    for (measure, model, scope), r in rho.iterrows():
         sub = g[g.measure == measure] if model == "all" else g[(g.measure == measure)
                                                                 & (g.model == model)]
+        sub = {"all": sub, "training language": sub[sub.own], "zero-shot": sub[~sub.own]}[scope]
         ref = sps.spearmanr(sub["measure_value"], sub["delta"])
         assert r["n"] == len(sub)
         assert r["rho"] == pytest.approx(ref.statistic)
@@ -95,9 +96,12 @@ def test_rho_matches_scipy(report):
         assert r["p_value"] == pytest.approx(p)
         assert r["rho_ci_low"] <= r["rho"] + 1e-12 and r["rho"] - 1e-12 <= r["rho_ci_high"]
     # per model on the own set, the gains are ordered exactly like the overlaps
-    assert rho.loc[("mmd", "xlmr"), "rho"] == pytest.approx(-1.0)
-    assert rho.loc[("mmd", "xlmr"), "p_value"] == pytest.approx(2 / 24)  # 4 points: 2 of 24 orderings as extreme
+    assert rho.loc[("mmd", "xlmr", "all"), "rho"] == pytest.approx(-1.0)
+    assert rho.loc[("mmd", "xlmr", "all"), "p_value"] == pytest.approx(2 / 24)  # 4 points: 2 of 24 orderings as extreme
     assert {len(g[g.measure == "overlap"]), len(g[g.measure == "mmd"])} == {16, 8}  # both sides of EXACT_P_MAX_N
+    # overlap mixes the own set (en) and de: its ρ also per scope; mmd has own points only
+    assert set(rho.loc["overlap"].index.get_level_values("scope")) == {"all", "training language", "zero-shot"}
+    assert set(rho.loc["mmd"].index.get_level_values("scope")) == {"all"}
 
 
 def test_a_few_points_get_an_exact_p_and_many_keep_scipys():
@@ -126,3 +130,95 @@ def test_no_measures_file(tmp_path):
     write_ledger(tmp_path, rows)
     report = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path)
     assert report.gains.empty and report.rho.empty
+
+
+# One target (en) scored on its own test set and zero-shot in two languages after three intermediates.
+# The own points are far off (the in-language gain is much larger, and the target's own data are the
+# closest to the intermediates): pooled, they carry ρ; the zero-shot points alone rank otherwise.
+OWN = {"A": (0.10, 0.12), "B": (0.12, 0.10), "C": (0.08, 0.15)}  # intermediate: (measure, Δ)
+ZERO_SHOT_LANGS = ("de", "sw")
+
+
+def _zero_shot_point(k: int) -> tuple[float, float]:
+    """(measure, Δ) of the k-th (intermediate, language) pair: Δ a permutation of the order of the measure."""
+    return 0.40 + 0.02 * k, 0.01 + 0.002 * ((5 * k) % 6)
+
+
+@pytest.fixture(scope="module")
+def scoped(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scope")
+    rows, measures = [], []
+    data = dataset("en", "xnli", "en")
+    for s in range(2):
+        rows.append(target_row(f"none-{s}", seed=s, data=data, value=0.80,
+                               evals={lg: eval_set(lg, 0.60) for lg in ZERO_SHOT_LANGS}))
+    for i, (name, (own_value, own_gain)) in enumerate(OWN.items()):
+        evals = {}
+        for j, lang in enumerate(ZERO_SHOT_LANGS):
+            value, gain = _zero_shot_point(len(ZERO_SHOT_LANGS) * i + j)
+            evals[lang] = eval_set(lang, 0.60 + gain)
+            measures.append({"a_key": f"data/{name}", "b_key": f"xnli:{lang}", "model": None,
+                             "measure": "cosine", "value": value, "params": None, "seed": 0})
+        measures.append({"a_key": f"data/{name}", "b_key": "xnli:en", "model": None,
+                         "measure": "cosine", "value": own_value, "params": None, "seed": 0})
+        for s in range(2):
+            inter = intermediate_row(f"{name}-{s}", dataset(name, f"data/{name}"), seed=s)
+            rows += [inter, target_row(f"{name}-t{s}", seed=s, data=data, value=0.80 + own_gain,
+                                       parent=inter, evals=evals)]
+    write_ledger(root, rows)
+    (root / "measures.jsonl").write_text("".join(json.dumps(m) + "\n" for m in measures))
+    return root, build_report(load_ledger(root / "results.jsonl"), root=root)
+
+
+def test_rho_is_given_for_the_training_language_and_the_zero_shot_languages_apart(scoped):
+    _, report = scoped
+    g = report.gains
+    assert g["own"].sum() == 3 and (~g["own"]).sum() == 6
+    rho = report.rho[report.rho["model"] == "all"].set_index("scope")
+    assert list(rho.index) == ["all", "training language", "zero-shot"]
+    for scope, sub in (("all", g), ("training language", g[g["own"]]), ("zero-shot", g[~g["own"]])):
+        ref = sps.spearmanr(sub["measure_value"], sub["delta"])
+        assert rho.loc[scope, "n"] == len(sub)
+        assert rho.loc[scope, "rho"] == pytest.approx(ref.statistic), scope
+    # the ρ over all points is the one the report gave before there were scopes
+    assert tuple(rho.loc["all", ["rho", "rho_ci_low", "rho_ci_high", "p_value"]]) == pytest.approx(
+        spearman_ci(g["measure_value"], g["delta"]))
+    # pooled, the three own points make a strong, "significant" ρ; the zero-shot points alone do not
+    assert rho.loc["all", "rho"] < -0.5 and rho.loc["all", "p_value"] < 0.05
+    assert abs(rho.loc["zero-shot", "rho"]) < 0.5 and rho.loc["zero-shot", "p_value"] > 0.05
+    assert rho.loc["training language", "rho"] == pytest.approx(-1.0)
+
+
+def test_a_scope_with_fewer_than_three_points_has_no_rho_and_one_kind_of_point_has_no_scopes():
+    # PAWS-X-like: one intermediate, the training language and six zero-shot languages
+    deltas = [0.20, 0.01, 0.03, 0.00, 0.02, -0.01, 0.015]
+    joined = pd.DataFrame({"measure": "cosine", "model": "me5", "own": [True] + [False] * 6,
+                           "measure_value": [0.95, 0.80, 0.82, 0.70, 0.78, 0.60, 0.75], "delta": deltas})
+    rho = rho_table(joined).set_index(["model", "scope"])
+    own = rho.loc[("all", "training language")]
+    assert own["n"] == 1 and np.isnan(own["rho"]) and np.isnan(own["p_value"])
+    zs = joined[~joined["own"]]
+    assert rho.loc[("me5", "zero-shot"), "rho"] == pytest.approx(
+        sps.spearmanr(zs["measure_value"], zs["delta"]).statistic)
+    assert rho.loc[("all", "all"), "n"] == 7
+    only_own = rho_table(joined.assign(own=True))
+    assert set(only_own["scope"]) == {"all"} and len(only_own) == 2  # all models, me5
+
+
+def test_the_outputs_name_the_scope(scoped, tmp_path):
+    _, report = scoped
+    written = write_outputs(report, tmp_path)
+    assert "own" in pd.read_csv(written["divergence"]).columns
+    assert set(pd.read_csv(written["divergence_rho"])["scope"]) == {"all", "training language", "zero-shot"}
+    md = report.markdown()
+    assert "| scope |" in md.replace("  ", " ") and "zero-shot" in md
+    (fig,) = gain_vs_measure_plots(report.gains, report.rho).values()
+    ax = fig.axes[0]
+    rho = report.rho[report.rho["model"] == "all"].set_index("scope")
+    title = ax.get_title()
+    assert f"{rho.loc['all', 'rho']:+.2f}" in title and f"{rho.loc['zero-shot', 'rho']:+.2f}" in title
+    assert "zero-shot" in title
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("training language" in t for t in labels), labels
+    markers = {c.get_paths()[0].vertices.tobytes() for c in ax.collections if len(c.get_offsets())}
+    assert len(markers) == 2  # own-language points drawn with another marker

@@ -140,5 +140,6 @@ def test_notebook_executes(kernel_env):
 
     # gain vs divergence: the ρ table, the joined points and one scatter per measure
     assert "## Gain vs divergence" in text and "vocab_overlap" in text and "unigram_js" in text
+    assert "| zero-shot |" in text  # own test sets and zero-shot languages: ρ per scope too
     (scatter_cell,) = [c for c in nb.cells if c.cell_type == "code" and "gain_vs_measure_plots(" in c.source]
     assert len([o for o in scatter_cell.outputs if "image/png" in o.get("data", {})]) == 2

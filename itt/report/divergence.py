@@ -13,7 +13,11 @@ target's own key for its own test set, the eval set's key otherwise: one point p
 and a matching model (the ledger's model name or its hub id). Repeated measures (seeds) are
 averaged; a measure logged with several ``params`` becomes one measure per params set. Per measure
 (and per model) the report gives Spearman's ρ of Δ against the measure, with a percentile
-bootstrap CI over points (seeded), n, its p, and a scatter with a least-squares line. A study with
+bootstrap CI over points (seeded), n, its p, and a scatter with a least-squares line. ρ is given over
+all points (scope ``all``) and, when the points include both kinds, over the targets' own test sets
+(``training language``) and over the eval sets (``zero-shot``) apart: an in-language gain and a
+zero-shot transfer gain are different quantities, and pooled, one in-language point far from the
+zero-shot ones can carry the ranking (docs/divergence.md). A study with
 one target and a few intermediates has a few points (docs/divergence.md: 4): up to ``EXACT_P_MAX_N``
 points, p is the exact permutation p over all n! orderings (scipy's t approximation says p = 0 for
 any perfect ranking, however few the points; 4 points cannot give less than 2/24 = 0.083).
@@ -33,11 +37,13 @@ from .ledger_frame import LedgerWarning
 
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
-JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_lang", "metric", "itt_variant", "intermediate_hparams",
+JOIN_COLUMNS = ["model", "task", "target", "eval", "own", "eval_lang", "metric", "itt_variant", "intermediate_hparams",
                 "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
-RHO_COLUMNS = ["measure", "model", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
+RHO_COLUMNS = ["measure", "model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
 #: Up to this many points, ρ's p is exact (all n! orderings: 40,320 at 8); above, scipy's t approximation.
 EXACT_P_MAX_N = 8
+#: ``rho_table``'s scopes: every point; the targets' own test sets; the eval sets.
+SCOPE_ALL, SCOPE_OWN, SCOPE_ZERO_SHOT = "all", "training language", "zero-shot"
 
 
 def load_measures(root: str | Path) -> pd.DataFrame | None:
@@ -117,12 +123,24 @@ def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
     return float(res.statistic), float(lo), float(hi), p
 
 
+def scopes(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """``points`` as (scope, rows): all of them, then, when both kinds are there, the own test
+    sets and the eval sets apart."""
+    own = points["own"].astype(bool)
+    out = [(SCOPE_ALL, points)]
+    if own.any() and not own.all():
+        out += [(SCOPE_OWN, points[own]), (SCOPE_ZERO_SHOT, points[~own])]
+    return out
+
+
 def rho_table(joined: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Spearman ρ of Δ vs each measure, per model and over all models (``model = "all"``)."""
+    """Spearman ρ of Δ vs each measure, per model and over all models (``model = "all"``), per
+    scope (``scopes``: ``all`` always; NaN below 3 points)."""
     rows = []
     for measure, g in joined.groupby("measure", sort=True):
-        for model, sub in [("all", g)] + list(g.groupby("model", sort=True)):
-            rho, lo, hi, p = spearman_ci(sub["measure_value"], sub["delta"], resamples, seed)
-            rows.append({"measure": measure, "model": model, "n": len(sub), "rho": rho,
-                         "rho_ci_low": lo, "rho_ci_high": hi, "p_value": p})
+        for model, by_model in [("all", g)] + list(g.groupby("model", sort=True)):
+            for scope, sub in scopes(by_model):
+                rho, lo, hi, p = spearman_ci(sub["measure_value"], sub["delta"], resamples, seed)
+                rows.append({"measure": measure, "model": model, "scope": scope, "n": len(sub),
+                             "rho": rho, "rho_ci_low": lo, "rho_ci_high": hi, "p_value": p})
     return pd.DataFrame(rows, columns=RHO_COLUMNS)

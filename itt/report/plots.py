@@ -218,27 +218,55 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
     return fig
 
 
-def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | None = None) -> Figure:
-    """Δ against one measure (``joined``: rows of one measure), least-squares line, ρ in title."""
-    if joined.empty:
-        raise ValueError("no points to plot")
-    fig = _new_figure(5.6, 4.2)
-    ax = fig.add_subplot()
-    for model, g in joined.groupby("model", sort=True):
-        ax.scatter(g["measure_value"], g["delta"], label=str(model), s=28, alpha=0.8)
-    x = joined["measure_value"].to_numpy(dtype=float)
-    y = joined["delta"].to_numpy(dtype=float)
+def _fmt_rho(rho: dict) -> str:
+    return (f"ρ = {rho['rho']:+.2f} [{rho['rho_ci_low']:+.2f}, {rho['rho_ci_high']:+.2f}], "
+            f"n = {rho['n']}")
+
+
+def _least_squares(ax, x: np.ndarray, y: np.ndarray, label: str, **style) -> None:
     if len(x) >= 2 and np.ptp(x) > 0:
         slope, intercept = np.polyfit(x, y, 1)
         xs = np.linspace(x.min(), x.max(), 50)
-        ax.plot(xs, slope * xs + intercept, color="black", linewidth=1,
-                label=f"least squares (slope {slope:+.3g})")
+        ax.plot(xs, slope * xs + intercept, linewidth=1, label=f"{label} (slope {slope:+.3g})", **style)
+
+
+def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | None = None,
+                         zero_shot: dict | None = None) -> Figure:
+    """Δ against one measure (``joined``: rows of one measure), least-squares line, ρ in title.
+
+    ``rho``: the row of ρ over all points; ``zero_shot``: the row over the eval sets alone, given
+    when the points mix own test sets and eval sets. Own test sets (the training language) are
+    squares, eval sets (zero-shot) circles; with ``zero_shot`` a dashed line fits the circles."""
+    if joined.empty:
+        raise ValueError("no points to plot")
+    fig = _new_figure(5.6, 4.4)
+    ax = fig.add_subplot()
+    own = joined["own"].astype(bool) if "own" in joined else pd.Series(False, index=joined.index)
+    for k, (model, g) in enumerate(joined.groupby("model", sort=True)):
+        label = str(model)  # once per model, on whichever kind of point it has first
+        for marker, pts in (("o", g[~own[g.index]]), ("s", g[own[g.index]])):
+            if not pts.empty:
+                ax.scatter(pts["measure_value"], pts["delta"], s=28, alpha=0.8, color=f"C{k % 10}",
+                           marker=marker, label=label)
+                label = None
+    mixed = own.any() and not own.all()
+    if mixed:  # what the markers mean, in grey so they are not read as another model
+        ax.scatter([], [], marker="s", color="#777777", label="training language (own test set)")
+        ax.scatter([], [], marker="o", color="#777777", label="zero-shot (eval set)")
+    x = joined["measure_value"].to_numpy(dtype=float)
+    y = joined["delta"].to_numpy(dtype=float)
+    _least_squares(ax, x, y, "least squares, all points" if mixed else "least squares", color="black")
+    if mixed and zero_shot is not None:
+        _least_squares(ax, x[~own.to_numpy()], y[~own.to_numpy()], "least squares, zero-shot",
+                       color="black", linestyle="--")
     ax.axhline(0, color="#999999", linewidth=0.6)
     ax.set_xlabel(str(joined["measure"].iloc[0]))
     ax.set_ylabel("Δ (ITT − no-ITT)")
-    ax.set_title(f"{joined['measure'].iloc[0]}: Spearman ρ = {rho['rho']:+.2f} "
-                 f"[{rho['rho_ci_low']:+.2f}, {rho['rho_ci_high']:+.2f}], n = {rho['n']}",
-                 fontsize=10)
+    title = f"{joined['measure'].iloc[0]}: Spearman {_fmt_rho(rho)}"
+    if mixed and zero_shot is not None:
+        title = (f"{joined['measure'].iloc[0]}\nSpearman, all points: {_fmt_rho(rho)}\n"
+                 f"zero-shot only: {_fmt_rho(zero_shot)}")
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, frameon=False)
     ax.grid(alpha=0.3)
     _save(fig, path)

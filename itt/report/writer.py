@@ -30,7 +30,7 @@ from itt.ledger import ledger_path
 
 from .crosslingual import (LANG_BASE, LANGUAGE_COLUMNS, ROBUST_COLUMNS, language_table,
                            robustness_table)
-from .divergence import JOIN_COLUMNS, join_gains, load_measures, rho_table
+from .divergence import JOIN_COLUMNS, SCOPE_ALL, SCOPE_ZERO_SHOT, join_gains, load_measures, rho_table
 from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language_markdown
 from .ledger_frame import failed_runs, latest_ok, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
@@ -163,14 +163,17 @@ def _slug(*parts) -> str:
 def gain_vs_measure_plots(gains: pd.DataFrame, rho: pd.DataFrame,
                           out: str | Path | None = None) -> dict[str, Figure]:
     """One scatter of Δ against each measure (``plot_gain_vs_measure``; Spearman ρ over all models
-    in its title), as ``{"gain_vs_<measure>": figure}``; each saved as ``<out>/<name>.png`` when
-    ``out`` is given. ``gains``/``rho``: a report's ``gains`` and ``rho``."""
+    in its title, over all points and, when they mix both kinds, over the zero-shot points), as
+    ``{"gain_vs_<measure>": figure}``; each saved as ``<out>/<name>.png`` when ``out`` is given.
+    ``gains``/``rho``: a report's ``gains`` and ``rho``."""
     figures = {}
     for measure, g in gains.groupby("measure", sort=True):
-        row = rho[(rho["measure"] == measure) & (rho["model"] == "all")]
+        rows = rho[(rho["measure"] == measure) & (rho["model"] == "all")].set_index("scope")
+        zero_shot = rows.loc[SCOPE_ZERO_SHOT].to_dict() if SCOPE_ZERO_SHOT in rows.index else None
         name = _slug("gain_vs", measure)
-        figures[name] = plot_gain_vs_measure(g, row.iloc[0].to_dict(),
-                                             None if out is None else Path(out) / f"{name}.png")
+        figures[name] = plot_gain_vs_measure(g, rows.loc[SCOPE_ALL].to_dict(),
+                                             None if out is None else Path(out) / f"{name}.png",
+                                             zero_shot=zero_shot)
     return figures
 
 
