@@ -86,6 +86,52 @@ def test_an_intermediate_config_is_refused_with_the_way_out():
         pairs.pairs_of(_compose("+stage=intermediate", "source=embedded"))
 
 
+def test_a_sample_is_embedded_once_for_every_pair_and_measure_and_values_do_not_change(tmp_path, monkeypatch):
+    """One intermediate, a target and three eval sets of equal sample size, three embedding measures: the
+    intermediate's sample is encoded once, not once per pair, and every value is the one encoding each
+    pair's samples afresh gives (nothing kept: ``EMBEDDING_CACHE_BYTES = 0``)."""
+    from itt.measures import encoders
+
+    job = ("experiment=xtreme_r_demo", "+stage=target", "model=mbert", "task=pawsx", "stage.target=en",
+           "stage.evals=[de,es,fr]", "intermediate.steps=[intermediate]", "measure.sample_size=40",
+           "measure.names=[embedding_cosine,mmd,proxy_a_distance]")
+    encoded, make, budget = [], encoders.mean_pooled_embedder, pairs.EMBEDDING_CACHE_BYTES
+
+    def counting(*args, **kwargs):
+        embed = make(*args, **kwargs)
+
+        def counted(texts):
+            encoded.append(tuple(texts))
+            return embed(texts)
+
+        return counted
+
+    monkeypatch.setattr(encoders, "mean_pooled_embedder", counting)
+
+    def values(root: Path, keep: int) -> dict:
+        monkeypatch.setattr(pairs, "_loaded", None)  # no encoder or embeddings left by an earlier test
+        monkeypatch.setattr(pairs, "EMBEDDING_CACHE_BYTES", keep)
+        encoded.clear()
+        found = pairs.run(_compose(*job, f"paths.root={root}", f"paths.cache={tmp_path / 'cache'}"))
+        assert {r["n_a"] for r in found} == {r["n_b"] for r in found} == {40}  # one intermediate sample for all
+        return {(r["b_role"], r["measure"]): r["value"] for r in found}
+
+    fresh = values(tmp_path / "fresh", keep=0)
+    assert len(fresh) == 4 * 3 and len(encoded) == 4 * 2  # each pair encodes its two samples, once for 3 measures
+    reused = values(tmp_path / "reused", keep=budget)
+    assert len(encoded) == 1 + 4 and len(set(encoded)) == 5  # the intermediate's sample once, each evaluated set once
+    assert reused == fresh  # bit for bit
+
+
+def test_the_next_job_of_a_sweep_reuses_the_encoder_only_if_its_embeddings_would_be_the_same(monkeypatch):
+    monkeypatch.setattr(pairs, "_loaded", None)
+    base = ("task=sentiment", "+stage=target", "source=embedded")
+    model = pairs._model(_compose(*base, "stage.target=domain"))
+    assert pairs._model(_compose(*base, "stage.target=crosslingual", "stage.itt=false")) is model
+    for other in ("model=roberta", "measure.max_length=64", "measure.batch_size=8"):
+        assert pairs._model(_compose(*base, other)) is not model
+
+
 def test_row_text_joins_a_rows_strings_for_any_kind():
     task = get_task("sequence_classification")
     assert task.row_text({"text": "good soup", "text_pair": "bad bread", "label": 1}) == "good soup bad bread"

@@ -21,6 +21,10 @@ split protocol, seed), the measure and its parameters, the sample size and seed 
 read tokens or embeddings, the model. A pair whose ``cache_key`` is already in the file is not
 recomputed; ``vocab_overlap`` reads words only, so its rows name no model (``model: null``: the report
 joins them to every model) and serve every model.
+
+Within one process, a sample's embeddings are computed once and reused by every pair and every job of a
+sweep that compares the same texts with the same encoder (``_Model.embed``): the intermediate's sample,
+the same for every evaluated set of equal size, is encoded once rather than once per pair.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
@@ -46,6 +52,8 @@ log = logging.getLogger(__name__)
 MEASURES_FILE = "measures.jsonl"
 #: Measures whose value does not depend on the model's tokenizer or encoder.
 MODEL_FREE = frozenset({"vocab_overlap"})
+#: Embeddings kept for reuse, at most (float32: 2000 texts x 1024 dims = 8 MB); least recently used go first.
+EMBEDDING_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -152,10 +160,12 @@ def side_texts(cfg: DictConfig, side: Side) -> list[str]:
 
 
 class _Model:
-    """The run's tokenizer and pretrained encoder, loaded on first use (a word-only measure needs neither)."""
+    """The run's tokenizer and pretrained encoder, loaded on first use (a word-only measure needs neither),
+    and the embeddings it has computed, by the texts they embed."""
 
-    def __init__(self, cfg: DictConfig):
-        self.cfg, self._tokenizer, self._embed = cfg, None, None
+    def __init__(self, cfg: DictConfig, identity_: str):
+        self.cfg, self.identity, self._tokenizer, self._embed = cfg, identity_, None, None
+        self._embedded: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _source(self) -> str:
         from itt.models.loading import pretrained_source  # noqa: PLC0415
@@ -176,7 +186,13 @@ class _Model:
 
         return hf_tokenize(self.tokenizer)(texts)
 
-    def embed(self, texts: list[str]):
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """``mean_pooled_embedder``'s embeddings of ``texts``, computed once per list of texts: the same
+        texts in the same order make the same batches, so a reused array is the one encoding would give."""
+        key = hashlib.sha1(json.dumps(list(texts)).encode()).hexdigest()
+        if key in self._embedded:
+            self._embedded.move_to_end(key)
+            return self._embedded[key]
         if self._embed is None:
             import torch  # noqa: PLC0415
             from transformers import AutoModel  # noqa: PLC0415
@@ -187,7 +203,24 @@ class _Model:
             encoder = AutoModel.from_pretrained(self._source(), trust_remote_code=self.cfg.model.trust_remote_code)
             m = self.cfg.measure
             self._embed = mean_pooled_embedder(encoder, self.tokenizer, m.batch_size, m.max_length)
-        return self._embed(texts)
+        vectors = self._embed(texts)
+        vectors.flags.writeable = False  # shared by every pair that reuses it
+        self._embedded[key] = vectors
+        while self._embedded and sum(v.nbytes for v in self._embedded.values()) > EMBEDDING_CACHE_BYTES:
+            self._embedded.popitem(last=False)
+        return vectors
+
+
+_loaded: _Model | None = None  # the last job's model: the next job of a sweep on the same encoder reuses it
+
+
+def _model(cfg: DictConfig) -> _Model:
+    """The model (and embeddings) of ``cfg``'s encoder: everything its embeddings depend on must match."""
+    global _loaded  # noqa: PLW0603
+    encoder = _digest({**_model_identity(cfg), "batch_size": cfg.measure.batch_size, "cache": str(cfg.paths.cache)})
+    if _loaded is None or _loaded.identity != encoder:
+        _loaded = _Model(cfg, encoder)  # one encoder at a time: the previous one and its embeddings are dropped
+    return _loaded
 
 
 def run(cfg: DictConfig) -> list[dict]:
@@ -195,15 +228,19 @@ def run(cfg: DictConfig) -> list[dict]:
     names, params, size, seed = measure_settings(cfg)
     root = Path(cfg.paths.root)
     done = measured(root)
-    model = _Model(cfg)
+    model = _model(cfg)
     tokenize, embed = model.tokenize, model.embed  # bound once: both sides must hold the same callables
+    texts: dict[Side, list[str]] = {}  # every pair reads the same intermediate side
     written = []
     for a, b in pairs_of(cfg):
         todo = [n for n in names if cache_key(cfg, a, b, n, params, size, seed) not in done]
         if not todo:
             log.info("cached: %s -> %s (%s)", a.label(), b.label(), ", ".join(names))
             continue
-        rows_a, rows_b = side_texts(cfg, a), side_texts(cfg, b)
+        for side in (a, b):
+            if side not in texts:
+                texts[side] = side_texts(cfg, side)
+        rows_a, rows_b = texts[a], texts[b]
         # Both sides the same size: word- and token-count measures depend on how much text each side has.
         n = min(len(rows_a), len(rows_b), size or len(rows_a) + len(rows_b))
         text_a = TextSample(sample(rows_a, n, seed), a.lang, tokenize, embed)
