@@ -66,9 +66,13 @@ GROUP_KEYS = ["source", "split", "hparams_id", "selected_on"]
 MISSING = "n/a"
 
 
-def picked(selected_on) -> str:
-    """`` checkpoint on val/de/acc`` for a group's line; nothing for rows that predate ``selected_on``."""
-    return "" if selected_on == MISSING or _is_missing(selected_on) else f" checkpoint on {selected_on}"
+def group_line(keys) -> str:
+    """``group: source=embedded split=paper hparams=ab12cd34 checkpoint on val/de/acc`` for a dict or row of
+    GROUP_KEYS (no checkpoint part for rows that predate ``selected_on``)."""
+    get = keys.get if isinstance(keys, dict) else lambda k: getattr(keys, k)
+    picked = get("selected_on")
+    on = "" if picked == MISSING or _is_missing(picked) else f" checkpoint on {picked}"
+    return f"group: source={get('source')} split={get('split')} hparams={get('hparams_id')}{on}"
 
 
 class LedgerWarning(UserWarning):

@@ -17,8 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from .ledger_frame import GROUP_KEYS
-from .tables import ALPHA, group_line, iter_sections, variant_labels
+from .ledger_frame import GROUP_KEYS, group_line
+from .tables import ALPHA, iter_sections, variant_labels
 
 COLOR_NOITT = "#9e9e9e"
 COLOR_ITT = "#1f77b4"

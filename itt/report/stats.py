@@ -33,7 +33,7 @@ from scipy import stats as sps
 
 from .intervals import (METHOD_BOOTSTRAP, METHOD_T, BootstrapUnavailable, holm, paired_bootstrap,
                         prediction_file, t_interval)
-from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing, chronological, picked
+from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing, chronological, group_line
 from .long_table import long_table, select
 from .scorers import get_scorer
 
@@ -281,7 +281,7 @@ def groups_from_lines(lines: pd.DataFrame) -> pd.DataFrame:
 def describe_groups(summary: pd.DataFrame) -> list[str]:
     """Human lines like ``group: source=embedded split=paper hparams=ab12cd34 — 36 runs, seeds 0,1,2``."""
     return [
-        f"group: source={r.source} split={r.split} hparams={r.hparams_id}{picked(r.selected_on)} — "
+        f"{group_line(r)} — "
         f"{r.n_runs} runs, seeds {r.seeds or '–'} (models {r.models}; tasks {r.tasks}; "
         f"targets {r.targets})"
         for r in summary.itertuples(index=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .crosslingual import LANG_BASE
-from .ledger_frame import GROUP_KEYS, MISSING, picked
+from .ledger_frame import GROUP_KEYS, MISSING, group_line
 from .stats import ITT_KEYS, TABLE_COLUMNS, higher_is_better
 
 DASH = "–"
@@ -113,10 +113,6 @@ def caption(metric: str, n_tests: int | None = None) -> str:
         f"two-sided), * p < {ALPHA}; p (Holm): Holm–Bonferroni adjusted over {family}; "
         f"bold = best in column; n items = test items per run (fewest–most when seeds differ)."
     )
-
-
-def group_line(keys: dict) -> str:
-    return f"group: source={keys['source']} split={keys['split']} hparams={keys['hparams_id']}{picked(keys['selected_on'])}"
 
 
 def section_title(keys: dict, own: bool = True, lang=None) -> str:
