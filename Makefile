@@ -9,6 +9,10 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 ROOT ?= outputs
 PYTEST_ARGS ?=
+# pytest-xdist workers, one test file per worker at a time (tests/conftest.py); every run a test starts
+# uses one thread, so 2 workers use this 2-core machine. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(PYTEST_WORKERS)
 
 .PHONY: install demo test test-fast report bench clean-outputs
 
@@ -27,10 +31,10 @@ demo: install
 	$(PY) -m itt.report paths.root=$(ROOT)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-fast: install
-	$(PY) -m pytest -m "not slow and not slurm" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow and not slurm" $(PYTEST_ARGS)
 
 report: install
 	$(PY) -m itt.report paths.root=$(ROOT)

@@ -42,6 +42,25 @@ SWEEP_ENV = {"MKL_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1", "HF_HUB_OFFLINE": 
              "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
 
 
+#: Test files that share one resource and must not run at the same time under ``pytest -n``: the SLURM
+#: tests share the one-node cluster and wait for its queue to be empty.
+SERIAL_FILE_PREFIXES = {"tests/test_slurm_": "slurm"}
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent without it (then tests run in one process)
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs the suite on 2 workers (pytest-xdist), one test file at a time per worker, so a
+    file's module-scoped fixture (e.g. a study measured once) runs once; the SLURM files count as one file."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return next((group for prefix, group in SERIAL_FILE_PREFIXES.items() if path.startswith(prefix)), path)
+
+    return ByFile(config, log)
+
+
 def itt_env(env: dict | None = None) -> dict:
     """The environment of a test subprocess: ours, minus the debug switch, plus ``env``.
 
