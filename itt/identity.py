@@ -25,7 +25,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from itt import hardware
-from itt.data.files import fingerprint, is_local
+from itt.data.files import fingerprint, folder_splits, is_local
 from itt.errors import ConfigError
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
@@ -125,11 +125,16 @@ def alignment_groups(cfg: DictConfig) -> dict[str, str]:
 def own_splits(cfg: DictConfig, spec_node) -> set[str]:
     """The splits a dataset brings itself under ``split=official`` (any other one is carved from its train
     rows): those its ``splits`` names, except that a generated stand-in (source=embedded) and a single
-    local file are read as one train split. A local folder is taken at its declaration."""
+    local file are read as one train split, and a local folder brings only the declared splits it has a
+    file for."""
     path = Path(spec_node.path).expanduser()
     if (cfg.source.name == "embedded" and not is_local(spec_node.path)) or path.is_file():
         return {"train"}
-    return {name for name, theirs in (spec_node.get("splits") or {}).items() if theirs}
+    declared = {name: theirs for name, theirs in (spec_node.get("splits") or {}).items() if theirs}
+    if path.is_dir():
+        found = folder_splits(str(path))
+        return {name for name, theirs in declared.items() if theirs in found}
+    return set(declared)
 
 
 def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:

@@ -340,6 +340,23 @@ def test_official_refuses_scoring_a_carved_split_whose_originals_an_earlier_step
                         "task.datasets.de.splits.test=test", f"task.datasets.de.path={tmp_path / 'de_full'}").target == "de"
 
 
+def test_official_takes_a_local_folder_at_the_splits_it_has_files_for(translations, tmp_path):
+    """A folder that declares a validation split but has no validation file carves it from its train rows
+    (itt.data.loading reads only the files there): German as train.tsv + test.tsv after English is scored on
+    translations of English training items, and refused; with its validation file it is not."""
+    german = tmp_path / "de_no_dev"
+    german.mkdir()
+    for split in ("train", "test"):
+        (german / f"{split}.tsv").write_text((tmp_path / "de_full" / f"{split}.tsv").read_text())
+    declared = ("task.datasets.de.splits.validation=validation", "task.datasets.de.splits.test=test")
+    german_after_english = ("+stage=target", "stage.target=de", "intermediate.steps=[en]", "split=official", *declared)
+    with pytest.raises(ConfigError, match=r"^split=official: the target run 'de' is scored on task\.datasets\.de's "
+                                          r"validation split, carved"):
+        translations(*german_after_english, f"task.datasets.de.path={german}")
+    (german / "dev.tsv").write_text((tmp_path / "de_full" / "validation.tsv").read_text())  # datasets: dev = validation
+    assert translations(*german_after_english, f"task.datasets.de.path={german}").target == "de"
+
+
 @pytest.mark.parametrize(("steps", "run", "scored"), [("[[en,de]]", "en+de", "de"), ("[en,de]", "de", "de"),
                                                       ("[en,fr,de]", "fr", "fr")],
                          ids=["mixture", "chain", "chain-of-three"])

@@ -32,7 +32,7 @@ _STRINGS = List(Value("string"))
 
 def read(files: list[Path], columns: list[str] | None = None) -> DatasetDict:
     """The sentences of ``files`` (all ``.conll`` or all ``.conllu``), one split per file."""
-    splits = _splits(files)
+    splits = split_files(files)
     reader = _read_conllu if files[0].suffix == ".conllu" else _read_conll
     if columns and files[0].suffix == ".conllu":
         raise DataError(f"{files[0]}: columns is for .conll files; a .conllu file has fixed columns "
@@ -40,7 +40,7 @@ def read(files: list[Path], columns: list[str] | None = None) -> DatasetDict:
     return DatasetDict({split: reader(path, columns) for split, path in splits.items()})
 
 
-def _splits(files: list[Path]) -> dict[str, Path]:
+def split_files(files: list[Path]) -> dict[str, Path]:
     if len(files) == 1:
         return {"train": files[0]}
     out: dict[str, Path] = {}

@@ -30,6 +30,22 @@ def local_files(path: str) -> list[Path]:
     return []
 
 
+def folder_splits(path: str) -> set[str]:
+    """The splits the loader finds in a local folder, named from its file names as ``datasets`` names them
+    (``conll``/``conllu`` files: ``itt.data.conll``'s rule): a split a spec declares but whose file is
+    missing is carved from train rows, not read."""
+    files = local_files(path)
+    if not files:
+        return set()
+    if all(f.suffix in (".conll", ".conllu") for f in files):
+        from itt.data.conll import split_files  # noqa: PLC0415 (imports datasets)
+
+        return set(split_files(files))
+    from datasets.data_files import get_data_patterns  # noqa: PLC0415 (only for folders under split=official)
+
+    return {str(split) for split in get_data_patterns(str(Path(path).expanduser()))}
+
+
 @functools.lru_cache(maxsize=256)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     sha = hashlib.sha1()
