@@ -21,7 +21,7 @@ from itt.tasks.retrieval import (MARGIN_K, Embeddings, best_threshold_f1, embed_
 
 
 def test_accuracy_on_a_hand_made_similarity_matrix():
-    # rows: sources, columns: candidates; row i's own translation is column i
+    # rows: queries, columns: candidates; row i's own candidate is column i
     sim = torch.tensor([[0.9, 0.1, 0.3, 0.0],    # own is best
                         [0.2, 0.4, 0.8, 0.1],    # column 2 beats its own
                         [0.1, 0.2, 0.7, 0.6],    # own is best

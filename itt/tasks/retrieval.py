@@ -147,7 +147,7 @@ def nearest_candidates(queries: torch.Tensor, candidates: torch.Tensor) -> torch
 
 
 def retrieval_accuracy(similarity: torch.Tensor) -> float:
-    """Share of rows i whose highest similarity is in column i (``similarity``: sources x candidates)."""
+    """Share of rows i whose highest similarity is in column i (``similarity``: queries x candidates)."""
     n = similarity.shape[0]
     return float((similarity.argmax(dim=1) == torch.arange(n)).float().mean()) if n else float("nan")
 
