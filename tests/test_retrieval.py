@@ -21,12 +21,44 @@ from itt.tasks.retrieval import (MARGIN_K, Embeddings, best_threshold_f1, embed_
 
 
 def test_accuracy_on_a_hand_made_similarity_matrix():
-    # rows: sources, columns: candidates; row i's own translation is column i
+    # rows: queries, columns: candidates; row i's own candidate is column i
     sim = torch.tensor([[0.9, 0.1, 0.3, 0.0],    # own is best
                         [0.2, 0.4, 0.8, 0.1],    # column 2 beats its own
                         [0.1, 0.2, 0.7, 0.6],    # own is best
                         [0.5, 0.5, 0.0, 0.5]])   # three-way tie: the lowest index (0) wins, not its own
     assert retrieval_accuracy(sim) == pytest.approx(2 / 4)
+
+
+def _xtreme_tatoeba_predictions(src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """google-research/xtreme third_party/utils_retrieve.py ``similarity_search(x=src, y=tgt, normalize=True)``
+    as evaluate_retrieval.py calls it for Tatoeba: an L2 index of the normalised source-language embeddings
+    (``idx.add(x)``), searched with the English ones (``idx.search(y, 1)``): one source index per English
+    sentence, scored against its own position by evaluate.py's ``accuracy``."""
+    x = src / np.linalg.norm(src, axis=1, keepdims=True)
+    y = tgt / np.linalg.norm(tgt, axis=1, keepdims=True)
+    return ((y[:, None, :] - x[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+
+
+def test_acc_searches_the_sources_with_each_translation_as_xtreme_does():
+    """XTREME's Tatoeba searches the source-language sentences (google/xtreme ``source_sentence``: ``text``)
+    with each English one (``target_sentence``: ``text_pair``). Here translation 1 lies next to source 0:
+    searched from the translations (XTREME) it finds source 0, acc 2/3; searched from the sources, as the
+    kind did, every source still finds its own translation, acc 3/3 (the logged 1.0 before the fix)."""
+    source = np.eye(3)
+    translation = np.array([[1.0, 0.0, 0.0], [1.0, 0.1, 0.0], [0.0, 0.0, 1.0]])
+    expected = np.mean(_xtreme_tatoeba_predictions(source, translation) == np.arange(3))
+    assert expected == pytest.approx(2 / 3)
+    metric = get_task("retrieval").evaluator([])
+    metric.update(Embeddings(torch.tensor(source), torch.tensor(translation)), {"idx": torch.arange(3)})
+    assert float(metric.compute()["acc"]) == pytest.approx(expected)
+    items = metric.items()
+    assert [i["pred"] for i in items] == [0, 0, 2] and [i["gold"] for i in items] == [0, 1, 2]
+    rng = np.random.default_rng(1)
+    src = rng.normal(size=(60, 8))
+    tgt = src + rng.normal(scale=1.2, size=(60, 8))
+    metric = get_task("retrieval").evaluator([])
+    metric.update(Embeddings(torch.tensor(src), torch.tensor(tgt)), {"idx": torch.arange(60)})
+    assert float(metric.compute()["acc"]) == pytest.approx(np.mean(_xtreme_tatoeba_predictions(src, tgt) == np.arange(60)))
 
 
 def test_best_threshold_f1_by_hand():

@@ -7,17 +7,22 @@ run's encoder (``model.base_model``, the network without its task head) embeds b
 
 Canonical columns: ``text`` (the source sentence) and ``text_pair`` (its translation), from the spec's
 two ``text_fields``; surrounding whitespace is stripped (``google/xtreme``'s Tatoeba keeps each line's
-newline). Row i's translation is candidate i.
+newline). Row i's source is the right candidate for row i's translation.
 
 Embeddings: the mean of the chosen layer's hidden states over the real tokens (attention-mask
 weighted), in fp32; option ``layer`` (the spec's ``options: {layer: 8}``, or ``task.options`` when the
 task's own kind is retrieval): null = the last layer, an int indexes ``hidden_states`` (0 = the
-embedding layer; XTREME pooled a middle layer of mBERT and XLM-R).
+embedding layer). XTREME pooled a middle layer instead (``scripts/run_tatoeba.sh``: ``--specific_layer``
+7 of the last 12 hidden states of 12-layer models, 13 of the last 24 of XLM-R large), i.e. ``layer: 8``
+and ``layer: 14`` here.
 
 Metrics, over the whole validation or test split:
 
-* ``acc``: share of sources whose cosine nearest neighbour among all candidates is their own
-  translation (XTREME's Tatoeba accuracy; ties go to the lower index);
+* ``acc``: share of translations (``text_pair``) whose cosine nearest neighbour among all sources
+  (``text``) is their own source (ties go to the lower index). That is XTREME's Tatoeba direction:
+  ``third_party/evaluate_retrieval.py`` indexes the source-language sentences and searches the index
+  with each English one (``similarity_search(x=src, y=tgt)``: ``idx.add(x)``, ``idx.search(y, 1)``),
+  and google/xtreme's Tatoeba rows put the English sentence in ``target_sentence`` (``text_pair``);
 * ``bucc_f1``: BUCC-style mining F1. Each source is paired with its best candidate by the ratio margin
   of Artetxe & Schwenk (2019), ``cos(x, y) / (mean cos of x's k nearest + mean cos of y's k nearest) * 2``
   with k = 4 (``MARGIN_K``); pairs are kept above a score threshold, and the F1 of the kept pairs against
@@ -25,8 +30,8 @@ Metrics, over the whole validation or test split:
   upper bound; BUCC tunes it on separate data), so compare ``bucc_f1`` between runs, not with published
   BUCC numbers.
 
-Per-item predictions (for the report's bootstrap): ``pred`` = index of the nearest candidate, ``gold``
-= the item's own index, so the bootstrap's ``acc`` scorer gives back ``acc``.
+Per-item predictions (for the report's bootstrap): ``pred`` = index of the source nearest to the
+item's translation, ``gold`` = the item's own index, so the bootstrap's ``acc`` scorer gives back ``acc``.
 
 ``evaluate(folder_or_model, sources, translations)`` scores a saved model folder (a ledger row's
 ``checkpoint``) or a loaded model directly, without a run.
@@ -136,13 +141,13 @@ def _row_blocks(a: torch.Tensor, b: torch.Tensor):
         yield start, a[start:start + BLOCK] @ b.T
 
 
-def nearest_candidates(source: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
-    """For each source, the index of its cosine-nearest candidate (the lowest index on ties)."""
-    return torch.cat([sim.argmax(dim=1) for _, sim in _row_blocks(source, translation)])
+def nearest_candidates(queries: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """For each query, the index of its cosine-nearest candidate (the lowest index on ties)."""
+    return torch.cat([sim.argmax(dim=1) for _, sim in _row_blocks(queries, candidates)])
 
 
 def retrieval_accuracy(similarity: torch.Tensor) -> float:
-    """Share of rows i whose highest similarity is in column i (``similarity``: sources x candidates)."""
+    """Share of rows i whose highest similarity is in column i (``similarity``: queries x candidates)."""
     n = similarity.shape[0]
     return float((similarity.argmax(dim=1) == torch.arange(n)).float().mean()) if n else float("nan")
 
@@ -184,7 +189,7 @@ def retrieval_scores(source: torch.Tensor, translation: torch.Tensor) -> dict[st
     """``acc`` and ``bucc_f1`` of aligned embeddings (row i of each side is one pair)."""
     n = len(source)
     gold = torch.arange(n)
-    acc = (nearest_candidates(source, translation) == gold).float().mean()
+    acc = (nearest_candidates(translation, source) == gold).float().mean()  # XTREME's direction (module docstring)
     best, scores = margin_pairs(source, translation)
     return {"acc": acc, "bucc_f1": torch.tensor(best_threshold_f1(scores, best == gold, n))}
 
@@ -216,7 +221,8 @@ class RetrievalMetric(Metric):
     def items(self) -> list[dict]:
         # Every process's items under DDP (compute() syncs the states only while it runs): process 0 writes them.
         with self.sync_context(should_sync=True):
-            nearest = nearest_candidates(*self._ordered())
+            source, translation = self._ordered()
+            nearest = nearest_candidates(translation, source)
         return [{"pred": int(j), "gold": i} for i, j in enumerate(nearest.tolist())]
 
 

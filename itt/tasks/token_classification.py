@@ -20,7 +20,8 @@ character) is given the unknown token, so that it still has a first sub-token.
 ``data.max_length`` have NO prediction (``null`` in the saved items): they count as wrong for accuracy
 and as ``O`` (no entity) for span F1. Truncation therefore lowers the score, as missing output
 would for any tagger, instead of silently dropping the hardest (longest) sentences' tails from the
-test set; raise ``data.max_length`` if that matters.
+test set; raise ``data.max_length`` if that matters. (XTREME's preprocessing instead splits a sentence
+longer than its ``max_seq_length`` into pieces that fit, so every word is predicted.)
 
 **Metrics** (``itt.tag_scores``): span F1 for BIO/IOB2 tag sets, ``f1`` (micro entity F1, seqeval),
 ``precision``, ``recall``; word accuracy ``acc`` for other tag sets (POS). ``task.options.spans``:
