@@ -188,7 +188,10 @@ def _dataset_identity(cfg: DictConfig, name: str, node) -> dict:
     intermediate dataset named the same way in two tasks (MNLI before XNLI and before WikiANN) is one run."""
     kind, primary = kind_of(cfg, node)
     options = (_plain(cfg.task.get("options")) or None) if kind == cfg.task.kind else None
-    return {**dataset_payload(cfg, name, node), "kind": kind, "primary_metric": primary, "task_options": options}
+    out = {**dataset_payload(cfg, name, node), "kind": kind, "primary_metric": primary, "task_options": options}
+    if kind == "retrieval":  # acc searches the sources with each translation (XTREME's direction), not the reverse
+        out["acc_direction"] = "translation_to_source"
+    return out
 
 
 def _eval_identity(cfg: DictConfig, name: str, node) -> dict:

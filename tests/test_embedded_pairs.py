@@ -153,9 +153,10 @@ def test_choice_is_learnable_by_association():
 # --- parallel ------------------------------------------------------------------------------
 
 def test_parallel_pairs_translate_english():
-    english = {lang: [r["text"] for r in generate("parallel", lang, "general", 300, seed=0)] for lang in ("de", "fr", "es")}
+    """English is text_pair, as google/xtreme's target_sentence (itt.tasks.retrieval searches with it)."""
+    english = {lang: [r["text_pair"] for r in generate("parallel", lang, "general", 300, seed=0)] for lang in ("de", "fr", "es")}
     assert english["de"] == english["fr"] == english["es"]  # the same English sentences for every language
-    pairs = {lang: [r["text_pair"] for r in generate("parallel", lang, "general", 300, seed=0)] for lang in ("de", "fr", "es")}
+    pairs = {lang: [r["text"] for r in generate("parallel", lang, "general", 300, seed=0)] for lang in ("de", "fr", "es")}
     for lang, translations in pairs.items():
         for en, other in zip(english[lang], translations):
             assert en != other
@@ -174,5 +175,5 @@ def test_parallel_translations_are_word_for_word():
     proper = set(CITIES) | {n for names in world()["names"].values() for n in names}
     for lang in ("de", "fr", "es"):
         for row in generate("parallel", lang, "general", 300, seed=2):
-            en, other = re.findall(r"\w+", row["text"]), re.findall(r"\w+", row["text_pair"])
+            en, other = re.findall(r"\w+", row["text_pair"]), re.findall(r"\w+", row["text"])
             assert Counter(w for w in en if w in proper or w.isdigit()) == Counter(w for w in other if w in proper or w.isdigit())

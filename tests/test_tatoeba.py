@@ -114,3 +114,15 @@ def test_an_eval_list_takes_patterns():
     assert {step.evals for step in spec.chain()} == {hub[1:]}
     with pytest.raises(ConfigError, match=r"intermediate\.evals: pattern 'tatoba_\*' matches no eval set of task=xnli"):
         evals("intermediate.evals=[tatoba_*]")
+
+
+def test_a_run_scored_on_tatoeba_is_another_run_than_before_acc_searched_in_xtremes_direction():
+    """acc searched each English sentence among the sources' translations the other way round before
+    (itt.tasks.retrieval): runs with a retrieval eval set get another id; runs without one keep theirs."""
+    def payload(*overrides):
+        spec = identity.resolve(compose_train("task=xnli", "+stage=target", "stage.target=en", *overrides))
+        return identity.run_payload(spec)["evals"]
+
+    scored = payload("stage.evals=[de,tatoeba_de]")
+    assert scored["tatoeba_de"]["acc_direction"] == "translation_to_source"
+    assert "acc_direction" not in scored["de"]

@@ -1,4 +1,6 @@
-"""Parallel sentences for retrieval evaluation (Tatoeba stand-in): ``{"text": English, "text_pair": translation}``.
+"""Parallel sentences for retrieval evaluation (Tatoeba stand-in): ``{"text": translation, "text_pair": English}``,
+the sides of google/xtreme's Tatoeba rows (``source_sentence`` in ``lang``, ``target_sentence`` English), so
+``acc`` searches in XTREME's direction here too (``itt.tasks.retrieval``).
 
 The same language-free clauses rendered in English and in ``lang`` (de, fr, es), word-for-word
 translations through the shared lexicon. ``lang="en"`` is refused (ValueError from the API): an
@@ -19,8 +21,8 @@ def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -
     rows = []
     for _ in range(n_rows):
         clauses, interjection = random_sentence(rng)
-        rows.append({"text": text(sentence_tokens(clauses, "en", interjection)),
-                     "text_pair": text(sentence_tokens(clauses, lang, interjection))})
+        rows.append({"text": text(sentence_tokens(clauses, lang, interjection)),
+                     "text_pair": text(sentence_tokens(clauses, "en", interjection))})
     return rows
 
 
