@@ -14,9 +14,9 @@ Per run and benchmark there are two values, each the mean over languages (each l
 language alone (the own test set; XQuAD's English set). Per model, seed and ITT variant (and its intermediate
 settings, ``intermediate_hparams``, as in the main table), a benchmark's value
 is the mean over the runs that scored it and a family's the mean over its benchmarks, at each seed over the
-benchmarks, runs and languages both sides have: a missing run or language never shifts one side only. Each is compared with no ITT
-like every cell of the report: paired by seed, Δ = ITT − no-ITT, a t-interval over seeds, a paired t-test,
-Holm-adjusted together with every other p of the report. A family averages whatever metric each benchmark
+benchmarks, runs and languages both sides have: a missing run or language never shifts one side only. Each
+is compared with no ITT like every cell of the report: paired by seed, Δ = ITT − no-ITT, a t-interval over
+seeds, a paired t-test, Holm-adjusted together with every other p of the report. A family averages whatever metric each benchmark
 reports (accuracy for POS, span F1 for NER), as XTREME's per-group averages do; ``metrics`` says which.
 
 Built only when the target runs span at least two families: a single-family ledger has its answer in the
