@@ -190,3 +190,38 @@ def test_a_multilingual_baseline_without_itt_runs_does_not_break_the_report(tmp_
     assert set(rob["hparams_id"]) == {"hp000001", "hp000002"}
     baseline = rob[(rob["hparams_id"] == "hp000002") & (rob["eval"] == "mean over languages")]
     assert baseline["noitt_mean"].tolist() == [pytest.approx((0.62 + 0.55) / 2)] and baseline["single_variant"].isna().all()
+
+
+def test_a_run_missing_a_language_is_left_out_of_the_averages_over_it(tmp_path):
+    """ITT gains +0.01 in every language at every seed, but the ITT run of seed 0 was not scored on sw (the
+    weakest language). Averaged over the languages it had, its zero-shot mean was (0.71 + 0.73) / 2 against
+    no-ITT's (0.70 + 0.72 + 0.50) / 3 at the same seed: avg Δ came out +0.033 (3 pairs) instead of +0.010, the
+    gap's −0.023 instead of 0, the mean over languages' +0.030 and the worst language's +0.077 (sw 0.50
+    against de 0.71) instead of +0.010."""
+    from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger  # noqa: PLC0415
+
+    from itt.report import LedgerWarning, build_report, load_ledger  # noqa: PLC0415
+
+    base = {"en": 0.80, "de": 0.70, "fr": 0.72, "sw": 0.50}
+    rows = []
+    for s in range(3):
+        inter = intermediate_row(f"int{s}", dataset("mnli", "glue", "mnli"), seed=s)
+        rows.append(inter)
+        for itt in (False, True):
+            v = {lang: x + 0.01 * itt + 0.005 * s for lang, x in base.items()}
+            langs = [lang for lang in ("de", "fr", "sw") if not (itt and s == 0 and lang == "sw")]
+            rows.append(target_row(f"{'i' if itt else 'n'}{s}", seed=s, value=v["en"], parent=inter if itt else None,
+                                   data=dataset("en", "xnli", "en"),
+                                   evals={lang: eval_set(lang, v[lang]) for lang in langs}))
+    write_ledger(tmp_path, rows)
+    with pytest.warns(LedgerWarning, match=r"1 target run\(s\) lack eval sets .* in sw;"):
+        report = build_report(load_ledger(tmp_path / "results.jsonl"))
+    t = report.languages.set_index("eval")
+    assert t.loc["avg (excl. en)", "delta"] == pytest.approx(0.01)
+    assert t.loc["avg (excl. en)", "n_pairs"] == 2
+    assert t.loc["gap (en − avg)", "delta"] == pytest.approx(0.0)
+    assert t.loc["family Indo-European", "n_pairs"] == 3  # de and fr: complete at every seed
+    assert t.loc["family Niger-Congo", "n_pairs"] == 2
+    rob = report.robustness.set_index("eval")
+    for stat in ("mean over languages", "worst language"):
+        assert rob.loc[stat, "delta"] == pytest.approx(0.01) and rob.loc[stat, "n_pairs"] == 2

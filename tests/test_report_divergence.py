@@ -222,3 +222,21 @@ def test_the_outputs_name_the_scope(scoped, tmp_path):
     assert any("training language" in t for t in labels), labels
     markers = {c.get_paths()[0].vertices.tobytes() for c in ax.collections if len(c.get_offsets())}
     assert len(markers) == 2  # own-language points drawn with another marker
+
+
+def test_cells_that_differ_only_in_their_checkpoint_metric_are_two_points():
+    """Runs whose checkpoint was selected on val/acc and on val/de/acc are two cells (selected_on is a group
+    key), but the join's de-duplication did not look at selected_on and kept one: 1 point (Δ +0.020) of 2."""
+    from itt.report.divergence import join_gains
+    from itt.report.stats import TABLE_COLUMNS
+
+    cell = dict.fromkeys(TABLE_COLUMNS) | {
+        "source": "hub", "split": "official", "hparams_id": "hp000001", "task": "xnli", "target": "en",
+        "key": "xnli:en", "eval": "en", "eval_kind": "sequence_classification", "metric": "test/acc",
+        "model": "xlmr", "hub_id": "org/xlmr", "itt_variant": "A", "intermediate_hparams": "ih01",
+        "intermediate_key": "data/A", "own": True, "eval_key": "xnli:en", "n_pairs": 2}
+    cells = pd.DataFrame([cell | {"selected_on": "val/acc", "delta": 0.02},
+                          cell | {"selected_on": "val/de/acc", "delta": 0.04}])
+    measures = pd.DataFrame([{"a_key": "data/A", "b_key": "xnli:en", "model": None, "measure": "overlap",
+                              "value": 0.9, "n_a": 100, "n_b": 100, "params": "", "seed": 0}])
+    assert sorted(join_gains(cells, measures)["delta"]) == [0.02, 0.04]

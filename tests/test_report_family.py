@@ -162,3 +162,22 @@ def test_a_single_family_ledger_has_no_family_view(tmp_path):
     assert report.families.empty and "Δ by target family" not in report.markdown()
     assert "families" not in write_outputs(report, tmp_path / "out")
 
+
+
+def test_a_benchmark_compares_the_languages_both_sides_scored(tmp_path):
+    """mnli's seed-0 XNLI run was not scored on fr (0.60, the weaker language). Its XNLI value was de's alone
+    against no-ITT's mean of de and fr, which added 0.05 to that seed's difference: XNLI Δ +0.062 instead of
+    +0.045, and the classification family mean's +0.053 instead of +0.045."""
+    rows = study_rows()
+    run = next(r for r in rows if r["run_id"] == "xnli-mnli-0")
+    del run["evals"]["fr"], run["metrics"]["val/fr/acc"], run["metrics"]["test/fr/acc"]
+    write_ledger(tmp_path, rows)
+    table = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path).families
+    xnli = _row(table, "zero-shot", "classification", "xnli", "mnli")
+    assert xnli["delta"] == pytest.approx(0.04 + 0.005) and xnli["n_pairs"] == 3
+    assert _row(table, "zero-shot", "classification", FAMILY_MEAN, "mnli")["delta"] == pytest.approx(0.04 + 0.005)
+    # the seeds where both sides scored both languages keep both: no-ITT's mean is over de and fr there
+    x = TARGETS["xnli"][3]
+    assert xnli["noitt_mean"] == pytest.approx(np.mean(
+        [score(x["de"][1], "none", "classification", 0)]
+        + [np.mean([score(x[lang][1], "none", "classification", s) for lang in ("de", "fr")]) for s in (1, 2)]))

@@ -15,7 +15,7 @@ from torch.utils.data import BatchSampler, RandomSampler
 
 from itt.data import datamodule
 from itt.data.samplers import (Capped, LengthGroupedBatches, MixtureBatches, Proportional, RandomBatches,
-                               ResumableLoader, Temperature, Uniform, epoch_seed)
+                               ResumableLoader, Temperature, Uniform, epoch_seed, member_seed)
 from itt.errors import ConfigError, DataError
 
 SIZES = [100, 1000, 10000]
@@ -384,3 +384,38 @@ def test_lightning_prefetches_one_batch_only_from_unsized_loaders(tmp_path):
     _, unsized = _fit(LIGHTNING_SAMPLERS["random"], tmp_path, kill_at=3, unsized=True)
     assert sized["combined_loader"] == [{"epoch": 0, "batches_done": 3}]
     assert unsized["combined_loader"] == [{"epoch": 0, "batches_done": 4}]
+
+
+def test_member_seeds_differ_from_the_mixture_and_from_other_run_seeds_members():
+    """No mixture seed, member seed or epoch of either meets another, for run seeds < 100, 8 members and 100
+    epochs (the torch seed of member i's epoch e is epoch_seed(member_seed(seed, i), e))."""
+    seeds = np.arange(100, dtype=np.uint64)[:, None, None]
+    members = np.arange(-1, 8, dtype=np.int64)[None, :, None]  # -1: the mixture itself
+    epochs = np.arange(100, dtype=np.uint64)[None, None, :]
+    base = (seeds + ((members + 1).astype(np.uint64) * np.uint64(0x632BE5AB))) % np.uint64(2**32)
+    values = (base + epochs * np.uint64(0x9E3779B9)) % np.uint64(2**32)
+    assert values[3, 2, 7] == epoch_seed(member_seed(3, 1), 7) and values[3, 0, 7] == epoch_seed(3, 7)
+    assert len(np.unique(values)) == values.size
+
+
+def test_a_mixture_datamodule_seeds_its_members_apart_from_the_mixture_and_from_nearby_run_seeds():
+    """Members were seeded seed + i: member 0 shared the mixture's seed (the stream that draws the members), and
+    with two members of one size (64 rows, batches of 8) run seed 0's member 1 was shuffled exactly as run seed
+    1's member 0: all 8 batches of epoch 0 identical, and of epoch 1."""
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    def mixture_of(seed):
+        train = [SimpleNamespace(features={"train": Dataset.from_dict({"input_ids": [[1]] * 64, "length": [1] * 64})})
+                 for _ in range(2)]
+        cfg = SimpleNamespace(batch_size=8, length_grouping=False, num_workers=0, mega_batch="auto")
+        dm = datamodule.ITTDataModule(train, [], cfg, 1, seed, Uniform())
+        dm.train_collator = None
+        return dm.train_dataloader().batch_sampler.sampler
+
+    run0, run1 = mixture_of(0), mixture_of(1)
+    assert run0.seed == 0 and run0.seed not in {m.seed for m in run0.members}
+    assert not {m.seed for m in run0.members} & {m.seed for m in run1.members}
+    for epoch in (0, 1):
+        assert run0.members[1].epoch_batches(epoch) != run1.members[0].epoch_batches(epoch)

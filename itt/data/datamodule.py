@@ -19,7 +19,8 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from itt.data.preparation import Prepared
 from itt.hardware import pad_multiple, positive_int
-from itt.data.samplers import LengthGroupedBatches, MixtureBatches, RandomBatches, ResumableLoader, mega_batch_batches
+from itt.data.samplers import (LengthGroupedBatches, MixtureBatches, RandomBatches, ResumableLoader, mega_batch_batches,
+                               member_seed)
 from itt.tasks import META_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,10 @@ class ITTDataModule(pl.LightningDataModule):
 
     def train_dataloader(self):
         members = [_Member(f, i) for i, f in enumerate(self.train_features)]
-        samplers = [self._batches(p, self.seed + i) for i, p in enumerate(self.train_sets)]
         if len(members) == 1:
-            dataset, batches = members[0], samplers[0]
+            dataset, batches = members[0], self._batches(self.train_sets[0], self.seed)
         else:
+            samplers = [self._batches(p, member_seed(self.seed, i)) for i, p in enumerate(self.train_sets)]
             offsets = [sum(len(m) for m in members[:i]) for i in range(len(members))]
             dataset, batches = ConcatDataset(members), MixtureBatches(samplers, offsets, self.task_sampler, self.seed)
         rank, world = self._shard()

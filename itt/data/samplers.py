@@ -44,6 +44,18 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (seed + epoch * _WEYL) % 2**32
 
 
+_MEMBER_STEP = 0x632BE5AB  # odd, and no small multiple of it is near a small multiple of _WEYL (tested)
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of member ``member`` of a mixture run with seed ``seed``: ``(seed + (member + 1) * 0x632BE5AB)
+    mod 2**32``. Never the mixture's own seed, whose stream draws the members, and far from the members of
+    nearby run seeds: with ``seed + member``, run seed 1's first member would have run seed 0's second one's
+    seed, and two members of one size (one dataset's translations in two languages) would be shuffled alike
+    in both runs."""
+    return (seed + (member + 1) * _MEMBER_STEP) % 2**32
+
+
 def _generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(epoch_seed(seed, epoch))
 
@@ -260,7 +272,7 @@ class MixtureBatches(_Positioned):
     by ``epoch_seed(seed, epoch)``), so the members' shares of an epoch vary around those probabilities.
     Each member runs through its own epochs independently: when it is used up it starts its next
     member-epoch, so each member-epoch shows every row of the member once, whatever the mixture epoch.
-    Give the members seeds of their own (e.g. ``seed + 1 + i``): one seeded like the mixture would
+    Give the members seeds of their own (``member_seed(seed, i)``): one seeded like the mixture would
     reuse the random stream of its draws.
 
     Which task a batch belongs to: ``member_of(batch)``. Collators see rows, not indices, so the simplest

@@ -12,10 +12,14 @@ but are never averaged together; ``eval_kind``):
   ``gap (<train> − avg)`` = the training-language score minus that average; ``family <F>`` and
   ``genus <G>`` = mean over the *zero-shot* languages of that family / genus (training language
   excluded, so an average never mixes in-language and transfer scores). Each language weighs the
-  same: a language scored on two eval sets enters with the mean of the two.
+  same: a language scored on two eval sets enters with the mean of the two. Every run averages the
+  same eval sets: a run lacking one that another run of its comparison scored gets no value for the
+  averages over its language (a warning says so), not an average over fewer, which its paired seed on
+  the other side would not share.
 * **robustness** over all scored languages (training language included): ``mean over languages``,
   ``worst language`` (lowest; highest for lower-is-better metrics) and ``std across languages``
-  (population std, ddof=0), each with its Δ against no-ITT and against the *single-task* variant
+  (population std, ddof=0; runs that scored every eval set of their comparison only), each with its
+  Δ against no-ITT and against the *single-task* variant
   (the chain of one step with one dataset; with several, the one that is the variant's last step). Its
   intermediate settings: the variant's own when the single-task variant ran with them, else the only
   ones it ran with; with several and none the variant's own, there is no single-task comparison.
@@ -23,10 +27,12 @@ but are never averaged together; ``eval_kind``):
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from .ledger_frame import GROUP_KEYS, NO_ITT
+from .ledger_frame import GROUP_KEYS, NO_ITT, LedgerWarning
 from .stats import (ITT_KEYS, TABLE_COLUMNS, Bootstrap, compare_sides, higher_is_better,
                     table_from_lines)
 
@@ -63,22 +69,49 @@ def _run_lines(run: pd.DataFrame, values: dict[str, float]) -> list[dict]:
             for name, v in values.items() if not np.isnan(v)]
 
 
+def _runs(lines: pd.DataFrame):
+    """(the comparison's per-language values, the languages the run lacks, the run's values) per run and
+    eval kind. An average compares like with like only when every run averages the same eval sets, so
+    a language is missing from a run that lacks any eval set in it that another run of its comparison scored."""
+    for _, base in multilingual(lines).dropna(subset=["eval_lang"]).groupby(LANG_BASE, sort=False, dropna=False):
+        sets = dict(zip(base["eval"], base["eval_lang"]))
+        scored = base.groupby("run_id", sort=False)["eval"].agg(set)
+        values = per_language_values(base)
+        for run_id, run in values.groupby("run_id", sort=False):
+            missing = {lang for name, lang in sets.items() if name not in scored[run_id]}
+            yield values, missing, run
+
+
+def _warn_incomplete(short: dict) -> None:
+    if short:
+        missing = ", ".join(sorted({str(x) for m in short.values() for x in m}))
+        warnings.warn(f"{len(short)} target run(s) lack eval sets other runs of their comparison have, in "
+                      f"{missing}; they are left out of the averages over those languages (avg, gap, "
+                      "family, genus, robustness)", LedgerWarning, stacklevel=3)
+
+
 def aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """Per-run averages over languages, gap and family/genus means (module docstring)."""
-    out = []
-    for _, run in per_language_values(multilingual(lines)).groupby(["run_id", "eval_kind"], sort=False, dropna=False):
+    out, short = [], {}
+    for base, missing, run in _runs(lines):
         train = run["lang"].iloc[0]
+        if missing:
+            short[run["run_id"].iloc[0]] = missing
         others = run[run["eval_lang"] != train]
         values = {}
-        if len(others):
+        if len(others) and not missing - {train}:
             values[f"avg (excl. {train})"] = others["value"].mean()
             at_train = run.loc[run["eval_lang"] == train, "value"]
-            if len(at_train):
+            if len(at_train) and train not in missing:
                 values[f"gap ({train} − avg)"] = at_train.mean() - others["value"].mean()
+        zero_shot = base[base["eval_lang"] != train]
         for level in ("family", "genus"):
-            for name, g in others.dropna(subset=[f"eval_{level}"]).groupby(f"eval_{level}"):
-                values[f"{level} {name}"] = g["value"].mean()
+            col = f"eval_{level}"
+            for name, g in others.dropna(subset=[col]).groupby(col):
+                if not missing & set(zero_shot.loc[zero_shot[col] == name, "eval_lang"]):
+                    values[f"{level} {name}"] = g["value"].mean()
         out += _run_lines(run, values)
+    _warn_incomplete(short)
     return pd.DataFrame(out)
 
 
@@ -112,7 +145,9 @@ def language_table(lines: pd.DataFrame, cells: pd.DataFrame,
 
 def robustness_lines(lines: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for _, run in per_language_values(multilingual(lines)).groupby(["run_id", "eval_kind"], sort=False, dropna=False):
+    for _, missing, run in _runs(lines):
+        if missing:  # over fewer languages its mean, worst and std are others
+            continue
         v = run["value"].to_numpy(dtype=float)
         worst = v.min() if higher_is_better(run["metric"].iloc[0]) else v.max()
         out += _run_lines(run, dict(zip(ROBUST_STATS, (v.mean(), worst, v.std(ddof=0)))))

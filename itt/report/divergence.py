@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .ledger_frame import LedgerWarning
+from .stats import CELL_KEYS
 
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
@@ -93,8 +94,8 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
         named = by_model.rename(columns={"model": col})
         joined.append(gains.merge(named, on=["a_key", "b_key", col]))
     out = pd.concat(joined, ignore_index=True)
-    out = out.drop_duplicates(subset=["model", "task", "target", "key", "eval", "metric", "itt_variant",
-                                      "intermediate_hparams", "measure", "source", "split", "hparams_id"])
+    # One line per cell and measure: a cell matched twice (by model name and by hub id) is one point.
+    out = out.drop_duplicates(subset=CELL_KEYS + ["measure"])
     return out.reindex(columns=JOIN_COLUMNS).reset_index(drop=True)
 
 

@@ -6,8 +6,12 @@ Two methods, chosen per comparison cell (the ``ci_method`` column says which one
   (``<predictions>/test.jsonl`` for the run's own test set, ``<predictions>/<eval>.jsonl`` for an
   eval set; one ``{"pred": ..., "gold": ...}`` line per item in the same order for every run of a
   split/seed). Resample b draws item indices with a seeded generator, *the same indices for the
-  ITT and the no-ITT run of a seed* (each seed its own draw: its test items may differ), scores
-  both with the metric's scorer (:mod:`itt.report.scorers`) and averages the per-seed differences:
+  ITT and the no-ITT run of a seed*, and the same indices for every seed whose file holds the same
+  items (same gold, in the same order, as the ITT/no-ITT check below): the items are the unit
+  resampled, and seeds scored on one test set share it, so drawing them apart would treat S seeds as
+  S independent test sets and shrink the interval by up to √S. Seeds with test items of their own
+  (``split=paper`` draws a test split per seed) get draws of their own. It scores both runs with the
+  metric's scorer (:mod:`itt.report.scorers`) and averages the per-seed differences:
   Δ_b = mean over seeds of [metric(ITT_s[idx]) − metric(noITT_s[idx])]. The interval is the 2.5th
   and 97.5th percentile of the Δ_b. It says how much the result rests on the particular test items.
 * **t-interval over paired seeds** otherwise (n ≥ 2 pairs): mean of the per-seed differences
@@ -97,21 +101,31 @@ def paired_bootstrap(pairs: list[tuple[Path, Path]], scorer: Scorer, resamples: 
                      seed: int = 0, level: float = LEVEL) -> tuple[float, float]:
     """Percentile interval of Δ_b (see the module docstring) for (ITT file, no-ITT file) per seed,
     pairs in seed order. Raises :class:`BootstrapUnavailable` when the files cannot be paired."""
-    rng = np.random.default_rng(seed)
-    total = np.zeros(resamples)
+    # Seeds holding the same test items form one group, which shares one index draw per resample.
+    groups: list[list[tuple]] = []
     for itt_path, no_path in pairs:
         g_itt, p_itt = read_predictions(itt_path)
         g_no, p_no = read_predictions(no_path)
         if not _same_items(g_itt, g_no):
             raise BootstrapUnavailable(f"{itt_path} and {no_path} do not hold the same test items")
-        n = len(g_itt)
         s_itt = scorer.item_scores(g_itt, p_itt) if scorer.item else None
         s_no = scorer.item_scores(g_no, p_no) if scorer.item else None
+        pair = (g_itt, p_itt, s_itt, g_no, p_no, s_no)
+        group = next((g for g in groups if _same_items(g[0][0], g_itt)), None)
+        if group is None:
+            groups.append([pair])
+        else:
+            group.append(pair)
+    rng = np.random.default_rng(seed)
+    total = np.zeros(resamples)
+    for group in groups:
+        n = len(group[0][0])
         block = max(1, _BLOCK_CELLS // n)
         for start in range(0, resamples, block):
             idx = rng.integers(0, n, size=(min(block, resamples - start), n))
-            total[start:start + len(idx)] += (scorer.on_indices(g_itt, p_itt, idx, s_itt)
-                                              - scorer.on_indices(g_no, p_no, idx, s_no))
+            for g_itt, p_itt, s_itt, g_no, p_no, s_no in group:
+                total[start:start + len(idx)] += (scorer.on_indices(g_itt, p_itt, idx, s_itt)
+                                                  - scorer.on_indices(g_no, p_no, idx, s_no))
     deltas = total / len(pairs)
     if np.isnan(deltas).all():
         raise BootstrapUnavailable("the metric is undefined on every resample")

@@ -13,10 +13,10 @@ Per run and benchmark there are two values, each the mean over languages (each l
 ``zero-shot`` over the languages other than the run's training language, ``training language`` over that
 language alone (the own test set; XQuAD's English set). Per model, seed and ITT variant (and its intermediate
 settings, ``intermediate_hparams``, as in the main table), a benchmark's value
-is the mean over the runs that scored it and a family's the mean over its benchmarks (at each seed, over
-the benchmarks both sides have, so a missing run never shifts one side only). Each is compared with no ITT
-like every cell of the report: paired by seed, Δ = ITT − no-ITT, a t-interval over seeds, a paired t-test,
-Holm-adjusted together with every other p of the report. A family averages whatever metric each benchmark
+is the mean over the runs that scored it and a family's the mean over its benchmarks, at each seed over the
+benchmarks, runs and languages both sides have: a missing run or language never shifts one side only. Each
+is compared with no ITT like every cell of the report: paired by seed, Δ = ITT − no-ITT, a t-interval over
+seeds, a paired t-test, Holm-adjusted together with every other p of the report. A family averages whatever metric each benchmark
 reports (accuracy for POS, span F1 for NER), as XTREME's per-group averages do; ``metrics`` says which.
 
 Built only when the target runs span at least two families: a single-family ledger has its answer in the
@@ -30,7 +30,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .ledger_frame import GROUP_KEYS
+from .ledger_frame import GROUP_KEYS, MISSING, _is_missing
 from .stats import ITT_KEYS, compare_sides
 from .tables import variant_labels
 
@@ -64,32 +64,47 @@ def benchmark_of(task, eval_name, eval_lang, own: bool) -> str:
     return name
 
 
+# What a benchmark value at one seed averages: languages of the runs (of a task and target) that scored it.
+PART = ["benchmark", "task", "target", "key", "eval_lang"]
+
+
 def benchmark_values(lines: pd.DataFrame) -> pd.DataFrame:
-    """One value per (group, model, seed, ITT variant, family, benchmark, scope): see the module docstring."""
+    """One value per (group, model, scope, family, seed, ITT variant) and ``PART``: the mean over the eval
+    sets a run scored in that language (see the module docstring)."""
+    keys = ROW_KEYS + ["seed", "itt", *ITT_KEYS] + PART[1:]
     scored = lines.dropna(subset=["value"]).copy()
     if scored.empty:
-        return pd.DataFrame(columns=ROW_KEYS + ["seed", "itt", *ITT_KEYS, "metric", "value"])
+        return pd.DataFrame(columns=keys + ["metric", "value"])
     scored["family"] = scored["eval_kind"].map(family_of)
     scored["benchmark"] = [benchmark_of(t, e, lang, own) for t, e, lang, own
                            in zip(scored["task"], scored["eval"], scored["eval_lang"], scored["own"])]
     training = scored["own"].astype(bool) | (scored["eval_lang"] == scored["lang"])
     scored["scope"] = np.where(training, TRAINING, ZERO_SHOT)
-    run_keys = ROW_KEYS + ["seed", "itt", *ITT_KEYS, "run_id", "metric"]
-    per_lang = scored.groupby(run_keys + ["eval_lang"], dropna=False, sort=False)["value"].mean().reset_index()
-    per_run = per_lang.groupby(run_keys, dropna=False, sort=False)["value"].mean().reset_index()
-    keys = ROW_KEYS + ["seed", "itt", *ITT_KEYS]
-    return (per_run.groupby(keys, dropna=False, sort=False)
+    scored["eval_lang"] = scored["eval_lang"].map(lambda v: MISSING if _is_missing(v) else v)
+    return (scored.groupby(keys, dropna=False, sort=False)
             .agg(value=("value", "mean"), metric=("metric", lambda m: ",".join(sorted(set(m)))))
             .reset_index())
 
 
-def _family_side(side: pd.DataFrame, common: dict) -> pd.DataFrame:
-    """Per seed, the mean over the benchmarks ``common[seed]`` (those both sides scored at that seed)."""
+def _parts(side: pd.DataFrame) -> set:
+    return set(side[PART].itertuples(index=False, name=None))
+
+
+def _per_seed(side: pd.DataFrame, other: pd.DataFrame, unpaired: bool) -> pd.DataFrame:
+    """Per seed of ``side``, its mean over benchmarks of the mean over each benchmark's runs of their mean over
+    languages, taken over the parts (benchmark, run, language) ``other`` has at that seed too: a run or a
+    language missing on one side never shifts that side only. A seed ``other`` lacks is kept whole when
+    ``unpaired`` (it enters the side's mean, not Δ), else left out."""
+    other_parts = {seed: _parts(g) for seed, g in other.groupby("seed", dropna=False)}
     rows = []
     for seed, g in side.groupby("seed", dropna=False):
-        kept = g[g["benchmark"].isin(common.get(seed, set()))]
-        if len(kept):
-            rows.append({"seed": seed, "value": kept["value"].mean()})
+        if seed in other_parts:
+            g = g[[p in other_parts[seed] for p in g[PART].itertuples(index=False, name=None)]]
+        elif not unpaired:
+            continue
+        if len(g):
+            per_bench = g.groupby(PART[:-1], dropna=False)["value"].mean().groupby(level="benchmark").mean()
+            rows.append({"seed": seed, "value": per_bench.mean()})
     return pd.DataFrame(rows, columns=["seed", "value"])
 
 
@@ -114,10 +129,9 @@ def target_family_table(lines: pd.DataFrame) -> pd.DataFrame:
         for setting, yes in block[block["itt"].astype(bool)].groupby(ITT_KEYS, sort=True, dropna=False):
             for bench, y in yes.groupby("benchmark", sort=True):
                 n = no[no["benchmark"] == bench]
-                out.append(_row({**keys, "benchmark": bench}, setting, "benchmark", y, compare_sides(y, n)))
-            common = {s: set(g["benchmark"]) & set(no.loc[no["seed"] == s, "benchmark"])
-                      for s, g in yes.groupby("seed", dropna=False)}
-            stats = compare_sides(_family_side(yes, common), _family_side(no, common))
+                stats = compare_sides(_per_seed(y, n, unpaired=True), _per_seed(n, y, unpaired=True))
+                out.append(_row({**keys, "benchmark": bench}, setting, "benchmark", y, stats))
+            stats = compare_sides(_per_seed(yes, no, unpaired=False), _per_seed(no, yes, unpaired=False))
             out.append(_row({**keys, "benchmark": FAMILY_MEAN}, setting, "family", yes, stats))
     table = pd.DataFrame(out, columns=FAMILY_COLUMNS)
     if table.empty:
