@@ -216,6 +216,9 @@ def run_payload(spec: RunSpec) -> dict:
     }
     if len(spec.roles) > 1:
         payload["sampler"] = _plain(cfg.get("sampler"))
+        # members shuffled with seeds of their own (samplers.member_seed), where older versions gave member i
+        # the seed + i that run seed + i's member 0 also had: other batch orders, so another run
+        payload["member_seeds"] = "spread"
     if spec.parent is not None:
         payload["parent"] = {"run_id": run_id(spec.parent), "head_policy": spec.head_policy}
     return payload

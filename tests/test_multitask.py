@@ -138,6 +138,9 @@ def test_mixture_and_chain_ids_follow_members_order_sampler_and_kinds():
     assert mixed[0] != ids("intermediate.steps=[[mnli,stsb]]", "intermediate.select_on=stsb")[0]  # selection
     assert mixed[0] != ids("intermediate.steps=[[mnli,stsb]]", "task.datasets.stsb.kind=sequence_classification",
                            "task.datasets.stsb.labels=[a,b]")[0]  # a member's kind
+    # members shuffled with seeds of their own (samplers.member_seed), not seed + i as before: another run
+    assert identity.run_payload(resolve(_compose(*SEQ, "intermediate.steps=[[mnli,stsb]]")).parent)["member_seeds"] == "spread"
+    assert "member_seeds" not in identity.run_payload(resolve(_compose(*SEQ, "intermediate.steps=[mnli]")).parent)
     a_b, b_a, a = ids("intermediate.steps=[mnli,stsb]"), ids("intermediate.steps=[stsb,mnli]"), ids("intermediate.steps=[mnli]")
     assert a_b[0] == a[0] and a_b[1] != b_a[0] and a_b[1] != b_a[1]  # A is a shared prefix; B after A is not B after nothing
     assert len({*a_b, *b_a, *mixed}) == 8
