@@ -67,8 +67,10 @@ def overlap_note(sec: pd.DataFrame) -> str:
     marked = sec[[_overlaps(v) for v in sec["test_overlap"]]] if "test_overlap" in sec else sec.iloc[:0]
     if marked.empty:
         return ""
-    counts = ", ".join(f"{r.model} {DASH if _isnan(r.itt_variant) else r.itt_variant}: {int(r.test_overlap)}"
-                       + ("" if _isnan(r.n_items) else f" of {int(r.n_items)}") for r in marked.itertuples())
+    # The count is the most over seeds, and under split=paper each seed has its own test size: the denominator is
+    # the cell's range of sizes (as "n items"), not the fewest, which the run with the most may not have had.
+    counts = ", ".join(f"{r['model']} {DASH if _isnan(r['itt_variant']) else r['itt_variant']}: {int(r['test_overlap'])}"
+                       + ("" if _isnan(r["n_items"]) else f" of {_items(r)} items per run") for _, r in marked.iterrows())
     return (f"{OVERLAP_MARK} ITT runs tested on items their intermediate chain trained on (test items, most over "
             f"seeds: {counts}): Δ is inflated. split=official (disjoint official splits) or deduplicating the "
             "data removes it; comparison.csv: test_overlap.")
