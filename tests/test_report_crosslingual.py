@@ -190,3 +190,30 @@ def test_a_multilingual_baseline_without_itt_runs_does_not_break_the_report(tmp_
     assert set(rob["hparams_id"]) == {"hp000001", "hp000002"}
     baseline = rob[(rob["hparams_id"] == "hp000002") & (rob["eval"] == "mean over languages")]
     assert baseline["noitt_mean"].tolist() == [pytest.approx((0.62 + 0.55) / 2)] and baseline["single_variant"].isna().all()
+
+
+def test_the_cross_lingual_view_marks_eval_sets_an_intermediate_trained_on(tmp_path):
+    # A translate-train intermediate (PAWS-X de, aligned with the English target) shares a few exact items with the
+    # German eval set (rows duplicated inside the file, untranslated "NS" rows): the comparison tables mark that Δ with
+    # † and a footnote; the cross-lingual view, "Δ, CI and p as in the comparison tables", showed it unmarked.
+    rows = []
+    for s in range(2):
+        inter = intermediate_row(f"paws_de{s}", dataset("pawsx_de", "paws-x", "de", lang="de"), seed=s)
+        rows.append(inter)
+        for variant, parent in (("none", None), ("pawsx_de", inter)):
+            evals = {lang: eval_set(lang, 0.6 + 0.01 * s + (0.02 if parent else 0)) for lang in ("de", "es")}
+            row = target_row(f"{variant}-{s}", seed=s, value=0.7, data=dataset("en", "paws-x", "en"), parent=parent,
+                             evals=evals)
+            if parent:
+                row["overlap"] = {"ancestors": [inter["run_id"]], "checked": True, "reason": None, "validation": 0,
+                                  "test": 0, "evals": {"de": 3 + s, "es": 0}, "by_ancestor": [0], "self": {}}
+            rows.append(row)
+    write_ledger(tmp_path, rows)
+    markdown = write_outputs(build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path),
+                             tmp_path / "out")["markdown"].read_text()
+    view = markdown[markdown.index("## Cross-lingual view"):]
+    view = view[:view.index("\n## ", 1)]
+    de = next(line for line in view.splitlines() if line.startswith("| Indo-European | de |"))
+    es = next(line for line in view.splitlines() if line.startswith("| Indo-European | es |"))
+    assert "+0.020†" in de and "†" not in es
+    assert "† ITT runs tested on items their intermediate chain trained on" in view and "pawsx_de: 4 of 100" in view

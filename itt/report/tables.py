@@ -240,11 +240,15 @@ def render_language_markdown(lang_table: pd.DataFrame) -> str:
         rows = []
         for r in sec.itertuples(index=False):
             label = r.group_name if r.view == "language" else r.view
+            # † as in the comparison tables: this eval set's test items include some the chain trained on
+            mark = OVERLAP_MARK if _overlaps(getattr(r, "test_overlap", None)) else ""
             rows.append([str(label or DASH), str(r.eval), str(r.eval_lang or DASH),
-                         fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True),
+                         fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True) + mark,
                          fmt_ci(r.ci_low, r.ci_high, r.ci_method), fmt_p(r.p_value),
                          fmt_p(r.p_holm), str(r.n_pairs)])
         out += md_table(headers, rows, text_columns=3)
+        if note := overlap_note(sec[sec["view"] == "language"]):
+            out += [f"_{note}_", ""]
     return "\n".join(out)
 
 
