@@ -6,7 +6,7 @@ never imports torch.
     python -m itt.plan -m experiment=demo +stage=target paths.root=/scratch/itt
     python -m itt.plan --config-dir /path/conf task=my_task +stage=target    (a config dir of your own, as itt.train)
 
-Prints every run the sweep names (its sweep points as Hydra's basic sweeper expands them, with the
+Prints every run the sweep names, once with the number of its jobs when several name it (its sweep points as Hydra's basic sweeper expands them, with the
 experiment's ``hydra.sweeper.params``), whether it is ``cached`` (ok in the ledger), ``failed`` before
 (with its error) or ``to train``; then the intermediate runs the runs to train will pull in, each once;
 and an estimate of the work: training rows x epochs per run, and wall time where the ledger has a
@@ -34,6 +34,7 @@ class Planned:
     epochs: int
     est_s: float | None
     error: str | None = None
+    jobs: int = 1  # sweep jobs that name this run (the no-ITT target of a sweep over intermediate.steps: several)
 
     @property
     def work(self) -> str:
@@ -96,7 +97,7 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
     from hydra import compose  # noqa: PLC0415
 
     points = sweep_points(overrides, config_dir)
-    targets, pulled, rows_by_root = [], {}, {}
+    targets, pulled, rows_by_root = {}, {}, {}
     with cli.composing(config_dir):
         for point in points:
             cfg = compose("train", overrides=point)
@@ -104,8 +105,11 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
             if root not in rows_by_root:
                 rows_by_root[root] = list(ledger.read(root))
             spec = identity.resolve(cfg)
-            entry = _planned(cfg, spec, rows_by_root[root])
-            targets.append(entry)
+            run_id = identity.run_id(spec)
+            if run_id in targets:  # another job naming the same run: it trains once, the others answer from the ledger
+                targets[run_id].jobs += 1
+                continue
+            entry = targets[run_id] = _planned(cfg, spec, rows_by_root[root])
             if entry.status == "cached":
                 continue
             for step in reversed(spec.chain()):  # the parents a run to train needs, nearest first
@@ -116,7 +120,7 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
                 pulled[step_id] = parent
                 if parent.status == "cached":
                     break
-    return targets, list(pulled.values())
+    return list(targets.values()), list(pulled.values())
 
 
 def _planned(cfg, spec, rows: list[dict]) -> Planned:
@@ -145,7 +149,8 @@ def _estimate(spec, rows: list[dict]) -> float | None:
 
 
 def render(targets: list[Planned], pulled: list[Planned]) -> list[str]:
-    lines = [f"{len(targets)} run(s) named by the sweep:"]
+    jobs = sum(p.jobs for p in targets)
+    lines = [f"{len(targets)} run(s) named by the sweep" + (f" ({jobs} jobs)" if jobs != len(targets) else "") + ":"]
     for p in targets:
         lines.append(_line(p))
     lines.append(f"intermediate run(s) they pull in: {len(pulled)}")
@@ -165,6 +170,7 @@ def render(targets: list[Planned], pulled: list[Planned]) -> list[str]:
 def _line(p: Planned) -> str:
     est = f"~{p.est_s:.0f}s" if p.est_s is not None else "-"
     text = f"  {p.status:<9} {p.stage:<12} {p.run_id}  rows x epochs {p.work}  est {est}"
+    text += f"  ({p.jobs} jobs)" if p.jobs > 1 else ""
     return text + (f"  error: {p.error}" if p.error else "")
 
 

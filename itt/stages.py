@@ -84,7 +84,9 @@ def resolve(cfg: DictConfig) -> RunSpec:
     """The run ``cfg`` names (with its parents)."""
     name = stage_name(cfg)
     check_languages(cfg)
-    steps = intermediate_steps(cfg)
+    # A no-ITT target trains no intermediate step and its id never covers them: its intermediate.steps are not
+    # resolved, so a task without an `intermediate` role runs its no-ITT targets without naming steps.
+    steps = intermediate_steps(cfg) if name == "intermediate" or cfg.stage.get("itt") else []
     if name == "intermediate":
         check_translations_held_out(steps[-1])
         return steps[-1]

@@ -151,6 +151,20 @@ def test_chains_share_their_prefix_and_mixtures_are_one_step():
         identity.run_id(make(*base, "intermediate.steps=[nope]"))
 
 
+def test_a_no_itt_target_needs_no_intermediate_role():
+    # A task of one's own without an `intermediate` role (docs/crosslingual.md's local-file recipe, a chain study
+    # with roles xnli_en, pawsx_de) could not run its no-ITT target without naming intermediate.steps, which a
+    # no-ITT run never trains: "intermediate.steps: 'intermediate' is not a dataset of task=...".
+    base = ["model=bert", "task=sentiment", "+stage=target", "source=embedded", "stage.target=domain",
+            "~task.datasets.intermediate"]
+    no_itt = identity.resolve(make(*base, "stage.itt=false"))
+    assert no_itt.parent is None and no_itt.variant == "none"
+    named = identity.resolve(make(*base, "stage.itt=false", "intermediate.steps=[crosslingual]"))
+    assert identity.run_id(named) == identity.run_id(no_itt)  # the steps never entered a no-ITT run's id
+    with pytest.raises(identity.ConfigError, match="'intermediate' is not a dataset of task=sentiment; valid: domain, crosslingual"):
+        identity.resolve(make(*base, "stage.itt=true"))
+
+
 def test_hparams_id_groups_like_with_like():
     base = ["+stage=target", "source=embedded"]
     h = identity.hparams_id(make(*base))

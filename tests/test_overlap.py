@@ -174,3 +174,22 @@ def test_a_cache_entry_from_before_item_keys_gets_them_without_tokenizing_again(
     (second,), _ = prepare_data(identity.resolve(cfg), tok)
     assert second.cache_hit and all(np.array_equal(second.items[s], first.items[s]) for s in first.items)
     assert sorted(p.name for p in entry.glob("items-*.npy")) == ["items-test.npy", "items-train.npy", "items-validation.npy"]
+
+
+def test_the_overlap_footnote_gives_the_test_sizes_the_runs_had():
+    # Under split=paper each seed draws its own test split: the chain study's seed 0 had 309 PAWS-X test items (5 of
+    # them in its intermediate's training items), seed 1 294 (4). The footnote paired the most over seeds with the
+    # fewest items ("5 of 294"), a size the run with 5 did not have.
+    import pandas as pd  # noqa: PLC0415
+
+    from itt.report.tables import overlap_note  # noqa: PLC0415
+
+    sec = pd.DataFrame([{"model": "me5_small", "itt_variant": "pawsx_de", "test_overlap": 5, "n_items": 294,
+                         "n_items_max": 309},
+                        {"model": "me5_small", "itt_variant": "xnli_en", "test_overlap": 0, "n_items": 294,
+                         "n_items_max": 309},
+                        {"model": "me5_small", "itt_variant": "a>b", "test_overlap": 2, "n_items": 300,
+                         "n_items_max": 300}])
+    note = overlap_note(sec)
+    assert "me5_small pawsx_de: 5 of 294–309 items per run" in note and "xnli_en" not in note
+    assert "me5_small a>b: 2 of 300 items per run" in note

@@ -133,3 +133,19 @@ def test_a_local_file_is_planned_at_its_own_size_not_at_the_specs_max_rows_cap(t
     bare = run_itt(*common, f"task.datasets.domain.path={headerless}", "task.datasets.domain.columns=[text,label]",
                    root=tmp_path, module="itt.plan")
     assert "rows x epochs 70 x " in bare.stdout, bare.stdout  # no header, no newline after the last row
+
+
+def test_a_run_named_by_several_jobs_is_planned_and_counted_once(tmp_path):
+    # experiment=sequence_study_demo: 10 jobs, 11 runs (docs/multitask.md): its 5 stage.itt=false jobs are one run,
+    # trained once and answered from the ledger by the others. The plan listed it 5 times and summed
+    # "15 to train" and its rows x epochs 5 times.
+    from itt import plan  # noqa: PLC0415
+
+    targets, pulled = plan.plan(["experiment=sequence_study_demo", "+stage=target", f"paths.root={tmp_path}"])
+    assert len(targets) == len({p.run_id for p in targets}) == 6 and len(pulled) == 5
+    assert sorted(p.jobs for p in targets) == [1, 1, 1, 1, 1, 5]
+    lines = plan.render(targets, pulled)
+    assert lines[0] == "6 run(s) named by the sweep (10 jobs):"
+    assert lines[-1].startswith("summary: 11 to train, 0 failed before (rerun), 0 cached; ")
+    rows = sum(p.rows * p.epochs for p in [*targets, *pulled])
+    assert f"work to do: {rows:,} training rows x epochs" in lines[-1]

@@ -13,7 +13,7 @@ from report_ledger import dataset, eval_set, intermediate_row, target_row, write
 
 from itt import languages
 from itt.errors import ConfigError
-from itt.report import build_report, load_ledger, write_outputs
+from itt.report import LedgerWarning, build_report, load_ledger, write_outputs
 from itt.report.crosslingual import robustness_lines
 from itt.report.long_table import long_table, select
 
@@ -175,10 +175,6 @@ def test_unknown_language_code():
 def test_a_multilingual_baseline_without_itt_runs_does_not_break_the_report(tmp_path):
     # A no-ITT baseline at other hyper-parameters (its own group, nothing to compare) crashed the whole report
     # in the robustness view: "argument of type 'float' is not iterable" (its ITT variant is NaN, not None).
-    from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger  # noqa: PLC0415
-
-    from itt.report import build_report, load_ledger  # noqa: PLC0415
-
     inter = intermediate_row("int0", dataset("mnli", "glue", "mnli"))
     rows = [inter,
             target_row("n0", value=0.6, evals={"de": eval_set("de", 0.5)}),
@@ -198,10 +194,6 @@ def test_a_run_missing_a_language_is_left_out_of_the_averages_over_it(tmp_path):
     no-ITT's (0.70 + 0.72 + 0.50) / 3 at the same seed: avg Δ came out +0.033 (3 pairs) instead of +0.010, the
     gap's −0.023 instead of 0, the mean over languages' +0.030 and the worst language's +0.077 (sw 0.50
     against de 0.71) instead of +0.010."""
-    from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger  # noqa: PLC0415
-
-    from itt.report import LedgerWarning, build_report, load_ledger  # noqa: PLC0415
-
     base = {"en": 0.80, "de": 0.70, "fr": 0.72, "sw": 0.50}
     rows = []
     for s in range(3):
@@ -225,3 +217,30 @@ def test_a_run_missing_a_language_is_left_out_of_the_averages_over_it(tmp_path):
     rob = report.robustness.set_index("eval")
     for stat in ("mean over languages", "worst language"):
         assert rob.loc[stat, "delta"] == pytest.approx(0.01) and rob.loc[stat, "n_pairs"] == 2
+
+
+def test_the_cross_lingual_view_marks_eval_sets_an_intermediate_trained_on(tmp_path):
+    # A translate-train intermediate (PAWS-X de, aligned with the English target) shares a few exact items with the
+    # German eval set (rows duplicated inside the file, untranslated "NS" rows): the comparison tables mark that Δ with
+    # † and a footnote; the cross-lingual view, "Δ, CI and p as in the comparison tables", showed it unmarked.
+    rows = []
+    for s in range(2):
+        inter = intermediate_row(f"paws_de{s}", dataset("pawsx_de", "paws-x", "de", lang="de"), seed=s)
+        rows.append(inter)
+        for variant, parent in (("none", None), ("pawsx_de", inter)):
+            evals = {lang: eval_set(lang, 0.6 + 0.01 * s + (0.02 if parent else 0)) for lang in ("de", "es")}
+            row = target_row(f"{variant}-{s}", seed=s, value=0.7, data=dataset("en", "paws-x", "en"), parent=parent,
+                             evals=evals)
+            if parent:
+                row["overlap"] = {"ancestors": [inter["run_id"]], "checked": True, "reason": None, "validation": 0,
+                                  "test": 0, "evals": {"de": 3 + s, "es": 0}, "by_ancestor": [0], "self": {}}
+            rows.append(row)
+    write_ledger(tmp_path, rows)
+    markdown = write_outputs(build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path),
+                             tmp_path / "out")["markdown"].read_text()
+    view = markdown[markdown.index("## Cross-lingual view"):]
+    view = view[:view.index("\n## ", 1)]
+    de = next(line for line in view.splitlines() if line.startswith("| Indo-European | de |"))
+    es = next(line for line in view.splitlines() if line.startswith("| Indo-European | es |"))
+    assert "+0.020†" in de and "†" not in es
+    assert "† ITT runs tested on items their intermediate chain trained on" in view and "pawsx_de: 4 of 100" in view

@@ -118,3 +118,24 @@ def test_a_sweep_s_jobs_not_reached_yet_are_not_started_and_reruns_keep_the_conf
                                      "stage.itt=True seed=1 source=embedded")
     assert main([f"paths.root={tmp_path}", "--status"]) == 0
     assert "4 job(s): 0 done, 0 running, 0 resumable, 0 failed, 4 not started" in capsys.readouterr().out
+
+
+def test_jobs_naming_one_run_share_its_folder_and_its_state(tmp_path, capsys):
+    # A sweep over intermediate.steps names its no-ITT target once per steps value: the jobs share one folder
+    # (named by the run id), which keeps the overrides of the last of them. --status matched the others by
+    # overrides only and listed them "not started (no folder yet)" with rerun commands, after the sweep was done.
+    from itt import plan  # noqa: PLC0415
+
+    sweep = tmp_path / "sweeps" / "2025-01-01_10-00-00-abc123"
+    sweep.mkdir(parents=True)
+    command = ["model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=false", "source=embedded",
+               f"paths.root={tmp_path}", "intermediate.steps=[intermediate],[crosslingual]"]
+    (sweep / "multirun.yaml").write_text("hydra:\n  overrides:\n    task:\n" + "".join(f"    - '{o}'\n" for o in command))
+    (target,), _ = plan.plan(command)  # both jobs name one run
+    make_job(sweep, target.run_id, plan.sweep_points(command)[-1])  # the folder keeps the last job's overrides
+    write_ledger(tmp_path, [target_row(target.run_id, value=0.8)])
+
+    jobs = sweep_status(tmp_path, sweep, load_ledger(tmp_path / "results.jsonl"))
+    assert jobs["state"].tolist() == ["done", "done"] and set(jobs["run_id"]) == {target.run_id}
+    assert main([f"paths.root={tmp_path}", "--status"]) == 0
+    assert "2 job(s): 2 done, 0 running, 0 resumable, 0 failed, 0 not started" in capsys.readouterr().out

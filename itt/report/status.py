@@ -19,7 +19,10 @@ Every job that is neither done nor running gets its rerun command (the sweep's o
 A launcher makes a job's folder when the job starts (Hydra's basic launcher: one after the other), so jobs
 not reached yet have none: the sweep's own command (``multirun.yaml``) is expanded as ``itt.plan`` expands it,
 and every job whose overrides no folder holds is ``not started`` too (matched by overrides, not by run id:
-a run id depends on the machine's numerics, and the sweep may have run elsewhere).
+a run id depends on the machine's numerics, and the sweep may have run elsewhere). Jobs that name one run (the
+no-ITT target of a sweep over ``intermediate.steps``) share one folder, which keeps the overrides of the last of
+them only; so a job no folder's overrides hold whose run id, as computed here, is a folder's or has an ok row in the
+ledger has that run's state, not ``not started``.
 """
 
 from __future__ import annotations
@@ -111,6 +114,19 @@ def rerun_command(overrides: list[str], config_dir: str | None) -> str:
     return shlex.join(["python", "-m", "itt.train", *flags, *overrides])
 
 
+def job_run_id(overrides: list[str], config_dir: str | None) -> str | None:
+    """The run id a job's overrides name on this machine (None when they no longer resolve)."""
+    from hydra import compose  # noqa: PLC0415 (Hydra's composition: only for a sweep's status)
+
+    from itt import cli, identity  # noqa: PLC0415
+
+    try:
+        with cli.composing(config_dir):
+            return identity.run_id(identity.resolve(compose("train", overrides=overrides)))
+    except Exception:  # noqa: BLE001 (configs changed since the sweep: the job is matched by overrides only)
+        return None
+
+
 def unstarted_jobs(sweep: Path, started: list[list[str]]) -> tuple[list[tuple[int, list[str]]], int]:
     """(position in the sweep from 1, overrides) of the sweep's jobs that no job folder holds (``started``), and
     the sweep's number of jobs: its command (``multirun.yaml``) expanded by ``itt.plan.sweep_points``. ([], 0)
@@ -158,9 +174,16 @@ def sweep_status(root: str | Path, sweep: str | Path, ledger: pd.DataFrame) -> p
         rows.append({"run_id": run_id, "state": state, "detail": detail, "rerun": command})
     waiting, total = unstarted_jobs(sweep, started)
     config_dir = read_config_dir(sweep / "multirun.yaml")
+    by_folder = {r["run_id"]: r for r in rows}
     for i, overrides in waiting:
-        rows.append({"run_id": f"job {i} of {total}", "state": "not started", "detail": "no folder yet",
-                     "rerun": rerun_command(overrides, config_dir)})
+        run_id = job_run_id(overrides, config_dir)
+        if run_id in by_folder:  # another job of the sweep named the same run: its folder is this job's too
+            rows.append({**by_folder[run_id], "detail": f"job {i} of {total}, the same run as another job"})
+        elif run_id is not None and run_id in states.index and states.loc[run_id, "state"] in ("ok", "cached only"):
+            rows.append({"run_id": run_id, "state": "done", "detail": f"job {i} of {total}", "rerun": ""})
+        else:
+            rows.append({"run_id": f"job {i} of {total}", "state": "not started", "detail": "no folder yet",
+                         "rerun": rerun_command(overrides, config_dir)})
     return pd.DataFrame(rows, columns=["run_id", "state", "detail", "rerun"])
 
 

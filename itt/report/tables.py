@@ -67,8 +67,10 @@ def overlap_note(sec: pd.DataFrame) -> str:
     marked = sec[[_overlaps(v) for v in sec["test_overlap"]]] if "test_overlap" in sec else sec.iloc[:0]
     if marked.empty:
         return ""
-    counts = ", ".join(f"{r.model} {DASH if _isnan(r.itt_variant) else r.itt_variant}: {int(r.test_overlap)}"
-                       + ("" if _isnan(r.n_items) else f" of {int(r.n_items)}") for r in marked.itertuples())
+    # The count is the most over seeds, and under split=paper each seed has its own test size: the denominator is
+    # the cell's range of sizes (as "n items"), not the fewest, which the run with the most may not have had.
+    counts = ", ".join(f"{r['model']} {DASH if _isnan(r['itt_variant']) else r['itt_variant']}: {int(r['test_overlap'])}"
+                       + ("" if _isnan(r["n_items"]) else f" of {_items(r)} items per run") for _, r in marked.iterrows())
     return (f"{OVERLAP_MARK} ITT runs tested on items their intermediate chain trained on (test items, most over "
             f"seeds: {counts}): Δ is inflated. split=official (disjoint official splits) or deduplicating the "
             "data removes it; comparison.csv: test_overlap.")
@@ -238,11 +240,15 @@ def render_language_markdown(lang_table: pd.DataFrame) -> str:
         rows = []
         for r in sec.itertuples(index=False):
             label = r.group_name if r.view == "language" else r.view
+            # † as in the comparison tables: this eval set's test items include some the chain trained on
+            mark = OVERLAP_MARK if _overlaps(getattr(r, "test_overlap", None)) else ""
             rows.append([str(label or DASH), str(r.eval), str(r.eval_lang or DASH),
-                         fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True),
+                         fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True) + mark,
                          fmt_ci(r.ci_low, r.ci_high, r.ci_method), fmt_p(r.p_value),
                          fmt_p(r.p_holm), str(r.n_pairs)])
         out += md_table(headers, rows, text_columns=3)
+        if note := overlap_note(sec[sec["view"] == "language"]):
+            out += [f"_{note}_", ""]
     return "\n".join(out)
 
 
