@@ -77,6 +77,17 @@ def test_bench_eval_mode_prints_the_eval_ratio(tmp_path):
     assert "eval sets (validation rows): intermediate" in result.stdout and ", e1 " in result.stdout
 
 
+def test_a_headerless_tsv_without_columns_is_one_line_that_says_so(tmp_path):
+    """Forgetting --columns on XTREME's header-less dev files printed a 30-line traceback."""
+    _pairs_tsv(tmp_path / "dev-en.tsv")
+    result = subprocess.run([sys.executable, "-m", "itt.bench", "--model", "bert", "--data", str(tmp_path / "dev-en.tsv"),
+                             "--root", str(tmp_path / "root")], cwd=REPO, env=itt_env(), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert str(tmp_path / "dev-en.tsv") in line and "without a header row" in line and "--columns" in line
+
+
 def test_bench_reads_a_local_headerless_tsv(tmp_path):
     train, other = tmp_path / "dev-en.tsv", tmp_path / "dev-de.tsv"
     _pairs_tsv(train)

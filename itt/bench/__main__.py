@@ -289,4 +289,12 @@ def _silence_libraries() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from itt.cli import debug, exit_with
+    from itt.errors import ITTError
+
+    try:
+        sys.exit(main())
+    except ITTError as exc:  # the user's input (a --data file, a flag): one line, as itt.train prints it
+        if debug():
+            raise
+        exit_with(exc)

@@ -151,4 +151,8 @@ class Task:
 def require_columns(batch: dict, columns, where: str) -> None:
     missing = [c for c in columns if c not in batch]
     if missing:
-        raise DataError(f"{where}: column {missing[0]!r} not found; columns are: {', '.join(batch)}")
+        # Column names with spaces or plain numbers are a header-less file's first row read as its header.
+        headerless = any(" " in str(c) or str(c).replace(".", "").lstrip("-").isdigit() for c in batch)
+        hint = ("; a csv/tsv file without a header row? give its column names (the spec's `columns`; "
+                "itt.bench: --columns)") if headerless else ""
+        raise DataError(f"{where}: column {missing[0]!r} not found; columns are: {', '.join(map(str, batch))}{hint}")
