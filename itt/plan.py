@@ -6,12 +6,12 @@ never imports torch.
     python -m itt.plan -m experiment=demo +stage=target paths.root=/scratch/itt
     python -m itt.plan --config-dir /path/conf task=my_task +stage=target    (a config dir of your own, as itt.train)
 
-Prints every run the sweep names, once with the number of its jobs when several name it (its sweep points as Hydra's basic sweeper expands them, with the
-experiment's ``hydra.sweeper.params``), whether it is ``cached`` (ok in the ledger), ``failed`` before
-(with its error) or ``to train``; then the intermediate runs the runs to train will pull in, each once;
-and an estimate of the work: training rows x epochs per run, and wall time where the ledger has a
-comparable finished run (same model, training data and hyper-parameters). Exit 0; one ``error:`` line and exit 2
-for a command that does not compose.
+Prints every run the sweep names, once, with the number of its jobs when several name it (its sweep
+points as Hydra's basic sweeper expands them, with the experiment's ``hydra.sweeper.params``), whether
+it is ``cached`` (ok in the ledger), ``failed`` before (with its error) or ``to train``; then the
+intermediate runs the runs to train will pull in, each once; and an estimate of the work: training rows
+x epochs per run, and wall time where the ledger has a comparable finished run (same model, training
+data and hyper-parameters). Exit 0; one ``error:`` line and exit 2 for a command that does not compose.
 """
 
 from __future__ import annotations
