@@ -54,8 +54,9 @@ def test_two_cpu_processes_train_like_one_with_the_same_global_batch(tmp_path):
 DDP = ("trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu")
 # Dropout on: each process must resume its own masks. 168 training rows in global batches of 16: 11
 # steps an epoch, 22 in all; last.ckpt every 2 steps, so the last one is step 22 (weights + AdamW state).
+# Early stopping on (patience 3: it never stops 2 epochs) so that its state must survive the resume too.
 KILLED_RUN = (*(o for o in RUN if not o.startswith("+model.embedded.config.")), *DDP,
-              "checkpoint_every_n_steps=2", "keep_checkpoints=true")
+              "checkpoint_every_n_steps=2", "keep_checkpoints=true", "optim.early_stopping_patience=3")
 STEPS_PER_EPOCH, STEPS = 11, 22
 # Killed in the second epoch, after epoch 0's validation wrote best.ckpt: the first last.ckpt of step >= 14
 # (epoch 1, 3 batches in), so the resume must also bring back the sampler's epoch (epoch 1's order), the
@@ -157,6 +158,8 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_
     # The same best-checkpoint choice. Epoch 0 is the best epoch of the uninterrupted run (a tie in epoch 1
     # keeps it), so a resume that forgot epoch 0's score would take epoch 1 instead.
     assert _best(ends[0]) == _best(ends[1])
+    stopping = [{k: v for k, v in end["callbacks"].items() if k.startswith("EarlyStopping")} for end in ends]
+    assert stopping[0] == stopping[1] and len(stopping[0]) == 1, stopping
     bests = [torch.load(r / "runs" / run_id / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
              for r in (whole_root, root)]
     assert bests[0]["global_step"] == bests[1]["global_step"] == STEPS_PER_EPOCH
