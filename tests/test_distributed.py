@@ -1,7 +1,7 @@
 """Data-parallel training: two CPU processes (gloo) train the same global batches as one process and
-end with the same weights (within float reduction order), a whole 2-process run killed mid-epoch
-resumes to an uninterrupted one's weights, and a GPU DDP preset composes with Lightning's SLURM
-environment."""
+end with the same weights (within float reduction order), a whole 2-process run killed in the middle of
+its second epoch resumes to an uninterrupted one's weights, and a GPU DDP preset composes with
+Lightning's SLURM environment."""
 
 from __future__ import annotations
 
