@@ -129,16 +129,30 @@ def start_itt(*overrides: str, root: str | os.PathLike, log_file: str | os.PathL
 
 
 def wait_for_checkpoint(proc: subprocess.Popen, root: str | os.PathLike, log_file: str | os.PathLike,
-                        timeout: float = 300, poll: float = 0.05) -> Path:
-    """Wait until a run started with ``start_itt`` writes its first ``last.ckpt`` (still running then,
-    so the caller can kill it mid-training); fails with the run's log if it ends first."""
-    deadline = time.monotonic() + timeout
-    while not (found := list(Path(root).glob("runs/*/checkpoints/last.ckpt"))):
+                        timeout: float = 300, poll: float = 0.05, min_step: int = 0) -> Path:
+    """Wait until a run started with ``start_itt`` writes a ``last.ckpt`` of global step ``min_step`` or later
+    (the first one with the default 0); the run is still running then, so the caller can kill it
+    mid-training. Fails with the run's log if it ends first.
+
+    Reading the step is race-free: itt writes checkpoints to a temporary file and renames it over
+    ``last.ckpt`` (``itt.trainer.AtomicCheckpointIO``), so the path always names a complete file; it is
+    loaded (memory-mapped, weights-only) only when the rename gave it a new inode or mtime."""
+    import torch  # noqa: PLC0415 (only the tests that kill runs need it)
+
+    deadline, seen = time.monotonic() + timeout, None
+    while True:
+        for found in Path(root).glob("runs/*/checkpoints/last.ckpt"):
+            with contextlib.suppress(FileNotFoundError):
+                stat = found.stat()
+                if (stat.st_ino, stat.st_mtime_ns) != seen:
+                    seen = (stat.st_ino, stat.st_mtime_ns)
+                    if min_step <= 0 or torch.load(found, map_location="cpu", weights_only=True,
+                                                   mmap=True)["global_step"] >= min_step:
+                        assert proc.poll() is None, "the run finished before it could be killed"
+                        return found
         assert proc.poll() is None, Path(log_file).read_text()[-3000:]
-        assert time.monotonic() < deadline, f"no checkpoint within {timeout:.0f} s"
+        assert time.monotonic() < deadline, f"no checkpoint of step >= {min_step} within {timeout:.0f} s"
         time.sleep(poll)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    return found[0]
 
 
 def run_sweep(*overrides: str, root: str | os.PathLike, env: dict | None = None,

@@ -1,7 +1,7 @@
 """Data-parallel training: two CPU processes (gloo) train the same global batches as one process and
-end with the same weights (within float reduction order), a whole 2-process run killed mid-epoch
-resumes to an uninterrupted one's weights, and a GPU DDP preset composes with Lightning's SLURM
-environment."""
+end with the same weights (within float reduction order), a whole 2-process run killed in the middle of
+its second epoch resumes to an uninterrupted one's weights, and a GPU DDP preset composes with
+Lightning's SLURM environment."""
 
 from __future__ import annotations
 
@@ -54,9 +54,14 @@ def test_two_cpu_processes_train_like_one_with_the_same_global_batch(tmp_path):
 DDP = ("trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu")
 # Dropout on: each process must resume its own masks. 168 training rows in global batches of 16: 11
 # steps an epoch, 22 in all; last.ckpt every 2 steps, so the last one is step 22 (weights + AdamW state).
+# Early stopping on (patience 3: it never stops 2 epochs) so that its state must survive the resume too.
 KILLED_RUN = (*(o for o in RUN if not o.startswith("+model.embedded.config.")), *DDP,
-              "checkpoint_every_n_steps=2", "keep_checkpoints=true")
+              "checkpoint_every_n_steps=2", "keep_checkpoints=true", "optim.early_stopping_patience=3")
 STEPS_PER_EPOCH, STEPS = 11, 22
+# Killed in the second epoch, after epoch 0's validation wrote best.ckpt: the first last.ckpt of step >= 14
+# (epoch 1, 3 batches in), so the resume must also bring back the sampler's epoch (epoch 1's order), the
+# best-checkpoint tracking, the LR schedule and each process's random streams after an epoch boundary.
+KILL_AFTER_STEP = STEPS_PER_EPOCH + 3
 
 
 def _group_gone(pgid: int, timeout: float = 30) -> bool:
@@ -76,6 +81,13 @@ def _group_gone(pgid: int, timeout: float = 30) -> bool:
     return False
 
 
+def _best(ckpt: dict) -> dict:
+    """The best-validation tracking (the monitored ModelCheckpoint's state), paths relative to the run."""
+    (state,) = [v for k, v in ckpt["callbacks"].items() if k.startswith("ModelCheckpoint{'monitor': 'val/")]
+    return {"score": state["best_model_score"], "file": Path(state["best_model_path"]).name,
+            "top": {Path(p).name: v for p, v in state["best_k_models"].items()}}
+
+
 def _tensors(obj, prefix=""):
     """Every tensor in a nested checkpoint structure, by path."""
     if isinstance(obj, torch.Tensor):
@@ -91,16 +103,18 @@ def _tensors(obj, prefix=""):
 @pytest.mark.slow
 def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_path):
     """Two processes, dropout on: the whole run (launcher and its DDP process) is SIGKILLed right after a
-    mid-epoch last.ckpt, the same command runs again and resumes; each process continues its own random
-    streams from the shared sampler position, so the run ends with an uninterrupted run's weights and
-    AdamW state, to the last bit (CPU, gloo), and one ok ledger row."""
+    last.ckpt in the middle of the second epoch, the same command runs again and resumes; each process
+    continues its own random streams from the shared sampler position (epoch 1's order), the best
+    checkpoint of epoch 0's validation is still the one to beat, so the run ends with an uninterrupted
+    run's weights, AdamW and LR-schedule state, best-checkpoint choice and ledger metrics, to the last bit
+    (CPU, gloo), and one ok ledger row."""
     whole_root, root = tmp_path / "whole", tmp_path / "killed"
     whole = run_itt(*KILLED_RUN, root=whole_root, timeout=300)
     assert whole.returncode == 0, (whole.stdout + whole.stderr)[-3000:]
 
     proc = start_itt(*KILLED_RUN, root=root, log_file=tmp_path / "first.log", new_session=True)
     try:
-        wait_for_checkpoint(proc, root, tmp_path / "first.log", poll=0.01)
+        wait_for_checkpoint(proc, root, tmp_path / "first.log", poll=0.01, min_step=KILL_AFTER_STEP)
         os.killpg(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
         assert _group_gone(proc.pid), "a DDP process survived the kill"
@@ -111,8 +125,11 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_
     run_id = ckpt.parent.parent.name
     killed = torch.load(ckpt, map_location="cpu", weights_only=True)
     (position,) = killed["loops"]["fit_loop"]["state_dict"]["combined_loader"]
-    assert 0 < killed["global_step"] < STEPS and killed["global_step"] % STEPS_PER_EPOCH, killed["global_step"]
+    step = killed["global_step"]
+    assert STEPS_PER_EPOCH < step < STEPS and step % STEPS_PER_EPOCH, step
+    assert killed["epoch"] == position["epoch"] == 1  # in the second epoch,
     assert 0 < position["batches_done"] < STEPS_PER_EPOCH  # mid-epoch
+    assert _best(killed)["file"] == "best.ckpt" and _best(killed)["score"] is not None  # after epoch 0's validation
     assert len(killed["itt_rng"]["ranks"]) == 2
     lock = FileLock(str(lock_path(root, run_id)))
     lock.acquire(timeout=0)  # the kernel freed the killed run's lock
@@ -137,6 +154,17 @@ def test_a_ddp_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_
     ends = [torch.load(r / "runs" / run_id / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
             for r in (whole_root, root)]
     assert ends[0]["global_step"] == ends[1]["global_step"] == STEPS
+    assert ends[0]["lr_schedulers"] == ends[1]["lr_schedulers"]
+    # The same best-checkpoint choice. Epoch 0 is the best epoch of the uninterrupted run (a tie in epoch 1
+    # keeps it), so a resume that forgot epoch 0's score would take epoch 1 instead.
+    assert _best(ends[0]) == _best(ends[1])
+    stopping = [{k: v for k, v in end["callbacks"].items() if k.startswith("EarlyStopping")} for end in ends]
+    assert stopping[0] == stopping[1] and len(stopping[0]) == 1, stopping
+    bests = [torch.load(r / "runs" / run_id / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+             for r in (whole_root, root)]
+    assert bests[0]["global_step"] == bests[1]["global_step"] == STEPS_PER_EPOCH
+    expected, got = (best["state_dict"] for best in bests)
+    assert not [k for k in expected if not torch.equal(expected[k], got[k])]
     expected, got = ({k: v for part in ("state_dict", "optimizer_states") for k, v in _tensors(end[part], part)}
                      for end in ends)
     assert expected.keys() == got.keys()

@@ -139,16 +139,28 @@ def _fit(root, extra=(), kill_at=None, resume=False):
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [(), ("data.length_grouping=true",)], ids=["random", "length-grouped"])
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_path, extra):
-    """168 training rows, batch 16: 11 steps an epoch. Killed after step 6 (mid-epoch 0, right after the
-    every-3-steps checkpoint), resumed: the same batches, dropout masks and optimizer states as an
-    uninterrupted run, so the same weights to the last bit (CPU, deterministic)."""
-    _, uninterrupted = _fit(tmp_path / "a", extra)
-    killed, _ = _fit(tmp_path / "b", extra, kill_at=6)
-    assert killed.interrupted and killed.global_step == 6
+    """168 training rows, batch 16: 11 steps an epoch. Killed after step 15 (mid-epoch 1, 4 batches in,
+    right after the every-3-steps checkpoint; epoch 0's validation already chose a best checkpoint),
+    resumed: the same batches (epoch 1's order), dropout masks, optimizer and LR-schedule states and
+    best-checkpoint choice as an uninterrupted run, so the same weights to the last bit (CPU, deterministic)."""
+    whole, uninterrupted = _fit(tmp_path / "a", extra)
+    killed, _ = _fit(tmp_path / "b", extra, kill_at=15)
+    assert killed.interrupted and killed.global_step == 15
     saved = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert saved["global_step"] == 6 and "itt_rng" in saved
+    assert saved["global_step"] == 15 and "itt_rng" in saved
+    assert saved["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches_done": 4}]
+    assert killed.checkpoint_callback.best_model_score is not None  # epoch 0's validation, to be beaten
     resumed_trainer, resumed = _fit(tmp_path / "b", extra, resume=True)
     assert resumed_trainer.global_step == 22
     assert uninterrupted.keys() == resumed.keys()
     different = [k for k in uninterrupted if not torch.equal(uninterrupted[k], resumed[k])]
     assert not different, different[:5]
+    ends = [torch.load(root / "run" / "checkpoints" / name, map_location="cpu", weights_only=True)
+            for name in ("last.ckpt", "best.ckpt") for root in (tmp_path / "a", tmp_path / "b")]
+    assert ends[0]["lr_schedulers"] == ends[1]["lr_schedulers"]
+    assert ends[0]["optimizer_states"][0]["state"].keys() == ends[1]["optimizer_states"][0]["state"].keys()
+    for a, b in zip(ends[0]["optimizer_states"][0]["state"].values(), ends[1]["optimizer_states"][0]["state"].values()):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(whole.checkpoint_callback.best_model_score, resumed_trainer.checkpoint_callback.best_model_score)
+    assert ends[2]["global_step"] == ends[3]["global_step"]  # the same best epoch
+    assert all(torch.equal(ends[2]["state_dict"][k], ends[3]["state_dict"][k]) for k in ends[2]["state_dict"])
