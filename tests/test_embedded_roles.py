@@ -22,8 +22,9 @@ from itt.data.preparation import Protocol, split_rows
 from itt.train import CONF_DIR
 
 
-def prepared_roles(root: Path, task: str, split: str, seed: int) -> tuple[dict, dict]:
-    """Every dataset role's and every eval set with a stand-in's splits, as ``build.prepare_data`` makes them."""
+def prepared_roles(root: Path, task: str, split: str, seed: int) -> tuple[dict, dict, object]:
+    """Every dataset role's and every eval set's (with a stand-in) splits, as ``build.prepare_data`` makes them,
+    and the intermediate's Task (whose item keys the overlap counter uses)."""
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[*OFFLINE, f"task={task}", "+stage=intermediate", f"split={split}",
                                           f"seed={seed}", f"paths.root={root}"])
