@@ -91,9 +91,10 @@ def chain_hparams_id(parent: dict, head_policy: str | None) -> str | None:
 
 
 def aligned_roles(cfg: DictConfig) -> set[str]:
-    """Datasets split by shared row id: those with ``aligned_with`` and the ones they name."""
+    """Datasets split by shared row id: those with ``aligned_with`` and the ones they name, and under
+    source=embedded the stand-ins of a generator whose every stand-in is one stream (``row_streams``)."""
     specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}
-    out = set()
+    out = set(row_streams(cfg))
     for name, spec in specs.items():
         partner = spec.get("aligned_with")
         if partner:
@@ -109,6 +110,9 @@ def alignment_groups(cfg: DictConfig) -> dict[str, str]:
     name translations of one row only within a group; two groups' ``train:7`` are unrelated rows."""
     specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}
     group = {name: name for name in aligned_roles(cfg)}
+    first: dict[str, str] = {}  # a stream's generator -> its first stand-in: every other one joins its group
+    for name, generator in row_streams(cfg).items():
+        group[name] = first.setdefault(generator, name)
 
     def root(name):
         while group[name] != name:
@@ -120,6 +124,29 @@ def alignment_groups(cfg: DictConfig) -> dict[str, str]:
         if partner:
             group[root(name)] = root(partner)
     return {name: root(name) for name in group}
+
+
+def row_streams(cfg: DictConfig) -> dict[str, str]:
+    """Under source=embedded, the generated stand-ins (datasets and eval sets) whose generator draws every
+    stand-in from one stream (``Generator.split_by_row``: pos, qa), each -> its generator. A smaller one is
+    a prefix of a larger one (the domain target's rows are the intermediate's first rows, a German one their
+    translations), so they are split by the shared row id: no held-out row of one is trained on in another."""
+    source = cfg.get("source")
+    if source is None or source.get("name") != "embedded":
+        return {}
+    from itt.data.embedded import GENERATORS  # noqa: PLC0415 (word lists: only under source=embedded)
+
+    out = {}
+    for name, spec in {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}.items():
+        if is_local(spec.path):
+            continue
+        try:
+            generator = generator_of(cfg, spec)
+        except ConfigError:  # no stand-in at all: said when the dataset is loaded
+            continue
+        if generator in GENERATORS and GENERATORS[generator].split_by_row:
+            out[name] = generator
+    return out
 
 
 def own_splits(cfg: DictConfig, spec_node) -> set[str]:

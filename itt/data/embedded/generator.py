@@ -38,6 +38,11 @@ class Generator:
     keep their old task names, so their rows did not change when they were renamed).
     ``aligned``: rows of two languages with the same other arguments are translations of each
     other (row i of de is row i of en, translated), like XNLI/XQuAD; the seed then ignores lang.
+    ``split_by_row``: every stand-in of this generator (each role and eval set of a task, any size or
+    language) is a prefix of one aligned stream, so row i of one is row i of another or its translation.
+    Under ``source=embedded`` such stand-ins are split by that shared row id (as ``aligned_with`` splits
+    translations, ``itt.identity.aligned_roles``): no validation or test row of one role, nor its
+    translation, is in another role's training split.
     """
 
     name: str
@@ -49,6 +54,7 @@ class Generator:
     langs: tuple[str, ...] = LANGS
     seed_name: str = ""
     aligned: bool = False
+    split_by_row: bool = False
     corpus_num_labels: "int | None" = None  # the label count whose texts cover the most wording
 
     def __post_init__(self):

@@ -124,4 +124,5 @@ def _render(row_id: str, sentences: list[tuple], target: int, question: int, lan
 
 GENERATOR = register_generator(Generator(
     name="qa", kind="extractive_qa", domains=("wiki",), make_rows=make_rows,
-    resolve_labels=no_labels("qa", "extractive_qa"), label_names=lambda domain, k: [], aligned=True), default_for_kind=True)
+    resolve_labels=no_labels("qa", "extractive_qa"), label_names=lambda domain, k: [], aligned=True,
+    split_by_row=True), default_for_kind=True)

@@ -1,0 +1,86 @@
+"""The offline stand-ins of ``pos`` and ``qa`` hold no item of one role in another's training split.
+
+Every stand-in of these generators is a prefix of one translation-aligned stream (the domain target's rows
+are the intermediate's first rows, the German ones their translations), so they are split by the shared row
+id (``Generator.split_by_row``, ``itt.identity.row_streams``): a target's validation and test items, and an eval
+set's test items, are neither in the intermediate's training split nor translations of its rows. Items are
+what the overlap counter keys (``itt.data.overlap.item_keys``); translations share the row id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import OFFLINE, read_ledger, run_itt
+from hydra import compose, initialize_config_dir
+
+from itt import identity, stages
+from itt.build import dataset_spec, task_of
+from itt.data.overlap import item_keys
+from itt.data.preparation import Protocol, split_rows
+from itt.train import CONF_DIR
+
+
+def prepared_roles(root: Path, task: str, split: str, seed: int) -> tuple[dict, dict, object]:
+    """Every dataset role's and every eval set's (with a stand-in) splits, as ``build.prepare_data`` makes them,
+    and the intermediate's Task (whose item keys the overlap counter uses)."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*OFFLINE, f"task={task}", "+stage=intermediate", f"split={split}",
+                                          f"seed={seed}", f"paths.root={root}"])
+    protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, 128, Path(cfg.paths.cache))
+    aligned = identity.aligned_roles(cfg)
+
+    def prepare(node, name, eval_only=False):
+        return split_rows(dataset_spec(node, cfg), task_of(cfg, node), protocol, by_id=name in aligned,
+                          eval_only=eval_only)[0]
+
+    roles = {role: prepare(node, role) for role, node in cfg.task.datasets.items()}
+    # a stand-in is one train split, so an eval set (which needs a test split) is one under split=paper only
+    evals = {name: prepare(node, name, eval_only=True) for name, node in cfg.task.evals.items()
+             if stages._has_stand_in(cfg, node)} if split == "paper" else {}
+    return roles, evals, task_of(cfg, cfg.task.datasets.intermediate)
+
+
+@pytest.mark.parametrize(("split", "seeds"), [("paper", (0, 1)), ("official", (0,))])
+@pytest.mark.parametrize("task", ["pos", "qa"])
+def test_no_held_out_item_of_a_role_or_eval_set_is_an_intermediate_training_item(tmp_path, task, split, seeds):
+    for seed in seeds:
+        roles, evals, kind = prepared_roles(tmp_path, task, split, seed)
+        trained = roles.pop("intermediate")["train"]
+        trained_items = set(item_keys(kind, trained).tolist())
+        trained_ids = set(trained["id"])  # a translation of a training row has its id
+        held_out = [(f"{role} {s}", d[s]) for role, d in roles.items() for s in ("validation", "test")]
+        held_out += [(f"eval {name} test", d["test"]) for name, d in evals.items()]
+        assert (len(evals) >= 3 or split == "official") and {"domain", "crosslingual", "en"} <= set(roles)
+        for where, rows in held_out:
+            assert len(rows) > 0, where
+            seen = [k in trained_items for k in item_keys(kind, rows).tolist()]
+            assert not any(seen), f"{task} seed {seed}: {sum(seen)} of {len(rows)} {where} items are intermediate training items"
+            translated = trained_ids & set(rows["id"])
+            assert not translated, f"{task} seed {seed}: {len(translated)} {where} rows are translations of intermediate training rows"
+
+
+def test_a_pos_stand_in_repeats_no_sentence():
+    from itt.data.embedded import generate
+
+    for lang in ("en", "de", "fr", "es"):
+        rows = generate("pos", lang, "general", 2400, seed=0)
+        assert len({tuple(r["tokens"]) for r in rows}) == len(rows), lang
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("task", "evals"), [("pos", "[de,es]"), ("qa", "[xquad_en,xquad_de,mlqa_en]")])
+def test_an_offline_itt_target_records_no_overlap_with_its_intermediate(tmp_path, task, evals):
+    small = [f"task.evals.{name}.embedded_rows=60" for name in evals.strip("[]").split(",")]
+    result = run_itt("model=bert", f"task={task}", "+stage=target", "stage.target=en", f"stage.evals={evals}", *OFFLINE,
+                     "trainer.max_epochs=1", "task.datasets.intermediate.embedded_rows=300",
+                     "task.datasets.en.embedded_rows=120", *small, root=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = [r for r in read_ledger(tmp_path) if r["status"] == "ok" and r["stage"] == "target"]
+    record = row["overlap"]
+    assert record["checked"] and record["ancestors"] == [row["parent_run_id"]], record
+    assert record["test"] == 0 and record["validation"] == 0 and record["by_ancestor"] == [0], record
+    assert set(record["evals"]) == set(evals.strip("[]").split(",")) and not any(record["evals"].values()), record
+    assert "identical to items its ancestor" not in result.stderr + result.stdout  # no overlap warning
+    assert np.load(Path(tmp_path) / "runs" / row["parent_run_id"] / "train_items.npy").size > 0
