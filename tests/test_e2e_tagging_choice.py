@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ITT_TINY, read_ledger, run_itt
+from hub_replicas.specs_xtreme import WNUT17_TAGS
 
 from itt.data import embedded
 from itt.report.intervals import read_predictions
@@ -29,7 +30,9 @@ def _items(row) -> list[dict]:
 
 @pytest.mark.slow
 def test_ner_itt_target_logs_span_f1_and_saves_sentence_items(tmp_path):
-    result = run_itt("model=bert", "task=ner", "+stage=target", OWN_ONLY, *ITT_TINY, "trainer.max_epochs=2", root=tmp_path)
+    """WikiANN German after WikiANN English: the same tag names, so the head carries over."""
+    result = run_itt("model=bert", "task=ner", "+stage=target", "stage.target=crosslingual", OWN_ONLY, *ITT_TINY,
+                     "trainer.max_epochs=2", root=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_ledger(tmp_path)
     (inter,) = _ok(rows, stage="intermediate")
@@ -44,7 +47,8 @@ def test_ner_itt_target_logs_span_f1_and_saves_sentence_items(tmp_path):
     for name in ("f1", "precision", "recall"):  # the report's bootstrap scores the saved items like the run did
         assert get_scorer(name, "token_classification")(gold, pred) == pytest.approx(target["metrics"][f"test/{name}"], abs=1e-5)
     # With its no-ITT twin, the report's ITT-vs-no-ITT interval is a bootstrap over the test sentences.
-    twin = run_itt("model=bert", "task=ner", "+stage=target", OWN_ONLY, "stage.itt=false", *ITT_TINY, "trainer.max_epochs=2", root=tmp_path)
+    twin = run_itt("model=bert", "task=ner", "+stage=target", "stage.target=crosslingual", OWN_ONLY, "stage.itt=false", *ITT_TINY,
+                   "trainer.max_epochs=2", root=tmp_path)
     assert twin.returncode == 0, twin.stderr[-3000:]
     from itt.report import comparison_table, load_ledger
     from itt.report.intervals import METHOD_BOOTSTRAP
@@ -52,6 +56,25 @@ def test_ner_itt_target_logs_span_f1_and_saves_sentence_items(tmp_path):
     (cell,) = comparison_table(load_ledger(tmp_path)).to_dict("records")
     assert cell["metric"] == "test/f1" and cell["ci_method"] == METHOD_BOOTSTRAP, cell
     assert cell["ci_low"] <= cell["ci_high"] and "resamples" in cell["ci_note"]
+
+
+@pytest.mark.slow
+def test_ner_wnut17_itt_target_gets_a_fresh_output_layer_and_leaves_out_wikiann(tmp_path):
+    """The domain target is WNUT-17 (13 tags of 6 other entity types): offline as on the hub, its ITT run
+    gets a fresh output layer after the WikiANN intermediate, and ``stage.evals=all`` leaves out the
+    WikiANN eval sets (the stand-ins of de, es, fr), which its head cannot score."""
+    result = run_itt("model=bert", "task=ner", "+stage=target", "stage.target=domain", "stage.evals=all", *ITT_TINY,
+                     root=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_ledger(tmp_path)
+    (inter,) = _ok(rows, stage="intermediate")
+    (target,) = _ok(rows, stage="target")
+    assert target["head"] == "projection_reset" and target["parent_run_id"] == inter["run_id"]
+    assert target["evals"] == {} and set(target["metrics"]) == SPAN_METRICS
+    assert "stage.evals=all: left out de, es, fr (labels [O, B-PER, " in result.stdout + result.stderr, result.stdout[-3000:]
+    assert sorted(p.name for p in Path(target["predictions"]).iterdir()) == ["test.jsonl"]
+    gold = {t for i in _items(target) for t in i["gold"]}
+    assert gold <= set(WNUT17_TAGS) and {t[2:] for t in gold if t != "O"} >= {"person", "location"}
 
 
 @pytest.mark.slow

@@ -143,6 +143,53 @@ def test_ner_city_inside_an_organisation():
     assert any(name.startswith("University of ") and name.split()[-1] in ("Oslo", "Paris", "Berlin", "Janeiro", "York") for name in orgs)
 
 
+
+# --- ner_social: the WNUT-17 stand-in ------------------------------------------------------
+
+def test_ner_social_has_wnut17s_tags_in_the_hub_order():
+    from hub_replicas.specs_xtreme import WNUT17_TAGS  # noqa: PLC0415
+
+    assert label_names("ner_social", "social_media") == list(WNUT17_TAGS)
+
+
+def test_ner_social_rows_are_tagged_posts():
+    """Lower-case posts with @handles, hashtags and "lol", valid BIO over all 6 WNUT-17 types, many of
+    them multi-token; handles and hashtags are O (as in WNUT-17), and some posts name nothing."""
+    tags = label_names("ner_social", "social_media")
+    rows = generate("ner_social", "en", "social_media", 1000, seed=0)
+    assert rows == generate("ner_social", "en", "social_media", 1000, seed=0)
+    assert generate("ner_social", "en", "social_media", 2000, seed=0)[:1000] == rows
+    kinds, multi_token, without, words = Counter(), Counter(), 0, Counter()
+    for row in rows:
+        assert set(row) == {"tokens", "tags"} and len(row["tokens"]) == len(row["tags"]) > 0
+        names = [tags[t] for t in row["tags"]]
+        for previous, tag in zip(["O", *names], names):
+            if tag.startswith("I-"):
+                assert previous != "O" and previous[2:] == tag[2:], (row["tokens"], names)
+        entities = get_entities(names)
+        without += not entities
+        for kind, start, end in entities:
+            kinds[kind] += 1
+            multi_token[kind] += end > start
+        for word, tag in zip(row["tokens"], names):
+            words[word] += 1
+            if word[0] in "@#":
+                assert tag == "O", (row["tokens"], names)
+    assert set(kinds) == {"corporation", "creative-work", "group", "location", "person", "product"}
+    assert min(kinds.values()) > 80 and all(multi_token[k] > 10 for k in kinds), (kinds, multi_token)
+    assert 0.05 < without / len(rows) < 0.4
+    assert sum(n for w, n in words.items() if w.startswith("@")) > 200 and sum(n for w, n in words.items() if w.startswith("#")) > 100
+    assert words["lol"] > 30
+    assert sum(n for w, n in words.items() if w != w.lower()) / sum(words.values()) < 0.1  # mostly lower case
+
+
+def test_ner_social_is_english_only():
+    from itt.data.embedded import langs  # noqa: PLC0415
+
+    assert langs("ner_social") == ("en",)
+    with pytest.raises(ValueError, match="unknown lang 'de' for generator 'ner_social'"):
+        generate("ner_social", "de", "social_media", 5, seed=0)
+
 # --- qa ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from hub_replicas.fixture import hub_replica  # noqa: F401
+from hub_replicas.specs_xtreme import WNUT17_TAGS
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -16,7 +17,7 @@ from itt import identity, schema
 from itt.build import dataset_spec, task_of
 from itt.data.canonical import canonicalize
 from itt.data.files import is_local
-from itt.data.loading import load_raw
+from itt.data.loading import load_embedded, load_raw
 from itt.tasks import RawColumns
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -102,3 +103,18 @@ def test_imdb_extra_split_is_never_read_and_its_names_map(hub_replica):
     assert "unsupervised" not in raw and set(raw) == {"train", "test"}
     rows = canonicalize(raw, kind, RawColumns(spec, kind.label_names(raw, spec), where), None, 0)
     assert sorted(set(rows["label"])) == [0, 1]
+
+
+def test_the_wnut17_stand_in_has_the_hub_tags(hub_replica):
+    """task=ner's domain role is WNUT-17: its offline stand-in (source=embedded) has the hub's 13 tags in its
+    ClassLabel order, not WikiANN's, so an ITT target on it gets a fresh output layer offline as on the hub."""
+    cfg = _task_config("ner")
+    node = cfg.task.datasets.domain
+    spec, kind = dataset_spec(node), task_of(cfg, node)
+    raw, _ = load_raw(spec, "hub")
+    assert kind.label_names(raw, spec) == list(WNUT17_TAGS)
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        offline = compose("train", overrides=["task=ner", "+stage=target", "source=embedded"])
+    rows, names = load_embedded(dataset_spec(offline.task.datasets.domain, offline), task_of(offline, offline.task.datasets.domain))
+    assert names == list(WNUT17_TAGS)
+    assert len(rows) == node.embedded_rows and {t for tags in rows["tags"] for t in tags} == set(range(len(WNUT17_TAGS)))

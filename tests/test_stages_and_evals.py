@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import ITT_TINY, REPO, itt_env, read_ledger, run_itt
 from hub_replicas.fixture import hub_replica  # noqa: F401  (pytest fixture)
+from hub_replicas.specs_xtreme import WNUT17_TAGS
 
 from itt.data.embedded import Generator, register_generator
 from itt.data.embedded.generator import fixed_labels
@@ -249,9 +250,10 @@ def test_an_eval_set_whose_labels_the_head_does_not_predict_is_refused(tmp_path)
     assert "the run's head predicts [negative, positive]" in result.stderr
 
 
-def _hub_ner_run(tmp_path, *overrides):
+def _hub_ner_run(tmp_path, *overrides, source="hub"):
     """``model=minilm task=ner`` on the hub code path (the hub_replica fixture answers every dataset from
-    its offline replica, with the real ClassLabel names), built as the pipeline builds it."""
+    its offline replica, with the real ClassLabel names), built as the pipeline builds it; ``source=embedded``:
+    on the generated stand-ins instead (split=paper: a stand-in is one pool)."""
     from hydra import compose, initialize_config_dir  # noqa: PLC0415
 
     from itt import identity  # noqa: PLC0415
@@ -259,8 +261,8 @@ def _hub_ner_run(tmp_path, *overrides):
     from itt.train import CONF_DIR  # noqa: PLC0415
 
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=["model=minilm", "task=ner", "+stage=target", "stage.itt=false", "source=hub",
-                                          "split=official", f"paths.root={tmp_path}", *overrides])
+        cfg = compose("train", overrides=["model=minilm", "task=ner", "+stage=target", "stage.itt=false", f"source={source}",
+                                          f"split={'official' if source == 'hub' else 'paper'}", f"paths.root={tmp_path}", *overrides])
     spec = identity.resolve(cfg)
     return spec, build_run(spec)
 
@@ -285,6 +287,24 @@ def test_all_leaves_out_the_eval_sets_a_wnut17_head_cannot_score(hub_replica, tm
     caplog.clear()
     _, built = _hub_ner_run(tmp_path, "stage.target=en")
     assert [p.name for p in built.evals] == wikiann
+    assert not [r for r in caplog.records if "left out" in r.getMessage()]
+
+
+@pytest.mark.slow
+def test_offline_all_leaves_out_the_eval_sets_a_wnut17_head_cannot_score(tmp_path, caplog):
+    """The same under source=embedded: the WNUT-17 stand-in has the hub's 13 tags, so ``all`` (the eval
+    sets with a stand-in: de, es, fr) leaves the WikiANN stand-ins out, as the hub run leaves WikiANN out."""
+    caplog.set_level("WARNING", logger="itt.build")
+    spec, built = _hub_ner_run(tmp_path, "stage.target=domain", source="embedded")
+    assert spec.evals == ("de", "es", "fr")
+    assert built.labels == list(WNUT17_TAGS) and built.evals == []
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert line.startswith("stage.evals=all: left out de, es, fr (labels [O, B-PER, I-PER, "), line
+    assert "the run's head predicts [O, B-corporation, I-corporation, " in line
+
+    caplog.clear()
+    _, built = _hub_ner_run(tmp_path, "stage.target=en", source="embedded")
+    assert [p.name for p in built.evals] == ["de", "es", "fr"]
     assert not [r for r in caplog.records if "left out" in r.getMessage()]
 
 

@@ -20,7 +20,9 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 * ``similarity`` (sequence_regression): STS-B-like pairs, label in [0, 1].
 * ``nli`` (sequence_classification, pair): entailment/neutral/contradiction, XNLI-like.
 * ``paraphrase`` (sequence_classification, pair): PAWS-X-like, "1" = paraphrase.
-* ``pos`` / ``ner`` (token_classification): UPOS tags / BIO tags for PER, LOC, ORG.
+* ``pos`` / ``ner`` (token_classification): UPOS tags / BIO tags for PER, LOC, ORG (WikiANN-like).
+* ``ner_social`` (token_classification): WNUT-17-like social-media posts, English only, with WNUT-17's
+  13 BIO tags (corporation, creative-work, group, location, person, product) in the hub's order.
 * ``qa`` (extractive_qa): SQuAD-format rows with exact answer offsets.
 * ``choice`` (multiple_choice): COPA-like cause/effect questions.
 * ``parallel`` (retrieval): English sentences and their translations (not for lang="en").
@@ -56,7 +58,7 @@ from itt.data.embedded.sampling import dataset_rng
 
 # Importing each generator module registers its generator. Keep this order: it is the order of
 # GENERATORS and of the tokenizer corpus (reordering would retrain every tiny model's tokenizer).
-from itt.data.embedded import sentiment, topics, similarity, nli, paraphrase, pos, ner, qa, choice, parallel  # noqa: F401, I001
+from itt.data.embedded import sentiment, topics, similarity, nli, paraphrase, pos, ner, qa, choice, parallel, ner_social  # noqa: F401, I001
 
 __all__ = ["BUILT_IN", "GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "KIND_KEYS", "Generator", "generate",
            "label_names", "kind_of", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator"]
@@ -172,7 +174,7 @@ def row_texts(kind: str, row: dict) -> Iterator[str]:
 
 # Lexicon notation stripped to plain words for the corpus: {placeholders}, "m|f" alternatives,
 # "word/TAG" tags and "m:" genders (world.json), "[entity]" brackets (ner.json).
-_LEXICON_FILES = ("shared", "sentiment", "topics", "similarity", "world", "ner", "qa", "choice")
+_LEXICON_FILES = ("shared", "sentiment", "topics", "similarity", "world", "ner", "qa", "choice", "ner_social")
 _NOTATION = re.compile(r"\{\w+\}|\||/[A-Z]+\b|\b[mfn]:|[\[\]]")
 
 
