@@ -181,3 +181,17 @@ def test_a_benchmark_compares_the_languages_both_sides_scored(tmp_path):
     assert xnli["noitt_mean"] == pytest.approx(np.mean(
         [score(x["de"][1], "none", "classification", 0)]
         + [np.mean([score(x[lang][1], "none", "classification", s) for lang in ("de", "fr")]) for s in (1, 2)]))
+
+
+def test_a_family_mixes_tasks_whose_checkpoints_are_picked_on_different_metrics(tmp_path):
+    """POS is selected on val/acc and NER on val/f1 (each task's primary metric): structured prediction is one
+    family of both, as XTREME's group averages (and docs/nli-vs-qa.md) mix POS accuracy with NER span F1, not two
+    families under two identical headings, one per checkpoint metric."""
+    pos = {"pos": ("token_classification", "acc", 0.90, {"de": ("de", 0.80, None), "fr": ("fr", 0.78, None)})}
+    write_ledger(tmp_path, study_rows({**TARGETS, **pos}))
+    report = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path)
+    fam = _row(report.families, "zero-shot", "structured prediction", FAMILY_MEAN, "squad")
+    assert fam["benchmarks"] == "ner,pos" and fam["metrics"] == "test/acc,test/f1"
+    assert fam["delta"] == pytest.approx(0.02 + 0.005)
+    text = report.markdown()
+    assert text.count("### xlmr · zero-shot") == 1 and text.count("### xlmr · training language") == 1

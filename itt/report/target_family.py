@@ -40,7 +40,10 @@ FAMILIES = {"sequence_classification": "classification", "multiple_choice": "mul
 ZERO_SHOT, TRAINING = "zero-shot", "training language"
 SCOPES = (ZERO_SHOT, TRAINING)
 FAMILY_MEAN = "family mean"
-ROW_KEYS = GROUP_KEYS + ["model", "scope", "family", "benchmark"]
+# A family spans tasks whose checkpoints are picked on their own primary metrics (POS on val/acc, NER on
+# val/f1), so the checkpoint metric is a property of each run (in ``PART``), not a group of this view.
+FAMILY_GROUP_KEYS = [k for k in GROUP_KEYS if k != "selected_on"]
+ROW_KEYS = FAMILY_GROUP_KEYS + ["model", "scope", "family", "benchmark"]
 FAMILY_COLUMNS = ROW_KEYS + [
     *ITT_KEYS, "view", "metrics", "n_benchmarks", "benchmarks", "noitt_mean", "itt_mean", "n_pairs",
     "paired_seeds", "delta", "delta_kind", "ci_low", "ci_high", "ci_method", "t_stat", "p_value", "p_holm",
@@ -65,7 +68,7 @@ def benchmark_of(task, eval_name, eval_lang, own: bool) -> str:
 
 
 # What a benchmark value at one seed averages: languages of the runs (of a task and target) that scored it.
-PART = ["benchmark", "task", "target", "key", "eval_lang"]
+PART = ["benchmark", "task", "target", "key", "selected_on", "eval_lang"]
 
 
 def benchmark_values(lines: pd.DataFrame) -> pd.DataFrame:
@@ -123,8 +126,8 @@ def target_family_table(lines: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=FAMILY_COLUMNS)
     values = benchmark_values(lines)
     out = []
-    for block_keys, block in values.groupby(GROUP_KEYS + ["model", "scope", "family"], sort=False, dropna=False):
-        keys = dict(zip(GROUP_KEYS + ["model", "scope", "family"], block_keys))
+    for block_keys, block in values.groupby(FAMILY_GROUP_KEYS + ["model", "scope", "family"], sort=False, dropna=False):
+        keys = dict(zip(FAMILY_GROUP_KEYS + ["model", "scope", "family"], block_keys))
         no = block[~block["itt"].astype(bool)]
         for setting, yes in block[block["itt"].astype(bool)].groupby(ITT_KEYS, sort=True, dropna=False):
             for bench, y in yes.groupby("benchmark", sort=True):
@@ -140,7 +143,7 @@ def target_family_table(lines: pd.DataFrame) -> pd.DataFrame:
     table["_scope"] = table["scope"].map(SCOPES.index)
     table["_family"] = table["family"].map(lambda f: order.index(f) if f in order else len(order))
     table["_view"] = table["view"].map({"family": 0, "benchmark": 1})
-    table = table.sort_values(GROUP_KEYS + ["model", "_scope", "_family", "family", "_view", "benchmark", *ITT_KEYS],
+    table = table.sort_values(FAMILY_GROUP_KEYS + ["model", "_scope", "_family", "family", "_view", "benchmark", *ITT_KEYS],
                               kind="stable")
     return table.drop(columns=["_scope", "_family", "_view"]).reset_index(drop=True)
 
@@ -152,8 +155,8 @@ def render_target_family_markdown(table: pd.DataFrame) -> str:
            "_Δ = ITT − no-ITT [95 % CI over seeds] per ITT variant; rows: each family's mean over its benchmarks, "
            "then the benchmarks (mean over their languages); * = Holm-adjusted p < 0.05 (families.csv has every "
            "number). A family mixes its benchmarks' metrics (metrics column)._", ""]
-    for keys, block in table.groupby(GROUP_KEYS + ["model", "scope"], sort=False, dropna=False):
-        k = dict(zip(GROUP_KEYS + ["model", "scope"], keys))
+    for keys, block in table.groupby(FAMILY_GROUP_KEYS + ["model", "scope"], sort=False, dropna=False):
+        k = dict(zip(FAMILY_GROUP_KEYS + ["model", "scope"], keys))
         labels = variant_labels(block)
         variants = list(dict.fromkeys(labels))
         out += [f"### {k['model']} · {k['scope']} · source={k['source']} split={k['split']} hparams={k['hparams_id']}", "",
