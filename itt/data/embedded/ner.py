@@ -19,7 +19,7 @@ from itt.data.embedded.generator import LANGS, Generator, fixed_labels, register
 from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import Distinct, below, pick, randint
 
-LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")  # WikiANN's ner_tags ClassLabel order
 _INDEX = {tag: i for i, tag in enumerate(LABELS)}
 _SLOT = re.compile(r"\{(\w+)\}")
 # Template slot -> the kind of value it takes; values are drawn per kind, in English slot order.
