@@ -90,6 +90,14 @@ def test_a_stand_in_repeats_no_item_and_stays_aligned(generator, domain):
         assert list(map(same_in_every_language, rows)) == list(map(same_in_every_language, by_lang["en"])), lang
 
 
+def test_a_generator_out_of_new_items_says_so_instead_of_looping():
+    """choice has ~22k distinct items: asking for more is a one-line ValueError (a DataError when loaded)."""
+    from itt.data.embedded import generate
+
+    with pytest.raises(ValueError, match="generator 'choice' has no new item after 10000 draws"):
+        generate("choice", "en", "general", 30_000, seed=0)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("task", "target", "evals"), [("pos", "en", "[de,es]"), ("qa", "en", "[xquad_en,xquad_de,mlqa_en]"),
                                                      ("ner", "en", "[de]"), ("copa", "domain", "[]")])
