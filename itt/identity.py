@@ -128,7 +128,7 @@ def alignment_groups(cfg: DictConfig) -> dict[str, str]:
 
 def row_streams(cfg: DictConfig) -> dict[str, str]:
     """Under source=embedded, the generated stand-ins (datasets and eval sets) whose generator draws every
-    stand-in from one stream (``Generator.split_by_row``: pos, qa), each -> its generator. A smaller one is
+    stand-in from one stream (``Generator.split_by_row``: pos, qa, ner, choice), each -> its generator. A smaller one is
     a prefix of a larger one (the domain target's rows are the intermediate's first rows, a German one their
     translations), so they are split by the shared row id: no held-out row of one is trained on in another."""
     source = cfg.get("source")

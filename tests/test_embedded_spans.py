@@ -101,7 +101,7 @@ def test_pos_words_keep_their_tag():
 # --- ner -----------------------------------------------------------------------------------
 
 def test_ner_label_names():
-    assert NER == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    assert NER == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]  # WikiANN's order (tests/test_hub_specs.py)
 
 
 def _entities(row: dict) -> list[tuple[str, str]]:

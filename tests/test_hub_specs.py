@@ -118,3 +118,21 @@ def test_the_wnut17_stand_in_has_the_hub_tags(hub_replica):
     rows, names = load_embedded(dataset_spec(offline.task.datasets.domain, offline), task_of(offline, offline.task.datasets.domain))
     assert names == list(WNUT17_TAGS)
     assert len(rows) == node.embedded_rows and {t for tags in rows["tags"] for t in tags} == set(range(len(WNUT17_TAGS)))
+
+
+def test_the_wikiann_stand_ins_have_the_hub_tags(hub_replica):
+    """task=ner's WikiANN roles and eval sets: the offline stand-in's tag names are the hub's ClassLabel names in
+    their order (O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC), so tag i means the same offline and on the hub."""
+    cfg = _task_config("ner")
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        offline = compose("train", overrides=["task=ner", "+stage=target", "source=embedded"])
+    for group, name in (("datasets", "intermediate"), ("datasets", "en"), ("datasets", "crosslingual"), ("evals", "de")):
+        node = cfg.task[group][name]
+        spec, kind = dataset_spec(node), task_of(cfg, node)
+        raw, _ = load_raw(spec, "hub")
+        hub_names = kind.label_names(raw, spec)
+        assert hub_names == raw["train" if "train" in raw else "test"].features["ner_tags"].feature.names
+        stand_in = offline.task[group][name]
+        rows, names = load_embedded(dataset_spec(stand_in, offline), task_of(offline, stand_in))
+        assert names == hub_names, name
+        assert {t for tags in rows["tags"] for t in tags} == set(range(len(hub_names))), name

@@ -29,9 +29,9 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 
 The new generators (nli, paraphrase, pos, ner, qa, choice, parallel) are translation-aligned: with
 the same other arguments, row i in German is row i in English, translated (QA rows share their id).
-Every stand-in of ``pos`` and ``qa`` (``Generator.split_by_row``) is thus a prefix of one stream, whatever its
-role or size: under ``source=embedded`` they are split by that shared row id, so no held-out row of one role
-is in another's training split (``itt.identity.row_streams``).
+Every stand-in of ``pos``, ``qa``, ``ner`` and ``choice`` (``Generator.split_by_row``) is thus a prefix of one
+stream, whatever its role or size: under ``source=embedded`` they are split by that shared row id, so no held-out
+row of one role is in another's training split (``itt.identity.row_streams``).
 
 Generators register (``generator.register_generator``), the built-ins as each module is imported,
 so a kind defined in a user's package can ship its generator with it, without editing this package::

@@ -5,7 +5,8 @@ countries, "Rio de Janeiro", "München"/"Munich"/"Múnich") and organisations (c
 GmbH", institutions "the United Nations", "the University of Oslo" with a city inside an ORG).
 Multi-token entities and lowercase particles ("de", "van") inside entities are common; in German
 every noun is capitalised, so capitals are no shortcut. Rows are translation-aligned: template i
-is the same sentence in every language and entities are drawn before the language is.
+is the same sentence in every language and entities are drawn before the language is; no
+sentence is drawn twice.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import random
 import re
 
 from itt.data.embedded.clauses import world
-from itt.data.embedded.generator import Generator, fixed_labels, register_generator
+from itt.data.embedded.generator import LANGS, Generator, fixed_labels, register_generator
 from itt.data.embedded.lexicons import load
-from itt.data.embedded.sampling import below, pick, randint
+from itt.data.embedded.sampling import Distinct, below, pick, randint
 
-LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")  # WikiANN's ner_tags ClassLabel order
 _INDEX = {tag: i for i, tag in enumerate(LABELS)}
 _SLOT = re.compile(r"\{(\w+)\}")
 # Template slot -> the kind of value it takes; values are drawn per kind, in English slot order.
@@ -29,19 +30,26 @@ _FR_ELIDES = tuple("aeiouéèêàâîôûAEIOUÉÈÊÀÂÎÔÛhH")
 
 def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -> list[dict]:
     lexicon = load("ner")
-    rows = []
-    for _ in range(n_rows):
+    rows, distinct = [], Distinct("ner", LANGS)
+    while len(rows) < n_rows:
         i = below(rng, len(lexicon["templates"]["en"]))
         values: dict[str, list] = {}
         for slot in _SLOT.findall(lexicon["templates"]["en"][i]):
             values.setdefault(_KIND[slot], []).append(_draw(rng, _KIND[slot]))
-        tokens = _render(lexicon["templates"][lang][i], lang, values)
-        if lang == "fr":
-            tokens = _elide(tokens)
-        first, tag = tokens[0]
-        tokens[0] = (first[0].upper() + first[1:], tag)
-        rows.append({"tokens": [w for w, _ in tokens], "tags": [_INDEX[t] for _, t in tokens]})
+        # No sentence twice (~1 % of 2,400 rows repeat by chance): every language skips the same draws.
+        tokens = {other: _sentence(lexicon["templates"][other][i], other, values) for other in LANGS}
+        if distinct.add({other: tuple(w for w, _ in tokens[other]) for other in LANGS}):
+            rows.append({"tokens": [w for w, _ in tokens[lang]], "tags": [_INDEX[t] for _, t in tokens[lang]]})
     return rows
+
+
+def _sentence(template: str, lang: str, values: dict[str, list]) -> list[tuple[str, str]]:
+    tokens = _render(template, lang, values)
+    if lang == "fr":
+        tokens = _elide(tokens)
+    first, tag = tokens[0]
+    tokens[0] = (first[0].upper() + first[1:], tag)
+    return tokens
 
 
 def _draw(rng: random.Random, kind: str):
@@ -131,4 +139,5 @@ def _elide(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 GENERATOR = register_generator(Generator(
     name="ner", kind="token_classification", domains=("wiki",), make_rows=make_rows,
-    resolve_labels=fixed_labels("ner", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True), default_for_kind=True)
+    resolve_labels=fixed_labels("ner", LABELS), label_names=lambda domain, k: list(LABELS), aligned=True,
+    split_by_row=True), default_for_kind=True)

@@ -52,3 +52,29 @@ def noisy_label(rng: random.Random, label: int, k: int, rate: float) -> int:
         return label
     other = below(rng, k - 1)
     return other + (other >= label)
+
+
+class Distinct:
+    """The items a translation-aligned generator has drawn, to draw none twice.
+
+    A chance repeat in a held-out split would be an item its own or another role's training split has.
+    ``add(keys)`` takes one key per language (what a row reads like there) and is False when any of them
+    is an earlier row's: every language then skips the same draws, so rows stay aligned. After ``patience``
+    skipped draws in a row the generator has run out of items: a ValueError names it.
+    """
+
+    def __init__(self, name: str, langs, patience: int = 10_000):
+        self.name, self.patience, self.skipped = name, patience, 0
+        self.seen: dict[str, set] = {lang: set() for lang in langs}
+
+    def add(self, keys: dict) -> bool:
+        if any(key in self.seen[lang] for lang, key in keys.items()):
+            self.skipped += 1
+            if self.skipped >= self.patience:
+                raise ValueError(f"generator {self.name!r} has no new item after {self.patience} draws "
+                                 f"({len(next(iter(self.seen.values())))} rows); valid: fewer rows")
+            return False
+        self.skipped = 0
+        for lang, key in keys.items():
+            self.seen[lang].add(key)
+        return True
