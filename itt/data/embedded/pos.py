@@ -15,7 +15,7 @@ from dataclasses import replace
 from itt.data.embedded.clauses import NP, Clause, random_clause
 from itt.data.embedded.generator import LANGS, Generator, fixed_labels, register_generator
 from itt.data.embedded.rendering import UPOS, sentence_tokens
-from itt.data.embedded.sampling import pick
+from itt.data.embedded.sampling import Distinct, pick
 
 _INDEX = {tag: i for i, tag in enumerate(UPOS)}
 
@@ -42,20 +42,14 @@ def _varied(rng: random.Random, c: Clause) -> Clause:
 
 
 def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -> list[dict]:
-    rows, seen = [], {other: set() for other in LANGS}
+    rows, distinct = [], Distinct("pos", LANGS)
     while len(rows) < n_rows:
         clauses, interjection = random_sentence(rng)
-        # No sentence twice: short ones ("The chair is red.") recur by chance (~4 % of 2,400 rows), and a
-        # repeat in a held-out split would be an item its own or another role's training split has. A draw
-        # is skipped when it reads like an earlier row in any language (clauses differing only in fields
-        # the sentence does not say read alike), so every language skips the same draws: rows stay aligned.
-        words = {other: tuple(w for w, _ in sentence_tokens(clauses, other, interjection)) for other in LANGS}
-        if any(words[other] in seen[other] for other in LANGS):
-            continue
-        for other in LANGS:
-            seen[other].add(words[other])
-        tokens = sentence_tokens(clauses, lang, interjection)
-        rows.append({"tokens": [w for w, _ in tokens], "tags": [_INDEX[t] for _, t in tokens]})
+        # No sentence twice (short ones, "The chair is red.", recur in ~4 % of 2,400 rows); clauses differing
+        # only in fields the sentence does not say read alike.
+        tokens = {other: sentence_tokens(clauses, other, interjection) for other in LANGS}
+        if distinct.add({other: tuple(w for w, _ in tokens[other]) for other in LANGS}):
+            rows.append({"tokens": [w for w, _ in tokens[lang]], "tags": [_INDEX[t] for _, t in tokens[lang]]})
     return rows
 
 
