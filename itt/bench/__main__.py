@@ -289,12 +289,6 @@ def _silence_libraries() -> None:
 
 
 if __name__ == "__main__":
-    from itt.cli import debug, exit_with
-    from itt.errors import ITTError
+    from itt.cli import run
 
-    try:
-        sys.exit(main())
-    except ITTError as exc:  # the user's input (a --data file, a flag): one line, as itt.train prints it
-        if debug():
-            raise
-        exit_with(exc)
+    run(lambda: sys.exit(main()))  # the user's input (a --data file, a flag): one line, as itt.train prints it
