@@ -16,7 +16,7 @@ import pandas as pd
 from itt.identity import chain_hparams_id
 
 from .dataset_keys import dataset_key, mixture_key
-from .ledger_frame import LedgerWarning, _is_missing, latest_ok
+from .ledger_frame import LedgerWarning, is_missing, latest_ok
 
 
 def _by_run_id(df: pd.DataFrame) -> dict[str, dict]:
@@ -34,7 +34,7 @@ def follow_chain(df: pd.DataFrame, run_id: str) -> list[dict]:
     if run_id not in rows:
         raise KeyError(f"run {run_id!r} has no ok row in the ledger")
     chain, seen = [rows[run_id]], {run_id}
-    while not _is_missing(parent := chain[0].get("parent_run_id")):
+    while not is_missing(parent := chain[0].get("parent_run_id")):
         if parent in seen:  # a hand-edited ledger could loop; never spin
             warnings.warn(f"chain of {run_id} loops at {parent}", LedgerWarning, stacklevel=2)
             break
@@ -56,7 +56,7 @@ def parent_keys(runs: pd.DataFrame) -> dict[str, str]:
     """run_id -> training key of its parent, for every run whose parent has a row in ``runs``."""
     keys = {r["run_id"]: training_key(r) for r in runs.to_dict("records")}
     return {rid: keys[parent] for rid, parent in zip(runs["run_id"], runs["parent_run_id"])
-            if not _is_missing(parent) and parent in keys}
+            if not is_missing(parent) and parent in keys}
 
 
 def parent_langs(runs: pd.DataFrame) -> dict[str, str]:
@@ -64,12 +64,12 @@ def parent_langs(runs: pd.DataFrame) -> dict[str, str]:
     predate ``chain`` (newer rows name every step's languages there)."""
     def langs(row) -> str | None:
         members = [d for d in (row.get("datasets") or []) if isinstance(d, dict)] or [row.get("dataset") or {}]
-        found = [str(d.get("lang")) for d in members if not _is_missing(d.get("lang"))]
+        found = [str(d.get("lang")) for d in members if not is_missing(d.get("lang"))]
         return "+".join(found) or None
 
     by_id = {r["run_id"]: langs(r) for r in runs.to_dict("records")}
     return {rid: by_id[parent] for rid, parent in zip(runs["run_id"], runs["parent_run_id"])
-            if not _is_missing(parent) and by_id.get(parent)}
+            if not is_missing(parent) and by_id.get(parent)}
 
 
 def intermediate_hparams(runs: pd.DataFrame) -> dict[str, str]:
@@ -88,9 +88,9 @@ def intermediate_hparams(runs: pd.DataFrame) -> dict[str, str]:
 def _settings_of(rows: dict[str, dict], run_id: str, done: dict[str, str], seen: set) -> str | None:
     row = rows[run_id]
     parent_id = row.get("parent_run_id")
-    if _is_missing(parent_id):
+    if is_missing(parent_id):
         return None
-    if not _is_missing(recorded := row.get("intermediate_hparams_id")):
+    if not is_missing(recorded := row.get("intermediate_hparams_id")):
         return recorded
     if run_id in done:
         return done[run_id]
@@ -102,9 +102,9 @@ def _settings_of(rows: dict[str, dict], run_id: str, done: dict[str, str], seen:
     members = [d for d in (parent.get("datasets") or []) if isinstance(d, dict)] or [parent.get("dataset") or {}]
     keyed = [{**d, "key": dataset_key(d, parent.get("source"))} for d in members]
     step = {**_plain(parent), "datasets": keyed, "dataset": keyed[0], "intermediate_hparams_id": before}
-    return chain_hparams_id(step, None if _is_missing(row.get("head_policy")) else row.get("head_policy"))
+    return chain_hparams_id(step, None if is_missing(row.get("head_policy")) else row.get("head_policy"))
 
 
 def _plain(row: dict) -> dict:
     """A frame row with pandas' missing values as None (what the ledger line held)."""
-    return {k: None if _is_missing(v) else v for k, v in row.items()}
+    return {k: None if is_missing(v) else v for k, v in row.items()}

@@ -71,7 +71,7 @@ def group_line(keys) -> str:
     GROUP_KEYS (no checkpoint part for rows that predate ``selected_on``)."""
     get = keys.get if isinstance(keys, dict) else lambda k: getattr(keys, k)
     picked = get("selected_on")
-    on = "" if picked == MISSING or _is_missing(picked) else f" checkpoint on {picked}"
+    on = "" if picked == MISSING or is_missing(picked) else f" checkpoint on {picked}"
     return f"group: source={get('source')} split={get('split')} hparams={get('hparams_id')}{on}"
 
 
@@ -134,7 +134,7 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
     for col in _LIST_COLUMNS:
         df[col] = [list(v) if isinstance(v, (list, tuple)) else [] for v in df[col]]
     for col in _STR_COLUMNS:
-        df[col] = df[col].map(lambda v: None if _is_missing(v) else str(v)).astype(object)
+        df[col] = df[col].map(lambda v: None if is_missing(v) else str(v)).astype(object)
     _fill_chain_fields(df)
     return df[FRAME_COLUMNS + [c for c in df.columns if c not in FRAME_COLUMNS]].reset_index(drop=True)
 
@@ -204,7 +204,7 @@ def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
 
 # -- small coercions -------------------------------------------------------------------
 
-def _is_missing(v) -> bool:
+def is_missing(v) -> bool:
     if v is None:
         return True
     try:
@@ -224,7 +224,7 @@ def _as_float(v) -> float:
 
 def _as_bool(v):
     """JSON booleans, plus the string/int spellings a hand-edited ledger might contain."""
-    if _is_missing(v):
+    if is_missing(v):
         return None
     if isinstance(v, bool):
         return v

@@ -36,7 +36,7 @@ from itt import languages
 
 from .chain import intermediate_hparams, parent_keys, parent_langs
 from .dataset_keys import dataset_key, mixture_key
-from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning, _as_float, _is_missing, latest_ok
+from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning, _as_float, is_missing, latest_ok
 
 SPLITS = {"val": "validation", "test": "test"}  # metric prefix -> data_sizes / evals n key
 RUN_COLUMNS = [
@@ -75,7 +75,7 @@ def _evaluated_sets(row: Mapping) -> list[tuple[str, bool, Mapping, dict, dict]]
         elif len(parts) == 3 and parts[0] in SPLITS:
             flat_evals.setdefault(parts[1], {})[f"{parts[0]}/{parts[2]}"] = value
     sizes = row["data_sizes"]
-    own_n = {"test": row["n_test"] if not _is_missing(row["n_test"]) else sizes.get("test"),
+    own_n = {"test": row["n_test"] if not is_missing(row["n_test"]) else sizes.get("test"),
              "validation": sizes.get("validation")}
     dataset = row["dataset"]
     role = dataset.get("role") or row.get("target") or row.get("stage")
@@ -104,7 +104,7 @@ def chain_langs(chain: list) -> str | None:
     or steps that name no language."""
     steps = []
     for step in chain or []:
-        langs = [str(x) for x in (step.get("langs") or []) if not _is_missing(x)] if isinstance(step, Mapping) else []
+        langs = [str(x) for x in (step.get("langs") or []) if not is_missing(x)] if isinstance(step, Mapping) else []
         if not langs:
             return None
         steps.append("+".join(langs))
@@ -194,8 +194,8 @@ def select(long: pd.DataFrame, metric: str | None = None,
     chosen["itt"] = chosen["itt"].astype(bool)
     chosen["metric"] = chosen["eval_split"] + "/" + chosen["metric"]
     for col in KEY_COLUMNS:
-        chosen[col] = chosen[col].map(lambda v: MISSING if _is_missing(v) else v)
-    unknown = chosen["itt"] & chosen["intermediate_hparams"].map(_is_missing)
+        chosen[col] = chosen[col].map(lambda v: MISSING if is_missing(v) else v)
+    unknown = chosen["itt"] & chosen["intermediate_hparams"].map(is_missing)
     chosen["intermediate_hparams"] = chosen["intermediate_hparams"].astype(object).where(~unknown, MISSING)
     return chosen.reset_index(drop=True)
 
@@ -208,7 +208,7 @@ def _warn_missing(runs: pd.DataFrame, chosen: pd.DataFrame, metric: str | None) 
     if metric:
         names = metric if "/" in metric else f"test/{metric}"
     else:
-        names = ", ".join(sorted({f"test/{m}" if not _is_missing(m) else "(no primary_metric)"
+        names = ", ".join(sorted({f"test/{m}" if not is_missing(m) else "(no primary_metric)"
                                   for m in lacking["primary_metric"]}))
     tasks = ", ".join(sorted({str(t) for t in lacking["task"]}))
     _warn(f"{len(lacking)} target run(s) lack metric {names} (tasks: {tasks}); not counted")

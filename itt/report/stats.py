@@ -33,7 +33,7 @@ from scipy import stats as sps
 
 from .intervals import (METHOD_BOOTSTRAP, METHOD_T, BootstrapUnavailable, holm, paired_bootstrap,
                         prediction_file, t_interval)
-from .ledger_frame import GROUP_KEYS, LedgerWarning, _is_missing, chronological, group_line
+from .ledger_frame import GROUP_KEYS, LedgerWarning, is_missing, chronological, group_line
 from .long_table import long_table, select
 from .scorers import get_scorer
 
@@ -99,7 +99,7 @@ def _side(values: pd.Series) -> tuple[float, float, int]:
 
 
 def seeds_str(seeds) -> str:
-    return ",".join(str(int(s)) for s in sorted(s for s in seeds if not _is_missing(s)))
+    return ",".join(str(int(s)) for s in sorted(s for s in seeds if not is_missing(s)))
 
 
 def compare_sides(yes: pd.DataFrame, no: pd.DataFrame) -> dict:
@@ -141,7 +141,7 @@ def _bootstrap_pairs(yes: pd.DataFrame, no: pd.DataFrame, seeds: list) -> list:
     pairs = []
     for s in seeds:
         folders = (yes.at[s, "predictions"], no.at[s, "predictions"])
-        if any(_is_missing(f) for f in folders):
+        if any(is_missing(f) for f in folders):
             raise BootstrapUnavailable("a run has no predictions folder")
         eval_name, own = yes.at[s, "eval"], bool(yes.at[s, "own"])
         pairs.append(tuple(prediction_file(f, eval_name, own) for f in folders))

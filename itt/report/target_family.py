@@ -30,7 +30,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .ledger_frame import GROUP_KEYS, MISSING, _is_missing
+from .ledger_frame import GROUP_KEYS, MISSING, is_missing
 from .stats import ITT_KEYS, compare_sides
 from .tables import variant_labels
 
@@ -83,7 +83,7 @@ def benchmark_values(lines: pd.DataFrame) -> pd.DataFrame:
                            in zip(scored["task"], scored["eval"], scored["eval_lang"], scored["own"])]
     training = scored["own"].astype(bool) | (scored["eval_lang"] == scored["lang"])
     scored["scope"] = np.where(training, TRAINING, ZERO_SHOT)
-    scored["eval_lang"] = scored["eval_lang"].map(lambda v: MISSING if _is_missing(v) else v)
+    scored["eval_lang"] = scored["eval_lang"].map(lambda v: MISSING if is_missing(v) else v)
     return (scored.groupby(keys, dropna=False, sort=False)
             .agg(value=("value", "mean"), metric=("metric", lambda m: ",".join(sorted(set(m)))))
             .reset_index())
