@@ -89,13 +89,15 @@ def pad_multiple(setting, device: str) -> int:
     return positive_int("data.pad_to_multiple_of", setting, 8)
 
 
-def positive_int(key: str, setting, example: int) -> int:
-    """``setting`` if it is a positive int, else a one-line ConfigError naming ``key``."""
+def positive_int(key: str, setting, example: int, auto: bool = True) -> int:
+    """``setting`` if it is a positive int, else a one-line ConfigError naming ``key`` (and ``auto`` where
+    the key also takes it)."""
     if isinstance(setting, int) and not isinstance(setting, bool) and setting >= 1:
         return setting
     from itt.errors import ConfigError  # noqa: PLC0415
 
-    raise ConfigError(f"{key}={setting!r} is not valid; use auto, or a positive int such as {example}")
+    valid = "auto, or a positive int" if auto else "a positive int"
+    raise ConfigError(f"{key}={setting!r} is not valid; use {valid} such as {example}")
 
 
 #: ``data.eval_batch_size``'s default (``conf/data/default.yaml``): the value runs hash as no setting.
@@ -123,7 +125,7 @@ def numerics(trainer_cfg, data_cfg, model_cfg) -> dict:
         # Batches pad to their longest row, so another eval batch size sums other (masked) columns: logits
         # move in the last bits (MiniLM on XNLI: up to 5e-4 in bf16, 7e-8 in fp32), and with them
         # the validation metric that picks the best epoch.
-        out["eval_batch_size"] = positive_int("data.eval_batch_size", eval_batch, DEFAULT_EVAL_BATCH_SIZE)
+        out["eval_batch_size"] = positive_int("data.eval_batch_size", eval_batch, DEFAULT_EVAL_BATCH_SIZE, auto=False)
     if model_cfg.get("eager_attention", False):  # only when on: the ids of runs with SDPA stay as they were
         if out["dropout"] == FAST_DROPOUT:
             from itt.errors import ConfigError  # noqa: PLC0415

@@ -84,6 +84,7 @@ def resolve(cfg: DictConfig) -> RunSpec:
     """The run ``cfg`` names (with its parents)."""
     name = stage_name(cfg)
     check_languages(cfg)
+    check_seed_and_split(cfg)
     # A no-ITT target trains no intermediate step and its id never covers them: its intermediate.steps are not
     # resolved, so a task without an `intermediate` role runs its no-ITT targets without naming steps.
     steps = intermediate_steps(cfg) if name == "intermediate" or cfg.stage.get("itt") else []
@@ -151,6 +152,23 @@ def check_languages(cfg: DictConfig) -> None:
                 key = f"task.{group}.{name}"
                 lookup(node.get("lang"), where=f"{key}.lang",
                        remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
+
+
+def check_seed_and_split(cfg: DictConfig) -> None:
+    """``seed`` is an int, and the split fractions are each in (0, 1) and sum to 1 (the splitter derives the
+    train share from the other two, so a wrong ``split.train`` would otherwise change nothing but the run id)."""
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"seed={seed!r} is not valid; use an int such as 0")
+    split = cfg.split
+    fractions = {k: split.get(k) for k in ("train", "validation", "test")}
+    for key, value in fractions.items():
+        if not 0 < value < 1:
+            raise ConfigError(f"split.{key}={value!r} is not valid; each split's fraction must be above 0 and below 1")
+    total = sum(fractions.values())
+    if abs(total - 1) > 1e-6:
+        terms = " + ".join(f"{v:g}" for v in fractions.values())
+        raise ConfigError(f"split.train + split.validation + split.test = {terms} = {total:g}; the fractions must sum to 1")
 
 
 def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:

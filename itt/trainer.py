@@ -71,6 +71,12 @@ def check_trainer_args(trainer_cfg) -> None:
             hint = f" (did you mean trainer.{close[0]}?)" if close else ""
             raise ConfigError(f"trainer.{key} is not a Lightning Trainer argument that can be set{hint}; "
                               f"valid: {', '.join(valid)}")
+    epochs, steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps")
+    if epochs == 0:
+        raise ConfigError("trainer.max_epochs=0 trains nothing; use a positive int, or -1 with trainer.max_steps >= 1")
+    if epochs == -1 and steps in (-1, None):  # Lightning trains until stopped; None is its 1,000 epochs
+        raise ConfigError(f"trainer.max_epochs={epochs} with trainer.max_steps={steps} sets no training length (the "
+                          f"learning-rate schedule needs one); set trainer.max_epochs or trainer.max_steps >= 1")
 
 
 class RNGState(Callback):

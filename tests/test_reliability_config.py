@@ -32,6 +32,15 @@ CASES = {
     "unknown stage": (
         ["+stage=pretrain"],
         "error: stage=pretrain is not an option of stage; valid: intermediate, target"),
+    "seed not an int": (
+        ["+stage=target", "seed=abc"],
+        "error: seed='abc' is not valid; use an int such as 0"),
+    "split fractions that do not sum to 1": (
+        ["+stage=intermediate", "split.train=0.9"],
+        "error: split.train + split.validation + split.test = 0.9 + 0.15 + 0.15 = 1.2; the fractions must sum to 1"),
+    "an empty split": (
+        ["+stage=intermediate", "split.train=0.85", "split.test=0"],
+        "error: split.test=0.0 is not valid; each split's fraction must be above 0 and below 1"),
 }
 
 
@@ -75,6 +84,15 @@ LATE_CASES = {
                      "error: data.pad_to_multiple_of=0 is not valid; use auto, or a positive int such as 8"),
     "mega batch": ("data.mega_batch=all",
                    "error: data.mega_batch='all' is not valid; use auto, or a positive int such as 50"),
+    "batch size": ("data.batch_size=0", "error: data.batch_size=0 is not valid; use a positive int such as 32"),
+    "eval batch size": ("data.eval_batch_size=-1",
+                        "error: data.eval_batch_size=-1 is not valid; use a positive int such as 64"),
+    "max length": ("data.max_length=0", "error: data.max_length=0 is not valid; use a positive int such as 128"),
+    "no training length": ("trainer.max_epochs=-1",
+                           "error: trainer.max_epochs=-1 with trainer.max_steps=-1 sets no training length (the "
+                           "learning-rate schedule needs one); set trainer.max_epochs or trainer.max_steps >= 1"),
+    "no epochs": ("trainer.max_epochs=0",
+                  "error: trainer.max_epochs=0 trains nothing; use a positive int, or -1 with trainer.max_steps >= 1"),
     "trainer argument": ("+trainer.max_epoch=1",
                          "error: trainer.max_epoch is not a Lightning Trainer argument that can be set (did you mean "
                          "trainer.max_epochs?); valid: "),
