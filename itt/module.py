@@ -18,7 +18,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from itt.data.datamodule import model_inputs
 
-from itt.errors import TrainingFailed
+from itt.errors import ConfigError, TrainingFailed
 from itt.eval_casts import EvalCastCache
 from itt.models import heads
 from itt.models.multihead import MultiHeadModel
@@ -199,6 +199,22 @@ def clip_norm_in_fused_step(optimizer, params, max_norm) -> None:
         norm = torch.linalg.vector_norm(torch.stack([norm, *row_norms]))
     # clip_grad_norm_ multiplies by min(1, max_norm / (norm + 1e-6)); dividing by its inverse is the same.
     optimizer.grad_scale = torch.clamp((norm + 1e-6) / max_norm, min=1.0)
+
+
+def check_optim_settings(optim_cfg, key=str) -> None:
+    """``optim.*`` values that torch would refuse only after data and model load (a negative learning
+    rate) or take without a word (warmup longer than training, negative decay). ``key``: how the user
+    typed a setting (see ``itt.trainer.check_trainer_args``)."""
+    rules = (("lr", lambda v: v > 0, "a learning rate above 0 such as 5e-05"),
+             ("warmup_ratio", lambda v: 0 <= v <= 1, "a share of the training steps from 0 to 1 such as 0.1"),
+             ("weight_decay", lambda v: v >= 0, "0 or more such as 0.01"))
+    for name, ok, valid in rules:
+        if not ok(optim_cfg[name]):
+            raise ConfigError(f"{key(f'optim.{name}')}={optim_cfg[name]!r} is not valid; use {valid}")
+    patience = optim_cfg.get("early_stopping_patience")
+    if patience is not None and not patience >= 1:  # 0 would read as "stop at once", but turned it off
+        raise ConfigError(f"{key('optim.early_stopping_patience')}={patience!r} is not valid; use null (no early "
+                          f"stopping) or a positive int such as 3")
 
 
 def build_optimizer(model, optim_cfg, total_steps: int, fused: bool = True):

@@ -16,6 +16,7 @@ Concurrency and restarts rest on the run id (``itt.identity``):
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import shutil
@@ -34,7 +35,9 @@ from itt.data.check import SIZE_RULE
 from itt.data.datamodule import check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed
 from itt.logger import build_loggers, finish, record_row
-from itt.stages import RunSpec, resolve
+from itt.models import heads
+from itt.module import check_optim_settings
+from itt.stages import RunSpec, resolve, setting_key
 from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)
@@ -152,11 +155,20 @@ def ensure_parent(spec: RunSpec) -> dict | None:
     return ledger.latest_ok(cfg.paths.root, parent_id) or row
 
 
+def check_settings(spec: RunSpec) -> None:
+    """Config mistakes Hydra's schemas cannot see, in this run and every run of its chain: they fail now,
+    not after data and model load or after a parent's training."""
+    for run in (spec, *spec.chain()):
+        key = functools.partial(setting_key, run)
+        check_trainer_args(run.settings.trainer, key)
+        check_data_settings(run.settings.data, key)
+        check_optim_settings(run.settings.optim, key)
+        heads.check_policy(run.head_policy, "stage.head_policy" if run.stage == "target" else "intermediate.head_policy")
+
+
 def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     cfg = spec.cfg
-    # Config mistakes Hydra's schemas cannot see fail now, not after data and model load.
-    check_trainer_args(spec.settings.trainer)
-    check_data_settings(spec.settings.data)
+    check_settings(spec)
     row = rows.base_row(spec, run_id)
     try:
         parent = ensure_parent(spec)
@@ -261,7 +273,7 @@ def _work(spec: RunSpec) -> None:
         if ledger.latest_ok(cfg.paths.root, parent_id) is None:  # process 0 is training it: take part
             _work(spec.parent)
         parent = _wait_for_row(cfg.paths.root, parent_id)
-    check_trainer_args(spec.settings.trainer)
+    check_settings(spec)
     built = build_run(spec, parent)
     run_dir = run_dir_of(cfg, identity.run_id(spec))
     trainer, checkpoint = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"],

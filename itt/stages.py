@@ -211,6 +211,16 @@ def intermediate_settings(cfg: DictConfig) -> DictConfig:
     return OmegaConf.create(out)
 
 
+def setting_key(spec: RunSpec, dotted: str) -> str:
+    """How the user typed the setting ``dotted`` (``optim.lr``) of ``spec``: ``intermediate.optim.lr`` where
+    an intermediate run's value comes from the ``intermediate`` block, else ``dotted``."""
+    group, _, name = dotted.partition(".")
+    block = spec.cfg.get("intermediate") or {}
+    if spec.stage == "intermediate" and block and (block.get(group) or {}).get(name) is not None:
+        return f"intermediate.{dotted}"
+    return dotted
+
+
 def _targets(cfg: DictConfig) -> list[str]:
     block = cfg.get("intermediate") or {}
     steps = OmegaConf.to_container(block.get("steps", ["intermediate"]), resolve=True) if block else ["intermediate"]

@@ -28,6 +28,7 @@ from pytorch_lightning.plugins.environments import SLURMEnvironment
 
 from itt import progress
 from itt.errors import ConfigError, one_line
+from itt.hardware import positive_int
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +61,33 @@ def apply_threads(model) -> int:
 _SET_BY_ITT = {"self", "logger", "callbacks", "plugins", "default_root_dir", "use_distributed_sampler", "inference_mode"}
 
 
-def check_trainer_args(trainer_cfg) -> None:
-    """A misspelt ``+trainer.x=`` fails at once (before data and model load) with the valid names."""
+def check_trainer_args(trainer_cfg, key=str) -> None:
+    """A misspelt ``+trainer.x=`` fails at once (before data and model load) with the valid names, and so
+    do values Lightning would take without a word but that make no run. ``key``: how the user typed a
+    setting (``trainer.max_epochs`` -> ``intermediate.trainer.max_epochs`` where that set it)."""
     if trainer_cfg.get("_target_") not in ("pytorch_lightning.Trainer", "pytorch_lightning.trainer.trainer.Trainer"):
         return
     valid = [n for n in inspect.signature(pl.Trainer.__init__).parameters if n not in _SET_BY_ITT]
-    for key in trainer_cfg:
-        if key != "_target_" and key not in valid:
-            close = difflib.get_close_matches(str(key), valid, n=1)
+    for name in trainer_cfg:
+        if name != "_target_" and name not in valid:
+            close = difflib.get_close_matches(str(name), valid, n=1)
             hint = f" (did you mean trainer.{close[0]}?)" if close else ""
-            raise ConfigError(f"trainer.{key} is not a Lightning Trainer argument that can be set{hint}; "
+            raise ConfigError(f"trainer.{name} is not a Lightning Trainer argument that can be set{hint}; "
                               f"valid: {', '.join(valid)}")
     epochs, steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps")
     if epochs == 0:
-        raise ConfigError("trainer.max_epochs=0 trains nothing; use a positive int, or -1 with trainer.max_steps >= 1")
+        raise ConfigError(f"{key('trainer.max_epochs')}=0 trains nothing; use a positive int, or -1 with "
+                          f"trainer.max_steps >= 1")
     if epochs == -1 and steps in (-1, None):  # Lightning trains until stopped; None is its 1,000 epochs
-        raise ConfigError(f"trainer.max_epochs={epochs} with trainer.max_steps={steps} sets no training length (the "
-                          f"learning-rate schedule needs one); set trainer.max_epochs or trainer.max_steps >= 1")
+        raise ConfigError(f"{key('trainer.max_epochs')}={epochs} with {key('trainer.max_steps')}={steps} sets no "
+                          f"training length (the learning-rate schedule needs one); set trainer.max_epochs or "
+                          f"trainer.max_steps >= 1")
+    if "accumulate_grad_batches" in trainer_cfg:
+        positive_int(key("trainer.accumulate_grad_batches"), trainer_cfg.accumulate_grad_batches, 1, auto=False)
+    clip = trainer_cfg.get("gradient_clip_val")
+    if clip is not None and not clip >= 0:  # a negative norm would turn every clipped gradient around
+        raise ConfigError(f"{key('trainer.gradient_clip_val')}={clip!r} is not valid; use null or 0 (no clipping) or "
+                          f"a positive norm such as 1.0")
 
 
 class RNGState(Callback):

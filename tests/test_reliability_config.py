@@ -93,6 +93,22 @@ LATE_CASES = {
                            "learning-rate schedule needs one); set trainer.max_epochs or trainer.max_steps >= 1"),
     "no epochs": ("trainer.max_epochs=0",
                   "error: trainer.max_epochs=0 trains nothing; use a positive int, or -1 with trainer.max_steps >= 1"),
+    "learning rate": ("optim.lr=-1", "error: optim.lr=-1.0 is not valid; use a learning rate above 0 such as 5e-05"),
+    "warmup ratio": ("optim.warmup_ratio=2",
+                     "error: optim.warmup_ratio=2.0 is not valid; use a share of the training steps from 0 to 1 such as 0.1"),
+    "weight decay": ("optim.weight_decay=-0.1", "error: optim.weight_decay=-0.1 is not valid; use 0 or more such as 0.01"),
+    "early-stopping patience": ("optim.early_stopping_patience=0",
+                                "error: optim.early_stopping_patience=0 is not valid; use null (no early stopping) or a "
+                                "positive int such as 3"),
+    "gradient accumulation": ("trainer.accumulate_grad_batches=0",
+                              "error: trainer.accumulate_grad_batches=0 is not valid; use a positive int such as 1"),
+    "negative clipping norm": ("trainer.gradient_clip_val=-1",
+                               "error: trainer.gradient_clip_val=-1.0 is not valid; use null or 0 (no clipping) or a "
+                               "positive norm such as 1.0"),
+    "head policy": ("intermediate.head_policy=bogus",
+                    "error: intermediate.head_policy='bogus' is not a head policy; valid: projection, head"),
+    "an intermediate-only setting": ("intermediate.optim.lr=0",
+                                     "error: intermediate.optim.lr=0.0 is not valid; use a learning rate above 0 such as 5e-05"),
     "trainer argument": ("+trainer.max_epoch=1",
                          "error: trainer.max_epoch is not a Lightning Trainer argument that can be set (did you mean "
                          "trainer.max_epochs?); valid: "),

@@ -155,10 +155,11 @@ def _own_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def check_data_settings(data_cfg) -> None:
-    """The ``data.*`` values Hydra's schema types cannot check (``auto`` or a positive int), at once."""
-    for key, example in (("batch_size", 32), ("eval_batch_size", 64), ("max_length", 128)):
-        positive_int(f"data.{key}", data_cfg[key], example, auto=False)
+def check_data_settings(data_cfg, key=str) -> None:
+    """The ``data.*`` values Hydra's schema types cannot check (``auto`` or a positive int), at once.
+    ``key``: how the user typed a setting (see ``itt.trainer.check_trainer_args``)."""
+    for name, example in (("batch_size", 32), ("eval_batch_size", 64), ("max_length", 128)):
+        positive_int(key(f"data.{name}"), data_cfg[name], example, auto=False)
     pad_multiple(data_cfg.pad_to_multiple_of, "cpu")
     if data_cfg.mega_batch != "auto":
         positive_int("data.mega_batch", data_cfg.mega_batch, 50)

@@ -75,14 +75,18 @@ def _reset_names(model: nn.Module, policy: str) -> set[str]:
     return {f"{m}.{p}" for m in modules for p, _ in model.get_submodule(m).named_parameters()}
 
 
+def check_policy(policy: str, key: str = "head_policy") -> None:
+    if policy not in POLICIES:
+        raise ConfigError(f"{key}={policy!r} is not a head policy; valid: {', '.join(POLICIES)}")
+
+
 def hand_off(model: nn.Module, parent_dir: str | Path, same_label_space: bool, policy: str,
              head_weights: str | Path | None = None) -> str:
     """Copy the parent's weights into ``model`` per ``policy``; returns ``kept``, ``projection_reset``
     or ``head_reset`` (what the ledger row records as ``head``). ``head_weights``: a file of head
     weights (a multi-head parent's other head, ``itt.models.multihead``) used instead of the head
     saved with the parent's encoder."""
-    if policy not in POLICIES:
-        raise ConfigError(f"head_policy={policy!r} is not a head policy; valid: {', '.join(POLICIES)}")
+    check_policy(policy)
     parent = _state_dict(Path(parent_dir))
     prefix = model.base_model_prefix + "."
     if head_weights is not None:
