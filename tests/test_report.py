@@ -476,3 +476,29 @@ def test_n_items_says_fewest_and_most_when_seeds_test_on_different_numbers_of_it
     assert (de["n_items"], de["n_items_max"]) == (100, 120)
     assert any(line.startswith("| xlmr | mnli |") and line.endswith("| 2 | 100–120 |")
                for line in report.markdown().splitlines()), report.markdown()
+
+
+def test_cli_metric_no_run_has_warns_once_and_nothing_else(ledger_root, capsys):
+    """A metric no run has is one ledger warning per task; no library warning from the empty selection
+    (pandas' deprecated `&` of a bool and a str column) is printed as if it were a ledger problem."""
+    assert main(["--root", str(ledger_root), "metric=bogus"]) == 0
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "unreadable ledger line" not in line]
+    assert err == ["warning: 40 target run(s) lack metric test/bogus (tasks: sentiment); not counted"], err
+
+
+def test_cli_library_warning_keeps_its_own_format(ledger_root, capsys, monkeypatch):
+    import warnings
+
+    import itt.report.__main__ as cli
+
+    build = cli.build_report
+
+    def noisy(*args, **kwargs):
+        warnings.warn("a library deprecation", FutureWarning, stacklevel=1)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "build_report", noisy)
+    assert main(["--root", str(ledger_root)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: a library deprecation" not in err
+    assert "FutureWarning: a library deprecation" in err

@@ -25,7 +25,7 @@ import pandas as pd
 from itt.ledger import ledger_path
 
 from .config import UsageError, parse_args
-from .ledger_frame import load_ledger, records_to_frame
+from .ledger_frame import LedgerWarning, load_ledger, records_to_frame
 from .stats import Bootstrap
 from .status import status_lines
 from .tables import render_markdown
@@ -33,8 +33,12 @@ from .writer import EmptyLedgerError, build_report, load_checked, write_outputs
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None):
-    # One readable line per ledger problem instead of Python's file:line warning format.
-    print(f"warning: {message}", file=sys.stderr)
+    # One readable line per ledger problem instead of Python's file:line warning format; a library's
+    # warning keeps that format, so it is not taken for one.
+    if issubclass(category, LedgerWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
 
 
 def _load(cfg) -> tuple[pd.DataFrame, str] | int:

@@ -79,17 +79,18 @@ class LedgerWarning(UserWarning):
     """A ledger row was skipped or looked suspicious (corrupt line, missing keys, ...)."""
 
 
-def _warn(msg: str) -> None:
+def warn(msg: str) -> None:
+    """A ledger problem for the user (printed as one ``warning:`` line by ``python -m itt.report``)."""
     warnings.warn(msg, LedgerWarning, stacklevel=3)
 
 
 def _read_rows(path: Path) -> list[dict]:
     """The ledger's rows (``itt.ledger.read_file``) that name a run, each with its ``_line``."""
     rows = []
-    for lineno, row in ledger.read_file(path, on_skip=_warn):
+    for lineno, row in ledger.read_file(path, on_skip=warn):
         missing = [k for k in REQUIRED_KEYS if row.get(k) in (None, "")]
         if missing:
-            _warn(f"{path}:{lineno}: skipping row without {', '.join(missing)}")
+            warn(f"{path}:{lineno}: skipping row without {', '.join(missing)}")
             continue
         row["_line"] = lineno
         rows.append(row)
@@ -115,7 +116,7 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
     metric_keys = sorted({k for m in df["metrics"] for k in m})
     for key in metric_keys:
         if key in df.columns:
-            _warn(f"metric {key!r} clashes with a ledger column; read it from df['metrics']")
+            warn(f"metric {key!r} clashes with a ledger column; read it from df['metrics']")
             continue
         df[key] = pd.to_numeric(
             pd.Series([_as_float(m.get(key)) for m in df["metrics"]], index=df.index),

@@ -36,7 +36,7 @@ from itt import languages
 
 from .chain import intermediate_hparams, parent_keys, parent_langs
 from .dataset_keys import dataset_key, mixture_key
-from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning, _as_float, is_missing, latest_ok
+from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning, _as_float, is_missing, latest_ok, warn
 
 SPLITS = {"val": "validation", "test": "test"}  # metric prefix -> data_sizes / evals n key
 RUN_COLUMNS = [
@@ -52,10 +52,6 @@ LONG_COLUMNS = RUN_COLUMNS + EVAL_COLUMNS
 # Keys groupby must never silently drop (pandas drops NaN keys): missing -> "n/a". So is an ITT run's
 # unknown ``intermediate_hparams`` (its settings: one group of their own); a no-ITT run's stays null.
 KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant"]
-
-
-def _warn(msg: str) -> None:
-    warnings.warn(msg, LedgerWarning, stacklevel=3)
 
 
 def _lang_fields(spec: Mapping, prefix: str) -> dict:
@@ -189,13 +185,13 @@ def select(long: pd.DataFrame, metric: str | None = None,
     _warn_missing(lines if runs is None else runs[runs["stage"] == "target"], chosen, metric)
     no_itt = chosen["itt"].isna()
     if no_itt.any():
-        _warn(f"{chosen.loc[no_itt, 'run_id'].nunique()} target run(s) have itt=null; not counted")
+        warn(f"{chosen.loc[no_itt, 'run_id'].nunique()} target run(s) have itt=null; not counted")
     chosen = chosen[~no_itt].copy()
     chosen["itt"] = chosen["itt"].astype(bool)
     chosen["metric"] = chosen["eval_split"] + "/" + chosen["metric"]
     for col in KEY_COLUMNS:
         chosen[col] = chosen[col].map(lambda v: MISSING if is_missing(v) else v)
-    unknown = chosen["itt"] & chosen["intermediate_hparams"].map(is_missing)
+    unknown = chosen["itt"] & chosen["intermediate_hparams"].map(is_missing).astype(bool)  # empty: not str dtype
     chosen["intermediate_hparams"] = chosen["intermediate_hparams"].astype(object).where(~unknown, MISSING)
     return chosen.reset_index(drop=True)
 
@@ -211,7 +207,7 @@ def _warn_missing(runs: pd.DataFrame, chosen: pd.DataFrame, metric: str | None) 
         names = ", ".join(sorted({f"test/{m}" if not is_missing(m) else "(no primary_metric)"
                                   for m in lacking["primary_metric"]}))
     tasks = ", ".join(sorted({str(t) for t in lacking["task"]}))
-    _warn(f"{len(lacking)} target run(s) lack metric {names} (tasks: {tasks}); not counted")
+    warn(f"{len(lacking)} target run(s) lack metric {names} (tasks: {tasks}); not counted")
 
 
 def target_runs(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:

@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .ledger_frame import chronological
+from .ledger_frame import LedgerWarning, chronological
 
 
 def ledger_status(df: pd.DataFrame) -> pd.DataFrame:
@@ -142,7 +142,7 @@ def unstarted_jobs(sweep: Path, started: list[list[str]]) -> tuple[list[tuple[in
         points = sweep_points(command, read_config_dir(multirun))
     except Exception as exc:  # noqa: BLE001 (configs changed or moved since the sweep: say so, list the folders)
         warnings.warn(f"jobs of {sweep} without a folder are not listed: its command no longer composes ({exc})",
-                      stacklevel=2)
+                      LedgerWarning, stacklevel=2)
         return [], 0
     return [(i, point) for i, point in enumerate(points, 1) if point not in started], len(points)
 
