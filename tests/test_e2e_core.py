@@ -66,12 +66,13 @@ def test_an_intermediate_under_ten_times_the_target_is_said(big, small, said, ca
 
 @pytest.mark.slow
 def test_itt_head_reinitialised_when_label_spaces_differ(tmp_path):
-    # sentence pairs: regression -> keep; topics: news (4 topics) -> questions (5 topics) -> fresh head
+    # sentence pairs: regression -> keep; topics: AG News's 4 -> Yahoo! Answers' 10 (their stand-ins) -> fresh head
     row = pipeline.run(make(tmp_path, "model=bert", "task=text_classification", "+stage=target", "stage.target=domain"))
     assert row["head"] == "projection_reset"
     inter = next(r for r in ledger.read(tmp_path) if r["stage"] == "intermediate")
     target_model = AutoModelForSequenceClassification.from_pretrained(row["checkpoint"])
-    assert target_model.config.num_labels == 5 and json.loads((tmp_path / "runs" / row["run_id"] / "model" / "itt_labels.json").read_text())[0] == "health"
+    labels = json.loads((tmp_path / "runs" / row["run_id"] / "model" / "itt_labels.json").read_text())
+    assert target_model.config.num_labels == 10 and labels[0] == "Society & Culture" and labels[-1] == "Politics & Government"
     assert AutoModelForSequenceClassification.from_pretrained(inter["checkpoint"]).config.num_labels == 4
 
 

@@ -13,7 +13,7 @@ from hub_replicas.specs_xtreme import WNUT17_TAGS
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from itt import identity, schema
+from itt import identity, schema, stages
 from itt.build import dataset_spec, task_of
 from itt.data.canonical import canonicalize
 from itt.data.files import is_local
@@ -31,6 +31,11 @@ def _task_config(task: str):
         return compose("train", overrides=[f"task={task}", "+stage=target"])
 
 
+def _offline_config(task: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[f"task={task}", "+stage=target", "source=embedded"])
+
+
 def _specs():
     for task in TASKS:
         cfg = _task_config(task)
@@ -38,6 +43,26 @@ def _specs():
             for name, node in (cfg.task.get(group) or {}).items():
                 if not is_local(node.path):
                     yield pytest.param(task, group, name, id=f"{task}.{group}.{name}")
+
+
+# Stand-ins that still differ from their hub dataset (strict: fixing one fails here until it is taken out).
+STAND_IN_GAPS = {
+    "copa.datasets.intermediate": "the choice generator writes 2 choices for every role (one stream, split by row "
+                                  "id); Social IQa has 3, so its offline chance accuracy is 1/2, not 1/3",
+}
+
+
+def _stand_in_specs():
+    """Every hub role and eval set of every task that has an offline stand-in, i.e. whose generator writes its
+    language (stage.evals=all picks the same; the others, WikiANN Arabic and the like, do not run offline)."""
+    for task in TASKS:
+        offline = _offline_config(task)
+        for group in ("datasets", "evals"):
+            for name, node in (offline.task.get(group) or {}).items():
+                if not is_local(node.path) and stages._has_stand_in(offline, node):
+                    gap = STAND_IN_GAPS.get(f"{task}.{group}.{name}")
+                    marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
+                    yield pytest.param(task, group, name, id=f"{task}.{group}.{name}", marks=marks)
 
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
@@ -136,3 +161,29 @@ def test_the_wikiann_stand_ins_have_the_hub_tags(hub_replica):
         rows, names = load_embedded(dataset_spec(stand_in, offline), task_of(offline, stand_in))
         assert names == hub_names, name
         assert {t for tags in rows["tags"] for t in tags} == set(range(len(hub_names))), name
+
+
+@pytest.mark.parametrize("task, group, name", list(_stand_in_specs()))
+def test_every_stand_in_has_its_hub_datasets_label_space(hub_replica, task, group, name):
+    """Offline (source=embedded) a spec runs on its generated stand-in, which must have the label space the
+    hub run resolves from the replica: the same label names in the same order (so the same head size, the
+    same head kept or reset after an intermediate, the same eval sets scored, f1_macro over as many classes),
+    every class present; multiple choice the same number of choices; regression scores in [0, 1]."""
+    cfg, offline = _task_config(task), _offline_config(task)
+    node = cfg.task[group][name]
+    spec, kind = dataset_spec(node), task_of(cfg, node)
+    raw, where = load_raw(spec, "hub")
+    hub_names = kind.label_names(raw, spec)
+    hub_rows = canonicalize(raw, kind, RawColumns(spec, hub_names, where), None, 0)
+    stand_in = offline.task[group][name]
+    rows, names = load_embedded(dataset_spec(stand_in, offline), task_of(offline, stand_in))
+    assert names == hub_names
+    assert kind.label_space(names) == kind.label_space(hub_names)
+    if kind.kind == "sequence_classification":
+        assert sorted(set(rows["label"])) == list(range(len(names)))
+    if kind.kind == "token_classification":
+        assert {t for tags in rows["tags"] for t in tags} <= set(range(len(names)))
+    if kind.kind == "sequence_regression":
+        assert all(0.0 <= v <= 1.0 for v in rows["label"]) and all(0.0 <= v <= 1.0 for v in hub_rows["label"])
+    if kind.kind == "multiple_choice":
+        assert {len(c) for c in rows["choices"]} == {len(c) for c in hub_rows["choices"]}

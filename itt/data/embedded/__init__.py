@@ -16,7 +16,8 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 
 * ``sentiment`` (sequence_classification): reviews, 2/3/5 labels; graded domain divergence, see
   :data:`DIVERGENCE_ORDER`.
-* ``topics`` (sequence_classification): news/questions/wiki topic classification.
+* ``topics`` (sequence_classification): topic classification; news, questions and headlines have the
+  topics of AG News (4), Yahoo! Answers (10) and MasakhaNEWS (7) under the hub's ClassLabel names, wiki 5.
 * ``similarity`` (sequence_regression): STS-B-like pairs, label in [0, 1].
 * ``nli`` (sequence_classification, pair): entailment/neutral/contradiction, XNLI-like.
 * ``paraphrase`` (sequence_classification, pair): PAWS-X-like, "1" = paraphrase.

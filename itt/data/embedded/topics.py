@@ -1,9 +1,18 @@
 """Topic classification: ``{"text", "label"}``, the label indexing the domain's topics.
 
-Keywords of the text's topic are slotted into domain-typical templates (headlines for news, forum
-questions for questions, encyclopaedic statements for wiki). Topic domains share keyword
-vocabularies ("sports" is in news and in questions), and a few keywords sit in two topics on
-purpose ("sanctions" in world and business) so topics are not perfectly separable.
+Each domain's topics are those of the hub dataset it stands in for, with its ClassLabel names in its
+order, so an offline run has the hub run's head size, label names and f1_macro classes:
+
+* ``news``: AG News's 4 (World, Sports, Business, Sci/Tech);
+* ``questions``: Yahoo! Answers' 10 (Society & Culture, ..., Politics & Government);
+* ``headlines``: MasakhaNEWS's 7 (business, entertainment, health, politics, religion, sports, technology);
+* ``wiki``: 5 DBpedia-like entity types (company, artist, athlete, place, animal).
+
+Keywords of the text's topic are slotted into domain-typical templates (headlines for news and
+headlines, forum questions for questions, encyclopaedic statements for wiki). Each topic name points to
+a keyword list (``topics.json``: ``topics``); domains share keyword lists (the "sports" list serves
+news, questions and headlines), and a few keywords sit in two topics on purpose ("sanctions" in world
+and business) so topics are not perfectly separable.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ from itt.data.embedded.lexicons import load
 from itt.data.embedded.sampling import balanced_labels, noisy_label, pick, randint
 from itt.data.embedded.templates import fill, n_words, sentence
 
-DOMAINS = ("news", "questions", "wiki")
+DOMAINS = ("news", "questions", "wiki", "headlines")
+# MasakhaNEWS's headlines are news like AG News's: the same templates, other topics.
+TEMPLATES_OF = {"headlines": "news"}
 LONG_FRACTION = 0.10  # share of paragraph-like texts (40-120 words); the rest are 6-25 words
 LABEL_NOISE = 0.03
 # Share of keyword slots filled with a keyword of another topic of the same domain.
@@ -23,8 +34,18 @@ DISTRACTOR_RATE = 0.15
 
 
 def topics(domain: str) -> tuple[str, ...]:
-    """The domain's topic names, in label-index order."""
-    return load("topics")["topics"][domain]
+    """The domain's topic names (its label names), in label-index order."""
+    return tuple(load("topics")["topics"][domain])
+
+
+def keyword_lists(domain: str) -> tuple[str, ...]:
+    """The keyword list (a key of ``topics.json``'s ``keywords``) of each of the domain's topics, in label-index order."""
+    return tuple(load("topics")["topics"][domain].values())
+
+
+def template_domain(domain: str) -> str:
+    """The domain whose templates and fillers the domain's texts use (``topics.json``: ``templates``)."""
+    return TEMPLATES_OF.get(domain, domain)
 
 
 def resolve_labels(domain: str, num_labels: int | None) -> int:
@@ -48,11 +69,11 @@ def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -
 
 def _text(rng: random.Random, lang: str, domain: str, label: int, k: int) -> str:
     lexicon = load("topics")
-    names = topics(domain)[:k]
+    names = keyword_lists(domain)[:k]
     keywords = lexicon["keywords"][lang]
     own = keywords[names[label]]
     others = [t for t in names if t != names[label]]
-    spec = lexicon["templates"][domain][lang]
+    spec = lexicon["templates"][template_domain(domain)][lang]
 
     used: set[str] = set()
 
