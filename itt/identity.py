@@ -166,13 +166,18 @@ def own_splits(cfg: DictConfig, spec_node) -> set[str]:
 
 def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
     """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
-    and the generator of its stand-in under source=embedded."""
+    and the generator of its stand-in under source=embedded (and the version of the code generating it)."""
     spec = _plain(spec_node)
     if spec.get("options") is None:  # a spec without options of its own keeps the id it had before the key existed
         spec.pop("options", None)
     local = is_local(spec["path"])
+    stand_in = cfg.source.name == "embedded" and not local
     payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
-               "generator": generator_of(cfg, spec_node) if cfg.source.name == "embedded" and not local else None}
+               "generator": generator_of(cfg, spec_node) if stand_in else None}
+    if stand_in:  # its rows are what the generators' code makes: a run on an older stand-in is another run
+        from itt.data import embedded  # noqa: PLC0415 (only offline)
+
+        payload["generated_by"] = embedded.source_version()
     if payload["by_id"] and cfg.split.name == "official":
         # a split the files lack is carved by shared id: other rows than a per-dataset carve, so another run
         payload["official_carve"] = "by_id"

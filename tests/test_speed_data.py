@@ -271,3 +271,23 @@ def _target_cfg(root, small, itt: bool):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("train", overrides=["source=embedded", "logger=csv", "model=bert", "task=sentiment", "+stage=target",
                                             "stage.target=domain", f"stage.itt={str(itt).lower()}", f"paths.root={root}", *small])
+
+
+def test_a_stand_in_from_other_generator_code_is_a_different_entry_and_run(tmp_path, monkeypatch):
+    """The stand-ins' rows are what itt/data/embedded's code makes. With a pretrained tokenizer nothing else
+    in the cache key or the run id would change when that code does, so a rerun after an upgrade would
+    read the old rows from the cache and report the old run as done."""
+    from itt.data import embedded
+
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=100")
+    spec = identity.resolve(cfg)
+    (first,), _ = prepare_data(spec, _tokenizer(cfg))
+    run_before = identity.run_id(spec)
+    monkeypatch.setattr(embedded, "source_version", lambda: "other-generators")
+    (again,), _ = prepare_data(identity.resolve(cfg), _tokenizer(cfg))
+    assert not first.cache_hit and not again.cache_hit
+    assert identity.run_id(identity.resolve(cfg)) != run_before
+    hub = _cfg(tmp_path, "source=hub")
+    hub_id = identity.run_id(identity.resolve(hub))
+    monkeypatch.undo()
+    assert identity.run_id(identity.resolve(hub)) == hub_id  # hub runs do not depend on the stand-ins' code

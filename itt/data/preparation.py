@@ -13,6 +13,7 @@ from pathlib import Path
 
 from datasets import DatasetDict
 
+from itt.data import embedded
 from itt.data.canonical import canonicalize, report_dropped
 from itt.data.files import fingerprint, is_local
 from itt.data.loading import load_embedded, load_raw
@@ -61,6 +62,8 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
         "source": protocol.source, "kind": task.kind, "options": task.options, "by_id": by_id, "eval_only": eval_only,
         "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": protocol.max_length,
     }
+    if protocol.source == "embedded" and not is_local(spec.path):  # a pretrained tokenizer would not tell old rows
+        payload["generated_by"] = embedded.source_version()
 
     def build():
         return split_rows(spec, task, protocol, by_id, eval_only, where)

@@ -134,12 +134,7 @@ def corpus_fingerprint(folder: Path) -> str:
     and word lists it is generated from (``itt/data/embedded/``: the generators use nothing else but the
     standard library's seeded ``random``). Generating the corpus to hash it took ~0.1 s of every run's
     start; reading the ~25 source files to hash them takes a few milliseconds."""
-    package = Path(embedded_data.__file__).parent
-    sources = hashlib.sha1()
-    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json")):
-        sources.update(f"{path.relative_to(package).as_posix()}\n".encode())
-        sources.update(path.read_bytes())
-    memo = folder / f"corpus-{sources.hexdigest()[:16]}.txt"
+    memo = folder / f"corpus-{embedded_data.source_version()}.txt"
     try:
         value = memo.read_text().strip()
     except OSError:

@@ -52,6 +52,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from itt.data.embedded.generator import DEFAULT_GENERATOR, GENERATORS, KIND_KEYS, Generator, register_generator
 from itt.data.embedded.lexicons import load
@@ -62,7 +63,7 @@ from itt.data.embedded.sampling import dataset_rng
 from itt.data.embedded import sentiment, topics, similarity, nli, paraphrase, pos, ner, qa, choice, parallel, ner_social  # noqa: F401, I001
 
 __all__ = ["BUILT_IN", "GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "KIND_KEYS", "Generator", "generate",
-           "label_names", "kind_of", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator"]
+           "label_names", "kind_of", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator", "source_version"]
 
 #: itt's own generators: those registered while this package is imported. Only they make the tiny
 #: models' tokenizer corpus (see :func:`corpus`).
@@ -141,6 +142,19 @@ def corpus(seed: int = 0) -> Iterator[str]:
 
 
 @functools.cache
+@functools.cache
+def source_version() -> str:
+    """A digest of this package's code and word lists, all that the built-in stand-ins are generated from
+    (with the standard library's seeded ``random``): in offline run ids and data-cache keys, so a run or
+    a cached split made from an older stand-in is never taken for one of the current (a few ms)."""
+    package = Path(__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json")):
+        digest.update(f"{path.relative_to(package).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def corpus_fingerprint(seed: int = 0) -> str:
     """A digest of :func:`corpus`: in the tiny models' cache key, so changed generators retrain their tokenizers."""
     digest = hashlib.sha1()
