@@ -37,6 +37,7 @@ class DatasetSpec:
     family: Optional[str] = None  # language family of a `lang` the table lacks (a known code takes the table's)
     domain: str = "general"
     embedded_rows: int = 300  # rows of the generated stand-in used with source=embedded
+    embedded_domain: Optional[str] = None  # source=embedded: the stand-in generator's domain (null: `domain`)
     kind: Optional[str] = None  # task kind of this dataset (null: the task's); mixtures and chains mix kinds
     primary_metric: Optional[str] = None  # (null: the task's when the kind is the task's, else the kind's first)
     generator: Optional[str] = None  # embedded stand-in generator (null: the kind's default; itt/data/embedded/)

@@ -110,7 +110,7 @@ def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
     dataset that stays the same across seeds."""
     generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
     num_labels = len(spec.labels) if spec.labels else None
-    domain = spec.domain
+    domain = spec.embedded_domain or spec.domain
     if generator in embedded.GENERATORS and len(embedded.domains(generator)) == 1 and domain not in embedded.domains(generator):
         # A one-domain generator (ner, pos, choice, ...) stands in for every domain of its kind, so a
         # domain target runs offline too; its stand-in then has no domain shift, which the log says.
