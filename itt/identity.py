@@ -128,9 +128,10 @@ def alignment_groups(cfg: DictConfig) -> dict[str, str]:
 
 def row_streams(cfg: DictConfig) -> dict[str, str]:
     """Under source=embedded, the generated stand-ins (datasets and eval sets) whose generator draws every
-    stand-in from one stream (``Generator.split_by_row``: pos, qa, ner, choice), each -> its generator. A smaller one is
-    a prefix of a larger one (the domain target's rows are the intermediate's first rows, a German one their
-    translations), so they are split by the shared row id: no held-out row of one is trained on in another."""
+    stand-in from one stream (``Generator.split_by_row``: pos, qa, ner, choice), each -> its generator. Each is a part
+    of the stream (rows from its ``embedded_offset`` on; a German one their translations) and may share rows with
+    another (the same hub dataset in two roles, a benchmark's languages), so they are split by the shared row id:
+    no held-out row of one is trained on in another."""
     source = cfg.get("source")
     if source is None or source.get("name") != "embedded":
         return {}
@@ -168,11 +169,19 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
     """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
     and the generator of its stand-in under source=embedded."""
     spec = _plain(spec_node)
-    if spec.get("options") is None:  # a spec without options of its own keeps the id it had before the key existed
+    # a spec without options or an embedded_offset of its own keeps the id it had before the key existed
+    if spec.get("options") is None:
         spec.pop("options", None)
+    if not spec.get("embedded_offset"):
+        spec.pop("embedded_offset", None)
     local = is_local(spec["path"])
     payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
                "generator": generator_of(cfg, spec_node) if cfg.source.name == "embedded" and not local else None}
+    if payload["generator"]:
+        from itt.data.embedded import revision  # noqa: PLC0415 (word lists: only under source=embedded)
+
+        if revision(payload["generator"]):  # the generator's rows changed since revision 0: another run
+            payload["generator_revision"] = revision(payload["generator"])
     if payload["by_id"] and cfg.split.name == "official":
         # a split the files lack is carved by shared id: other rows than a per-dataset carve, so another run
         payload["official_carve"] = "by_id"

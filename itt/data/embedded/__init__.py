@@ -29,8 +29,9 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 
 The new generators (nli, paraphrase, pos, ner, qa, choice, parallel) are translation-aligned: with
 the same other arguments, row i in German is row i in English, translated (QA rows share their id).
-Every stand-in of ``pos``, ``qa``, ``ner`` and ``choice`` (``Generator.split_by_row``) is thus a prefix of one
-stream, whatever its role or size: under ``source=embedded`` they are split by that shared row id, so no held-out
+Every stand-in of ``pos``, ``qa``, ``ner`` and ``choice`` (``Generator.split_by_row``) is thus a part of one
+stream, whatever its role or size (rows ``[embedded_offset, embedded_offset + embedded_rows)``; different hub
+datasets take different parts): under ``source=embedded`` they are split by that shared row id, so no held-out
 row of one role is in another's training split (``itt.identity.row_streams``).
 
 Generators register (``generator.register_generator``), the built-ins as each module is imported,
@@ -61,7 +62,7 @@ from itt.data.embedded.sampling import dataset_rng
 from itt.data.embedded import sentiment, topics, similarity, nli, paraphrase, pos, ner, qa, choice, parallel, ner_social  # noqa: F401, I001
 
 __all__ = ["BUILT_IN", "GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "KIND_KEYS", "Generator", "generate",
-           "label_names", "kind_of", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator"]
+           "label_names", "kind_of", "revision", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator"]
 
 #: itt's own generators: those registered while this package is imported. Only they make the tiny
 #: models' tokenizer corpus (see :func:`corpus`).
@@ -98,6 +99,12 @@ def label_names(generator: str, domain: str, num_labels: int | None = None) -> l
     """Label names in index order: classes, or tag names for token classification; [] otherwise."""
     gen = _generator(generator)
     return gen.label_names(domain, _resolve(gen, domain, num_labels))
+
+
+def revision(generator: str) -> int:
+    """How often the generator's rows changed for the same arguments (``Generator.revision``); 0 for a name
+    that is not a registered generator (the error is the loader's)."""
+    return GENERATORS[generator].revision if generator in GENERATORS else 0
 
 
 def kind_of(generator: str) -> str:
