@@ -92,7 +92,7 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
     protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, spec.settings.data.max_length, Path(cfg.paths.cache),
                         cfg.source.hub_timeout_s)
     aligned = identity.aligned_roles(cfg)
-    for line in alignment.unaligned_translations(spec, aligned):
+    for line in [*alignment.unaligned_translations(spec, aligned), *alignment.shared_stand_in_rows(spec)]:
         log.warning("%s", line)
     for role in spec.roles:
         task = task_of(cfg, cfg.task.datasets[role])

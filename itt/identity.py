@@ -128,9 +128,10 @@ def alignment_groups(cfg: DictConfig) -> dict[str, str]:
 
 def row_streams(cfg: DictConfig) -> dict[str, str]:
     """Under source=embedded, the generated stand-ins (datasets and eval sets) whose generator draws every
-    stand-in from one stream (``Generator.split_by_row``: pos, qa, ner, choice), each -> its generator. A smaller one is
-    a prefix of a larger one (the domain target's rows are the intermediate's first rows, a German one their
-    translations), so they are split by the shared row id: no held-out row of one is trained on in another."""
+    stand-in from one stream (``Generator.split_by_row``: pos, qa, ner, choice), each -> its generator. Each is a part
+    of the stream (rows from its ``embedded_offset`` on; a German one their translations) and may share rows with
+    another (the same hub dataset in two roles, a benchmark's languages), so they are split by the shared row id:
+    no held-out row of one is trained on in another."""
     source = cfg.get("source")
     if source is None or source.get("name") != "embedded":
         return {}
@@ -168,10 +169,13 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
     """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
     and the generator of its stand-in under source=embedded (and the version of the code generating it)."""
     spec = _plain(spec_node)
-    if spec.get("options") is None:  # a spec without options of its own keeps the id it had before the key existed
-        spec.pop("options", None)
     local = is_local(spec["path"])
     stand_in = cfg.source.name == "embedded" and not local
+    # Keys that did not exist when older runs were made leave the spec when unset, so those runs keep their
+    # ids; the stand-in's own keys leave it on the hub, where they change nothing.
+    for key in ("options", "embedded_offset", "embedded_domain"):
+        if spec.get(key) is None or (key != "options" and (not stand_in or not spec[key])):
+            spec.pop(key, None)
     payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
                "generator": generator_of(cfg, spec_node) if stand_in else None}
     if stand_in:  # its rows are what the generators' code makes: a run on an older stand-in is another run

@@ -3,7 +3,8 @@
 What the row says about a dataset (``dataset``, ``datasets``, ``evals``) comes from its spec and the
 language table: language, family, genus and script, the domain, where it came from and a ``key`` that
 names the data actually read (a hub id and subset, a local path with its content hash, or the embedded
-generator with its language and domain), so the report keeps two targets of one role apart.
+generator with its language, domain and, when set, ``embedded_offset``), so the report keeps two targets of
+one role apart.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def dataset_info(cfg, name: str, node) -> dict:
     if local:
         key = f"{spec['path']}#{content}"
     elif cfg.source.name == "embedded":
-        key = f"embedded:{identity.generator_of(cfg, node)}/{spec.get('lang')}/{spec.get('domain')}"
+        key = f"embedded:{identity.generator_of(cfg, node)}/{spec.get('lang')}/{spec.get('embedded_domain') or spec.get('domain')}"
+        if spec.get("embedded_offset"):  # another part of the generator's stream: other data (XQuAD's, not SQuAD's)
+            key += f"@{spec['embedded_offset']}"
     else:
         key = spec["path"] + (f":{spec['subset']}" if spec.get("subset") else "")
     return {"role": name, "key": key, "path": spec["path"], "subset": spec.get("subset"),

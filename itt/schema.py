@@ -38,6 +38,9 @@ class DatasetSpec:
     domain: str = "general"
     embedded_rows: int = 300  # rows of the generated stand-in used with source=embedded
     embedded_domain: Optional[str] = None  # source=embedded: the stand-in generator's domain (null: `domain`)
+    # source=embedded: the stand-in is rows [embedded_offset, embedded_offset + embedded_rows) of its generator's
+    # stream, so two hub datasets of one generator (SQuAD and XQuAD) get rows of their own, not the same ones
+    embedded_offset: int = 0
     kind: Optional[str] = None  # task kind of this dataset (null: the task's); mixtures and chains mix kinds
     primary_metric: Optional[str] = None  # (null: the task's when the kind is the task's, else the kind's first)
     generator: Optional[str] = None  # embedded stand-in generator (null: the kind's default; itt/data/embedded/)

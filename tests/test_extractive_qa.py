@@ -241,7 +241,7 @@ def test_qa_trains_and_tests_end_to_end_offline(tmp_path):
     own = [json.loads(line) for line in (folder / "test.jsonl").read_text().splitlines()]
     xquad = [json.loads(line) for line in (folder / "xquad_de.jsonl").read_text().splitlines()]
     # One line per example (not per window), as many as the row's test items.
-    assert len(own) == target["n_test"] == target["data_sizes"]["test"] == 12
+    assert len(own) == target["n_test"] == target["data_sizes"]["test"] == 19
     # (an eval set keeps the rows whose id the QA stand-ins' shared split holds out: 26 of 240)
     assert len(xquad) == target["evals"]["xquad_de"]["n"]["test"] == 26
     assert all(isinstance(i["pred"], str) and i["gold"]["text"] for i in own + xquad)

@@ -291,3 +291,18 @@ def test_a_stand_in_from_other_generator_code_is_a_different_entry_and_run(tmp_p
     hub_id = identity.run_id(identity.resolve(hub))
     monkeypatch.undo()
     assert identity.run_id(identity.resolve(hub)) == hub_id  # hub runs do not depend on the stand-ins' code
+
+
+def test_stand_in_only_keys_change_offline_ids_and_leave_hub_ids(tmp_path):
+    """embedded_domain and embedded_offset choose the stand-in's rows: part of an offline run's id, nothing
+    on the hub, where a run reads the real dataset whatever they say."""
+    def run_id(*overrides):
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose("train", overrides=["source=embedded", "model=bert", "task=text_classification", "+stage=target",
+                                              "stage.target=crosslingual", "stage.itt=false", f"paths.root={tmp_path}",
+                                              *overrides])
+        return identity.run_id(identity.resolve(cfg))
+
+    other = ["task.datasets.crosslingual.embedded_domain=null", "task.datasets.crosslingual.embedded_offset=100"]
+    assert run_id("source=hub") == run_id("source=hub", *other[:1]) == run_id("source=hub", *other[1:])
+    assert len({run_id(), run_id(other[0]), run_id(other[1])}) == 3

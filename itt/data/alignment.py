@@ -1,9 +1,10 @@
 """Checks that datasets which are translations of each other are split as translations.
 
 Translations split by a shared row id (a spec's ``aligned_with``, ``itt.data.splitting``) keep every held-out
-item's translation out of training. Both checks here catch where that promise silently fails and say it in
-one warning line each (evidence, not proof, so never an error): local files that look like row-by-row
-translations but are not declared aligned, and aligned files whose rows do not line up id by id.
+item's translation out of training. The first two checks here catch where that promise silently fails and say
+it in one warning line each (evidence, not proof, so never an error): local files that look like row-by-row
+translations but are not declared aligned, and aligned files whose rows do not line up id by id. The third
+says where two different hub datasets' offline stand-ins are the same rows (``shared_stand_in_rows``).
 """
 
 from __future__ import annotations
@@ -72,4 +73,58 @@ def misaligned_translations(train: list[Prepared], evals: list[Prepared], aligne
                              f"{agree:.0%} of their {len(shared):,} shared validation/test ids agree: its rows are likely "
                              f"not translations of the same rows (a header line or a missing row shifts every id), so "
                              f"its eval items may have their translation in training; give both an id_field")
+    return lines
+
+
+def shared_stand_in_rows(spec: RunSpec) -> list[str]:
+    """Under source=embedded, pairs of the run's datasets (those it or a step before it trains on, and its eval
+    sets) that are different hub datasets but whose stand-ins draw the same rows of one generator stream: the
+    same generator, language (any, for a translation-aligned generator), domain and label count, and row ranges
+    ``[embedded_offset, embedded_offset + embedded_rows)`` that overlap. Offline they would be the same items (or
+    translations of them), scored alike, where the hub has two datasets. Not reported: the same ``path`` and
+    ``subset``, one benchmark's languages (the same ``path``: XQuAD's, MLQA's), and sets linked by ``aligned_with``
+    (declared the same rows). A config raising one stand-in's ``embedded_rows`` past the next one's offset gets this."""
+    cfg = spec.cfg
+    if cfg.source.name != "embedded":
+        return []
+    from itt.data import embedded  # noqa: PLC0415 (word lists: only under source=embedded)
+    from itt.data.loading import stand_in_domain  # noqa: PLC0415
+    from itt.identity import generator_of  # noqa: PLC0415 (identity imports this package)
+
+    trained = dict.fromkeys(role for step in [spec, *reversed(spec.chain())] for role in step.roles)
+    named = {**{name: f"task.evals.{name}" for name in spec.evals}, **{role: f"task.datasets.{role}" for role in trained}}
+    nodes = {**{name: cfg.task.evals[name] for name in spec.evals}, **{role: cfg.task.datasets[role] for role in trained}}
+    group = {name: name for name in nodes}
+
+    def root(name):
+        while group[name] != name:
+            name = group[name]
+        return name
+
+    for name, node in nodes.items():
+        if node.get("aligned_with") in nodes:
+            group[root(name)] = root(node.aligned_with)
+    streams = {}
+    for name, node in nodes.items():
+        if is_local(node.path):
+            continue
+        generator = generator_of(cfg, node)
+        if generator not in embedded.GENERATORS or node.lang not in embedded.langs(generator):  # no stand-in
+            continue
+        lang = "*" if embedded.GENERATORS[generator].aligned else node.lang
+        labels = len(node.labels) if node.get("labels") else None
+        start = node.get("embedded_offset") or 0
+        streams[name] = ((generator, lang, stand_in_domain(generator, node.domain), labels), start, start + node.embedded_rows)
+    lines, names = [], list(streams)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            (stream, start, end), (other, other_start, other_end) = streams[a], streams[b]
+            same_dataset = nodes[a].path == nodes[b].path and (nodes[a].get("subset") == nodes[b].get("subset")
+                                                              or nodes[a].lang != nodes[b].lang)
+            if stream != other or same_dataset or root(a) == root(b) or end <= other_start or other_end <= start:
+                continue
+            lines.append(f"{named[a]} ({nodes[a].path}) and {named[b]} ({nodes[b].path}) are stand-ins of generator "
+                         f"{stream[0]} with overlapping rows ({start}-{end - 1} and {other_start}-{other_end - 1} of its "
+                         f"stream): offline they share items that are two datasets on the hub; give one an "
+                         f"embedded_offset past the other's rows")
     return lines

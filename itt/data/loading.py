@@ -104,20 +104,32 @@ def _load_hub(spec, timeout_s: float, where: str | None = None) -> datasets.Data
         raise DataError(f"dataset {spec.path!r} (subset {spec.subset!r}): {one_line(exc)[:300]}") from exc
 
 
+def stand_in_domain(generator: str, domain: str) -> str:
+    """The domain a generator writes for a spec's ``domain``: a one-domain generator (ner, pos, choice, ...)
+    stands in for every domain of its kind, so a domain target runs offline too (without a domain shift)."""
+    if generator in embedded.GENERATORS and len(embedded.domains(generator)) == 1 and domain not in embedded.domains(generator):
+        return embedded.domains(generator)[0]
+    return domain
+
+
 def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
     """The generated stand-in of a spec (canonical rows) and its label names. Its rows depend on
-    (generator, lang, domain, rows) only: the run's seed reshuffles them in the split, like a real
+    (generator, lang, domain, offset, rows) only: the run's seed reshuffles them in the split, like a real
     dataset that stays the same across seeds."""
     generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
     num_labels = len(spec.labels) if spec.labels else None
-    domain = spec.embedded_domain or spec.domain
-    if generator in embedded.GENERATORS and len(embedded.domains(generator)) == 1 and domain not in embedded.domains(generator):
-        # A one-domain generator (ner, pos, choice, ...) stands in for every domain of its kind, so a
-        # domain target runs offline too; its stand-in then has no domain shift, which the log says.
-        domain = embedded.domains(generator)[0]
+    domain = stand_in_domain(generator, spec.embedded_domain or spec.domain)
+    if domain != (spec.embedded_domain or spec.domain):
         log.info("embedded stand-in of domain=%s: generator %s has one domain, %s", spec.domain, generator, domain)
     try:
-        rows = embedded.generate(generator, spec.lang, domain, spec.embedded_rows, seed=0, num_labels=num_labels)
+        for key in ("embedded_offset", "embedded_rows"):
+            value = getattr(spec, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key}={value!r}; valid: an int >= 0")
+        # rows [offset, offset + embedded_rows) of the stream: row i here is the stream's row offset + i
+        offset = spec.embedded_offset
+        rows = embedded.generate(generator, spec.lang, domain, offset + spec.embedded_rows, seed=0,
+                                 num_labels=num_labels)[offset:]
         names = embedded.label_names(generator, domain, num_labels)
     except ValueError as exc:
         raise DataError(f"no embedded stand-in for generator={generator} lang={spec.lang} domain={spec.domain}: {exc}; "

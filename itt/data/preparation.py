@@ -57,7 +57,7 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
             eval_only: bool = False, where: str = "") -> Prepared:
     where = where or f"task.datasets.{name} ({spec.path})"
     payload = {
-        "spec": asdict(spec), "content": fingerprint(spec.path) if is_local(spec.path) else None,
+        "spec": spec_payload(spec), "content": fingerprint(spec.path) if is_local(spec.path) else None,
         "split": {k: protocol.split[k] for k in ("name", "train", "validation", "test")}, "seed": protocol.seed,
         "source": protocol.source, "kind": task.kind, "options": task.options, "by_id": by_id, "eval_only": eval_only,
         "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": protocol.max_length,
@@ -78,6 +78,16 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     return Prepared(name, spec, task, labels, features, rows, hit, where, items)
 
 
+def spec_payload(spec) -> dict:
+    """A spec's fields as cache keys see them: ``embedded_offset`` and ``embedded_domain`` only when set, so a
+    spec without them keeps the key it had before the fields existed."""
+    out = asdict(spec)
+    for key in ("embedded_offset", "embedded_domain"):
+        if not out.get(key):
+            out.pop(key, None)
+    return out
+
+
 def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_only: bool = False,
                where: str = "") -> tuple[DatasetDict, list[str]]:
     """The canonical train/validation/test rows of a spec (no tokenisation, no cache) and its labels."""
@@ -86,7 +96,8 @@ def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_o
     if protocol.source == "embedded" and not is_local(spec.path):
         rows, labels = load_embedded(spec, task)
         if by_id and "id" not in rows.column_names:  # a generator's own ids (QA) are shared across languages already
-            rows = rows.add_column("id", [f"train:{i}" for i in range(len(rows))])
+            # the row's place in its generator's stream: the same row (or its translation) has the same id in every stand-in
+            rows = rows.add_column("id", [f"train:{spec.embedded_offset + i}" for i in range(len(rows))])
         canonical = {"pool": rows} if split_cfg.name == "paper" else {"train": rows}
     else:
         raw, source_name = load_raw(spec, protocol.source, protocol.hub_timeout_s, where)

@@ -30,8 +30,9 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 
 The new generators (nli, paraphrase, pos, ner, qa, choice, parallel) are translation-aligned: with
 the same other arguments, row i in German is row i in English, translated (QA rows share their id).
-Every stand-in of ``pos``, ``qa``, ``ner`` and ``choice`` (``Generator.split_by_row``) is thus a prefix of one
-stream, whatever its role or size: under ``source=embedded`` they are split by that shared row id, so no held-out
+Every stand-in of ``pos``, ``qa``, ``ner`` and ``choice`` (``Generator.split_by_row``) is thus a part of one
+stream, whatever its role or size (rows ``[embedded_offset, embedded_offset + embedded_rows)``; different hub
+datasets take different parts): under ``source=embedded`` they are split by that shared row id, so no held-out
 row of one role is in another's training split (``itt.identity.row_streams``).
 
 Generators register (``generator.register_generator``), the built-ins as each module is imported,

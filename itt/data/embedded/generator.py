@@ -39,7 +39,8 @@ class Generator:
     ``aligned``: rows of two languages with the same other arguments are translations of each
     other (row i of de is row i of en, translated), like XNLI/XQuAD; the seed then ignores lang.
     ``split_by_row``: every stand-in of this generator (each role and eval set of a task, any size or
-    language) is a prefix of one aligned stream, so row i of one is row i of another or its translation.
+    language) is a part of one aligned stream (its rows from ``embedded_offset`` on), so two stand-ins with a
+    row in common (or its translation) give it the same row id.
     Under ``source=embedded`` such stand-ins are split by that shared row id (as ``aligned_with`` splits
     translations, ``itt.identity.aligned_roles``): no validation or test row of one role, nor its
     translation, is in another role's training split.
