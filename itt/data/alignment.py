@@ -114,7 +114,7 @@ def shared_stand_in_rows(spec: RunSpec) -> list[str]:
         lang = "*" if embedded.GENERATORS[generator].aligned else node.lang
         labels = len(node.labels) if node.get("labels") else None
         start = node.get("embedded_offset") or 0
-        streams[name] = ((generator, lang, stand_in_domain(generator, node.domain), labels), start, start + node.embedded_rows)
+        streams[name] = ((generator, lang, stand_in_domain(generator, node), labels), start, start + node.embedded_rows)
     lines, names = [], list(streams)
     for i, a in enumerate(names):
         for b in names[i + 1:]:

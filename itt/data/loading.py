@@ -104,9 +104,11 @@ def _load_hub(spec, timeout_s: float, where: str | None = None) -> datasets.Data
         raise DataError(f"dataset {spec.path!r} (subset {spec.subset!r}): {one_line(exc)[:300]}") from exc
 
 
-def stand_in_domain(generator: str, domain: str) -> str:
-    """The domain a generator writes for a spec's ``domain``: a one-domain generator (ner, pos, choice, ...)
-    stands in for every domain of its kind, so a domain target runs offline too (without a domain shift)."""
+def stand_in_domain(generator: str, spec) -> str:
+    """The domain a generator writes for a spec: its ``embedded_domain``, else its ``domain``. A one-domain
+    generator (ner, pos, choice, ...) stands in for every domain of its kind, so a domain target runs offline
+    too (without a domain shift)."""
+    domain = spec.embedded_domain or spec.domain
     if generator in embedded.GENERATORS and len(embedded.domains(generator)) == 1 and domain not in embedded.domains(generator):
         return embedded.domains(generator)[0]
     return domain
@@ -118,7 +120,7 @@ def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
     dataset that stays the same across seeds."""
     generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
     num_labels = len(spec.labels) if spec.labels else None
-    domain = stand_in_domain(generator, spec.embedded_domain or spec.domain)
+    domain = stand_in_domain(generator, spec)
     if domain != (spec.embedded_domain or spec.domain):
         log.info("embedded stand-in of domain=%s: generator %s has one domain, %s", spec.domain, generator, domain)
     try:
