@@ -47,7 +47,7 @@ def test_label_names_follow_the_hub_datasets():
     assert label_names("nli", "general") == ["entailment", "neutral", "contradiction"]  # XNLI
     assert label_names("paraphrase", "general") == ["0", "1"]  # PAWS-X: 1 = paraphrase
     assert label_names("choice", "general") == [] and label_names("parallel", "general") == []
-    for generator, bad in [("nli", 2), ("paraphrase", 3), ("choice", 4), ("parallel", 2)]:
+    for generator, bad in [("nli", 2), ("paraphrase", 3), ("choice", 1), ("choice", 6), ("parallel", 2)]:  # choice: 2-5 choices
         with pytest.raises(ValueError, match=f"num_labels={bad}.*valid"):
             generate(generator, "de", "general", 5, 0, num_labels=bad)
 

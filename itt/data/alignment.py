@@ -79,7 +79,8 @@ def misaligned_translations(train: list[Prepared], evals: list[Prepared], aligne
 def shared_stand_in_rows(spec: RunSpec) -> list[str]:
     """Under source=embedded, pairs of the run's datasets (those it or a step before it trains on, and its eval
     sets) that are different hub datasets but whose stand-ins draw the same rows of one generator stream: the
-    same generator, language (any, for a translation-aligned generator), domain and label count, and row ranges
+    same generator, language (any, for a translation-aligned generator), domain and label count (any, for a
+    generator with ``stream_labels``), and row ranges
     ``[embedded_offset, embedded_offset + embedded_rows)`` that overlap. Offline they would be the same items (or
     translations of them), scored alike, where the hub has two datasets. Not reported: the same ``path`` and
     ``subset``, one benchmark's languages (the same ``path``: XQuAD's, MLQA's), and sets linked by ``aligned_with``
@@ -111,8 +112,10 @@ def shared_stand_in_rows(spec: RunSpec) -> list[str]:
         generator = generator_of(cfg, node)
         if generator not in embedded.GENERATORS or node.lang not in embedded.langs(generator):  # no stand-in
             continue
-        lang = "*" if embedded.GENERATORS[generator].aligned else node.lang
-        labels = len(node.labels) if node.get("labels") else None
+        gen = embedded.GENERATORS[generator]
+        lang = "*" if gen.aligned else node.lang
+        # every label count of a stream_labels generator is one stream (choice: Social IQa's 3 choices, COPA's 2)
+        labels = len(node.labels) if node.get("labels") and gen.stream_labels is None else None
         start = node.get("embedded_offset") or 0
         streams[name] = ((generator, lang, stand_in_domain(generator, node), labels), start, start + node.embedded_rows)
     lines, names = [], list(streams)

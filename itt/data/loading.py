@@ -119,7 +119,7 @@ def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
     (generator, lang, domain, offset, rows) only: the run's seed reshuffles them in the split, like a real
     dataset that stays the same across seeds."""
     generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
-    num_labels = len(spec.labels) if spec.labels else None
+    num_labels = task.stand_in_labels(spec)  # as the hub dataset has them: labels, or multiple choice's choices
     domain = stand_in_domain(generator, spec)
     if domain != (spec.embedded_domain or spec.domain):
         log.info("embedded stand-in of domain=%s: generator %s has one domain, %s", spec.domain, generator, domain)

@@ -2,7 +2,8 @@
 
 The data, model, training and ledger code never branch on the kind; they call these methods:
 
-- data: ``label_names`` (the label space a spec declares or the data holds), ``canonical_batch`` (a
+- data: ``label_names`` (the label space a spec declares or the data holds), ``stand_in_labels`` (the
+  label count of its offline stand-in), ``canonical_batch`` (a
   batched ``Dataset.map`` function from a dataset's own columns to the kind's canonical columns,
   dropping rows it must), ``strata`` (what a stratified split balances), ``encode`` (tokenisation and
   label alignment, batched), ``collator`` (batches of encoded features);
@@ -83,6 +84,11 @@ class Task:
         """The label names of a dataset (``raw``: a ``DatasetDict`` of its declared splits): the spec's
         ``labels`` when given, else what the data declares. [] for kinds without a label set."""
         return []
+
+    def stand_in_labels(self, spec) -> int | None:
+        """The label count a spec's generated stand-in (``source=embedded``) is asked for: the one the hub
+        dataset has as the spec declares it, here its ``labels`` (None: the generator's default)."""
+        return len(spec.labels) if spec.labels else None
 
     def canonical_batch(self, batch: dict[str, list], rows: list[int], raw: "RawColumns") -> tuple[dict[str, list], list[int]]:
         """A batch of the dataset's own columns -> (the kind's canonical columns, the batch positions

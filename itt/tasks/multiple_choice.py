@@ -11,6 +11,8 @@ first choice; a ``ClassLabel`` counts by its index); ``label_map`` sends other r
 index, as a string, or to null (drop the row): Social IQa's "1", "2", "3" -> ``{"1": "0", "2": "1",
 "3": "2"}``. ``labels`` is not used (there is no label set: the label is a position). A negative or
 out-of-range label (COPA's hidden test labels are -1) is an error: declare splits that have labels.
+Offline (``source=embedded``) the stand-in has as many choices as the spec has choice columns
+(``stand_in_labels``), as the hub dataset has.
 
 **Inputs:** per row, one (first segment, second segment) pair per choice, i.e. a (choices × tokens)
 block: the first segment is the premise followed by the question, the second the choice. A question
@@ -73,6 +75,12 @@ class MultipleChoice(Task):
             out["label"].append(label)
             keep.append(pos)
         return out, keep
+
+    def stand_in_labels(self, spec):
+        """The number of choices, as many as the spec's choice columns (Social IQa's answerA-C: 3); a single
+        list-valued choice column does not say (None: the generator's default, COPA's 2)."""
+        choice_fields = list(spec.text_fields)[2:]
+        return len(choice_fields) if len(choice_fields) > 1 else None
 
     def strata(self, dataset):
         return dataset["label"][:]

@@ -25,7 +25,8 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 * ``ner_social`` (token_classification): WNUT-17-like social-media posts, English only, with WNUT-17's
   13 BIO tags (corporation, creative-work, group, location, person, product) in the hub's order.
 * ``qa`` (extractive_qa): SQuAD-format rows with exact answer offsets.
-* ``choice`` (multiple_choice): COPA-like cause/effect questions.
+* ``choice`` (multiple_choice): COPA-like cause/effect questions, 2 choices or as many as asked
+  (Social IQa's 3), one stream whatever the count.
 * ``parallel`` (retrieval): English sentences and their translations (not for lang="en").
 
 The new generators (nli, paraphrase, pos, ner, qa, choice, parallel) are translation-aligned: with
@@ -84,8 +85,9 @@ def generate(generator: str, lang: str, domain: str, n_rows: int, seed: int,
     Classification labels are balanced (counts differ by at most one); the first rows do not
     depend on ``n_rows``. ``num_labels``: sentiment 2 (default), 3 or 5; topics 2 up to the
     domain's topic count (default: all; the first k topics); regression None or 1; fixed label
-    spaces None or their size; QA/retrieval None. Raises ValueError (one line naming the bad value
-    and the valid ones) for an unknown generator/lang/domain or an unsupported ``num_labels``.
+    spaces None or their size; choice the number of choices (default 2); QA/retrieval None. Raises
+    ValueError (one line naming the bad value and the valid ones) for an unknown generator/lang/domain
+    or an unsupported ``num_labels``.
     """
     gen = _generator(generator)
     k = _resolve(gen, domain, num_labels)
@@ -93,7 +95,8 @@ def generate(generator: str, lang: str, domain: str, n_rows: int, seed: int,
         raise ValueError(f"unknown lang {lang!r} for generator {generator!r}; valid: {', '.join(gen.langs)}")
     if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 0:
         raise ValueError(f"n_rows={n_rows!r}; valid: an int >= 0")
-    rng = dataset_rng(seed, gen.seed_name, "*" if gen.aligned else lang, domain, k)
+    rng = dataset_rng(seed, gen.seed_name, "*" if gen.aligned else lang, domain,
+                      k if gen.stream_labels is None else gen.stream_labels)
     return gen.make_rows(rng, lang, domain, n_rows, k)
 
 

@@ -44,6 +44,11 @@ class Generator:
     Under ``source=embedded`` such stand-ins are split by that shared row id (as ``aligned_with`` splits
     translations, ``itt.identity.aligned_roles``): no validation or test row of one role, nor its
     translation, is in another role's training split.
+    ``stream_labels``: the label count the dataset seed is derived from whatever count a stand-in asks for
+    (None: the asked count). Set, every label count is one stream: ``make_rows`` draws the rows for that
+    count from the stream's rng and adds what another count needs per row, without drawing from it (the
+    choice generator's further wrong choices), so row i is the same item for every count and stand-ins
+    of different counts are split by shared row id.
     """
 
     name: str
@@ -57,6 +62,7 @@ class Generator:
     aligned: bool = False
     split_by_row: bool = False
     corpus_num_labels: "int | None" = None  # the label count whose texts cover the most wording
+    stream_labels: "int | None" = None
 
     def __post_init__(self):
         if not self.seed_name:
