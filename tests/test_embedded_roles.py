@@ -27,10 +27,9 @@ from itt.train import CONF_DIR
 
 TASK_CONFIGS = sorted(path.stem for path in (Path(CONF_DIR) / "task").glob("*.yaml"))
 # Generators that still draw an item twice by chance (in the shipped configs' stand-ins: sentiment 6 of 2,400,
-# topics 1 of 240 and of 2,400, similarity, nli and paraphrase 1 of 2,400 or 2,600, ner_social 16 of 240): drawing
-# them distinct changes the pinned rows of the original three (tests/test_embedded_data.py), the bench's sentiment
-# data and, for ner_social (its first repeat is row 7), the tiny tokenizers' corpus.
-REPEATS_LEFT = {"sentiment", "topics", "similarity", "nli", "paraphrase", "ner_social"}
+# topics 1 of 240 and of 2,400, similarity 1 of 2,400 or 2,600): drawing them distinct changes the pinned rows of
+# tests/test_embedded_data.py and the bench's sentiment data.
+REPEATS_LEFT = {"sentiment", "topics", "similarity"}
 
 
 def prepared_roles(root: Path, task: str, split: str, seed: int) -> tuple[dict, dict, object]:
@@ -68,8 +67,6 @@ def test_no_held_out_item_of_a_role_or_eval_set_is_a_training_item_of_any_role(t
             trained = splits["train"]
             trained_items = set(item_keys(kind, trained).tolist())
             for role, split_name, rows in held_out:
-                if task == "ner" and role == trainer == "domain":  # ner_social repeats items (REPEATS_LEFT)
-                    continue
                 seen = [k in trained_items for k in item_keys(kind, rows).tolist()]
                 assert len(rows) > 0 and not any(seen), \
                     f"{task} seed {seed}: {sum(seen)} of {len(rows)} {role} {split_name} items are {trainer} training items"

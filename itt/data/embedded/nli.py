@@ -9,7 +9,8 @@ clause of the premise by operations whose words a model can learn to read:
   the subject ("the man is tired");
 * contradiction: negate the clause, say "nobody" did it, or change its colour or place.
 
-Rows are translation-aligned across languages (drawn from language-free clauses).
+Rows are translation-aligned across languages (drawn from language-free clauses). No pair is drawn
+twice, in any language: a repeat could be in a training split and a held-out split of the same stand-in.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import random
 from dataclasses import replace
 
 from itt.data.embedded.clauses import CITIES, NP, Clause, city_place, is_person, random_clause, world
-from itt.data.embedded.generator import Generator, fixed_labels, register_generator
+from itt.data.embedded.generator import LANGS, Generator, fixed_labels, register_generator
 from itt.data.embedded.rendering import render
-from itt.data.embedded.sampling import balanced_labels, below, noisy_label, other_index, pick
+from itt.data.embedded.sampling import Distinct, balanced_labels, below, noisy_label, other_index, pick
 
 LABELS = ("entailment", "neutral", "contradiction")
 LABEL_NOISE = 0.05
@@ -28,10 +29,14 @@ TWO_CLAUSE_RATE = 0.3  # premises of two clauses joined by "and"
 
 
 def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -> list[dict]:
-    rows = []
+    rows, distinct = [], Distinct("nli", LANGS)
     for label in balanced_labels(rng, n_rows, 3):
-        premise, hypothesis = pair(rng, noisy_label(rng, label, 3, LABEL_NOISE))
-        rows.append({"text": render(premise, lang), "text_pair": render([hypothesis], lang), "label": label})
+        while True:  # no pair twice (~1 in 2,400 rows repeats by chance): every language skips the same draws
+            premise, hypothesis = pair(rng, noisy_label(rng, label, 3, LABEL_NOISE))
+            texts = {other: (render(premise, other), render([hypothesis], other)) for other in LANGS}
+            if distinct.add(texts):
+                break
+        rows.append({"text": texts[lang][0], "text_pair": texts[lang][1], "label": label})
     return rows
 
 

@@ -8,7 +8,8 @@ Like PAWS, both classes have nearly the same words, so word order must be read:
   Paris to Oslo" vs "from Oslo to Paris", the colours of two objects exchanged), half of them also
   reordered; a quarter of the negatives instead change one word (verb, place), a lexical cue.
 
-Rows are translation-aligned across languages (drawn from language-free clauses).
+Rows are translation-aligned across languages (drawn from language-free clauses). No pair is drawn
+twice, in any language: a repeat could be in a training split and a held-out split of the same stand-in.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import random
 from dataclasses import replace
 
 from itt.data.embedded.clauses import NP, Clause, random_clause, random_thing_np, world
-from itt.data.embedded.generator import Generator, fixed_labels, register_generator
+from itt.data.embedded.generator import LANGS, Generator, fixed_labels, register_generator
 from itt.data.embedded.rendering import render
-from itt.data.embedded.sampling import balanced_labels, below, noisy_label, other_index, pick
+from itt.data.embedded.sampling import Distinct, balanced_labels, below, noisy_label, other_index, pick
 
 LABELS = ("0", "1")  # PAWS-X's label names: 1 = paraphrase
 LABEL_NOISE = 0.05
@@ -27,10 +28,14 @@ REPLACE_RATE = 0.25  # negatives that change a word instead of swapping two
 
 
 def make_rows(rng: random.Random, lang: str, domain: str, n_rows: int, k: int) -> list[dict]:
-    rows = []
+    rows, distinct = [], Distinct("paraphrase", LANGS)
     for label in balanced_labels(rng, n_rows, 2):
-        a, b = pair(rng, noisy_label(rng, label, 2, LABEL_NOISE))
-        rows.append({"text": render([a], lang), "text_pair": render([b], lang), "label": label})
+        while True:  # no pair twice (~1 in 2,400 rows repeats by chance): every language skips the same draws
+            a, b = pair(rng, noisy_label(rng, label, 2, LABEL_NOISE))
+            texts = {other: (render([a], other), render([b], other)) for other in LANGS}
+            if distinct.add(texts):
+                break
+        rows.append({"text": texts[lang][0], "text_pair": texts[lang][1], "label": label})
     return rows
 
 

@@ -55,11 +55,12 @@ def noisy_label(rng: random.Random, label: int, k: int, rate: float) -> int:
 
 
 class Distinct:
-    """The items a translation-aligned generator has drawn, to draw none twice.
+    """The items a generator has drawn, to draw none twice.
 
     A chance repeat in a held-out split would be an item its own or another role's training split has.
-    ``add(keys)`` takes one key per language (what a row reads like there) and is False when any of them
-    is an earlier row's: every language then skips the same draws, so rows stay aligned. After ``patience``
+    ``add(keys)`` takes one key per language (what a row reads like there; a generator of one language
+    passes one) and is False when any of them is an earlier row's: every language then skips the same
+    draws, so the rows of a translation-aligned generator stay aligned. After ``patience``
     skipped draws in a row the generator has run out of items: a ValueError names it.
     """
 
