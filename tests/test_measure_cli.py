@@ -174,14 +174,19 @@ def test_the_study_measures_every_pair_once_with_every_measure(study):
 
 @pytest.mark.slow
 def test_word_and_token_measures_rank_the_graded_domains_in_their_known_order(study):
-    """kitchen < books < movies < tweets away from products, by construction of the generator's lexicons."""
+    """kitchen < books < movies < tweets away from products, by construction of the generator's lexicons.
+
+    Vocabulary overlap: the whole order. Unigram JS under the tiny model's tokenizer: kitchen below books and
+    movies, tweets above both; books and movies differ only in opinion words, a small share of the tokens, and
+    their JS values are ~0.002 apart, so which is higher follows the tokenizer's merges (it flipped when the
+    tokenizer corpus changed), as ``test_divergence_intermediates`` says for the intermediates' side."""
     _, found, _ = study
     order = DIVERGENCE_ORDER["sentiment"][1:]
     overlap, js = _values(found, "vocab_overlap"), _values(found, "unigram_js")
     assert [overlap[d] for d in order] == sorted((overlap[d] for d in order), reverse=True), overlap
     assert len(set(overlap.values())) == len(order)
-    assert [js[d] for d in order] == sorted(js[d] for d in order), js
-    assert len(set(js.values())) == len(order)
+    kitchen, books, movies, tweets = (js[d] for d in order)
+    assert kitchen < min(books, movies) and max(books, movies) < tweets, js
 
 
 @pytest.mark.slow
