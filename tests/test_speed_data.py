@@ -306,3 +306,14 @@ def test_stand_in_only_keys_change_offline_ids_and_leave_hub_ids(tmp_path):
     other = ["task.datasets.crosslingual.embedded_domain=null", "task.datasets.crosslingual.embedded_offset=100"]
     assert run_id("source=hub") == run_id("source=hub", *other[:1]) == run_id("source=hub", *other[1:])
     assert len({run_id(), run_id(other[0]), run_id(other[1])}) == 3
+
+
+def test_stand_in_only_keys_are_in_a_stand_ins_cache_key_only():
+    from itt.data.preparation import spec_payload
+    from itt.schema import DatasetSpec
+
+    spec = DatasetSpec(path="facebook/mlqa", embedded_offset=4000, embedded_domain="wiki")
+    assert {"embedded_offset", "embedded_domain"} <= set(spec_payload(spec, stand_in=True))
+    assert not {"embedded_offset", "embedded_domain"} & set(spec_payload(spec, stand_in=False))  # the hub's rows
+    unset = DatasetSpec(path="facebook/mlqa")
+    assert not {"embedded_offset", "embedded_domain"} & set(spec_payload(unset, stand_in=True))  # keys as before

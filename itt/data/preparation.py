@@ -56,13 +56,15 @@ class Protocol:
 def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id: bool = False,
             eval_only: bool = False, where: str = "") -> Prepared:
     where = where or f"task.datasets.{name} ({spec.path})"
+    local = is_local(spec.path)
+    stand_in = protocol.source == "embedded" and not local
     payload = {
-        "spec": spec_payload(spec), "content": fingerprint(spec.path) if is_local(spec.path) else None,
+        "spec": spec_payload(spec, stand_in), "content": fingerprint(spec.path) if local else None,
         "split": {k: protocol.split[k] for k in ("name", "train", "validation", "test")}, "seed": protocol.seed,
         "source": protocol.source, "kind": task.kind, "options": task.options, "by_id": by_id, "eval_only": eval_only,
         "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": protocol.max_length,
     }
-    if protocol.source == "embedded" and not is_local(spec.path):  # a pretrained tokenizer would not tell old rows
+    if stand_in:  # a pretrained tokenizer would not tell old rows
         payload["generated_by"] = embedded.source_version()
 
     def build():
@@ -78,12 +80,13 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     return Prepared(name, spec, task, labels, features, rows, hit, where, items)
 
 
-def spec_payload(spec) -> dict:
-    """A spec's fields as cache keys see them: ``embedded_offset`` and ``embedded_domain`` only when set, so a
-    spec without them keeps the key it had before the fields existed."""
+def spec_payload(spec, stand_in: bool) -> dict:
+    """A spec's fields as cache keys see them: ``embedded_offset`` and ``embedded_domain`` only for a stand-in
+    that sets them (they choose its rows; real data is the same whatever they say), so other specs keep the key
+    they had before the fields existed (as ``identity.dataset_payload`` does for run ids)."""
     out = asdict(spec)
     for key in ("embedded_offset", "embedded_domain"):
-        if not out.get(key):
+        if not (stand_in and out.get(key)):
             out.pop(key, None)
     return out
 
