@@ -113,15 +113,22 @@ def alignment_groups(cfg: DictConfig) -> dict[str, str]:
     first: dict[str, str] = {}  # a stream's generator -> its first stand-in: every other one joins its group
     for name, generator in row_streams(cfg).items():
         group[name] = first.setdefault(generator, name)
+    return linked_by_aligned_with(specs, group)
+
+
+def linked_by_aligned_with(specs, group: dict[str, str]) -> dict[str, str]:
+    """``group`` (each name -> a member of its group) with the sets ``aligned_with`` links joined, directly
+    or through a chain; each name -> its group's root. A partner outside ``group`` links nothing."""
+    group = dict(group)
 
     def root(name):
         while group[name] != name:
             name = group[name]
         return name
 
-    for name in group:
+    for name in list(group):
         partner = specs[name].get("aligned_with")
-        if partner:
+        if partner in group:
             group[root(name)] = root(partner)
     return {name: root(name) for name in group}
 

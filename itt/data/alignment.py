@@ -90,21 +90,12 @@ def shared_stand_in_rows(spec: RunSpec) -> list[str]:
         return []
     from itt.data import embedded  # noqa: PLC0415 (word lists: only under source=embedded)
     from itt.data.loading import stand_in_domain  # noqa: PLC0415
-    from itt.identity import generator_of  # noqa: PLC0415 (identity imports this package)
+    from itt.identity import generator_of, linked_by_aligned_with  # noqa: PLC0415 (identity imports this package)
 
     trained = dict.fromkeys(role for step in [spec, *reversed(spec.chain())] for role in step.roles)
     named = {**{name: f"task.evals.{name}" for name in spec.evals}, **{role: f"task.datasets.{role}" for role in trained}}
     nodes = {**{name: cfg.task.evals[name] for name in spec.evals}, **{role: cfg.task.datasets[role] for role in trained}}
-    group = {name: name for name in nodes}
-
-    def root(name):
-        while group[name] != name:
-            name = group[name]
-        return name
-
-    for name, node in nodes.items():
-        if node.get("aligned_with") in nodes:
-            group[root(name)] = root(node.aligned_with)
+    group = linked_by_aligned_with(nodes, {name: name for name in nodes})
     streams = {}
     for name, node in nodes.items():
         if is_local(node.path):
@@ -124,7 +115,7 @@ def shared_stand_in_rows(spec: RunSpec) -> list[str]:
             (stream, start, end), (other, other_start, other_end) = streams[a], streams[b]
             same_dataset = nodes[a].path == nodes[b].path and (nodes[a].get("subset") == nodes[b].get("subset")
                                                               or nodes[a].lang != nodes[b].lang)
-            if stream != other or same_dataset or root(a) == root(b) or end <= other_start or other_end <= start:
+            if stream != other or same_dataset or group[a] == group[b] or end <= other_start or other_end <= start:
                 continue
             lines.append(f"{named[a]} ({nodes[a].path}) and {named[b]} ({nodes[b].path}) are stand-ins of generator "
                          f"{stream[0]} with overlapping rows ({start}-{end - 1} and {other_start}-{other_end - 1} of its "
