@@ -25,8 +25,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from itt import hardware
-from itt.data.files import fingerprint, folder_splits, is_local
+from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in
 from itt.errors import ConfigError
+from itt.schema import plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
 # Settings that change how a run is watched or how fast it goes, not what it computes.
@@ -163,7 +164,7 @@ def own_splits(cfg: DictConfig, spec_node) -> set[str]:
     local file are read as one train split, and a local folder brings only the declared splits it has a
     file for."""
     path = Path(spec_node.path).expanduser()
-    if (cfg.source.name == "embedded" and not is_local(spec_node.path)) or path.is_file():
+    if is_stand_in(cfg.source.name, spec_node.path) or path.is_file():
         return {"train"}
     declared = {name: theirs for name, theirs in (spec_node.get("splits") or {}).items() if theirs}
     if path.is_dir():
@@ -176,8 +177,10 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
     """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
     and the generator of its stand-in under source=embedded (and the version of the code generating it)."""
     spec = _plain(spec_node)
+    if spec.get("label_map") is not None:  # {0: neg} from the command line and {"0": neg} from a config: one run
+        spec["label_map"] = plain_label_map(spec["label_map"])
     local = is_local(spec["path"])
-    stand_in = cfg.source.name == "embedded" and not local
+    stand_in = is_stand_in(cfg.source.name, spec["path"])
     # Keys that did not exist when older runs were made leave the spec when unset, so those runs keep their
     # ids; the stand-in's own keys leave it on the hub, where they change nothing.
     for key in ("options", "embedded_offset", "embedded_domain"):

@@ -63,14 +63,14 @@ def _train_rows(cfg, spec) -> int | None:
     ``max_rows`` cap; None otherwise (a hub dataset without ``max_rows``, a local folder; the plan shows
     "?"). A local file is counted because a cap is not its size: PAWS-X dev (2,000 rows) under a spec
     capped at 3,000 was planned as 2,100 training rows, not ~1,400."""
-    from itt.data.files import is_local  # noqa: PLC0415
+    from itt.data.files import is_local, is_stand_in  # noqa: PLC0415
 
     fraction = cfg.split.train / (cfg.split.train + cfg.split.validation + cfg.split.test)
     total = 0
     for role in spec.roles:
         node = cfg.task.datasets[role]
         local = _local_rows(node) if is_local(node.path) else None
-        if cfg.source.name == "embedded" and not is_local(node.path):
+        if is_stand_in(cfg.source.name, node.path):
             n = node.embedded_rows
         elif local is not None:
             n = min(local, node.max_rows) if node.get("max_rows") else local

@@ -26,7 +26,9 @@ class DatasetSpec:
     text_fields: List[str] = field(default_factory=lambda: ["text"])  # one, or two for sentence pairs
     label_field: str = "label"
     labels: Optional[List[str]] = None  # classification label names in index order (None: from the data)
-    label_map: Optional[Dict[str, Optional[str]]] = None  # raw label -> label name; null drops the row
+    # raw label -> label name; null drops the row. Keys are read as strings: Hydra's override grammar has no
+    # quoted keys and reads {0: negative} with an int key, which is the raw label "0" (plain_label_map).
+    label_map: Optional[Dict[Any, Optional[str]]] = None
     score_range: Optional[List[float]] = None  # regression: [min, max] of the raw score, scaled to [0, 1]
     splits: Dict[str, Optional[str]] = field(
         default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
@@ -49,6 +51,16 @@ class DatasetSpec:
     aligned_with: Optional[str] = None
     id_field: Optional[str] = None  # the shared id column (null: the row's split and position in it)
     options: Optional[Dict[str, Any]] = None  # kind options for this dataset, over the task's (task.options)
+
+    def __post_init__(self):
+        self.label_map = plain_label_map(self.label_map)
+
+
+def plain_label_map(label_map: dict | None) -> dict[str, str | None] | None:
+    """A ``label_map`` keyed by strings, the form raw labels are matched in: ``{0: negative}`` typed on the
+    command line is ``{"0": negative}``; where both forms are given (a task config's ``"0"``, an override's
+    ``0``), the later one wins, as any override does."""
+    return None if label_map is None else {str(k): v for k, v in label_map.items()}
 
 
 @dataclass

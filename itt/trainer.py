@@ -15,6 +15,7 @@ import inspect
 import logging
 import os
 import signal
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -31,6 +32,10 @@ from itt.errors import ConfigError, one_line
 from itt.hardware import positive_int
 
 log = logging.getLogger(__name__)
+
+# Lightning 2.6's batch and output flattening builds torch's LeafSpec, which torch 2.13 deprecates: a
+# FutureWarning in every run about Lightning's code, nothing a user can act on. Only that message is hidden.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
 
 
 # torch's own choice at start-up (OMP_NUM_THREADS, else one thread per core), before anything changed it.

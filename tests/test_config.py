@@ -272,6 +272,25 @@ def test_an_unknown_language_code_is_one_line_unless_the_spec_gives_its_family()
     assert (info["lang"], info["family"], info["genus"]) == ("nds", "Indo-European", None)
 
 
+def test_a_label_map_over_numeric_labels_can_be_typed_on_the_command_line():
+    """Hydra reads ``{0: negative}`` with int keys (its grammar has no quoted keys); the raw label is "0"."""
+    from itt.build import dataset_spec  # noqa: PLC0415
+
+    evals = make("task=sentiment", "+stage=target",
+                 "+task.evals={de:{path:reviews_de.csv,text_fields:[review],label_field:stars,label_map:{0:negative,1:positive},lang:de}}")
+    assert dataset_spec(evals.task.evals.de).label_map == {"0": "negative", "1": "positive"}
+    # a config's map typed again (`++`: Hydra merges it into the config's "0": ... keys): the same run
+    declared = make("task=sentiment", "+stage=target", "stage.target=crosslingual")
+    typed = make("task=sentiment", "+stage=target", "stage.target=crosslingual",
+                 "++task.datasets.crosslingual.label_map={0:negative,1:negative,2:null,3:positive,4:positive}")
+    assert dataset_spec(typed.task.datasets.crosslingual).label_map == dataset_spec(declared.task.datasets.crosslingual).label_map
+    assert identity.run_id(typed) == identity.run_id(declared)
+    # one key overridden: the override wins over the config's "2", and the id is computed (no int/str sort)
+    moved = make("task=sentiment", "+stage=target", "stage.target=crosslingual", "++task.datasets.crosslingual.label_map={2:positive}")
+    assert dataset_spec(moved.task.datasets.crosslingual).label_map["2"] == "positive"
+    assert identity.run_id(moved) != identity.run_id(declared)
+
+
 def test_official_splits_of_translations_are_another_run_than_before_the_carve_by_id():
     """split=official carves a split the files lack by shared id for translations (itt.data.splitting):
     other rows than the per-dataset carve of older versions, so such runs get another id; split=paper

@@ -19,6 +19,12 @@ def is_local(path: str) -> bool:
     return Path(path).expanduser().exists() or str(path).startswith(("./", "../", "/", "~"))
 
 
+def is_stand_in(source: str, path: str) -> bool:
+    """Is a dataset read from a generated stand-in? Under ``source=embedded`` every dataset that is not a
+    local file or folder is (a local file is read as it is under any source)."""
+    return source == "embedded" and not is_local(path)
+
+
 def local_files(path: str) -> list[Path]:
     """The data files a local ``path`` names: the file itself, or a folder's csv/tsv/json/jsonl/parquet/
     conll/conllu files (sorted). Missing paths give []; the loader reports them."""

@@ -15,7 +15,7 @@ from datasets import DatasetDict
 
 from itt.data import embedded
 from itt.data.canonical import canonicalize, report_dropped
-from itt.data.files import fingerprint, is_local
+from itt.data.files import fingerprint, is_local, is_stand_in
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
 from itt.data.splitting import make_splits
@@ -57,7 +57,7 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
             eval_only: bool = False, where: str = "") -> Prepared:
     where = where or f"task.datasets.{name} ({spec.path})"
     local = is_local(spec.path)
-    stand_in = protocol.source == "embedded" and not local
+    stand_in = is_stand_in(protocol.source, spec.path)
     payload = {
         "spec": spec_payload(spec, stand_in), "content": fingerprint(spec.path) if local else None,
         "split": {k: protocol.split[k] for k in ("name", "train", "validation", "test")}, "seed": protocol.seed,
@@ -96,7 +96,7 @@ def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_o
     """The canonical train/validation/test rows of a spec (no tokenisation, no cache) and its labels."""
     where = where or f"task.datasets ({spec.path})"
     split_cfg = protocol.split
-    if protocol.source == "embedded" and not is_local(spec.path):
+    if is_stand_in(protocol.source, spec.path):
         rows, labels = load_embedded(spec, task)
         if by_id and "id" not in rows.column_names:  # a generator's own ids (QA) are shared across languages already
             # the row's place in its generator's stream: the same row (or its translation) has the same id in every stand-in
