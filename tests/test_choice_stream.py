@@ -1,6 +1,8 @@
-"""The choice generator's stand-ins of every choice count are one stream: ``task=copa``'s Social IQa stand-in
-(3 choices, as on the hub) is row for row the item of the COPA stream with one more wrong choice, so it is split
-by shared row id with COPA's stand-ins like any other part of the stream, and the COPA rows stay as they were."""
+"""The choice generator's stand-ins of every choice count are one stream per domain: a 3-choice stand-in (Social
+IQa's, as on the hub) is row for row the item of the 2-choice stream with one more wrong choice, so stand-ins of
+two counts on one domain's rows are split by shared row id like any other part of the stream. ``task=copa``'s
+Social IQa stand-in has a domain of its own (social), its COPA stand-ins the causal one
+(tests/test_choice_content.py)."""
 
 from __future__ import annotations
 
@@ -35,20 +37,21 @@ def without_added_choice(row: dict, base: dict) -> dict:
     return {**row, "choices": kept, "label": kept.index(row["choices"][row["label"]])}
 
 
+@pytest.mark.parametrize("domain", ["causal", "social"])
 @pytest.mark.parametrize("lang", LANGS)
-def test_more_choices_are_the_same_rows_with_wrong_choices_added(lang):
-    two = generate("choice", lang, "general", 4000, seed=0)
+def test_more_choices_are_the_same_rows_with_wrong_choices_added(lang, domain):
+    two = generate("choice", lang, domain, 4000, seed=0)
     for k in (3, 5):
-        more = generate("choice", lang, "general", 4000, seed=0, num_labels=k)
+        more = generate("choice", lang, domain, 4000, seed=0, num_labels=k)
         assert {len(set(r["choices"])) for r in more} == {k}
         # row i is row i of the 2-choice stream (premise, question, both choices in order, right choice) plus k - 2
         assert [without_added_choice(r, b) for r, b in zip(more, two)] == two
         assert len({(r["premise"], r["question"], frozenset(r["choices"])) for r in more}) == len(more)  # no repeat
-    labels = Counter(r["label"] for r in generate("choice", lang, "general", 2400, seed=0, num_labels=3))
+    labels = Counter(r["label"] for r in generate("choice", lang, domain, 2400, seed=0, num_labels=3))
     assert set(labels) == {0, 1, 2} and min(labels.values()) > 0.3 * 2400  # chance 1/3, as Social IQa's
     if lang != "en":  # translations: the same right choice's index and the same wrong choices added
-        assert [r["label"] for r in generate("choice", lang, "general", 300, seed=0, num_labels=3)] == \
-               [r["label"] for r in generate("choice", "en", "general", 300, seed=0, num_labels=3)]
+        assert [r["label"] for r in generate("choice", lang, domain, 300, seed=0, num_labels=3)] == \
+               [r["label"] for r in generate("choice", "en", domain, 300, seed=0, num_labels=3)]
 
 
 def test_the_spec_asks_for_as_many_choices_as_its_choice_columns(tmp_path):
@@ -60,30 +63,36 @@ def test_the_spec_asks_for_as_many_choices_as_its_choice_columns(tmp_path):
     four = DatasetSpec(path="x", text_fields=["p", "q", "a", "b", "c", "d"], generator="choice")
     rows, names = load_embedded(four, task)
     assert {len(c) for c in rows["choices"]} == {4} and names == []
+    # a domain choice lacks (DatasetSpec's "general") gets its default, causal
+    assert rows.to_list() == generate("choice", "en", "causal", len(rows), seed=0, num_labels=4)
     with pytest.raises(DataError, match=r"num_labels=6 for choice \(the number of choices\); valid: None or 2\.\.5"):
         load_embedded(DatasetSpec(path="x", text_fields=["p", "q", *"abcdef"], generator="choice"), task)
 
 
-def test_the_social_iqa_stand_in_is_the_copa_stream_with_a_third_choice(tmp_path):
-    """What a run loads: Social IQa rows 0-2399 of the stream with 3 choices, COPA (domain, en) rows 3000- with 2."""
+def test_the_social_iqa_stand_in_is_the_social_stream_with_a_third_choice(tmp_path):
+    """What a run loads: Social IQa rows 0-2399 of the social stream with 3 choices, COPA (domain, en) rows 3000-
+    of the causal stream with 2."""
     cfg = copa_config(tmp_path)
     loaded = {role: load_embedded(dataset_spec(node, cfg), task_of(cfg, node))[0].to_list()
               for role, node in cfg.task.datasets.items() if stages._has_stand_in(cfg, node)}
     assert set(loaded) == {"intermediate", "domain", "en"}
-    two, three = generate("choice", "en", "general", 3600, seed=0), generate("choice", "en", "general", 3600, seed=0, num_labels=3)
-    assert loaded["intermediate"] == three[:2400] and {len(r["choices"]) for r in loaded["intermediate"]} == {3}
-    assert loaded["domain"] == two[3000:3240] and loaded["en"] == two[3000:3600]
-    assert [without_added_choice(r, b) for r, b in zip(three[3000:3240], loaded["domain"])] == loaded["domain"]
+    social, social_two = (generate("choice", "en", "social", 2400, seed=0, num_labels=k) for k in (3, 2))
+    assert loaded["intermediate"] == social and {len(r["choices"]) for r in social} == {3}
+    assert [without_added_choice(r, b) for r, b in zip(social, social_two)] == social_two
+    causal = generate("choice", "en", "causal", 3600, seed=0)
+    assert loaded["domain"] == causal[3000:3240] and loaded["en"] == causal[3000:3600]
 
 
 def test_stand_ins_of_two_choice_counts_on_the_same_rows_are_told_and_split_by_row_id(tmp_path):
-    """COPA moved onto Social IQa's rows (embedded_offset=0): row i of both is one item, Social IQa's with a third
-    choice. Item keys (the whole row) never equal across choice counts, so what keeps the two apart is the stream:
-    the warning about overlapping stand-ins sees one stream whatever the count, and the split by shared row id puts
-    row i in the same split of both, so no COPA held-out item is Social IQa's training row of its id."""
+    """COPA moved onto Social IQa's rows (its stand-in's domain social, embedded_offset=0): row i of both is one
+    item, Social IQa's with a third choice. Item keys (the whole row) never equal across choice counts, so what
+    keeps the two apart is the stream: the warning about overlapping stand-ins sees one stream whatever the count,
+    and the split by shared row id puts row i in the same split of both, so no COPA held-out item is Social IQa's
+    training row of its id. As shipped (COPA causal) the two are different streams, and nothing is told."""
     from itt.data.alignment import shared_stand_in_rows
 
-    cfg = copa_config(tmp_path, "task.datasets.domain.embedded_offset=0")
+    assert shared_stand_in_rows(stages.resolve(copa_config(tmp_path, "task.datasets.domain.embedded_offset=0"))) == []
+    cfg = copa_config(tmp_path, "task.datasets.domain.embedded_offset=0", "task.datasets.domain.embedded_domain=social")
     found = shared_stand_in_rows(stages.resolve(cfg))
     assert [line.split(" are stand-ins")[0] for line in found] == [
         "task.datasets.domain (aps/super_glue) and task.datasets.intermediate (allenai/social_i_qa)"]

@@ -13,10 +13,11 @@ from itt.data.embedded.clauses import CITIES, world
 
 LANGS = ("en", "de", "fr", "es")
 ALIGNED = ["nli", "paraphrase", "choice"]
+DOMAIN = {"choice": "causal"}  # the others' only domain: general
 
 
-@pytest.mark.parametrize("generator,domain", [("nli", "general"), ("paraphrase", "general"), ("choice", "general"),
-                                              ("parallel", "general")])
+@pytest.mark.parametrize("generator,domain", [("nli", "general"), ("paraphrase", "general"), ("choice", "causal"),
+                                              ("choice", "social"), ("parallel", "general")])
 def test_deterministic_prefix_stable_and_seeded(generator, domain):
     lang = langs(generator)[-1]
     rows = generate(generator, lang, domain, 300, seed=4)
@@ -29,7 +30,7 @@ def test_deterministic_prefix_stable_and_seeded(generator, domain):
 @pytest.mark.parametrize("generator", ALIGNED)
 def test_rows_are_translations_across_languages(generator):
     """Same arguments in two languages: same labels and question types, different words."""
-    by_lang = {lang: generate(generator, lang, "general", 200, seed=1) for lang in LANGS}
+    by_lang = {lang: generate(generator, lang, DOMAIN.get(generator, "general"), 200, seed=1) for lang in LANGS}
     for lang in LANGS[1:]:
         assert [r["label"] for r in by_lang[lang]] == [r["label"] for r in by_lang["en"]]
         assert all(r != e for r, e in zip(by_lang[lang], by_lang["en"]))
@@ -39,17 +40,17 @@ def test_rows_are_translations_across_languages(generator):
 
 @pytest.mark.parametrize("generator,n_labels", [("nli", 3), ("paraphrase", 2), ("choice", 2)])
 def test_labels_balanced(generator, n_labels):
-    counts = Counter(r["label"] for r in generate(generator, "fr", "general", 1001, seed=3))
+    counts = Counter(r["label"] for r in generate(generator, "fr", DOMAIN.get(generator, "general"), 1001, seed=3))
     assert set(counts) == set(range(n_labels)) and max(counts.values()) - min(counts.values()) <= 1
 
 
 def test_label_names_follow_the_hub_datasets():
     assert label_names("nli", "general") == ["entailment", "neutral", "contradiction"]  # XNLI
     assert label_names("paraphrase", "general") == ["0", "1"]  # PAWS-X: 1 = paraphrase
-    assert label_names("choice", "general") == [] and label_names("parallel", "general") == []
+    assert label_names("choice", "causal") == [] and label_names("parallel", "general") == []
     for generator, bad in [("nli", 2), ("paraphrase", 3), ("choice", 1), ("choice", 6), ("parallel", 2)]:  # choice: 2-5 choices
         with pytest.raises(ValueError, match=f"num_labels={bad}.*valid"):
-            generate(generator, "de", "general", 5, 0, num_labels=bad)
+            generate(generator, "de", DOMAIN.get(generator, "general"), 5, 0, num_labels=bad)
 
 
 # --- nli -----------------------------------------------------------------------------------
@@ -123,28 +124,62 @@ def test_paraphrase_is_hard_for_a_bag_of_words():
     assert NaiveBayes(features).fit(train).accuracy(test) < 0.8  # even on the word difference
 
 
-# --- choice (COPA) -------------------------------------------------------------------------
+# --- choice (COPA, Social IQa) -------------------------------------------------------------
 
+@pytest.mark.parametrize("domain", ["causal", "social"])
 @pytest.mark.parametrize("lang", LANGS)
-def test_choice_rows(lang):
-    rows = generate("choice", lang, "general", 400, seed=0)
+def test_choice_rows(lang, domain):
+    rows = generate("choice", lang, domain, 400, seed=0)
     for row in rows:
         assert row["question"] in ("cause", "effect") and len(row["choices"]) == 2 and row["label"] in (0, 1)
         assert row["premise"] not in row["choices"] and row["choices"][0] != row["choices"][1]
-        assert "{" not in row["premise"] + "".join(row["choices"])
+        assert not re.search(r"[{}|=]|  | [.,]", row["premise"] + " ".join(row["choices"])), row
+        assert all(t[0].isupper() and t.endswith(".") for t in (row["premise"], *row["choices"])), row
     assert {r["question"] for r in rows} == {"cause", "effect"}
 
 
-def test_choice_is_learnable_by_association():
-    """The right choice is the premise's partner: co-occurrence counts from training rows pick it."""
-    pairs = Counter()
-    for row in generate("choice", "en", "general", 2000, seed=0):
-        premise = frozenset(tokens(row["premise"]))
-        pairs.update((w, v) for w in premise for v in set(tokens(row["choices"][row["label"]])))
-    test = generate("choice", "en", "general", 400, seed=1)
+def test_choice_templates_are_distinct_and_cover_every_thing():
+    """No two templates of a domain share a side (a wrong choice would then be right), and every thing a causal
+    template allows is allowed by enough others for MAX_CHOICES choices of that thing."""
+    from itt.data.embedded.choice import MAX_CHOICES, templates
+
+    sides = [tuple(t[lang][side] for lang in LANGS) for domain in ("causal", "social") for t in templates(domain)
+             for side in (0, 1)]
+    assert len(set(sides)) == len(sides)
+    things = {t["en"] for t in world()["things"]}
+    allowed = Counter(thing for t in templates("causal") for thing in t["things"])
+    assert set(allowed) <= things and min(allowed.values()) >= MAX_CHOICES
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_choice_french_and_spanish_agree_with_the_thing_and_the_person(lang):
+    """Gender agreement is drawn from the slot: "la lampe s'est cassée", "le livre s'est cassé", "Anna est arrivée"."""
+    rows = generate("choice", lang, "causal", 2000, seed=0)
+    texts = {t for r in rows for t in (r["premise"], *r["choices"])}
+    expected = {"fr": ["La lampe s'est cassée.", "La guitare s'est cassée.", "Le panier s'est cassé."],
+                "es": ["La lámpara se rompió.", "El reloj se rompió."],
+                "de": ["Die Lampe zerbrach.", "Der Korb zerbrach."], "en": ["The lamp broke.", "The basket broke."]}[lang]
+    assert set(expected) <= texts
+    if lang == "fr":
+        assert any(re.fullmatch(r"(Anna|Lena|Sofia|Clara|Elena|Nina|Sara|Julia) est arrivée en retard\.", t) for t in texts)
+        assert not any(re.fullmatch(r"(Anna|Lena|Sofia|Clara|Elena|Nina|Sara|Julia) est arrivé en retard\.", t) for t in texts)
+    if lang == "de":  # the accusative: "ließ den Korb fallen"
+        assert any(t.endswith(" ließ den Korb fallen.") for t in texts) and not any(" ließ der " in t for t in texts)
+
+
+@pytest.mark.parametrize("domain", ["causal", "social"])
+def test_choice_is_learnable_by_association(domain):
+    """The right choice is the premise's partner: co-occurrence counts from training rows pick it. Each count is
+    divided by the answer word's: names and things are in both choices, so raw counts favour frequent words."""
+    pairs, answers = Counter(), Counter()
+    for row in generate("choice", "en", domain, 2000, seed=0):
+        premise, answer = frozenset(tokens(row["premise"])), set(tokens(row["choices"][row["label"]]))
+        pairs.update((w, v) for w in premise for v in answer)
+        answers.update(answer)
+    test = generate("choice", "en", domain, 400, seed=1)
 
     def score(row, choice):
-        return sum(pairs[(w, v)] for w in set(tokens(row["premise"])) for v in set(tokens(choice)))
+        return sum(pairs[(w, v)] / answers[v] for w in set(tokens(row["premise"])) for v in set(tokens(choice)) if answers[v])
 
     correct = sum(max((0, 1), key=lambda i: score(r, r["choices"][i])) == r["label"] for r in test)
     assert correct / len(test) >= 0.75  # chance: 0.5

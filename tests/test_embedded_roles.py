@@ -163,12 +163,12 @@ def test_a_stand_in_overlapping_another_hub_datasets_rows_is_a_warning(tmp_path)
     assert found[0].endswith("give one an embedded_offset past the other's rows")
 
 
-@pytest.mark.parametrize(("generator", "domain"), [("pos", "general"), ("ner", "wiki"), ("choice", "general"),
-                                                   ("parallel", "general")])
+@pytest.mark.parametrize(("generator", "domain"), [("pos", "general"), ("ner", "wiki"), ("choice", "causal"),
+                                                   ("choice", "social"), ("parallel", "general")])
 def test_a_stand_in_repeats_no_item_and_stays_aligned(generator, domain):
-    """A chance repeat would put one item in two splits (in 2,400 rows ner repeated 29 sentences, choice 188
-    items, parallel 105 pairs: two retrieval candidates with one text); every language skips the same draws, so
-    row i is still row i's translation."""
+    """A chance repeat would put one item in two splits (in 2,400 rows ner repeated 29 sentences, parallel 105
+    pairs: two retrieval candidates with one text); every language skips the same draws, so row i is still row
+    i's translation."""
     from itt.data.embedded import generate, label_names, langs
 
     names = label_names(generator, domain)
@@ -195,12 +195,14 @@ def test_a_stand_in_repeats_no_item_and_stays_aligned(generator, domain):
         assert list(map(same_in_every_language, rows)) == list(map(same_in_every_language, first)), lang
 
 
-def test_a_generator_out_of_new_items_says_so_instead_of_looping():
-    """choice has ~22k distinct items: asking for more is a one-line ValueError (a DataError when loaded)."""
-    from itt.data.embedded import generate
+def test_a_generator_out_of_new_items_says_so_instead_of_looping(monkeypatch):
+    """choice without its premises' times has ~2,400 distinct causal items: asking for more is a one-line
+    ValueError (a DataError when loaded)."""
+    from itt.data.embedded import choice, generate
 
+    monkeypatch.setattr(choice, "P_NO_TIME", 1.0)
     with pytest.raises(ValueError, match="generator 'choice' has no new item after 10000 draws"):
-        generate("choice", "en", "general", 30_000, seed=0)
+        generate("choice", "en", "causal", 3_000, seed=0)
 
 
 @pytest.mark.slow

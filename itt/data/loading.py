@@ -106,11 +106,12 @@ def _load_hub(spec, timeout_s: float, where: str | None = None) -> datasets.Data
 
 def stand_in_domain(generator: str, spec) -> str:
     """The domain a generator writes for a spec: its ``embedded_domain``, else its ``domain``. A one-domain
-    generator (ner, pos, choice, ...) stands in for every domain of its kind, so a domain target runs offline
-    too (without a domain shift)."""
+    generator (ner, pos, ...) stands in for every domain of its kind, so a domain target runs offline too
+    (without a domain shift), and so does one with a ``default_domain`` (choice: causal) for the domains it lacks."""
     domain = spec.embedded_domain or spec.domain
-    if generator in embedded.GENERATORS and len(embedded.domains(generator)) == 1 and domain not in embedded.domains(generator):
-        return embedded.domains(generator)[0]
+    gen = embedded.GENERATORS.get(generator)
+    if gen is not None and domain not in gen.domains:
+        return gen.default_domain or (gen.domains[0] if len(gen.domains) == 1 else domain)
     return domain
 
 
@@ -122,7 +123,7 @@ def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
     num_labels = task.stand_in_labels(spec)  # as the hub dataset has them: labels, or multiple choice's choices
     domain = stand_in_domain(generator, spec)
     if domain != (spec.embedded_domain or spec.domain):
-        log.info("embedded stand-in of domain=%s: generator %s has one domain, %s", spec.domain, generator, domain)
+        log.info("embedded stand-in of domain=%s: generator %s writes its domain %s for it", spec.domain, generator, domain)
     try:
         for key in ("embedded_offset", "embedded_rows"):
             value = getattr(spec, key)

@@ -25,8 +25,9 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 * ``ner_social`` (token_classification): WNUT-17-like social-media posts, English only, with WNUT-17's
   13 BIO tags (corporation, creative-work, group, location, person, product) in the hub's order.
 * ``qa`` (extractive_qa): SQuAD-format rows with exact answer offsets.
-* ``choice`` (multiple_choice): COPA-like cause/effect questions, 2 choices or as many as asked
-  (Social IQa's 3), one stream whatever the count.
+* ``choice`` (multiple_choice): cause/effect questions, 2 choices or as many as asked (Social IQa's 3),
+  one stream per domain whatever the count; templates of its own per domain: ``causal`` (COPA's physical
+  events) and ``social`` (Social IQa's motives and reactions).
 * ``parallel`` (retrieval): English sentences and their translations (not for lang="en").
 
 The new generators (nli, paraphrase, pos, ner, qa, choice, parallel) are translation-aligned: with
@@ -191,10 +192,10 @@ def row_texts(kind: str, row: dict) -> Iterator[str]:
                          f"valid: {', '.join(sorted({GENERATORS[g].kind for g in BUILT_IN}))}")
 
 
-# Lexicon notation stripped to plain words for the corpus: {placeholders}, "m|f" alternatives,
-# "word/TAG" tags and "m:" genders (world.json), "[entity]" brackets (ner.json).
+# Lexicon notation stripped to plain words for the corpus: {placeholders} ("{T:acc}"; "{T=m|f}" keeps its
+# words), "m|f" alternatives, "word/TAG" tags and "m:" genders (world.json), "[entity]" brackets (ner.json).
 _LEXICON_FILES = ("shared", "sentiment", "topics", "similarity", "world", "ner", "qa", "choice", "ner_social")
-_NOTATION = re.compile(r"\{\w+\}|\||/[A-Z]+\b|\b[mfn]:|[\[\]]")
+_NOTATION = re.compile(r"\{\w+(?::\w+)?\}|\{\w+=|\}|\||/[A-Z]+\b|\b[mfn]:|[\[\]]")
 
 
 def _lexicon_words(value) -> Iterator[str]:

@@ -39,7 +39,7 @@ class Generator:
     ``aligned``: rows of two languages with the same other arguments are translations of each
     other (row i of de is row i of en, translated), like XNLI/XQuAD; the seed then ignores lang.
     ``split_by_row``: every stand-in of this generator (each role and eval set of a task, any size or
-    language) is a part of one aligned stream (its rows from ``embedded_offset`` on), so two stand-ins with a
+    language) is a part of one aligned stream per domain (its rows from ``embedded_offset`` on), so two stand-ins with a
     row in common (or its translation) give it the same row id.
     Under ``source=embedded`` such stand-ins are split by that shared row id (as ``aligned_with`` splits
     translations, ``itt.identity.aligned_roles``): no validation or test row of one role, nor its
@@ -49,6 +49,9 @@ class Generator:
     count from the stream's rng and adds what another count needs per row, without drawing from it (the
     choice generator's further wrong choices), so row i is the same item for every count and stand-ins
     of different counts are split by shared row id.
+    ``default_domain``: the domain written for a stand-in whose domain is none of ``domains``, so that every
+    dataset of its kind has one (``itt.data.loading.stand_in_domain``; empty: the only domain of a one-domain
+    generator, while a generator of several domains has no stand-in for another).
     """
 
     name: str
@@ -63,6 +66,7 @@ class Generator:
     split_by_row: bool = False
     corpus_num_labels: "int | None" = None  # the label count whose texts cover the most wording
     stream_labels: "int | None" = None
+    default_domain: str = ""
 
     def __post_init__(self):
         if not self.seed_name:

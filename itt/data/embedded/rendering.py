@@ -170,7 +170,12 @@ def _agree(adjective: str, genus: str) -> str:
 
 def _adjunct(c: Clause, name: str, lang: str) -> list[Tok]:
     table = {"adv": "adverbs", "place": "places", "time": "times"}[name]
-    spec = world()[table][getattr(c, name)][lang]
+    return adjunct_tokens(table, getattr(c, name), lang, city=c.city, day=c.day, hour=c.hour)
+
+
+def adjunct_tokens(table: str, index: int, lang: str, city: str = "", day: int = 0, hour: int = 0) -> list[Tok]:
+    """An adverb, place or time of the world lexicon (``table``: adverbs | places | times) with its
+    ``{city}``, ``{day}`` (an index into the week) and ``{hour}`` filled."""
     days = load("shared")["days"][lang]
-    return [(word.replace("{city}", c.city).replace("{day}", days[c.day]).replace("{hour}", str(c.hour)), tag)
-            for word, tag in tagged(spec)]
+    return [(word.replace("{city}", city).replace("{day}", days[day]).replace("{hour}", str(hour)), tag)
+            for word, tag in tagged(world()[table][index][lang])]
