@@ -113,6 +113,8 @@ def _describe_config_error(exc: BaseException) -> str | None:
         valid = [str(k) for k in (parent.keys() if parent is not None else []) if str(k) not in ("hydra", "_target_")]
         close = difflib.get_close_matches(short, valid, n=1)
         hint = f" (did you mean {section + '.' if section else ''}{close[0]}?)" if close else ""
+        if section and not valid:  # an open, empty section (measure.params, task.options): "keys of x:" and nothing
+            return f"{key} is not a config key: {section} has none yet; add one with +{key}=<value>"
         keys = f"; keys of {section}: " if section else "; top-level keys: "
         extra = f"; other Lightning Trainer arguments are added with +{key}=<value>" if section == "trainer" and not close else ""
         return f"{key} is not a config key{hint}{keys}{', '.join(valid)}{extra}"

@@ -53,6 +53,10 @@ CASES = {
         ["+stage=target", "+task.evals.de.path=./reviews_de.csv", "+task.evals.de.lang=de"],
         "error: task.evals.de.path=./reviews_de.csv: a new dataset spec is added as one entry, not key by key: "
         "'+task.evals={de:{path:./reviews_de.csv,lang:...}}'"),
+    # an empty open section listed no keys: "task.options.foo is not a config key; keys of task.options:"
+    "a key of an empty section without +": (
+        ["+stage=target", "task.options.foo=1"],
+        "error: task.options.foo is not a config key: task.options has none yet; add one with +task.options.foo=<value>"),
     "a local training file that does not exist": (
         ["+stage=target", "stage.itt=false", "task.datasets.domain.path=./reviews.tsv"],
         "error: reviews.tsv: no such file or folder (task.datasets.domain.path)"),
