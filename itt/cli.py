@@ -4,12 +4,14 @@
 wherever Hydra or OmegaConf wrapped them) are the user's: one ``error: ...`` line and exit code 2
 (``TrainingFailed``: 1). Hydra's and OmegaConf's errors are the user's only while Hydra composes the
 command (a bad override, group or value) and only if no exception behind them was raised by itt's own
-code. Anything else is a bug and keeps its traceback, as does everything with ``ITT_DEBUG=1``.
+code; so is an output folder Hydra cannot make before the job starts (``paths.root`` under a file, read-only).
+Anything else is a bug and keeps its traceback, as does everything with ``ITT_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from pathlib import Path
@@ -62,10 +64,29 @@ def user_error(exc: BaseException, in_job: bool) -> BaseException | None:
     if found is not None:
         return found
     errors = list(chain(exc))
+    if not in_job and (unwritable := _output_folder_error(errors[0])) is not None:
+        return unwritable
     if not in_job and isinstance(errors[0], (HydraException, OmegaConfBaseException)) \
             and not any(_raised_in_itt(e) for e in errors):
         return errors[0]
     return None
+
+
+# What making a folder fails with when the place is wrong, not the code: no permission, a read-only or full disk, a file
+# where a folder should be.
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EEXIST}
+
+
+def _output_folder_error(exc: BaseException) -> ConfigError | None:
+    """Before the job starts, Hydra makes its output folder under ``paths.root`` (``${paths.root}/runs/<run id>``,
+    ``.../sweeps/...``, ``.../measure_logs``) and writes nothing else: an OSError there is the root the user gave
+    (a NotADirectoryError traceback for a root under a file). None for anything else."""
+    if not isinstance(exc, OSError) or exc.errno not in _UNWRITABLE or not exc.filename or _raised_in_itt(exc):
+        return None
+    path = Path(os.fsdecode(exc.filename))
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    why = f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror
+    return ConfigError(f"cannot make the output folder {path}: {why}; set paths.root to a folder you can write to")
 
 
 def _raised_in_itt(exc: BaseException) -> bool:

@@ -71,6 +71,17 @@ def describe(exc: BaseException) -> str:
     return one_line(text if text is not None else _first_line(exc))
 
 
+def _spec_key_by_key(exc: BaseException, cause: BaseException) -> str | None:
+    """``+task.evals.de.path=x.csv``: OmegaConf cannot build a typed dataset spec key by key, and said only "de=None:
+    Invalid type assigned: dict is not a subclass of DatasetSpec"; the way that composes is one entry."""
+    found = re.match(r"Error merging override (\+*)(task\.(?:evals|datasets))\.([^.=]+)\.([^=]+)=(.*)", str(exc))
+    if "DatasetSpec" not in str(cause) or found is None:
+        return None
+    _, group, name, key, value = found.groups()
+    return (f"{group}.{name}.{key}={value}: a new dataset spec is added as one entry, not key by key: "
+            f"'+{group}={{{name}:{{{key}:{value},lang:...}}}}' (the keys it needs inside the braces)")
+
+
 def _first_line(exc: BaseException) -> str:
     return str(getattr(exc, "msg", None) or exc).strip().split("\n")[0]
 
@@ -88,6 +99,9 @@ def _describe_config_error(exc: BaseException) -> str | None:
     cause = exc.__cause__
     if not isinstance(cause, OmegaConfBaseException) or not getattr(cause, "full_key", None):
         return None
+    spec = _spec_key_by_key(exc, cause)
+    if spec is not None:
+        return spec
     key, short = str(cause.full_key), str(cause.key)
     section = key.rpartition(".")[0]
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)):  # a key the schema does not have
@@ -99,6 +113,8 @@ def _describe_config_error(exc: BaseException) -> str | None:
         valid = [str(k) for k in (parent.keys() if parent is not None else []) if str(k) not in ("hydra", "_target_")]
         close = difflib.get_close_matches(short, valid, n=1)
         hint = f" (did you mean {section + '.' if section else ''}{close[0]}?)" if close else ""
+        if section and not valid:  # an open, empty section (measure.params, task.options): "keys of x:" and nothing
+            return f"{key} is not a config key: {section} has none yet; add one with +{key}=<value>"
         keys = f"; keys of {section}: " if section else "; top-level keys: "
         extra = f"; other Lightning Trainer arguments are added with +{key}=<value>" if section == "trainer" and not close else ""
         return f"{key} is not a config key{hint}{keys}{', '.join(valid)}{extra}"

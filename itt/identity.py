@@ -25,8 +25,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from itt import hardware
-from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in
-from itt.errors import ConfigError
+from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in, no_data_files
+from itt.errors import ConfigError, DataError
 from itt.schema import plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
@@ -173,13 +173,17 @@ def own_splits(cfg: DictConfig, spec_node) -> set[str]:
     return set(declared)
 
 
-def dataset_payload(cfg: DictConfig, name: str, spec_node) -> dict:
+def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "datasets") -> dict:
     """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
-    and the generator of its stand-in under source=embedded (and the version of the code generating it)."""
+    and the generator of its stand-in under source=embedded (and the version of the code generating it).
+    ``group``: ``datasets`` or ``evals``, where ``name`` is declared (for the error of a missing file)."""
     spec = _plain(spec_node)
     if spec.get("label_map") is not None:  # {0: neg} from the command line and {"0": neg} from a config: one run
         spec["label_map"] = plain_label_map(spec["label_map"])
     local = is_local(spec["path"])
+    problem = no_data_files(spec["path"], f"task.{group}.{name}.path") if local else None
+    if problem:  # here, where its content is first read: before a parent run trains or any data loads
+        raise DataError(problem)
     stand_in = is_stand_in(cfg.source.name, spec["path"])
     # Keys that did not exist when older runs were made leave the spec when unset, so those runs keep their
     # ids; the stand-in's own keys leave it on the hub, where they change nothing.
@@ -216,7 +220,11 @@ def generator_of(cfg: DictConfig, spec_node) -> str:
 
         kind = kind_class(kind).kind
     if kind not in DEFAULT_GENERATOR:
-        raise ConfigError(f"task.kind={named!r} has no embedded stand-in generator: set task.generator (valid: "
+        # named where it was given: a dataset's own misspelt kind was reported as task.kind
+        own = spec_node.get("kind") and hasattr(spec_node, "_get_full_key")
+        key = spec_node._get_full_key("kind") if own else "task.kind"
+        raise ConfigError(f"{key}={named!r} has no embedded stand-in generator (kinds with one: "
+                          f"{', '.join(DEFAULT_GENERATOR)}): set task.generator (valid: "
                           f"{', '.join(sorted(set(DEFAULT_GENERATOR.values())))}) or a spec's path to a local file")
     return DEFAULT_GENERATOR[kind]
 
@@ -228,13 +236,13 @@ def kind_of(cfg: DictConfig, spec_node) -> tuple[str, str | None]:
     return kind, primary
 
 
-def _dataset_identity(cfg: DictConfig, name: str, node) -> dict:
+def _dataset_identity(cfg: DictConfig, name: str, node, group: str = "datasets") -> dict:
     """A dataset with the kind that reads and scores it. The task config matters only through what it
     gives this dataset (its kind's options and primary metric, when the kind is the task's), so an
     intermediate dataset named the same way in two tasks (MNLI before XNLI and before WikiANN) is one run."""
     kind, primary = kind_of(cfg, node)
     options = (_plain(cfg.task.get("options")) or None) if kind == cfg.task.kind else None
-    out = {**dataset_payload(cfg, name, node), "kind": kind, "primary_metric": primary, "task_options": options}
+    out = {**dataset_payload(cfg, name, node, group), "kind": kind, "primary_metric": primary, "task_options": options}
     if kind == "retrieval":  # acc searches the sources with each translation (XTREME's direction), not the reverse
         out["acc_direction"] = "translation_to_source"
     return out
@@ -244,7 +252,7 @@ def _eval_identity(cfg: DictConfig, name: str, node) -> dict:
     """An eval set as the run id sees it. Under ``split=official`` it keeps its declared splits (a
     test-only set, like XQuAD or Tatoeba, is scored on all its items) where older versions carved a
     validation part out of its test rows: other scores, so another run."""
-    out = _dataset_identity(cfg, name, node)
+    out = _dataset_identity(cfg, name, node, "evals")
     if cfg.split.name == "official":
         out["official_eval"] = "declared_splits"
     return out

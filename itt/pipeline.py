@@ -38,6 +38,7 @@ from itt.logger import build_loggers, finish, record_row
 from itt.models import heads
 from itt.module import check_optim_settings
 from itt.stages import RunSpec, resolve, setting_key
+from itt.tasks import kind_class
 from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,18 @@ def check_settings(spec: RunSpec) -> None:
         check_data_settings(run.settings.data, key)
         check_optim_settings(run.settings.optim, key)
         heads.check_policy(run.head_policy, "stage.head_policy" if run.stage == "target" else "intermediate.head_policy")
+        check_kinds(run)
+
+
+def check_kinds(run: RunSpec) -> None:
+    """A dataset's or eval set's own ``kind`` names a task kind: a misspelt one failed only when its data loaded
+    (an eval set's after the parent run had trained), named as ``task.kind``."""
+    cfg = run.cfg
+    for group, names in (("datasets", run.roles), ("evals", run.evals)):
+        for name in names:
+            kind = cfg.task[group][name].get("kind")
+            if kind:
+                kind_class(kind, f"task.{group}.{name}.kind")
 
 
 def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:

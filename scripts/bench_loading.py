@@ -80,6 +80,8 @@ def main(argv=None) -> int:
     p.add_argument("--itt-root", default=str(Path(__file__).resolve().parent.parent),
                    help="the checkout of itt to measure (its folder is put first on the import path)")
     args = p.parse_args(argv)
+    if args.rows < 1 or args.max_rows < 1:  # 0 rows wrote an empty parquet and failed inside datasets
+        p.error("--rows and --max-rows must be >= 1")
     folder = Path(args.data)
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / f"amazon_polarity_{args.rows}.parquet"

@@ -105,9 +105,14 @@ def finished(root: Path) -> dict[int, dict]:
     rows = {}
     ledger = root / "results.jsonl"
     if ledger.exists():
-        for line in ledger.read_text().splitlines():
-            row = json.loads(line)
-            if row.get("status") == "ok" and row.get("stage") == "target":
+        for lineno, line in enumerate(ledger.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a killed run's torn line, a blank line: as itt.ledger reads it, skipped
+                if line.strip():
+                    print(f"warning: {ledger}:{lineno}: unreadable ledger line skipped", file=sys.stderr)
+                continue
+            if isinstance(row, dict) and row.get("status") == "ok" and row.get("stage") == "target":
                 rows[row["seed"]] = row
     return rows
 
@@ -201,6 +206,10 @@ def main(argv=None) -> None:
     p.add_argument("overrides", nargs="*", help="extra itt overrides for every run, e.g. optim.lr=3e-5")
     args = p.parse_args(argv)
     args.root = args.root.resolve()
+    missing = [str(path) for path in args.data if not path.is_file()]
+    if missing:
+        p.error(f"--data {missing[0]}: no such file; give CSV files with a header and a label column "
+                "(or header-less .tsv)")
     args.data = [prepared(path, args) for path in args.data]
     if not args.report_only:
         for data in args.data:

@@ -143,3 +143,15 @@ def test_the_profile_and_the_bare_loop_train_the_runs_model_with_one_step(tmp_pa
     profiled = profile_steps(bench, "random", steps=1, warmup=1)
     assert attention == ["eager", "eager"]  # the warm-up step and the profiled one
     assert profiled["steps"] == 1 and dict(profiled["families"])["matrix products"] > 0
+
+
+def test_a_root_that_is_a_file_is_an_argument_error(tmp_path, capsys):
+    """``--root`` naming a file was a FileExistsError traceback (``mkdir``), after the argument check."""
+    from itt.bench.__main__ import parse_args
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file\n")
+    with pytest.raises(SystemExit) as info:
+        parse_args(["--root", str(blocker)])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: --root {blocker}: a file, not a folder")

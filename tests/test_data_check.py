@@ -83,3 +83,15 @@ def test_offline_a_task_config_of_ones_own_with_local_files_is_still_checked(tmp
     assert len(lines) == 3
     bad = run_itt("check", "--config-dir", str(tmp_path / "nowhere"), root=tmp_path, module="itt.data")
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: --config-dir {tmp_path / 'nowhere'}: no such directory"
+
+
+def test_offline_a_mistyped_local_file_and_a_task_list_are_checked(tmp_path):
+    """``data/missing.csv`` (no ./) was counted as a hub dataset "not checked"; ``task=sentiment,ner`` (a sweep's
+    spelling) was "Ambiguous value for argument 'task=sentiment,ner'"."""
+    result = run_itt("check", "task=sentiment,text_classification", "task.datasets.domain.path=data/missing.csv", root=tmp_path,
+                     module="itt.data", env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"offline: .*; \d+ hub dataset\(s\) not checked; local files below", lines[0]), lines
+    assert lines[1:] == ["FAIL task.datasets.domain: data/missing.csv: no such file or folder (task.datasets.*.path); "
+                         "give a csv/tsv/jsonl/json/parquet/conll/conllu file or a folder of them"] * 2, lines  # one per task

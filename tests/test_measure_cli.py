@@ -75,10 +75,29 @@ def test_cache_keys_name_the_model_only_where_it_matters():
     ("measure.names=[vocab_overlap,cosine]", r"measure.names: 'cosine' is not a measure; valid: embedding_cosine, mmd"),
     ("+measure.params.K=5", r"measure.params.K is not a parameter of any measure; valid: "),
     ("measure.sample_size=1", r"measure.sample_size=1 is not valid; use an int >= 2"),
+    # were a ValueError traceback (int('abc')), or an error naming mean_pooled_embedder once texts were sampled
+    ("measure.seed=abc", r"measure.seed='abc' is not valid; use an int >= 0"),
+    ("measure.batch_size=0", r"measure.batch_size=0 is not valid; use an int >= 1"),
+    ("measure.max_length=0", r"measure.max_length=0 is not valid; use an int >= 1"),
 ])
 def test_bad_measure_settings_fail_in_one_line(override, message):
     with pytest.raises(ConfigError, match=message):
         pairs.measure_settings(_compose("+stage=target", override))
+
+
+def test_rows_appended_after_a_torn_line_stay_whole_and_stray_bytes_are_skipped(tmp_path):
+    """A killed job's torn last line swallowed the next call's first row (both one unparsable line: the report
+    skipped it, the next call measured it again); undecodable bytes were a UnicodeDecodeError traceback."""
+    from itt.report.divergence import load_measures
+
+    path = tmp_path / pairs.MEASURES_FILE
+    path.write_bytes(b'{"a_key": "a", "b_key": "b", "measure": "mmd", "value": 0.1, "cache_key": "k0"}\n\xff\xfe\n{"a_key": "to')
+    new = [{"a_key": "a", "b_key": "b", "measure": m, "value": 0.2, "cache_key": f"k{i}"}
+           for i, m in enumerate(("unigram_js", "vocab_overlap"), 1)]
+    pairs._append(tmp_path, new)
+    assert pairs.measured(tmp_path) == {"k0", "k1", "k2"}
+    with pytest.warns(UserWarning, match="skipping measure line"):
+        assert sorted(load_measures(tmp_path)["measure"]) == ["mmd", "unigram_js", "vocab_overlap"]
 
 
 def test_an_intermediate_config_is_refused_with_the_way_out():

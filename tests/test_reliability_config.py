@@ -41,6 +41,25 @@ CASES = {
     "an empty split": (
         ["+stage=intermediate", "split.train=0.85", "split.test=0"],
         "error: split.test=0.0 is not valid; each split's fraction must be above 0 and below 1"),
+    # A data file's name without ./ was taken for a hub id: offline, a generated stand-in was evaluated instead,
+    # silently (on the hub: "not cached and the hub is unreachable"); with ./ it failed only after the
+    # intermediate had trained. Now: one line, before a parent trains or anything is written.
+    "a local eval file that does not exist": (
+        ["+stage=target", "+task.evals={de:{path:data/reviews_de.csv,lang:de,text_fields:[body]}}"],
+        "error: data/reviews_de.csv: no such file or folder (task.evals.de.path); give a csv/tsv/json/jsonl/parquet/"
+        "conll/conllu file or a folder of them"),
+    # key by key: "de=None: Invalid type assigned: dict is not a subclass of DatasetSpec. value: {}"
+    "a new eval set key by key": (
+        ["+stage=target", "+task.evals.de.path=./reviews_de.csv", "+task.evals.de.lang=de"],
+        "error: task.evals.de.path=./reviews_de.csv: a new dataset spec is added as one entry, not key by key: "
+        "'+task.evals={de:{path:./reviews_de.csv,lang:...}}'"),
+    # an empty open section listed no keys: "task.options.foo is not a config key; keys of task.options:"
+    "a key of an empty section without +": (
+        ["+stage=target", "task.options.foo=1"],
+        "error: task.options.foo is not a config key: task.options has none yet; add one with +task.options.foo=<value>"),
+    "a local training file that does not exist": (
+        ["+stage=target", "stage.itt=false", "task.datasets.domain.path=./reviews.tsv"],
+        "error: reviews.tsv: no such file or folder (task.datasets.domain.path)"),
 }
 
 
@@ -54,6 +73,20 @@ def test_config_error_is_one_line_and_writes_nothing(run_itt, tmp_path, case):
     assert error_lines(result.stderr) == [result.stderr.strip()], result.stderr  # the only thing printed
     assert result.stderr.startswith(expected), result.stderr
     assert not root.exists(), sorted(p.name for p in root.rglob("*"))
+
+
+def test_a_root_under_a_file_is_one_line_naming_the_file(run_itt, tmp_path):
+    """Hydra makes ``${paths.root}/runs/<run id>`` before the job starts: a root under a file (or read-only) was a
+    NotADirectoryError traceback."""
+    blocker = tmp_path / "outputs"
+    blocker.write_text("a file\n")
+    result = run_itt("+stage=target", "stage.itt=false", *OFFLINE, root=blocker / "root", timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    (line,) = error_lines(result.stderr)
+    assert line.startswith(f"error: cannot make the output folder {blocker}/root/runs/bert-sentiment-target-domain-noitt-s0-")
+    assert line.endswith(f": {blocker} is a file, not a folder; set paths.root to a folder you can write to"), line
+    assert blocker.read_text() == "a file\n"
 
 
 def test_debug_flag_shows_the_traceback(run_itt, tmp_path):
@@ -129,6 +162,30 @@ def test_bad_value_seen_after_composition_fails_before_data_and_model_load(run_i
     assert not (root / "results.jsonl").exists()
     assert not list(root.glob("runs/*")), sorted(p.name for p in root.rglob("*"))
     assert not (root / "cache").exists(), sorted(p.name for p in (root / "cache").rglob("*"))  # no data, no model
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_a_misspelt_dataset_kind_is_named_where_it_was_given_before_a_parent_trains(run_itt, tmp_path, local):
+    """A dataset's or eval set's own ``kind``: a local eval set's misspelt kind failed when its data loaded, after the
+    intermediate had trained, and both it and a stand-in's were reported as ``task.kind``."""
+    data = tmp_path / "reviews_de.csv"
+    data.write_text("body,label\ngut,positive\nschlecht,negative\n")
+    root = tmp_path / "root"
+    if local:
+        override = f"+task.evals={{de:{{path:{data},lang:de,text_fields:[body],kind:sequence_clasification}}}}"
+        expected = ("error: task.evals.de.kind='sequence_clasification' is not a task kind; valid: sequence_classification, "
+                    "sequence_regression, token_classification, extractive_qa, multiple_choice, retrieval, or the dotted path")
+    else:
+        override = "task.datasets.intermediate.kind=sequence_clasification"
+        expected = ("error: task.datasets.intermediate.kind='sequence_clasification' has no embedded stand-in generator "
+                    "(kinds with one: sequence_classification, ")
+    result = run_itt("+stage=target", override, *OFFLINE, root=root, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith(expected), result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert not (root / "results.jsonl").exists()
+    assert not list(root.glob("runs/*")) and not (root / "cache").exists()  # no parent trained, no data read
 
 
 BUGS = {

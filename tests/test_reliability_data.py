@@ -50,6 +50,11 @@ def _classification(tmp_path, name, text):
      ": the validation split is empty after split=paper; the dataset has too few rows (1)"),
     ("unparsable csv", 'content,label\n"never closed,positive\n', {"text_fields": ["content"], "labels": CLASSES},
      ": unreadable as csv: Error tokenizing data. C error: EOF inside string starting at row 1"),
+    # were pandas' "No columns to parse from file" and datasets' 'Instruction "train" corresponds to no data!'
+    ("empty file", "", {"text_fields": ["content"], "labels": CLASSES},
+     ": no rows (an empty file, or a header line only); give one row per line, after a header line"),
+    ("a header line only", "content,label\n\n", {"text_fields": ["content"], "labels": CLASSES},
+     ": no rows (an empty file, or a header line only); give one row per line, after a header line"),
 ])
 def test_data_fault_names_the_file_row_and_valid_values(tmp_path, fault, content, spec, expected):
     path = _classification(tmp_path, "data.csv", content)
@@ -60,6 +65,26 @@ def test_data_fault_names_the_file_row_and_valid_values(tmp_path, fault, content
     assert "\n" not in message
     assert str(path) in message, message
     assert message.endswith(expected), message
+
+
+def test_an_empty_jsonl_file_says_so(tmp_path):
+    """datasets' error was "unreadable as json:" and nothing after the colon."""
+    path = _classification(tmp_path, "data.jsonl", "\n")
+    with pytest.raises(DataError) as info:
+        _load(path, text_fields=["content"], labels=CLASSES)
+    assert str(info.value) == f"{path}: no rows (an empty file, or a header line only); give one row per line"
+
+
+def test_a_data_files_name_is_a_local_path_not_a_hub_id(tmp_path, monkeypatch):
+    """``data/reviews_de.csv`` (no ./) was taken for a hub id: offline, a generated stand-in was read in its place (or
+    "not cached and the hub is unreachable"). Hub ids end in no data-file suffix."""
+    from itt.data.files import is_local
+
+    monkeypatch.chdir(tmp_path)
+    assert is_local("data/reviews_de.csv") and is_local("reviews.JSONL") and is_local("x/y.parquet")
+    assert not is_local("stanfordnlp/imdb") and not is_local("google-research-datasets/paws-x")
+    with pytest.raises(DataError, match=r"^data/reviews_de\.csv: no such file or folder"):
+        _load("data/reviews_de.csv", text_fields=["content"], labels=CLASSES)
 
 
 def test_missing_and_unreadable_files(tmp_path):

@@ -478,12 +478,56 @@ def test_n_items_says_fewest_and_most_when_seeds_test_on_different_numbers_of_it
                for line in report.markdown().splitlines()), report.markdown()
 
 
-def test_cli_metric_no_run_has_warns_once_and_nothing_else(ledger_root, capsys):
-    """A metric no run has is one ledger warning per task; no library warning from the empty selection
-    (pandas' deprecated `&` of a bool and a str column) is printed as if it were a ledger problem."""
-    assert main(["--root", str(ledger_root), "metric=bogus"]) == 0
-    err = [line for line in capsys.readouterr().err.strip().splitlines() if "unreadable ledger line" not in line]
-    assert err == ["warning: 40 target run(s) lack metric test/bogus (tasks: sentiment); not counted"], err
+def test_cli_metric_no_run_has_is_one_error_naming_the_valid_ones_and_keeps_the_last_report(ledger_root, capsys):
+    """A metric no target run has is a typo: one error line naming the metrics the runs have, exit 2, and the
+    report written before stays (it was overwritten with empty tables, exit 0). No library warning from the
+    empty selection (pandas' deprecated `&` of a bool and a str column) is printed."""
+    assert main(["--root", str(ledger_root), "bootstrap.resamples=0"]) == 0
+    before = {p.name: p.read_bytes() for p in (ledger_root / "report").iterdir()}
+    capsys.readouterr()
+    for metric, name in (("bogus", "test/bogus"), ("val/bogus", "val/bogus")):
+        assert main(["--root", str(ledger_root), f"metric={metric}"]) == 2
+        err = [line for line in capsys.readouterr().err.strip().splitlines() if "unreadable ledger line" not in line]
+        assert err == [f"error: metric={metric}: no target run has {name}; valid: acc, f1_macro, val/acc, val/f1_macro"], err
+    assert {p.name: p.read_bytes() for p in (ledger_root / "report").iterdir()} == before
+
+
+def test_cli_metric_only_some_runs_lack_warns_and_reports_the_others(tmp_path, capsys):
+    lines = [row(run_id=f"n{s}", seed=s, metrics={"test/acc": 0.5, "test/f1_macro": 0.4}) for s in (0, 1)]
+    lines += [row(run_id=f"i{s}", seed=s, itt=True, metrics={"test/acc": 0.6}) for s in (0, 1)]
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
+    assert main(["--root", str(tmp_path), "metric=f1_macro"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["warning: 2 target run(s) lack metric test/f1_macro (tasks: sentiment); not counted"], err
+
+
+@pytest.mark.parametrize("words, expected", [
+    (["metric=dev/acc"], "error: metric=dev/acc: give a metric name, optionally after a split prefix (val, test): "
+                         "acc = test/acc, or val/acc"),
+    (["metric=val/de/acc"], "error: metric=val/de/acc: give a metric name, optionally after a split prefix"),
+    (["bootstrap.resamples=-5"], "error: bootstrap.resamples=-5: must be >= 0"),
+    (["bootstrap.seed=-1"], "error: bootstrap.seed=-1: must be >= 0"),
+])
+def test_cli_values_numpy_or_pandas_would_trip_on_are_one_line_before_reading(ledger_root, capsys, words, expected):
+    """They were tracebacks (a ValueError from the metric's split prefix; numpy's negative sizes and seeds)."""
+    assert main(["--root", str(ledger_root), *words]) == 2
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and err.startswith(expected), err
+    assert not (ledger_root / "report").exists()
+
+
+def test_cli_an_output_folder_that_cannot_be_written_is_one_line_before_any_work(ledger_root, capsys):
+    """``out=`` under a file (or a file itself) was a NotADirectoryError/FileExistsError traceback after the tables
+    and the bootstrap were computed."""
+    blocker = ledger_root / "notes.txt"
+    blocker.write_text("a file\n")
+    for out in (blocker, blocker / "report"):
+        assert main(["--root", str(ledger_root), f"out={out}"]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert [line for line in err.splitlines() if not line.startswith("warning:")] == [  # warnings: corrupt lines
+            f"error: cannot write the report to {out}: {blocker} is a file, not a folder; give another folder with out=DIR"]
+    assert blocker.read_text() == "a file\n"
 
 
 def test_cli_library_warning_keeps_its_own_format(ledger_root, capsys, monkeypatch):

@@ -77,6 +77,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--eval-data needs --data (the eval sets are read like it)")
     if args.eval and args.eval_sets < 1:
         p.error("--eval-sets must be >= 1")
+    if args.root is not None and Path(args.root).exists() and not Path(args.root).is_dir():
+        p.error(f"--root {args.root}: a file, not a folder")  # was a FileExistsError traceback
     return args
 
 

@@ -34,7 +34,8 @@ def _configs(overrides: list[str], config_dir: str | None = None):
     from itt import cli  # noqa: PLC0415
 
     conf = Path(__file__).resolve().parents[2] / "conf"
-    tasks = [o.split("=", 1)[1] for o in overrides if o.startswith("task=")]
+    # task=sentiment,ner as in a sweep: each one (compose takes one value and said "Ambiguous value")
+    tasks = [t for o in overrides if o.startswith("task=") for t in o.split("=", 1)[1].split(",") if t]
     rest = [o for o in overrides if not o.startswith("task=")]
     names = tasks or sorted(p.stem for p in (conf / "task").glob("*.yaml"))
     with cli.composing(config_dir):

@@ -16,7 +16,22 @@ LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".conll", ".con
 
 
 def is_local(path: str) -> bool:
-    return Path(path).expanduser().exists() or str(path).startswith(("./", "../", "/", "~"))
+    """A local file or folder, not a hub id: one that exists, a path spelt as one (``./``, ``/``, ``~``), or a
+    data file's name (``data/reviews_de.csv``): hub ids end in no such suffix, and taking a mistyped file for
+    one would read a generated stand-in (source=embedded) or say the hub is unreachable instead of naming it."""
+    p = Path(path).expanduser()
+    return p.exists() or str(path).startswith(("./", "../", "/", "~")) or p.suffix.lower() in LOCAL_SUFFIXES
+
+
+def no_data_files(path: str, key: str) -> str | None:
+    """Why a local ``path`` (the value of ``key``) names no data file, in one line; None when it names some."""
+    p = Path(path).expanduser()
+    if local_files(path):
+        return None
+    formats = "/".join(s.lstrip(".") for s in LOCAL_SUFFIXES)
+    if p.is_dir():
+        return f"{p}: no {formats} files in this folder ({key})"
+    return f"{p}: no such file or folder ({key}); give a {formats} file or a folder of them"
 
 
 def is_stand_in(source: str, path: str) -> bool:
@@ -81,6 +96,20 @@ def line_rows(path: str, header: bool) -> int | None:
             last = block[-1:]
     lines += last != b"\n"  # a last line without its newline
     return max(lines - (header and p.suffix != ".jsonl"), 0)
+
+
+def without_rows(path: str | Path, header: bool) -> bool:
+    """Whether a csv/tsv/json/jsonl file holds no row: empty, blank lines, or a header line only. Reads at most
+    its first 64 KB (a longer file holds a row)."""
+    p = Path(path)
+    if p.suffix not in (".csv", ".tsv", ".json", ".jsonl"):
+        return False
+    with open(p, "rb") as fh:
+        start, more = fh.read(1 << 16), fh.read(1)
+    if more:
+        return False
+    lines = sum(1 for line in start.splitlines() if line.strip())
+    return lines - (header and p.suffix in (".csv", ".tsv")) <= 0
 
 
 def fingerprint(path: str) -> str | None:

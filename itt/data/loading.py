@@ -22,7 +22,7 @@ import datasets
 from datasets import Dataset
 
 from itt.data import conll, embedded
-from itt.data.files import LOCAL_SUFFIXES, is_local, local_files
+from itt.data.files import LOCAL_SUFFIXES, is_local, local_files, without_rows
 from itt.errors import DataError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
 
@@ -63,6 +63,11 @@ def _load_local(spec) -> datasets.DatasetDict:
         raise DataError(f"{path}: cannot read {', '.join(sorted({f.suffix for f in files}))}; valid: "
                         f"{', '.join(LOCAL_SUFFIXES)} (one format per folder)")
     fmt = formats.pop()
+    # datasets says "unreadable as json:" (nothing more) or 'Instruction "train" corresponds to no data!' of these
+    empty = next((f for f in files if without_rows(f, header=not spec.columns)), None)
+    if empty is not None:
+        raise DataError(f"{empty}: no rows (an empty file, or a header line only); give one row per line"
+                        + (", after a header line" if fmt in ("csv", "tsv") and not spec.columns else ""))
     if fmt in conll.FORMATS:  # word-per-line files: one row per sentence, list-valued columns
         return conll.read(files, spec.columns)
     builder, kwargs = BUILDERS[fmt]

@@ -77,7 +77,8 @@ def _digest(payload) -> str:
 def _side(cfg: DictConfig, names: tuple[str, ...], eval_only: bool) -> Side:
     group = cfg.task.evals if eval_only else cfg.task.datasets
     nodes = [group[n] for n in names]
-    payload = {"datasets": [identity.dataset_payload(cfg, n, node) for n, node in zip(names, nodes)],
+    payload = {"datasets": [identity.dataset_payload(cfg, n, node, "evals" if eval_only else "datasets")
+                            for n, node in zip(names, nodes)],
                "kinds": [identity.kind_of(cfg, node) for node in nodes], "eval_only": eval_only,
                "split": OmegaConf.to_container(cfg.split, resolve=True), "seed": cfg.seed, "source": cfg.source.name}
     keys = [rows.dataset_info(cfg, n, node)["key"] for n, node in zip(names, nodes)]
@@ -110,6 +111,11 @@ def measure_settings(cfg: DictConfig) -> tuple[list[str], dict, int | None, int]
     size = m.get("sample_size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
         raise ConfigError(f"measure.sample_size={size!r} is not valid; use an int >= 2 (rows per side) or null (every row)")
+    # Checked now, not when the first text is sampled or embedded (a traceback, or an error naming no key)
+    for key, least in (("seed", 0), ("batch_size", 1), ("max_length", 1)):
+        value = m.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"measure.{key}={value!r} is not valid; use an int >= {least}")
     params.setdefault("seed", m.seed)  # proxy_a_distance's folds follow the measure seed unless told otherwise
     return names, params, size, int(m.seed)
 
@@ -132,7 +138,7 @@ def measured(root: str | Path) -> set[str]:
     if not path.is_file():
         return set()
     keys = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():  # stray bytes: that line only
         try:
             keys.add(json.loads(line).get("cache_key"))
         except (json.JSONDecodeError, AttributeError):
@@ -265,6 +271,14 @@ def _append(root: Path, new_rows: list[dict]) -> None:
         return
     root.mkdir(parents=True, exist_ok=True)
     path = root / MEASURES_FILE
+    text = "".join(json.dumps(r) + "\n" for r in new_rows)
     with FileLock(str(path) + ".lock"):
-        with path.open("a", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in new_rows)
+        with path.open("a+b") as fh:
+            # A torn last line (a job killed mid-write, a full disk) must not swallow the first new row: both
+            # would be one unparsable line, skipped by the report and measured again by the next call.
+            size = fh.seek(0, 2)
+            if size:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    text = "\n" + text
+            fh.write(text.encode("utf-8"))  # "a" mode: at the end, wherever the read left the position

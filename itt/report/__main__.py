@@ -11,11 +11,13 @@ Keys (see :mod:`itt.report.config`): ``paths.root=DIR`` ``metric=NAME`` ``out=DI
     python -m itt.report --status sweep=outputs/sweeps/2024-06-01_10-00-00-ab12cd
 
 Exit codes: 0 report (or status) written, possibly with nothing to compare; 1 ledger missing or
-empty, or no W&B runs; 2 bad arguments (one line naming the valid keys).
+empty, or no W&B runs; 2 bad arguments (one line naming the valid keys or values: also a metric no target run
+has, or an output folder that cannot be written; nothing is written then, so the last report stays).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -26,6 +28,7 @@ from itt.ledger import ledger_path
 
 from .config import UsageError, parse_args
 from .ledger_frame import LedgerWarning, load_ledger, records_to_frame
+from .long_table import MetricError
 from .stats import Bootstrap
 from .status import status_lines
 from .tables import render_markdown
@@ -66,6 +69,23 @@ def _load(cfg) -> tuple[pd.DataFrame, str] | int:
     return df, str(path)
 
 
+def _unwritable(out: Path) -> str | None:
+    """Why the report folder ``out`` cannot be written (None: it can), from making it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _os_problem(out, exc)
+    if not os.access(out, os.W_OK | os.X_OK):
+        return f"cannot write the report to {out}: permission denied; give another folder with out=DIR"
+    return None
+
+
+def _os_problem(out: Path, exc: OSError) -> str:
+    blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    why = f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror or str(exc)
+    return f"cannot write the report to {out}: {why}; give another folder with out=DIR"
+
+
 def _status(cfg) -> int:
     path = ledger_path(cfg.paths.root)
     df = load_ledger(path) if path.is_file() else records_to_frame([])
@@ -99,11 +119,23 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(loaded, int):
             return loaded
         df, source = loaded
-        bootstrap = Bootstrap(cfg.bootstrap.resamples, cfg.bootstrap.seed)
-        report = build_report(df, cfg.metric, source=source, root=cfg.paths.root,
-                              bootstrap=bootstrap)
         out = Path(cfg.out) if cfg.out else Path(cfg.paths.root) / "report"
-        written = write_outputs(report, out)
+        problem = _unwritable(out)
+        if problem:  # said before the tables are computed (the bootstrap can take minutes)
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        bootstrap = Bootstrap(cfg.bootstrap.resamples, cfg.bootstrap.seed)
+        try:
+            report = build_report(df, cfg.metric, source=source, root=cfg.paths.root,
+                                  bootstrap=bootstrap)
+        except MetricError as exc:  # before anything is written: the last good report stays
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            written = write_outputs(report, out)
+        except OSError as exc:  # a full disk, or a folder where a report file goes
+            print(f"error: {_os_problem(out, exc)}", file=sys.stderr)
+            return 2
 
     print(f"source: {source}")
     for line in report.group_lines + report.notes():

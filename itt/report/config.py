@@ -102,4 +102,21 @@ def parse_args(argv: list[str]) -> ReportConfig:
         key = getattr(exc, "full_key", None) or "?"
         message = str(exc).strip().splitlines()[0]
         raise UsageError(f"{key}: {message}") from None
-    return OmegaConf.to_object(cfg)
+    cfg = OmegaConf.to_object(cfg)
+    check_values(cfg)
+    return cfg
+
+
+def check_values(cfg: ReportConfig) -> None:
+    """Values their types let through but the report cannot use: said now, before the ledger is read
+    (a negative resample count or seed otherwise fails deep inside numpy, after the tables are computed)."""
+    from .long_table import MetricError, metric_choice  # noqa: PLC0415 (pandas: only once the words parse)
+
+    try:
+        metric_choice(cfg.metric)
+    except MetricError as exc:
+        raise UsageError(str(exc)) from None
+    for key, note in (("resamples", " (0: t-intervals over seeds only)"), ("seed", "")):
+        value = getattr(cfg.bootstrap, key)
+        if value < 0:
+            raise UsageError(f"bootstrap.{key}={value}: must be >= 0{note}")

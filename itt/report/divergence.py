@@ -53,7 +53,7 @@ def load_measures(root: str | Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     rows = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:  # stray bytes spoil their line only (skipped)
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

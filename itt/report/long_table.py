@@ -154,14 +154,35 @@ def long_table(df: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
+class MetricError(ValueError):
+    """A ``metric=`` the report cannot select: a split prefix other than val/test, or a metric no target run
+    was scored on. The message is the one line to print."""
+
+
 def metric_choice(metric: str | None) -> tuple[str, str] | None:
     """``"acc"`` -> ``("test", "acc")``; ``"val/acc"`` -> ``("val", "acc")``; None -> None."""
     if not metric:
         return None
     split, _, name = metric.rpartition("/")
-    if split and split not in SPLITS:
-        raise ValueError(f"metric={metric!r}: the split prefix must be one of {', '.join(SPLITS)}")
+    if (split and split not in SPLITS) or not name:
+        raise MetricError(f"metric={metric}: give a metric name, optionally after a split prefix ({', '.join(SPLITS)}): "
+                          f"acc = test/acc, or val/acc")
     return (split or "test"), name
+
+
+def metric_names(lines: pd.DataFrame) -> list[str]:
+    """The metrics ``lines`` hold, as ``metric=`` spells them: ``acc`` (= test/acc), ``val/acc``."""
+    found = lines.loc[lines["value"].notna(), ["eval_split", "metric"]].drop_duplicates()
+    return sorted(m if s == "test" else f"{s}/{m}" for s, m in found.itertuples(index=False))
+
+
+def _check_metric(lines: pd.DataFrame, metric: str, keep: pd.Series) -> None:
+    """A metric no target run has is a typo, not a finding: refused before any report is (over)written. One
+    that only some runs lack (f1_macro next to a regression task) is said by ``_warn_missing``."""
+    if lines.empty or (keep & lines["value"].notna()).any():
+        return
+    raise MetricError(f"metric={metric}: no target run has {'/'.join(metric_choice(metric))}; "
+                      f"valid: {', '.join(metric_names(lines))}")
 
 
 def select(long: pd.DataFrame, metric: str | None = None,
@@ -170,7 +191,8 @@ def select(long: pd.DataFrame, metric: str | None = None,
     (a run without one borrows its task's most common one); ``"acc"`` = ``test/acc``;
     ``"val/acc"`` as given. ``metric`` becomes the full name (``test/acc``). Runs whose own set
     lacks the metric, or whose ``itt`` flag is unknown, are dropped with a warning; ``runs`` (the
-    latest-ok ledger rows) lets that warning count runs that logged no metric at all."""
+    latest-ok ledger rows) lets that warning count runs that logged no metric at all. A ``metric`` no
+    target run has raises :class:`MetricError` naming the ones they have."""
     lines = long[long["stage"] == "target"].copy()
     choice = metric_choice(metric)
     if choice is None:
@@ -181,6 +203,7 @@ def select(long: pd.DataFrame, metric: str | None = None,
         keep = (lines["eval_split"] == "test") & (lines["metric"] == wanted)
     else:
         keep = (lines["eval_split"] == choice[0]) & (lines["metric"] == choice[1])
+        _check_metric(lines, metric, keep)
     chosen = lines[keep & lines["value"].notna()]
     _warn_missing(lines if runs is None else runs[runs["stage"] == "target"], chosen, metric)
     no_itt = chosen["itt"].isna()

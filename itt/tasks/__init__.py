@@ -28,9 +28,9 @@ for _cls in (SequenceClassification, SequenceRegression, TokenClassification, Ex
     register(_cls)
 
 
-def kind_class(kind: str) -> type[Task]:
+def kind_class(kind: str, key: str = "task.kind") -> type[Task]:
     """A registered kind by name, or a ``Task`` subclass by dotted import path (``mypkg.kinds.MultiLabel``):
-    kinds can live in the user's own code without editing this package."""
+    kinds can live in the user's own code without editing this package. ``key``: where the kind was given."""
     if kind in KINDS:
         return KINDS[kind]
     if "." in kind:
@@ -39,11 +39,11 @@ def kind_class(kind: str) -> type[Task]:
         try:
             cls = get_class(kind)
         except Exception as exc:  # noqa: BLE001 (any import failure is the same mistake for the user)
-            raise ConfigError(f"task.kind={kind!r} cannot be imported ({type(exc).__name__}); valid: "
+            raise ConfigError(f"{key}={kind!r} cannot be imported ({type(exc).__name__}); valid: "
                               f"{', '.join(KINDS)}, or the dotted path of a Task subclass") from exc
         if isinstance(cls, type) and issubclass(cls, Task):
             return cls
-    raise ConfigError(f"task.kind={kind!r} is not a task kind; valid: {', '.join(KINDS)}, "
+    raise ConfigError(f"{key}={kind!r} is not a task kind; valid: {', '.join(KINDS)}, "
                       f"or the dotted path of a Task subclass")
 
 
