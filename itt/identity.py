@@ -25,7 +25,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from itt import hardware
-from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in, no_data_files
+from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
 from itt.schema import plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
@@ -181,7 +181,7 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     if spec.get("label_map") is not None:  # {0: neg} from the command line and {"0": neg} from a config: one run
         spec["label_map"] = plain_label_map(spec["label_map"])
     local = is_local(spec["path"])
-    problem = no_data_files(spec["path"], f"task.{group}.{name}.path") if local else None
+    problem = local_data_problem(spec["path"], f"task.{group}.{name}.path", header=not spec.get("columns")) if local else None
     if problem:  # here, where its content is first read: before a parent run trains or any data loads
         raise DataError(problem)
     stand_in = is_stand_in(cfg.source.name, spec["path"])

@@ -94,4 +94,4 @@ def test_offline_a_mistyped_local_file_and_a_task_list_are_checked(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert re.fullmatch(r"offline: .*; \d+ hub dataset\(s\) not checked; local files below", lines[0]), lines
     assert lines[1:] == ["FAIL task.datasets.domain: data/missing.csv: no such file or folder (task.datasets.*.path); "
-                         "give a csv/tsv/jsonl/json/parquet/conll/conllu file or a folder of them"] * 2, lines  # one per task
+                         "give a csv/tsv/json/jsonl/parquet/conll/conllu file or a folder of them"] * 2, lines  # one per task

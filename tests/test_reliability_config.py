@@ -188,6 +188,21 @@ def test_a_misspelt_dataset_kind_is_named_where_it_was_given_before_a_parent_tra
     assert not list(root.glob("runs/*")) and not (root / "cache").exists()  # no parent trained, no data read
 
 
+@pytest.mark.parametrize("content", ["", "body,label\n\n"])
+def test_an_empty_eval_file_fails_at_the_run_id_before_a_parent_trains(run_itt, tmp_path, content):
+    """An empty or header-only eval file was found when its data loaded: after the intermediate had trained."""
+    data = tmp_path / "reviews_de.csv"
+    data.write_text(content)
+    root = tmp_path / "root"
+    result = run_itt("+stage=target", f"+task.evals={{de:{{path:{data},lang:de,text_fields:[body]}}}}", *OFFLINE,
+                     root=root, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = error_lines(result.stderr)
+    assert lines == [f"error: {data}: no rows (an empty file, or a header line only); give one row per line, "
+                     f"after a header line"], result.stderr[-3000:]
+    assert not list(root.glob("runs/*")) and not (root / "cache").exists()  # no parent trained, no data read
+
+
 BUGS = {
     # A TypeError in itt's own code while Hydra resolves the run directory (${itt.run_id:}).
     "bug in a resolver": "import itt.hardware as h; h.cpu_has_bf16 = None",

@@ -97,7 +97,7 @@ def test_missing_and_unreadable_files(tmp_path):
     folder = tmp_path / "sheets"
     folder.mkdir()
     (folder / "data.xlsx").write_text("x")
-    with pytest.raises(DataError, match=r"sheets: no csv/tsv/jsonl/json/parquet/conll/conllu files in this folder"):
+    with pytest.raises(DataError, match=r"sheets: no csv/tsv/json/jsonl/parquet/conll/conllu files in this folder"):
         _load(folder, text_fields=["content"], labels=CLASSES)
     (folder / "train.csv").write_text("content,label\ngreat,positive\n")
     (folder / "test.jsonl").write_text('{"content": "bad", "label": "negative"}\n')

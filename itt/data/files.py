@@ -23,15 +23,23 @@ def is_local(path: str) -> bool:
     return p.exists() or str(path).startswith(("./", "../", "/", "~")) or p.suffix.lower() in LOCAL_SUFFIXES
 
 
-def no_data_files(path: str, key: str) -> str | None:
-    """Why a local ``path`` (the value of ``key``) names no data file, in one line; None when it names some."""
+def local_data_problem(path: str, key: str, header: bool = True) -> str | None:
+    """Why a local ``path`` (the value of ``key``) gives no rows, in one line: it names no file, a folder of no
+    data files, or a data file without a row (``header``: csv/tsv files start with a header line). None when
+    every file has rows (whether they parse is the loader's to say). Cheap enough for every run id: a missing
+    or empty file fails there, before a parent run trains, not when its data loads."""
     p = Path(path).expanduser()
-    if local_files(path):
-        return None
+    files = local_files(path)
     formats = "/".join(s.lstrip(".") for s in LOCAL_SUFFIXES)
-    if p.is_dir():
-        return f"{p}: no {formats} files in this folder ({key})"
-    return f"{p}: no such file or folder ({key}); give a {formats} file or a folder of them"
+    if not files:
+        if p.is_dir():
+            return f"{p}: no {formats} files in this folder ({key})"
+        return f"{p}: no such file or folder ({key}); give a {formats} file or a folder of them"
+    empty = next((f for f in files if without_rows(f, header)), None)
+    if empty is not None:
+        after = ", after a header line" if header and empty.suffix in (".csv", ".tsv") else ""
+        return f"{empty}: no rows (an empty file, or a header line only); give one row per line{after}"
+    return None
 
 
 def is_stand_in(source: str, path: str) -> bool:

@@ -22,7 +22,7 @@ import datasets
 from datasets import Dataset
 
 from itt.data import conll, embedded
-from itt.data.files import LOCAL_SUFFIXES, is_local, local_files, without_rows
+from itt.data.files import LOCAL_SUFFIXES, is_local, local_data_problem, local_files
 from itt.errors import DataError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
 
@@ -54,20 +54,16 @@ def load_raw(spec, source: str, hub_timeout_s: float = 5.0, where: str | None = 
 def _load_local(spec) -> datasets.DatasetDict:
     path = Path(spec.path).expanduser()
     files = local_files(spec.path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder (task.datasets.*.path); give a {_FORMATS} file or a folder of them")
-    if not files:
-        raise DataError(f"{path}: no {_FORMATS} files in this folder")
+    # also here, for specs that never had a run id (itt.data check); datasets would say "unreadable as json:"
+    # (nothing more) or 'Instruction "train" corresponds to no data!' of an empty file
+    problem = local_data_problem(spec.path, "task.datasets.*.path", header=not spec.columns)
+    if problem:
+        raise DataError(problem)
     formats = {FORMAT_OF.get(f.suffix) for f in files}
     if len(formats) != 1 or None in formats:
         raise DataError(f"{path}: cannot read {', '.join(sorted({f.suffix for f in files}))}; valid: "
                         f"{', '.join(LOCAL_SUFFIXES)} (one format per folder)")
     fmt = formats.pop()
-    # datasets says "unreadable as json:" (nothing more) or 'Instruction "train" corresponds to no data!' of these
-    empty = next((f for f in files if without_rows(f, header=not spec.columns)), None)
-    if empty is not None:
-        raise DataError(f"{empty}: no rows (an empty file, or a header line only); give one row per line"
-                        + (", after a header line" if fmt in ("csv", "tsv") and not spec.columns else ""))
     if fmt in conll.FORMATS:  # word-per-line files: one row per sentence, list-valued columns
         return conll.read(files, spec.columns)
     builder, kwargs = BUILDERS[fmt]
@@ -88,7 +84,6 @@ def _load_local(spec) -> datasets.DatasetDict:
 
 FORMAT_OF = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet",
              ".conll": "conll", ".conllu": "conllu"}
-_FORMATS = "csv/tsv/jsonl/json/parquet/conll/conllu"
 BUILDERS = {"csv": ("csv", {}), "tsv": ("csv", {"sep": "\t"}), "json": ("json", {}), "parquet": ("parquet", {})}
 
 
