@@ -65,10 +65,25 @@ def describe(exc: BaseException) -> str:
     if found is not None:
         return one_line(str(found))
     try:
-        text = _describe_config_error(exc)
+        text = _missing_value(exc) or _describe_config_error(exc)
     except Exception:  # noqa: BLE001 (the reporter must never fail; fall back to the library's text)
         text = None
     return one_line(text if text is not None else _first_line(exc))
+
+
+def _missing_value(exc: BaseException) -> str | None:
+    """A required key left without a value (``'+task.evals={de:{lang:de}}'``: no path), which OmegaConf says as
+    "MissingMandatoryValue raised while resolving interpolation: Missing mandatory value: task.evals.de.path"."""
+    from omegaconf.errors import MissingMandatoryValue  # noqa: PLC0415
+
+    found = next((e for e in chain(exc) if isinstance(e, MissingMandatoryValue) and getattr(e, "full_key", None)), None)
+    if found is None:
+        return None
+    key = str(found.full_key)
+    if re.fullmatch(r"task\.(?:datasets|evals)\.[^.]+\.path", key):
+        return (f"{key} has no value: give a hub dataset id (owner/name) or a local "
+                f"csv/tsv/json/jsonl/parquet/conll/conllu file or folder")
+    return f"{key} has no value: set it with {key}=<value>"
 
 
 def _spec_key_by_key(exc: BaseException, cause: BaseException) -> str | None:

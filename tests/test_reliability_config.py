@@ -57,6 +57,14 @@ CASES = {
     "a key of an empty section without +": (
         ["+stage=target", "task.options.foo=1"],
         "error: task.options.foo is not a config key: task.options has none yet; add one with +task.options.foo=<value>"),
+    # "MissingMandatoryValue raised while resolving interpolation: Missing mandatory value: task.evals.de.path"
+    "an eval set without a path": (
+        ["+stage=target", "+task.evals={de:{lang:de}}"],
+        "error: task.evals.de.path has no value: give a hub dataset id (owner/name) or a local "
+        "csv/tsv/json/jsonl/parquet/conll/conllu file or folder"),
+    "a required model key left empty": (
+        ["+stage=target", "model.name=???"],
+        "error: model.name has no value: set it with model.name=<value>"),
     "a local training file that does not exist": (
         ["+stage=target", "stage.itt=false", "task.datasets.domain.path=./reviews.tsv"],
         "error: reviews.tsv: no such file or folder (task.datasets.domain.path)"),
