@@ -155,3 +155,13 @@ def test_a_root_that_is_a_file_is_an_argument_error(tmp_path, capsys):
         parse_args(["--root", str(blocker)])
     assert info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: --root {blocker}: a file, not a folder")
+
+
+def test_a_precision_both_contenders_cannot_run_is_an_argument_error(capsys):
+    """``--precision foo`` failed only after ~11 s of setup (the model and data loaded first)."""
+    from itt.bench.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as info:
+        parse_args(["--precision", "bf16"])
+    assert info.value.code == 2
+    assert "argument --precision: invalid choice: 'bf16'" in capsys.readouterr().err

@@ -41,7 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3, help="rounds, each with its own seed (seed, seed+1, ...: data split, "
                    "initialisation, batch order); each figure is the median over them (default 3)")
-    p.add_argument("--precision", default="auto", help="auto (what itt picks for this hardware), bf16-mixed, 16-mixed, 32-true")
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16-mixed", "16-mixed", "32-true"),
+                   help="auto (what itt picks for this hardware), or what both contenders can run: bf16/fp16 autocast, fp32")
     p.add_argument("--contenders", default=",".join(CONTENDERS), help=f"comma-separated subset of {','.join(CONTENDERS)}; "
                    "itt runs with the batching of each HF configuration listed (random / length grouping)")
     p.add_argument("--itt-overrides", nargs="*", default=[], metavar="KEY=VALUE",
