@@ -90,7 +90,8 @@ def _spec_key_by_key(exc: BaseException, cause: BaseException) -> str | None:
     """``+task.evals.de.path=x.csv``: OmegaConf cannot build a typed dataset spec key by key, and said only "de=None:
     Invalid type assigned: dict is not a subclass of DatasetSpec"; the way that composes is one entry."""
     found = re.match(r"Error merging override (\+*)(task\.(?:evals|datasets))\.([^.=]+)\.([^=]+)=(.*)", str(exc))
-    if "DatasetSpec" not in str(cause) or found is None:
+    # only that message: OmegaConf names DatasetSpec (reference_type=...) in every error of an existing spec's key too
+    if "is not a subclass of DatasetSpec" not in str(cause) or found is None:
         return None
     _, group, name, key, value = found.groups()
     return (f"{group}.{name}.{key}={value}: a new dataset spec is added as one entry, not key by key: "

@@ -53,6 +53,10 @@ CASES = {
         ["+stage=target", "+task.evals.de.path=./reviews_de.csv", "+task.evals.de.lang=de"],
         "error: task.evals.de.path=./reviews_de.csv: a new dataset spec is added as one entry, not key by key: "
         "'+task.evals={de:{path:./reviews_de.csv,lang:...}}'"),
+    # a bad value of an existing spec's key keeps its own message (not the key-by-key advice above)
+    "a bad value of an existing dataset's key": (
+        ["+stage=target", "task.datasets.intermediate.embedded_rows=abc"],
+        "error: task.datasets.intermediate.embedded_rows=abc: Value 'abc' of type 'str' could not be converted to Integer"),
     # an empty open section listed no keys: "task.options.foo is not a config key; keys of task.options:"
     "a key of an empty section without +": (
         ["+stage=target", "task.options.foo=1"],
