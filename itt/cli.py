@@ -19,7 +19,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from itt.errors import ConfigError, ITTError, chain, describe, ours
+from itt.errors import ConfigError, ITTError, chain, describe, ours, why_no_folder
 from itt.progress import in_sweep
 
 _ITT_DIR = str(Path(__file__).resolve().parent)
@@ -84,9 +84,8 @@ def _output_folder_error(exc: BaseException) -> ConfigError | None:
     if not isinstance(exc, OSError) or exc.errno not in _UNWRITABLE or not exc.filename or _raised_in_itt(exc):
         return None
     path = Path(os.fsdecode(exc.filename))
-    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    why = f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror
-    return ConfigError(f"cannot make the output folder {path}: {why}; set paths.root to a folder you can write to")
+    return ConfigError(f"cannot make the output folder {path}: {why_no_folder(path, exc)}; "
+                       f"set paths.root to a folder you can write to")
 
 
 def _raised_in_itt(exc: BaseException) -> bool:

@@ -34,6 +34,16 @@ class TrainingFailed(ITTError):
     exit_code = 1
 
 
+def why_no_folder(path, exc: OSError) -> str:
+    """Why a folder could not be made at ``path``: the file in the way (``paths.root`` or ``out=`` under a
+    file, a NotADirectoryError or FileExistsError), else the system's reason (permission, read-only, full)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    path = Path(path)
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    return f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror or str(exc)
+
+
 def one_line(message: str) -> str:
     """Collapse a (possibly multi-line) library message into one readable line."""
     text = re.sub(r"\s*\n\s*", "; ", str(message).strip())
@@ -76,13 +86,14 @@ def _missing_value(exc: BaseException) -> str | None:
     "MissingMandatoryValue raised while resolving interpolation: Missing mandatory value: task.evals.de.path"."""
     from omegaconf.errors import MissingMandatoryValue  # noqa: PLC0415
 
+    from itt.data.files import LOCAL_FORMATS  # noqa: PLC0415 (this module imports nothing of itt's at load)
+
     found = next((e for e in chain(exc) if isinstance(e, MissingMandatoryValue) and getattr(e, "full_key", None)), None)
     if found is None:
         return None
     key = str(found.full_key)
     if re.fullmatch(r"task\.(?:datasets|evals)\.[^.]+\.path", key):
-        return (f"{key} has no value: give a hub dataset id (owner/name) or a local "
-                f"csv/tsv/json/jsonl/parquet/conll/conllu file or folder")
+        return f"{key} has no value: give a hub dataset id (owner/name) or a local {LOCAL_FORMATS} file or folder"
     return f"{key} has no value: set it with {key}=<value>"
 
 

@@ -105,22 +105,29 @@ def append(root: str | os.PathLike, row: dict) -> dict:
     if row.get("status") not in STATUSES:
         raise ValueError(f"ledger status must be one of {STATUSES}, got {row.get('status')!r}")
     row = _json_safe({"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **row})
-    line = (json.dumps(row, sort_keys=False, allow_nan=False) + "\n").encode()
-    path = ledger_path(root)
+    append_lines(ledger_path(root), [json.dumps(row, sort_keys=False, allow_nan=False)])
+    return row
+
+
+def append_lines(path: str | os.PathLike, lines: list[str]) -> None:
+    """Append JSON lines to ``path`` (made with its folder if missing) under an exclusive lock, synced to disk:
+    concurrent jobs never interleave, and a torn last line (a job killed mid-write, a full disk, NFS) does not
+    swallow the first new line (both would be one unreadable line, skipped)."""
+    data = "".join(line + "\n" for line in lines).encode()
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line  # a torn last line (full disk, NFS) must not swallow this row too
-        view = memoryview(line)
+            data = b"\n" + data
+        view = memoryview(data)
         while view:  # a regular file takes it in one write; loop only for pathological short writes
             view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)  # closing releases the lock
-    return row
 
 
 def read_file(path: str | os.PathLike,

@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from itt import ledger  # its reader skips a killed run's torn line, with a warning
+
 SETTINGS = {
     # standard fine-tuning: torch's dropout, uniformly random batches; the reference every other pairs with
     "torch_random": ["data.length_grouping=false", "model.fast_dropout=false"],
@@ -103,17 +105,9 @@ def setting_root(root: Path, data: Path, epochs: int, setting: str) -> Path:
 def finished(root: Path) -> dict[int, dict]:
     """seed -> the ledger's latest ok row under ``root`` (cached rows repeat an ok row)."""
     rows = {}
-    ledger = root / "results.jsonl"
-    if ledger.exists():
-        for lineno, line in enumerate(ledger.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a killed run's torn line, a blank line: as itt.ledger reads it, skipped
-                if line.strip():
-                    print(f"warning: {ledger}:{lineno}: unreadable ledger line skipped", file=sys.stderr)
-                continue
-            if isinstance(row, dict) and row.get("status") == "ok" and row.get("stage") == "target":
-                rows[row["seed"]] = row
+    for _, row in ledger.read_file(ledger.ledger_path(root), on_skip=lambda m: print(f"warning: {m}", file=sys.stderr)):
+        if row.get("status") == "ok" and row.get("stage") == "target":
+            rows[row["seed"]] = row
     return rows
 
 

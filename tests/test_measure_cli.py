@@ -88,13 +88,14 @@ def test_bad_measure_settings_fail_in_one_line(override, message):
 def test_rows_appended_after_a_torn_line_stay_whole_and_stray_bytes_are_skipped(tmp_path):
     """A killed job's torn last line swallowed the next call's first row (both one unparsable line: the report
     skipped it, the next call measured it again); undecodable bytes were a UnicodeDecodeError traceback."""
+    from itt import ledger
     from itt.report.divergence import load_measures
 
     path = tmp_path / pairs.MEASURES_FILE
     path.write_bytes(b'{"a_key": "a", "b_key": "b", "measure": "mmd", "value": 0.1, "cache_key": "k0"}\n\xff\xfe\n{"a_key": "to')
     new = [{"a_key": "a", "b_key": "b", "measure": m, "value": 0.2, "cache_key": f"k{i}"}
            for i, m in enumerate(("unigram_js", "vocab_overlap"), 1)]
-    pairs._append(tmp_path, new)
+    ledger.append_lines(path, [json.dumps(r) for r in new])  # how itt.measure writes its rows
     assert pairs.measured(tmp_path) == {"k0", "k1", "k2"}
     with pytest.warns(UserWarning, match="skipping measure line"):
         assert sorted(load_measures(tmp_path)["measure"]) == ["mmd", "unigram_js", "vocab_overlap"]

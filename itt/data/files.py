@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".conll", ".conllu")
+LOCAL_FORMATS = "/".join(s.lstrip(".") for s in LOCAL_SUFFIXES)  # as error messages name them
 
 
 def is_local(path: str) -> bool:
@@ -30,11 +31,10 @@ def local_data_problem(path: str, key: str, header: bool = True) -> str | None:
     or empty file fails there, before a parent run trains, not when its data loads."""
     p = Path(path).expanduser()
     files = local_files(path)
-    formats = "/".join(s.lstrip(".") for s in LOCAL_SUFFIXES)
     if not files:
         if p.is_dir():
-            return f"{p}: no {formats} files in this folder ({key})"
-        return f"{p}: no such file or folder ({key}); give a {formats} file or a folder of them"
+            return f"{p}: no {LOCAL_FORMATS} files in this folder ({key})"
+        return f"{p}: no such file or folder ({key}); give a {LOCAL_FORMATS} file or a folder of them"
     empty = next((f for f in files if without_rows(f, header)), None)
     if empty is not None:
         after = ", after a header line" if header and empty.suffix in (".csv", ".tsv") else ""

@@ -38,10 +38,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
-from itt import identity, rows
+from itt import identity, ledger, rows
 from itt.errors import ConfigError
 from itt.measures.registry import DIRECTION, MEASURES, measure_pair, parameters
 from itt.measures.text_sample import TextSample, sample
@@ -262,23 +261,6 @@ def run(cfg: DictConfig) -> list[dict]:
             written.append(out)
             done.add(out["cache_key"])
         log.info("measured: %s -> %s (%s)", a.label(), b.label(), ", ".join(todo))
-    _append(root, written)
+    if written:  # as the ledger is written: locked, and a torn last line does not swallow a new row
+        ledger.append_lines(root / MEASURES_FILE, [json.dumps(r) for r in written])
     return written
-
-
-def _append(root: Path, new_rows: list[dict]) -> None:
-    if not new_rows:
-        return
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / MEASURES_FILE
-    text = "".join(json.dumps(r) + "\n" for r in new_rows)
-    with FileLock(str(path) + ".lock"):
-        with path.open("a+b") as fh:
-            # A torn last line (a job killed mid-write, a full disk) must not swallow the first new row: both
-            # would be one unparsable line, skipped by the report and measured again by the next call.
-            size = fh.seek(0, 2)
-            if size:
-                fh.seek(size - 1)
-                if fh.read(1) != b"\n":
-                    text = "\n" + text
-            fh.write(text.encode("utf-8"))  # "a" mode: at the end, wherever the read left the position

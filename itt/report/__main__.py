@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from itt.errors import why_no_folder
 from itt.ledger import ledger_path
 
 from .config import UsageError, parse_args
@@ -81,9 +82,7 @@ def _unwritable(out: Path) -> str | None:
 
 
 def _os_problem(out: Path, exc: OSError) -> str:
-    blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
-    why = f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror or str(exc)
-    return f"cannot write the report to {out}: {why}; give another folder with out=DIR"
+    return f"cannot write the report to {out}: {why_no_folder(out, exc)}; give another folder with out=DIR"
 
 
 def _status(cfg) -> int:
