@@ -80,7 +80,8 @@ def _remove_if_nothing_earned(run_dir: Path) -> None:
         entries = list(run_dir.iterdir())
     except FileNotFoundError:
         return
-    if all(e.name in _SCAFFOLD or e.name == overlap.FILE or (e.is_file() and e.suffix == ".log") for e in entries):
+    if all(e.name in _SCAFFOLD or e.name in (overlap.FILE, overlap.VERSIONS) or (e.is_file() and e.suffix == ".log")
+           for e in entries):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -257,10 +258,10 @@ def _note_size_rule(parent: dict, sizes: dict, run_id: str) -> None:
 def _record_overlap(row: dict, built: Built, run_dir: Path, cfg) -> None:
     """Writes the run's training-item fingerprint (what its descendants check against) and records how
     many of its evaluation items its ancestors trained on (``itt.data.overlap``); one warning line if any."""
-    ancestors = [(step["run_id"], run_dir_of(cfg, step["run_id"])) for step in row["chain"]]
+    ancestors = [(step["run_id"], run_dir_of(cfg, step["run_id"]), step["kinds"]) for step in row["chain"]]
     started = time.perf_counter()
     own, row["overlap"] = overlap.measure(built.train, built.evals, ancestors)
-    overlap.write(run_dir, own)
+    overlap.write(run_dir, own, overlap.item_versions(built.train))
     log.debug("item overlap of %s checked in %.2fs", row["run_id"], time.perf_counter() - started)
     if ancestors:
         overlap.warn(row["run_id"], row["overlap"], row["data_sizes"])

@@ -45,10 +45,10 @@ def spec_overrides(role: str, path: Path) -> list[str]:
             f"task.datasets.{role}.splits={{train: train, validation: null, test: null}}"]
 
 
-def make(root: Path, *overrides: str):
+def make(root: Path, *overrides: str, task: str = "sentiment"):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose("train", overrides=["source=embedded", "logger=csv", "trainer.max_epochs=1", "model=bert",
-                                           "task=sentiment", "+stage=target", "stage.target=domain",
+                                           f"task={task}", "+stage=target", "stage.target=domain",
                                            f"paths.root={root}", *overrides])
 
 
@@ -193,3 +193,175 @@ def test_the_overlap_footnote_gives_the_test_sizes_the_runs_had():
     note = overlap_note(sec)
     assert "me5_small pawsx_de: 5 of 294–309 items per run" in note and "xnli_en" not in note
     assert "me5_small a>b: 2 of 300 items per run" in note
+
+
+# -- multiple choice: an item is its premise, question and right choice ------------------------------------------
+
+def choice_rows(n: int, seed: int) -> list[dict]:
+    """Questions with three distinct answers, the right one at a random place."""
+    rng = random.Random(seed)
+    answers = sentences(3 * n, seed + 100)
+    rng.shuffle(answers)
+    return [{"premise": premise, "question": f"why {i % 7}?", "choices": answers[3 * i:3 * i + 3], "label": rng.randrange(3)}
+            for i, premise in enumerate(sentences(n, seed))]
+
+
+def write_choice_csv(path: Path, rows: list[dict]) -> Path:
+    width = len(rows[0]["choices"])
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["premise", "question", *(f"choice{i}" for i in range(width)), "label"])
+        writer.writerows([r["premise"], r["question"], *r["choices"], r["label"]] for r in rows)
+    return path
+
+
+def choice_overrides(role: str, path: Path, width: int) -> list[str]:
+    return [f"task.datasets.{role}.path={path}", f"task.datasets.{role}.subset=null", f"task.datasets.{role}.revision=null",
+            f"task.datasets.{role}.text_fields=[premise,question,{','.join(f'choice{i}' for i in range(width))}]",
+            f"task.datasets.{role}.label_field=label", f"task.datasets.{role}.label_map=null",
+            f"task.datasets.{role}.max_rows=null", f"task.datasets.{role}.splits={{train: train, validation: null, test: null}}"]
+
+
+def right(row: dict) -> str:
+    return row["choices"][row["label"]]
+
+
+def reworded(inter: list[dict], seed: int) -> dict[str, list[dict]]:
+    """Two-choice rows made from three-choice intermediate rows, by how they differ from them: (a) another wrong
+    choice, (b) two of its choices in the other order (the label follows the right one), (c) its choices but one
+    wrong one, in their order; and (d) the same premise and question with another right answer."""
+    rng = random.Random(seed)
+    fresh = iter(sentences(400, seed + 200))
+    out = {"other_wrong": [], "swapped": [], "fewer": [], "other_answer": []}
+    for i, row in enumerate(inter):
+        wrong = [c for j, c in enumerate(row["choices"]) if j != row["label"]]
+        base = {"premise": row["premise"], "question": row["question"]}
+        case = list(out)[i % 4]
+        if case == "other_wrong":
+            choices = [right(row), next(fresh)][::rng.choice((1, -1))]
+        elif case == "swapped":
+            choices = [wrong[0], right(row)] if row["label"] == 0 else [right(row), wrong[0]]
+        elif case == "fewer":
+            choices = [c for c in row["choices"] if c != wrong[-1]]
+        else:  # the intermediate's right answer is now the wrong one
+            answer = next(fresh)
+            choices = [answer, right(row)][::rng.choice((1, -1))]
+            out[case].append({**base, "choices": choices, "label": choices.index(answer)})
+            continue
+        out[case].append({**base, "choices": choices, "label": choices.index(right(row))})
+    return out
+
+
+def test_a_multiple_choice_item_is_its_premise_question_and_right_choice():
+    from datasets import Dataset
+
+    from itt.tasks import get_task
+
+    task = get_task("multiple_choice")
+    inter = choice_rows(8, 0)
+    made = reworded(inter, 1)
+
+    def keys(rows):
+        return overlap.item_keys(task, Dataset.from_list(rows))
+
+    originals = {r["premise"]: k for r, k in zip(inter, keys(inter))}
+    for case in ("other_wrong", "swapped", "fewer"):
+        assert [originals[r["premise"]] for r in made[case]] == list(keys(made[case])), case
+    assert not set(keys(made["other_answer"])) & set(originals.values())
+    spaced = [{**r, "premise": "  " + r["premise"].replace(" ", "\t", 1)} for r in made["fewer"]]
+    assert list(keys(spaced)) == list(keys(made["fewer"]))  # whitespace aside, as for every kind
+    # The divergence measures still read every choice and no label.
+    assert all(c in task.row_text(inter[0]) for c in inter[0]["choices"])
+
+
+@pytest.mark.slow
+def test_an_itt_target_repeating_its_intermediates_questions_with_other_choices_says_how_many(tmp_path, caplog):
+    inter = choice_rows(300, 0)
+    made = reworded(inter[:160], 1)
+    own = [r for r in choice_rows(100, 5) if r["premise"] not in {i["premise"] for i in inter}]
+    target = [{**r, "choices": r["choices"][:2], "label": min(r["label"], 1)} for r in own] + [r for rs in made.values() for r in rs]
+    random.Random(3).shuffle(target)
+    over = [*choice_overrides("intermediate", write_choice_csv(tmp_path / "inter.csv", inter), 3),
+            *choice_overrides("domain", write_choice_csv(tmp_path / "target.csv", target), 2)]
+    caplog.set_level(logging.WARNING)
+    row = pipeline.run(make(tmp_path, *over, task="copa"))
+
+    cfg = make(tmp_path, *over, task="copa")
+    protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, 128, Path(cfg.paths.cache))
+    split = {role: split_rows(dataset_spec(cfg.task.datasets[role], cfg), task_of(cfg, cfg.task.datasets[role]), protocol)[0]
+             for role in ("intermediate", "domain")}
+    trained = {r["premise"]: r for r in split["intermediate"]["train"].to_list()}
+    case_of = {r["premise"]: case for case, rs in made.items() for r in rs}
+    tested = [r for r in split["domain"]["test"].to_list() if r["premise"] in trained]
+    by_case = {case: sum(case_of[r["premise"]] == case for r in tested) for case in made}
+    assert all(by_case.values()), by_case  # every kind of rewording has test rows whose question the intermediate trained on
+    expected = sum(by_case[case] for case in ("other_wrong", "swapped", "fewer"))
+    assert row["overlap"]["checked"] and row["overlap"]["test"] == expected
+    warnings = [r.getMessage() for r in caplog.records if r.name == overlap.log.name]
+    assert len(warnings) == 1 and f"{expected} of {row['n_test']} test" in warnings[0], warnings
+    parent = tmp_path / "runs" / row["parent_run_id"]
+    assert overlap.read_versions(parent) == {"multiple_choice": 2}
+
+    # An intermediate whose keys were made before multiple-choice items were keyed this way: not compared (its 0
+    # would be silent), and the row says what reruns it.
+    (parent / overlap.VERSIONS).unlink()
+    again = pipeline.run(make(tmp_path, *over, "force=true", task="copa"))
+    assert again["status"] == "ok" and again["overlap"]["checked"] is False and again["overlap"]["test"] is None
+    assert row["parent_run_id"] in again["overlap"]["reason"] and "force=true" in again["overlap"]["reason"]
+
+
+def test_an_ancestor_keyed_under_another_item_version_is_unchecked_and_other_kinds_stay_checked(tmp_path):
+    from types import SimpleNamespace
+
+    from itt.tasks import get_task
+
+    task = get_task("multiple_choice")
+    keys = np.arange(10, dtype=np.uint64)
+    target = SimpleNamespace(task=task, items={"train": keys[:4], "validation": keys[4:6], "test": keys[6:]})
+    versions = overlap.item_versions([target])
+    assert versions == {"multiple_choice": task.item_version} and task.item_version > 1
+    now, before, other = tmp_path / "now", tmp_path / "before", tmp_path / "other"
+    for run_dir in (now, before, other):
+        run_dir.mkdir()
+    overlap.write(now, keys[6:8], versions)
+    np.save(before / overlap.FILE, keys[6:9])  # written before versions: multiple choice keyed every choice then
+    np.save(other / overlap.FILE, keys[8:10])  # an ancestor of a kind whose items are keyed as they were
+
+    _, record = overlap.measure([target], [], [("now", now, ["multiple_choice"]), ("other", other, ["sequence_classification"])])
+    assert record["checked"] and record["test"] == 4 and record["by_ancestor"] == [2, 2]
+    _, record = overlap.measure([target], [], [("now", now, ["multiple_choice"]), ("old_run", before, ["multiple_choice"])])
+    assert record["checked"] is False and record["test"] is None
+    assert "old_run" in record["reason"] and "multiple_choice" in record["reason"] and "force=true" in record["reason"]
+
+
+def test_a_cached_multiple_choice_entry_with_every_choice_keys_gets_new_ones_without_tokenizing_again(tmp_path, monkeypatch):
+    from itt import identity
+    from itt.build import prepare_data
+    from itt.models.loading import load_tokenizer, pretrained_source
+    from itt.tasks.multiple_choice import MultipleChoice
+
+    rows = choice_rows(60, 0)
+    cfg = make(tmp_path, "stage.itt=false", *choice_overrides("domain", write_choice_csv(tmp_path / "t.csv", rows), 3), task="copa")
+    tok = load_tokenizer(pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache))
+    (first,), _ = prepare_data(identity.resolve(cfg), tok)
+    (entry,) = [p for p in (tmp_path / "cache" / "prepared").iterdir() if p.is_dir()]
+
+    class EveryChoice(MultipleChoice):  # the key before items were premise, question and right choice
+        def item_text(self, row):
+            return self.row_text(row)
+
+    old = {s: overlap.item_keys(EveryChoice(), split) for s, split in split_rows(
+        dataset_spec(cfg.task.datasets.domain, cfg), task_of(cfg, cfg.task.datasets.domain),
+        Protocol(cfg.split, cfg.seed, cfg.source.name, 128, Path(cfg.paths.cache)))[0].items()}
+    assert all(not np.array_equal(old[s], first.items[s]) for s in first.items)
+    for s, keys in old.items():  # the entry as the code before item versions left it
+        np.save(entry / f"items-{s}.npy", keys)
+    (entry / "items.json").unlink(missing_ok=True)
+
+    def no_tokenizing(*args, **kwargs):
+        raise AssertionError("tokenized again")
+
+    monkeypatch.setattr(MultipleChoice, "encode", no_tokenizing)
+    (second,), _ = prepare_data(identity.resolve(cfg), tok)
+    assert second.cache_hit and all(np.array_equal(second.items[s], first.items[s]) for s in first.items)
+    assert all(np.array_equal(np.load(entry / f"items-{s}.npy"), first.items[s]) for s in first.items)

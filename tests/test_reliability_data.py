@@ -124,12 +124,16 @@ def test_data_error_end_to_end_one_line_no_ledger_no_run_dir(run_itt, tmp_path):
 
 
 def test_cleanup_after_a_user_error_keeps_anything_earned_and_every_lock(tmp_path):
+    import numpy as np
+
+    from itt.data import overlap
     from itt.pipeline import _remove_if_nothing_earned, _run_lock, lock_path
 
     scaffold = tmp_path / "runs" / "fresh"
     (scaffold / ".hydra").mkdir(parents=True)
     (scaffold / ".hydra" / "config.yaml").write_text("seed: 0\n")
     (scaffold / "itt.log").write_text("error\n")
+    overlap.write(scaffold, np.arange(3, dtype=np.uint64), {"multiple_choice": 2})  # written before training starts
     # Another job waiting for this run holds the lock file open: cleaning up must not delete it (a
     # deleted lock lets a third job lock a new file of the same name and run concurrently).
     with _run_lock(tmp_path, "fresh"):

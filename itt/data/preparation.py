@@ -74,7 +74,7 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
         return task.encode(batch, tokenizer, protocol.max_length, training)
 
     features, rows, labels, items, hit = cached_entry(protocol.cache_dir, cache_key(payload), build, encode, name,
-                                                      lambda ds: item_keys(task, ds))
+                                                      lambda ds: item_keys(task, ds), task.item_version)
     log.info("data %s: %s (cache %s)", where, ", ".join(f"{s}={len(d)}" for s, d in features.items()),
              "hit" if hit else "built")
     return Prepared(name, spec, task, labels, features, rows, hit, where, items)

@@ -2,13 +2,16 @@
 
 An entry holds a dataset's encoded features (what batches are made of) for each split, its canonical
 validation and test rows (what evaluators that need the text, e.g. QA, read), its label names and one
-item key per canonical row of every split (``items-<split>.npy``, ``itt.data.overlap``). The
+item key per canonical row of every split (``items-<split>.npy``, ``itt.data.overlap``) with the kind's
+item version they were made under (``items.json``; none: version 1). The
 key is everything that determines them: the spec (a local file by its content), the split protocol
 and seed, the kind and its options, the tokenizer's own serialisation and the max length. A rerun,
 the no-ITT twin of an ITT run, or a second model with the same tokenizer reads Arrow files and
 tokenizes nothing. ``datasets`` writes each file under a temporary name and renames it; a file lock
 keeps two jobs from building the same entry at once; ``meta.json`` is written last, so its presence
-means the entry is complete.
+means the entry is complete. Item keys of another version than the kind's (an entry from before its
+kind's ``item_text`` changed) or none (an entry from before item keys) are made again from the canonical
+rows, nothing re-tokenized, so keys of two definitions never meet.
 """
 
 from __future__ import annotations
@@ -49,11 +52,11 @@ def cache_key(payload: dict) -> str:
 
 
 def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDict, list[str]]],
-                 encode: Callable, desc: str, item_keys: Callable[[Dataset], np.ndarray]
+                 encode: Callable, desc: str, item_keys: Callable[[Dataset], np.ndarray], item_version: int = 1
                  ) -> tuple[DatasetDict, DatasetDict, list[str], dict[str, np.ndarray], bool]:
     """(features, evaluation rows, label names, item keys per split, cache hit) of an entry, building it
     with ``build`` (canonical splits and labels), ``encode`` (a batched map function) and ``item_keys``
-    (one key per canonical row) when it is missing."""
+    (one key per canonical row, made the kind's way number ``item_version``) when it is missing."""
     entry = Path(cache_dir) / "prepared" / key
     entry.mkdir(parents=True, exist_ok=True)
     meta_file = entry / "meta.json"
@@ -62,9 +65,9 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
             meta = json.loads(meta_file.read_text())
             features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow")) for s in meta["splits"]})
             rows = DatasetDict({s: Dataset.from_file(str(entry / f"rows-{s}.arrow")) for s in meta["row_splits"]})
-            items = _items(entry, meta["splits"])
-            if items is None:  # an entry from before item keys: its canonical rows again, nothing re-tokenized
-                items = _write_items(entry, build()[0], item_keys)
+            items = _items(entry, meta["splits"], item_version)
+            if items is None:  # no keys or another version's: its canonical rows again, nothing re-tokenized
+                items = _write_items(entry, build()[0], item_keys, item_version)
             return features, rows, meta["labels"], items, True
         canonical, labels = build()
         features = DatasetDict({
@@ -76,23 +79,37 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
         rows = DatasetDict({s: canonical[s].flatten_indices(cache_file_name=str(entry / f"rows-{s}.arrow"),
                                                             new_fingerprint=f"{key}-rows-{s}")
                             for s in row_splits})
-        items = _write_items(entry, canonical, item_keys)
+        items = _write_items(entry, canonical, item_keys, item_version)
         tmp = meta_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits}))
         tmp.replace(meta_file)
         return features, rows, labels, items, False
 
 
-def _items(entry: Path, splits: list[str]) -> dict[str, np.ndarray] | None:
+ITEMS_META = "items.json"
+
+
+def _items(entry: Path, splits: list[str], version: int) -> dict[str, np.ndarray] | None:
+    """The entry's item keys, or None when it has none or has them under another version (none
+    recorded: version 1, the entries written before versions were)."""
     paths = {s: entry / f"items-{s}.npy" for s in splits}
     if not all(p.exists() for p in paths.values()):
+        return None
+    meta = entry / ITEMS_META
+    if (json.loads(meta.read_text())["version"] if meta.exists() else 1) != version:
         return None
     return {s: np.load(p) for s, p in paths.items()}
 
 
-def _write_items(entry: Path, canonical: DatasetDict, item_keys: Callable) -> dict[str, np.ndarray]:
+def _write_items(entry: Path, canonical: DatasetDict, item_keys: Callable, version: int) -> dict[str, np.ndarray]:
     items = {s: item_keys(ds) for s, ds in canonical.items()}
+    # The version goes first and comes back last: after a crash in between, the keys read as version 1's (what
+    # they were, or made again) and never as a later version's.
+    (entry / ITEMS_META).unlink(missing_ok=True)
     for s, keys in items.items():
         np.save(entry / f"items-{s}.tmp.npy", keys)
         (entry / f"items-{s}.tmp.npy").replace(entry / f"items-{s}.npy")
+    tmp = entry / "items.tmp"
+    tmp.write_text(json.dumps({"version": version}))
+    tmp.replace(entry / ITEMS_META)
     return items

@@ -9,7 +9,9 @@ The data, model, training and ledger code never branch on the kind; they call th
   label alignment, batched), ``collator`` (batches of encoded features);
 - model: ``auto_model`` (the ``transformers`` Auto class), ``model_kwargs`` and ``label_space`` (two
   checkpoints with equal label spaces can share a head);
-- analysis: ``row_text`` (a row's text, for the divergence measures; a default serves most kinds);
+- analysis: ``row_text`` (a row's text, for the divergence measures; a default serves most kinds) and
+  ``item_text`` with its ``item_version`` (what makes two rows the same item, for the overlap of a run's
+  evaluation items with its ancestors' training items, ``itt.data.overlap``);
 - evaluation: ``forward`` (what the model computes on an evaluation batch: by default the model's own
   forward pass; a kind that needs something else, e.g. the encoder's hidden states of two texts
   separately for retrieval, overrides it) and ``evaluator`` (a torchmetrics ``Metric`` that takes
@@ -140,6 +142,17 @@ class Task:
             elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
                 parts.append(" ".join(value))
         return " ".join(parts)
+
+    #: Bump when ``item_text`` changes for this kind: keys made under another version are never compared
+    #: with today's (cached ones are made again, an ancestor's recorded ones are reported unchecked).
+    item_version: ClassVar[int] = 1
+
+    def item_text(self, row: dict) -> str:
+        """The text that identifies one canonical row as an item (``itt.data.overlap``): two rows with the
+        same ``item_text`` (whitespace aside) are the same item, so an evaluation item that an ancestor
+        trained on is counted. By default ``row_text``: the same input is the same item whatever its label.
+        A kind whose label is part of the text (multiple choice: which choice is right) overrides it."""
+        return self.row_text(row)
 
     # -- evaluation ------------------------------------------------------------------------------
     def forward(self, model, batch: dict):

@@ -24,6 +24,9 @@ IQa's) is used as it is. The collator pads a batch to (batch, choices, width).
 **Model:** ``AutoModelForMultipleChoice`` scores each choice with one linear unit, so its head does not
 depend on the number of choices: a Social IQa (3 choices) checkpoint hands its head on to COPA
 (2 choices) as ``kept``. **Metric:** accuracy ``acc``.
+
+**Item** (``itt.data.overlap``): premise, question and the right choice's text (``item_text``), so a
+row that differs only in its wrong choices is still the item an ancestor trained on.
 """
 
 from __future__ import annotations
@@ -81,6 +84,16 @@ class MultipleChoice(Task):
         list-valued choice column does not say (None: the generator's default, COPA's 2)."""
         choice_fields = list(spec.text_fields)[2:]
         return len(choice_fields) if len(choice_fields) > 1 else None
+
+    #: 2: an item is its premise, question and right choice (1 keyed every choice, blind to reworded wrong ones)
+    item_version = 2
+
+    def item_text(self, row):
+        """Premise, question and the right choice's text: what a model learns the answer from. A row that
+        repeats them with another wrong choice, the choices in another order or another number of choices
+        (Social IQa has 3, COPA 2) is the same item; the same premise and question with another right
+        answer is not. ``row_text`` (the divergence measures) keeps every choice and no label."""
+        return " ".join([row["premise"], row["question"], row["choices"][row["label"]]])
 
     def strata(self, dataset):
         return dataset["label"][:]
