@@ -1,16 +1,21 @@
-"""What the settings left at ``auto`` become on this machine: device, precision, padding, dropout.
+"""What the settings left at ``auto`` become on this machine, and the machine as its kernels see it.
 
 A run's id hashes these *effective* values, not the literal ``auto``: the same config on a CPU node
-(bf16 autocast, hashed dropout masks, no padding multiple) and on a GPU node (bf16 or fp16, torch's
-dropout, multiples of 8) computes different numbers, so it is a different run. Everything here works
-before torch is imported (the cached-rerun path answers from the ledger without importing it); once
-torch is imported its own answers are used, and the pipeline checks that both agree.
+(bf16 autocast, no padding multiple) and on a GPU node (bf16 or fp16, multiples of 8) computes different
+numbers, so it is a different run. It also hashes :func:`machine`: the kernels torch dispatches to (the CPU's
+vector and bf16 instruction sets, or the GPUs' compute capability) and what sets the CPU thread count. Each
+of these changes the numbers of the same config on its own (``itt/bench/NOTES.md``, "Numerics by machine"):
+bf16 logits by up to 4e-4 between oneDNN's avx512_bf16 kernels and their emulation, fp32 logits by 5e-8
+between ATen's AVX2 and AVX-512 kernels, gradients by 1e-9 between 1 and 2 threads. Everything here works
+before torch is imported (the cached-rerun path answers from the ledger without importing it) and gives
+the same answer after, so the run id computed in both places is the same.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -25,6 +30,70 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+#: Environment variables that choose which kernels torch's CPU ops run or how many threads split them:
+#: part of the machine key when set (ATen's vector ISA, oneDNN's and MKL's ISA caps, their thread counts).
+KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR",
+              "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's ``key: value`` lines of ``/proc/cpuinfo`` ({} where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def cpu_kernels() -> str:
+    """The CPU as torch's kernels see it: its vendor, the vector ISA ATen dispatches to (torch's own rule:
+    AVX-512 with the F/BW/VL/DQ extensions, else AVX2 with FMA) and the ISA of oneDNN's bf16 matrix products
+    (AMX, AVX512-BF16, or none: emulated), e.g. ``AuthenticAMD avx512 bf16=avx512_bf16``. Elsewhere than
+    x86 Linux: the architecture and what the platform says of the processor."""
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    if not flags:
+        features = " ".join(sorted(set(info.get("Features", "").split()) & {"asimd", "sve", "sve2", "bf16", "i8mm"}))
+        return " ".join(p for p in (platform.machine(), platform.processor(), features) if p)
+    vector = ("avx512" if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "fma"} <= flags
+              else "avx2" if {"avx2", "fma"} <= flags else "default")
+    bf16 = "amx" if {"amx_bf16", "amx_tile"} <= flags else "avx512_bf16" if "avx512_bf16" in flags else "none"
+    return f"{info.get('vendor_id', platform.machine())} {vector} bf16={bf16}"
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity, e.g. a SLURM allocation): torch's default thread count
+    follows from it."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def gpu_capabilities() -> list[str]:
+    """The compute capabilities of the GPUs, e.g. ``["8.0"]``: cuBLAS and cuDNN choose kernels by them. Each
+    kind once, sorted: ``nvidia-smi`` lists every GPU of the node, torch only the visible ones."""
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        cuda = sys.modules["torch"].cuda
+        caps = {".".join(map(str, cuda.get_device_capability(i))) for i in range(cuda.device_count())}
+    else:
+        caps = {f"{cap:.1f}" for cap in _nvidia_compute_capabilities()}
+    return sorted(caps)
+
+
+def machine(device: str) -> dict:
+    """What of this machine changes a run's numbers besides its settings: on a CPU, :func:`cpu_kernels`,
+    :func:`cpu_count` and the :data:`KERNEL_ENV` variables that are set; on GPUs, their compute capability."""
+    if device == "cuda":
+        return {"gpu": gpu_capabilities()}
+    return {"cpu": cpu_kernels(), "cpus": cpu_count(), **{k: os.environ[k] for k in KERNEL_ENV if k in os.environ}}
 
 
 @functools.lru_cache(maxsize=None)

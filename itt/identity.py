@@ -258,7 +258,9 @@ def _eval_identity(cfg: DictConfig, name: str, node) -> dict:
     return out
 
 
-def run_payload(spec: RunSpec) -> dict:
+def run_payload(spec: RunSpec, machine: bool = True) -> dict:
+    """What the run id hashes. ``machine=False``: without this machine's kernels and threads
+    (``hardware.machine``): the :func:`config_id`."""
     cfg = spec.cfg
     payload = {
         "model": {k: v for k, v in _plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY},
@@ -274,12 +276,26 @@ def run_payload(spec: RunSpec) -> dict:
         # the seed + i that run seed + i's member 0 also had: other batch orders, so another run
         payload["member_seeds"] = "spread"
     if spec.parent is not None:
-        payload["parent"] = {"run_id": run_id(spec.parent), "head_policy": spec.head_policy}
+        payload["parent"] = {"run_id": (run_id if machine else config_id)(spec.parent), "head_policy": spec.head_policy}
+    if machine:
+        payload["machine"] = hardware.machine(numerics(spec)["device"])
     return payload
 
 
 def run_id(spec_or_cfg) -> str:
-    spec = _spec(spec_or_cfg)
+    """``<model>-<task>-<stage>-...-s<seed>-<digest>``: the digest of :func:`run_payload`, this machine included."""
+    return _run_name(_spec(spec_or_cfg), machine=True)
+
+
+def config_id(spec_or_cfg) -> str:
+    """The run id without this machine (``hardware.machine``): one per configuration and seed, whatever
+    machine ran it. The report counts the newest ``ok`` row of each, so a seed run again on another kind
+    of node replaces the earlier row instead of counting twice. Runs of versions before the machine was in
+    the id have their run id as their config id."""
+    return _run_name(_spec(spec_or_cfg), machine=False)
+
+
+def _run_name(spec: RunSpec, machine: bool) -> str:
     parts = [spec.cfg.model.name, spec.cfg.task.name, spec.stage]
     if spec.stage == "intermediate" and spec.label != "intermediate":
         # A named step can be shared by tasks (MNLI before several targets): no task name in its id.
@@ -288,7 +304,7 @@ def run_id(spec_or_cfg) -> str:
         parts += [spec.target, "itt" if spec.is_itt else "noitt"]
         if spec.is_itt and spec.variant != "intermediate":
             parts.append(spec.variant.replace(">", "."))  # '>' would need quoting in a shell
-    parts += [f"s{spec.cfg.seed}", _digest(run_payload(spec))]
+    parts += [f"s{spec.cfg.seed}", _digest(run_payload(spec, machine))]
     return "-".join(str(p) for p in parts)
 
 

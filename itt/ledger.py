@@ -32,6 +32,9 @@ class LedgerRow(TypedDict, total=False):
     (``itt.report``). Rows written before a key existed lack it: readers treat it as null."""
 
     run_id: str  # e.g. roberta-sentiment-target-domain-itt-s0-07f88579 (itt.identity)
+    # The run id without the machine (itt.identity.config_id): the same for a seed run on another kind of node.
+    # The report counts the newest ok row of each; rows from before it existed: their run_id.
+    config_id: str
     status: str  # ok | failed | cached (a cached row repeats an ok row; never counted twice)
     time: str  # ISO 8601, UTC
     model: str  # model config name
@@ -68,6 +71,7 @@ class LedgerRow(TypedDict, total=False):
     precision: str  # effective precision
     device: str  # cpu | cuda (name)
     numerics: dict  # {precision, pad_to_multiple_of, dropout}
+    machine: dict  # what of the machine is in the run id (itt.hardware.machine): {cpu, cpus, kernel env} or {gpu}
     sampler: Optional[dict]  # a mixture's task sampler
     # Items identical (whitespace-normalised text, itt.data.overlap) to training items of an ancestor run:
     # {ancestors: [run ids], checked, reason (why not checked), validation, test (own split), evals: {name: test

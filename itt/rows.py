@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from itt import identity, languages
+from itt import hardware, identity, languages
 from itt.data.files import fingerprint, is_local
 from itt.models.info import model_info
 from itt.stages import RunSpec
@@ -44,7 +44,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
               "kinds": [identity.kind_of(cfg, cfg.task.datasets[r])[0] for r in step.roles]} for step in spec.chain()]
     parent = chain[-1]["run_id"] if chain else None
     return {
-        "run_id": run_id, "status": None, "model": cfg.model.name, "model_info": model_info(cfg.model),
+        "run_id": run_id, "config_id": identity.config_id(spec), "status": None, "model": cfg.model.name, "model_info": model_info(cfg.model),
         "task": cfg.task.name, "kind": kind, "stage": spec.stage, "target": spec.target,
         "itt": spec.is_itt if spec.stage == "target" else None, "itt_variant": spec.variant,
         "seed": cfg.seed, "split": cfg.split.name, "source": cfg.source.name,
@@ -61,6 +61,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
         "checkpoint": None, "predictions": None, "data_sizes": None,
         "precision": numerics["precision"], "device": numerics["device"],
         "numerics": {k: v for k, v in numerics.items() if k != "device"},
+        "machine": hardware.machine(numerics["device"]),
         "sampler": OmegaConf.to_container(cfg.sampler, resolve=True) if len(spec.roles) > 1 and cfg.get("sampler") else None,
         "overlap": None,
         "wall_s": None, "train_s": None, "eval_s": None, "resumed_from_step": None, "error": None,

@@ -5,7 +5,7 @@ row of a run counts) is defined once in :mod:`itt.ledger`; this module only turn
 tidy frame and offers the selections the statistics need:
 
 * :func:`load_ledger`   – every well-formed row, one column per ``LedgerRow`` field, metrics flattened.
-* :func:`latest_ok`     – the row that counts for each run (``itt.ledger.latest``: the newest ``ok`` row).
+* :func:`latest_ok`     – the row that counts for each run (the newest ``ok`` row of its ``config_id``).
 * :func:`failed_runs`   – runs that never succeeded (listed apart, never averaged).
 
 The ledger is append-only and written by many processes (local sweeps, SLURM array jobs), so it can
@@ -38,10 +38,10 @@ FRAME_COLUMNS = LEDGER_COLUMNS + REPORT_COLUMNS
 # How the frame stores each field of the row schema (every field is in exactly one of these; tested).
 # Dict/list-valued keys: a missing or malformed one becomes an empty container, so readers can
 # call .get() without checking.
-_DICT_COLUMNS = ("model_info", "metrics", "dataset", "evals", "data_sizes", "numerics", "overlap")
+_DICT_COLUMNS = ("model_info", "metrics", "dataset", "evals", "data_sizes", "numerics", "machine", "overlap")
 _LIST_COLUMNS = ("datasets", "chain")
 # Text keys: str or None (never NaN); numbers: nullable Int64 / float.
-_STR_COLUMNS = ("run_id", "status", "model", "task", "kind", "stage", "target", "itt_variant", "split", "source",
+_STR_COLUMNS = ("run_id", "config_id", "status", "model", "task", "kind", "stage", "target", "itt_variant", "split", "source",
                 "hparams_id", "intermediate_hparams_id", "primary_metric", "selected_on", "parent_run_id",
                 "intermediate_run_id", "head", "head_policy", "checkpoint", "predictions", "precision", "device",
                 "error")
@@ -137,6 +137,8 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
     for col in _STR_COLUMNS:
         df[col] = df[col].map(lambda v: None if is_missing(v) else str(v)).astype(object)
     _fill_chain_fields(df)
+    # Rows from before the machine was in the run id: their run id is their config id (itt.identity.config_id).
+    df["config_id"] = df["config_id"].where(df["config_id"].notna(), df["run_id"]).astype(object)
     return df[FRAME_COLUMNS + [c for c in df.columns if c not in FRAME_COLUMNS]].reset_index(drop=True)
 
 
@@ -187,20 +189,30 @@ def chronological(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _latest(df: pd.DataFrame, status: str) -> pd.DataFrame:
-    """The newest ``status`` row of each run, as ``itt.ledger.latest`` picks it; in ledger line order."""
+    """The newest ``status`` row of each configuration (``config_id``), as ``itt.ledger.latest`` picks a
+    run's; in ledger line order."""
     rows = df[(df["status"] == status) & df["run_id"].notna()]
-    return _by_line(chronological(rows).drop_duplicates("run_id", keep="last"))
+    return _by_line(chronological(rows).drop_duplicates("config_id", keep="last"))
 
 
 def latest_ok(df: pd.DataFrame) -> pd.DataFrame:
-    """The row that counts for each run: its latest ``ok`` row. ``cached`` and ``failed`` rows never count."""
-    return _latest(df, "ok")
+    """The row that counts for each run: the latest ``ok`` row of its configuration. The run id holds the
+    machine (``itt.hardware.machine``), so a seed run again on another kind of node is another run id of
+    the same ``config_id``: the newer row replaces the older instead of counting as one more seed, and
+    rows whose parent was such a replaced row point at the parent row that counts. ``cached`` and
+    ``failed`` rows never count."""
+    rows = _latest(df, "ok").copy()
+    counted = dict(zip(rows["config_id"], rows["run_id"]))
+    config_of = dict(zip(df["run_id"], df["config_id"]))
+    rows["parent_run_id"] = [p if is_missing(p) else counted.get(config_of.get(p, p), p) for p in rows["parent_run_id"]]
+    return rows
 
 
 def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """Runs with at least one ``failed`` row and no ``ok`` row (latest failed attempt each)."""
-    ok_ids = set(df.loc[df["status"] == "ok", "run_id"])
-    return _latest(df[~df["run_id"].isin(ok_ids)], "failed")
+    """Configurations with at least one ``failed`` row and no ``ok`` row on any machine (latest failed
+    attempt each)."""
+    ok_ids = set(df.loc[df["status"] == "ok", "config_id"])
+    return _latest(df[~df["config_id"].isin(ok_ids)], "failed")
 
 
 # -- small coercions -------------------------------------------------------------------
