@@ -11,7 +11,6 @@ Anything else is a bug and keeps its traceback, as does everything with ``ITT_DE
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from itt.errors import ConfigError, ITTError, chain, describe, ours, why_no_folder
+from itt.errors import UNWRITABLE, ConfigError, ITTError, chain, describe, ours, why_no_folder
 from itt.progress import in_sweep
 
 _ITT_DIR = str(Path(__file__).resolve().parent)
@@ -72,16 +71,11 @@ def user_error(exc: BaseException, in_job: bool) -> BaseException | None:
     return None
 
 
-# What making a folder fails with when the place is wrong, not the code: no permission, a read-only or full disk, a file
-# where a folder should be.
-_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EEXIST}
-
-
 def _output_folder_error(exc: BaseException) -> ConfigError | None:
     """Before the job starts, Hydra makes its output folder under ``paths.root`` (``${paths.root}/runs/<run id>``,
     ``.../sweeps/...``, ``.../measure_logs``) and writes nothing else: an OSError there is the root the user gave
     (a NotADirectoryError traceback for a root under a file). None for anything else."""
-    if not isinstance(exc, OSError) or exc.errno not in _UNWRITABLE or not exc.filename or _raised_in_itt(exc):
+    if not isinstance(exc, OSError) or exc.errno not in UNWRITABLE or not exc.filename or _raised_in_itt(exc):
         return None
     path = Path(os.fsdecode(exc.filename))
     return ConfigError(f"cannot make the output folder {path}: {why_no_folder(path, exc)}; "

@@ -7,7 +7,11 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
+from pathlib import Path
 
 
 class ITTError(Exception):
@@ -28,20 +32,91 @@ class HubUnreachableError(ITTError):
     """A hub model or dataset that is not cached and cannot be downloaded."""
 
 
+class OutputError(ITTError):
+    """A folder itt writes to (``paths.root``, ``paths.cache``) that cannot take a write: full, read-only, not
+    permitted, or under a file."""
+
+
 class TrainingFailed(ITTError):
     """A run that started but could not finish (NaN loss, ...). Recorded in the ledger."""
 
     exit_code = 1
 
 
+# What writing fails with when the place is wrong, not the code: no permission, a read-only or full disk, a file where
+# a folder should be.
+UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EEXIST})
+# Those that can only come from a write, so a failure that names no file (``os.write`` on a descriptor, a file's
+# flush on close, pyarrow) is still known to be one.
+_WRITE_ONLY = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
 def why_no_folder(path, exc: OSError) -> str:
     """Why a folder could not be made at ``path``: the file in the way (``paths.root`` or ``out=`` under a
     file, a NotADirectoryError or FileExistsError), else the system's reason (permission, read-only, full)."""
-    from pathlib import Path  # noqa: PLC0415
-
-    path = Path(path)
-    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    blocker = _file_in_the_way(Path(path))
     return f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror or str(exc)
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+
+
+def _errno(exc: OSError) -> int | None:
+    """The errno of ``exc``; pyarrow's OSErrors (the datasets cache) carry it only in their text."""
+    if exc.errno is not None:
+        return exc.errno
+    found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+    return int(found.group(1)) if found else None
+
+
+def _under(path: Path, folder: Path) -> bool:
+    for a, b in ((path.absolute(), folder.absolute()), (path.resolve(), folder.resolve())):
+        if a == b or b in a.parents:
+            return True
+    return False
+
+
+def write_failure(exc: BaseException, folder, key: str, target=None) -> OutputError | None:
+    """``exc`` as one line naming the path, the system's reason and what to do, if it is a write failure in
+    ``folder`` (itt's own output or cache folder, set by the config ``key``): one of :data:`UNWRITABLE` on a file
+    under ``folder``, or a full or read-only disk on no named file (then named ``target``, by default ``folder``).
+    None for anything else (a bug, or a user's data file that cannot be read, keeps its own error)."""
+    if not isinstance(exc, OSError) or (code := _errno(exc)) not in UNWRITABLE:
+        return None
+    if exc.filename is not None:
+        path = Path(os.fsdecode(exc.filename))
+        if not _under(path, Path(folder)):
+            return None
+    elif code in _WRITE_ONLY:
+        path = Path(target if target is not None else folder)
+    else:
+        return None
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        blocker = _file_in_the_way(path)
+        if blocker is None:  # a folder that exists where the code expected none: a bug, not the place
+            return None
+        reason = "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+    else:
+        reason = os.strerror(code)
+        reason = reason[0].lower() + reason[1:]
+    todo = (f"free space there or set {key}= to a folder with room" if code in _NO_ROOM
+            else f"set {key}= to a folder you can write to")
+    return OutputError(f"cannot write {path}: {reason}; {todo}")
+
+
+@contextlib.contextmanager
+def writing(folder, key: str, target=None):
+    """Inside: a write failure in ``folder`` (:func:`write_failure`) becomes an :class:`OutputError`; any other
+    error passes unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        error = write_failure(exc, folder, key, target)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def one_line(message: str) -> str:

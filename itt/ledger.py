@@ -12,14 +12,18 @@ This module is the ledger's one definition, for the pipeline that writes it and 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
 import logging
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, TypedDict
+
+from itt.errors import writing
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +113,16 @@ def append(root: str | os.PathLike, row: dict) -> dict:
     if row.get("status") not in STATUSES:
         raise ValueError(f"ledger status must be one of {STATUSES}, got {row.get('status')!r}")
     row = _json_safe({"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **row})
-    append_lines(ledger_path(root), [json.dumps(row, sort_keys=False, allow_nan=False)])
+    with writing(root, "paths.root", ledger_path(root)):  # a full or read-only root: one line, not a traceback
+        append_lines(ledger_path(root), [json.dumps(row, sort_keys=False, allow_nan=False)])
     return row
 
 
 def append_lines(path: str | os.PathLike, lines: list[str]) -> None:
     """Append JSON lines to ``path`` (made with its folder if missing) under an exclusive lock, synced to disk:
     concurrent jobs never interleave, and a torn last line (a job killed mid-write, a full disk, NFS) does not
-    swallow the first new line (both would be one unreadable line, skipped)."""
+    swallow the first new line (both would be one unreadable line, skipped). A write that fails (a full disk)
+    is cut off again before its error is raised: the rows already there stay as they were."""
     data = "".join(line + "\n" for line in lines).encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,10 +132,16 @@ def append_lines(path: str | os.PathLike, lines: list[str]) -> None:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             data = b"\n" + data
-        view = memoryview(data)
-        while view:  # a regular file takes it in one write; loop only for pathological short writes
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it in one write; loop only for pathological short writes
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # not /dev/full and the like, which cannot be truncated
+                with contextlib.suppress(OSError):  # the write's own error is the one to tell
+                    os.ftruncate(fd, size)
+            raise
     finally:
         os.close(fd)  # closing releases the lock
 

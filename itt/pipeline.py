@@ -33,7 +33,7 @@ from itt.build import Built, build_run
 from itt.data import overlap
 from itt.data.check import SIZE_RULE
 from itt.data.datamodule import check_data_settings
-from itt.errors import ConfigError, ITTError, TrainingFailed
+from itt.errors import ConfigError, ITTError, TrainingFailed, writing
 from itt.logger import build_loggers, finish, record_row
 from itt.models import heads
 from itt.module import check_optim_settings
@@ -110,7 +110,9 @@ def run(cfg_or_spec) -> dict | None:
         return None
     cfg = spec.cfg
     run_id = identity.run_id(spec)
-    with _run_lock(cfg.paths.root, run_id):
+    # A full, read-only or misplaced output folder ends the run with one line naming it (the cache and the ledger
+    # name themselves); what is already written stays.
+    with writing(cfg.paths.root, "paths.root"), _run_lock(cfg.paths.root, run_id):
         if not cfg.force and (cached := ledger.record_cached(cfg.paths.root, run_id)) is not None:
             return cached
         run_dir = run_dir_of(cfg, run_id)
@@ -120,11 +122,18 @@ def run(cfg_or_spec) -> dict | None:
             with contextlib.suppress(TypeError, ValueError):
                 _delete_resume_checkpoints(run_dir, datetime.fromisoformat(done.get("time")).timestamp() + 1)
         try:
-            return _train(spec, run_id, run_dir)
+            with writing(run_dir, _runs_key(cfg)):  # checkpoints, logs, model, predictions
+                return _train(spec, run_id, run_dir)
         except ITTError as exc:
             if not isinstance(exc, TrainingFailed):  # nothing trained: do not leave an empty run dir
                 _remove_if_nothing_earned(run_dir)
             raise
+
+
+def _runs_key(cfg) -> str:
+    """The key that moves the run folders: ``paths.root``, unless ``paths.runs`` was set outside it."""
+    inside = Path(cfg.paths.runs).absolute().is_relative_to(Path(cfg.paths.root).absolute())
+    return "paths.root" if inside else "paths.runs"
 
 
 def _intermediate_command(cfg) -> str:

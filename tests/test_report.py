@@ -492,6 +492,14 @@ def test_cli_metric_no_run_has_is_one_error_naming_the_valid_ones_and_keeps_the_
     assert {p.name: p.read_bytes() for p in (ledger_root / "report").iterdir()} == before
 
 
+def test_cli_metric_no_run_has_leaves_no_empty_out_folder(ledger_root, tmp_path, capsys):
+    """The out folder was made before the metric was checked: a refused command left an empty folder behind."""
+    out = tmp_path / "reports" / "new"
+    assert main(["--root", str(ledger_root), f"out={out}", "metric=bogus"]) == 2
+    assert "error: metric=bogus: no target run has test/bogus" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+
+
 def test_cli_metric_only_some_runs_lack_warns_and_reports_the_others(tmp_path, capsys):
     lines = [row(run_id=f"n{s}", seed=s, metrics={"test/acc": 0.5, "test/f1_macro": 0.4}) for s in (0, 1)]
     lines += [row(run_id=f"i{s}", seed=s, itt=True, metrics={"test/acc": 0.6}) for s in (0, 1)]

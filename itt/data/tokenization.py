@@ -26,6 +26,8 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 from filelock import FileLock
 
+from itt.errors import writing
+
 log = logging.getLogger(__name__)
 #: Bump when what an entry holds changes for the same key (canonicalisation, encoding, layout).
 FORMAT = 5
@@ -57,33 +59,36 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
     """(features, evaluation rows, label names, item keys per split, cache hit) of an entry, building it
     with ``build`` (canonical splits and labels), ``encode`` (a batched map function) and ``item_keys``
     (one key per canonical row, made the kind's way number ``item_version``) when it is missing."""
-    entry = Path(cache_dir) / "prepared" / key
-    entry.mkdir(parents=True, exist_ok=True)
-    meta_file = entry / "meta.json"
-    with FileLock(str(entry) + ".lock"):
-        if meta_file.exists():
-            meta = json.loads(meta_file.read_text())
-            features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow")) for s in meta["splits"]})
-            rows = DatasetDict({s: Dataset.from_file(str(entry / f"rows-{s}.arrow")) for s in meta["row_splits"]})
-            items = _items(entry, meta["splits"], item_version)
-            if items is None:  # no keys or another version's: its canonical rows again, nothing re-tokenized
-                items = _write_items(entry, build()[0], item_keys, item_version)
-            return features, rows, meta["labels"], items, True
-        canonical, labels = build()
-        features = DatasetDict({
-            s: ds.map(encode, batched=True, fn_kwargs={"training": s == "train"}, remove_columns=ds.column_names,
-                      cache_file_name=str(entry / f"features-{s}.arrow"), new_fingerprint=f"{key}-features-{s}",
-                      desc=f"tokenize {desc} {s}")
-            for s, ds in canonical.items()})
-        row_splits = [s for s in canonical if s != "train"]
-        rows = DatasetDict({s: canonical[s].flatten_indices(cache_file_name=str(entry / f"rows-{s}.arrow"),
-                                                            new_fingerprint=f"{key}-rows-{s}")
-                            for s in row_splits})
-        items = _write_items(entry, canonical, item_keys, item_version)
-        tmp = meta_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits}))
-        tmp.replace(meta_file)
-        return features, rows, labels, items, False
+    # A full, read-only or misplaced cache (paths.cache under a file) is one line naming it, not a traceback.
+    with writing(cache_dir, "paths.cache"):
+        entry = Path(cache_dir) / "prepared" / key
+        entry.mkdir(parents=True, exist_ok=True)
+        meta_file = entry / "meta.json"
+        with FileLock(str(entry) + ".lock"):
+            if meta_file.exists():
+                meta = json.loads(meta_file.read_text())
+                features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow"))
+                                        for s in meta["splits"]})
+                rows = DatasetDict({s: Dataset.from_file(str(entry / f"rows-{s}.arrow")) for s in meta["row_splits"]})
+                items = _items(entry, meta["splits"], item_version)
+                if items is None:  # no keys or another version's: its canonical rows again, nothing re-tokenized
+                    items = _write_items(entry, build()[0], item_keys, item_version)
+                return features, rows, meta["labels"], items, True
+            canonical, labels = build()
+            features = DatasetDict({
+                s: ds.map(encode, batched=True, fn_kwargs={"training": s == "train"}, remove_columns=ds.column_names,
+                          cache_file_name=str(entry / f"features-{s}.arrow"), new_fingerprint=f"{key}-features-{s}",
+                          desc=f"tokenize {desc} {s}")
+                for s, ds in canonical.items()})
+            row_splits = [s for s in canonical if s != "train"]
+            rows = DatasetDict({s: canonical[s].flatten_indices(cache_file_name=str(entry / f"rows-{s}.arrow"),
+                                                                new_fingerprint=f"{key}-rows-{s}")
+                                for s in row_splits})
+            items = _write_items(entry, canonical, item_keys, item_version)
+            tmp = meta_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits}))
+            tmp.replace(meta_file)
+            return features, rows, labels, items, False
 
 
 ITEMS_META = "items.json"

@@ -41,7 +41,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from itt import identity, ledger, rows
-from itt.errors import ConfigError
+from itt.errors import ConfigError, writing
 from itt.measures.registry import DIRECTION, MEASURES, measure_pair, parameters
 from itt.measures.text_sample import TextSample, sample
 from itt.stages import intermediate_steps, resolve
@@ -262,5 +262,6 @@ def run(cfg: DictConfig) -> list[dict]:
             done.add(out["cache_key"])
         log.info("measured: %s -> %s (%s)", a.label(), b.label(), ", ".join(todo))
     if written:  # as the ledger is written: locked, and a torn last line does not swallow a new row
-        ledger.append_lines(root / MEASURES_FILE, [json.dumps(r) for r in written])
+        with writing(root, "paths.root", root / MEASURES_FILE):
+            ledger.append_lines(root / MEASURES_FILE, [json.dumps(r) for r in written])
     return written

@@ -23,7 +23,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import AutoModel, PreTrainedTokenizerFast
 
 from itt.data import embedded as embedded_data
-from itt.errors import ConfigError
+from itt.errors import ConfigError, writing
 
 # Special tokens and the pair template of each tokenizer family, as in the real checkpoints.
 FAMILIES = {
@@ -161,27 +161,28 @@ def build(model_cfg, cache_dir: str | Path) -> Path:
     if family not in FAMILIES:
         raise ConfigError(f"model.embedded.tokenizer={family!r} is not a tokenizer kind; valid: {', '.join(FAMILIES)}")
     plain = OmegaConf.to_container(emb, resolve=True)
-    models_dir = Path(cache_dir) / "embedded_models"
-    models_dir.mkdir(parents=True, exist_ok=True)
-    # The corpus is part of the key: a tokenizer trained on an older corpus is not reused.
-    key = hashlib.sha1((json.dumps(plain, sort_keys=True) + corpus_fingerprint(models_dir)
-                        + f"build{BUILD_VERSION}").encode()).hexdigest()[:10]
-    out = models_dir / f"{model_cfg.name}-{key}"
-    with FileLock(str(out) + ".lock"):
-        if (out / "config.json").exists():
-            return out
-        tokenizer = _train_tokenizer(family, int(emb.get("vocab_size", 3000)))
-        special_ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in FAMILIES[family]["special"].items()
-                       if k in ("pad_token", "bos_token", "eos_token")}
-        config = instantiate(emb.config, vocab_size=len(tokenizer),
-                             **{k.replace("_token", "_token_id"): v for k, v in special_ids.items()})
-        with torch.random.fork_rng():
-            torch.manual_seed(0)  # the same "pretrained" weights for every run
-            model = AutoModel.from_config(config)
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)  # atomic: a half-built model is never seen under the final name
+    with writing(cache_dir, "paths.cache"):  # a full, read-only or misplaced cache: one line naming it
+        models_dir = Path(cache_dir) / "embedded_models"
+        models_dir.mkdir(parents=True, exist_ok=True)
+        # The corpus is part of the key: a tokenizer trained on an older corpus is not reused.
+        key = hashlib.sha1((json.dumps(plain, sort_keys=True) + corpus_fingerprint(models_dir)
+                            + f"build{BUILD_VERSION}").encode()).hexdigest()[:10]
+        out = models_dir / f"{model_cfg.name}-{key}"
+        with FileLock(str(out) + ".lock"):
+            if (out / "config.json").exists():
+                return out
+            tokenizer = _train_tokenizer(family, int(emb.get("vocab_size", 3000)))
+            special_ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in FAMILIES[family]["special"].items()
+                           if k in ("pad_token", "bos_token", "eos_token")}
+            config = instantiate(emb.config, vocab_size=len(tokenizer),
+                                 **{k.replace("_token", "_token_id"): v for k, v in special_ids.items()})
+            with torch.random.fork_rng():
+                torch.manual_seed(0)  # the same "pretrained" weights for every run
+                model = AutoModel.from_config(config)
+            tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            if out.exists():
+                shutil.rmtree(out)
+            tmp.rename(out)  # atomic: a half-built model is never seen under the final name
     return out

@@ -71,13 +71,15 @@ def _load(cfg) -> tuple[pd.DataFrame, str] | int:
 
 
 def _unwritable(out: Path) -> str | None:
-    """Why the report folder ``out`` cannot be written (None: it can), from making it."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return _os_problem(out, exc)
-    if not os.access(out, os.W_OK | os.X_OK):
-        return f"cannot write the report to {out}: permission denied; give another folder with out=DIR"
+    """Why the report folder ``out`` cannot be written (None: it can, as far as is known before writing), said
+    without making it: a ``metric=`` refused after this check leaves no empty folder behind. A full disk shows
+    when the files are written (``write_outputs`` makes the folder)."""
+    existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        return f"cannot write the report to {out}: {existing} is a file, not a folder; give another folder with out=DIR"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        reason = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "permission denied"
+        return f"cannot write the report to {out}: {reason}; give another folder with out=DIR"
     return None
 
 
