@@ -245,6 +245,8 @@ def _dataset_identity(cfg: DictConfig, name: str, node, group: str = "datasets")
     out = {**dataset_payload(cfg, name, node, group), "kind": kind, "primary_metric": primary, "task_options": options}
     if kind == "retrieval":  # acc searches the sources with each translation (XTREME's direction), not the reverse
         out["acc_direction"] = "translation_to_source"
+        # bucc_f1 at a threshold tuned on the other half of the set, not the oracle best on the same pairs
+        out["bucc_threshold"] = "cross_fitted_halves"
     return out
 
 

@@ -1,5 +1,6 @@
 """The retrieval kind (itt/tasks/retrieval.py): scoring against hand-computed values and a brute-force
-numpy reference, the evaluator on constructed embeddings, pooling on padded batches, a saved model
+numpy reference (bucc_f1's cross-fitted threshold against the rule written out), the evaluator on
+constructed embeddings, pooling on padded batches, a saved model
 scored without a run, and a target run offline with a retrieval eval set (and its intermediate scored
 on it too)."""
 
@@ -16,8 +17,8 @@ from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
 from itt.errors import ConfigError
 from itt.tasks import get_task
-from itt.tasks.retrieval import (MARGIN_K, Embeddings, best_threshold_f1, embed_batch, evaluate, margin_pairs,
-                                 mean_pool, retrieval_accuracy)
+from itt.tasks.retrieval import (MARGIN_K, Embeddings, best_threshold_f1, cross_fitted_f1, embed_batch, embed_texts,
+                                 evaluate, margin_pairs, mean_pool, retrieval_accuracy)
 
 
 def test_accuracy_on_a_hand_made_similarity_matrix():
@@ -224,3 +225,100 @@ def test_a_target_run_with_a_retrieval_eval_set_offline(tmp_path):
     # the target's own classification metrics are unchanged in kind and name
     target = next(r for r in rows if r["stage"] == "target")
     assert {"test/acc", "test/f1_macro"} <= set(target["metrics"]) and target["kind"] == "sequence_classification"
+
+
+# -- bucc_f1: a threshold cross-fitted between the two halves of the set ---------------------------------------
+
+def _cross_fitted_reference(scores: np.ndarray, correct: np.ndarray) -> float:
+    """The rule written out: sources split by index parity; on each half, every distinct score is tried as
+    the lowest kept one (F1 against the half's own gold pairs), the first best gives the threshold midway
+    to the next lower distinct score (none lower, or no correct pair: keep all), applied to the other
+    half; the kept pairs of both halves make one F1 against all n gold pairs. Under 4 pairs all are kept."""
+    n = len(scores)
+    kept = np.ones(n, dtype=bool)
+    if n >= 4:
+        for tune in (0, 1):
+            tuned, applied = np.arange(tune, n, 2), np.arange(1 - tune, n, 2)
+            s, c = scores[tuned].astype(float), correct[tuned]
+            threshold = -np.inf
+            if c.any():
+                distinct = sorted(set(s.tolist()), reverse=True)
+                f1 = [2 * c[s >= d].sum() / ((s >= d).sum() + len(s)) for d in distinct]
+                best = int(np.argmax(f1))
+                if best < len(distinct) - 1:
+                    threshold = (distinct[best] + distinct[best + 1]) / 2
+            kept[applied] = scores[applied].astype(float) >= threshold
+    return 2 * (kept & correct).sum() / (kept.sum() + n)
+
+
+def _oracle_reference(scores: np.ndarray, correct: np.ndarray) -> float:
+    n = len(scores)
+    return max(2 * correct[scores >= d].sum() / ((scores >= d).sum() + n) for d in set(scores.tolist()))
+
+
+def test_cross_fitted_f1_by_hand():
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.52, 0.45, 0.3, 0.2])
+    correct = torch.tensor([True, True, False, True, True, False, False, False])
+    # even half (0, 2, 4, 6): .9 T, .7 F, .52 T, .3 F against its 4 gold pairs: keeping 1, 2, 3, 4 gives
+    # F1 2/5, 2/6, 4/7, 4/8: best down to .52, threshold (.52 + .3) / 2 = .41 keeps odd 1, 3, 5 (2 right);
+    # odd half (1, 3, 5, 7): .8 T, .6 T, .45 F, .2 F: F1 2/5, 4/6, 4/7, 4/8: best down to .6, threshold
+    # (.6 + .45) / 2 = .525 keeps even 0 and 2 (1 right). 5 kept, 3 right, 8 gold: F1 = 2 * 3 / (5 + 8).
+    assert cross_fitted_f1(scores, correct) == pytest.approx(6 / 13)
+    # the oracle on all 8 keeps the top 5 (4 right): 8/13, tuned on the pairs it scores
+    assert best_threshold_f1(scores, correct, n_gold=8) == pytest.approx(8 / 13)
+    assert _cross_fitted_reference(scores.numpy(), correct.numpy()) == pytest.approx(6 / 13)
+
+
+def test_a_threshold_never_splits_a_tie_when_tuned_or_applied():
+    scores = torch.tensor([0.9, 0.6, 0.7, 0.6, 0.7, 0.45, 0.3, 0.1])
+    correct = torch.tensor([True, True, True, False, False, True, False, False])
+    # even half (0, 2, 4, 6): .9 T, .7 T, .7 F, .3 F. Keeping the right .7 without the wrong one (F1 4/6) is no
+    # threshold: the cuts keep 1, 3 or 4 (F1 2/5, 4/7, 4/8), so the threshold lies midway between .7 and the
+    # next lower score, .3, not the tied .7: .5 keeps the odd .6 T and .6 F together, not .45 T: 2 kept, 1 right.
+    # odd half (1, 3, 5, 7): .6 T, .6 F, .45 T, .1 F: cuts keep 2, 3, 4 (F1 2/6, 4/7, 4/8): threshold
+    # (.45 + .1) / 2 = .275 keeps all of the even half (.3 >= .275): 4 kept, 2 right. F1 = 2 * 3 / (6 + 8).
+    assert cross_fitted_f1(scores, correct) == pytest.approx(6 / 14)
+    assert _cross_fitted_reference(scores.numpy(), correct.numpy()) == pytest.approx(6 / 14)
+
+
+def test_tiny_sets_keep_every_pair_and_a_half_without_a_right_pair_cuts_nothing():
+    # under 4 pairs: all kept, F1 = share mined right (the oracle would keep only the top one: 2 / (1 + 3))
+    scores, correct = torch.tensor([0.9, 0.5, 0.1]), torch.tensor([True, False, False])
+    assert cross_fitted_f1(scores, correct) == pytest.approx(2 * 1 / (3 + 3))
+    assert cross_fitted_f1(scores[:1], correct[:1]) == pytest.approx(1.0)
+    assert np.isnan(cross_fitted_f1(scores[:0], correct[:0]))
+    # even half .9 F, .8 F has no right pair: no cut, both odd pairs kept (.7 T, .2 F); odd half tunes
+    # (.7 + .2) / 2 = .45 (F1 2/3 against 2/4), which keeps both even pairs: 4 kept, 1 right, F1 2 / (4 + 4)
+    scores, correct = torch.tensor([0.9, 0.7, 0.8, 0.2]), torch.tensor([False, True, False, False])
+    assert cross_fitted_f1(scores, correct) == pytest.approx(2 / 8)
+    assert best_threshold_f1(scores, correct, n_gold=4) == pytest.approx(2 / 7)  # the oracle: top 3
+
+
+def test_bucc_f1_is_cross_fitted_and_below_the_oracle_where_it_overfits():
+    """Noisy translations: the margin scores of right and wrong pairs overlap, so the best threshold on the
+    same pairs fits their noise; the evaluator's bucc_f1 is the cross-fitted one, computed here from the
+    reference margin, and lower."""
+    rng = np.random.default_rng(3)
+    src = rng.normal(size=(60, 8))
+    tgt = src + rng.normal(scale=1.0, size=(60, 8))
+    best, scores = _margin_reference(src, tgt, MARGIN_K)
+    correct = best == np.arange(60)
+    expected, oracle = _cross_fitted_reference(scores, correct), _oracle_reference(scores, correct)
+    assert 0 < expected < oracle
+    metric = get_task("retrieval").evaluator([])
+    metric.update(Embeddings(torch.tensor(src), torch.tensor(tgt)), {"idx": torch.arange(60)})
+    assert float(metric.compute()["bucc_f1"]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_evaluate_reports_the_cross_fitted_bucc_f1():
+    model, tokenizer = _tiny_encoder_and_tokenizer()
+    words = "the cat dog sleeps runs a red blue car house is big small".split()
+    rng = np.random.default_rng(0)
+    sources = [" ".join(rng.choice(words, size=4)) for _ in range(24)]
+    translations = [" ".join(s.split()[:3] + [str(rng.choice(words))]) for s in sources]  # last word redrawn
+    best, scores = _margin_reference(embed_texts(model, tokenizer, sources).numpy(),
+                                     embed_texts(model, tokenizer, translations).numpy(), MARGIN_K)
+    correct = best == np.arange(24)
+    expected = _cross_fitted_reference(scores, correct)
+    assert expected < _oracle_reference(scores, correct)
+    assert evaluate(model, sources, translations, tokenizer=tokenizer)["bucc_f1"] == pytest.approx(expected, abs=1e-6)

@@ -126,3 +126,15 @@ def test_a_run_scored_on_tatoeba_is_another_run_than_before_acc_searched_in_xtre
     scored = payload("stage.evals=[de,tatoeba_de]")
     assert scored["tatoeba_de"]["acc_direction"] == "translation_to_source"
     assert "acc_direction" not in scored["de"]
+
+
+def test_a_run_scored_on_tatoeba_is_another_run_than_before_bucc_f1_was_cross_fitted():
+    """bucc_f1 was the F1 at the best threshold on the very pairs it scored (itt.tasks.retrieval): runs with a
+    retrieval eval set get another id; an eval set of another kind keeps its payload."""
+    def payload(*overrides):
+        spec = identity.resolve(compose_train("task=xnli", "+stage=target", "stage.target=en", *overrides))
+        return identity.run_payload(spec)["evals"]
+
+    scored = payload("stage.evals=[de,tatoeba_de]")
+    assert scored["tatoeba_de"]["bucc_threshold"] == "cross_fitted_halves"
+    assert "bucc_threshold" not in scored["de"]
