@@ -38,14 +38,17 @@ KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "
               "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _cpuinfo_text() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def _cpuinfo() -> dict[str, str]:
     """The first processor's ``key: value`` lines of ``/proc/cpuinfo`` ({} where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
     out = {}
-    for line in text.split("\n\n", 1)[0].splitlines():
+    for line in _cpuinfo_text().split("\n\n", 1)[0].splitlines():
         key, sep, value = line.partition(":")
         if sep:
             out[key.strip()] = value.strip()

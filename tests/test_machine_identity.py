@@ -1,0 +1,152 @@
+"""The machine a run computes on is part of its id (``itt.hardware.machine``): the same config on another
+kind of CPU, with another thread count or on other GPUs computes other numbers (``itt/bench/NOTES.md``,
+"Numerics by machine"), so it is another run. ``config_id`` is the id without the machine: the report
+counts one row per configuration and seed, whichever machine ran it last."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from itt import hardware, identity, rows
+from itt.report.ledger_frame import failed_runs, latest_ok, records_to_frame
+from itt.train import CONF_DIR
+
+BASE = ["model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "source=embedded"]
+XEON = "GenuineIntel avx512 bf16=amx"
+EPYC = "AuthenticAMD avx512 bf16=avx512_bf16"
+
+
+def make(*overrides):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[*BASE, *overrides])
+
+
+@pytest.fixture
+def cpu(monkeypatch):
+    """A CPU machine whose kernels, CPUs and kernel variables the test sets."""
+    monkeypatch.setattr(hardware, "cuda_available", lambda: False)
+    for name in hardware.KERNEL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    state = {"kernels": XEON, "cpus": 2}
+    monkeypatch.setattr(hardware, "cpu_kernels", lambda: state["kernels"])
+    monkeypatch.setattr(hardware, "cpu_count", lambda: state["cpus"])
+    return state
+
+
+def ids(*overrides) -> tuple[str, str]:
+    cfg = make(*overrides)
+    return identity.run_id(cfg), identity.config_id(cfg)
+
+
+def test_another_cpu_or_thread_count_is_another_run_of_the_same_config(cpu, monkeypatch):
+    xeon, config = ids()
+    assert ids() == (xeon, config)
+    cpu["kernels"] = EPYC
+    epyc, epyc_config = ids()
+    assert epyc != xeon and epyc_config == config
+    cpu["cpus"] = 8
+    assert ids()[0] not in (xeon, epyc) and ids()[1] == config
+    for name, value in [("OMP_NUM_THREADS", "4"), ("ATEN_CPU_CAPABILITY", "avx2"), ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")]:
+        monkeypatch.setenv(name, value)
+        changed = ids()
+        monkeypatch.delenv(name)
+        assert changed[0] != ids()[0] and changed[1] == config, name
+    monkeypatch.setenv("WANDB_MODE", "offline")  # not a kernel setting
+    assert ids()[0] == ids()[0]
+    # the config id is the id itt gave before the machine was in it: the run payload without the machine
+    spec = identity.resolve(make("stage.itt=false"))  # no parent (whose id in the payload is its own kind: below)
+    assert "machine" in identity.run_payload(spec) and "machine" not in identity.run_payload(spec, machine=False)
+    assert identity.run_payload(spec, machine=False) == {k: v for k, v in identity.run_payload(spec).items() if k != "machine"}
+
+
+def test_an_itt_target_names_its_parent_by_the_parents_config_id_in_its_own(cpu):
+    cfg = make("stage.itt=true")
+    spec = identity.resolve(cfg)
+    first = identity.run_id(cfg), identity.config_id(cfg), identity.run_id(spec.parent)
+    cpu["kernels"] = EPYC
+    second = identity.run_id(cfg), identity.config_id(cfg), identity.run_id(spec.parent)
+    assert second[0] != first[0] and second[2] != first[2]  # the parent is another run on this CPU too
+    assert second[1] == first[1]
+    assert identity.run_payload(spec, machine=False)["parent"]["run_id"] == identity.config_id(spec.parent)
+
+
+def test_gpus_are_told_apart_by_compute_capability(monkeypatch):
+    monkeypatch.setattr(hardware, "cuda_available", lambda: True)
+    monkeypatch.setattr(hardware, "cuda_bf16", lambda: True)
+    caps = {"now": ["8.0"]}
+    monkeypatch.setattr(hardware, "gpu_capabilities", lambda: caps["now"])
+    a100, config = ids()
+    caps["now"] = ["9.0"]
+    h100, h100_config = ids()
+    assert h100 != a100 and h100_config == config
+    assert hardware.machine("cuda") == {"gpu": ["9.0"]}
+
+
+@pytest.mark.parametrize("cpuinfo, expected", [
+    ("vendor_id\t: GenuineIntel\nflags\t\t: fpu avx2 fma avx512f avx512bw avx512vl avx512dq avx512_bf16 amx_bf16 amx_tile\n",
+     XEON),
+    ("vendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 fma avx512f avx512bw avx512vl avx512dq avx512_bf16\n", EPYC),
+    ("vendor_id\t: GenuineIntel\nflags\t\t: fpu avx avx2 fma\n", "GenuineIntel avx2 bf16=none"),
+    ("vendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx\n", "AuthenticAMD default bf16=none"),
+    # only the first processor is read (every core of a node is alike)
+    ("vendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 fma\n\nvendor_id\t: GenuineIntel\nflags\t\t: amx_bf16 amx_tile\n",
+     "AuthenticAMD avx2 bf16=none"),
+])
+def test_cpu_kernels_are_read_from_cpuinfo(monkeypatch, cpuinfo, expected):
+    monkeypatch.setattr(hardware, "_cpuinfo_text", lambda: cpuinfo)
+    assert hardware.cpu_kernels() == expected
+
+
+def test_without_cpuinfo_the_platform_names_the_cpu(monkeypatch):
+    monkeypatch.setattr(hardware, "_cpuinfo_text", lambda: "")
+    monkeypatch.setattr(hardware.platform, "machine", lambda: "arm64")
+    monkeypatch.setattr(hardware.platform, "processor", lambda: "arm")
+    assert hardware.cpu_kernels() == "arm64 arm"
+
+
+@pytest.mark.skipif(not hardware._cpuinfo_text(), reason="no /proc/cpuinfo")
+def test_the_vector_isa_read_before_torch_is_the_one_torch_dispatches_to(monkeypatch):
+    """Read from /proc/cpuinfo before torch is imported (the cached-rerun path), it must be what ATen uses."""
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    assert hardware.cpu_kernels().split()[1] == torch.backends.cpu.get_cpu_capability().lower()
+
+
+def test_the_row_records_the_machine_and_the_config_id(cpu):
+    cfg = make()
+    spec = identity.resolve(cfg)
+    row = rows.base_row(spec, identity.run_id(spec))
+    assert row["machine"] == {"cpu": XEON, "cpus": 2}
+    assert row["config_id"] == identity.config_id(spec) != row["run_id"]
+
+
+def _row(run_id, config_id, status="ok", parent=None, time="2026-11-28T07:00:00+00:00", acc=0.5, seed=0):
+    row = {"run_id": run_id, "status": status, "time": time, "stage": "target" if parent else "intermediate",
+           "model": "bert", "task": "sentiment", "seed": seed, "parent_run_id": parent, "metrics": {"test/acc": acc}}
+    if config_id is not None:
+        row["config_id"] = config_id
+    return row
+
+
+def test_the_report_counts_one_row_per_config_and_points_children_at_the_parent_that_counts():
+    df = records_to_frame([
+        _row("inter-xeon", None, time="2026-11-27T10:00:00+00:00"),  # a row from before config_id: its run id is it
+        _row("target-xeon", None, parent="inter-xeon", time="2026-11-27T11:00:00+00:00", acc=0.6),
+        _row("inter-epyc", "inter-xeon", time="2026-11-28T07:00:00+00:00"),
+        _row("other-seed", "other-seed", seed=1),
+    ])
+    counted = latest_ok(df)
+    assert sorted(counted["run_id"]) == ["inter-epyc", "other-seed", "target-xeon"]
+    # the target trained on the Xeon's intermediate; the row that counts for that config is now the EPYC's
+    assert counted.set_index("run_id").loc["target-xeon", "parent_run_id"] == "inter-epyc"
+
+
+def test_a_config_that_failed_on_one_machine_and_ran_on_another_is_not_failed():
+    df = records_to_frame([
+        _row("a-xeon", "a", status="failed"), _row("a-epyc", "a"),
+        _row("b-xeon", "b", status="failed"),
+    ])
+    assert list(failed_runs(df)["run_id"]) == ["b-xeon"]
+    assert isinstance(df, pd.DataFrame) and list(latest_ok(df)["run_id"]) == ["a-epyc"]
