@@ -8,7 +8,9 @@ never imports torch.
 
 Prints every run the sweep names, once, with the number of its jobs when several name it (its sweep
 points as Hydra's basic sweeper expands them, with the experiment's ``hydra.sweeper.params``), whether
-it is ``cached`` (ok in the ledger), ``failed`` before (with its error) or ``to train``; then the
+it is ``cached`` (ok in the ledger), ``failed`` before (with its error) or ``to train`` (with a note
+naming the row when the same config and seed are ok on another kind of machine: run ids hold the
+machine, ``itt.hardware.machine``, so a job here would train it again); then the
 intermediate runs the runs to train will pull in, each once; and an estimate of the work: training rows
 x epochs per run, and wall time where the ledger has a comparable finished run (same model, training
 data and hyper-parameters). Exit 0; one ``error:`` line and exit 2 for a command that does not compose.
@@ -33,7 +35,7 @@ class Planned:
     rows: int | None  # training rows (None: unknown before the data is read)
     epochs: int
     est_s: float | None
-    error: str | None = None
+    error: str | None = None  # the last failure's error; or a note (ok on another kind of machine)
     jobs: int = 1  # sweep jobs that name this run (the no-ITT target of a sweep over intermediate.steps: several)
 
     @property
@@ -124,15 +126,22 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
 
 
 def _planned(cfg, spec, rows: list[dict]) -> Planned:
-    run_id = identity.run_id(spec)
-    latest = {}
+    run_id, config_id = identity.run_id(spec), identity.config_id(spec)
+    latest, elsewhere = {}, None
     for row in rows:
         if row.get("run_id") == run_id and row.get("status") in ("ok", "failed"):
             latest[row["status"]] = row
+        elif row.get("status") == "ok" and (row.get("config_id") or row.get("run_id")) == config_id:
+            elsewhere = row  # the same config and seed, ok on another kind of machine (its run id holds the machine)
     epochs = int(spec.settings.trainer.max_epochs)
     n = _train_rows(cfg, spec)
     status = "cached" if "ok" in latest else "failed" if "failed" in latest else "to train"
     error = latest["failed"].get("error") if status == "failed" else None
+    if status != "cached" and elsewhere is not None:
+        machine = elsewhere.get("machine") or {}
+        where = machine.get("cpu") or ", ".join(machine.get("gpu") or []) or "a machine before the machine was in run ids"
+        error = (f"{error}; " if error else "") + (f"ok as {elsewhere['run_id']} on {where}: a job on this machine "
+                                                   "trains it again (README: The run id)")
     return Planned(run_id, spec.stage, status, n, epochs, _estimate(spec, rows), error)
 
 
@@ -171,7 +180,7 @@ def _line(p: Planned) -> str:
     est = f"~{p.est_s:.0f}s" if p.est_s is not None else "-"
     text = f"  {p.status:<9} {p.stage:<12} {p.run_id}  rows x epochs {p.work}  est {est}"
     text += f"  ({p.jobs} jobs)" if p.jobs > 1 else ""
-    return text + (f"  error: {p.error}" if p.error else "")
+    return text + (f"  {'error' if p.status == 'failed' else 'note'}: {p.error}" if p.error else "")
 
 
 def main(argv: list[str] | None = None) -> int:

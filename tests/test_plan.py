@@ -149,3 +149,26 @@ def test_a_run_named_by_several_jobs_is_planned_and_counted_once(tmp_path):
     assert lines[-1].startswith("summary: 11 to train, 0 failed before (rerun), 0 cached; ")
     rows = sum(p.rows * p.epochs for p in [*targets, *pulled])
     assert f"work to do: {rows:,} training rows x epochs" in lines[-1]
+
+
+def test_a_run_ok_on_another_kind_of_machine_is_to_train_here_with_a_note_naming_it(tmp_path):
+    """The run id holds the machine (itt.hardware.machine): a row of the same config from another CPU is
+    not this machine's cached run, but the plan says where it is ok (its config_id is this run's)."""
+    grid = ("-m", "model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=false", *ITT_TINY)
+    script = ("import sys; from hydra import compose, initialize_config_dir; from itt import identity; "
+              "from itt.train import CONF_DIR\n"
+              "with initialize_config_dir(config_dir=CONF_DIR, version_base='1.3'):\n"
+              "    cfg = compose('train', overrides=sys.argv[1:])\n"
+              "print(identity.run_id(cfg), identity.config_id(cfg))")
+    ids = subprocess.run([sys.executable, "-c", script, *grid[1:], f"paths.root={tmp_path}"], cwd=REPO, env=itt_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert ids.returncode == 0, ids.stderr[-2000:]
+    run_id, config_id = ids.stdout.split()
+    other = {"run_id": config_id[:-8] + "0badc0de", "config_id": config_id, "stage": "target", "status": "ok",
+             "time": "2026-01-01T00:00:00+00:00", "machine": {"cpu": "GenuineIntel avx512 bf16=amx", "cpus": 64}}
+    (tmp_path / "results.jsonl").write_text(json.dumps(other) + "\n")
+    planned = run_itt(*grid, root=tmp_path, module="itt.plan")
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    assert _statuses(planned.stdout) == {run_id: "to train"}, planned.stdout
+    assert re.search(rf"to train\s+target\s+{re.escape(run_id)}.*note: ok as {re.escape(other['run_id'])} on "
+                     r"GenuineIntel avx512 bf16=amx: a job on this machine trains it again", planned.stdout), planned.stdout
