@@ -3,8 +3,10 @@
 A run id is derived from everything that determines its result, never from a timestamp: the model,
 the datasets it trains on (a local file by its content) and is evaluated on, the task kind, the stage,
 seed, split, source, its effective hyper-parameters, the effective numerics of this machine (precision,
-padding multiple, dropout implementation: ``itt.hardware``) and, for a run that starts from another
-run, that run's id and the head policy. The same command therefore always maps to the same run
+padding multiple, dropout implementation: ``itt.hardware``), the machine itself (its CPU kernels and
+threads, or its GPUs: ``hardware.machine``; left out of :func:`config_id` and of the hyper-parameter
+group, so seeds from two kinds of node are compared, not cached, as one) and, for a run that starts from
+another run, that run's id and the head policy. The same command therefore always maps to the same run
 directory and ledger rows: that is what makes reruns skip finished work, killed runs resume, concurrent
 jobs agree on one intermediate checkpoint, and run directories never collide. Settings that change no
 number (``data.num_workers``, ``model.sparse_embedding_grad``, logging) are left out; ``data.eval_batch_size``
