@@ -8,12 +8,14 @@ of these changes the numbers of the same config on its own (``itt/bench/NOTES.md
 bf16 logits by up to 4e-4 between oneDNN's avx512_bf16 kernels and their emulation, fp32 logits by 5e-8
 between ATen's AVX2 and AVX-512 kernels, gradients by 1e-9 between 1 and 2 threads. Everything here works
 before torch is imported (the cached-rerun path answers from the ledger without importing it) and gives
-the same answer after, so the run id computed in both places is the same.
+the same answer after (the CPU key is taken once per process, before Lightning can change the thread
+variables; GPUs are read as torch sees them), so the run id computed in both places is the same.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
 import shutil
@@ -25,17 +27,15 @@ CPU_ACCELERATORS = ("cpu",)
 
 
 def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-#: Environment variables that choose which kernels torch's CPU ops run or how many threads split them:
-#: part of the machine key when set (ATen's vector ISA, oneDNN's and MKL's ISA caps, their thread counts).
-KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR",
-              "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Environment variables that choose which kernels torch's CPU ops run: part of the machine key when set
+#: (ATen's vector ISA, oneDNN's and MKL's ISA caps, MKL's reproducibility mode).
+KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
+#: The variables torch's default intra-op thread count follows (the smaller, when both are set).
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _cpuinfo_text() -> str:
@@ -55,13 +55,17 @@ def _cpuinfo() -> dict[str, str]:
     return out
 
 
+def _cpu_flags() -> set[str]:
+    return set(_cpuinfo().get("flags", "").split())
+
+
 def cpu_kernels() -> str:
     """The CPU as torch's kernels see it: its vendor, the vector ISA ATen dispatches to (torch's own rule:
     AVX-512 with the F/BW/VL/DQ extensions, else AVX2 with FMA) and the ISA of oneDNN's bf16 matrix products
     (AMX, AVX512-BF16, or none: emulated), e.g. ``AuthenticAMD avx512 bf16=avx512_bf16``. Elsewhere than
     x86 Linux: the architecture and what the platform says of the processor."""
     info = _cpuinfo()
-    flags = set(info.get("flags", "").split())
+    flags = _cpu_flags()
     if not flags:
         features = " ".join(sorted(set(info.get("Features", "").split()) & {"asimd", "sve", "sve2", "bf16", "i8mm"}))
         return " ".join(p for p in (platform.machine(), platform.processor(), features) if p)
@@ -73,11 +77,23 @@ def cpu_kernels() -> str:
 
 def cpu_count() -> int:
     """CPUs this process may run on (its affinity, e.g. a SLURM allocation): torch's default thread count
-    follows from it."""
+    follows from it when no :data:`THREAD_ENV` variable is set."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def cpu_threads() -> dict:
+    """What torch's default intra-op thread count is taken from: ``{"threads": n}`` when ``OMP_NUM_THREADS``
+    or ``MKL_NUM_THREADS`` sets it (torch starts with the smaller), else ``{"cpus": n}`` (:func:`cpu_count`)."""
+    told = []
+    for name in THREAD_ENV:
+        try:
+            told.append(int(os.environ[name]))
+        except (KeyError, ValueError):
+            continue
+    return {"threads": min(told)} if told else {"cpus": cpu_count()}
 
 
 def gpu_capabilities() -> list[str]:
@@ -93,19 +109,43 @@ def gpu_capabilities() -> list[str]:
 
 def machine(device: str) -> dict:
     """What of this machine changes a run's numbers besides its settings: on a CPU, :func:`cpu_kernels`,
-    :func:`cpu_count` and the :data:`KERNEL_ENV` variables that are set; on GPUs, their compute capability."""
+    :func:`cpu_threads` and the :data:`KERNEL_ENV` variables that are set (as the process found them:
+    :func:`cpu_machine`); on GPUs, their compute capability."""
     if device == "cuda":
         return {"gpu": gpu_capabilities()}
-    return {"cpu": cpu_kernels(), "cpus": cpu_count(), **{k: os.environ[k] for k in KERNEL_ENV if k in os.environ}}
+    return json.loads(cpu_machine())
+
+
+#: How a process hands its CPU key to the DDP workers Lightning starts from it: ``<its pid>:<key>``.
+INHERITED = "ITT_CPU_MACHINE"
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_machine() -> str:
+    """The CPU part of :func:`machine` (JSON), taken once per process: Lightning's DDP launcher sets
+    ``OMP_NUM_THREADS`` when it starts its workers, which must not move the run id of a process that has
+    already computed it. The workers it starts (children with a ``LOCAL_RANK`` above 0) take their
+    parent's key, so every process of a DDP run names the same run directory."""
+    inherited = os.environ.get(INHERITED, "")
+    parent, _, key = inherited.partition(":")
+    if key and parent == str(os.getppid()) and os.environ.get("LOCAL_RANK", "0") != "0":
+        return key
+    key = json.dumps({"cpu": cpu_kernels(), **cpu_threads(),
+                      **{k: os.environ[k] for k in KERNEL_ENV if k in os.environ}}, sort_keys=True)
+    os.environ[INHERITED] = f"{os.getpid()}:{key}"
+    return key
 
 
 @functools.lru_cache(maxsize=None)
 def _nvidia_compute_capabilities() -> tuple[float, ...]:
-    """Compute capability of each visible GPU from ``nvidia-smi`` (no torch import), () if none."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or shutil.which("nvidia-smi") is None:
+    """Compute capability of each visible GPU from ``nvidia-smi`` (no torch import), () if none. Only the
+    GPUs ``CUDA_VISIBLE_DEVICES`` names, as torch sees them (nvidia-smi itself lists every GPU of the node)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", None)
+    if visible == "" or shutil.which("nvidia-smi") is None:
         return ()
+    only = [f"--id={visible}"] if visible is not None else []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+        out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader", *only],
                              capture_output=True, text=True, timeout=10, check=True).stdout
         return tuple(float(line) for line in out.split() if line.strip())
     except (OSError, subprocess.SubprocessError, ValueError):

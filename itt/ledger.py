@@ -7,7 +7,8 @@ the whole line or none of it. Readers skip (and report) a line they cannot parse
 This module is the ledger's one definition, for the pipeline that writes it and the report that reads it
 (``itt.report.ledger_frame``): where it lives (:func:`ledger_path`), what a row holds (:class:`LedgerRow`,
 :data:`FIELDS`), how it is read (:func:`read`, :func:`read_file`) and which row of a run counts
-(:func:`latest`, :func:`latest_ok`: the newest ``ok`` row, by time then line).
+(:func:`latest`, :func:`latest_ok`: the newest ``ok`` row, by time then line) and which configuration a
+row is of (:func:`config_of`: run ids hold the machine; the report counts one row per configuration).
 """
 
 from __future__ import annotations
@@ -93,6 +94,18 @@ class LedgerRow(TypedDict, total=False):
 FIELDS: tuple[str, ...] = tuple(LedgerRow.__annotations__)
 
 
+def timestamp() -> str:
+    """A row's ``time``: now, UTC, ISO 8601 to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def config_of(row: dict) -> str | None:
+    """A row's ``config_id``: the run id without the machine; a row from before it was recorded has none
+    and its run id is its config id (the id was computed without the machine then)."""
+    config_id = row.get("config_id")
+    return config_id if isinstance(config_id, str) and config_id else row.get("run_id")
+
+
 def ledger_path(root: str | os.PathLike) -> Path:
     """``${root}/results.jsonl``: where every run appends its row."""
     return Path(root) / LEDGER_NAME
@@ -112,7 +125,7 @@ def _json_safe(value: Any) -> Any:
 def append(root: str | os.PathLike, row: dict) -> dict:
     if row.get("status") not in STATUSES:
         raise ValueError(f"ledger status must be one of {STATUSES}, got {row.get('status')!r}")
-    row = _json_safe({"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **row})
+    row = _json_safe({"time": timestamp(), **row})
     with writing(root, "paths.root", ledger_path(root)):  # a full or read-only root: one line, not a traceback
         append_lines(ledger_path(root), [json.dumps(row, sort_keys=False, allow_nan=False)])
     return row

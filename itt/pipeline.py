@@ -242,6 +242,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         raise
     finally:
         row["wall_s"] = round(time.perf_counter() - start, 2)
+        row["time"] = ledger.timestamp()  # in W&B's copy too: the report's newest row of a config is by time
         record_row(loggers, row)
         finish(loggers)
     row = ledger.append(cfg.paths.root, row)

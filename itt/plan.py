@@ -8,9 +8,10 @@ never imports torch.
 
 Prints every run the sweep names, once, with the number of its jobs when several name it (its sweep
 points as Hydra's basic sweeper expands them, with the experiment's ``hydra.sweeper.params``), whether
-it is ``cached`` (ok in the ledger), ``failed`` before (with its error) or ``to train`` (with a note
-naming the row when the same config and seed are ok on another kind of machine: run ids hold the
-machine, ``itt.hardware.machine``, so a job here would train it again); then the
+it is ``cached`` (ok in the ledger), ``elsewhere`` (the same config and seed ok on another kind of
+machine, with a note naming the row: run ids hold the machine, ``itt.hardware.machine``, so jobs on that
+kind of node find it cached and a job on another trains it again; a sweep planned on a login node for
+compute nodes sees its finished runs so), ``failed`` before (with its error) or ``to train``; then the
 intermediate runs the runs to train will pull in, each once; and an estimate of the work: training rows
 x epochs per run, and wall time where the ledger has a comparable finished run (same model, training
 data and hyper-parameters). Exit 0; one ``error:`` line and exit 2 for a command that does not compose.
@@ -31,7 +32,7 @@ from itt.errors import ITTError, describe
 class Planned:
     run_id: str
     stage: str
-    status: str  # cached | failed | to train
+    status: str  # cached | elsewhere (ok on another kind of machine) | failed | to train
     rows: int | None  # training rows (None: unknown before the data is read)
     epochs: int
     est_s: float | None
@@ -112,7 +113,7 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
                 targets[run_id].jobs += 1
                 continue
             entry = targets[run_id] = _planned(cfg, spec, rows_by_root[root])
-            if entry.status == "cached":
+            if entry.status in ("cached", "elsewhere"):
                 continue
             for step in reversed(spec.chain()):  # the parents a run to train needs, nearest first
                 step_id = identity.run_id(step)
@@ -120,7 +121,7 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
                     break
                 parent = _planned(cfg, step, rows_by_root[root])
                 pulled[step_id] = parent
-                if parent.status == "cached":
+                if parent.status in ("cached", "elsewhere"):
                     break
     return list(targets.values()), list(pulled.values())
 
@@ -131,17 +132,17 @@ def _planned(cfg, spec, rows: list[dict]) -> Planned:
     for row in rows:
         if row.get("run_id") == run_id and row.get("status") in ("ok", "failed"):
             latest[row["status"]] = row
-        elif row.get("status") == "ok" and (row.get("config_id") or row.get("run_id")) == config_id:
+        elif row.get("status") == "ok" and ledger.config_of(row) == config_id:
             elsewhere = row  # the same config and seed, ok on another kind of machine (its run id holds the machine)
     epochs = int(spec.settings.trainer.max_epochs)
     n = _train_rows(cfg, spec)
-    status = "cached" if "ok" in latest else "failed" if "failed" in latest else "to train"
+    status = "cached" if "ok" in latest else "elsewhere" if elsewhere is not None else "failed" if "failed" in latest else "to train"
     error = latest["failed"].get("error") if status == "failed" else None
-    if status != "cached" and elsewhere is not None:
+    if status == "elsewhere":
         machine = elsewhere.get("machine") or {}
-        where = machine.get("cpu") or ", ".join(machine.get("gpu") or []) or "a machine before the machine was in run ids"
-        error = (f"{error}; " if error else "") + (f"ok as {elsewhere['run_id']} on {where}: a job on this machine "
-                                                   "trains it again (README: The run id)")
+        where = machine.get("cpu") or "GPUs " + ", ".join(machine.get("gpu") or []) if machine else "an unrecorded machine"
+        error = (f"ok as {elsewhere['run_id']} on {where}: cached for jobs on that kind of machine, trained again by "
+                 "a job on another (README: The run id)")
     return Planned(run_id, spec.stage, status, n, epochs, _estimate(spec, rows), error)
 
 
@@ -165,12 +166,14 @@ def render(targets: list[Planned], pulled: list[Planned]) -> list[str]:
     lines.append(f"intermediate run(s) they pull in: {len(pulled)}")
     for p in pulled:
         lines.append(_line(p))
-    todo = [p for p in [*targets, *pulled] if p.status != "cached"]
-    counts = {s: sum(p.status == s for p in [*targets, *pulled]) for s in ("cached", "failed", "to train")}
+    todo = [p for p in [*targets, *pulled] if p.status not in ("cached", "elsewhere")]
+    counts = {s: sum(p.status == s for p in [*targets, *pulled]) for s in ("cached", "elsewhere", "failed", "to train")}
     known = [p for p in todo if p.rows is not None]
     est = [p.est_s for p in todo if p.est_s is not None]
     lines.append(f"summary: {counts['to train']} to train, {counts['failed']} failed before (rerun), "
-                 f"{counts['cached']} cached; work to do: {sum(p.rows * p.epochs for p in known):,} training rows x epochs"
+                 f"{counts['cached']} cached"
+                 + (f", {counts['elsewhere']} ok on another kind of machine (not counted below)" if counts["elsewhere"] else "")
+                 + f"; work to do: {sum(p.rows * p.epochs for p in known):,} training rows x epochs"
                  + (f" (+{len(todo) - len(known)} run(s) of unknown size)" if len(known) < len(todo) else "")
                  + (f"; ~{sum(est) / 60:.1f} min for the {len(est)} run(s) with a comparable finished run" if est else ""))
     return lines

@@ -5,7 +5,10 @@ counts one row per configuration and seed, whichever machine ran it last."""
 
 from __future__ import annotations
 
-import pandas as pd
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -26,17 +29,22 @@ def make(*overrides):
 
 @pytest.fixture
 def cpu(monkeypatch):
-    """A CPU machine whose kernels, CPUs and kernel variables the test sets."""
+    """A CPU machine whose kernels, CPUs and kernel variables the test sets (``ids`` takes them afresh, as
+    a new process would; the key a process took is kept for the rest of it: ``hardware.cpu_machine``)."""
     monkeypatch.setattr(hardware, "cuda_available", lambda: False)
-    for name in hardware.KERNEL_ENV:
+    for name in (*hardware.KERNEL_ENV, *hardware.THREAD_ENV, hardware.INHERITED, "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
     state = {"kernels": XEON, "cpus": 2}
     monkeypatch.setattr(hardware, "cpu_kernels", lambda: state["kernels"])
     monkeypatch.setattr(hardware, "cpu_count", lambda: state["cpus"])
-    return state
+    hardware.cpu_machine.cache_clear()
+    yield state
+    hardware.cpu_machine.cache_clear()
 
 
-def ids(*overrides) -> tuple[str, str]:
+def ids(*overrides, new_process: bool = True) -> tuple[str, str]:
+    if new_process:
+        hardware.cpu_machine.cache_clear()
     cfg = make(*overrides)
     return identity.run_id(cfg), identity.config_id(cfg)
 
@@ -49,13 +57,24 @@ def test_another_cpu_or_thread_count_is_another_run_of_the_same_config(cpu, monk
     assert epyc != xeon and epyc_config == config
     cpu["cpus"] = 8
     assert ids()[0] not in (xeon, epyc) and ids()[1] == config
-    for name, value in [("OMP_NUM_THREADS", "4"), ("ATEN_CPU_CAPABILITY", "avx2"), ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")]:
+    for name, value in [("OMP_NUM_THREADS", "4"), ("MKL_NUM_THREADS", "4"), ("ATEN_CPU_CAPABILITY", "avx2"),
+                        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")]:
         monkeypatch.setenv(name, value)
         changed = ids()
         monkeypatch.delenv(name)
         assert changed[0] != ids()[0] and changed[1] == config, name
-    monkeypatch.setenv("WANDB_MODE", "offline")  # not a kernel setting
-    assert ids()[0] == ids()[0]
+    # the thread count torch starts with, however it is told: the smaller of the two variables
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    one = ids()
+    monkeypatch.setenv("MKL_NUM_THREADS", "1")
+    assert ids() == one
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert ids() == one
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.delenv("MKL_NUM_THREADS")
+    before = ids()
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # not a kernel setting
+    assert ids() == before
     # the config id is the id itt gave before the machine was in it: the run payload without the machine
     spec = identity.resolve(make("stage.itt=false"))  # no parent (whose id in the payload is its own kind: below)
     assert "machine" in identity.run_payload(spec) and "machine" not in identity.run_payload(spec, machine=False)
@@ -67,6 +86,7 @@ def test_an_itt_target_names_its_parent_by_the_parents_config_id_in_its_own(cpu)
     spec = identity.resolve(cfg)
     first = identity.run_id(cfg), identity.config_id(cfg), identity.run_id(spec.parent)
     cpu["kernels"] = EPYC
+    hardware.cpu_machine.cache_clear()  # another process, on the other CPU
     second = identity.run_id(cfg), identity.config_id(cfg), identity.run_id(spec.parent)
     assert second[0] != first[0] and second[2] != first[2]  # the parent is another run on this CPU too
     assert second[1] == first[1]
@@ -119,7 +139,22 @@ def test_the_row_records_the_machine_and_the_config_id(cpu):
     spec = identity.resolve(cfg)
     row = rows.base_row(spec, identity.run_id(spec))
     assert row["machine"] == {"cpu": XEON, "cpus": 2}
+    assert hardware.machine("cpu") == {"cpu": XEON, "cpus": 2}
     assert row["config_id"] == identity.config_id(spec) != row["run_id"]
+
+
+def test_the_threads_key_is_what_torch_starts_with(monkeypatch):
+    """torch's default intra-op thread count: OMP_NUM_THREADS or MKL_NUM_THREADS (the smaller), else the CPUs."""
+    script = "import torch; print(torch.get_num_threads())"
+    for env in ({}, {"OMP_NUM_THREADS": "1"}, {"MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "2"}):
+        for name in hardware.THREAD_ENV:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        torch_threads = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                       env=dict(os.environ), check=True).stdout.strip()
+        key = hardware.cpu_threads()
+        assert int(torch_threads) == key.get("threads", key.get("cpus")), env
 
 
 def _row(run_id, config_id, status="ok", parent=None, time="2026-11-28T07:00:00+00:00", acc=0.5, seed=0):
@@ -149,4 +184,55 @@ def test_a_config_that_failed_on_one_machine_and_ran_on_another_is_not_failed():
         _row("b-xeon", "b", status="failed"),
     ])
     assert list(failed_runs(df)["run_id"]) == ["b-xeon"]
-    assert isinstance(df, pd.DataFrame) and list(latest_ok(df)["run_id"]) == ["a-epyc"]
+    assert list(latest_ok(df)["run_id"]) == ["a-epyc"]
+
+
+def test_a_process_keeps_its_key_when_lightning_sets_the_thread_count_and_its_ddp_workers_take_it(cpu, monkeypatch):
+    """Lightning's DDP launcher sets OMP_NUM_THREADS when it starts its workers: the run id of the process
+    that already named its run directory must not move, and the workers must name the same one."""
+    first = ids()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Lightning does at fit, in this process
+    assert ids(new_process=False) == first
+    # a DDP worker: a child of this process with LOCAL_RANK 1, started with the variable Lightning set
+    monkeypatch.setattr(hardware.os, "getppid", lambda: int(hardware.os.environ[hardware.INHERITED].split(":")[0]))
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert ids() == first
+    # any other child (LOCAL_RANK unset: a job, a script's subprocess) takes its own
+    monkeypatch.delenv("LOCAL_RANK")
+    assert ids()[0] != first[0]
+
+
+def test_gpus_are_read_as_torch_sees_them_from_nvidia_smi(monkeypatch):
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return type("Done", (), {"stdout": "8.0\n"})()
+
+    monkeypatch.setattr(hardware.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    monkeypatch.setattr(hardware.subprocess, "run", fake_run)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    hardware._nvidia_compute_capabilities.cache_clear()
+    try:
+        assert hardware._nvidia_compute_capabilities() == (8.0,)
+        assert "--id=2,3" in calls[-1]  # nvidia-smi lists every GPU of the node unless told which
+    finally:
+        hardware._nvidia_compute_capabilities.cache_clear()
+
+
+def test_status_and_chains_read_a_config_run_on_two_machines_as_one_run():
+    from itt.report.chain import follow_chain
+    from itt.report.status import ledger_status
+
+    df = records_to_frame([
+        _row("i-xeon", "i", time="2026-11-27T10:00:00+00:00"),
+        _row("t-xeon", "t", status="failed", parent="i-xeon", time="2026-11-27T11:00:00+00:00"),
+        _row("i-epyc", "i", time="2026-11-28T07:00:00+00:00"),
+        _row("t-epyc", "t", parent="i-epyc", time="2026-11-28T08:00:00+00:00"),
+    ])
+    states = ledger_status(df).set_index("config_id")
+    assert len(states) == 2 and set(states["state"]) == {"ok"}  # t failed on the Xeon, ran on the EPYC
+    assert states.loc["t", "run_id"] == "t-epyc"
+    # the Xeon's intermediate row was replaced by the EPYC's: asking for it gives the row that counts
+    assert [r["run_id"] for r in follow_chain(df, "i-xeon")] == ["i-epyc"]
+    assert [r["run_id"] for r in follow_chain(df, "t-epyc")] == ["i-epyc", "t-epyc"]

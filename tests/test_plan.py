@@ -14,7 +14,7 @@ DEMO = ("-m", "experiment=demo", "+stage=target")
 
 
 def _statuses(output: str) -> dict[str, str]:
-    return {m.group(2): m.group(1) for m in re.finditer(r"^  (cached|failed|to train)\s+\S+\s+(\S+)", output, re.M)}
+    return {m.group(2): m.group(1) for m in re.finditer(r"^  (cached|elsewhere|failed|to train)\s+\S+\s+(\S+)", output, re.M)}
 
 
 def test_the_demo_grid_before_any_run_is_36_targets_and_9_intermediates_to_train(tmp_path):
@@ -151,9 +151,10 @@ def test_a_run_named_by_several_jobs_is_planned_and_counted_once(tmp_path):
     assert f"work to do: {rows:,} training rows x epochs" in lines[-1]
 
 
-def test_a_run_ok_on_another_kind_of_machine_is_to_train_here_with_a_note_naming_it(tmp_path):
+def test_a_run_ok_on_another_kind_of_machine_is_elsewhere_with_a_note_naming_it(tmp_path):
     """The run id holds the machine (itt.hardware.machine): a row of the same config from another CPU is
-    not this machine's cached run, but the plan says where it is ok (its config_id is this run's)."""
+    not this machine's cached run, but the plan says where it is ok (its config_id is this run's): a sweep
+    planned on a login node sees what its compute nodes finished."""
     grid = ("-m", "model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=false", *ITT_TINY)
     script = ("import sys; from hydra import compose, initialize_config_dir; from itt import identity; "
               "from itt.train import CONF_DIR\n"
@@ -169,6 +170,7 @@ def test_a_run_ok_on_another_kind_of_machine_is_to_train_here_with_a_note_naming
     (tmp_path / "results.jsonl").write_text(json.dumps(other) + "\n")
     planned = run_itt(*grid, root=tmp_path, module="itt.plan")
     assert planned.returncode == 0, planned.stderr[-2000:]
-    assert _statuses(planned.stdout) == {run_id: "to train"}, planned.stdout
-    assert re.search(rf"to train\s+target\s+{re.escape(run_id)}.*note: ok as {re.escape(other['run_id'])} on "
-                     r"GenuineIntel avx512 bf16=amx: a job on this machine trains it again", planned.stdout), planned.stdout
+    assert _statuses(planned.stdout) == {run_id: "elsewhere"}, planned.stdout
+    assert re.search(rf"elsewhere\s+target\s+{re.escape(run_id)}.*note: ok as {re.escape(other['run_id'])} on "
+                     r"GenuineIntel avx512 bf16=amx: cached for jobs on that kind of machine", planned.stdout), planned.stdout
+    assert "0 to train, 0 failed before (rerun), 0 cached, 1 ok on another kind of machine" in planned.stdout

@@ -25,12 +25,16 @@ def _by_run_id(df: pd.DataFrame) -> dict[str, dict]:
 
 
 def follow_chain(df: pd.DataFrame, run_id: str) -> list[dict]:
-    """The rows from the first step to ``run_id`` itself, oldest first (latest ok row of each).
+    """The rows from the first step to ``run_id`` itself, oldest first (latest ok row of each; of its
+    configuration, when ``run_id``'s row was replaced by a newer one from another machine).
 
     Stops at a run without a parent; a parent missing from the ledger ends the list early with a
     warning (its rows were written elsewhere, or it failed). Unknown ``run_id`` -> KeyError.
     """
     rows = _by_run_id(df)
+    if run_id not in rows and "config_id" in df.columns:  # replaced by a newer row of its config (another machine)
+        config_id = dict(zip(df["run_id"], df["config_id"])).get(run_id)
+        run_id = next((rid for rid, row in rows.items() if row.get("config_id") == config_id), run_id)
     if run_id not in rows:
         raise KeyError(f"run {run_id!r} has no ok row in the ledger")
     chain, seen = [rows[run_id]], {run_id}

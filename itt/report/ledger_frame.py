@@ -2,7 +2,8 @@
 
 The ledger itself (where it lives, the row schema ``itt.ledger.LedgerRow``, reading its lines, which
 row of a run counts) is defined once in :mod:`itt.ledger`; this module only turns its rows into one
-tidy frame and offers the selections the statistics need:
+tidy frame and offers the selections the statistics need (which count one row per configuration,
+``config_id``, where the pipeline's cache check counts one per run id, i.e. per machine):
 
 * :func:`load_ledger`   – every well-formed row, one column per ``LedgerRow`` field, metrics flattened.
 * :func:`latest_ok`     – the row that counts for each run (the newest ``ok`` row of its ``config_id``).
@@ -138,7 +139,7 @@ def records_to_frame(records: list[Mapping]) -> pd.DataFrame:
         df[col] = df[col].map(lambda v: None if is_missing(v) else str(v)).astype(object)
     _fill_chain_fields(df)
     # Rows from before the machine was in the run id: their run id is their config id (itt.identity.config_id).
-    df["config_id"] = df["config_id"].where(df["config_id"].notna(), df["run_id"]).astype(object)
+    df["config_id"] = [ledger.config_of(r) for r in df[["run_id", "config_id"]].to_dict("records")]
     return df[FRAME_COLUMNS + [c for c in df.columns if c not in FRAME_COLUMNS]].reset_index(drop=True)
 
 
@@ -199,12 +200,14 @@ def latest_ok(df: pd.DataFrame) -> pd.DataFrame:
     """The row that counts for each run: the latest ``ok`` row of its configuration. The run id holds the
     machine (``itt.hardware.machine``), so a seed run again on another kind of node is another run id of
     the same ``config_id``: the newer row replaces the older instead of counting as one more seed, and
-    rows whose parent was such a replaced row point at the parent row that counts. ``cached`` and
-    ``failed`` rows never count."""
+    rows whose parent was such a replaced row point at the parent row that counts (``parent_run_id`` and
+    ``intermediate_run_id``; ``chain`` keeps the ids the run trained after). ``cached`` and ``failed``
+    rows never count."""
     rows = _latest(df, "ok").copy()
     counted = dict(zip(rows["config_id"], rows["run_id"]))
     config_of = dict(zip(df["run_id"], df["config_id"]))
-    rows["parent_run_id"] = [p if is_missing(p) else counted.get(config_of.get(p, p), p) for p in rows["parent_run_id"]]
+    for column in ("parent_run_id", "intermediate_run_id"):
+        rows[column] = [p if is_missing(p) else counted.get(config_of.get(p, p), p) for p in rows[column]]
     return rows
 
 

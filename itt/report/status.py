@@ -40,12 +40,13 @@ from .ledger_frame import LedgerWarning, chronological
 
 
 def ledger_status(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per run_id: ``state`` (ok / failed / cached only), ``error``, ``time``."""
-    cols = ["run_id", "state", "error", "time"]
+    """One row per configuration (``config_id``: a run on any machine): ``state`` (ok / failed / cached
+    only), ``error``, ``time``, and ``run_id``, its newest row's."""
+    cols = ["config_id", "run_id", "state", "error", "time"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     rows = []
-    for run_id, g in chronological(df).groupby("run_id", sort=False):
+    for config_id, g in chronological(df).groupby("config_id", sort=False):
         statuses = set(g["status"])
         real = g[g["status"] != "cached"]
         if "ok" in statuses:
@@ -54,7 +55,8 @@ def ledger_status(df: pd.DataFrame) -> pd.DataFrame:
             state, error = "cached only", None
         else:
             state, error = str(real["status"].iloc[-1]), real["error"].iloc[-1]
-        rows.append({"run_id": run_id, "state": state, "error": error, "time": g["time"].iloc[-1]})
+        rows.append({"config_id": config_id, "run_id": g["run_id"].iloc[-1], "state": state, "error": error,
+                     "time": g["time"].iloc[-1]})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -114,17 +116,20 @@ def rerun_command(overrides: list[str], config_dir: str | None) -> str:
     return shlex.join(["python", "-m", "itt.train", *flags, *overrides])
 
 
-def job_run_id(overrides: list[str], config_dir: str | None) -> str | None:
-    """The run id a job's overrides name on this machine (None when they no longer resolve)."""
+def job_ids(overrides: list[str], config_dir: str | None) -> tuple[str | None, str | None]:
+    """(run id on this machine, config id) of the run a job's overrides name ((None, None) when they no
+    longer resolve). The sweep's jobs may run on other machines (run ids hold the machine): the config id
+    finds their rows."""
     from hydra import compose  # noqa: PLC0415 (Hydra's composition: only for a sweep's status)
 
     from itt import cli, identity  # noqa: PLC0415
 
     try:
         with cli.composing(config_dir):
-            return identity.run_id(identity.resolve(compose("train", overrides=overrides)))
+            spec = identity.resolve(compose("train", overrides=overrides))
+            return identity.run_id(spec), identity.config_id(spec)
     except Exception:  # noqa: BLE001 (configs changed since the sweep: the job is matched by overrides only)
-        return None
+        return None, None
 
 
 def unstarted_jobs(sweep: Path, started: list[list[str]]) -> tuple[list[tuple[int, list[str]]], int]:
@@ -151,11 +156,13 @@ def sweep_status(root: str | Path, sweep: str | Path, ledger: pd.DataFrame) -> p
     """One row per job of ``sweep``: run_id, state, detail, rerun command (a job not started yet, which
     has no folder, is named ``job <i> of <n>`` of the sweep's expansion)."""
     root, sweep = Path(root), Path(sweep)
-    states = ledger_status(ledger).set_index("run_id") if not ledger.empty else pd.DataFrame()
+    states = ledger_status(ledger).set_index("config_id") if not ledger.empty else pd.DataFrame()
+    config_of = dict(zip(ledger["run_id"], ledger["config_id"])) if not ledger.empty else {}
     rows, started = [], []
     for job in sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")):
         run_id = job.name
-        known = states.loc[run_id] if run_id in states.index else None
+        config_id = config_of.get(run_id, run_id)
+        known = states.loc[config_id] if config_id in states.index else None
         detail = ""
         if known is not None and known["state"] in ("ok", "cached only"):
             state = "done"
@@ -176,11 +183,12 @@ def sweep_status(root: str | Path, sweep: str | Path, ledger: pd.DataFrame) -> p
     config_dir = read_config_dir(sweep / "multirun.yaml")
     by_folder = {r["run_id"]: r for r in rows}
     for i, overrides in waiting:
-        run_id = job_run_id(overrides, config_dir)
+        run_id, config_id = job_ids(overrides, config_dir)
         if run_id in by_folder:  # another job of the sweep named the same run: its folder is this job's too
             rows.append({**by_folder[run_id], "detail": f"job {i} of {total}, the same run as another job"})
-        elif run_id is not None and run_id in states.index and states.loc[run_id, "state"] in ("ok", "cached only"):
-            rows.append({"run_id": run_id, "state": "done", "detail": f"job {i} of {total}", "rerun": ""})
+        elif config_id is not None and config_id in states.index and states.loc[config_id, "state"] in ("ok", "cached only"):
+            rows.append({"run_id": states.loc[config_id, "run_id"], "state": "done", "detail": f"job {i} of {total}",
+                         "rerun": ""})
         else:
             rows.append({"run_id": f"job {i} of {total}", "state": "not started", "detail": "no folder yet",
                          "rerun": rerun_command(overrides, config_dir)})
