@@ -55,11 +55,12 @@ _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})
 def why_no_folder(path, exc: OSError) -> str:
     """Why a folder could not be made at ``path``: the file in the way (``paths.root`` or ``out=`` under a
     file, a NotADirectoryError or FileExistsError), else the system's reason (permission, read-only, full)."""
-    blocker = _file_in_the_way(Path(path))
+    blocker = file_in_the_way(Path(path))
     return f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror or str(exc)
 
 
-def _file_in_the_way(path: Path) -> Path | None:
+def file_in_the_way(path: Path) -> Path | None:
+    """The file at ``path`` or at one of its parents, which keeps a folder from being made there (None: none)."""
     return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
 
 
@@ -94,7 +95,7 @@ def write_failure(exc: BaseException, folder, key: str, target=None) -> OutputEr
     else:
         return None
     if code in (errno.ENOTDIR, errno.EEXIST):
-        blocker = _file_in_the_way(path)
+        blocker = file_in_the_way(path)
         if blocker is None:  # a folder that exists where the code expected none: a bug, not the place
             return None
         reason = "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"

@@ -140,7 +140,12 @@ def _planned(cfg, spec, rows: list[dict]) -> Planned:
     error = latest["failed"].get("error") if status == "failed" else None
     if status == "elsewhere":
         machine = elsewhere.get("machine") or {}
-        where = machine.get("cpu") or "GPUs " + ", ".join(machine.get("gpu") or []) if machine else "an unrecorded machine"
+        if machine.get("cpu"):
+            where = machine["cpu"]
+        elif machine.get("gpu"):
+            where = "GPUs " + ", ".join(machine["gpu"])
+        else:
+            where = "an unrecorded machine"
         error = (f"ok as {elsewhere['run_id']} on {where}: cached for jobs on that kind of machine, trained again by "
                  "a job on another (README: The run id)")
     return Planned(run_id, spec.stage, status, n, epochs, _estimate(spec, rows), error)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from itt.errors import why_no_folder
+from itt.errors import file_in_the_way, why_no_folder
 from itt.ledger import ledger_path
 
 from .config import UsageError, parse_args
@@ -74,9 +74,9 @@ def _unwritable(out: Path) -> str | None:
     """Why the report folder ``out`` cannot be written (None: it can, as far as is known before writing), said
     without making it: a ``metric=`` refused after this check leaves no empty folder behind. A full disk shows
     when the files are written (``write_outputs`` makes the folder)."""
+    if (blocker := file_in_the_way(out.absolute())) is not None:
+        return f"cannot write the report to {out}: {blocker} is a file, not a folder; give another folder with out=DIR"
     existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        return f"cannot write the report to {out}: {existing} is a file, not a folder; give another folder with out=DIR"
     if not os.access(existing, os.W_OK | os.X_OK):
         reason = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "permission denied"
         return f"cannot write the report to {out}: {reason}; give another folder with out=DIR"
