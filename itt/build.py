@@ -146,11 +146,11 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
         members = [*range(len(train)), *(_member_for(p, heads, head_of) for p in evals)]
     names = [None if len(train) == 1 else p.name for p in train] + [p.name for p in evals]
     eval_sets = [EvalSet(name, p.task, p.labels, p.rows, member) for name, p, member in zip(names, [*train, *evals], members)]
-    summary = None
+    module = ITTModule(model, eval_sets, spec.settings.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad)
     if len(train) > 1:  # val/<primary>: the mean of the members' primary metrics (what selection reads)
-        summary = (mixture_metric(train), [(i, p.task.primary_metric) for i, p in enumerate(train)])
-    module = ITTModule(model, eval_sets, spec.settings.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
-                       summary)
+        # Read once the module has built its evaluators: they settle a primary metric that depends on the labels
+        # (a token-classification set in a task of another kind: span f1 for BIO tags, acc for others).
+        module.summary = (mixture_metric(train), [(i, p.task.primary_metric) for i, p in enumerate(train)])
     return Built(spec, tokenizer, data, module, head, numerics, train, evals, pretrained)
 
 

@@ -172,6 +172,31 @@ def test_the_zero_shot_eval_sets_are_held_out_with_their_english_originals(tmp_p
         assert ids and ids <= held_out, (e.name, len(ids - held_out))
 
 
+UPOS = "[ADJ,ADP,ADV,AUX,CCONJ,DET,INTJ,NOUN,NUM,PART,PRON,PROPN,PUNCT,SCONJ,SYM,VERB,X]"
+
+
+def test_a_mixture_with_tags_outside_a_tagging_task_logs_its_mean_of_primary_metrics(tmp_path):
+    """A POS set (tags that are not BIO) in a sentiment task has no primary metric of the task: its kind's
+    evaluator settles it (acc, not span f1) once the tags are known. The mixture's val/acc (what selection reads)
+    is the mean of the members' metrics as settled (before: of the f1 the POS evaluator never computes, a KeyError
+    at the first validation)."""
+    import pytorch_lightning as pl  # noqa: PLC0415
+
+    from itt.build import build_run  # noqa: PLC0415
+
+    pos = (f"+task.datasets={{pos:{{path:universal-dependencies/universal_dependencies,subset:en_ewt,"
+           f"kind:token_classification,generator:pos,text_fields:[tokens],label_field:upos,labels:{UPOS},lang:en,"
+           f"embedded_rows:120}}}}")
+    cfg = _compose("model=bert", "task=sentiment", "+stage=intermediate", "source=embedded", f"paths.root={tmp_path}",
+                   "intermediate.steps=[[intermediate,pos]]", "task.datasets.intermediate.embedded_rows=120", pos)
+    built = build_run(resolve(cfg))
+    assert built.monitor == "val/acc"
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path)
+    metrics = {k: v for loader in trainer.validate(built.module, datamodule=built.data, verbose=False) for k, v in loader.items()}
+    assert metrics["val/acc"] == pytest.approx((metrics["val/intermediate/acc"] + metrics["val/pos/acc"]) / 2)
+
+
 @pytest.mark.parametrize("preset", ["sequence_study", "sequence_study_demo"])
 def test_the_sequence_study_names_six_targets_and_five_intermediate_runs(preset):
     jobs = _jobs(f"experiment={preset}", "+stage=target")
