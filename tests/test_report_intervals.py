@@ -217,3 +217,21 @@ def test_holm_over_every_cell_of_the_report(predicted_ledger):
     assert per_lang.to_dict() == pytest.approx(t.set_index("eval")["p_holm"].to_dict())
     assert any(f"Holm–Bonferroni over the {report.n_tests} comparisons" in n for n in report.notes())
     assert f"Holm–Bonferroni adjusted over the {report.n_tests} comparisons" in report.markdown()
+
+
+def test_the_bootstrap_scorer_is_the_evaluated_sets_kind_not_the_runs(monkeypatch):
+    """A classifier's eval set of another kind (here token classification, span f1) is resampled with that
+    kind's scorer: the run's kind has none for ``f1``, so it would fall back to the t-interval."""
+    import pandas as pd
+
+    from itt.report import stats
+
+    asked = []
+    monkeypatch.setattr(stats, "get_scorer", lambda metric, kind=None: asked.append(kind))
+    side = pd.DataFrame({"kind": ["sequence_classification"] * 2, "eval_kind": ["token_classification"] * 2})
+    info = {"n_pairs": 2, "paired_seeds": "0,1"}
+    stats._item_interval(info, side, side, "test/f1", Bootstrap(resamples=10))
+    assert asked == ["token_classification"]
+    asked.clear()
+    stats._item_interval(info, side.drop(columns="eval_kind"), side, "test/f1", Bootstrap(resamples=10))
+    assert asked == ["sequence_classification"]  # rows without an eval kind: the run's own

@@ -153,7 +153,9 @@ def _item_interval(stats: dict, yes: pd.DataFrame, no: pd.DataFrame, metric: str
     """Replace the t-interval by the item bootstrap where predictions allow it."""
     if settings.resamples <= 0 or not stats["n_pairs"]:
         return
-    kinds = set(yes["kind"].dropna()) if "kind" in yes else set()
+    # The evaluated set's kind, not the run's: an eval set of another kind (retrieval on a classifier) is scored its own way.
+    column = "eval_kind" if "eval_kind" in yes and yes["eval_kind"].notna().any() else "kind"
+    kinds = set(yes[column].dropna()) if column in yes else set()
     scorer = get_scorer(metric, next(iter(kinds)) if len(kinds) == 1 else None)
     try:
         if not str(metric).startswith("test/"):
