@@ -107,13 +107,28 @@ def gpu_capabilities() -> list[str]:
     return sorted(caps)
 
 
-def machine(device: str) -> dict:
+#: Encoders narrower than this train on one CPU thread (``itt.trainer.auto_threads``): their ops are too small
+#: to split, so extra threads only add synchronisation (2 threads were 1.8-3x slower than 1 on a 2-core CPU).
+TINY_HIDDEN_SIZE = 256
+
+
+def is_tiny(hidden_size: int | None) -> bool:
+    return hidden_size is not None and hidden_size < TINY_HIDDEN_SIZE
+
+
+def machine(device: str, hidden_size: int | None = None) -> dict:
     """What of this machine changes a run's numbers besides its settings: on a CPU, :func:`cpu_kernels`,
     :func:`cpu_threads` and the :data:`KERNEL_ENV` variables that are set (as the process found them:
-    :func:`cpu_machine`); on GPUs, their compute capability."""
+    :func:`cpu_machine`); on GPUs, their compute capability. ``hidden_size``: the encoder's, where known
+    before it loads; a tiny one (:func:`is_tiny`) in a process started without a thread variable trains on
+    one thread whatever the CPU count (``itt.trainer.auto_threads``), which is then what the key says."""
     if device == "cuda":
         return {"gpu": gpu_capabilities()}
-    return json.loads(cpu_machine())
+    key = json.loads(cpu_machine())
+    if "cpus" in key and is_tiny(hidden_size):  # read from the key: as the process found its variables
+        del key["cpus"]
+        key["threads"] = 1
+    return key
 
 
 #: How a process hands its CPU key to the DDP workers Lightning starts from it: ``<its pid>:<key>``.

@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from itt import hardware
 from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
+from itt.models.info import embedded_hidden_size
 from itt.schema import plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
@@ -282,8 +283,14 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
     if spec.parent is not None:
         payload["parent"] = {"run_id": (run_id if machine else config_id)(spec.parent), "head_policy": spec.head_policy}
     if machine:
-        payload["machine"] = hardware.machine(numerics(spec)["device"])
+        payload["machine"] = run_machine(spec)
     return payload
+
+
+def run_machine(spec: RunSpec) -> dict:
+    """What of this machine the run id holds (``hardware.machine``), and the row records: a tiny stand-in
+    encoder trains on one thread whatever the CPU count, so its key says one thread."""
+    return hardware.machine(numerics(spec)["device"], embedded_hidden_size(spec.cfg.model, spec.cfg.source.name))
 
 
 def run_id(spec_or_cfg) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from itt import hardware, identity, languages
+from itt import identity, languages
 from itt.data.files import fingerprint, is_local
 from itt.models.info import model_info
 from itt.stages import RunSpec
@@ -61,7 +61,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
         "checkpoint": None, "predictions": None, "data_sizes": None,
         "precision": numerics["precision"], "device": numerics["device"],
         "numerics": {k: v for k, v in numerics.items() if k != "device"},
-        "machine": hardware.machine(numerics["device"]),
+        "machine": identity.run_machine(spec),
         "sampler": OmegaConf.to_container(cfg.sampler, resolve=True) if len(spec.roles) > 1 and cfg.get("sampler") else None,
         "overlap": None,
         "wall_s": None, "train_s": None, "eval_s": None, "resumed_from_step": None, "error": None,

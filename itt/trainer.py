@@ -29,7 +29,8 @@ from pytorch_lightning.plugins.environments import SLURMEnvironment
 
 from itt import progress
 from itt.errors import ConfigError, one_line
-from itt.hardware import positive_int
+from itt.hardware import is_tiny, positive_int
+from itt.models.info import hidden_size
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +41,15 @@ warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` i
 
 # torch's own choice at start-up (OMP_NUM_THREADS, else one thread per core), before anything changed it.
 _DEFAULT_THREADS = torch.get_num_threads()
-TINY_HIDDEN_SIZE = 256
 
 
 def auto_threads(model) -> int:
-    """Intra-op threads for training ``model`` on CPU: one for tiny encoders (hidden size < 256, e.g.
-    the embedded ones), whose ops are too small to split, so extra threads only add synchronisation
-    (2 threads were 1.8-3x slower than 1 on the shared 2-core dev machine); otherwise torch's default.
+    """Intra-op threads for training ``model`` on CPU: one for tiny encoders (``hardware.is_tiny``: hidden
+    size < 256, e.g. the embedded ones), whose ops are too small to split; otherwise torch's default.
     ``OMP_NUM_THREADS``, when set (the SLURM launcher sets it to ``resources.cpus_per_task``), wins."""
     if "OMP_NUM_THREADS" in os.environ or torch.cuda.is_available():
         return _DEFAULT_THREADS
-    config = getattr(model, "config", None)
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None)
-    return 1 if hidden is not None and hidden < TINY_HIDDEN_SIZE else _DEFAULT_THREADS
+    return 1 if is_tiny(hidden_size(getattr(model, "config", None))) else _DEFAULT_THREADS
 
 
 def apply_threads(model) -> int:

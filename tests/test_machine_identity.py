@@ -50,6 +50,7 @@ def ids(*overrides, new_process: bool = True) -> tuple[str, str]:
 
 
 def test_another_cpu_or_thread_count_is_another_run_of_the_same_config(cpu, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "BASE", [*BASE, "model=minilm"])  # full size: torch's thread count
     xeon, config = ids()
     assert ids() == (xeon, config)
     cpu["kernels"] = EPYC
@@ -135,12 +136,38 @@ def test_the_vector_isa_read_before_torch_is_the_one_torch_dispatches_to(monkeyp
 
 
 def test_the_row_records_the_machine_and_the_config_id(cpu):
-    cfg = make()
+    cfg = make("model=minilm")
     spec = identity.resolve(cfg)
     row = rows.base_row(spec, identity.run_id(spec))
-    assert row["machine"] == {"cpu": XEON, "cpus": 2}
+    assert row["machine"] == {"cpu": XEON, "cpus": 2} == identity.run_payload(spec)["machine"]
     assert hardware.machine("cpu") == {"cpu": XEON, "cpus": 2}
     assert row["config_id"] == identity.config_id(spec) != row["run_id"]
+
+
+@pytest.mark.parametrize("model", ["bert", "roberta", "xlnet"])
+def test_a_tiny_stand_in_encoder_is_one_thread_on_any_cpu_count(cpu, monkeypatch, model):
+    """The embedded encoders train on one thread (itt.trainer.auto_threads) whatever the CPU count: their id
+    and row say so, and a machine with more CPUs computes the same run. OMP_NUM_THREADS still wins."""
+    two = ids(f"model={model}")
+    spec = identity.resolve(make(f"model={model}"))
+    assert rows.base_row(spec, two[0])["machine"] == {"cpu": XEON, "threads": 1}
+    cpu["cpus"] = 8
+    assert ids(f"model={model}") == two
+    cpu["kernels"] = EPYC  # another kind of CPU is still another run
+    assert ids(f"model={model}")[0] != two[0]
+    cpu["kernels"] = XEON
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert ids(f"model={model}")[0] != two[0]
+    model_cfg = make(f"model={model}").model
+    width = model_cfg.embedded.config.get("hidden_size") or model_cfg.embedded.config.get("d_model")
+
+    class Model(torch.nn.Module):  # what auto_threads reads: the built model's config
+        config = type("Config", (), {"hidden_size" if model != "xlnet" else "d_model": width})()
+
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    from itt.trainer import auto_threads
+
+    assert auto_threads(Model()) == 1  # the id's one thread is what training uses
 
 
 def test_the_threads_key_is_what_torch_starts_with(monkeypatch):
@@ -190,6 +217,7 @@ def test_a_config_that_failed_on_one_machine_and_ran_on_another_is_not_failed():
 def test_a_process_keeps_its_key_when_lightning_sets_the_thread_count_and_its_ddp_workers_take_it(cpu, monkeypatch):
     """Lightning's DDP launcher sets OMP_NUM_THREADS when it starts its workers: the run id of the process
     that already named its run directory must not move, and the workers must name the same one."""
+    monkeypatch.setattr(sys.modules[__name__], "BASE", [*BASE, "model=minilm"])  # full size: torch's thread count
     first = ids()
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Lightning does at fit, in this process
     assert ids(new_process=False) == first
