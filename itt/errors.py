@@ -44,10 +44,11 @@ class TrainingFailed(ITTError):
 
 
 # What writing fails with when the place is wrong, not the code: no permission, a read-only or full disk, a file where
-# a folder should be.
-UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EEXIST})
+# a folder should be, a folder where a file should be (a folder named like the ledger).
+UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EEXIST,
+                        errno.EISDIR})
 # Those that can only come from a write, so a failure that names no file (``os.write`` on a descriptor, a file's
-# flush on close, pyarrow) is still known to be one.
+# flush on close, pyarrow, safetensors) is still known to be one.
 _WRITE_ONLY = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -64,12 +65,13 @@ def file_in_the_way(path: Path) -> Path | None:
     return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
 
 
-def _errno(exc: OSError) -> int | None:
-    """The errno of ``exc``; pyarrow's OSErrors (the datasets cache) carry it only in their text."""
-    if exc.errno is not None:
+def _errno(exc: BaseException) -> int | None:
+    """The errno of ``exc``; pyarrow's OSErrors (the datasets cache) carry it only in their text ("[errno 28]"), as
+    safetensors' errors (the exported model) do in Rust's words ("(os error 28)")."""
+    if isinstance(exc, OSError) and exc.errno is not None:
         return exc.errno
-    found = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
-    return int(found.group(1)) if found else None
+    found = re.search(r"\[errno (\d+)\]|\(os error (\d+)\)", str(exc), re.IGNORECASE)
+    return int(found.group(1) or found.group(2)) if found else None
 
 
 def _under(path: Path, folder: Path) -> bool:
@@ -82,12 +84,14 @@ def _under(path: Path, folder: Path) -> bool:
 def write_failure(exc: BaseException, folder, key: str, target=None) -> OutputError | None:
     """``exc`` as one line naming the path, the system's reason and what to do, if it is a write failure in
     ``folder`` (itt's own output or cache folder, set by the config ``key``): one of :data:`UNWRITABLE` on a file
-    under ``folder``, or a full or read-only disk on no named file (then named ``target``, by default ``folder``).
-    None for anything else (a bug, or a user's data file that cannot be read, keeps its own error)."""
-    if not isinstance(exc, OSError) or (code := _errno(exc)) not in UNWRITABLE:
+    under ``folder``, or a full or read-only disk on no named file (then named ``target``, by default ``folder``;
+    also a library's own error that says so only in its text, as safetensors' does). None for anything else (a bug,
+    or a user's data file that cannot be read, keeps its own error)."""
+    if (code := _errno(exc)) not in UNWRITABLE:
         return None
-    if exc.filename is not None:
-        path = Path(os.fsdecode(exc.filename))
+    filename = exc.filename if isinstance(exc, OSError) else None
+    if filename is not None:
+        path = Path(os.fsdecode(filename))
         if not _under(path, Path(folder)):
             return None
     elif code in _WRITE_ONLY:
@@ -99,11 +103,17 @@ def write_failure(exc: BaseException, folder, key: str, target=None) -> OutputEr
         if blocker is None:  # a folder that exists where the code expected none: a bug, not the place
             return None
         reason = "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+    elif code == errno.EISDIR:
+        reason = "it is a folder, not a file"
     else:
         reason = os.strerror(code)
         reason = reason[0].lower() + reason[1:]
-    todo = (f"free space there or set {key}= to a folder with room" if code in _NO_ROOM
-            else f"set {key}= to a folder you can write to")
+    if code in _NO_ROOM:
+        todo = f"free space there or set {key}= to a folder with room"
+    elif code == errno.EISDIR:
+        todo = f"move that folder away or set {key}= to another folder"
+    else:
+        todo = f"set {key}= to a folder you can write to"
     return OutputError(f"cannot write {path}: {reason}; {todo}")
 
 

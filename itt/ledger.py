@@ -164,11 +164,15 @@ def read_file(path: str | os.PathLike,
     """``(line number, row)`` for every row of the ledger file ``path`` (none if it does not exist).
 
     A line that is not a JSON object (the torn last line of a killed job, a hand edit) is skipped and
-    reported: one message to ``on_skip``, or a logged warning. Undecodable bytes become U+FFFD."""
+    reported: one message to ``on_skip``, or a logged warning. Undecodable bytes become U+FFFD. A folder where the
+    ledger goes is an :class:`~itt.errors.OutputError` (no run could append its row there), said by every command
+    that reads the ledger (a run's cached check, before it trains; the report; the plan) in the same line."""
     path = Path(path)
     if not path.exists():
         return
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with writing(path.parent, "paths.root"):  # a folder in the ledger's place: one line, not IsADirectoryError
+        fh = open(path, encoding="utf-8", errors="replace")
+    with fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

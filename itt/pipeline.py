@@ -33,7 +33,7 @@ from itt.build import Built, build_run
 from itt.data import overlap
 from itt.data.check import SIZE_RULE
 from itt.data.datamodule import check_data_settings
-from itt.errors import ConfigError, ITTError, TrainingFailed, writing
+from itt.errors import ConfigError, ITTError, TrainingFailed, write_failure, writing
 from itt.logger import build_loggers, finish, record_row
 from itt.models import heads
 from itt.module import check_optim_settings
@@ -218,6 +218,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     if ckpt:
         log.info("resuming %s from %s (step %s)", run_id, ckpt, step)
         row["resumed_from_step"] = step
+    unwritable = None
     try:
         trained = time.perf_counter()
         trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
@@ -239,7 +240,12 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     except Exception as exc:
         if trainer.received_sigterm:  # SLURM requeue/preemption: SIGTERM also killed W&B's service process,
             raise SIGTERMException from exc  # whose error must not hide the exit (submitit then keeps no result)
-        raise
+        # A full or read-only disk while a checkpoint, the model or the predictions are written: the row says so
+        unwritable = write_failure(exc, run_dir, _runs_key(cfg))
+        if unwritable is None:
+            raise
+        unwritable.__cause__ = exc  # ITT_DEBUG=1 shows the write behind the line
+        row.update(status="failed", error=str(unwritable))
     finally:
         row["wall_s"] = round(time.perf_counter() - start, 2)
         row["time"] = ledger.timestamp()  # in W&B's copy too: the report's newest row of a config is by time
@@ -247,6 +253,8 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         finish(loggers)
     row = ledger.append(cfg.paths.root, row)
     log.info("%s %s in %.1fs: %s", row["status"], run_id, row["wall_s"], row["metrics"] or row["error"])
+    if unwritable is not None:  # the place, not the run: its one line as it is (a sweep's next job would fail alike)
+        raise unwritable
     if row["status"] == "failed":
         raise TrainingFailed(f"run {run_id} failed: {row['error']}")
     if not cfg.get("keep_checkpoints", False):
@@ -322,24 +330,36 @@ def _wait_for_row(root, run_id: str, timeout_s: float = 3600.0) -> dict:
 def _save_model(run_dir: Path, built: Built) -> Path:
     """``save_pretrained`` into a fresh folder, then swap it in: a kill never leaves a half-written
     model where a ledger row (of this or an earlier forced run) points."""
-    final, staging = run_dir / "model", run_dir / ".model-staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    built.module.model.save_pretrained(staging)
-    built.tokenizer.save_pretrained(staging)
-    (staging / "itt_labels.json").write_text(json.dumps(built.labels))
-    _swap_in(staging, final)
+    final = run_dir / "model"
+    with _staged(final) as staging:
+        built.module.model.save_pretrained(staging)
+        built.tokenizer.save_pretrained(staging)
+        (staging / "itt_labels.json").write_text(json.dumps(built.labels))
     return final
 
 
 def _save_predictions(run_dir: Path, items: dict[str, list[dict]]) -> Path:
     """One JSON line per test item, in row order: ``test.jsonl`` (own split), ``<eval>.jsonl``."""
-    final, staging = run_dir / "predictions", run_dir / ".predictions-staging"
+    final = run_dir / "predictions"
+    with _staged(final) as staging:
+        for name, lines in items.items():
+            (staging / f"{name or 'test'}.jsonl").write_text("".join(json.dumps(item) + "\n" for item in lines))
+    return final
+
+
+@contextlib.contextmanager
+def _staged(final: Path):
+    """A fresh folder to write ``final`` into, swapped in when it is complete; one that fails (a full disk) is
+    removed, so the half-written files do not take the space a rerun needs, and ``final`` stays as it was."""
+    staging = final.with_name(f".{final.name}-staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    for name, lines in items.items():
-        (staging / f"{name or 'test'}.jsonl").write_text("".join(json.dumps(item) + "\n" for item in lines))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     _swap_in(staging, final)
-    return final
 
 
 def _swap_in(staging: Path, final: Path) -> None:

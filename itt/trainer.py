@@ -28,7 +28,7 @@ from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 
 from itt import progress
-from itt.errors import ConfigError, one_line
+from itt.errors import ConfigError, chain, one_line
 from itt.hardware import is_tiny, positive_int
 from itt.models.info import hidden_size
 
@@ -197,6 +197,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+        except (OSError, RuntimeError) as exc:
+            unnamed = _unnamed_os_error(exc)
+            if unnamed is None:
+                raise
+            raise OSError(unnamed.errno, unnamed.strerror, str(path)) from exc
         finally:
             tmp.unlink(missing_ok=True)
         try:  # make the rename itself durable
@@ -207,6 +212,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.close(fd)
         except OSError:
             pass
+
+
+def _unnamed_os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind a failed checkpoint write that names no file (None: there is none, or it names one):
+    torch's writer wraps the file's error in a RuntimeError of its own ("unexpected pos"), and a failed flush on
+    close names no file. Raised again naming the checkpoint, the run's one line says which file a full disk kept
+    from being written."""
+    failure = next((e for e in chain(exc) if isinstance(e, OSError)), None)
+    return failure if failure is not None and failure.errno is not None and failure.filename is None else None
 
 
 def resume_point(run_dir: Path) -> tuple[str | None, int | None]:

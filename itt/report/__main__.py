@@ -12,7 +12,8 @@ Keys (see :mod:`itt.report.config`): ``paths.root=DIR`` ``metric=NAME`` ``out=DI
 
 Exit codes: 0 report (or status) written, possibly with nothing to compare; 1 ledger missing or
 empty, or no W&B runs; 2 bad arguments (one line naming the valid keys or values: also a metric no target run
-has, or an output folder that cannot be written; nothing is written then, so the last report stays).
+has, an output folder that cannot be written, or a folder where the ledger goes; nothing is written then, so the
+last report stays).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from itt.errors import file_in_the_way, why_no_folder
+from itt.errors import OutputError, file_in_the_way, why_no_folder
 from itt.ledger import ledger_path
 
 from .config import UsageError, parse_args
@@ -89,8 +90,8 @@ def _os_problem(out: Path, exc: OSError) -> str:
 
 def _status(cfg) -> int:
     path = ledger_path(cfg.paths.root)
-    df = load_ledger(path) if path.is_file() else records_to_frame([])
-    if not path.is_file():
+    df = load_ledger(path) if path.exists() else records_to_frame([])
+    if not path.exists():
         print(f"ledger: none at {path}")
     for line in status_lines(df, cfg.paths.root, cfg.sweep):
         print(line)
@@ -114,9 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = _print_warning
-        if cfg.status:
-            return _status(cfg)
-        loaded = _load(cfg)
+        try:
+            if cfg.status:
+                return _status(cfg)
+            loaded = _load(cfg)
+        except OutputError as exc:  # a folder where the ledger goes: the line itt.train and itt.plan say too
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if isinstance(loaded, int):
             return loaded
         df, source = loaded

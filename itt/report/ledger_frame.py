@@ -163,13 +163,14 @@ def load_ledger(path: str | Path) -> pd.DataFrame:
     """Read ``results.jsonl`` (or a root directory holding it) into a DataFrame.
 
     Corrupt / truncated lines and rows without ``run_id``/``stage``/``status`` are skipped
-    with a :class:`LedgerWarning`. Raises ``FileNotFoundError`` when the file is absent.
+    with a :class:`LedgerWarning`. Raises ``FileNotFoundError`` when the file is absent, and
+    :class:`~itt.errors.OutputError` when a folder is where it goes.
     An existing but empty ledger gives an empty frame (with all columns).
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and path.name != ledger.LEDGER_NAME:  # a root; a folder named like the ledger is in its way
         path = ledger.ledger_path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"ledger not found: {path}")
     return records_to_frame(_read_rows(path))
 
