@@ -172,6 +172,20 @@ def read_ledger(root: str | os.PathLike) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def add_trainer_callback(monkeypatch, callback) -> None:
+    """Every Lightning Trainer the in-process pipeline builds from here on also runs ``callback``."""
+    from itt import pipeline  # noqa: PLC0415
+
+    build_trainer = pipeline.build_trainer
+
+    def with_callback(*args, **kwargs):
+        trainer, checkpoint = build_trainer(*args, **kwargs)
+        trainer.callbacks.append(callback)
+        return trainer, checkpoint
+
+    monkeypatch.setattr(pipeline, "build_trainer", with_callback)
+
+
 def error_lines(text: str) -> list[str]:
     """The ``error: ...`` lines the CLI printed."""
     return [line for line in text.splitlines() if line.startswith("error:")]

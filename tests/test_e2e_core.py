@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import add_trainer_callback
 from hydra import compose, initialize_config_dir
 from pytorch_lightning.callbacks import Callback
 from transformers import AutoModel, AutoModelForSequenceClassification
@@ -18,6 +19,7 @@ from itt import identity, ledger, pipeline
 from itt.build import build_run
 from itt.models.heads import final_projection
 from itt.train import CONF_DIR
+from itt.trainer import build_trainer
 
 # Small and fast: one epoch on a few hundred generated rows.
 SMALL = ["source=embedded", "logger=csv", "trainer.max_epochs=1",
@@ -161,14 +163,7 @@ class _WorseLastEpoch(Callback):
 def test_reported_metrics_are_those_of_the_best_validation_checkpoint(tmp_path, monkeypatch):
     """Issue 12, item 7: the row's validation and test metrics are the best-validation epoch's, not the last's."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    build_trainer = pipeline.build_trainer
-
-    def with_worse_last_epoch(*args, **kwargs):
-        trainer, checkpoint = build_trainer(*args, **kwargs)
-        trainer.callbacks.append(_WorseLastEpoch())
-        return trainer, checkpoint
-
-    monkeypatch.setattr(pipeline, "build_trainer", with_worse_last_epoch)
+    add_trainer_callback(monkeypatch, _WorseLastEpoch())
     # MiniLM learns the generated reviews in one epoch (val acc ~0.8), so the flipped last epoch is far below.
     cfg = make(tmp_path, "model=minilm", "task=sentiment", "+stage=target", "stage.itt=false", "optim.lr=1e-4",
                "data.max_length=64", "trainer.max_epochs=2", "task.datasets.domain.embedded_rows=400",

@@ -14,7 +14,7 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import OFFLINE, error_lines
+from conftest import OFFLINE, add_trainer_callback, error_lines
 
 from itt import ledger
 from itt.errors import OutputError, write_failure
@@ -314,14 +314,7 @@ def test_a_full_disk_mid_run_fails_it_with_one_line_in_its_row_and_keeps_the_che
                     saved.update({p.name: p.read_bytes() for p in checkpoints.iterdir()})
                     _full_disk(monkeypatch, "file")
 
-        real_build = pipeline.build_trainer
-
-        def build_trainer(*args, **kwargs):
-            trainer, checkpoint = real_build(*args, **kwargs)
-            trainer.callbacks.append(FillTheDisk())
-            return trainer, checkpoint
-
-        monkeypatch.setattr(pipeline, "build_trainer", build_trainer)
+        add_trainer_callback(monkeypatch, FillTheDisk())
         failed_at = checkpoints / "best.ckpt"  # the first checkpoint an improving epoch writes
     else:
         real_save_file = transformers.modeling_utils.safe_save_file
