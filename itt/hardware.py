@@ -112,20 +112,24 @@ def gpu_capabilities() -> list[str]:
 TINY_HIDDEN_SIZE = 256
 
 
-def is_tiny(hidden_size: int | None) -> bool:
-    return hidden_size is not None and hidden_size < TINY_HIDDEN_SIZE
+def one_thread_for(hidden_size: int | None) -> bool:
+    """Whether an encoder of ``hidden_size`` trains on one CPU thread whatever the CPU count: it is tiny, and
+    the process started without a thread variable (:data:`THREAD_ENV`, which wins when set: the SLURM launcher
+    sets it). Read from the process's machine key, so Lightning's DDP launcher setting ``OMP_NUM_THREADS``
+    later changes nothing, and its workers (which take their parent's key) decide alike."""
+    return hidden_size is not None and hidden_size < TINY_HIDDEN_SIZE and "cpus" in json.loads(cpu_machine())
 
 
 def machine(device: str, hidden_size: int | None = None) -> dict:
     """What of this machine changes a run's numbers besides its settings: on a CPU, :func:`cpu_kernels`,
     :func:`cpu_threads` and the :data:`KERNEL_ENV` variables that are set (as the process found them:
     :func:`cpu_machine`); on GPUs, their compute capability. ``hidden_size``: the encoder's, where known
-    before it loads; a tiny one (:func:`is_tiny`) in a process started without a thread variable trains on
-    one thread whatever the CPU count (``itt.trainer.auto_threads``), which is then what the key says."""
+    before it loads; one that trains on one thread whatever the CPU count (:func:`one_thread_for`,
+    ``itt.trainer.auto_threads``) is keyed as one thread."""
     if device == "cuda":
         return {"gpu": gpu_capabilities()}
     key = json.loads(cpu_machine())
-    if "cpus" in key and is_tiny(hidden_size):  # read from the key: as the process found its variables
+    if one_thread_for(hidden_size):
         del key["cpus"]
         key["threads"] = 1
     return key

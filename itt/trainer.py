@@ -29,7 +29,7 @@ from pytorch_lightning.plugins.environments import SLURMEnvironment
 
 from itt import progress
 from itt.errors import ConfigError, chain, one_line
-from itt.hardware import is_tiny, positive_int
+from itt.hardware import one_thread_for, positive_int
 from itt.models.info import hidden_size
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,13 @@ _DEFAULT_THREADS = torch.get_num_threads()
 
 
 def auto_threads(model) -> int:
-    """Intra-op threads for training ``model`` on CPU: one for tiny encoders (``hardware.is_tiny``: hidden
-    size < 256, e.g. the embedded ones), whose ops are too small to split; otherwise torch's default.
-    ``OMP_NUM_THREADS``, when set (the SLURM launcher sets it to ``resources.cpus_per_task``), wins."""
-    if "OMP_NUM_THREADS" in os.environ or torch.cuda.is_available():
+    """Intra-op threads for training ``model`` on CPU: one for tiny encoders (hidden size < 256, e.g. the
+    embedded ones), whose ops are too small to split, unless the process was started with a thread count
+    (``hardware.one_thread_for``: the SLURM launcher sets ``OMP_NUM_THREADS`` to ``resources.cpus_per_task``);
+    otherwise torch's default. The run id's machine key says the same (``hardware.machine``)."""
+    if torch.cuda.is_available():
         return _DEFAULT_THREADS
-    return 1 if is_tiny(hidden_size(getattr(model, "config", None))) else _DEFAULT_THREADS
+    return 1 if one_thread_for(hidden_size(getattr(model, "config", None))) else _DEFAULT_THREADS
 
 
 def apply_threads(model) -> int:

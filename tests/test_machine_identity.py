@@ -165,6 +165,7 @@ def test_a_tiny_stand_in_encoder_is_one_thread_on_any_cpu_count(cpu, monkeypatch
         config = type("Config", (), {"hidden_size" if model != "xlnet" else "d_model": width})()
 
     monkeypatch.delenv("OMP_NUM_THREADS")
+    hardware.cpu_machine.cache_clear()  # a process started without it
     from itt.trainer import auto_threads
 
     assert auto_threads(Model()) == 1  # the id's one thread is what training uses

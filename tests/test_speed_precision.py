@@ -167,14 +167,21 @@ class _Model:
 
 
 def test_one_thread_for_tiny_models_default_for_others(monkeypatch):
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    from itt import hardware
+
+    for name in (*hardware.THREAD_ENV, hardware.INHERITED):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    hardware.cpu_machine.cache_clear()  # as a process started without a thread variable
     default = itt_trainer._DEFAULT_THREADS
     assert itt_trainer.auto_threads(_Model(hidden_size=64)) == 1          # embedded bert/roberta
     assert itt_trainer.auto_threads(_Model(d_model=64)) == 1              # embedded xlnet
     assert itt_trainer.auto_threads(_Model(hidden_size=384)) == default   # MiniLM and up
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")                            # the launcher/user decided
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # set later in the process (Lightning's DDP launcher): no change
+    assert itt_trainer.auto_threads(_Model(hidden_size=64)) == 1
+    hardware.cpu_machine.cache_clear()  # a process started with it: the launcher/user decided
     assert itt_trainer.auto_threads(_Model(hidden_size=64)) == default
+    hardware.cpu_machine.cache_clear()
 
 
 def test_apply_threads_sets_and_restores_per_model(monkeypatch):
