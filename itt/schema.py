@@ -28,7 +28,9 @@ class DatasetSpec:
     labels: Optional[List[str]] = None  # classification label names in index order (None: from the data)
     # raw label -> label name; null drops the row. Keys are read as strings: Hydra's override grammar has no
     # quoted keys and reads {0: negative} with an int key, which is the raw label "0" (plain_label_map).
-    label_map: Optional[Dict[Any, Optional[str]]] = None
+    # Typed Any, not Optional[Dict]: OmegaConf cannot merge a command-line map into a typed null map
+    # (omry/omegaconf#1360); itt.stages.check_maps checks that it is one.
+    label_map: Any = None
     score_range: Optional[List[float]] = None  # regression: [min, max] of the raw score, scaled to [0, 1]
     splits: Dict[str, Optional[str]] = field(
         default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
@@ -50,7 +52,7 @@ class DatasetSpec:
     # a shared id, so no validation/test item of one has its translation in the other's training split.
     aligned_with: Optional[str] = None
     id_field: Optional[str] = None  # the shared id column (null: the row's split and position in it)
-    options: Optional[Dict[str, Any]] = None  # kind options for this dataset, over the task's (task.options)
+    options: Any = None  # kind options for this dataset, over the task's (task.options); a map, as label_map
 
     def __post_init__(self):
         self.label_map = plain_label_map(self.label_map)

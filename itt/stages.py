@@ -12,6 +12,7 @@ on top; targets use the shared groups only. Nothing here imports torch: the cach
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
@@ -84,6 +85,7 @@ def resolve(cfg: DictConfig) -> RunSpec:
     """The run ``cfg`` names (with its parents)."""
     name = stage_name(cfg)
     check_languages(cfg)
+    check_maps(cfg)
     check_seed_and_split(cfg)
     # A no-ITT target trains no intermediate step and its id never covers them: its intermediate.steps are not
     # resolved, so a task without an `intermediate` role runs its no-ITT targets without naming steps.
@@ -152,6 +154,18 @@ def check_languages(cfg: DictConfig) -> None:
                 key = f"task.{group}.{name}"
                 lookup(node.get("lang"), where=f"{key}.lang",
                        remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
+
+
+def check_maps(cfg: DictConfig) -> None:
+    """A dataset's ``label_map`` and ``options``, when given, are maps (``itt.schema.DatasetSpec`` types them
+    ``Any`` so that the command line can set them where the config has null)."""
+    examples = {"label_map": "{0:negative,1:positive}", "options": "{doc_stride:64}"}
+    for group in ("datasets", "evals"):
+        for name, node in (cfg.task.get(group) or {}).items():
+            for key, example in examples.items():
+                value = node.get(key)
+                if value is not None and not isinstance(value, Mapping):
+                    raise ConfigError(f"task.{group}.{name}.{key}={value!r} is not a map; use null or a map such as {example}")
 
 
 def check_seed_and_split(cfg: DictConfig) -> None:

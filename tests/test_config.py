@@ -291,6 +291,23 @@ def test_a_label_map_over_numeric_labels_can_be_typed_on_the_command_line():
     assert identity.run_id(moved) != identity.run_id(declared)
 
 
+def test_a_map_can_be_given_on_the_command_line_where_the_config_has_none():
+    """``label_map`` and ``options`` default to null; a map typed for them on the command line composes (typed
+    ``Optional[Dict]``, OmegaConf merged the override into the null node and failed with an AttributeError,
+    omry/omegaconf#1360), and a value that is not a map is one line naming the key."""
+    from itt.build import dataset_spec  # noqa: PLC0415
+
+    cfg = make("task=sentiment", "+stage=target", "task.datasets.intermediate.label_map={0:negative,1:positive}",
+               "task.datasets.intermediate.options={doc_stride:64}")
+    spec = dataset_spec(cfg.task.datasets.intermediate)
+    assert spec.label_map == {"0": "negative", "1": "positive"} and spec.options == {"doc_stride": 64}
+    assert identity.run_id(cfg) != identity.run_id(make("task=sentiment", "+stage=target"))
+    for key, value in (("label_map", "negative"), ("options", "[1,2]")):
+        bad = make("task=sentiment", "+stage=target", f"task.datasets.intermediate.{key}={value}")
+        with pytest.raises(identity.ConfigError, match=rf"task\.datasets\.intermediate\.{key}=.* is not a map"):
+            identity.resolve(bad)
+
+
 def test_official_splits_of_translations_are_another_run_than_before_the_carve_by_id():
     """split=official carves a split the files lack by shared id for translations (itt.data.splitting):
     other rows than the per-dataset carve of older versions, so such runs get another id; split=paper
