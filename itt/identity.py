@@ -1,11 +1,12 @@
 """What a run *is*: its id, its hyper-parameter group, and the datasets it reads.
 
-A run id is derived from everything that determines its result, never from a timestamp: the model,
-the datasets it trains on (a local file by its content) and is evaluated on, the task kind, the stage,
-seed, split, source, its effective hyper-parameters, the effective numerics of this machine (precision,
-padding multiple, dropout implementation: ``itt.hardware``), the machine itself (its CPU kernels and
-threads, or its GPUs: ``hardware.machine``; left out of :func:`config_id` and of the hyper-parameter
-group, so seeds from two kinds of node are compared, not cached, as one) and, for a run that starts from
+A run id is derived from everything that determines its result, never from a timestamp: the model (a
+tiny stand-in's build too, once it moves past build 2), the datasets it trains on (a local file by its
+content) and is evaluated on, the task kind, the stage, seed, split, source, its effective
+hyper-parameters, the effective numerics of this machine (precision, padding multiple, dropout
+implementation: ``itt.hardware``), the machine itself (its CPU kernels and threads, or its GPUs:
+``hardware.machine``; left out of :func:`config_id` and of the hyper-parameter group, so seeds from two
+kinds of node are compared, not cached, as one) and, for a run that starts from
 another run, that run's id and the head policy. The same command therefore always maps to the same run
 directory and ledger rows: that is what makes reruns skip finished work, killed runs resume, concurrent
 jobs agree on one intermediate checkpoint, and run directories never collide. Settings that change no
@@ -26,7 +27,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from itt import hardware
+from itt import hardware, models
 from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
 from itt.models.info import embedded_hidden_size
@@ -39,6 +40,8 @@ _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_mode
 _DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}  # the last two: as numerics
 # dropout and eager attention: hashed as numerics (hardware.numerics)
 _MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad", "eager_attention"}
+# The stand-in build (itt.models.BUILD_VERSION) of every run before the id hashed it: those keep their ids.
+_UNHASHED_STAND_IN_BUILD = 2
 
 
 def _digest(payload: Any, length: int = 8) -> str:
@@ -267,8 +270,12 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
     """What the run id hashes. ``machine=False``: without this machine's kernels and threads
     (``hardware.machine``): the :func:`config_id`."""
     cfg = spec.cfg
+    model = {k: v for k, v in _plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY}
+    if cfg.source.name == "embedded" and uses_stand_in(cfg.model) and models.BUILD_VERSION != _UNHASHED_STAND_IN_BUILD:
+        # other weights and tokenizer from the same model config: another run, not a cached row of the old build
+        model["stand_in_build"] = models.BUILD_VERSION
     payload = {
-        "model": {k: v for k, v in _plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY},
+        "model": model,
         "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role]) for role in spec.roles},
         "evals": {name: _eval_identity(cfg, name, cfg.task.evals[name]) for name in spec.evals},
         "stage": {"name": spec.stage, "select_on": spec.select_on},
