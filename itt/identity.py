@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from itt import hardware, models
 from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
-from itt.models.info import embedded_hidden_size
+from itt.models.info import hidden_size
 from itt.schema import plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
@@ -297,7 +297,9 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
 def run_machine(spec: RunSpec) -> dict:
     """What of this machine the run id holds (``hardware.machine``), and the row records: a tiny stand-in
     encoder trains on one thread whatever the CPU count, so its key says one thread."""
-    return hardware.machine(numerics(spec)["device"], embedded_hidden_size(spec.cfg.model, spec.cfg.source.name))
+    cfg = spec.cfg
+    stand_in = cfg.source.name == "embedded" and uses_stand_in(cfg.model)  # a width the config alone says
+    return hardware.machine(numerics(spec)["device"], hidden_size(cfg.model.embedded.get("config")) if stand_in else None)
 
 
 def run_id(spec_or_cfg) -> str:

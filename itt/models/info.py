@@ -34,12 +34,3 @@ def hidden_size(config) -> int | None:
         return config.get("hidden_size") or config.get("d_model")
     return getattr(config, "hidden_size", None) or getattr(config, "d_model", None)
 
-
-def embedded_hidden_size(model_cfg, source: str | None) -> int | None:
-    """The width of the encoder a run builds, where the config alone says it: the tiny stand-in of
-    ``source=embedded`` (models with their own weights, ``local_package`` or ``builder``, are loaded
-    whatever the source, and say it only once loaded: None)."""
-    if source != "embedded" or model_cfg.get("local_package") or model_cfg.get("builder"):
-        return None
-    embedded = model_cfg.get("embedded")
-    return hidden_size(embedded.get("config")) if embedded else None
