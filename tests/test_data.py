@@ -288,6 +288,27 @@ def test_the_shipped_crosslingual_similarity_target_is_split_by_id_with_its_inte
     assert german_held_out <= held_out["validation"] | held_out["test"]
 
 
+@pytest.mark.parametrize("n, sizes", [(1000, [700, 150, 150]), (400, [280, 60, 60])])
+def test_official_carve_of_a_train_only_dataset_is_the_configured_70_15_15(n, sizes):
+    """A dataset with a train split only (every stand-in, a single local file): validation and test are the
+    configured shares of all its rows. Test used to be 15 % of what validation left: 722/150/128 of 1,000."""
+    train = Dataset.from_dict({"text": [str(i) for i in range(n)], "label": [i % 2 for i in range(n)]})
+    out = make_splits({"train": train}, OFFICIAL, CLS, 0, "x")
+    assert [len(out[s]) for s in ("train", "validation", "test")] == sizes
+    assert sorted(t for s in out.values() for t in s["text"]) == sorted(train["text"])  # each row once
+    for s in ("train", "validation", "test"):
+        counts = Counter(out[s]["label"])
+        assert max(counts.values()) - min(counts.values()) <= 1, (s, counts)  # stratified
+
+
+def test_official_carve_of_one_lacking_split_is_that_share_of_the_train_rows():
+    declared = {s: Dataset.from_dict({"text": [f"{s} {i}" for i in range(n)], "label": [i % 2 for i in range(n)]})
+                for s, n in (("train", 1000), ("test", 200))}
+    out = make_splits(declared, OFFICIAL, CLS, 0, "x")
+    assert [len(out[s]) for s in ("train", "validation", "test")] == [850, 150, 200]
+    assert out["test"]["text"] == declared["test"]["text"]
+
+
 def test_official_carve_of_a_train_only_translation_leaves_its_held_out_ids_in_a_full_partners_train():
     """Why split=official refuses some chains (itt.stages.check_translations_held_out): English declares
     train/validation/test, its German translation train only. German's validation and test are carved from

@@ -15,7 +15,7 @@ from datasets import DatasetDict
 
 from itt.data import embedded
 from itt.data.canonical import canonicalize, report_dropped
-from itt.data.files import fingerprint, is_local, is_stand_in
+from itt.data.files import carves_validation_and_test, fingerprint, is_local, is_stand_in, own_splits
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
 from itt.data.splitting import make_splits
@@ -66,6 +66,12 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     }
     if stand_in:  # a pretrained tokenizer would not tell old rows
         payload["generated_by"] = embedded.source_version()
+    # splits other than older versions made (as identity.dataset_payload says for run ids): not served from their entries
+    official = protocol.split.name == "official"  # own_splits looks into a local folder: only when it matters
+    if official and carves_validation_and_test("official", own_splits(protocol.source, spec.path, spec.splits), by_id, eval_only):
+        payload["official_carve"] = "shares_of_all_rows"
+    if protocol.split.name == "paper" and not by_id and type(task).split_groups is not Task.split_groups:
+        payload["paper_split"] = "by_group"
 
     def build():
         return split_rows(spec, task, protocol, by_id, eval_only, where)
