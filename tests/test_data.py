@@ -309,6 +309,26 @@ def test_official_carve_of_one_lacking_split_is_that_share_of_the_train_rows():
     assert out["test"]["text"] == declared["test"]["text"]
 
 
+def test_only_datasets_whose_splits_changed_get_another_cache_key():
+    """Cache entries built with the old splits are not served to the datasets whose splits changed (train
+    only under split=official; extractive QA under split=paper); every other dataset keeps its key."""
+    from itt.data.preparation import changed_splits  # noqa: PLC0415
+
+    def marks(spec, task=CLS, split=OFFICIAL, source="embedded", by_id=False, eval_only=False):
+        return changed_splits(spec, task, Protocol(split, 0, source, 128, Path("/nonexistent")), by_id, eval_only)
+
+    hub, qa = DatasetSpec(path="some/dataset"), get_task("extractive_qa")
+    assert marks(hub) == {"official_carve": "shares_of_all_rows"}  # a stand-in: train only
+    assert marks(DatasetSpec(path="some/dataset", splits={"train": "train", "validation": None, "test": None}),
+                 source="hub") == {"official_carve": "shares_of_all_rows"}
+    assert marks(hub, source="hub") == {}  # declares all three (the spec default)
+    assert marks(DatasetSpec(path="some/dataset", splits={"train": "train", "validation": None, "test": "test"}),
+                 source="hub") == {}  # one carved: that share of train, as before
+    assert marks(hub, by_id=True) == marks(hub, eval_only=True) == marks(hub, split=PAPER) == {}
+    assert marks(hub, task=qa, split=PAPER) == {"paper_split": "by_group"}
+    assert marks(hub, task=qa, split=PAPER, by_id=True) == marks(hub, task=qa, split=OFFICIAL, source="hub") == {}
+
+
 def test_official_carve_of_a_train_only_translation_leaves_its_held_out_ids_in_a_full_partners_train():
     """Why split=official refuses some chains (itt.stages.check_translations_held_out): English declares
     train/validation/test, its German translation train only. German's validation and test are carved from
