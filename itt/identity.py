@@ -22,13 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from itt import hardware, models
-from itt.data.files import fingerprint, folder_splits, is_local, is_stand_in, local_data_problem
+from itt.data import files
+from itt.data.files import fingerprint, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
 from itt.models.info import hidden_size
 from itt.schema import plain_label_map
@@ -165,18 +165,8 @@ def row_streams(cfg: DictConfig) -> dict[str, str]:
 
 
 def own_splits(cfg: DictConfig, spec_node) -> set[str]:
-    """The splits a dataset brings itself under ``split=official`` (any other one is carved from its train
-    rows): those its ``splits`` names, except that a generated stand-in (source=embedded) and a single
-    local file are read as one train split, and a local folder brings only the declared splits it has a
-    file for."""
-    path = Path(spec_node.path).expanduser()
-    if is_stand_in(cfg.source.name, spec_node.path) or path.is_file():
-        return {"train"}
-    declared = {name: theirs for name, theirs in (spec_node.get("splits") or {}).items() if theirs}
-    if path.is_dir():
-        found = folder_splits(str(path))
-        return {name for name, theirs in declared.items() if theirs in found}
-    return set(declared)
+    """The splits a dataset brings itself under ``split=official`` (``itt.data.files.own_splits``)."""
+    return files.own_splits(cfg.source.name, spec_node.path, spec_node.get("splits"))
 
 
 def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "datasets") -> dict:
@@ -205,7 +195,26 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     if payload["by_id"] and cfg.split.name == "official":
         # a split the files lack is carved by shared id: other rows than a per-dataset carve, so another run
         payload["official_carve"] = "by_id"
+    elif cfg.split.name == "official" and files.carves_validation_and_test("official", own_splits(cfg, spec_node), False,
+                                                                          group == "evals"):
+        payload["official_carve"] = "shares_of_all_rows"  # 70/15/15, not 72.25/15/12.75 as before: other rows
+    if cfg.split.name == "paper" and not payload["by_id"] and groups_rows(kind_of(cfg, spec_node)[0]):
+        payload["paper_split"] = "by_group"  # a kind's grouped rows (a QA context's questions) share a split
     return payload
+
+
+# The registered kinds whose Task.split_groups keeps groups of rows in one split (by name: this module does
+# not import the kinds, and torch with them); tests check it against the kinds.
+ROW_GROUPING_KINDS = frozenset({"extractive_qa"})
+
+
+def groups_rows(kind: str) -> bool:
+    """Does a kind split its rows by group under ``split=paper`` (``Task.split_groups``)?"""
+    if "." not in kind:
+        return kind in ROW_GROUPING_KINDS
+    from itt.tasks import Task, kind_class  # noqa: PLC0415 (a kind in the user's own code: imported to run anyway)
+
+    return kind_class(kind).split_groups is not Task.split_groups
 
 
 def generator_of(cfg: DictConfig, spec_node) -> str:

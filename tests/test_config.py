@@ -322,6 +322,40 @@ def test_official_splits_of_translations_are_another_run_than_before_the_carve_b
     assert "official_carve" not in identity.run_payload(domain)["datasets"]["domain"]
 
 
+@pytest.mark.parametrize("overrides, changed", [
+    # split=official, train only: validation and test carved as 70/15/15 of all rows (was 72.25/15/12.75)
+    (("task=sentiment", "source=embedded", "split=official"), {"domain"}),
+    (("task=sentiment", "source=hub", "split=official", "task.datasets.domain.splits.test=null"), {"domain"}),
+    (("task=sentiment", "source=hub", "split=official"), set()),  # declares test: validation carved as before
+    (("task=sentiment", "source=hub", "split=official", "task.datasets.domain.splits.validation=validation"), set()),
+    (("task=sentiment", "source=embedded", "split=paper"), set()),
+    (("task=copa", "source=embedded", "split=official"), set()),  # translations: carved by shared id as before
+    # split=paper, extractive QA: a context's questions kept in one split (eval sets too); by id when aligned
+    (("task=qa", "source=hub", "split=paper"), {"domain", "evals"}),
+    (("task=qa", "source=hub", "split=official"), set()),
+    (("task=qa", "source=embedded", "split=paper"), set()),  # the stand-ins are one stream: split by row id
+])
+def test_runs_whose_splits_changed_get_another_id_and_no_other_run_does(monkeypatch, overrides, changed):
+    """The old id is the one the run had before the two split fixes (itt.data.splitting): the same payload
+    without their keys, made by switching the keys off."""
+    spec = identity.resolve(make(*overrides, "+stage=target", "stage.target=domain"))
+    payload = identity.run_payload(spec, machine=False)
+    new = identity.config_id(spec)
+    monkeypatch.setattr("itt.data.files.carves_validation_and_test", lambda *args: False, raising=False)
+    monkeypatch.setattr(identity, "ROW_GROUPING_KINDS", frozenset(), raising=False)
+    assert (identity.config_id(spec) != new) == bool(changed)
+    old = identity.run_payload(spec, machine=False)
+    differ = {role for role in payload["datasets"] if payload["datasets"][role] != old["datasets"][role]}
+    differ |= {"evals"} if payload["evals"] != old["evals"] else set()
+    assert differ == changed
+
+
+def test_the_kinds_named_as_grouping_rows_are_the_kinds_that_do():
+    from itt.tasks import KINDS, Task  # noqa: PLC0415
+
+    assert identity.ROW_GROUPING_KINDS == {kind for kind, cls in KINDS.items() if cls.split_groups is not Task.split_groups}
+
+
 @pytest.mark.parametrize("split", ["official", "paper"])
 def test_official_eval_sets_scored_on_their_declared_splits_are_another_run(split):
     """Under split=official a test-only eval set is scored on all its items (itt.data.splitting), where

@@ -288,6 +288,47 @@ def test_the_shipped_crosslingual_similarity_target_is_split_by_id_with_its_inte
     assert german_held_out <= held_out["validation"] | held_out["test"]
 
 
+@pytest.mark.parametrize("n, sizes", [(1000, [700, 150, 150]), (400, [280, 60, 60])])
+def test_official_carve_of_a_train_only_dataset_is_the_configured_70_15_15(n, sizes):
+    """A dataset with a train split only (every stand-in, a single local file): validation and test are the
+    configured shares of all its rows. Test used to be 15 % of what validation left: 722/150/128 of 1,000."""
+    train = Dataset.from_dict({"text": [str(i) for i in range(n)], "label": [i % 2 for i in range(n)]})
+    out = make_splits({"train": train}, OFFICIAL, CLS, 0, "x")
+    assert [len(out[s]) for s in ("train", "validation", "test")] == sizes
+    assert sorted(t for s in out.values() for t in s["text"]) == sorted(train["text"])  # each row once
+    for s in ("train", "validation", "test"):
+        counts = Counter(out[s]["label"])
+        assert max(counts.values()) - min(counts.values()) <= 1, (s, counts)  # stratified
+
+
+def test_official_carve_of_one_lacking_split_is_that_share_of_the_train_rows():
+    declared = {s: Dataset.from_dict({"text": [f"{s} {i}" for i in range(n)], "label": [i % 2 for i in range(n)]})
+                for s, n in (("train", 1000), ("test", 200))}
+    out = make_splits(declared, OFFICIAL, CLS, 0, "x")
+    assert [len(out[s]) for s in ("train", "validation", "test")] == [850, 150, 200]
+    assert out["test"]["text"] == declared["test"]["text"]
+
+
+def test_only_datasets_whose_splits_changed_get_another_cache_key():
+    """Cache entries built with the old splits are not served to the datasets whose splits changed (train
+    only under split=official; extractive QA under split=paper); every other dataset keeps its key."""
+    from itt.data.preparation import changed_splits  # noqa: PLC0415
+
+    def marks(spec, task=CLS, split=OFFICIAL, source="embedded", by_id=False, eval_only=False):
+        return changed_splits(spec, task, Protocol(split, 0, source, 128, Path("/nonexistent")), by_id, eval_only)
+
+    hub, qa = DatasetSpec(path="some/dataset"), get_task("extractive_qa")
+    assert marks(hub) == {"official_carve": "shares_of_all_rows"}  # a stand-in: train only
+    assert marks(DatasetSpec(path="some/dataset", splits={"train": "train", "validation": None, "test": None}),
+                 source="hub") == {"official_carve": "shares_of_all_rows"}
+    assert marks(hub, source="hub") == {}  # declares all three (the spec default)
+    assert marks(DatasetSpec(path="some/dataset", splits={"train": "train", "validation": None, "test": "test"}),
+                 source="hub") == {}  # one carved: that share of train, as before
+    assert marks(hub, by_id=True) == marks(hub, eval_only=True) == marks(hub, split=PAPER) == {}
+    assert marks(hub, task=qa, split=PAPER) == {"paper_split": "by_group"}
+    assert marks(hub, task=qa, split=PAPER, by_id=True) == marks(hub, task=qa, split=OFFICIAL, source="hub") == {}
+
+
 def test_official_carve_of_a_train_only_translation_leaves_its_held_out_ids_in_a_full_partners_train():
     """Why split=official refuses some chains (itt.stages.check_translations_held_out): English declares
     train/validation/test, its German translation train only. German's validation and test are carved from

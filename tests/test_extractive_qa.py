@@ -11,8 +11,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import OFFLINE, read_ledger, run_itt
+from datasets import Dataset
 from hub_replicas.fixture import hub_replica  # noqa: F401
+from omegaconf import OmegaConf
 
+from itt.data import embedded
+from itt.data.preparation import Protocol, split_rows
+from itt.data.splitting import SPLITS, make_splits, part_of
 from itt.errors import ConfigError, DataError
 from itt.schema import DatasetSpec
 from itt.tasks import RawColumns, get_task
@@ -258,7 +263,6 @@ def test_every_training_label_of_generated_rows_points_at_its_answer(model, tmp_
     from hydra import compose, initialize_config_dir
 
     from itt import identity, schema
-    from itt.data import embedded
     from itt.models.loading import load_tokenizer, pretrained_source
 
     schema.register()
@@ -283,3 +287,51 @@ def test_every_training_label_of_generated_rows_points_at_its_answer(model, tmp_
         assert features["offset_start"][i][end] < last <= features["offset_end"][i][end]
         answered.add(row_id)
     assert len(features["example_id"]) > len(rows) and answered == set(by_id)
+
+
+def _paragraphs(n: int, questions: int = 3) -> list[dict]:
+    """SQuAD-style rows from the embedded QA stand-in: ``n`` paragraphs, each ``questions`` stand-in contexts
+    joined, with the stand-in's question about each part (the stand-in itself asks one question per context,
+    SQuAD several: ~5 per paragraph)."""
+    stories = embedded.generate("qa", "en", "wiki", n * questions, seed=0)
+    rows = []
+    for p in range(n):
+        parts = stories[p * questions:(p + 1) * questions]
+        context, offset = " ".join(r["context"] for r in parts), 0
+        for q, r in enumerate(parts):
+            starts = [s + offset for s in r["answers"]["answer_start"]]
+            rows.append({"id": f"{p}-{q}", "question": r["question"], "context": context,
+                         "answers": {"text": r["answers"]["text"], "answer_start": starts}})
+            offset += len(r["context"]) + 1
+    return rows
+
+
+@pytest.mark.parametrize("eval_only", [False, True])
+def test_paper_split_keeps_a_contexts_questions_in_one_split(tmp_path, eval_only):
+    """Split per question, ~all paragraphs had questions in training and in test: the model read the test
+    paragraph, and answers about it, in training. Now a context's questions land in one split."""
+    path = tmp_path / "squad_like.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _paragraphs(200)))
+    spec = DatasetSpec(path=str(path), text_fields=["question", "context"], label_field="answers")
+    task = get_task("extractive_qa", spec=spec)
+    split = OmegaConf.create({"name": "paper", "train": 0.7, "validation": 0.15, "test": 0.15})
+    splits, _ = split_rows(spec, task, Protocol(split, 0, "hub", 128, Path("/nonexistent")), eval_only=eval_only)
+    assert set(splits) == ({"validation", "test"} if eval_only else {"train", "validation", "test"})
+    assert sum(len(d) for d in splits.values()) == 600
+    contexts = {name: set(d["context"]) for name, d in splits.items()}
+    for a in contexts:
+        for b in contexts:
+            assert a == b or not contexts[a] & contexts[b], (a, b, len(contexts[a] & contexts[b]))
+    shares = {name: len(c) / 200 for name, c in contexts.items()}
+    expected = {"validation": 0.5, "test": 0.5} if eval_only else {"train": 0.7, "validation": 0.15, "test": 0.15}
+    assert shares == pytest.approx(expected, abs=0.08)
+
+
+def test_translations_of_qa_rows_are_split_by_shared_id_not_by_context():
+    """An aligned QA dataset (XQuAD's languages) keeps the by-id split: its ids already group translations."""
+    rows = Dataset.from_list(_paragraphs(60))
+    task = get_task("extractive_qa")
+    split = OmegaConf.create({"name": "paper", "train": 0.7, "validation": 0.15, "test": 0.15})
+    out = make_splits({"pool": rows}, split, task, 0, "x", by_id=True)
+    for name, ds in out.items():
+        assert ds["id"] and all(SPLITS[part_of(i, 0, (0.7, 0.15, 0.15))] == name for i in ds["id"])

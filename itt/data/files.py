@@ -75,6 +75,29 @@ def folder_splits(path: str) -> set[str]:
     return {str(split) for split in get_data_patterns(str(Path(path).expanduser()))}
 
 
+def own_splits(source: str, path: str, splits: dict | None) -> set[str]:
+    """The splits a dataset (``path`` with its declared ``splits``) brings itself under ``split=official``
+    (any other one is carved from its train rows): those ``splits`` names, except that a generated stand-in
+    (``source=embedded``) and a single local file are read as one train split, and a local folder brings
+    only the declared splits it has a file for."""
+    where = Path(path).expanduser()
+    if is_stand_in(source, path) or where.is_file():
+        return {"train"}
+    declared = {name: theirs for name, theirs in (splits or {}).items() if theirs}
+    if where.is_dir():
+        found = folder_splits(str(where))
+        return {name for name, theirs in declared.items() if theirs in found}
+    return set(declared)
+
+
+def carves_validation_and_test(split_name: str, own: set[str], by_id: bool, eval_only: bool) -> bool:
+    """Does ``split=official`` carve both validation and test out of a dataset's train rows (it brings
+    neither): then as the configured shares of all its rows (``itt.data.splitting``), where older versions
+    took the test share of what validation left (72.25/15/12.75), so its cache entries and run ids differ.
+    Not for translations (carved by shared id) nor eval sets (never carved)."""
+    return split_name == "official" and not by_id and not eval_only and not own & {"validation", "test"}
+
+
 @functools.lru_cache(maxsize=256)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     sha = hashlib.sha1()

@@ -15,7 +15,7 @@ from datasets import DatasetDict
 
 from itt.data import embedded
 from itt.data.canonical import canonicalize, report_dropped
-from itt.data.files import fingerprint, is_local, is_stand_in
+from itt.data.files import carves_validation_and_test, fingerprint, is_local, is_stand_in, own_splits
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
 from itt.data.splitting import make_splits
@@ -66,6 +66,7 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     }
     if stand_in:  # a pretrained tokenizer would not tell old rows
         payload["generated_by"] = embedded.source_version()
+    payload.update(changed_splits(spec, task, protocol, by_id, eval_only))
 
     def build():
         return split_rows(spec, task, protocol, by_id, eval_only, where)
@@ -88,6 +89,19 @@ def spec_payload(spec, stand_in: bool) -> dict:
     for key in ("embedded_offset", "embedded_domain"):
         if not (stand_in and out.get(key)):
             out.pop(key, None)
+    return out
+
+
+def changed_splits(spec, task: Task, protocol: Protocol, by_id: bool, eval_only: bool) -> dict:
+    """Cache-key entries for a dataset whose splits differ from older versions' (``identity.dataset_payload``
+    marks its runs alike), so their entries are not served: train-only under ``split=official`` (70/15/15 of
+    all rows) and a kind that groups rows under ``split=paper``. Empty for every other dataset: its key stays."""
+    out = {}
+    official = protocol.split.name == "official"  # own_splits looks into a local folder: only when it matters
+    if official and carves_validation_and_test("official", own_splits(protocol.source, spec.path, spec.splits), by_id, eval_only):
+        out["official_carve"] = "shares_of_all_rows"
+    if protocol.split.name == "paper" and not by_id and type(task).split_groups is not Task.split_groups:
+        out["paper_split"] = "by_group"
     return out
 
 

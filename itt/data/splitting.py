@@ -3,6 +3,10 @@
 Stratification uses scikit-learn's ``train_test_split(stratify=...)`` on the strata the task kind
 names (labels for classification, score bins for regression). Deterministic for a given seed.
 
+A kind whose rows come in groups that must stay together (``Task.split_groups``: the questions of one
+extractive-QA context) is split under ``split=paper`` by a hash of the group instead, so a held-out
+question's paragraph is never read in training; that split is random, not stratified.
+
 Datasets whose rows are translations of each other (a spec's ``aligned_with``) are split by a hash of
 the shared row id instead, identically for every dataset that shares the ids: an id is in training
 for all of them or for none, so no validation or test item has its translation in any training split
@@ -13,6 +17,8 @@ validation and test only (in the ratio validation : test), or by id like the oth
 under ``split=official`` they keep their declared splits, and one with a test split only (XQuAD,
 Tatoeba) is scored on all of its items and has no validation score. Under ``split=official`` an aligned
 dataset keeps its declared splits too; a split it lacks is carved from its training rows by shared id.
+A dataset with a train split only gets validation and test carved as the configured shares of all its rows
+(70/15/15); one that lacks a single split gets that share of its train rows.
 """
 
 from __future__ import annotations
@@ -36,8 +42,11 @@ def make_splits(canonical: dict[str, Dataset], split_cfg, task, seed: int, where
     fractions = (split_cfg.train, split_cfg.validation, split_cfg.test)
     if split_cfg.name == "paper":
         pool = canonical["pool"]
+        groups = None if by_id else task.split_groups(pool)  # translations: their shared ids group them already
         if by_id:
             out = _split_by_id(pool, seed, fractions)
+        elif groups is not None:
+            out = _split_by_group(pool, groups, seed, (0.0, *fractions[1:]) if eval_only else fractions)
         elif eval_only:
             validation, test = _split(pool, split_cfg.test / (split_cfg.validation + split_cfg.test), task, seed)
             out = {"validation": validation, "test": test}
@@ -72,9 +81,16 @@ def _official(canonical, split_cfg, task, seed, where, eval_only, by_id):
     missing = [name for name in ("validation", "test") if name not in out]
     if missing and by_id:  # translations: carve by shared id, as every aligned dataset does
         out.update(_carve_by_id(out["train"], seed, (split_cfg.train, split_cfg.validation, split_cfg.test), missing))
-    for name, fraction in (("validation", split_cfg.validation), ("test", split_cfg.test)):
-        if name not in out:  # carve the missing split from train, stratified
-            out["train"], out[name] = _split(out["train"], fraction, task, seed)
+    elif missing == ["validation", "test"]:  # train only: the configured shares of all its rows (70/15/15)
+        rows, total = len(out["train"]), split_cfg.train + split_cfg.validation + split_cfg.test
+        out["train"], out["validation"] = _split(out["train"], split_cfg.validation, task, seed)
+        # the test share of the rows before validation left, as a row count (a fraction of what is left
+        # would be rounded up by train_test_split: 61 test rows of 400, not 60)
+        test_rows = min(max(round(rows * split_cfg.test / total), 1), len(out["train"]) - 1)
+        out["train"], out["test"] = _split(out["train"], test_rows, task, seed)
+    elif missing:  # one split lacking: that share of the train rows, stratified
+        (name,) = missing
+        out["train"], out[name] = _split(out["train"], getattr(split_cfg, name), task, seed)
     return {name: out[name] for name in SPLITS if name in out}
 
 
@@ -100,14 +116,20 @@ def _id_parts(ds: Dataset, seed: int, fractions) -> list[str]:
     return [SPLITS[part_of(i, seed, fractions)] for i in ds["id"][:]]
 
 
+def _split_by_group(pool: Dataset, groups: list[str], seed: int, fractions) -> dict[str, Dataset]:
+    """Each row goes where ``part_of`` puts its group: every row of a group lands in one split."""
+    parts = [SPLITS[part_of(group, seed, fractions)] for group in groups]
+    return {name: pool.select([j for j, p in enumerate(parts) if p == name]) for name in SPLITS}
+
+
 def _split_by_id(pool: Dataset, seed: int, fractions) -> dict[str, Dataset]:
     parts = _id_parts(pool, seed, fractions)
     return {name: pool.select([j for j, p in enumerate(parts) if p == name]) for name in SPLITS}
 
 
-def _split(ds: Dataset, test_fraction: float, task, seed: int) -> tuple[Dataset, Dataset]:
-    """A seeded (stratified where the kind names strata) train/test split of ``ds``'s rows, by row
-    indices: scikit-learn's ``train_test_split`` on the strata, then one ``select`` per side. (datasets'
+def _split(ds: Dataset, test_size: float | int, task, seed: int) -> tuple[Dataset, Dataset]:
+    """A seeded (stratified where the kind names strata) train/test split of ``ds``'s rows (``test_size``: a
+    share of them or a row count), by row indices: scikit-learn's ``train_test_split`` on the strata, then one ``select`` per side. (datasets'
     own ``train_test_split(stratify_by_column=...)`` reads the column row by row: 69 of the 87 s it took
     to split a 200k-row sample here.)"""
     if len(ds) < 2:
@@ -117,9 +139,9 @@ def _split(ds: Dataset, test_fraction: float, task, seed: int) -> tuple[Dataset,
     rows = np.arange(len(ds))
     strata = task.strata(ds)
     try:
-        train, test = train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=strata)
+        train, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=strata)
     except ValueError as exc:  # a class too small to appear on both sides: fall back to a random split
         if strata is not None:
             log.warning("stratified split impossible (%s); using a random split", exc)
-        train, test = train_test_split(rows, test_size=test_fraction, random_state=seed)
+        train, test = train_test_split(rows, test_size=test_size, random_state=seed)
     return ds.select(train), ds.select(test)

@@ -103,6 +103,12 @@ class Task:
         """One int per row that a stratified split keeps balanced, or None for a plain random split."""
         return None
 
+    def split_groups(self, dataset) -> list[str] | None:
+        """One key per row naming the rows that must land in one split (``split=paper``), or None when
+        every row may go its own way. A kind that groups rows changes its datasets' run ids
+        (``identity.dataset_payload``)."""
+        return None
+
     def encode(self, batch: dict[str, list], tokenizer, max_length: int, training: bool) -> dict[str, list]:
         """Canonical rows -> model features (batched). Must return a ``length`` column (tokens per
         feature), used for length grouping. ``training`` is False for evaluation splits."""

@@ -98,6 +98,11 @@ class ExtractiveQA(Task):
             kept.append(pos)
         return out, kept
 
+    def split_groups(self, dataset):
+        """The context of each question: a paragraph's questions stay in one split, as is standard, so no
+        test paragraph (or an answer about it) is read in training."""
+        return list(dataset["context"])
+
     def encode(self, batch, tokenizer, max_length, training):
         return encode_windows(batch, tokenizer, max_length, self.options["doc_stride"], training)
 
