@@ -421,3 +421,16 @@ def test_measures_import_without_torch():
     repo = Path(__file__).resolve().parent.parent  # this checkout's itt, not another install's
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_measure_taking_any_keyword_parameters_writes_a_json_row(monkeypatch):
+    """The interface's ``measure(a, b, **params)``: ``**params`` is no parameter of the measure's own, so the
+    row's ``params`` has none (it once held ``inspect.Parameter.empty``, which is no JSON)."""
+    def word_count_gap(a, b, **params):
+        return abs(sum(len(t.split()) for t in a.texts) - sum(len(t.split()) for t in b.texts))
+
+    monkeypatch.setitem(MEASURES, "word_count_gap", word_count_gap)
+    monkeypatch.setitem(DIRECTION, "word_count_gap", "divergence")
+    (row,) = measure_pair(TextSample(["a b c"], "en"), TextSample(["a b"], "en"), ["word_count_gap"])
+    assert row["params"] == {} and row["value"] == 1.0
+    json.dumps(row)

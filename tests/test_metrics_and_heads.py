@@ -15,6 +15,7 @@ from transformers import (AutoModelForSequenceClassification, BertConfig, Robert
 from itt.models import heads
 from itt.models.loading import load_model
 from itt.tasks import get_task
+from itt.tasks.sequence_classification import SequenceClassification
 
 
 def _batch(preds_logits, golds):
@@ -142,3 +143,20 @@ def test_regression_predictions_are_fp32_under_bf16_autocast(tmp_path):
         plain_out = plain(input_ids=ids).logits
     assert ours_out.dtype == torch.float32 and plain_out.dtype == torch.bfloat16
     assert len(torch.unique(ours_out)) > 990 > 500 > len(torch.unique(plain_out))
+
+
+class RenamedKind(SequenceClassification):
+    """A kind given by its dotted path (``task.kind=test_metrics_and_heads.RenamedKind``), whose ``kind``
+    is another name: a parent row records the path, the child's Task has the class's ``kind``."""
+
+    kind = "renamed_kind"
+
+
+def test_a_kind_given_by_its_dotted_path_keeps_the_head_of_a_parent_with_its_label_space(tmp_path):
+    labels = ["no", "yes"]
+    for name in ("pretrained", "parent"):
+        AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=2)).save_pretrained(tmp_path / name)
+    task = get_task("test_metrics_and_heads.RenamedKind")
+    _, head = load_model(str(tmp_path / "pretrained"), task, labels,
+                         parent=(str(tmp_path / "parent"), "test_metrics_and_heads.RenamedKind", labels))
+    assert head == "kept"

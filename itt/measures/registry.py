@@ -44,9 +44,10 @@ def _names(names: str | Iterable[str] | None) -> list[str]:
 
 
 def parameters(name: str) -> dict[str, object]:
-    """The keyword parameters of measure ``name`` and their defaults."""
+    """The keyword parameters of measure ``name`` and their defaults (a ``**params`` catch-all names none)."""
     signature = inspect.signature(MEASURES[name])
-    return {p.name: p.default for p in list(signature.parameters.values())[2:]}
+    return {p.name: p.default for p in list(signature.parameters.values())[2:]
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def _route(names: list[str], params: dict[str, object]) -> dict[str, dict[str, object]]:

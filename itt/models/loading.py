@@ -24,7 +24,7 @@ from itt.errors import ConfigError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
 from itt.models import embedded, heads, multihead
 from itt.models.info import model_info
-from itt.tasks import Task
+from itt.tasks import Task, kind_class
 
 log = logging.getLogger(__name__)
 
@@ -107,5 +107,7 @@ def _parent_head(folder, kind: str, parent_labels: list[str], task: Task, labels
             weights = Path(folder) / match["weights"] if match["weights"] else None
             return True, weights, match["kind"], match["labels"]
         return False, None, saved[0]["kind"], saved[0]["labels"]
-    same = kind == task.kind and task.label_space(labels) == task.label_space(parent_labels)
+    # A row records the kind as configured, which for a kind given by its dotted path is not the class's
+    # ``kind`` that ``task.kind`` holds: compare the class's.
+    same = kind_class(kind).kind == task.kind and task.label_space(labels) == task.label_space(parent_labels)
     return same, None, kind, parent_labels
