@@ -454,3 +454,19 @@ def test_official_refuses_an_intermediate_scored_on_a_carved_split_after_trainin
                                           rf"validation split.* but {who} trains on its translation task\.datasets\.en,"):
         translations("+stage=intermediate", f"intermediate.steps={steps}", "split=official")
     assert translations("+stage=intermediate", f"intermediate.steps={steps}", "split=paper").stage == "intermediate"
+
+
+def test_every_config_file_opens_with_the_command_that_uses_it():
+    """README: each config file starts with the command that uses it (in its header comment, before any key)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    missing = []
+    for path in sorted(Path(CONF_DIR).rglob("*.yaml")):
+        header = []
+        for line in path.read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            header.append(line)
+        if not any("python -m itt." in line or "make demo" in line for line in header):
+            missing.append(str(path.relative_to(CONF_DIR)))
+    assert len(list(Path(CONF_DIR).rglob("*.yaml"))) > 40 and not missing, missing
