@@ -298,6 +298,10 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
         payload["member_seeds"] = "spread"
     if spec.parent is not None:
         payload["parent"] = {"run_id": (run_id if machine else config_id)(spec.parent), "head_policy": spec.head_policy}
+        if any("." in kind_of(s.cfg, s.cfg.task.datasets[role])[0] for s in (spec, spec.parent) for role in s.roles):
+            # a kind named by its dotted path: the parent's head is kept when the class's kind and the labels match,
+            # where earlier versions compared the dotted path with the class's kind and always reset the projection
+            payload["parent"]["head_match"] = "class_kind"
     if machine:
         payload["machine"] = run_machine(spec)
     return payload

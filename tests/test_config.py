@@ -470,3 +470,16 @@ def test_every_config_file_opens_with_the_command_that_uses_it():
         if not any("python -m itt." in line or "make demo" in line for line in header):
             missing.append(str(path.relative_to(CONF_DIR)))
     assert len(list(Path(CONF_DIR).rglob("*.yaml"))) > 40 and not missing, missing
+
+
+def test_an_itt_target_of_a_kind_named_by_its_dotted_path_is_another_run_than_before_the_head_fix():
+    """Such a target keeps its parent's head when the label spaces agree (itt.models.loading._parent_head);
+    earlier versions reset its projection, so its id changes; a kind named by its short name keeps its id."""
+    dotted = "task.kind=itt.tasks.sequence_classification.SequenceClassification"
+
+    def parent_payload(*overrides):
+        return identity.run_payload(identity.resolve(make("task=sentiment", "+stage=target", "stage.itt=true", *overrides)))["parent"]
+
+    assert parent_payload(dotted).get("head_match") == "class_kind"
+    assert "head_match" not in parent_payload()
+    assert "head_match" not in identity.run_payload(identity.resolve(make("task=sentiment", "+stage=target", "stage.itt=false", dotted)))
