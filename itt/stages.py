@@ -12,6 +12,7 @@ on top; targets use the shared groups only. Nothing here imports torch: the cach
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -85,6 +86,7 @@ def resolve(cfg: DictConfig) -> RunSpec:
     """The run ``cfg`` names (with its parents)."""
     name = stage_name(cfg)
     check_languages(cfg)
+    check_kinds(cfg)
     check_maps(cfg)
     check_seed_and_split(cfg)
     # A no-ITT target trains no intermediate step and its id never covers them: its intermediate.steps are not
@@ -154,6 +156,27 @@ def check_languages(cfg: DictConfig) -> None:
                 key = f"task.{group}.{name}"
                 lookup(node.get("lang"), where=f"{key}.lang",
                        remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
+
+
+#: The kinds itt ships (``itt.tasks.KINDS``), by name: this module imports no task kind, and so no torch (a test
+#: checks the two agree).
+BUILT_IN_KINDS = ("sequence_classification", "sequence_regression", "token_classification", "extractive_qa",
+                  "multiple_choice", "retrieval")
+
+
+def check_kinds(cfg: DictConfig) -> None:
+    """Every dataset's kind (its own, else the task's) is a kind: one itt ships, one registered in this process,
+    or a dotted path (imported when the run builds its task). Said here, so ``itt.plan`` and a sweep's first
+    job catch a misspelt kind before anything trains."""
+    tasks = sys.modules.get("itt.tasks")
+    known = [*BUILT_IN_KINDS, *(k for k in (tasks.KINDS if tasks is not None else ()) if k not in BUILT_IN_KINDS)]
+    for group in ("datasets", "evals"):
+        for name, node in (cfg.task.get(group) or {}).items():
+            kind = node.get("kind") or cfg.task.kind
+            if "." not in kind and kind not in known:
+                key = f"task.{group}.{name}.kind" if node.get("kind") else "task.kind"
+                raise ConfigError(f"{key}={kind!r} is not a task kind; valid: {', '.join(known)}, "
+                                  "or the dotted path of a Task subclass")
 
 
 def check_maps(cfg: DictConfig) -> None:

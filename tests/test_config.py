@@ -483,3 +483,19 @@ def test_an_itt_target_of_a_kind_named_by_its_dotted_path_is_another_run_than_be
     assert parent_payload(dotted).get("head_match") == "class_kind"
     assert "head_match" not in parent_payload()
     assert "head_match" not in identity.run_payload(identity.resolve(make("task=sentiment", "+stage=target", "stage.itt=false", dotted)))
+
+
+def test_a_misspelt_kind_is_one_line_before_anything_is_planned_or_trained(tmp_path):
+    """stages.resolve (itt.train, itt.plan) checks every dataset's kind by name, without importing the kinds."""
+    with pytest.raises(identity.ConfigError, match=r"task\.kind='classifcation' is not a task kind; valid: .*retrieval"):
+        identity.resolve(make("task=sentiment", "+stage=target", "source=embedded", "task.kind=classifcation"))
+    with pytest.raises(identity.ConfigError, match=r"task\.datasets\.domain\.kind='nerr' is not a task kind"):
+        identity.resolve(make("task=sentiment", "+stage=target", "+task.datasets.domain.kind=nerr"))
+    dotted = make("task=sentiment", "+stage=target", "task.kind=itt.tasks.sequence_classification.SequenceClassification")
+    assert identity.resolve(dotted).stage == "target"
+    from itt import plan, stages, tasks  # noqa: PLC0415
+
+    assert set(stages.BUILT_IN_KINDS) == set(tasks.KINDS)
+    result = plan.main(["model=bert", "task=sentiment", "+stage=target", "source=embedded", "task.kind=classifcation",
+                        f"paths.root={tmp_path}"])
+    assert result == 2 and not (tmp_path / "results.jsonl").exists()

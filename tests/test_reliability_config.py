@@ -189,8 +189,8 @@ def test_a_misspelt_dataset_kind_is_named_where_it_was_given_before_a_parent_tra
                     "sequence_regression, token_classification, extractive_qa, multiple_choice, retrieval, or the dotted path")
     else:
         override = "task.datasets.intermediate.kind=sequence_clasification"
-        expected = ("error: task.datasets.intermediate.kind='sequence_clasification' has no embedded stand-in generator "
-                    "(kinds with one: sequence_classification, ")
+        expected = ("error: task.datasets.intermediate.kind='sequence_clasification' is not a task kind; valid: "
+                    "sequence_classification, ")
     result = run_itt("+stage=target", override, *OFFLINE, root=root, timeout=120)
     assert result.returncode == 2, result.stderr[-3000:]
     lines = error_lines(result.stderr)
