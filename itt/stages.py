@@ -147,15 +147,21 @@ def check_translations_held_out(spec: RunSpec) -> None:
                         f"task.datasets.{scored}.splits.{leaked[0]} or use split=paper")
 
 
+def dataset_nodes(cfg: DictConfig):
+    """``(key, node)`` of every dataset and eval set of the task, ``key`` as the user types it
+    (``task.datasets.domain``, ``task.evals.de``)."""
+    for group in ("datasets", "evals"):
+        for name, node in (cfg.task.get(group) or {}).items():
+            yield f"task.{group}.{name}", node
+
+
 def check_languages(cfg: DictConfig) -> None:
     """Every dataset and eval set of the task has a ``lang`` of the language table (``itt/languages.tsv``,
     which gives its family, genus and script), or gives its own ``family`` for a language the table lacks."""
-    for group in ("datasets", "evals"):
-        for name, node in (cfg.task.get(group) or {}).items():
-            if not node.get("family"):
-                key = f"task.{group}.{name}"
-                lookup(node.get("lang"), where=f"{key}.lang",
-                       remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
+    for key, node in dataset_nodes(cfg):
+        if not node.get("family"):
+            lookup(node.get("lang"), where=f"{key}.lang",
+                   remedy=f"valid: a code of itt/languages.tsv, or set {key}.family for a language the table lacks")
 
 
 #: The kinds itt ships (``itt.tasks.KINDS``), by name: this module imports no task kind, and so no torch (a test
@@ -164,31 +170,31 @@ BUILT_IN_KINDS = ("sequence_classification", "sequence_regression", "token_class
                   "multiple_choice", "retrieval")
 
 
+def not_a_kind(key: str, kind: str, known) -> ConfigError:
+    return ConfigError(f"{key}={kind!r} is not a task kind; valid: {', '.join(known)}, or the dotted path of a Task subclass")
+
+
 def check_kinds(cfg: DictConfig) -> None:
     """Every dataset's kind (its own, else the task's) is a kind: one itt ships, one registered in this process,
     or a dotted path (imported when the run builds its task). Said here, so ``itt.plan`` and a sweep's first
     job catch a misspelt kind before anything trains."""
     tasks = sys.modules.get("itt.tasks")
     known = [*BUILT_IN_KINDS, *(k for k in (tasks.KINDS if tasks is not None else ()) if k not in BUILT_IN_KINDS)]
-    for group in ("datasets", "evals"):
-        for name, node in (cfg.task.get(group) or {}).items():
-            kind = node.get("kind") or cfg.task.kind
-            if "." not in kind and kind not in known:
-                key = f"task.{group}.{name}.kind" if node.get("kind") else "task.kind"
-                raise ConfigError(f"{key}={kind!r} is not a task kind; valid: {', '.join(known)}, "
-                                  "or the dotted path of a Task subclass")
+    for key, node in dataset_nodes(cfg):
+        kind = node.get("kind") or cfg.task.kind
+        if "." not in kind and kind not in known:
+            raise not_a_kind(f"{key}.kind" if node.get("kind") else "task.kind", kind, known)
 
 
 def check_maps(cfg: DictConfig) -> None:
     """A dataset's ``label_map`` and ``options``, when given, are maps (``itt.schema.DatasetSpec`` types them
     ``Any`` so that the command line can set them where the config has null)."""
     examples = {"label_map": "{0:negative,1:positive}", "options": "{doc_stride:64}"}
-    for group in ("datasets", "evals"):
-        for name, node in (cfg.task.get(group) or {}).items():
-            for key, example in examples.items():
-                value = node.get(key)
-                if value is not None and not isinstance(value, Mapping):
-                    raise ConfigError(f"task.{group}.{name}.{key}={value!r} is not a map; use null or a map such as {example}")
+    for key, node in dataset_nodes(cfg):
+        for field, example in examples.items():
+            value = node.get(field)
+            if value is not None and not isinstance(value, Mapping):
+                raise ConfigError(f"{key}.{field}={value!r} is not a map; use null or a map such as {example}")
 
 
 def check_seed_and_split(cfg: DictConfig) -> None:

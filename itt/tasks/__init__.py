@@ -7,6 +7,7 @@ package, with ``register``); ``task.kind`` in a task config (or a dataset spec's
 from __future__ import annotations
 
 from itt.errors import ConfigError
+from itt.stages import not_a_kind
 from itt.tasks.base import META_COLUMNS, RawColumns, Task
 from itt.tasks.extractive_qa import ExtractiveQA
 from itt.tasks.multiple_choice import MultipleChoice
@@ -43,8 +44,7 @@ def kind_class(kind: str, key: str = "task.kind") -> type[Task]:
                               f"{', '.join(KINDS)}, or the dotted path of a Task subclass") from exc
         if isinstance(cls, type) and issubclass(cls, Task):
             return cls
-    raise ConfigError(f"{key}={kind!r} is not a task kind; valid: {', '.join(KINDS)}, "
-                      f"or the dotted path of a Task subclass")
+    raise not_a_kind(key, kind, KINDS)
 
 
 def get_task(kind: str, primary_metric: str | None = None, options: dict | None = None, spec=None) -> Task:
