@@ -195,11 +195,9 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     if payload["by_id"] and cfg.split.name == "official":
         # a split the files lack is carved by shared id: other rows than a per-dataset carve, so another run
         payload["official_carve"] = "by_id"
-    elif cfg.split.name == "official" and files.carves_validation_and_test("official", own_splits(cfg, spec_node), False,
-                                                                          group == "evals"):
-        payload["official_carve"] = "shares_of_all_rows"  # 70/15/15, not 72.25/15/12.75 as before: other rows
-    if cfg.split.name == "paper" and not payload["by_id"] and groups_rows(kind_of(cfg, spec_node)[0]):
-        payload["paper_split"] = "by_group"  # a kind's grouped rows (a QA context's questions) share a split
+    grouped = cfg.split.name == "paper" and groups_rows(kind_of(cfg, spec_node)[0])  # a kind's import: only when it matters
+    payload.update(files.split_changes(cfg.split.name, cfg.source.name, spec_node.path, spec_node.get("splits"),
+                                       by_id=payload["by_id"], eval_only=group == "evals", grouped=grouped))
     return payload
 
 

@@ -341,8 +341,7 @@ def test_runs_whose_splits_changed_get_another_id_and_no_other_run_does(monkeypa
     spec = identity.resolve(make(*overrides, "+stage=target", "stage.target=domain"))
     payload = identity.run_payload(spec, machine=False)
     new = identity.config_id(spec)
-    monkeypatch.setattr("itt.data.files.carves_validation_and_test", lambda *args: False, raising=False)
-    monkeypatch.setattr(identity, "ROW_GROUPING_KINDS", frozenset(), raising=False)
+    monkeypatch.setattr("itt.data.files.split_changes", lambda *args, **kwargs: {})
     assert (identity.config_id(spec) != new) == bool(changed)
     old = identity.run_payload(spec, machine=False)
     differ = {role for role in payload["datasets"] if payload["datasets"][role] != old["datasets"][role]}

@@ -90,12 +90,21 @@ def own_splits(source: str, path: str, splits: dict | None) -> set[str]:
     return set(declared)
 
 
-def carves_validation_and_test(split_name: str, own: set[str], by_id: bool, eval_only: bool) -> bool:
-    """Does ``split=official`` carve both validation and test out of a dataset's train rows (it brings
-    neither): then as the configured shares of all its rows (``itt.data.splitting``), where older versions
-    took the test share of what validation left (72.25/15/12.75), so its cache entries and run ids differ.
-    Not for translations (carved by shared id) nor eval sets (never carved)."""
-    return split_name == "official" and not by_id and not eval_only and not own & {"validation", "test"}
+def split_changes(split_name: str, source: str, path: str, splits: dict | None, *, by_id: bool, eval_only: bool,
+                  grouped: bool) -> dict:
+    """Run-id and cache-key entries (``identity.dataset_payload``, ``preparation.prepare``) of a dataset whose
+    splits differ from older versions', so neither their runs nor their cache entries are served; {} for every
+    other dataset, whose keys stay. Under ``split=official``, a train-only dataset gets validation and test
+    as the configured shares of all its rows (older versions took the test share of what validation left:
+    72.25/15/12.75); under ``split=paper``, a kind that groups rows (``grouped``: ``Task.split_groups``) keeps
+    each group in one split. Translations (``by_id``: split by shared id) and official eval sets (never
+    carved) are as before."""
+    out = {}
+    if split_name == "official" and not by_id and not eval_only and not own_splits(source, path, splits) & {"validation", "test"}:
+        out["official_carve"] = "shares_of_all_rows"
+    if split_name == "paper" and not by_id and grouped:
+        out["paper_split"] = "by_group"
+    return out
 
 
 @functools.lru_cache(maxsize=256)

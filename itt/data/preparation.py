@@ -15,7 +15,7 @@ from datasets import DatasetDict
 
 from itt.data import embedded
 from itt.data.canonical import canonicalize, report_dropped
-from itt.data.files import carves_validation_and_test, fingerprint, is_local, is_stand_in, own_splits
+from itt.data.files import fingerprint, is_local, is_stand_in, split_changes
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
 from itt.data.splitting import make_splits
@@ -93,16 +93,9 @@ def spec_payload(spec, stand_in: bool) -> dict:
 
 
 def changed_splits(spec, task: Task, protocol: Protocol, by_id: bool, eval_only: bool) -> dict:
-    """Cache-key entries for a dataset whose splits differ from older versions' (``identity.dataset_payload``
-    marks its runs alike), so their entries are not served: train-only under ``split=official`` (70/15/15 of
-    all rows) and a kind that groups rows under ``split=paper``. Empty for every other dataset: its key stays."""
-    out = {}
-    official = protocol.split.name == "official"  # own_splits looks into a local folder: only when it matters
-    if official and carves_validation_and_test("official", own_splits(protocol.source, spec.path, spec.splits), by_id, eval_only):
-        out["official_carve"] = "shares_of_all_rows"
-    if protocol.split.name == "paper" and not by_id and type(task).split_groups is not Task.split_groups:
-        out["paper_split"] = "by_group"
-    return out
+    """Cache-key entries of a dataset whose splits differ from older versions' (``files.split_changes``)."""
+    return split_changes(protocol.split.name, protocol.source, spec.path, spec.splits, by_id=by_id, eval_only=eval_only,
+                         grouped=type(task).split_groups is not Task.split_groups)
 
 
 def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_only: bool = False,
