@@ -26,11 +26,6 @@ def model_info(model_cfg) -> dict:
 
 
 def hidden_size(config) -> int | None:
-    """The encoder width a ``transformers`` config (or a model config's ``embedded.config`` mapping) gives:
-    ``hidden_size``, or XLNet's ``d_model``; None when it says neither."""
-    if config is None:
-        return None
-    if hasattr(config, "get") and not hasattr(config, "to_dict"):  # a mapping (OmegaConf node, dict)
-        return config.get("hidden_size") or config.get("d_model")
+    """The encoder width a ``transformers`` config (or a model config's ``embedded.config`` node) gives:
+    ``hidden_size``, or XLNet's ``d_model``; None when it says neither (or there is no config)."""
     return getattr(config, "hidden_size", None) or getattr(config, "d_model", None)
-
