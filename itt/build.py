@@ -146,7 +146,8 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
         members = [*range(len(train)), *(_member_for(p, heads, head_of) for p in evals)]
     names = [None if len(train) == 1 else p.name for p in train] + [p.name for p in evals]
     eval_sets = [EvalSet(name, p.task, p.labels, p.rows, member) for name, p, member in zip(names, [*train, *evals], members)]
-    module = ITTModule(model, eval_sets, spec.settings.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad)
+    module = ITTModule(model, eval_sets, spec.settings.optim, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
+                       compiled_bernoulli=cfg.model.compiled_bernoulli)
     if len(train) > 1:  # val/<primary>: the mean of the members' primary metrics (what selection reads)
         # Read once the module has built its evaluators: they settle a primary metric that depends on the labels
         # (a token-classification set in a task of another kind: span f1 for BIO tags, acc for others).

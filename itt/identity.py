@@ -38,8 +38,9 @@ from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_n
 _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
                                  "default_root_dir", "precision"}  # precision: hashed as its effective value
 _DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}  # the last two: as numerics
-# dropout and eager attention: hashed as numerics (hardware.numerics)
-_MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad", "eager_attention"}
+# dropout and eager attention: hashed as numerics (hardware.numerics); compiled_bernoulli and
+# sparse_embedding_grad give the same numbers bit for bit
+_MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad", "eager_attention", "compiled_bernoulli"}
 # The stand-in build (itt.models.BUILD_VERSION) of every run before the id hashed it: those keep their ids.
 _UNHASHED_STAND_IN_BUILD = 2
 

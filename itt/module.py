@@ -22,6 +22,7 @@ from itt.errors import ConfigError, TrainingFailed
 from itt.eval_casts import EvalCastCache
 from itt.models import heads
 from itt.models.multihead import MultiHeadModel
+from itt.models.compiled_bernoulli import apply as apply_compiled_bernoulli, uninstall as uninstall_compiled_bernoulli
 from itt.models.fast_dropout import apply as apply_fast_dropout
 from itt.models.sparse_embedding_grad import apply as apply_sparse_embedding_grad, touched_rows_norm
 from itt.tasks import Task
@@ -45,12 +46,14 @@ class EvalSet:
 
 class ITTModule(pl.LightningModule):
     def __init__(self, model, evals: list[EvalSet], optim_cfg, fast_dropout: bool = False,
-                 sparse_embedding_grad: bool = True, summary: tuple[str, list[tuple[int, str]]] | None = None):
+                 sparse_embedding_grad: bool = True, summary: tuple[str, list[tuple[int, str]]] | None = None,
+                 compiled_bernoulli: bool = True):
         """``summary``: a mixture's (name, [(eval set index, metric), ...]): ``val/<name>`` and
         ``test/<name>`` are logged as the mean of those metrics (the members' primary metrics)."""
         super().__init__()
         self.model, self.evals, self.optim_cfg, self.summary = model, evals, optim_cfg, summary
         self.fast_dropout, self.sparse_embedding_grad = fast_dropout, sparse_embedding_grad
+        self.compiled_bernoulli = compiled_bernoulli
         self.model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as found
         rows = [e.rows or {} for e in evals]
         # Per stage, the eval sets that have that split (a test-only eval set has no validation score),
@@ -68,11 +71,14 @@ class ITTModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         prepare_for_training(self.model, self.fast_dropout, self.sparse_embedding_grad,
-                             self.trainer.strategy.root_device, self.trainer.world_size)
+                             self.trainer.strategy.root_device, self.trainer.world_size, self.compiled_bernoulli)
         if stage == "fit" and self.trainer.world_size > 1:
             # Every DDP process was seeded alike (the same initial weights); from here on each draws its
             # own dropout masks, as one process would for its whole batch.
             torch.manual_seed(torch.initial_seed() + self.trainer.global_rank)
+
+    def teardown(self, stage: str) -> None:
+        uninstall_compiled_bernoulli()  # process-wide: other code in this process gets torch's kernel back
 
     def forward(self, batch, member: int | None = None):
         if isinstance(self.model, MultiHeadModel):  # the head of the batch's mixture member
@@ -166,11 +172,14 @@ class ITTModule(pl.LightningModule):
         self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
 
-def prepare_for_training(model, fast_dropout: bool, sparse_embedding_grad: bool, device, world_size: int = 1) -> None:
+def prepare_for_training(model, fast_dropout: bool, sparse_embedding_grad: bool, device, world_size: int = 1,
+                         compiled_bernoulli: bool = True) -> None:
     """What ``ITTModule.setup`` does to the model before training (also the bench's bare loop): threads
-    for its size (per run: a sweep runs many in one process) and the CPU speed-ups ``model.fast_dropout``
-    and ``model.sparse_embedding_grad``."""
+    for its size (per run: a sweep runs many in one process) and the CPU speed-ups ``model.fast_dropout``,
+    ``model.sparse_embedding_grad`` and ``model.compiled_bernoulli`` (process-wide until
+    ``itt.models.compiled_bernoulli.uninstall``, which ``ITTModule.teardown`` calls)."""
     apply_threads(model)
+    apply_compiled_bernoulli(compiled_bernoulli, device)
     apply_fast_dropout(model, fast_dropout, device)
     apply_sparse_embedding_grad(model, sparse_embedding_grad, device, world_size)
 

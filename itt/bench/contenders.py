@@ -100,11 +100,16 @@ def hf_arguments(bench, run_dir: Path, **extra):
 
 def run_bare(bench, run_dir: Path, variant: str) -> tuple[StepLog, object]:
     log = StepLog()
+    from itt.models import compiled_bernoulli
+
     loop = BareLoop(bench, variant, bench.total_steps)
-    for batch in loop.batches(bench.total_steps):
-        loop.step(batch)
-        log.step_end()
-        log.add_batch(batch)
+    try:
+        for batch in loop.batches(bench.total_steps):
+            loop.step(batch)
+            log.step_end()
+            log.add_batch(batch)
+    finally:
+        compiled_bernoulli.uninstall()  # as ITTModule.teardown: the HF contenders draw with torch's kernel
     return log, loop.model
 
 
@@ -123,7 +128,8 @@ class BareLoop:
         self.model, self.autocast = built.module.model, bench.autocast
         self.model.train()
         prepare_for_training(self.model, cfg.model.fast_dropout, cfg.model.sparse_embedding_grad,
-                             torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+                             torch.device("cuda" if torch.cuda.is_available() else "cpu"),
+                             compiled_bernoulli=cfg.model.compiled_bernoulli)
         self.optimizer, self.scheduler = build_optimizer(self.model, cfg.optim, total_steps,
                                                          fused=not bench.precision.startswith("16"))
         self.params = [p for p in self.model.parameters() if p.requires_grad]

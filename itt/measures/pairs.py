@@ -121,7 +121,7 @@ def measure_settings(cfg: DictConfig) -> tuple[list[str], dict, int | None, int]
 
 def _model_identity(cfg: DictConfig) -> dict:
     model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-             if k not in ("fast_dropout", "sparse_embedding_grad")}
+             if k not in ("fast_dropout", "sparse_embedding_grad", "compiled_bernoulli")}  # training only
     return {"model": model, "source": cfg.source.name, "max_length": cfg.measure.max_length}
 
 

@@ -1,0 +1,190 @@
+"""``model.compiled_bernoulli``: the compiled copy of torch's CPU ``bernoulli_`` loop gives torch's masks
+and leaves torch's generator state, on every dtype and layout torch accepts; dropout, SDPA's dropout and
+their gradients are the same bit for bit with it installed; a whole training run ends with the same
+weights and run id; it is on only between a module's setup and teardown; and without a compiler it
+steps aside with one log line."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import read_ledger, run_itt
+from safetensors.torch import load_file
+
+from itt.models import compiled_bernoulli as cb
+
+needs_compiler = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on this machine")
+
+
+@pytest.fixture(autouse=True)
+def _torch_kernel_afterwards():
+    yield
+    cb.uninstall()
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """How many times the compiled kernel ran."""
+    assert cb._check()
+    counted = {"n": 0}
+    kernel = cb._kernel
+
+    def counting(*args):
+        counted["n"] += 1
+        return kernel(*args)
+
+    monkeypatch.setattr(cb, "_kernel", counting)
+    return counted
+
+
+@needs_compiler
+def test_matches_torch_on_every_dtype_and_layout():
+    assert cb._check()
+    assert cb.matches_torch()
+
+
+@needs_compiler
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64, torch.bool])
+@pytest.mark.parametrize("n", [1, 623, 624, 625, 5000])
+def test_same_values_and_generator_state_as_torch(dtype, n):
+    """Sizes around the generator's 624-word refill, from a state part-way through a block."""
+    assert cb._check()
+    torch.manual_seed(n)
+    torch.rand(n % 101)
+    before = torch.get_rng_state()
+    theirs = torch.empty(n, dtype=dtype).bernoulli_(0.9)
+    after_theirs = torch.get_rng_state()
+    torch.set_rng_state(before)
+    mine = cb.bernoulli_(torch.empty(n, dtype=dtype), 0.9)
+    assert torch.equal(theirs, mine)
+    assert torch.equal(after_theirs, torch.get_rng_state())
+    assert 0 < mine.float().mean() < 1 if n > 100 else True
+
+
+@needs_compiler
+def test_dropout_attention_and_gradients_unchanged_when_installed(calls):
+    x = torch.randn(8, 16, 64, requires_grad=True)
+    q = torch.randn(4, 4, 16, 32, requires_grad=True)
+
+    def step():
+        torch.manual_seed(7)
+        y = torch.nn.functional.dropout(x, 0.1, True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z = torch.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
+            w = torch.nn.functional.dropout(x, 0.1, True)
+        (y.sum() + z.float().sum() + w.float().sum()).backward()
+        out = [y.detach(), z.detach(), w.detach(), x.grad.clone(), q.grad.clone(), torch.get_rng_state()]
+        x.grad = q.grad = None
+        return out
+
+    torch_kernel = step()
+    assert calls["n"] == 0
+    assert cb.install()
+    compiled = step()
+    assert calls["n"] == 3  # both dropouts and SDPA's (torch's C++ reaches the registered kernel)
+    for a, b in zip(torch_kernel, compiled):
+        assert torch.equal(a, b)
+    cb.uninstall()
+    step()
+    assert calls["n"] == 3  # torch's kernel again
+
+
+@needs_compiler
+def test_torch_errors_kept():
+    assert cb.install()
+    with pytest.raises(RuntimeError, match=r"p to be in \[0, 1\]"):
+        torch.empty(3).bernoulli_(1.5)
+    with pytest.raises(RuntimeError, match="not implemented for"):
+        torch.empty(3, dtype=torch.complex64).bernoulli_(0.5)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        torch.empty(1).expand(4).bernoulli_(0.5)
+
+
+def test_without_a_compiler_torch_kernel_stays_with_one_log_line(monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr(cb, "_usable", None)
+    monkeypatch.setattr(cb, "_kernel", None)
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with caplog.at_level(logging.INFO, logger=cb.__name__):
+        assert cb.apply(True, "cpu") is False
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "model.compiled_bernoulli" in line and "could not be built" in line and "no-such-cc" in line
+    torch.manual_seed(0)
+    assert torch.empty(100).bernoulli_(0.5).sum() > 0  # torch's kernel, still registered
+
+
+def test_a_kernel_that_differs_is_not_installed(monkeypatch):
+    monkeypatch.setattr(cb, "_usable", None)
+    monkeypatch.setattr(cb, "matches_torch", lambda: False)
+    assert cb.install() is False
+    assert cb._library is None
+
+
+@needs_compiler
+@pytest.mark.parametrize(("enabled", "device", "expected"), [(True, "cpu", True), (False, "cpu", False),
+                                                              (True, "cuda", False)])
+def test_apply_only_for_cpu_training(enabled, device, expected):
+    assert cb.apply(enabled, device) is expected
+    assert (cb._library is not None) is expected
+
+
+@needs_compiler
+def test_installed_from_setup_to_teardown(calls, monkeypatch, tmp_path):
+    """A Lightning fit of a dropout model: the kernel draws during training, and torch's is back after."""
+    import pytorch_lightning as pl
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from itt.module import ITTModule, prepare_for_training
+
+    class Module(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                                  num_attention_heads=2, intermediate_size=32))
+
+        def setup(self, stage):
+            prepare_for_training(self.model, False, False, "cpu")
+
+        def teardown(self, stage):
+            ITTModule.teardown(self, stage)
+
+        def training_step(self, batch, _):
+            return self.model(input_ids=batch[0], labels=batch[1]).loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = torch.utils.data.TensorDataset(torch.randint(0, 50, (8, 6)), torch.randint(0, 2, (8,)))
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(Module(), torch.utils.data.DataLoader(data, batch_size=4))
+    assert calls["n"] > 0
+    assert cb._library is None
+
+
+@pytest.mark.slow
+@needs_compiler
+def test_a_training_run_ends_with_the_same_weights_and_run_id(tmp_path):
+    """A tiny BERT target with dropout (0.1 on hidden states and attention), 2 epochs: the same run id,
+    metrics and weights byte for byte with the compiled kernel (the default) and with torch's (here: no
+    compiler, so the log line a user would see is checked too)."""
+    run = ("model=bert", "task=sentiment", "+stage=target", "stage.itt=false", "source=embedded", "logger=csv",
+           "trainer.max_epochs=2", "task.datasets.domain.embedded_rows=200", "data.batch_size=16")
+    fallback = "model.compiled_bernoulli: torch's own dropout kernel is used"
+    rows, weights = [], []
+    for name, env in (("compiled", None), ("torch", {"CC": tmp_path / "no-such-cc", "XDG_CACHE_HOME": tmp_path / "c"})):
+        done = run_itt(*run, root=tmp_path / name, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert (fallback in done.stdout + done.stderr) == (name == "torch")
+        (row,) = read_ledger(tmp_path / name)
+        rows.append(row)
+        weights.append((Path(row["checkpoint"]) / "model.safetensors").read_bytes())
+    assert rows[0]["run_id"] == rows[1]["run_id"]
+    assert rows[0]["metrics"] == rows[1]["metrics"]
+    assert weights[0] == weights[1]
+    assert load_file(Path(rows[0]["checkpoint"]) / "model.safetensors")  # a real checkpoint, not two empty files
