@@ -87,13 +87,14 @@ class ModelSchema:
     embedded: Optional[Dict[str, Any]] = None  # source=embedded: tiny random-init config + local tokenizer
     trust_remote_code: bool = False  # never on unless the user asks: it runs code from the hub
     # Training on CPU, opt-in: dropout masks from a 64-bit counter-based hash instead of torch's
-    # per-element Mersenne Twister (itt/models/fast_dropout.py): same keep probability and scaling,
-    # 5-10 % shorter MiniLM steps here. Off by default: its equality with torch's dropout is shown on one
-    # real target only (README, Speed). GPUs keep torch's fused dropout either way.
+    # per-element Mersenne Twister (itt/models/fast_dropout.py): same keep probability and scaling, other
+    # masks. Off by default: its equality with torch's dropout is shown on one real target only (README,
+    # Speed), and where compiled_bernoulli is usable that is faster with torch's own masks. GPUs keep
+    # torch's fused dropout either way.
     fast_dropout: bool = False
     # Training on CPU: torch's own dropout masks (same bits, same generator state: checked against torch's
     # kernel in each process before use) drawn by a compiled copy of its serial Mersenne-Twister loop
-    # (itt/models/compiled_bernoulli.py): ~10x cheaper masks, ~15 % shorter MiniLM steps on this AMD CPU.
+    # (itt/models/compiled_bernoulli.py): ~10x cheaper masks, ~10 % shorter MiniLM steps on this AMD CPU.
     # Needs a C compiler (cc); without one, or where torch draws otherwise (MKL on Intel), torch's kernel.
     compiled_bernoulli: bool = True
     # Training on CPU, one process: the input embedding's backward writes only the batch's rows into a

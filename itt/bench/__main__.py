@@ -29,6 +29,17 @@ SETTING = {"random": "data.length_grouping=false (itt's default)",
            "grouped": "data.length_grouping=true data.mega_batch=auto (transformers' rule)"}
 
 
+def dropout_label(model_cfg) -> str:
+    """Which dropout masks itt's contender draws (the HF Trainer's are torch's, from torch's kernel)."""
+    if model_cfg.fast_dropout:
+        return "hash (opt-in)"
+    if not model_cfg.compiled_bernoulli:
+        return "torch"
+    from itt.models.compiled_bernoulli import usable
+
+    return "torch's, compiled kernel" if usable() else "torch (its compiled kernel is not usable here)"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     from itt import bench
 
@@ -223,7 +234,7 @@ def main(argv=None) -> int:
         print(f"setup: batch {args.batch_size}, precision {bench.precision}, torch threads {threads} (itt's choice), OpenMP wait"
               f" OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '-')}"
               " (one process: every contender runs with them), pad to"
-              f" multiple of {bench.pad_multiple}; itt: dropout {'hash (opt-in)' if cfg.model.fast_dropout else 'torch'},"
+              f" multiple of {bench.pad_multiple}; itt: dropout {dropout_label(cfg.model)},"
               f" sparse embedding gradient {cfg.model.sparse_embedding_grad}, itt overrides {args.itt_overrides or 'none'}"
               f" (the HF Trainer: torch's dropout, dense embedding backward); {args.warmup} warm-up + {bench.steps} timed steps,"
               f" {args.repeats} rounds; process warm-up {warm_s:.1f}s; load average {load_before}")

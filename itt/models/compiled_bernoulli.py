@@ -133,8 +133,9 @@ def matches_torch() -> bool:
     return True
 
 
-def _check() -> bool:
-    """Build, load and compare once per process; the reason it is off goes to the log."""
+def usable() -> bool:
+    """Whether the compiled kernel can stand in for torch's here: built, loaded and compared with torch's
+    kernel once per process; when it cannot, the reason goes to the log."""
     global _kernel, _usable
     if _usable is None:
         try:
@@ -152,7 +153,7 @@ def install() -> bool:
     """Route CPU ``bernoulli_`` (and so dropout) to the compiled kernel, if it matches torch's here.
     Returns whether it is installed. Idempotent."""
     global _library
-    if _library is None and _check():
+    if _library is None and usable():
         _library = torch.library.Library("aten", "IMPL")
         with warnings.catch_warnings():  # torch warns that a registered kernel is overridden: that is the point
             warnings.simplefilter("ignore")
@@ -180,7 +181,7 @@ if __name__ == "__main__":  # per-element cost, torch's kernel against this one
     import time
 
     x = torch.empty(32 * 128 * 384, dtype=torch.bfloat16)
-    assert _check(), "the compiled kernel is not usable here (see the log)"
+    assert usable(), "the compiled kernel is not usable here (see the log)"
     for name, draw in (("torch", lambda: x.bernoulli_(0.9)), ("compiled", lambda: bernoulli_(x, 0.9))):
         draw()
         start = time.perf_counter()
