@@ -73,15 +73,18 @@ def _train_rows(cfg, spec) -> int | None:
     for role in spec.roles:
         node = cfg.task.datasets[role]
         local = _local_rows(node) if is_local(node.path) else None
+        # a stand-in and a counted local file are a train split only: split=official carves them by the
+        # configured shares too (itt.data.splitting._official); a hub dataset keeps its own train split
+        train_only = True
         if is_stand_in(cfg.source.name, node.path):
             n = node.embedded_rows
         elif local is not None:
             n = min(local, node.max_rows) if node.get("max_rows") else local
         elif node.get("max_rows"):
-            n = node.max_rows
+            n, train_only = node.max_rows, False
         else:
             return None
-        total += math.floor(n * fraction) if cfg.split.name == "paper" else n
+        total += math.floor(n * fraction) if cfg.split.name == "paper" or train_only else n
     return total
 
 

@@ -133,6 +133,9 @@ def test_a_local_file_is_planned_at_its_own_size_not_at_the_specs_max_rows_cap(t
     bare = run_itt(*common, f"task.datasets.domain.path={headerless}", "task.datasets.domain.columns=[text,label]",
                    root=tmp_path, module="itt.plan")
     assert "rows x epochs 70 x " in bare.stdout, bare.stdout  # no header, no newline after the last row
+    # split=official carves a train-only file 70/15/15 too (itt.data.splitting._official): not all 200 rows
+    official = run_itt(*common, f"task.datasets.domain.path={data}", "split=official", root=tmp_path, module="itt.plan")
+    assert "rows x epochs 140 x " in official.stdout, official.stdout
 
 
 def test_a_run_named_by_several_jobs_is_planned_and_counted_once(tmp_path):
