@@ -58,6 +58,17 @@ def test_fingerprints_follow_the_data_and_the_split_not_the_names():
     assert pairs.pairs_of(_compose(*base, "model=roberta"))[0][0].fingerprint == a.fingerprint
 
 
+def test_fingerprints_follow_the_task_options_that_reach_the_datasets():
+    """task.options reach every dataset of the task's kind and can change its rows (language_from_id keeps the
+    rows whose id names the language), as they change a run's id, but the sides' fingerprints left them out:
+    a pair measured before the option was set was served from the cache with the old rows' values."""
+    base = ("task=qa", "+stage=target", "stage.target=en", "source=embedded", "stage.evals=[]")
+    ((a, b),) = pairs.pairs_of(_compose(*base))
+    ((a_opt, b_opt),) = pairs.pairs_of(_compose(*base, "+task.options.language_from_id=true"))
+    assert a_opt.fingerprint != a.fingerprint and b_opt.fingerprint != b.fingerprint
+    assert (a_opt.key, b_opt.key) == (a.key, b.key)  # the same datasets, so the report joins them alike
+
+
 def test_cache_keys_name_the_model_only_where_it_matters():
     base = ("task=sentiment", "+stage=target", "source=embedded")
     bert, roberta = _compose(*base), _compose(*base, "model=roberta")

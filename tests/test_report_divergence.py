@@ -240,3 +240,29 @@ def test_cells_that_differ_only_in_their_checkpoint_metric_are_two_points():
     measures = pd.DataFrame([{"a_key": "data/A", "b_key": "xnli:en", "model": None, "measure": "overlap",
                               "value": 0.9, "n_a": 100, "n_b": 100, "params": "", "seed": 0}])
     assert sorted(join_gains(cells, measures)["delta"]) == [0.02, 0.04]
+
+
+def test_proxy_a_distance_measured_with_two_seeds_is_one_measure_averaged_over_them(tmp_path):
+    """``itt.measure`` writes proxy_a_distance's fold seed into its row's ``params`` (``{"C": 1.0, "seed": s}``),
+    so rows of ``measure.seed=0,1`` differed in params and became two measures ("proxy_a_distance {... seed 0}"
+    and "... seed 1"), each with its own ρ, where every other measure's seeds are averaged into one point."""
+    from itt.report.divergence import join_gains, load_measures
+    from itt.report.stats import TABLE_COLUMNS
+
+    cell = dict.fromkeys(TABLE_COLUMNS) | {
+        "source": "hub", "split": "official", "hparams_id": "hp000001", "task": "xnli", "target": "en",
+        "key": "xnli:en", "eval": "en", "eval_kind": "sequence_classification", "metric": "test/acc",
+        "model": "xlmr", "hub_id": "org/xlmr", "itt_variant": "A", "intermediate_hparams": "ih01",
+        "intermediate_key": "data/A", "own": True, "eval_key": "xnli:en", "n_pairs": 2, "delta": 0.02}
+    rows = [{"a_key": "data/A", "b_key": "xnli:en", "model": "xlmr", "measure": measure, "value": value,
+             "n_a": 100, "n_b": 100, "params": params, "seed": seed}
+            for seed, pad, mmd in ((0, 1.2, 0.03), (1, 1.4, 0.05))
+            for measure, value, params in (("proxy_a_distance", pad, {"C": 1.0, "seed": seed}), ("mmd", mmd, {}))]
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    joined = join_gains(pd.DataFrame([cell]), load_measures(tmp_path)).set_index("measure")["measure_value"]
+    assert joined.to_dict() == pytest.approx({"mmd": 0.04, "proxy_a_distance": 1.3})
+    # another C is another measure, as before
+    rows.append(rows[0] | {"params": {"C": 0.1, "seed": 0}, "value": 0.9})
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    labels = set(join_gains(pd.DataFrame([cell]), load_measures(tmp_path))["measure"])
+    assert labels == {"mmd", 'proxy_a_distance {"C": 0.1}', 'proxy_a_distance {"C": 1.0}'}

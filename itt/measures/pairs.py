@@ -17,7 +17,7 @@ that needs them has to be computed.
 Rows (one per pair and measure) follow the schema ``itt.report.divergence`` reads, ``a_key``/``b_key``
 being ``itt.rows.dataset_info(...)["key"]`` (a mixture's keys joined by ``+``, as the report keys a
 mixture parent), plus ``cache_key``: a digest of both datasets' fingerprints (spec, local content,
-split protocol, seed), the measure and its parameters, the sample size and seed and, for measures that
+split protocol, seed, the task's options when set), the measure and its parameters, the sample size and seed and, for measures that
 read tokens or embeddings, the model. A pair whose ``cache_key`` is already in the file is not
 recomputed; ``vocab_overlap`` reads words only, so its rows name no model (``model: null``: the report
 joins them to every model) and serve every model.
@@ -80,6 +80,11 @@ def _side(cfg: DictConfig, names: tuple[str, ...], eval_only: bool) -> Side:
                             for n, node in zip(names, nodes)],
                "kinds": [identity.kind_of(cfg, node) for node in nodes], "eval_only": eval_only,
                "split": OmegaConf.to_container(cfg.split, resolve=True), "seed": cfg.seed, "source": cfg.source.name}
+    # The task's options reach a dataset of the task's kind and can change its rows (extractive QA's
+    # language_from_id drops rows), as they change a run's id; left out when unset, so keys stay as they were.
+    task_options = OmegaConf.to_container(cfg.task.options, resolve=True) if cfg.task.get("options") else None
+    if task_options and any(kind == cfg.task.kind for kind, _ in payload["kinds"]):
+        payload["task_options"] = task_options
     keys = [rows.dataset_info(cfg, n, node)["key"] for n, node in zip(names, nodes)]
     return Side(names, eval_only, "+".join(keys), nodes[0].get("lang") or "en", _digest(payload))
 

@@ -67,8 +67,17 @@ def load_measures(root: str | Path) -> pd.DataFrame | None:
             rows.append(row)
     df = pd.DataFrame(rows).reindex(columns=MEASURE_COLUMNS)
     df["value"] = pd.to_numeric(df["value"], errors="coerce")
-    df["params"] = df["params"].map(lambda p: json.dumps(p, sort_keys=True) if p else "")
+    df["params"] = df["params"].map(_defining_params)
     return df
+
+
+def _defining_params(params) -> str:
+    """A row's ``params`` as its measure's label shows them (JSON; "" for none), without ``seed``: a seed
+    (proxy_a_distance's folds follow ``measure.seed``) repeats a measurement, so rows that differ only in it
+    are averaged like every other measure's seeds, not split into one measure per seed."""
+    if isinstance(params, dict):
+        params = {k: v for k, v in params.items() if k != "seed"}
+    return json.dumps(params, sort_keys=True) if params else ""
 
 
 def _measure_labels(measures: pd.DataFrame) -> pd.Series:
