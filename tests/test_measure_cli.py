@@ -82,6 +82,18 @@ def test_cache_keys_name_the_model_only_where_it_matters():
     assert key(bert, a, b, "unigram_js", {"k": 50}, 100, 0) == key(bert, a, b, "unigram_js", {"k": 60}, 100, 0)
 
 
+def test_a_redefined_measure_gets_new_cache_keys_and_the_others_keep_theirs(monkeypatch):
+    """vocab_overlap's ties at the cut changed its values (version 2): its rows cached before are computed
+    again; a measure still at version 1 keeps the key it always had."""
+    cfg = _compose("task=sentiment", "+stage=target", "source=embedded")
+    a, b = pairs.pairs_of(cfg)[0]
+    now = {name: pairs.cache_key(cfg, a, b, name, {"seed": 0}, 100, 0) for name in ("vocab_overlap", "unigram_js")}
+    monkeypatch.setitem(pairs.VERSION, "vocab_overlap", 1)
+    monkeypatch.setitem(pairs.VERSION, "unigram_js", 1)
+    assert pairs.cache_key(cfg, a, b, "vocab_overlap", {"seed": 0}, 100, 0) != now["vocab_overlap"]
+    assert pairs.cache_key(cfg, a, b, "unigram_js", {"seed": 0}, 100, 0) == now["unigram_js"]
+
+
 @pytest.mark.parametrize("override, message", [
     ("measure.names=[vocab_overlap,cosine]", r"measure.names: 'cosine' is not a measure; valid: embedding_cosine, mmd"),
     ("+measure.params.K=5", r"measure.params.K is not a parameter of any measure; valid: "),

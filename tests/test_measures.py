@@ -4,6 +4,8 @@ clouds, seeded determinism, and the Hugging Face mean-pooling embedder on a tiny
 
 from __future__ import annotations
 
+import itertools
+
 import json
 import logging
 import math
@@ -20,7 +22,7 @@ from itt.measures import DIRECTION, MEASURES, TextSample, compute, hf_tokenize, 
 from itt.measures import content_words as cw
 from itt.measures.mmd import median_bandwidth, mmd2_unbiased, squared_distances
 from itt.measures.proxy_a_distance import held_out_balanced_error
-from itt.measures.vocab_overlap import top_k_words
+from itt.measures.vocab_overlap import top_k_inclusion
 
 SENTENCES = [
     "The committee approved the annual budget after a long debate.",
@@ -169,8 +171,20 @@ def test_top_k_overlap_with_known_count():
     assert compute("vocab_overlap", a, TextSample(["apple cherry apple"], "en"), k=10)["vocab_overlap"] == 1.0
 
 
-def test_top_k_ties_break_alphabetically():
-    assert top_k_words(TextSample(["zeta alpha mu mu"], "en"), k=2) == ["mu", "alpha"]
+def test_ties_at_the_cut_give_the_expected_overlap_of_random_tie_breaks():
+    # k=3: "maple" (twice) is in both lists; 2 places left on each side among 4 words seen once.
+    a = TextSample(["maple maple ash birch cedar dogwood"], "en")
+    b = TextSample(["maple maple ash birch elm fir"], "en")
+    assert top_k_inclusion(a, 3) == {"maple": 1.0, "ash": 0.5, "birch": 0.5, "cedar": 0.5, "dogwood": 0.5}
+    # every way of filling the free places, each side on its own, equally likely
+    overlaps = [len({"maple", *x} & {"maple", *y}) / 3
+                for x in itertools.combinations(["ash", "birch", "cedar", "dogwood"], 2)
+                for y in itertools.combinations(["ash", "birch", "elm", "fir"], 2)]
+    value = compute("vocab_overlap", a, b, k=3)["vocab_overlap"]
+    assert value == pytest.approx(sum(overlaps) / len(overlaps))
+    # one fixed tie-break on both sides (alphabetical) picked ash and birch twice: 1.0, an overlap of
+    # the tie-break, not of the samples
+    assert value == pytest.approx(0.5)
 
 
 def test_content_words_tokenizer_and_stop_lists():

@@ -134,10 +134,16 @@ def test_embedding_cosine_is_scipys_cosine_distance_of_the_centroids():
 STOP = {"the", "a", "of", "and", "is", "in", "to", "it"}
 
 
-def top_k_reference(texts: list[str], k: int) -> set[str]:
+def top_k_reference(texts: list[str], k: int) -> dict[str, float]:
+    """Each word's chance to be in the top k when ties at the k-th count are broken at random."""
     counts = Counter(w for t in texts for w in re.findall(r"[a-z]+", t.lower()) if w not in STOP and len(w) > 1)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return {w for w, _ in ranked[:k]}
+    ranked = sorted(counts.values(), reverse=True)
+    if len(ranked) <= k:
+        return {w: 1.0 for w in counts}
+    kth = ranked[k - 1]
+    places = k - sum(n > kth for n in ranked)
+    tied = sum(n == kth for n in ranked)
+    return {w: 1.0 if n > kth else places / tied for w, n in counts.items() if n >= kth}
 
 
 @pytest.mark.parametrize("k", [3, 10, 40, 10_000])
@@ -153,8 +159,9 @@ def test_vocab_overlap_is_the_share_of_shared_top_k_content_words(k):
     wb = 0.5 * wa + 0.5 * rng.dirichlet(np.ones(len(words)) * 0.5)
     texts_a, texts_b = [text(wa).capitalize() + "." for _ in range(25)], [text(wb).upper() for _ in range(25)]
     top_a, top_b = top_k_reference(texts_a, k), top_k_reference(texts_b, k)
-    expected = len(top_a & top_b) / min(len(top_a), len(top_b))  # = /k when both have >= k words
+    shared = sum(p * top_b[w] for w, p in top_a.items() if w in top_b)
+    expected = shared / min(len(top_a), len(top_b), k)  # = E|∩| / k when both have >= k words
     value = compute("vocab_overlap", TextSample(texts_a, "en"), TextSample(texts_b, "en"), k=k)["vocab_overlap"]
     assert value == pytest.approx(expected, abs=1e-15)
     if k <= 10:
-        assert len(top_a) == len(top_b) == k  # the paper's |∩| / k
+        assert sum(top_a.values()) == pytest.approx(k) and sum(top_b.values()) == pytest.approx(k)  # the paper's / k

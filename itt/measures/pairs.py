@@ -42,7 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from itt import identity, ledger, rows
 from itt.errors import ConfigError, writing
-from itt.measures.registry import DIRECTION, MEASURES, measure_pair, parameters
+from itt.measures.registry import DIRECTION, MEASURES, VERSION, measure_pair, parameters
 from itt.measures.text_sample import TextSample, sample
 from itt.stages import intermediate_steps, resolve
 
@@ -132,8 +132,11 @@ def _model_identity(cfg: DictConfig) -> dict:
 
 def cache_key(cfg: DictConfig, a: Side, b: Side, name: str, params: dict, size, seed: int) -> str:
     used = {k: params[k] for k in parameters(name) if k in params}
-    return _digest({"a": a.fingerprint, "b": b.fingerprint, "measure": name, "params": used, "sample_size": size,
-                    "seed": seed, "model": None if name in MODEL_FREE else _model_identity(cfg)})
+    payload = {"a": a.fingerprint, "b": b.fingerprint, "measure": name, "params": used, "sample_size": size,
+               "seed": seed, "model": None if name in MODEL_FREE else _model_identity(cfg)}
+    if VERSION[name] > 1:  # left out at 1, so the keys of measures never redefined stay as they were
+        payload["version"] = VERSION[name]
+    return _digest(payload)
 
 
 def measured(root: str | Path) -> set[str]:

@@ -18,10 +18,14 @@ from itt.measures.text_sample import TextSample
 MEASURES: dict[str, Callable[..., float]] = {}
 #: name -> "divergence" (larger = further apart) or "similarity" (larger = closer)
 DIRECTION: dict[str, str] = {}
+#: name -> the version of its definition: a new one gives its rows new cache keys (``itt.measures.pairs``)
+VERSION: dict[str, int] = {}
 
 
-def register(name: str, direction: str = "divergence") -> Callable[[Callable[..., float]], Callable[..., float]]:
-    """Add the decorated ``measure`` function to ``MEASURES`` under ``name``."""
+def register(name: str, direction: str = "divergence",
+             version: int = 1) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Add the decorated ``measure`` function to ``MEASURES`` under ``name``. Raise ``version`` when a
+    change of the definition changes its values, so values cached under the old one are computed again."""
     if direction not in ("divergence", "similarity"):
         raise ValueError(f"direction={direction!r}: use 'divergence' or 'similarity'")
 
@@ -30,6 +34,7 @@ def register(name: str, direction: str = "divergence") -> Callable[[Callable[...
             raise ValueError(f"measure {name!r} is registered twice")
         MEASURES[name] = function
         DIRECTION[name] = direction
+        VERSION[name] = version
         return function
 
     return add
