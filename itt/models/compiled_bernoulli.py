@@ -18,7 +18,8 @@ MKL's stream), no C compiler, or a failed build: torch's kernel stays, with one 
 
 Where: registered with ``torch.library`` as the CPU kernel of ``aten::bernoulli_.float``, so the
 dropout calls inside torch's C++ (``at::dropout``, SDPA) reach it, from ``ITTModule.setup`` to
-``teardown``. The library is built once per source and compiler into ``$XDG_CACHE_HOME/itt`` (default
+``teardown`` (Lightning skips ``teardown`` when ``fit`` raises: then it stays until the next run's
+``setup`` applies the setting or the process ends; the masks are torch's either way). The library is built once per source and compiler into ``$XDG_CACHE_HOME/itt`` (default
 ``~/.cache/itt``), as torch builds its own extensions into ``~/.cache/torch_extensions``; it is plain C
 loaded with ``ctypes``, so the build takes under a second and needs no torch headers.
 
