@@ -18,9 +18,15 @@ MKL's stream), no C compiler, or a failed build: torch's kernel stays, with one 
 
 Where: registered with ``torch.library`` as the CPU kernel of ``aten::bernoulli_.float``, so the
 dropout calls inside torch's C++ (``at::dropout``, SDPA) reach it, from ``ITTModule.setup`` to
-``teardown``. The library is built once per source and compiler into ``$XDG_CACHE_HOME/itt`` (default
+``teardown`` (Lightning skips ``teardown`` when ``fit`` raises: then it stays until the next run's
+``setup`` applies the setting or the process ends; the masks are torch's either way). The library is built once per source and compiler into ``$XDG_CACHE_HOME/itt`` (default
 ``~/.cache/itt``), as torch builds its own extensions into ``~/.cache/torch_extensions``; it is plain C
 loaded with ``ctypes``, so the build takes under a second and needs no torch headers.
+
+Not covered: torch's kernels hold the generator's lock for a whole draw; this one cannot take that lock
+from Python, so get_state -> draw -> set_state is atomic only against itself. A draw by torch's own
+kernels (``torch.rand``, ...) from the same generator in another thread while a mask is drawn is
+overwritten: both threads get the same stream. Training draws from one thread, so it does not meet this.
 """
 
 from __future__ import annotations
@@ -86,7 +92,7 @@ def _memory_order(t: torch.Tensor) -> torch.Tensor:
     """``t`` viewed with its dimensions by decreasing stride: the order torch's element loop visits a
     tensor it writes (contiguous, transposed, channels-last or strided alike)."""
     order = sorted(range(t.dim()), key=t.stride, reverse=True)
-    return t.permute(*order)
+    return t.permute(order)  # a list: permute() of no dimensions (a 0-dim tensor) is a TypeError
 
 
 def bernoulli_(self: torch.Tensor, p: float = 0.5, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -95,7 +101,7 @@ def bernoulli_(self: torch.Tensor, p: float = 0.5, *, generator: torch.Generator
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     if self.dtype not in ONE_BITS:
         raise RuntimeError(f'"bernoulli_scalar_cpu_" not implemented for {self.dtype}')
-    if any(s == 0 and n > 1 for s, n in zip(self.stride(), self.shape)):
+    if self.numel() and any(s == 0 and n > 1 for s, n in zip(self.stride(), self.shape)):  # torch: empty ones pass
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to "
                            "a single memory location. Please clone() the tensor before performing the operation.")
     ordered = _memory_order(self)
@@ -143,7 +149,9 @@ def usable() -> bool:
             _usable = matches_torch()
             reason = "its masks differ from torch's on this machine (e.g. torch's MKL path on Intel CPUs)"
         except (OSError, subprocess.CalledProcessError) as error:
-            _usable, reason = False, f"it could not be built ({getattr(error, 'stderr', None) or error})".strip()
+            _usable, reason = False, f"it could not be built ({(getattr(error, 'stderr', None) or str(error)).strip()})"
+        except RuntimeError as error:  # torch refused the state it left (e.g. a torch whose state is laid out otherwise)
+            _usable, reason = False, f"torch rejected the generator state it left ({error})"
         if not _usable:
             log.info("model.compiled_bernoulli: torch's own dropout kernel is used (same masks, slower): %s", reason)
     return _usable
