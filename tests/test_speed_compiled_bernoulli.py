@@ -258,7 +258,7 @@ def test_an_empty_expanded_tensor_is_accepted_as_torch_accepts_it():
 def test_a_compiler_that_fails_gives_one_log_line(monkeypatch, tmp_path, caplog):
     compiler = tmp_path / "failing-cc"
     compiler.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo failing-cc 1.0; exit 0; }\n'
-                        'echo "failing-cc: internal compiler error" >&2; exit 4\n')
+                        'echo "failing-cc: internal compiler error" >&2; echo "in bernoulli.c:12" >&2; exit 4\n')
     compiler.chmod(0o755)
     monkeypatch.setattr(cb, "_usable", None)
     monkeypatch.setattr(cb, "_kernel", None)
@@ -268,3 +268,14 @@ def test_a_compiler_that_fails_gives_one_log_line(monkeypatch, tmp_path, caplog)
         assert cb.install() is False
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.endswith("(failing-cc: internal compiler error)") and "\n" not in line
+
+
+@needs_compiler
+def test_a_compiler_command_with_arguments(monkeypatch, tmp_path):
+    """CC holds a command, as make and setuptools read it (e.g. "ccache gcc"): split, not one file name."""
+    monkeypatch.setattr(cb, "_usable", None)
+    monkeypatch.setattr(cb, "_kernel", None)
+    monkeypatch.setenv("CC", "env cc")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert cb.usable()
+    assert list((tmp_path / "cache" / "itt").glob("compiled_bernoulli-*.so"))

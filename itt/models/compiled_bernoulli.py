@@ -19,9 +19,11 @@ MKL's stream), no C compiler, or a failed build: torch's kernel stays, with one 
 Where: registered with ``torch.library`` as the CPU kernel of ``aten::bernoulli_.float``, so the
 dropout calls inside torch's C++ (``at::dropout``, SDPA) reach it, from ``ITTModule.setup`` to
 ``teardown`` (Lightning skips ``teardown`` when ``fit`` raises: then it stays until the next run's
-``setup`` applies the setting or the process ends; the masks are torch's either way). The library is built once per source and compiler into ``$XDG_CACHE_HOME/itt`` (default
-``~/.cache/itt``), as torch builds its own extensions into ``~/.cache/torch_extensions``; it is plain C
-loaded with ``ctypes``, so the build takes under a second and needs no torch headers.
+``setup`` applies the setting or the process ends; the masks are torch's either way). The library is
+built once per source and compiler into ``$XDG_CACHE_HOME/itt`` (default ``~/.cache/itt``), as torch
+builds its own extensions into ``~/.cache/torch_extensions``; it is plain C loaded with ``ctypes``, so
+the build takes under a second and needs no torch headers. ``CC`` names the compiler (``cc`` if unset;
+a command with arguments, e.g. ``ccache gcc``, is split as a shell would).
 
 Not covered: torch's kernels hold the generator's lock for a whole draw; this one cannot take that lock
 from Python, so get_state -> draw -> set_state is atomic only against itself. A draw by torch's own
@@ -37,6 +39,7 @@ import logging
 import math
 import os
 import platform
+import shlex
 import subprocess
 import tempfile
 import threading
@@ -66,15 +69,15 @@ def _cache_dir() -> Path:
 def _build() -> Path:
     """The shared library for this source and compiler, compiled once (atomically: a sweep's parallel
     jobs may race to build it)."""
-    compiler = os.environ.get("CC", "cc")
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout
+    compiler = shlex.split(os.environ.get("CC") or "cc")
+    version = subprocess.run([*compiler, "--version"], capture_output=True, text=True, check=True).stdout
     key = hashlib.sha1(SOURCE.read_bytes() + version.encode() + platform.machine().encode()).hexdigest()[:12]
     target = _cache_dir() / f"compiled_bernoulli-{key}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             built = Path(tmp) / target.name
-            subprocess.run([compiler, "-O3", "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
+            subprocess.run([*compiler, "-O3", "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
                            capture_output=True, text=True, check=True)
             os.replace(built, target)
     return target
@@ -149,7 +152,8 @@ def usable() -> bool:
             _usable = matches_torch()
             reason = "its masks differ from torch's on this machine (e.g. torch's MKL path on Intel CPUs)"
         except (OSError, subprocess.CalledProcessError) as error:
-            _usable, reason = False, f"it could not be built ({(getattr(error, 'stderr', None) or str(error)).strip()})"
+            detail = (getattr(error, "stderr", None) or str(error)).strip().splitlines() or [str(error)]
+            _usable, reason = False, f"it could not be built ({detail[0]})"  # the first line: the log line stays one
         except RuntimeError as error:  # torch refused the state it left (e.g. a torch whose state is laid out otherwise)
             _usable, reason = False, f"torch rejected the generator state it left ({error})"
         if not _usable:
