@@ -51,6 +51,7 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_suffix(".c")
+FLAGS = ("-O3", "-shared", "-fPIC")  # no -march: one build serves every CPU; the source picks per CPU (target_clones)
 # The bit pattern of 1 in each dtype torch's CPU bernoulli_ accepts (0 is all zero bits in each).
 ONE_BITS = {torch.float32: 0x3F800000, torch.float64: 0x3FF0000000000000, torch.bfloat16: 0x3F80,
             torch.float16: 0x3C00, torch.bool: 1, torch.uint8: 1, torch.int8: 1, torch.int16: 1,
@@ -71,13 +72,14 @@ def _build() -> Path:
     jobs may race to build it)."""
     compiler = shlex.split(os.environ.get("CC") or "cc")
     version = subprocess.run([*compiler, "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha1(SOURCE.read_bytes() + version.encode() + platform.machine().encode()).hexdigest()[:12]
+    key = hashlib.sha1(SOURCE.read_bytes() + " ".join(FLAGS).encode() + version.encode()
+                       + platform.machine().encode()).hexdigest()[:12]
     target = _cache_dir() / f"compiled_bernoulli-{key}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             built = Path(tmp) / target.name
-            subprocess.run([*compiler, "-O3", "-shared", "-fPIC", "-o", str(built), str(SOURCE)],
+            subprocess.run([*compiler, *FLAGS, "-o", str(built), str(SOURCE)],
                            capture_output=True, text=True, check=True)
             os.replace(built, target)
     return target
