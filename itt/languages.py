@@ -96,3 +96,10 @@ def describe(spec) -> dict:
     if known is not None:
         return {"family": known.family, "genus": known.genus, "script": known.script}
     return {k: spec.get(k) for k in ("family", "genus", "script")}
+
+
+def code(value):
+    """The table's code of a known language (``EN``, ``en-US`` -> ``en``), anything else as given: the report
+    compares languages by this, so a region-tagged ``lang`` is its language there too."""
+    known = get(value)
+    return known.code if known is not None else value

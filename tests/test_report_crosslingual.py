@@ -244,3 +244,65 @@ def test_the_cross_lingual_view_marks_eval_sets_an_intermediate_trained_on(tmp_p
     es = next(line for line in view.splitlines() if line.startswith("| Indo-European | es |"))
     assert "+0.020†" in de and "†" not in es
     assert "† ITT runs tested on items their intermediate chain trained on" in view and "pawsx_de: 4 of 100" in view
+
+
+def test_a_region_tagged_language_code_is_its_language(tmp_path):
+    """A ``lang`` with a region tag (``en-US``, ``de-DE``: MASSIVE's locales) passes the config check, which cuts
+    it to the language, and took its family from the table; but the report compared the raw code with the
+    training language: the en-US eval set of an English target was a zero-shot language, in the average and in
+    the Indo-European and Germanic means. ITT gains +0.05 in de and fr and loses 0.10 in English: the zero-shot
+    Δ is +0.05, not (0.05 + 0.05 − 0.10) / 3 = 0, and Germanic's is German's +0.05, not −0.025."""
+    rows = []
+    for s in range(2):
+        inter = intermediate_row(f"int{s}", dataset("mnli", "glue", "mnli"), seed=s)
+        rows.append(inter)
+        for itt in (False, True):
+            evals = {"de": eval_set("de-DE", 0.70 + 0.05 * itt + 0.01 * s), "fr": eval_set("fr", 0.72 + 0.05 * itt),
+                     "en_us": eval_set("en-US", 0.85 - 0.10 * itt)}
+            rows.append(target_row(f"{'i' if itt else 'n'}{s}", seed=s, value=0.80, parent=inter if itt else None,
+                                   data=dataset("en", "xnli", "en"), evals=evals))
+    write_ledger(tmp_path, rows)
+    report = build_report(load_ledger(tmp_path / "results.jsonl"))
+    t = report.languages.set_index("eval")
+    assert t.loc["avg (excl. en)", "delta"] == pytest.approx(0.05)
+    assert t.loc["genus Germanic", "delta"] == pytest.approx(0.05)
+    assert t.loc["gap (en − avg)", "delta"] == pytest.approx((0.0 - 0.10) / 2 - 0.05)  # en: own set and en-US
+    assert (t.loc["en_us", "eval_lang"], t.loc["de", "eval_lang"]) == ("en", "de")
+
+
+def test_the_single_task_reference_is_a_step_of_the_variant():
+    """With one single-task variant, a chain or mixture was compared with it even when it is none of its steps
+    (``a>b`` and ``a+b`` against ``c``): a "Δ vs single" between unrelated intermediates."""
+    from itt.report.crosslingual import single_task_reference
+
+    assert single_task_reference("a>b", ["none", "c", "a>b"]) is None
+    assert single_task_reference("a+b", ["none", "c", "a+b"], {"c": 0.8}) is None
+    assert single_task_reference("a>b", ["none", "a", "a>b"]) == "a"  # the only single-task step it has
+    assert single_task_reference("a+b>c", ["none", "b", "a+b>c"]) == "b"
+
+
+def test_a_repeated_seed_counts_once_against_the_single_task_variant(tmp_path):
+    """Two runs of one seed under different run ids (a rerun another way the run id sees): every comparison keeps
+    the latest, with a warning. The robustness table's Δ against the single-task variant paired the chain's
+    seed with both runs of the single-task variant's seed 0 (3 values against 2: the report failed)."""
+    base = {"en": 0.80, "de": 0.70, "fr": 0.60}
+    gain = {"none": 0.0, "a": 0.02, "a-rerun": 0.04, "a>b": 0.03}
+    rows = []
+    for s in range(2):
+        a = intermediate_row(f"a{s}", dataset("a", "glue", "mnli"), seed=s)
+        b = intermediate_row(f"b{s}", dataset("b", "squad"), parent=a, seed=s)
+        rows += [a, b]
+        runs = [("none", None), ("a", a), ("a>b", b)] + ([("a-rerun", a)] if s == 0 else [])
+        for name, parent in runs:
+            v = {lang: x + gain[name] + 0.01 * s for lang, x in base.items()}
+            rows.append(target_row(f"{name}-{s}", seed=s, value=v["en"], parent=parent, data=dataset("en", "xnli", "en"),
+                                   evals={lang: eval_set(lang, v[lang]) for lang in ("de", "fr")}))
+    write_ledger(tmp_path, rows)
+    with pytest.warns(LedgerWarning, match="repeat an existing"):
+        report = build_report(load_ledger(tmp_path / "results.jsonl"))
+    rob = report.robustness.set_index(["itt_variant", "eval"])
+    assert rob.loc[("a", "mean over languages"), "delta"] == pytest.approx((0.04 + 0.02) / 2)
+    chain = rob.loc[("a>b", "mean over languages")]
+    assert chain["single_variant"] == "a" and chain["n_pairs_vs_single"] == 2
+    assert chain["delta_vs_single"] == pytest.approx(((0.03 - 0.04) + (0.03 - 0.02)) / 2)
+    assert chain["single_mean"] == pytest.approx(rob.loc[("a", "mean over languages"), "itt_mean"])

@@ -4,13 +4,15 @@ expected number is computed here from the scores written into the ledger."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
-from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger
+from report_ledger import dataset, eval_set, intermediate_row, stamp, target_row, write_ledger
 from scipy import stats as sps
 
-from itt.report import build_report, load_ledger, write_outputs
+from itt.report import LedgerWarning, build_report, load_ledger, write_outputs
 from itt.report.target_family import FAMILY_MEAN, benchmark_of
 
 SEEDS = (0, 1, 2)
@@ -195,3 +197,27 @@ def test_a_family_mixes_tasks_whose_checkpoints_are_picked_on_different_metrics(
     assert fam["delta"] == pytest.approx(0.02 + 0.005)
     text = report.markdown()
     assert text.count("### xlmr · zero-shot") == 1 and text.count("### xlmr · training language") == 1
+
+
+def test_a_repeated_seed_counts_once(tmp_path):
+    """A second run of mnli's seed-0 XNLI target under another run id, scored 0.10 higher everywhere: the main
+    and cross-lingual tables keep the latest run of a seed (with a warning); the family view averaged both, so its
+    XNLI Δ was 0.05 / 3 away from the main table's."""
+    rows = study_rows()
+    rerun = copy.deepcopy(next(r for r in rows if r["run_id"] == "xnli-mnli-0"))
+    rerun.update(run_id="xnli-mnli-0-rerun", time=stamp())
+    rerun["metrics"] = {k: v + 0.10 for k, v in rerun["metrics"].items()}
+    for spec in rerun["evals"].values():
+        spec["metrics"] = {k: v + 0.10 for k, v in spec["metrics"].items()}
+    write_ledger(tmp_path, rows + [rerun])
+    with pytest.warns(LedgerWarning, match="repeat an existing"):
+        report = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path)
+    x = TARGETS["xnli"][3]
+    xnli = {v: [np.mean([score(x[lang][1], v, "classification", s) + 0.10 * (v == "mnli" and s == 0)
+                         for lang in ("de", "fr")]) for s in SEEDS] for v in ("none", "mnli")}
+    row = _row(report.families, "zero-shot", "classification", "xnli", "mnli")
+    assert row["delta"] == pytest.approx(_expected(xnli, "mnli")["delta"])
+    t = report.table
+    own = t[(t["task"] == "xnli") & t["own"].astype(bool) & (t["itt_variant"] == "mnli")]
+    trained = _row(report.families, "training language", "classification", "xnli", "mnli")
+    assert trained["delta"] == pytest.approx(own["delta"].iloc[0])

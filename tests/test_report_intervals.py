@@ -235,3 +235,19 @@ def test_the_bootstrap_scorer_is_the_evaluated_sets_kind_not_the_runs(monkeypatc
     asked.clear()
     stats._item_interval(info, side.drop(columns="eval_kind"), side, "test/f1", Bootstrap(resamples=10))
     assert asked == ["sequence_classification"]  # rows without an eval kind: the run's own
+
+
+def test_the_same_gain_at_every_seed_up_to_float32_rounding_has_no_t_test():
+    """Metrics are logged in float32: two seeds that both gain exactly 0.02 on a mean over three languages differ
+    by 2e-8 after rounding. That passed the zero-variance check (1e-12) and gave t = -2.5e6, p = 2.6e-7: a
+    Holm-significant Δ made of rounding noise (xtreme_r_demo's Tatoeba average, 2 seeds, marked *)."""
+    from itt.report.stats import NOTE_ZERO_VAR, paired_ttest
+
+    mean32 = lambda v: np.asarray(v, dtype=np.float32).astype(float).mean()  # noqa: E731
+    gain = np.array([-0.04, -0.01, -0.01])
+    no = np.array([mean32([0.51, 0.40, 0.33]), mean32([0.19, 0.21, 0.07])])
+    itt = np.array([mean32(np.array([0.51, 0.40, 0.33]) + gain), mean32(np.array([0.19, 0.21, 0.07]) + gain)])
+    assert not np.array_equal(itt - no, [-0.02, -0.02])  # the rounding the check must see through
+    t, p, note = paired_ttest(itt, no)
+    assert math.isnan(t) and math.isnan(p) and note == NOTE_ZERO_VAR
+    assert paired_ttest(np.array([0.52, 0.23]), np.array([0.50, 0.20]))[2] == ""  # real spread: tested

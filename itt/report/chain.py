@@ -13,6 +13,7 @@ import warnings
 
 import pandas as pd
 
+from itt import languages
 from itt.identity import chain_hparams_id
 
 from .dataset_keys import dataset_key, mixture_key
@@ -68,7 +69,7 @@ def parent_langs(runs: pd.DataFrame) -> dict[str, str]:
     predate ``chain`` (newer rows name every step's languages there)."""
     def langs(row) -> str | None:
         members = [d for d in (row.get("datasets") or []) if isinstance(d, dict)] or [row.get("dataset") or {}]
-        found = [str(d.get("lang")) for d in members if not is_missing(d.get("lang"))]
+        found = [str(languages.code(d.get("lang"))) for d in members if not is_missing(d.get("lang"))]
         return "+".join(found) or None
 
     by_id = {r["run_id"]: langs(r) for r in runs.to_dict("records")}

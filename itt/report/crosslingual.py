@@ -20,7 +20,8 @@ but are never averaged together; ``eval_kind``):
   ``worst language`` (lowest; highest for lower-is-better metrics) and ``std across languages``
   (population std, ddof=0; runs that scored every eval set of their comparison only), each with its
   Δ against no-ITT and against the *single-task* variant
-  (the chain of one step with one dataset; with several, the one that is the variant's last step). Its
+  (the chain of one step with one dataset, when it is one of the variant's steps; with several, the one that is
+  the variant's last step). Its
   intermediate settings: the variant's own when the single-task variant ran with them, else the only
   ones it ran with; with several and none the variant's own, there is no single-task comparison.
 """
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .ledger_frame import GROUP_KEYS, NO_ITT, LedgerWarning
-from .stats import (ITT_KEYS, TABLE_COLUMNS, Bootstrap, compare_sides, higher_is_better,
+from .stats import (ITT_KEYS, TABLE_COLUMNS, Bootstrap, compare_sides, dedupe_seeds, higher_is_better,
                     table_from_lines)
 
 LANG_BASE = GROUP_KEYS + ["task", "target", "key", "eval_kind", "metric", "model"]
@@ -156,13 +157,15 @@ def robustness_lines(lines: pd.DataFrame) -> pd.DataFrame:
 
 def single_task_reference(variant: str, variants: list[str], means: dict | None = None) -> str | None:
     """The single-task variant ``variant`` is compared with (None if there is no clear one): the only
-    one; for a chain, its last step; for a mixture, the member whose single-task variant has the highest
-    mean over languages (``means``: variant -> mean), i.e. "does mixing beat the best member alone"."""
+    one, when it is one of the variant's steps (or a mixture's members); for a chain, its last step; for a
+    mixture, the member whose single-task variant has the highest mean over languages (``means``: variant ->
+    mean), i.e. "does mixing beat the best member alone". A single task the variant never trained on is none."""
     singles = [v for v in variants if v != NO_ITT and not any(c in v for c in ">+")]
     if variant in singles:
         return None
     if len(singles) == 1:
-        return singles[0]
+        steps = {member for step in variant.split(">") for member in step.split("+")}
+        return singles[0] if singles[0] in steps else None
     if ">" not in variant and "+" in variant:
         members = [m for m in variant.split("+") if m in singles and means and m in means]
         return max(members, key=means.__getitem__) if members else None
@@ -183,6 +186,7 @@ def robustness_table(lines: pd.DataFrame) -> pd.DataFrame:
     rob = robustness_lines(lines)
     if rob.empty:
         return pd.DataFrame(columns=ROBUST_COLUMNS)
+    rob = dedupe_seeds(rob)  # the Δ vs single below pairs seeds as table_from_lines does: the latest run of each
     table = table_from_lines(rob, Bootstrap(resamples=0))
     for col in VS_SINGLE:
         table[col] = None if col in ("single_variant", "single_intermediate_hparams") else np.nan

@@ -22,7 +22,9 @@ name, e.g. ``xnli_de``); intermediate runs have their own set only. Columns:
 * ``metric`` (bare name, e.g. ``acc``) and ``value``.
 
 Language family, genus and script come from :mod:`itt.languages` for every known code (one source
-for old and new rows alike); a row's own values are used only for codes the table lacks.
+for old and new rows alike); a row's own values are used only for codes the table lacks. ``lang``,
+``eval_lang`` and ``intermediate_lang`` hold a known language's code as the table spells it (``en-US``, ``EN`` ->
+``en``): the views compare languages by it, so a region tag never makes a language of its own.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metri
 
 def _lang_fields(spec: Mapping, prefix: str) -> dict:
     described = languages.describe(spec)
-    return {f"{prefix}lang": spec.get("lang"), **{prefix + k: v for k, v in described.items()},
+    return {f"{prefix}lang": languages.code(spec.get("lang")), **{prefix + k: v for k, v in described.items()},
             f"{prefix}domain": spec.get("domain")}
 
 
@@ -100,7 +102,8 @@ def chain_langs(chain: list) -> str | None:
     or steps that name no language."""
     steps = []
     for step in chain or []:
-        langs = [str(x) for x in (step.get("langs") or []) if not is_missing(x)] if isinstance(step, Mapping) else []
+        langs = ([str(languages.code(x)) for x in (step.get("langs") or []) if not is_missing(x)]
+                 if isinstance(step, Mapping) else [])
         if not langs:
             return None
         steps.append("+".join(langs))
@@ -115,7 +118,7 @@ def _run_fields(row: Mapping, parent_key: str | None, parent_lang: str | None = 
         hub_id=info.get("hub_id"), pretraining=info.get("pretraining"),
         languages=info.get("languages"), chain_steps=len(row["chain"]),
         role=dataset.get("role") or row.get("target") or row.get("stage"),
-        path=dataset.get("path"), subset=dataset.get("subset"), lang=dataset.get("lang"),
+        path=dataset.get("path"), subset=dataset.get("subset"), lang=languages.code(dataset.get("lang")),
         domain=dataset.get("domain"),
         key=mixture_key(row["datasets"], dataset, row.get("source")),
         intermediate_key=parent_key,

@@ -84,7 +84,10 @@ def paired_ttest(itt: np.ndarray, noitt: np.ndarray) -> tuple[float, float, str]
     if len(itt) < 2:
         return math.nan, math.nan, NOTE_TOO_FEW
     diffs = itt - noitt
-    if np.allclose(diffs, diffs[0], rtol=0.0, atol=1e-12):
+    # Metrics are logged in float32 (relative precision 6e-8): differences that agree to 1e-6 of the scores'
+    # size are one difference, and their rounding noise would make a huge t and a tiny p.
+    scale = max(1.0, float(np.max(np.abs(np.concatenate([itt, noitt])))))
+    if np.allclose(diffs, diffs[0], rtol=0.0, atol=1e-6 * scale):
         # ttest_rel would divide by a zero standard error; report it rather than inf/nan.
         return math.nan, math.nan, NOTE_ZERO_VAR
     res = sps.ttest_rel(itt, noitt)

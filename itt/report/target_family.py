@@ -18,6 +18,7 @@ benchmarks, runs and languages both sides have: a missing run or language never 
 is compared with no ITT like every cell of the report: paired by seed, Δ = ITT − no-ITT, a t-interval over
 seeds, a paired t-test, Holm-adjusted together with every other p of the report. A family averages whatever metric each benchmark
 reports (accuracy for POS, span F1 for NER), as XTREME's per-group averages do; ``metrics`` says which.
+A seed with two runs of one target and variant (under other run ids) counts its latest, as every table does.
 
 Built only when the target runs span at least two families: a single-family ledger has its answer in the
 main and cross-lingual tables already.
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .ledger_frame import GROUP_KEYS, MISSING, is_missing
-from .stats import ITT_KEYS, compare_sides
+from .stats import ITT_KEYS, compare_sides, dedupe_seeds
 from .tables import variant_labels
 
 FAMILIES = {"sequence_classification": "classification", "multiple_choice": "multiple choice",
@@ -124,7 +125,7 @@ def target_family_table(lines: pd.DataFrame) -> pd.DataFrame:
     own_kinds = lines.loc[lines["own"].astype(bool), "eval_kind"] if not lines.empty else pd.Series(dtype=object)
     if own_kinds.map(family_of).nunique() < 2:
         return pd.DataFrame(columns=FAMILY_COLUMNS)
-    values = benchmark_values(lines)
+    values = benchmark_values(dedupe_seeds(lines))  # one run per seed, the latest, as in every other table
     out = []
     for block_keys, block in values.groupby(FAMILY_GROUP_KEYS + ["model", "scope", "family"], sort=False, dropna=False):
         keys = dict(zip(FAMILY_GROUP_KEYS + ["model", "scope", "family"], block_keys))
