@@ -12,7 +12,7 @@ from report_ledger import dataset, eval_set, intermediate_row, target_row, write
 from scipy import stats as sps
 
 from itt.report import build_report, gain_vs_measure_plots, load_ledger, write_outputs
-from itt.report.divergence import EXACT_P_MAX_N, rho_table, spearman_ci
+from itt.report.divergence import EXACT_P_MAX_N, rho_table, scopes, spearman_ci
 
 INTERMEDIATES = {"A": 0.9, "B": 0.5, "C": 0.2, "D": 0.7}   # overlap with the target data
 GAIN = {"A": 0.05, "B": 0.02, "C": -0.01, "D": 0.03}        # Δ on the own test set
@@ -174,6 +174,7 @@ def test_rho_is_given_for_the_training_language_and_the_zero_shot_languages_apar
     _, report = scoped
     g = report.gains
     assert g["own"].sum() == 3 and (~g["own"]).sum() == 6
+    assert set(g["lang"]) == {"en"}  # the target's training language reaches the points (scopes reads it)
     rho = report.rho[report.rho["model"] == "all"].set_index("scope")
     assert list(rho.index) == ["all", "training language", "zero-shot"]
     for scope, sub in (("all", g), ("training language", g[g["own"]]), ("zero-shot", g[~g["own"]])):
@@ -203,6 +204,19 @@ def test_a_scope_with_fewer_than_three_points_has_no_rho_and_one_kind_of_point_h
     assert rho.loc[("all", "all"), "n"] == 7
     only_own = rho_table(joined.assign(own=True))
     assert set(only_own["scope"]) == {"all"} and len(only_own) == 2  # all models, me5
+
+
+def test_an_eval_set_in_the_training_language_is_not_zero_shot():
+    """An English target's English eval sets (XQuAD en, MLQA en next to SQuAD) are in-language gains:
+    they go with the own test sets, not into the zero-shot ρ."""
+    joined = pd.DataFrame({"measure": "cosine", "model": "m", "lang": "en",
+                           "own": [True, False, False, False, False, False],
+                           "eval_lang": ["en", "en", "de", "en", "es", "fr"],
+                           "measure_value": [0.9, 0.8, 0.5, 0.7, 0.4, 0.3], "delta": [0.1, 0.2, 0.0, 0.3, 0.05, 0.01]})
+    scoped = dict(scopes(joined))
+    assert list(scoped["zero-shot"]["eval_lang"]) == ["de", "es", "fr"]
+    assert len(scoped["training language"]) == 3
+    assert len(scoped["all"]) == 6
 
 
 def test_the_outputs_name_the_scope(scoped, tmp_path):

@@ -38,12 +38,13 @@ from .stats import CELL_KEYS
 
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
-JOIN_COLUMNS = ["model", "task", "target", "eval", "own", "eval_lang", "metric", "itt_variant", "intermediate_hparams",
+JOIN_COLUMNS = ["model", "task", "target", "eval", "own", "lang", "eval_lang", "metric", "itt_variant", "intermediate_hparams",
                 "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
 RHO_COLUMNS = ["measure", "model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
 #: Up to this many points, ρ's p is exact (all n! orderings: 40,320 at 8); above, scipy's t approximation.
 EXACT_P_MAX_N = 8
-#: ``rho_table``'s scopes: every point; the targets' own test sets; the eval sets.
+#: ``rho_table``'s scopes: every point; the training language (own test sets, eval sets in that
+#: language); the zero-shot languages.
 SCOPE_ALL, SCOPE_OWN, SCOPE_ZERO_SHOT = "all", "training language", "zero-shot"
 
 
@@ -134,9 +135,12 @@ def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
 
 
 def scopes(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """``points`` as (scope, rows): all of them, then, when both kinds are there, the own test
-    sets and the eval sets apart."""
+    """``points`` as (scope, rows): all of them, then, when both kinds are there, the training language
+    (the own test sets and eval sets in the target's language, e.g. XQuAD en of a SQuAD target) and the
+    zero-shot languages apart."""
     own = points["own"].astype(bool)
+    if "lang" in points and "eval_lang" in points:
+        own |= points["eval_lang"].notna() & (points["eval_lang"] == points["lang"])
     out = [(SCOPE_ALL, points)]
     if own.any() and not own.all():
         out += [(SCOPE_OWN, points[own]), (SCOPE_ZERO_SHOT, points[~own])]

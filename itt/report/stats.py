@@ -45,7 +45,7 @@ CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric"
 ITT_KEYS = ["itt_variant", "intermediate_hparams"]
 BASE_KEYS = CELL_KEYS[:-len(ITT_KEYS)]
 # Same for every run of a cell; carried along for the views (languages, divergence).
-DESCRIBE = ["own", "eval_key", "eval_lang", "eval_family", "eval_genus", "intermediate_key",
+DESCRIBE = ["own", "lang", "eval_key", "eval_lang", "eval_family", "eval_genus", "intermediate_key",
             "intermediate_lang", "hub_id", "pretraining", "languages"]
 
 TEST_NAME = "paired t-test over seeds (scipy.stats.ttest_rel, two-sided)"
