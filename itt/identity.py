@@ -31,7 +31,7 @@ from itt.data import files
 from itt.data.files import fingerprint, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
 from itt.models.info import hidden_size
-from itt.schema import plain_label_map
+from itt.schema import TRAINING_SPEED_KEYS, plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
 # Settings that change how a run is watched or how fast it goes, not what it computes.
@@ -40,7 +40,7 @@ _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_mode
 _DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}  # the last two: as numerics
 # dropout and eager attention: hashed as numerics (hardware.numerics); compiled_bernoulli and
 # sparse_embedding_grad give the same numbers bit for bit
-_MODEL_KEYS_NOT_IN_IDENTITY = {"fast_dropout", "sparse_embedding_grad", "eager_attention", "compiled_bernoulli"}
+_MODEL_KEYS_NOT_IN_IDENTITY = {*TRAINING_SPEED_KEYS, "eager_attention"}
 # The stand-in build (itt.models.BUILD_VERSION) of every run before the id hashed it: those keep their ids.
 _UNHASHED_STAND_IN_BUILD = 2
 

@@ -76,6 +76,11 @@ class TaskSchema:
     generator: Optional[str] = None  # embedded stand-in generator of its datasets (null: the kind's default)
 
 
+#: ``ModelSchema``'s CPU training speed switches: read only while training, so neither a run id (``identity``,
+#: which hashes the dropout they draw as numerics) nor an encoding for a divergence measure depends on them.
+TRAINING_SPEED_KEYS = ("fast_dropout", "sparse_embedding_grad", "compiled_bernoulli")
+
+
 @dataclass
 class ModelSchema:
     name: str = MISSING

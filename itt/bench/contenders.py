@@ -99,9 +99,9 @@ def hf_arguments(bench, run_dir: Path, **extra):
 
 
 def run_bare(bench, run_dir: Path, variant: str) -> tuple[StepLog, object]:
-    log = StepLog()
     from itt.models import compiled_bernoulli
 
+    log = StepLog()
     loop = BareLoop(bench, variant, bench.total_steps)
     try:
         for batch in loop.batches(bench.total_steps):

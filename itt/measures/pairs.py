@@ -44,6 +44,7 @@ from itt import identity, ledger, rows
 from itt.errors import ConfigError, writing
 from itt.measures.registry import DIRECTION, MEASURES, VERSION, measure_pair, parameters
 from itt.measures.text_sample import TextSample, sample
+from itt.schema import TRAINING_SPEED_KEYS
 from itt.stages import intermediate_steps, resolve
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def measure_settings(cfg: DictConfig) -> tuple[list[str], dict, int | None, int]
 
 def _model_identity(cfg: DictConfig) -> dict:
     model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-             if k not in ("fast_dropout", "sparse_embedding_grad", "compiled_bernoulli")}  # training only
+             if k not in TRAINING_SPEED_KEYS}
     return {"model": model, "source": cfg.source.name, "max_length": cfg.measure.max_length}
 
 
