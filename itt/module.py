@@ -44,6 +44,14 @@ class EvalSet:
         return f"{split}/" if self.name is None else f"{split}/{self.name}/"
 
 
+class TorchKernelsBack(pl.Callback):
+    """Gives CPU ``bernoulli_`` back to torch's kernel when fit raises, as ``ITTModule.teardown`` does when it
+    ends: Lightning calls no module teardown after an exception."""
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        uninstall_compiled_bernoulli()
+
+
 class ITTModule(pl.LightningModule):
     def __init__(self, model, evals: list[EvalSet], optim_cfg, fast_dropout: bool = False,
                  sparse_embedding_grad: bool = True, summary: tuple[str, list[tuple[int, str]]] | None = None,
@@ -66,6 +74,7 @@ class ITTModule(pl.LightningModule):
                                            for i in self.split_sets["test"]])
         self.test_items: dict[str, list[dict]] = {}  # per eval set ("" for the own split): one {pred, gold} per item
         self.eval_casts = EvalCastCache()  # each weight cast to the autocast dtype once per evaluation epoch
+        self.kernels_back = TorchKernelsBack()
         if optim_cfg.freeze_encoder:
             heads.freeze_encoder(model)
 
@@ -79,6 +88,7 @@ class ITTModule(pl.LightningModule):
 
     def teardown(self, stage: str) -> None:
         uninstall_compiled_bernoulli()  # process-wide: other code in this process gets torch's kernel back
+        # (when fit raises, Lightning skips this hook: TorchKernelsBack does it then)
 
     def forward(self, batch, member: int | None = None):
         if isinstance(self.model, MultiHeadModel):  # the head of the batch's mixture member
@@ -130,9 +140,9 @@ class ITTModule(pl.LightningModule):
             self.log(f"{split}/{name}", mean, add_dataloader_idx=False, sync_dist=True)
 
     def configure_callbacks(self):
-        # A Trainer reused (fit, then validate and test) has it from its first call: returned again, it
-        # would only make Lightning log that the callback replaced itself.
-        return [] if self.eval_casts in self.trainer.callbacks else [self.eval_casts]
+        # A Trainer reused (fit, then validate and test) has them from its first call: returned again, they
+        # would only make Lightning log that each callback replaced itself.
+        return [c for c in (self.eval_casts, self.kernels_back) if c not in self.trainer.callbacks]
 
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         self._eval_step(batch, self.val_metrics, "val", dataloader_idx)

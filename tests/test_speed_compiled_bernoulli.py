@@ -169,6 +169,45 @@ def test_installed_from_setup_to_teardown(calls, monkeypatch, tmp_path):
     assert cb._library is None
 
 
+@needs_compiler
+def test_torch_kernel_back_after_a_fit_that_raises(calls, tmp_path):
+    """Lightning skips LightningModule.teardown when fit raises; the module's own callback still uninstalls."""
+    import pytorch_lightning as pl
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from itt.eval_casts import EvalCastCache
+    from itt.module import ITTModule, TorchKernelsBack, prepare_for_training
+
+    class Module(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.eval_casts, self.kernels_back = EvalCastCache(), TorchKernelsBack()  # as ITTModule has them
+            self.model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                                  num_attention_heads=2, intermediate_size=32))
+
+        def setup(self, stage):
+            prepare_for_training(self.model, False, False, "cpu")
+
+        configure_callbacks = ITTModule.configure_callbacks
+        teardown = ITTModule.teardown
+
+        def training_step(self, batch, batch_idx):
+            if batch_idx == 1:
+                raise RuntimeError("a failing step")
+            return self.model(input_ids=batch[0], labels=batch[1]).loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = torch.utils.data.TensorDataset(torch.randint(0, 50, (8, 6)), torch.randint(0, 2, (8,)))
+    trainer = pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="a failing step"):
+        trainer.fit(Module(), torch.utils.data.DataLoader(data, batch_size=4))
+    assert calls["n"] > 0
+    assert cb._library is None
+
+
 @pytest.mark.slow
 @needs_compiler
 def test_a_training_run_ends_with_the_same_weights_and_run_id(tmp_path):
