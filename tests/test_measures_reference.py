@@ -63,12 +63,14 @@ def test_unigram_js_equals_the_textbook_definition_from_counts(seed):
 
 
 def mmd2_reference(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(MMD²_u, MMD²_b) of Gretton et al. 2012 (eq. 3 and eq. 5), RBF with σ = median pooled distance."""
+    """(MMD²_u, MMD²_b) of Gretton et al. 2012 (eq. 3, or Lemma 6 when m = n; and eq. 5), RBF with σ = median
+    pooled distance."""
     sigma = np.median(pdist(np.vstack([x, y])))
     kxx, kyy, kxy = (np.exp(-cdist(p, q, "sqeuclidean") / (2 * sigma**2)) for p, q in ((x, x), (y, y), (x, y)))
     m, n = len(x), len(y)
+    across = (kxy.sum() - np.trace(kxy)) / (m * (m - 1)) if m == n else kxy.mean()
     unbiased = ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-                - 2 * kxy.mean())
+                - 2 * across)
     biased = kxx.mean() + kyy.mean() - 2 * kxy.mean()
     return float(unbiased), float(biased)
 

@@ -1,11 +1,18 @@
 """Maximum mean discrepancy with an RBF kernel (Gretton et al. 2012, "A Kernel Two-Sample Test",
-JMLR 13; unbiased estimator MMD²_u of their eq. 3, median heuristic of their section 8).
+JMLR 13; unbiased estimator MMD²_u of their eq. 3 and Lemma 6, median heuristic of their section 8).
 
 What is computed, on the two samples' embeddings X (m rows) and Y (n rows):
 
     σ   = median of the Euclidean distances ‖z_i − z_j‖ over all pairs i < j of the pooled sample Z = X ∪ Y
     k(x, y) = exp(−‖x − y‖² / (2σ²))
     MMD²_u = 1/(m(m−1)) Σ_{i≠j} k(x_i, x_j) + 1/(n(n−1)) Σ_{i≠j} k(y_i, y_j) − 2/(mn) Σ_{i,j} k(x_i, y_j)
+
+for m ≠ n; for m = n (every pair ``itt.measure`` measures: both sides are sampled to one size) their
+Lemma 6, whose cross sum drops i = j too: − 2/(m(m−1)) Σ_{i≠j} k(x_i, y_j). Both are unbiased for
+independent samples; only Lemma 6's stays unbiased when row i of one sample is tied to row i of the
+other, as when two aligned datasets (translations of the same items, e.g. XNLI en and de) are sampled
+with the same seed and size: k(x_i, y_i) of a text and its translation is larger than of two unrelated
+texts, and eq. 3 would count it.
 
 The value returned is MMD²_u itself (not its square root): unbiased, so it is ≈ 0 for samples of one
 distribution and CAN BE SLIGHTLY NEGATIVE there (it is not clipped, which would bias it). With this
@@ -17,8 +24,7 @@ Cost: two (m + n) × (m + n) float64 matrices at a time (squared distances from 
 BLAS does the work; then the kernel): 1 GB at m = n = 4000; about 2 s on one core at m = n = 2000,
 d = 384.
 
-Identical samples (X = Y, m rows) give exactly MMD²_u = −2(1 − K̄)/(m − 1), where K̄ is the mean of
-k over all m² ordered pairs: within [−2/(m−1), 0], the estimator's own offset for zero distance.
+Identical samples (X = Y, row for row) give 0 (up to rounding).
 """
 
 from __future__ import annotations
@@ -65,10 +71,11 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, sigma: float, d2: np.ndarray | N
     k_xx, k_yy, k_xy = kernel[:m, :m], kernel[m:, m:], kernel[:m, m:]
     within_x = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
     within_y = (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
-    return float(within_x + within_y - 2.0 * k_xy.mean())
+    across = (k_xy.sum() - np.trace(k_xy)) / (m * (m - 1)) if m == n else k_xy.mean()  # Lemma 6 / eq. 3
+    return float(within_x + within_y - 2.0 * across)
 
 
-@register("mmd")
+@register("mmd", version=2)
 def measure(a: TextSample, b: TextSample) -> float:
     """Unbiased MMD² between the two samples' embeddings, RBF kernel, median-heuristic bandwidth."""
     x, y = paired_embeddings(a, b)
