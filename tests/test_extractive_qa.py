@@ -289,6 +289,38 @@ def test_every_training_label_of_generated_rows_points_at_its_answer(model, tmp_
     assert len(features["example_id"]) > len(rows) and answered == set(by_id)
 
 
+
+@pytest.mark.parametrize("model", ["bert", "xlnet"])  # xlnet: padding on the left, so a padded batch moves every token
+def test_labels_point_at_the_same_tokens_after_a_batch_is_padded(model, tmp_path):
+    """start/end_positions count from a window's first token; in a batch padded on the left the window's
+    tokens sit after its padding, and the labels must move with them (else the loss trains the wrong tokens)."""
+    from hydra import compose, initialize_config_dir
+
+    from itt import identity, schema
+    from itt.models.loading import load_tokenizer, pretrained_source
+
+    schema.register()
+    identity.register_resolvers()
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parent.parent / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={model}", "source=embedded", "+stage=target"])
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path))
+    rows = embedded.generate("qa", "en", "wiki", 40, seed=0)
+    task = get_task("extractive_qa")
+    for training in (True, False):
+        features = task.encode(_batch(*rows), tokenizer, 128, training=training)
+        windows = range(len(features["input_ids"]))
+        batch = _collated(task, tokenizer, features, windows)
+        assert min(features["length"]) < batch["input_ids"].shape[1]  # some windows are padded
+        answers = 0
+        for i in windows:
+            start, end = features["start_positions"][i], features["end_positions"][i]
+            padded_start, padded_end = int(batch["start_positions"][i]), int(batch["end_positions"][i])
+            assert batch["input_ids"][i, padded_start:padded_end + 1].tolist() == features["input_ids"][i][start:end + 1]
+            assert bool(batch["attention_mask"][i, padded_start:padded_end + 1].all())
+            answers += features["input_ids"][i][start] != tokenizer.cls_token_id
+        assert answers >= len(rows)  # every row's answer is labelled in at least one window
+
+
 def _paragraphs(n: int, questions: int = 3) -> list[dict]:
     """SQuAD-style rows from the embedded QA stand-in: ``n`` paragraphs, each ``questions`` stand-in contexts
     joined, with the stand-in's question about each part (the stand-in itself asks one question per context,
