@@ -4,6 +4,7 @@ run end to end through ``python -m itt.train``."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -71,6 +72,73 @@ def test_mlqa_normalisation_outside_mlqa_languages_is_a_config_error():
         get_task("extractive_qa", options={"normalization": "mlqa"}, spec=DatasetSpec(path="x", lang="fi"))
     with pytest.raises(ConfigError, match="task.options.n_best=0"):
         get_task("extractive_qa", options={"n_best": 0})
+
+
+
+def _official_scores(prediction: str, gold: str, lang: str | None) -> tuple[float, float]:
+    """(EM, F1) as SQuAD v1.1's ``evaluate-v1.1.py`` (``lang`` None) or MLQA's ``mlqa_evaluation_v1.py``
+    (``lang``) compute them, written out here step by step as the scripts do."""
+    import re
+    import string
+    from collections import Counter
+
+    punct = _mlqa_punctuation()
+
+    def normalize(text: str) -> str:
+        text = text.lower()
+        if lang is None:
+            text = "".join(ch for ch in text if ch not in set(string.punctuation))
+            return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+        text = "".join(ch for ch in text if ch not in punct)
+        articles = {"en": r"\b(a|an|the)\b", "es": r"\b(un|una|unos|unas|el|la|los|las)\b",
+                    "vi": r"\b(của|là|cái|chiếc|những)\b",
+                    "de": r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b", "ar": "\\sال^|ال"}
+        if lang in articles:
+            text = re.sub(articles[lang], " ", text)
+        if lang != "zh":
+            tokens = text.split()
+        else:  # mixed segmentation: each CJK character or punctuation mark alone, whitespace words elsewhere
+            tokens, pending = [], ""
+            for ch in text:
+                if re.search(r"[\u4e00-\u9fa5]", ch) or ch in punct:
+                    tokens += pending.split()
+                    pending = ""
+                    tokens.append(ch)
+                else:
+                    pending += ch
+            tokens += pending.split()
+        return " ".join(t for t in tokens if t.strip() != "")
+
+    pred_tokens, gold_tokens = normalize(prediction).split(), normalize(gold).split()
+    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    f1 = 0.0 if same == 0 else 2 * same / (len(pred_tokens) + len(gold_tokens))
+    return float(normalize(prediction) == normalize(gold)), f1
+
+
+@functools.cache
+def _mlqa_punctuation() -> frozenset[str]:
+    """MLQA's PUNCT: every character of a Unicode category P*, and ``string.punctuation``."""
+    import string
+    import sys
+    import unicodedata
+
+    return frozenset({chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")}
+                     | set(string.punctuation))
+
+
+def test_squad_and_mlqa_scores_equal_the_official_scripts_on_random_strings():
+    import random
+
+    pieces = [*"abcdeTHE thé an A ,.;:!?'\"()-$%", "the ", " a ", " an ", "An ", "der ", "Die ", "des ", "el ", "LA ",
+              "unos ", "của ", "là ", "ال", "الكتاب ", "北", "京市", "。", "、", "„", "“", "«", "»", "¿", "–", "\t", "\n",
+              "\u00a0", "\u3000", "ß", "İ", "ǅ", "3.5", "U.S."]
+    rng = random.Random(0)
+    for _ in range(3000):
+        pred, gold = ("".join(rng.choice(pieces) for _ in range(rng.randint(0, 10))) for _ in range(2))
+        assert best_scores(pred, [gold]) == pytest.approx(_official_scores(pred, gold, None)), (pred, gold)
+        for lang in ("ar", "de", "en", "es", "hi", "vi", "zh"):
+            assert best_scores(pred, [gold], normalizer("mlqa", lang)) == pytest.approx(
+                _official_scores(pred, gold, lang)), (lang, pred, gold)
 
 
 def test_the_report_scores_qa_items_like_the_run():
@@ -287,6 +355,38 @@ def test_every_training_label_of_generated_rows_points_at_its_answer(model, tmp_
         assert features["offset_start"][i][end] < last <= features["offset_end"][i][end]
         answered.add(row_id)
     assert len(features["example_id"]) > len(rows) and answered == set(by_id)
+
+
+
+@pytest.mark.parametrize("model", ["bert", "xlnet"])  # xlnet: padding on the left, so a padded batch moves every token
+def test_labels_point_at_the_same_tokens_after_a_batch_is_padded(model, tmp_path):
+    """start/end_positions count from a window's first token; in a batch padded on the left the window's
+    tokens sit after its padding, and the labels must move with them (else the loss trains the wrong tokens)."""
+    from hydra import compose, initialize_config_dir
+
+    from itt import identity, schema
+    from itt.models.loading import load_tokenizer, pretrained_source
+
+    schema.register()
+    identity.register_resolvers()
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parent.parent / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={model}", "source=embedded", "+stage=target"])
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path))
+    rows = embedded.generate("qa", "en", "wiki", 40, seed=0)
+    task = get_task("extractive_qa")
+    for training in (True, False):
+        features = task.encode(_batch(*rows), tokenizer, 128, training=training)
+        windows = range(len(features["input_ids"]))
+        batch = _collated(task, tokenizer, features, windows)
+        assert min(features["length"]) < batch["input_ids"].shape[1]  # some windows are padded
+        answers = 0
+        for i in windows:
+            start, end = features["start_positions"][i], features["end_positions"][i]
+            padded_start, padded_end = int(batch["start_positions"][i]), int(batch["end_positions"][i])
+            assert batch["input_ids"][i, padded_start:padded_end + 1].tolist() == features["input_ids"][i][start:end + 1]
+            assert bool(batch["attention_mask"][i, padded_start:padded_end + 1].all())
+            answers += features["input_ids"][i][start] != tokenizer.cls_token_id
+        assert answers >= len(rows)  # every row's answer is labelled in at least one window
 
 
 def _paragraphs(n: int, questions: int = 3) -> list[dict]:

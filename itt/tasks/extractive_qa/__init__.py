@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import torch
+
 from itt.errors import ConfigError, DataError
 from itt.tasks.base import Task, require_columns
 from itt.tasks.extractive_qa.predictions import SpanMetric
@@ -138,10 +140,20 @@ class WindowCollator:
 
     def __call__(self, features: list[dict]) -> dict:
         if "example_id" not in features[0]:
-            return self.pad(features)
+            return self._moved_labels(self.pad(features), features)
         ids = [f["example_id"] for f in features]
-        batch = self.pad([{k: v for k, v in f.items() if k != "example_id"} for f in features])
+        batch = self._moved_labels(self.pad([{k: v for k, v in f.items() if k != "example_id"} for f in features]), features)
         batch["meta"] = {"example_id": ids, **{k: batch.pop(k) for k in self.META}}
+        return batch
+
+    def _moved_labels(self, batch: dict, features: list[dict]) -> dict:
+        """start/end_positions count from the window's first token; padding on the left (XLNet) puts
+        the window after its padding, so they move right by that padding (else the loss trains on the
+        wrong tokens). run_qa.py pads every window to max_length in the tokenizer, which does the same."""
+        if self.pad.left and "start_positions" in batch:
+            padding = torch.tensor([batch["input_ids"].shape[1] - len(f["input_ids"]) for f in features])
+            for key in ("start_positions", "end_positions"):
+                batch[key] = batch[key] + padding
         return batch
 
 
