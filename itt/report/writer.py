@@ -14,7 +14,7 @@ notebooks and tests. Files (under ``${root}/report`` by default):
 * ``failed.csv`` – runs that never succeeded;
 * ``one_class.csv`` – target runs that predicted one class for every item of a test set (``one_class``);
 * PNGs: ``delta_heatmap.png``, ``bars.png``, ``languages_<task>_<target>[_<n>].png``,
-  ``gain_vs_<measure>.png``.
+  ``gain_vs_<measure>[_<metric>].png``.
 """
 
 from __future__ import annotations
@@ -162,15 +162,18 @@ def _slug(*parts) -> str:
 
 def gain_vs_measure_plots(gains: pd.DataFrame, rho: pd.DataFrame,
                           out: str | Path | None = None) -> dict[str, Figure]:
-    """One scatter of Δ against each measure (``plot_gain_vs_measure``; Spearman ρ over all models
-    in its title, over all points and, when they mix both kinds, over the zero-shot points), as
-    ``{"gain_vs_<measure>": figure}``; each saved as ``<out>/<name>.png`` when ``out`` is given.
+    """One scatter of Δ against each measure and metric (``plot_gain_vs_measure``; Spearman ρ over all
+    models in its title, over all points and, when they mix both kinds, over the zero-shot points), as
+    ``{"gain_vs_<measure>": figure}`` (``gain_vs_<measure>_<metric>`` where the gains of one measure are in
+    several metrics); each saved as ``<out>/<name>.png`` when ``out`` is given.
     ``gains``/``rho``: a report's ``gains`` and ``rho``."""
     figures = {}
-    for measure, g in gains.groupby("measure", sort=True):
-        rows = rho[(rho["measure"] == measure) & (rho["model"] == "all")].set_index("scope")
+    n_metrics = gains.groupby("measure")["metric"].nunique()
+    for (measure, metric), g in gains.groupby(["measure", "metric"], sort=True):
+        rows = rho[(rho["measure"] == measure) & (rho["metric"] == metric)
+                   & (rho["model"] == "all")].set_index("scope")
         zero_shot = rows.loc[SCOPE_ZERO_SHOT].to_dict() if SCOPE_ZERO_SHOT in rows.index else None
-        name = _slug("gain_vs", measure)
+        name = _slug("gain_vs", measure) if n_metrics[measure] == 1 else _slug("gain_vs", measure, metric)
         figures[name] = plot_gain_vs_measure(g, rows.loc[SCOPE_ALL].to_dict(),
                                              None if out is None else Path(out) / f"{name}.png",
                                              zero_shot=zero_shot)
