@@ -193,7 +193,8 @@ def test_rho_is_given_for_the_training_language_and_the_zero_shot_languages_apar
 def test_a_scope_with_fewer_than_three_points_has_no_rho_and_one_kind_of_point_has_no_scopes():
     # PAWS-X-like: one intermediate, the training language and six zero-shot languages
     deltas = [0.20, 0.01, 0.03, 0.00, 0.02, -0.01, 0.015]
-    joined = pd.DataFrame({"measure": "cosine", "model": "me5", "own": [True] + [False] * 6,
+    joined = pd.DataFrame({"measure": "cosine", "metric": "test/acc", "eval_kind": "sequence_classification",
+                           "model": "me5", "own": [True] + [False] * 6,
                            "measure_value": [0.95, 0.80, 0.82, 0.70, 0.78, 0.60, 0.75], "delta": deltas})
     rho = rho_table(joined).set_index(["model", "scope"])
     own = rho.loc[("all", "training language")]
@@ -280,3 +281,80 @@ def test_proxy_a_distance_measured_with_two_seeds_is_one_measure_averaged_over_t
     (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     labels = set(join_gains(pd.DataFrame([cell]), load_measures(tmp_path))["measure"])
     assert labels == {"mmd", 'proxy_a_distance {"C": 0.1}', 'proxy_a_distance {"C": 1.0}'}
+
+
+def test_gains_of_different_metrics_are_ranked_apart(tmp_path):
+    """A classification target (test/acc) and a regression target (test/pearson), each after the same four
+    intermediates: the accuracy gain grows with the measure and the Pearson gain shrinks. Ranked together, the
+    eight Δs of two metrics gave one unlabelled ρ = 0 over n = 8; each metric's own ranking is ρ = +1 and −1."""
+    from itt.report.tables import render_rho_markdown
+
+    gains = {"acc": [0.01, 0.02, 0.03, 0.04], "pearson": [0.30, 0.20, 0.10, 0.05]}
+    rows, measures = [], []
+    for metric, kind, task in (("acc", "sequence_classification", "cls"), ("pearson", "sequence_regression", "sts")):
+        target = dataset("target", f"{task}_target")
+        for s in range(3):
+            rows.append(target_row(f"{task}-none-{s}", task=task, kind=kind, metric=metric, seed=s, data=target,
+                                   value=0.5 + 0.01 * s))
+        for k, gain in enumerate(gains[metric]):
+            inter = intermediate_row(f"{task}-int{k}", dataset("intermediate", f"data/i{k}"), task=task, kind=kind,
+                                     metric=metric)
+            rows.append(inter)
+            rows += [target_row(f"{task}-i{k}-{s}", task=task, kind=kind, metric=metric, seed=s, data=target,
+                                value=0.5 + 0.01 * s + gain + 0.001 * s * s, parent=inter, variant=f"i{k}")
+                     for s in range(3)]
+            measures.append({"a_key": f"data/i{k}", "b_key": f"{task}_target", "model": None, "measure": "overlap",
+                             "value": float(k), "params": {}})
+    write_ledger(tmp_path, rows)
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(m) + "\n" for m in measures))
+    report = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path)
+
+    assert (report.rho["n"] == 4).all(), report.rho  # no ρ over the 8 points of both metrics
+    rho = report.rho[report.rho["model"] == "all"].set_index("metric")
+    assert sorted(rho.index) == ["test/acc", "test/pearson"]
+    assert rho.loc["test/acc", "rho"] == pytest.approx(1.0) and rho.loc["test/acc", "n"] == 4
+    assert rho.loc["test/pearson", "rho"] == pytest.approx(-1.0) and rho.loc["test/pearson", "n"] == 4
+    assert "| test/pearson |" in render_rho_markdown(report.rho)
+    figures = gain_vs_measure_plots(report.gains, report.rho)
+    assert len(figures) == 2  # one scatter per metric, its Δ axis naming the metric
+    assert sorted(f.axes[0].get_ylabel() for f in figures.values()) == [
+        "Δ test/acc, sequence_classification (ITT − no-ITT)", "Δ test/pearson, sequence_regression (ITT − no-ITT)"]
+
+
+def test_gains_of_different_eval_kinds_are_ranked_apart(tmp_path):
+    """An XNLI target scored on its own test set (classification accuracy) and on a Tatoeba eval set (retrieval
+    accuracy, also ``test/acc``) after four intermediates: one metric name, two quantities. Ranked together they
+    gave ρ = 0 over n = 8; each kind's own ranking is ρ = +1 (classification) and −1 (retrieval)."""
+    from itt.report.tables import render_rho_markdown
+
+    gains = {"sequence_classification": [0.01, 0.02, 0.03, 0.04], "retrieval": [0.30, 0.20, 0.10, 0.05]}
+    data = dataset("en", "xnli", "en")
+
+    def tatoeba(value: float) -> dict:
+        return eval_set("de", value, path="tatoeba") | {"kind": "retrieval"}
+
+    rows = [target_row(f"none-{s}", seed=s, value=0.5 + 0.01 * s, data=data, evals={"tatoeba_de": tatoeba(0.4)})
+            for s in range(3)]
+    measures = []
+    for k in range(4):
+        inter = intermediate_row(f"int{k}", dataset("intermediate", f"data/i{k}"))
+        rows.append(inter)
+        rows += [target_row(f"i{k}-{s}", seed=s, data=data, parent=inter, variant=f"i{k}",
+                            value=0.5 + 0.01 * s + gains["sequence_classification"][k] + 0.001 * s * s,
+                            evals={"tatoeba_de": tatoeba(0.4 + gains["retrieval"][k] + 0.001 * s * s)})
+                 for s in range(3)]
+        measures += [{"a_key": f"data/i{k}", "b_key": b_key, "model": None, "measure": "overlap",
+                      "value": float(k), "params": {}} for b_key in ("xnli:en", "tatoeba:de")]
+    write_ledger(tmp_path, rows)
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(m) + "\n" for m in measures))
+    report = build_report(load_ledger(tmp_path / "results.jsonl"), root=tmp_path)
+
+    assert (report.rho["n"] == 4).all(), report.rho  # no ρ over the 8 points of both kinds
+    rho = report.rho[report.rho["model"] == "all"].set_index("eval_kind")
+    assert rho.loc["sequence_classification", "rho"] == pytest.approx(1.0)
+    assert rho.loc["retrieval", "rho"] == pytest.approx(-1.0)
+    assert "| retrieval |" in render_rho_markdown(report.rho)
+    figures = gain_vs_measure_plots(report.gains, report.rho)
+    assert len(figures) == 2  # one scatter per kind, its Δ axis naming the kind
+    assert sorted(f.axes[0].get_ylabel() for f in figures.values()) == [
+        "Δ test/acc, retrieval (ITT − no-ITT)", "Δ test/acc, sequence_classification (ITT − no-ITT)"]

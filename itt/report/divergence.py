@@ -12,8 +12,10 @@ a = its intermediate key (what the parent run trained on), b = the evaluated set
 target's own key for its own test set, the eval set's key otherwise: one point per eval language)
 and a matching model (the ledger's model name or its hub id). Repeated measures (seeds) are
 averaged; a measure logged with several ``params`` becomes one measure per params set. Per measure
-(and per model) the report gives Spearman's ρ of Δ against the measure, with a percentile
-bootstrap CI over points (seeded), n, its p, and a scatter with a least-squares line. ρ is given over
+and metric (and per model) the report gives Spearman's ρ of Δ against the measure, with a percentile
+bootstrap CI over points (seeded), n, its p, and a scatter with a least-squares line; Δs of different
+metrics (an accuracy gain, a Pearson gain), or of one metric on sets of different kinds (classification
+accuracy, Tatoeba's retrieval accuracy: both ``test/acc``), are never ranked together. ρ is given over
 all points (scope ``all``) and, when the points include both kinds, over the targets' own test sets
 (``training language``) and over the eval sets (``zero-shot``) apart: an in-language gain and a
 zero-shot transfer gain are different quantities, and pooled, one in-language point far from the
@@ -38,9 +40,11 @@ from .stats import CELL_KEYS
 
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
-JOIN_COLUMNS = ["model", "task", "target", "eval", "own", "lang", "eval_lang", "metric", "itt_variant", "intermediate_hparams",
-                "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
-RHO_COLUMNS = ["measure", "model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
+JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_kind", "own", "lang", "eval_lang", "metric", "itt_variant",
+                "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
+#: What one ρ ranks: gains of one measure, in one metric, on evaluated sets of one kind.
+RHO_KEYS = ["measure", "metric", "eval_kind"]
+RHO_COLUMNS = ["measure", "metric", "eval_kind", "model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
 #: Up to this many points, ρ's p is exact (all n! orderings: 40,320 at 8); above, scipy's t approximation.
 EXACT_P_MAX_N = 8
 #: ``rho_table``'s scopes: every point; the training language (own test sets, eval sets in that
@@ -148,13 +152,14 @@ def scopes(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 
 def rho_table(joined: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Spearman ρ of Δ vs each measure, per model and over all models (``model = "all"``), per
-    scope (``scopes``: ``all`` always; NaN below 3 points)."""
+    """Spearman ρ of Δ vs each measure, per metric and kind of evaluated set (``RHO_KEYS``: Δs in accuracy and
+    in Pearson, or in classification and retrieval accuracy, are not one ranking), per model and over all
+    models (``model = "all"``), per scope (``scopes``: ``all`` always; NaN below 3 points)."""
     rows = []
-    for measure, g in joined.groupby("measure", sort=True):
+    for keys, g in joined.groupby(RHO_KEYS, sort=True):
         for model, by_model in [("all", g)] + list(g.groupby("model", sort=True)):
             for scope, sub in scopes(by_model):
                 rho, lo, hi, p = spearman_ci(sub["measure_value"], sub["delta"], resamples, seed)
-                rows.append({"measure": measure, "model": model, "scope": scope, "n": len(sub),
+                rows.append(dict(zip(RHO_KEYS, keys)) | {"model": model, "scope": scope, "n": len(sub),
                              "rho": rho, "rho_ci_low": lo, "rho_ci_high": hi, "p_value": p})
     return pd.DataFrame(rows, columns=RHO_COLUMNS)

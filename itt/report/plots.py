@@ -232,7 +232,7 @@ def _least_squares(ax, x: np.ndarray, y: np.ndarray, label: str, **style) -> Non
 
 def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | None = None,
                          zero_shot: dict | None = None) -> Figure:
-    """Δ against one measure (``joined``: rows of one measure), least-squares line, ρ in title.
+    """Δ against one measure (``joined``: rows of one measure, metric and kind), least-squares line, ρ in title.
 
     ``rho``: the row of ρ over all points; ``zero_shot``: the row over the eval sets alone, given
     when the points mix own test sets and eval sets. Own test sets (the training language) are
@@ -261,7 +261,9 @@ def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | Non
                        color="black", linestyle="--")
     ax.axhline(0, color="#999999", linewidth=0.6)
     ax.set_xlabel(str(joined["measure"].iloc[0]))
-    ax.set_ylabel("Δ (ITT − no-ITT)")
+    # What Δ is in (one metric, on sets of one kind: rho_table's keys), where the points say it.
+    what = ", ".join(str(joined[c].iloc[0]) for c in ("metric", "eval_kind") if c in joined)
+    ax.set_ylabel(f"Δ {what} (ITT − no-ITT)" if what else "Δ (ITT − no-ITT)")
     title = f"{joined['measure'].iloc[0]}: Spearman {_fmt_rho(rho)}"
     if mixed and zero_shot is not None:
         title = (f"{joined['measure'].iloc[0]}\nSpearman, all points: {_fmt_rho(rho)}\n"

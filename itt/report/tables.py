@@ -277,17 +277,18 @@ def render_robustness_markdown(rob: pd.DataFrame) -> str:
 def render_rho_markdown(rho: pd.DataFrame) -> str:
     if rho.empty:
         return ""
-    rows = [[str(r.measure), str(r.model), str(r.scope), str(r.n), fmt_num(r.rho, True),
-             fmt_ci(r.rho_ci_low, r.rho_ci_high), fmt_p(r.p_value)] for r in rho.itertuples()]
+    rows = [[str(r.measure), str(r.metric), str(r.eval_kind), str(r.model), str(r.scope), str(r.n),
+             fmt_num(r.rho, True), fmt_ci(r.rho_ci_low, r.rho_ci_high), fmt_p(r.p_value)] for r in rho.itertuples()]
     return "\n".join(["## Gain vs divergence", "",
                       "_Spearman ρ of Δ (ITT − no-ITT) against each measure of (intermediate, "
-                      "target) data; CI: percentile bootstrap over points; p: exact permutation "
-                      "test up to 8 points. Scope: all points, and, where they mix both, the "
-                      "targets' own test sets (training language) and the eval sets (zero-shot) "
-                      "apart: pooled, one in-language gain far from the zero-shot ones can carry ρ "
-                      "(docs/divergence.md)._", ""]
-                     + md_table(["measure", "model", "scope", "n", "ρ", "95% CI", "p"], rows,
-                                text_columns=3))
+                      "target) data, per metric and kind of evaluated set (Δs of different metrics, or of "
+                      "one metric on sets of different kinds, are not ranked together); CI: percentile "
+                      "bootstrap over points; p: exact permutation test up to 8 points. Scope: all "
+                      "points, and, where they mix both, the targets' own test sets (training language) "
+                      "and the eval sets (zero-shot) apart: pooled, one in-language gain far from the "
+                      "zero-shot ones can carry ρ (docs/divergence.md)._", ""]
+                     + md_table(["measure", "metric", "kind", "model", "scope", "n", "ρ", "95% CI", "p"],
+                                rows, text_columns=5))
 
 
 # -- LaTeX ----------------------------------------------------------------------------------

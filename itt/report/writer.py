@@ -14,7 +14,7 @@ notebooks and tests. Files (under ``${root}/report`` by default):
 * ``failed.csv`` – runs that never succeeded;
 * ``one_class.csv`` – target runs that predicted one class for every item of a test set (``one_class``);
 * PNGs: ``delta_heatmap.png``, ``bars.png``, ``languages_<task>_<target>[_<n>].png``,
-  ``gain_vs_<measure>.png``.
+  ``gain_vs_<measure>[_<metric>][_<kind>].png``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from itt.ledger import ledger_path
 
 from .crosslingual import (LANG_BASE, LANGUAGE_COLUMNS, ROBUST_COLUMNS, language_table,
                            robustness_table)
-from .divergence import JOIN_COLUMNS, SCOPE_ALL, SCOPE_ZERO_SHOT, join_gains, load_measures, rho_table
+from .divergence import (JOIN_COLUMNS, RHO_KEYS, SCOPE_ALL, SCOPE_ZERO_SHOT, join_gains, load_measures,
+                         rho_table)
 from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language_markdown
 from .ledger_frame import failed_runs, latest_ok, load_ledger
 from .long_table import LONG_COLUMNS, long_table, select
@@ -162,15 +163,18 @@ def _slug(*parts) -> str:
 
 def gain_vs_measure_plots(gains: pd.DataFrame, rho: pd.DataFrame,
                           out: str | Path | None = None) -> dict[str, Figure]:
-    """One scatter of Δ against each measure (``plot_gain_vs_measure``; Spearman ρ over all models
-    in its title, over all points and, when they mix both kinds, over the zero-shot points), as
-    ``{"gain_vs_<measure>": figure}``; each saved as ``<out>/<name>.png`` when ``out`` is given.
-    ``gains``/``rho``: a report's ``gains`` and ``rho``."""
+    """One scatter of Δ against each measure, per metric and kind of evaluated set (``RHO_KEYS``:
+    ``plot_gain_vs_measure``; Spearman ρ over all models in its title, over all points and, when they mix
+    own test sets and eval sets, over the zero-shot points), as ``{"gain_vs_<measure>": figure}``, the name
+    followed by ``_<metric>`` and ``_<kind>`` where one measure's gains come in several; each saved as
+    ``<out>/<name>.png`` when ``out`` is given. ``gains``/``rho``: a report's ``gains`` and ``rho``."""
     figures = {}
-    for measure, g in gains.groupby("measure", sort=True):
-        rows = rho[(rho["measure"] == measure) & (rho["model"] == "all")].set_index("scope")
+    several = gains.groupby("measure")[RHO_KEYS[1:]].nunique() > 1
+    for keys, g in gains.groupby(RHO_KEYS, sort=True):
+        measure = keys[0]
+        rows = rho[(rho[RHO_KEYS] == list(keys)).all(axis=1) & (rho["model"] == "all")].set_index("scope")
         zero_shot = rows.loc[SCOPE_ZERO_SHOT].to_dict() if SCOPE_ZERO_SHOT in rows.index else None
-        name = _slug("gain_vs", measure)
+        name = _slug("gain_vs", measure, *[v for k, v in zip(RHO_KEYS[1:], keys[1:]) if several.loc[measure, k]])
         figures[name] = plot_gain_vs_measure(g, rows.loc[SCOPE_ALL].to_dict(),
                                              None if out is None else Path(out) / f"{name}.png",
                                              zero_shot=zero_shot)
