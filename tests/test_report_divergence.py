@@ -257,6 +257,25 @@ def test_cells_that_differ_only_in_their_checkpoint_metric_are_two_points():
     assert sorted(join_gains(cells, measures)["delta"]) == [0.02, 0.04]
 
 
+def test_each_point_says_whether_its_gain_is_paired():
+    """A cell without a seed on both sides has the difference of the two means as its Δ: divergence.csv says so."""
+    from itt.report.divergence import join_gains
+    from itt.report.stats import TABLE_COLUMNS
+
+    cell = dict.fromkeys(TABLE_COLUMNS) | {
+        "source": "hub", "split": "official", "hparams_id": "hp000001", "task": "xnli", "target": "en",
+        "key": "xnli:en", "eval": "en", "eval_kind": "sequence_classification", "metric": "test/acc",
+        "model": "xlmr", "hub_id": "org/xlmr", "itt_variant": "A", "intermediate_hparams": "ih01",
+        "intermediate_key": "data/A", "own": True, "eval_key": "xnli:en", "selected_on": "val/acc"}
+    cells = pd.DataFrame([cell | {"delta": 0.02, "delta_kind": "paired", "n_pairs": 3},
+                          cell | {"itt_variant": "B", "intermediate_key": "data/B", "delta": 0.05,
+                                  "delta_kind": "unpaired", "n_pairs": 0}])
+    measures = pd.DataFrame([{"a_key": k, "b_key": "xnli:en", "model": None, "measure": "overlap", "value": v,
+                              "n_a": 100, "n_b": 100, "params": "", "seed": 0} for k, v in (("data/A", 0.9), ("data/B", 0.5))])
+    joined = join_gains(cells, measures).set_index("itt_variant")
+    assert joined.loc["A", "delta_kind"] == "paired" and joined.loc["B", "delta_kind"] == "unpaired"
+
+
 def test_proxy_a_distance_measured_with_two_seeds_is_one_measure_averaged_over_them(tmp_path):
     """``itt.measure`` writes proxy_a_distance's fold seed into its row's ``params`` (``{"C": 1.0, "seed": s}``),
     so rows of ``measure.seed=0,1`` differed in params and became two measures ("proxy_a_distance {... seed 0}"

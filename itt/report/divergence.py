@@ -41,7 +41,8 @@ from .stats import CELL_KEYS
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
 JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_kind", "own", "lang", "eval_lang", "metric", "itt_variant",
-                "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "delta", "n_pairs", "p_value"]
+                "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "delta", "delta_kind", "n_pairs",
+                "p_value"]
 #: What one ρ ranks: gains of one measure, in one metric, on evaluated sets of one kind.
 RHO_KEYS = ["measure", "metric", "eval_kind"]
 RHO_COLUMNS = ["measure", "metric", "eval_kind", "model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
@@ -91,7 +92,8 @@ def _measure_labels(measures: pd.DataFrame) -> pd.Series:
 
 
 def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
-    """ITT cells with a paired Δ, one line per matching measure (columns JOIN_COLUMNS)."""
+    """ITT cells with a Δ, one line per matching measure (columns JOIN_COLUMNS): paired over the seeds both
+    sides share, else the difference of the two sides' means (``delta_kind`` says which, as in the main table)."""
     gains = cells[cells["itt_variant"].notna() & cells["delta"].notna()
                   & cells["intermediate_key"].notna()].copy()
     if gains.empty or measures is None or measures.empty:
