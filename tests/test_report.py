@@ -554,3 +554,21 @@ def test_cli_library_warning_keeps_its_own_format(ledger_root, capsys, monkeypat
     err = capsys.readouterr().err
     assert "warning: a library deprecation" not in err
     assert "FutureWarning: a library deprecation" in err
+
+
+def test_the_group_line_counts_a_repeated_seed_once(tmp_path):
+    """Seed 0 of one cell re-run under another run id: the table keeps the latest, so the group line says 6 runs
+    (3 no-ITT + 3 ITT seeds), not the 7 rows it read."""
+    from report_ledger import dataset, intermediate_row, target_row, write_ledger
+
+    from itt.report.writer import build_report
+
+    parent = intermediate_row("mid", dataset("intermediate", "mnli"))
+    rows = [parent]
+    rows += [target_row(f"no-{s}", seed=s, value=0.80 + s / 100) for s in range(3)]
+    rows += [target_row(f"itt-{s}", seed=s, value=0.85 + s / 100, parent=parent) for s in range(3)]
+    rows.append(target_row("itt-0-again", seed=0, value=0.86, parent=parent))
+    write_ledger(tmp_path, rows)
+    with pytest.warns(LedgerWarning, match="repeat an existing"):
+        report = build_report(load_ledger(tmp_path))
+    assert report.groups["n_runs"].tolist() == [6]

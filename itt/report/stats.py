@@ -271,7 +271,9 @@ def groups_from_lines(lines: pd.DataFrame) -> pd.DataFrame:
     cols = GROUP_KEYS + ["n_runs", "seeds", "models", "tasks", "targets"]
     if lines.empty:
         return pd.DataFrame(columns=cols)
-    runs = lines.drop_duplicates("run_id")
+    with warnings.catch_warnings():  # a repeated seed: table_from_lines has said it; counted once, as there
+        warnings.simplefilter("ignore", LedgerWarning)
+        runs = dedupe_seeds(lines).drop_duplicates("run_id")
     rows = []
     for keys, g in runs.groupby(GROUP_KEYS, sort=True, dropna=False):
         rows.append(dict(zip(GROUP_KEYS, keys)) | {
