@@ -94,6 +94,10 @@ def fmt_p(p) -> str:
     if _isnan(p):
         return DASH
     s = f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+    for decimals in (4, 5, 6):  # 0.0496 as "0.050*" would read as a star on p = alpha
+        if float(s) != ALPHA:
+            break
+        s = f"{p:.{decimals}f}"
     return s + ("*" if p < ALPHA else "")
 
 
