@@ -134,44 +134,9 @@ def test_apply_only_for_cpu_training(enabled, device, expected):
     assert (cb._library is not None) is expected
 
 
-@needs_compiler
-def test_installed_from_setup_to_teardown(calls, monkeypatch, tmp_path):
-    """A Lightning fit of a dropout model: the kernel draws during training, and torch's is back after."""
-    import pytorch_lightning as pl
-    from transformers import BertConfig, BertForSequenceClassification
-
-    from itt.module import ITTModule, prepare_for_training
-
-    class Module(pl.LightningModule):
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
-                                                                  num_attention_heads=2, intermediate_size=32))
-
-        def setup(self, stage):
-            prepare_for_training(self.model, False, False, "cpu")
-
-        def teardown(self, stage):
-            ITTModule.teardown(self, stage)
-
-        def training_step(self, batch, _):
-            return self.model(input_ids=batch[0], labels=batch[1]).loss
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
-
-    data = torch.utils.data.TensorDataset(torch.randint(0, 50, (8, 6)), torch.randint(0, 2, (8,)))
-    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, default_root_dir=tmp_path)
-    trainer.fit(Module(), torch.utils.data.DataLoader(data, batch_size=4))
-    assert calls["n"] > 0
-    assert cb._library is None
-
-
-@needs_compiler
-def test_torch_kernel_back_after_a_fit_that_raises(calls, tmp_path):
-    """Lightning skips LightningModule.teardown when fit raises; the module's own callback still uninstalls."""
+def _fit_a_dropout_model(tmp_path, fail_at_step: int | None = None) -> None:
+    """A Lightning fit of a tiny dropout BERT in a module with ITTModule's setup, callbacks and teardown;
+    its training step raises at ``fail_at_step``."""
     import pytorch_lightning as pl
     from transformers import BertConfig, BertForSequenceClassification
 
@@ -182,6 +147,7 @@ def test_torch_kernel_back_after_a_fit_that_raises(calls, tmp_path):
         def __init__(self):
             super().__init__()
             self.eval_casts, self.kernels_back = EvalCastCache(), TorchKernelsBack()  # as ITTModule has them
+            torch.manual_seed(0)
             self.model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
                                                                   num_attention_heads=2, intermediate_size=32))
 
@@ -192,7 +158,7 @@ def test_torch_kernel_back_after_a_fit_that_raises(calls, tmp_path):
         teardown = ITTModule.teardown
 
         def training_step(self, batch, batch_idx):
-            if batch_idx == 1:
+            if batch_idx == fail_at_step:
                 raise RuntimeError("a failing step")
             return self.model(input_ids=batch[0], labels=batch[1]).loss
 
@@ -200,10 +166,24 @@ def test_torch_kernel_back_after_a_fit_that_raises(calls, tmp_path):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
     data = torch.utils.data.TensorDataset(torch.randint(0, 50, (8, 6)), torch.randint(0, 2, (8,)))
-    trainer = pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(Module(), torch.utils.data.DataLoader(data, batch_size=4))
+
+
+@needs_compiler
+def test_installed_from_setup_to_teardown(calls, tmp_path):
+    """The kernel draws during training, and torch's is back after."""
+    _fit_a_dropout_model(tmp_path)
+    assert calls["n"] > 0
+    assert cb._library is None
+
+
+@needs_compiler
+def test_torch_kernel_back_after_a_fit_that_raises(calls, tmp_path):
+    """Lightning skips LightningModule.teardown when fit raises; the module's own callback still uninstalls."""
     with pytest.raises(RuntimeError, match="a failing step"):
-        trainer.fit(Module(), torch.utils.data.DataLoader(data, batch_size=4))
+        _fit_a_dropout_model(tmp_path, fail_at_step=1)
     assert calls["n"] > 0
     assert cb._library is None
 
