@@ -177,3 +177,26 @@ def test_project_loader_reports_a_script_only_repo(hub_replica):
     spec = DatasetSpec(path="masakhane/masakhanews", subset="fra", text_fields=["headline"], label_field="label")
     with pytest.raises(DataError, match="Dataset scripts are no longer supported, but found masakhanews.py"):
         load_raw(spec, "hub")
+
+
+# --- the hub's parquet export (revision refs/convert/parquet): a folder per config, no dataset card ---------
+
+def test_parquet_export_is_read_by_folder_not_by_config_name(hub_replica):
+    """The parquet-converter deletes README.md on that branch, so datasets sees one config, `default`."""
+    with pytest.raises(ValueError, match=r"BuilderConfig 'copa' not found\. Available: \['default'\]"):
+        load("aps/super_glue", "copa", revision="refs/convert/parquet")
+    copa = load("aps/super_glue", data_dir="copa", revision="refs/convert/parquet")
+    assert sorted(copa) == ["test", "train", "validation"]
+    assert copa["train"].features["label"] == ClassLabel(names=["choice1", "choice2"])
+
+
+def test_project_loader_reads_a_subset_of_a_parquet_export(hub_replica):
+    cls = get_task("multiple_choice", "acc")
+    spec = DatasetSpec(path="cambridgeltl/xcopa", subset="zh", revision="refs/convert/parquet",
+                       text_fields=["premise", "question", "choice1", "choice2"], label_field="label",
+                       splits={"train": "validation", "validation": None, "test": "test"})
+    raw, where = load_raw(spec, "hub")
+    assert set(raw) == {"train", "test"}
+    assert raw["test"]["premise"][0] == "男人打开了水龙头。"  # the Chinese config's folder, not another's
+    rows = canonicalize(raw, cls, RawColumns(spec, cls.label_names(raw, spec), where), None, 0)
+    assert len(rows) == 6 and set(rows["label"]) == {0, 1}

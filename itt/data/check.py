@@ -47,10 +47,10 @@ def _streamed(spec) -> tuple[dict, dict[str, int | None]]:
     split's size from the hub's metadata (None when it has none)."""
     import datasets  # noqa: PLC0415
 
-    from itt.data.loading import SPLITS  # noqa: PLC0415
+    from itt.data.loading import SPLITS, hub_dataset  # noqa: PLC0415
     from itt.errors import DataError  # noqa: PLC0415
 
-    streams = datasets.load_dataset(spec.path, spec.subset, revision=spec.revision, streaming=True)
+    streams = hub_dataset(spec, streaming=True)
     declared = {name: theirs for name, theirs in spec.splits.items() if theirs}
     missing = [theirs for theirs in declared.values() if theirs not in streams]
     if missing:

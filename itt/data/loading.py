@@ -6,7 +6,8 @@
   /``validation``, ``test``...); a header-less csv/tsv or a .conll file gets its column names from the
   spec's ``columns``;
 - ``source=embedded``: the generated stand-in named by the spec's ``generator`` (canonical already);
-- ``source=hub``: ``datasets.load_dataset(path, subset, revision=...)``, cached by ``datasets``.
+- ``source=hub``: ``datasets.load_dataset(path, subset, revision=...)``, cached by ``datasets``; from the
+  hub's parquet export (``revision: refs/convert/parquet``) the subset is the export's folder (``data_dir``).
 
 Only the splits the spec declares (``splits``: canonical name -> the dataset's split name) are ever
 read: IMDb's 50k-row ``unsupervised`` split is not. Every problem raises a one-line ``DataError`` that
@@ -87,10 +88,24 @@ FORMAT_OF = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "json", ".
 BUILDERS = {"csv": ("csv", {}), "tsv": ("csv", {"sep": "\t"}), "json": ("json", {}), "parquet": ("parquet", {})}
 
 
+PARQUET_EXPORT = "refs/convert/parquet"
+
+
+def hub_dataset(spec, **kwargs):
+    """``datasets.load_dataset`` of a hub spec (``kwargs``: e.g. ``streaming``). The hub's parquet export
+    (``revision: refs/convert/parquet``, what still loads of a repo whose main branch is a loading script)
+    holds one folder per config and no dataset card, so datasets sees a single config there: the spec's
+    subset is read as its folder (``data_dir``); as a config name it fails ("BuilderConfig 'copa' not
+    found. Available: ['default']")."""
+    if spec.revision == PARQUET_EXPORT:
+        return datasets.load_dataset(spec.path, data_dir=spec.subset, revision=spec.revision, **kwargs)
+    return datasets.load_dataset(spec.path, spec.subset, revision=spec.revision, **kwargs)
+
+
 def _load_hub(spec, timeout_s: float, where: str | None = None) -> datasets.DatasetDict:
     ensure_offline_if_unreachable(timeout_s)
     try:
-        return datasets.load_dataset(spec.path, spec.subset, revision=spec.revision)
+        return hub_dataset(spec)
     except Exception as exc:
         if "offline" in str(exc).lower() or "couldn't reach" in str(exc).lower() or isinstance(exc, ConnectionError):
             # Named by its place in the config: an eval set of a hub task (pawsx's 6 languages and 36 Tatoeba

@@ -161,9 +161,11 @@ MASAKHANEWS = Replica(
              f"{HF}/masakhane/masakhanews/tree/faa5fd72c662a3578f9cf1d60e55fc5ffabbd67a/lug (refs/convert/parquet: <lang>/masakhanews-<split>.parquet)",
              "label names: third-party code using MasakhaNEWS (business, entertainment, health, politics, religion, sports, technology)"],
     other_configs=["amh", "hau", "ibo", "lin", "lug", "orm", "pcm", "run", "sna", "som", "swa", "tir", "xho", "yor"],
-    unverified=["columns headline_text and url, and split sizes (from the MasakhaNEWS paper, from memory: eng 3309/472/948, fra 1476/211/422)",
-                "whether revision='refs/convert/parquet' loads the parquet export with datasets >= 4"],
-    notes=["cannot load from main with datasets >= 4 (only a loading script); the rows below are the script's schema"],
+    unverified=["columns headline_text and url, and split sizes (from the MasakhaNEWS paper, from memory: eng 3309/472/948, fra 1476/211/422)"],
+    notes=["cannot load from main with datasets >= 4 (only a loading script); the rows below are the script's schema",
+           "the parquet export (revision refs/convert/parquet) has no dataset card (the parquet-converter deletes README.md "
+           "there), so datasets sees one config, default: fra is read as data_dir='fra'; by config name it is "
+           "\"BuilderConfig 'fra' not found\""],
     configs=[
         Config("fra", _masakha, {"train": 1476, "validation": 211, "test": 422}, {
             "train": [_news(5, "Le Sénégal se qualifie pour la finale", "Les Lions ont battu le Maroc 2-1 à Abidjan.", "https://example.org/fra/1"),

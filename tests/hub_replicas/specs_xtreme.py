@@ -154,7 +154,7 @@ WNUT_17 = Replica(
              "train 3394, validation 1009, test 1287)", f"{GH}/wnut_17/wnut_17.py",
              f"{HF}/leondz/wnut_17 (the hub id the legacy name wnut_17 redirects to)"],
     unverified=["whether main still holds wnut_17.py or was converted to parquet; a spec reading the parquet export "
-                "(revision refs/convert/parquet, config wnut_17) loads either way"],
+                "(revision refs/convert/parquet, its folder wnut_17 as data_dir) loads either way"],
     notes=["Twitter, Reddit, YouTube and StackExchange posts; 6 entity types, IOB2 tags in ClassLabel order O, B-corporation, "
            "I-corporation, ... (not alphabetical)"],
     configs=[Config("wnut_17", Features({"id": STRING, "tokens": seq(STRING), "ner_tags": seq(label(*WNUT17_TAGS))}),
