@@ -15,6 +15,7 @@ import inspect
 import logging
 import os
 import signal
+import threading
 import warnings
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning_fabric.utilities.seed import _collect_rng_states, _set_rng_states
-from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 
@@ -124,6 +125,60 @@ class RNGState(Callback):
         _set_rng_state(every[trainer.global_rank])
 
 
+class RequeueBetweenSteps(Checkpoint):
+    """Lightning's SLURM requeue (hpc checkpoint, ``scontrol requeue``), done where Lightning saves ``last.ckpt``.
+
+    Lightning's own handler saves the moment the signal arrives. Inside a step, the batch is already drawn from
+    the sampler (its position counts it) but not yet trained on, so the requeued job skipped that batch. During
+    training the save waits for the end of the step, of the epoch (after its validation score reached the best
+    checkpoint and early stopping) or of training, so the requeued job resumes to the weights of an
+    uninterrupted run. Outside training (the best
+    checkpoint's validation and test) Lightning's handler runs at once, as before. A ``Checkpoint`` so that
+    Lightning runs it after the ModelCheckpoints, whose state it saves. Under DDP the processes agree at each
+    save point whether any of them got the signal, so they all save at the same step."""
+
+    def __init__(self):
+        self._pending = None  # (signum, frame) of a signal that arrived while training
+        self._training = False
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # Lightning has just installed its handler (Trainer._run), and restores the one before it at teardown.
+        environment = trainer._accelerator_connector.cluster_environment
+        if threading.current_thread() is threading.main_thread() and isinstance(environment, SLURMEnvironment):
+            self._requeue = trainer._signal_connector._slurm_sigusr_handler_fn
+            self._training = True
+            signal.signal(environment.requeue_signal, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._training:
+            self._pending = (signum, frame)
+        else:
+            self._requeue(signum, frame)
+
+    def _flush(self, trainer) -> None:
+        if not self._training:
+            return
+        pending = self._pending
+        if trainer.world_size > 1:
+            flag = torch.tensor([0 if pending is None else 1], device=trainer.strategy.root_device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            if flag.item() and pending is None:
+                pending = (trainer._accelerator_connector.cluster_environment.requeue_signal, None)
+        if pending is not None:
+            self._pending = None
+            self._requeue(*pending)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._flush(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # the epoch's validation counted (ModelCheckpoint)
+        self._flush(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._flush(trainer)
+        self._training = False
+
+
 def _rng_state() -> dict:
     states = _collect_rng_states(include_cuda=torch.cuda.is_available())
     name, keys, pos, has_gauss, gauss = states.pop("numpy")
@@ -161,6 +216,7 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
         # On the requeue signal Lightning saves an hpc checkpoint and requeues the job; the requeued job
         # has the same run id, so it resumes from that checkpoint (see trainer's resume path).
         plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
+        callbacks.append(RequeueBetweenSteps())
     try:
         # use_distributed_sampler=False: under DDP itt's own samplers give each process its share of the
         # same global batches (itt.data.samplers), which Lightning's DistributedSampler would replace.
