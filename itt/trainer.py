@@ -4,7 +4,8 @@ task's primary validation metric, optional early stopping, SLURM requeue, exact 
 Exact resume: Lightning's checkpoints carry the loops' progress and (through ``ResumableLoader``) the
 training sampler's position in the epoch; ``RNGState`` adds every global random stream (torch, numpy,
 Python; CUDA where present) of every process, which also drives dropout masks. A run killed mid-epoch and resumed from
-its last checkpoint then draws the same batches and masks as an uninterrupted run.
+its last checkpoint then draws the same batches and masks as an uninterrupted run; ``StopState`` adds early
+stopping's decision, ``RequeueBetweenSteps`` keeps SLURM's requeue checkpoint out of a step or a validation.
 ``checkpoint_every_n_steps`` saves mid-epoch (each save writes the weights and optimizer state).
 """
 
@@ -125,6 +126,20 @@ class RNGState(Callback):
         _set_rng_state(every[trainer.global_rank])
 
 
+class StopState(Callback):
+    """``trainer.should_stop`` in the checkpoint, restored on resume: Lightning does not save it, so a run that
+    early stopping ended, killed before its row was written (during the best checkpoint's validation or test,
+    or while the model is exported), trained on to ``max_epochs`` when resumed, and could pick another best
+    epoch than the uninterrupted run."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        checkpoint["itt_should_stop"] = bool(trainer.should_stop)
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        if checkpoint.get("itt_should_stop"):  # restored after Trainer.fit cleared it, before its loop starts
+            trainer.should_stop = True
+
+
 class RequeueBetweenSteps(Checkpoint):
     """Lightning's SLURM requeue (hpc checkpoint, ``scontrol requeue``), done where Lightning saves ``last.ckpt``.
 
@@ -205,7 +220,7 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     when = {"every_n_train_steps": every_n_steps} if every_n_steps else {}
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False, **when)
-    callbacks = [checkpoint, latest, RNGState()]
+    callbacks = [checkpoint, latest, RNGState(), StopState()]
     show = progress.wanted(settings.trainer.get("enable_progress_bar", "auto"))
     if show:
         callbacks.append(progress.progress_bar())

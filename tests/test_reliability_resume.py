@@ -228,3 +228,41 @@ def test_a_slurm_requeue_signal_resumes_to_the_same_weights_and_best_checkpoint(
     best = [torch.load(root / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["global_step"]
             for root in (tmp_path / "a", tmp_path / "b")]
     assert best[0] == best[1]
+
+
+@pytest.mark.slow
+def test_an_early_stopped_run_killed_before_its_row_resumes_without_training_on(tmp_path, monkeypatch):
+    """Early stopping ends the fit at step 22 of 55 (patience 1: the tiny encoder's validation accuracy stays
+    flat). Killed after the fit, before its row (while the model is exported; likewise during the best
+    checkpoint's validation or test), the rerun resumes from last.ckpt: it trains nothing more and records the
+    uninterrupted run's metrics. Lightning does not save ``should_stop``: the rerun trained on to max_epochs."""
+    from hydra import compose, initialize_config_dir
+
+    from itt import pipeline
+    from itt.train import CONF_DIR
+
+    def make(root):
+        overrides = ["model=bert", "task=sentiment", "+stage=target", "stage.itt=false", *OFFLINE,
+                     "task.datasets.domain.embedded_rows=240", "data.batch_size=16", "trainer.max_epochs=5",
+                     "optim.early_stopping_patience=1", "keep_checkpoints=true", f"paths.root={root}"]
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return compose("train", overrides=overrides)
+
+    whole = pipeline.run(make(tmp_path / "a"))
+    last = tmp_path / "a" / "runs" / whole["run_id"] / "checkpoints" / "last.ckpt"
+    stopped_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert stopped_at == 22  # early stopping ended it (5 epochs are 55 steps)
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_save_model", killed)
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.run(make(tmp_path / "b"))
+    assert read_ledger(tmp_path / "b") == []
+    resumed = pipeline.run(make(tmp_path / "b"))
+    assert resumed["status"] == "ok" and resumed["resumed_from_step"] == stopped_at
+    last = tmp_path / "b" / "runs" / resumed["run_id"] / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == stopped_at
+    assert resumed["metrics"] == whole["metrics"]
