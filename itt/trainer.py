@@ -126,6 +126,31 @@ class RNGState(Callback):
         _set_rng_state(every[trainer.global_rank])
 
 
+def _ends_epoch(trainer, batch_idx: int) -> bool:
+    """Is the batch that just trained the epoch's last? Its validation (and the epoch's) runs after it."""
+    return trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or batch_idx + 1 >= trainer.num_training_batches
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt``: at every epoch's end, after its validation, and with ``every_n_train_steps`` also every N
+    steps, except at an epoch's last step. Lightning saves the every-N one in that step, before the epoch's
+    validation, and not again at the epoch's end: a run resumed from it never validated that epoch, whose
+    score then reached neither the best checkpoint nor early stopping (N=3 and 11 steps an epoch: step 33)."""
+
+    @property
+    def state_key(self) -> str:  # a ModelCheckpoint's: checkpoints written before this class still restore it
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not _ends_epoch(trainer, batch_idx):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._every_n_train_steps and not self._should_skip_saving_checkpoint(trainer):
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
 class StopState(Callback):
     """``trainer.should_stop`` in the checkpoint, restored on resume: Lightning does not save it, so a run that
     early stopping ended, killed before its row was written (during the best checkpoint's validation or test,
@@ -144,11 +169,12 @@ class RequeueBetweenSteps(Checkpoint):
     """Lightning's SLURM requeue (hpc checkpoint, ``scontrol requeue``), done where Lightning saves ``last.ckpt``.
 
     Lightning's own handler saves the moment the signal arrives. Inside a step, the batch is already drawn from
-    the sampler (its position counts it) but not yet trained on, so the requeued job skipped that batch. During
-    training the save waits for the end of the step, of the epoch (after its validation score reached the best
-    checkpoint and early stopping) or of training, so the requeued job resumes to the weights of an
-    uninterrupted run. Outside training (the best
-    checkpoint's validation and test) Lightning's handler runs at once, as before. A ``Checkpoint`` so that
+    the sampler (its position counts it) but not yet trained on, so the requeued job skipped that batch; inside
+    a validation, the loader had moved on to the next epoch and the requeued job trained one epoch less. During
+    training the save waits for the end of the step (not an epoch's last: ``LastCheckpoint``), of the epoch
+    (after its validation score reached the best checkpoint and early stopping) or of training, so the requeued
+    job resumes to the weights of an uninterrupted run. Outside training (the best checkpoint's validation and
+    test) Lightning's handler runs at once, as before. A ``Checkpoint`` so that
     Lightning runs it after the ModelCheckpoints, whose state it saves. Under DDP the processes agree at each
     save point whether any of them got the signal, so they all save at the same step."""
 
@@ -184,7 +210,8 @@ class RequeueBetweenSteps(Checkpoint):
             self._requeue(*pending)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self._flush(trainer)
+        if not _ends_epoch(trainer, batch_idx):  # the epoch's validation is still to come
+            self._flush(trainer)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:  # the epoch's validation counted (ModelCheckpoint)
         self._flush(trainer)
@@ -218,8 +245,8 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     # save_last=True: since Lightning 2.5 that writes last.ckpt only in epochs that improved the
     # monitor, so a resume would redo epochs.
     when = {"every_n_train_steps": every_n_steps} if every_n_steps else {}
-    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False, **when)
+    latest = LastCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                            enable_version_counter=False, **when)
     callbacks = [checkpoint, latest, RNGState(), StopState()]
     show = progress.wanted(settings.trainer.get("enable_progress_bar", "auto"))
     if show:

@@ -110,7 +110,7 @@ class _KillAfterStep(__import__("pytorch_lightning").Callback):
             raise KeyboardInterrupt
 
 
-def _fit(root, extra=(), kill_at=None, resume=False, callbacks=()):
+def _fit(root, extra=(), kill_at=None, resume=False, callbacks=(), every=3):
     from hydra import compose, initialize_config_dir
 
     from itt import identity
@@ -120,12 +120,12 @@ def _fit(root, extra=(), kill_at=None, resume=False, callbacks=()):
 
     overrides = ["model=bert", "task=sentiment", "+stage=target", "stage.itt=false", "source=embedded", "logger=csv",
                  "task.datasets.domain.embedded_rows=240", "data.batch_size=16", "trainer.max_epochs=2",
-                 "checkpoint_every_n_steps=3", f"paths.root={root}", *extra]
+                 f"checkpoint_every_n_steps={every}", f"paths.root={root}", *extra]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         spec = identity.resolve(compose("train", overrides=overrides))
     built = build_run(spec)
     run_dir = root / "run"
-    trainer, _ = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"], 3)
+    trainer, _ = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"], every)
     if kill_at is not None:
         trainer.callbacks.append(_KillAfterStep(kill_at))
     trainer.callbacks.extend(callbacks)
@@ -194,13 +194,15 @@ class _RequeueSignal(__import__("pytorch_lightning").Callback):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("inside", "step"), [("step", 15), ("validation", 11)])
+@pytest.mark.parametrize(("inside", "step"), [("step", 15), ("step", 10), ("validation", 11)],
+                         ids=["mid-epoch step", "last step of an epoch", "validation"])
 def test_a_slurm_requeue_signal_resumes_to_the_same_weights_and_best_checkpoint(tmp_path, monkeypatch, inside, step):
     """The hpc checkpoint is written where Lightning writes last.ckpt, never inside a step or a validation.
     Saved inside a step, its sampler position counted the batch being trained on, and the requeued job skipped
-    that batch (21 steps, not 22); saved inside epoch 0's validation (3 batches of 16), the requeued job never
-    counted that epoch's score, and its best checkpoint was epoch 1's where the uninterrupted run keeps epoch 0's
-    (ties keep the first)."""
+    that batch (21 steps, not 22); saved inside epoch 0's validation (3 batches of 16), the loader had moved on
+    to epoch 1 and the requeued job trained one epoch less (11 steps). Saved at the end of an epoch's last step,
+    before its validation, the requeued job never counted that epoch's score: its best checkpoint was epoch 1's
+    where the uninterrupted run keeps epoch 0's (ties keep the first)."""
     from pytorch_lightning.trainer.connectors import signal_connector
 
     from itt.trainer import resume_point
@@ -266,3 +268,21 @@ def test_an_early_stopped_run_killed_before_its_row_resumes_without_training_on(
     last = tmp_path / "b" / "runs" / resumed["run_id"] / "checkpoints" / "last.ckpt"
     assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == stopped_at
     assert resumed["metrics"] == whole["metrics"]
+
+
+@pytest.mark.slow
+def test_a_checkpoint_every_n_steps_at_an_epochs_last_step_resumes_with_that_epochs_validation(tmp_path):
+    """checkpoint_every_n_steps=11, 11 steps an epoch: Lightning saved last.ckpt in step 11, before epoch 0's
+    validation, and not again after it. Killed in epoch 1, the resumed run never counted epoch 0's score: its best
+    checkpoint was epoch 1's where the uninterrupted run keeps epoch 0's (ties keep the first)."""
+    _, uninterrupted = _fit(tmp_path / "a", every=11)
+    killed, _ = _fit(tmp_path / "b", kill_at=12, every=11)
+    assert killed.global_step == 12
+    saved = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] == 11
+    resumed_trainer, resumed = _fit(tmp_path / "b", resume=True, every=11)
+    assert resumed_trainer.global_step == 22
+    assert all(torch.equal(uninterrupted[k], resumed[k]) for k in uninterrupted)
+    best = [torch.load(root / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["global_step"]
+            for root in (tmp_path / "a", tmp_path / "b")]
+    assert best[0] == best[1] == 11
