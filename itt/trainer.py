@@ -4,7 +4,8 @@ task's primary validation metric, optional early stopping, SLURM requeue, exact 
 Exact resume: Lightning's checkpoints carry the loops' progress and (through ``ResumableLoader``) the
 training sampler's position in the epoch; ``RNGState`` adds every global random stream (torch, numpy,
 Python; CUDA where present) of every process, which also drives dropout masks. A run killed mid-epoch and resumed from
-its last checkpoint then draws the same batches and masks as an uninterrupted run.
+its last checkpoint then draws the same batches and masks as an uninterrupted run; ``StopState`` adds early
+stopping's decision, ``RequeueBetweenSteps`` keeps SLURM's requeue checkpoint out of a step or a validation.
 ``checkpoint_every_n_steps`` saves mid-epoch (each save writes the weights and optimizer state).
 """
 
@@ -15,6 +16,7 @@ import inspect
 import logging
 import os
 import signal
+import threading
 import warnings
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning_fabric.utilities.seed import _collect_rng_states, _set_rng_states
-from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 
@@ -124,6 +126,101 @@ class RNGState(Callback):
         _set_rng_state(every[trainer.global_rank])
 
 
+def _ends_epoch(trainer, batch_idx: int) -> bool:
+    """Is the batch that just trained the epoch's last? Its validation (and the epoch's) runs after it."""
+    return trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or batch_idx + 1 >= trainer.num_training_batches
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt``: at every epoch's end, after its validation, and with ``every_n_train_steps`` also every N
+    steps, except at an epoch's last step. Lightning saves the every-N one in that step, before the epoch's
+    validation, and not again at the epoch's end: a run resumed from it never validated that epoch, whose
+    score then reached neither the best checkpoint nor early stopping (N=3 and 11 steps an epoch: step 33)."""
+
+    @property
+    def state_key(self) -> str:  # a ModelCheckpoint's: checkpoints written before this class still restore it
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not _ends_epoch(trainer, batch_idx):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._every_n_train_steps and not self._should_skip_saving_checkpoint(trainer):
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class StopState(Callback):
+    """``trainer.should_stop`` in the checkpoint, restored on resume: Lightning does not save it, so a run that
+    early stopping ended, killed before its row was written (during the best checkpoint's validation or test,
+    or while the model is exported), trained on to ``max_epochs`` when resumed, and could pick another best
+    epoch than the uninterrupted run."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        checkpoint["itt_should_stop"] = bool(trainer.should_stop)
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        if checkpoint.get("itt_should_stop"):  # restored after Trainer.fit cleared it, before its loop starts
+            trainer.should_stop = True
+
+
+class RequeueBetweenSteps(Checkpoint):
+    """Lightning's SLURM requeue (hpc checkpoint, ``scontrol requeue``), done where Lightning saves ``last.ckpt``.
+
+    Lightning's own handler saves the moment the signal arrives. Inside a step, the batch is already drawn from
+    the sampler (its position counts it) but not yet trained on, so the requeued job skipped that batch; inside
+    a validation, the loader had moved on to the next epoch and the requeued job trained one epoch less. During
+    training the save waits for the end of the step (not an epoch's last: ``LastCheckpoint``), of the epoch
+    (after its validation score reached the best checkpoint and early stopping) or of training, so the requeued
+    job resumes to the weights of an uninterrupted run. Outside training (the best checkpoint's validation and
+    test) Lightning's handler runs at once, as before. A ``Checkpoint`` so that
+    Lightning runs it after the ModelCheckpoints, whose state it saves. Under DDP the processes agree at each
+    save point whether any of them got the signal, so they all save at the same step."""
+
+    def __init__(self):
+        self._pending = None  # (signum, frame) of a signal that arrived while training
+        self._training = False
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # Lightning has just installed its handler (Trainer._run), and restores the one before it at teardown.
+        environment = trainer._accelerator_connector.cluster_environment
+        if threading.current_thread() is threading.main_thread() and isinstance(environment, SLURMEnvironment):
+            self._requeue = trainer._signal_connector._slurm_sigusr_handler_fn
+            self._training = True
+            signal.signal(environment.requeue_signal, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._training:
+            self._pending = (signum, frame)
+        else:
+            self._requeue(signum, frame)
+
+    def _flush(self, trainer) -> None:
+        if not self._training:
+            return
+        pending = self._pending
+        if trainer.world_size > 1:
+            flag = torch.tensor([0 if pending is None else 1], device=trainer.strategy.root_device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            if flag.item() and pending is None:
+                pending = (trainer._accelerator_connector.cluster_environment.requeue_signal, None)
+        if pending is not None:
+            self._pending = None
+            self._requeue(*pending)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not _ends_epoch(trainer, batch_idx):  # the epoch's validation is still to come
+            self._flush(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # the epoch's validation counted (ModelCheckpoint)
+        self._flush(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._flush(trainer)
+        self._training = False
+
+
 def _rng_state() -> dict:
     states = _collect_rng_states(include_cuda=torch.cuda.is_available())
     name, keys, pos, has_gauss, gauss = states.pop("numpy")
@@ -148,9 +245,9 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     # save_last=True: since Lightning 2.5 that writes last.ckpt only in epochs that improved the
     # monitor, so a resume would redo epochs.
     when = {"every_n_train_steps": every_n_steps} if every_n_steps else {}
-    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False, **when)
-    callbacks = [checkpoint, latest, RNGState()]
+    latest = LastCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                            enable_version_counter=False, **when)
+    callbacks = [checkpoint, latest, RNGState(), StopState()]
     show = progress.wanted(settings.trainer.get("enable_progress_bar", "auto"))
     if show:
         callbacks.append(progress.progress_bar())
@@ -161,6 +258,7 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
         # On the requeue signal Lightning saves an hpc checkpoint and requeues the job; the requeued job
         # has the same run id, so it resumes from that checkpoint (see trainer's resume path).
         plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
+        callbacks.append(RequeueBetweenSteps())
     try:
         # use_distributed_sampler=False: under DDP itt's own samplers give each process its share of the
         # same global batches (itt.data.samplers), which Lightning's DistributedSampler would replace.

@@ -110,7 +110,7 @@ class _KillAfterStep(__import__("pytorch_lightning").Callback):
             raise KeyboardInterrupt
 
 
-def _fit(root, extra=(), kill_at=None, resume=False):
+def _fit(root, extra=(), kill_at=None, resume=False, callbacks=(), every=3):
     from hydra import compose, initialize_config_dir
 
     from itt import identity
@@ -120,19 +120,20 @@ def _fit(root, extra=(), kill_at=None, resume=False):
 
     overrides = ["model=bert", "task=sentiment", "+stage=target", "stage.itt=false", "source=embedded", "logger=csv",
                  "task.datasets.domain.embedded_rows=240", "data.batch_size=16", "trainer.max_epochs=2",
-                 "checkpoint_every_n_steps=3", f"paths.root={root}", *extra]
+                 f"checkpoint_every_n_steps={every}", f"paths.root={root}", *extra]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         spec = identity.resolve(compose("train", overrides=overrides))
     built = build_run(spec)
     run_dir = root / "run"
-    trainer, _ = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"], 3)
+    trainer, _ = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"], every)
     if kill_at is not None:
         trainer.callbacks.append(_KillAfterStep(kill_at))
-    ckpt = str(run_dir / "checkpoints" / "last.ckpt") if resume else None
+    trainer.callbacks.extend(callbacks)
+    ckpt = str(run_dir / "checkpoints" / "last.ckpt") if resume is True else resume or None
     try:
         trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
     except SystemExit:  # Lightning ends an interrupted fit with exit code 1, as a killed process would
-        assert kill_at is not None
+        assert kill_at is not None or callbacks
     return trainer, built.module.model.state_dict()
 
 
@@ -164,3 +165,124 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_path
     assert torch.equal(whole.checkpoint_callback.best_model_score, resumed_trainer.checkpoint_callback.best_model_score)
     assert ends[2]["global_step"] == ends[3]["global_step"]  # the same best epoch
     assert all(torch.equal(ends[2]["state_dict"][k], ends[3]["state_dict"][k]) for k in ends[2]["state_dict"])
+
+
+# What srun sets in a job step: Lightning's SLURMEnvironment.detect() then arms its requeue handler.
+SLURM_JOB = {"SLURM_NTASKS": "1", "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "itt", "SLURM_NODELIST": "localhost",
+             "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NTASKS_PER_NODE": "1"}
+
+
+class _RequeueSignal(__import__("pytorch_lightning").Callback):
+    """SLURM's USR1 arriving once, after ``step`` steps: inside the next step (batch drawn, forward and backward
+    done, optimizer step not yet), or inside the validation that follows that step."""
+
+    def __init__(self, step: int, inside: str):
+        self.step, self.inside, self.sent = step, inside, False
+
+    def _send(self, trainer) -> None:
+        if trainer.global_step == self.step and not self.sent:
+            self.sent = True
+            signal.raise_signal(signal.SIGUSR1)
+
+    def on_before_optimizer_step(self, trainer, *args):
+        if self.inside == "step":
+            self._send(trainer)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        if self.inside == "validation" and batch_idx == 1 and not trainer.sanity_checking:
+            self._send(trainer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("inside", "step"), [("step", 15), ("step", 10), ("validation", 11)],
+                         ids=["mid-epoch step", "last step of an epoch", "validation"])
+def test_a_slurm_requeue_signal_resumes_to_the_same_weights_and_best_checkpoint(tmp_path, monkeypatch, inside, step):
+    """The hpc checkpoint is written where Lightning writes last.ckpt, never inside a step or a validation.
+    Saved inside a step, its sampler position counted the batch being trained on, and the requeued job skipped
+    that batch (21 steps, not 22); saved inside epoch 0's validation (3 batches of 16), the loader had moved on
+    to epoch 1 and the requeued job trained one epoch less (11 steps). Saved at the end of an epoch's last step,
+    before its validation, the requeued job never counted that epoch's score: its best checkpoint was epoch 1's
+    where the uninterrupted run keeps epoch 0's (ties keep the first)."""
+    from pytorch_lightning.trainer.connectors import signal_connector
+
+    from itt.trainer import resume_point
+
+    requeued = []
+
+    def scontrol(cmd, **kwargs):  # no real scontrol: requeueing a running job stops it with SIGTERM
+        requeued.append(cmd)
+        signal.raise_signal(signal.SIGTERM)
+        return 0
+
+    monkeypatch.setattr(signal_connector, "call", scontrol)
+    extra = ("data.eval_batch_size=16",)
+    _, uninterrupted = _fit(tmp_path / "a", extra)
+    for key, value in SLURM_JOB.items():
+        monkeypatch.setenv(key, value)
+    _fit(tmp_path / "b", extra, callbacks=[_RequeueSignal(step, inside)])
+    assert requeued == [["scontrol", "requeue", "4242"]]
+    ckpt, _ = resume_point(tmp_path / "b" / "run")
+    assert ckpt.endswith("hpc_ckpt_1.ckpt")
+    resumed_trainer, resumed = _fit(tmp_path / "b", extra, resume=ckpt)
+    assert resumed_trainer.global_step == 22
+    different = [k for k in uninterrupted if not torch.equal(uninterrupted[k], resumed[k])]
+    assert not different, different[:5]
+    best = [torch.load(root / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["global_step"]
+            for root in (tmp_path / "a", tmp_path / "b")]
+    assert best[0] == best[1]
+
+
+@pytest.mark.slow
+def test_an_early_stopped_run_killed_before_its_row_resumes_without_training_on(tmp_path, monkeypatch):
+    """Early stopping ends the fit at step 22 of 55 (patience 1: the tiny encoder's validation accuracy stays
+    flat). Killed after the fit, before its row (while the model is exported; likewise during the best
+    checkpoint's validation or test), the rerun resumes from last.ckpt: it trains nothing more and records the
+    uninterrupted run's metrics. Lightning does not save ``should_stop``: the rerun trained on to max_epochs."""
+    from hydra import compose, initialize_config_dir
+
+    from itt import pipeline
+    from itt.train import CONF_DIR
+
+    def make(root):
+        overrides = ["model=bert", "task=sentiment", "+stage=target", "stage.itt=false", *OFFLINE,
+                     "task.datasets.domain.embedded_rows=240", "data.batch_size=16", "trainer.max_epochs=5",
+                     "optim.early_stopping_patience=1", "keep_checkpoints=true", f"paths.root={root}"]
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return compose("train", overrides=overrides)
+
+    whole = pipeline.run(make(tmp_path / "a"))
+    last = tmp_path / "a" / "runs" / whole["run_id"] / "checkpoints" / "last.ckpt"
+    stopped_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert stopped_at == 22  # early stopping ended it (5 epochs are 55 steps)
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_save_model", killed)
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.run(make(tmp_path / "b"))
+    assert read_ledger(tmp_path / "b") == []
+    resumed = pipeline.run(make(tmp_path / "b"))
+    assert resumed["status"] == "ok" and resumed["resumed_from_step"] == stopped_at
+    last = tmp_path / "b" / "runs" / resumed["run_id"] / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == stopped_at
+    assert resumed["metrics"] == whole["metrics"]
+
+
+@pytest.mark.slow
+def test_a_checkpoint_every_n_steps_at_an_epochs_last_step_resumes_with_that_epochs_validation(tmp_path):
+    """checkpoint_every_n_steps=11, 11 steps an epoch: Lightning saved last.ckpt in step 11, before epoch 0's
+    validation, and not again after it. Killed in epoch 1, the resumed run never counted epoch 0's score: its best
+    checkpoint was epoch 1's where the uninterrupted run keeps epoch 0's (ties keep the first)."""
+    _, uninterrupted = _fit(tmp_path / "a", every=11)
+    killed, _ = _fit(tmp_path / "b", kill_at=12, every=11)
+    assert killed.global_step == 12
+    saved = torch.load(tmp_path / "b" / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["global_step"] == 11
+    resumed_trainer, resumed = _fit(tmp_path / "b", resume=True, every=11)
+    assert resumed_trainer.global_step == 22
+    assert all(torch.equal(uninterrupted[k], resumed[k]) for k in uninterrupted)
+    best = [torch.load(root / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["global_step"]
+            for root in (tmp_path / "a", tmp_path / "b")]
+    assert best[0] == best[1] == 11
