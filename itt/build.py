@@ -50,6 +50,11 @@ class Built:
         return mixture_metric(self.train)
 
     @property
+    def one_head_per_batch(self) -> bool:
+        """A mixture over label spaces: each training batch goes through one of several heads."""
+        return isinstance(self.module.model, multihead.MultiHeadModel)
+
+    @property
     def monitor(self) -> str:
         """The validation metric that picks the checkpoint."""
         if self.spec.select_on:

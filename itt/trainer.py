@@ -28,6 +28,7 @@ from lightning_fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from pytorch_lightning.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.plugins.environments import SLURMEnvironment
+from pytorch_lightning.strategies import DDPStrategy
 
 from itt import progress
 from itt.errors import ConfigError, chain, one_line
@@ -236,9 +237,10 @@ def _set_rng_state(saved: dict) -> None:
 
 
 def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precision: str,
-                  every_n_steps: int | None = None):
+                  every_n_steps: int | None = None, one_head_per_batch: bool = False):
     """The Lightning Trainer for ``settings`` (effective trainer/optim of the run) and the effective
-    ``precision`` (``itt.hardware``)."""
+    ``precision`` (``itt.hardware``). ``one_head_per_batch``: a mixture over label spaces
+    (``itt.models.multihead``), whose batches each train one of its heads."""
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=monitor, mode="max",
                                  save_top_k=1, enable_version_counter=False)
     # last.ckpt (what a killed run resumes from) after every epoch, or every N steps. Not
@@ -269,6 +271,11 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
                               use_distributed_sampler=False, inference_mode=False)
     except InstantiationException as exc:  # a value Lightning rejects, e.g. trainer.precision=bogus
         raise ConfigError(f"trainer: {one_line(str(exc.__cause__ or exc))[:400]}") from exc
+    if one_head_per_batch and isinstance(trainer.strategy, DDPStrategy):
+        # DDP's reducer by default waits for a gradient of every parameter, and the heads a batch does not use
+        # get none: the second step fails. Lightning's ddp_find_unused_parameters_true, set on the resolved
+        # strategy so that strategy=auto with several devices (resources=gpu_4) gets it too.
+        trainer.strategy._ddp_kwargs["find_unused_parameters"] = True
     if torch.are_deterministic_algorithms_enabled():
         # deterministic=True also makes torch fill every new tensor with NaN (a debugging aid against
         # reading uninitialised memory): +8 % step time for MiniLM on CPU. Results stay deterministic.
