@@ -127,14 +127,24 @@ class RNGState(Callback):
         _set_rng_state(every[trainer.global_rank])
 
 
-def _ends_epoch(trainer, batch_idx: int) -> bool:
-    """Is the batch that just trained the epoch's last? Its validation (and the epoch's) runs after it."""
-    return trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or batch_idx + 1 >= trainer.num_training_batches
+def _validation_follows(trainer, batch_idx: int) -> bool:
+    """Does a validation run right after the batch that just trained? Lightning's rule: after an epoch's last
+    batch, and every ``val_check_batch`` batches when ``val_check_interval`` asks for validations mid-epoch
+    (counted over the whole run when ``check_val_every_n_epoch`` is None). True for every epoch's last batch,
+    also in epochs without a validation: the epoch's end comes right after it then."""
+    loop = trainer.fit_loop.epoch_loop
+    if loop.batch_progress.is_last_batch or batch_idx + 1 >= trainer.num_training_batches:
+        return True
+    every = trainer.val_check_batch
+    if not trainer.enable_validation or every == float("inf"):
+        return False
+    current = loop.total_batch_idx if trainer.check_val_every_n_epoch is None else batch_idx
+    return (current + 1) % int(every) == 0
 
 
 class LastCheckpoint(ModelCheckpoint):
     """``last.ckpt``: at every epoch's end, after its validation, and with ``every_n_train_steps`` also every N
-    steps, except at an epoch's last step. Lightning saves the every-N one in that step, before the epoch's
+    steps, except at a step a validation follows (an epoch's last; mid-epoch ones with ``val_check_interval``). Lightning saves the every-N one in that step, before the epoch's
     validation, and not again at the epoch's end: a run resumed from it never validated that epoch, whose
     score then reached neither the best checkpoint nor early stopping (N=3 and 11 steps an epoch: step 33)."""
 
@@ -143,7 +153,7 @@ class LastCheckpoint(ModelCheckpoint):
         return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if not _ends_epoch(trainer, batch_idx):
+        if not _validation_follows(trainer, batch_idx):
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
@@ -172,49 +182,78 @@ class RequeueBetweenSteps(Checkpoint):
     Lightning's own handler saves the moment the signal arrives. Inside a step, the batch is already drawn from
     the sampler (its position counts it) but not yet trained on, so the requeued job skipped that batch; inside
     a validation, the loader had moved on to the next epoch and the requeued job trained one epoch less. During
-    training the save waits for the end of the step (not an epoch's last: ``LastCheckpoint``), of the epoch
-    (after its validation score reached the best checkpoint and early stopping) or of training, so the requeued
-    job resumes to the weights of an uninterrupted run. Outside training (the best checkpoint's validation and
-    test) Lightning's handler runs at once, as before. A ``Checkpoint`` so that
-    Lightning runs it after the ModelCheckpoints, whose state it saves. Under DDP the processes agree at each
-    save point whether any of them got the signal, so they all save at the same step."""
+    training the save waits for the end of the step, so the requeued job resumes to the weights of an
+    uninterrupted run. A validation is not waited for: it can outlast the 120 s between the signal and SLURM's
+    time limit. A signal that comes during one, or before it in the step it follows, requeues at once
+    without a checkpoint: the requeued job resumes from ``last.ckpt`` and trains the steps since again.
+    Outside training (the best checkpoint's validation and test) Lightning's handler runs at once, as before.
+    A ``Checkpoint`` so that Lightning runs it after the ModelCheckpoints, whose state it saves. Under DDP the
+    processes agree at each step's end whether any of them got the signal, so they all save at the same step."""
 
     def __init__(self):
         self._pending = None  # (signum, frame) of a signal that arrived while training
-        self._training = False
+        self._training = self._validating = self._requeued = False
 
     def on_train_start(self, trainer, pl_module) -> None:
         # Lightning has just installed its handler (Trainer._run), and restores the one before it at teardown.
         environment = trainer._accelerator_connector.cluster_environment
         if threading.current_thread() is threading.main_thread() and isinstance(environment, SLURMEnvironment):
+            self._trainer = trainer
             self._requeue = trainer._signal_connector._slurm_sigusr_handler_fn
             self._training = True
             signal.signal(environment.requeue_signal, self._on_signal)
 
     def _on_signal(self, signum, frame) -> None:
-        if self._training:
-            self._pending = (signum, frame)
-        else:
-            self._requeue(signum, frame)
-
-    def _flush(self, trainer) -> None:
-        if not self._training:
+        if self._requeued:  # one requeue per job: a second signal (another rank's, or SLURM's again) is ignored
             return
+        if not self._training:
+            self._requeue(signum, frame)
+        elif self._validating:
+            self._requeue_from_last_checkpoint(signum, frame)
+        else:
+            self._pending = (signum, frame)
+
+    def _requeue_from_last_checkpoint(self, signum, frame) -> None:
+        trainer = self._trainer
+        hpc = Path(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
+        self._pending, self._requeued = None, True
+        self._requeue(signum, frame)
+        if trainer.is_global_zero:  # saved inside a validation: not a state to resume from (last.ckpt is)
+            hpc.unlink(missing_ok=True)
+
+    def _agreed(self, trainer):
+        """The pending signal, or under DDP any process's: every process reaches this at the same point."""
         pending = self._pending
         if trainer.world_size > 1:
             flag = torch.tensor([0 if pending is None else 1], device=trainer.strategy.root_device)
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
             if flag.item() and pending is None:
                 pending = (trainer._accelerator_connector.cluster_environment.requeue_signal, None)
+        return pending
+
+    def _flush(self, trainer) -> None:
+        if not self._training or self._requeued:
+            return
+        pending = self._agreed(trainer)
         if pending is not None:
-            self._pending = None
+            self._pending, self._requeued = None, True
             self._requeue(*pending)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if not _ends_epoch(trainer, batch_idx):  # the epoch's validation is still to come
+        if not _validation_follows(trainer, batch_idx):
             self._flush(trainer)
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:  # the epoch's validation counted (ModelCheckpoint)
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if self._training and not trainer.sanity_checking:
+            self._validating = True
+            pending = None if self._requeued else self._agreed(trainer)
+            if pending is not None:  # it came in the step this validation follows
+                self._requeue_from_last_checkpoint(*pending)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._validating = False
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:  # an epoch without a validation
         self._flush(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:

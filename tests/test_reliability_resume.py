@@ -202,7 +202,9 @@ def test_a_slurm_requeue_signal_resumes_to_the_same_weights_and_best_checkpoint(
     that batch (21 steps, not 22); saved inside epoch 0's validation (3 batches of 16), the loader had moved on
     to epoch 1 and the requeued job trained one epoch less (11 steps). Saved at the end of an epoch's last step,
     before its validation, the requeued job never counted that epoch's score: its best checkpoint was epoch 1's
-    where the uninterrupted run keeps epoch 0's (ties keep the first)."""
+    where the uninterrupted run keeps epoch 0's (ties keep the first). A signal in a validation, or in the step it
+    follows, requeues at once (waiting for the validation's end may pass SLURM's time limit) and leaves no hpc
+    checkpoint: the requeued job resumes from last.ckpt (step 9, every 3 steps)."""
     from pytorch_lightning.trainer.connectors import signal_connector
 
     from itt.trainer import resume_point
@@ -221,8 +223,12 @@ def test_a_slurm_requeue_signal_resumes_to_the_same_weights_and_best_checkpoint(
         monkeypatch.setenv(key, value)
     _fit(tmp_path / "b", extra, callbacks=[_RequeueSignal(step, inside)])
     assert requeued == [["scontrol", "requeue", "4242"]]
-    ckpt, _ = resume_point(tmp_path / "b" / "run")
-    assert ckpt.endswith("hpc_ckpt_1.ckpt")
+    ckpt, resumed_from = resume_point(tmp_path / "b" / "run")
+    if inside == "step" and step == 15:
+        assert ckpt.endswith("hpc_ckpt_1.ckpt") and resumed_from == 16
+    else:
+        assert ckpt.endswith("last.ckpt") and resumed_from == 9
+        assert not list((tmp_path / "b" / "run").glob("hpc_ckpt_*.ckpt"))
     resumed_trainer, resumed = _fit(tmp_path / "b", extra, resume=ckpt)
     assert resumed_trainer.global_step == 22
     different = [k for k in uninterrupted if not torch.equal(uninterrupted[k], resumed[k])]
@@ -286,3 +292,23 @@ def test_a_checkpoint_every_n_steps_at_an_epochs_last_step_resumes_with_that_epo
     best = [torch.load(root / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["global_step"]
             for root in (tmp_path / "a", tmp_path / "b")]
     assert best[0] == best[1] == 11
+
+
+@pytest.mark.slow
+def test_a_checkpoint_every_n_steps_at_a_mid_epoch_validation_resumes_with_that_validation(tmp_path):
+    """val_check_interval=5 and checkpoint_every_n_steps=5: Lightning saved last.ckpt in step 5, before that step's
+    validation. Killed in step 6, the resumed run never counted step 5's score: its best checkpoint was step 10's
+    where the uninterrupted run keeps step 5's (the tiny encoder's accuracy stays flat; ties keep the first)."""
+    from itt.trainer import resume_point
+
+    extra = ("+trainer.val_check_interval=5",)
+    _, uninterrupted = _fit(tmp_path / "a", extra, every=5)
+    killed, _ = _fit(tmp_path / "b", extra, kill_at=6, every=5)
+    assert killed.global_step == 6
+    ckpt, _ = resume_point(tmp_path / "b" / "run")  # none now: the run starts again
+    resumed_trainer, resumed = _fit(tmp_path / "b", extra, resume=ckpt, every=5)
+    assert resumed_trainer.global_step == 22
+    assert all(torch.equal(uninterrupted[k], resumed[k]) for k in uninterrupted)
+    best = [torch.load(root / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["global_step"]
+            for root in (tmp_path / "a", tmp_path / "b")]
+    assert best[0] == best[1]
