@@ -575,7 +575,8 @@ def test_the_group_line_counts_a_repeated_seed_once(tmp_path):
 
 
 @pytest.mark.parametrize(("p", "shown"), [(0.0496, "0.0496*"), (0.0504, "0.0504"), (0.049, "0.049*"), (0.051, "0.051"),
-                                          (0.2, "0.200"), (0.0004, "4.0e-04*")])
+                                          (0.2, "0.200"), (0.0004, "4.0e-04*"), (0.05, "0.050"),
+                                          (0.0499999, "<0.05*")])
 def test_a_p_value_near_alpha_is_not_printed_as_alpha(p, shown):
     """0.0496 printed as "0.050*" reads as a star on p = 0.05: enough decimals to tell it from alpha."""
     from itt.report.tables import fmt_p

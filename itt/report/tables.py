@@ -98,6 +98,8 @@ def fmt_p(p) -> str:
         if float(s) != ALPHA:
             break
         s = f"{p:.{decimals}f}"
+    if float(s) == ALPHA:  # alpha itself, or within 5e-7 of it
+        return f"<{ALPHA:g}*" if p < ALPHA else f"{ALPHA:.3f}"
     return s + ("*" if p < ALPHA else "")
 
 
