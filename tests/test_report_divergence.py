@@ -239,17 +239,22 @@ def test_the_outputs_name_the_scope(scoped, tmp_path):
     assert len(markers) == 2  # own-language points drawn with another marker
 
 
+def _xnli_cell(**changes) -> dict:
+    """A main-table cell (every TABLE_COLUMNS key) of an ITT target on XNLI en, intermediate A."""
+    from itt.report.stats import TABLE_COLUMNS
+
+    return dict.fromkeys(TABLE_COLUMNS) | {
+        "source": "hub", "split": "official", "hparams_id": "hp000001", "task": "xnli", "target": "en",
+        "key": "xnli:en", "eval": "en", "eval_kind": "sequence_classification", "metric": "test/acc",
+        "model": "xlmr", "hub_id": "org/xlmr", "itt_variant": "A", "intermediate_hparams": "ih01",
+        "intermediate_key": "data/A", "own": True, "eval_key": "xnli:en"} | changes
+
+
 def test_cells_that_differ_only_in_their_checkpoint_metric_are_two_points():
     """Runs whose checkpoint was selected on val/acc and on val/de/acc are two cells (selected_on is a group
     key), but the join's de-duplication did not look at selected_on and kept one: 1 point (Δ +0.020) of 2."""
     from itt.report.divergence import join_gains
-    from itt.report.stats import TABLE_COLUMNS
-
-    cell = dict.fromkeys(TABLE_COLUMNS) | {
-        "source": "hub", "split": "official", "hparams_id": "hp000001", "task": "xnli", "target": "en",
-        "key": "xnli:en", "eval": "en", "eval_kind": "sequence_classification", "metric": "test/acc",
-        "model": "xlmr", "hub_id": "org/xlmr", "itt_variant": "A", "intermediate_hparams": "ih01",
-        "intermediate_key": "data/A", "own": True, "eval_key": "xnli:en", "n_pairs": 2}
+    cell = _xnli_cell(n_pairs=2)
     cells = pd.DataFrame([cell | {"selected_on": "val/acc", "delta": 0.02},
                           cell | {"selected_on": "val/de/acc", "delta": 0.04}])
     measures = pd.DataFrame([{"a_key": "data/A", "b_key": "xnli:en", "model": None, "measure": "overlap",
@@ -260,13 +265,7 @@ def test_cells_that_differ_only_in_their_checkpoint_metric_are_two_points():
 def test_each_point_says_whether_its_gain_is_paired():
     """A cell without a seed on both sides has the difference of the two means as its Δ: divergence.csv says so."""
     from itt.report.divergence import join_gains
-    from itt.report.stats import TABLE_COLUMNS
-
-    cell = dict.fromkeys(TABLE_COLUMNS) | {
-        "source": "hub", "split": "official", "hparams_id": "hp000001", "task": "xnli", "target": "en",
-        "key": "xnli:en", "eval": "en", "eval_kind": "sequence_classification", "metric": "test/acc",
-        "model": "xlmr", "hub_id": "org/xlmr", "itt_variant": "A", "intermediate_hparams": "ih01",
-        "intermediate_key": "data/A", "own": True, "eval_key": "xnli:en", "selected_on": "val/acc"}
+    cell = _xnli_cell(selected_on="val/acc")
     cells = pd.DataFrame([cell | {"delta": 0.02, "delta_kind": "paired", "n_pairs": 3},
                           cell | {"itt_variant": "B", "intermediate_key": "data/B", "delta": 0.05,
                                   "delta_kind": "unpaired", "n_pairs": 0}])
@@ -281,13 +280,7 @@ def test_proxy_a_distance_measured_with_two_seeds_is_one_measure_averaged_over_t
     so rows of ``measure.seed=0,1`` differed in params and became two measures ("proxy_a_distance {... seed 0}"
     and "... seed 1"), each with its own ρ, where every other measure's seeds are averaged into one point."""
     from itt.report.divergence import join_gains, load_measures
-    from itt.report.stats import TABLE_COLUMNS
-
-    cell = dict.fromkeys(TABLE_COLUMNS) | {
-        "source": "hub", "split": "official", "hparams_id": "hp000001", "task": "xnli", "target": "en",
-        "key": "xnli:en", "eval": "en", "eval_kind": "sequence_classification", "metric": "test/acc",
-        "model": "xlmr", "hub_id": "org/xlmr", "itt_variant": "A", "intermediate_hparams": "ih01",
-        "intermediate_key": "data/A", "own": True, "eval_key": "xnli:en", "n_pairs": 2, "delta": 0.02}
+    cell = _xnli_cell(n_pairs=2, delta=0.02)
     rows = [{"a_key": "data/A", "b_key": "xnli:en", "model": "xlmr", "measure": measure, "value": value,
              "n_a": 100, "n_b": 100, "params": params, "seed": seed}
             for seed, pad, mmd in ((0, 1.2, 0.03), (1, 1.4, 0.05))
