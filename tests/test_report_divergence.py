@@ -11,8 +11,9 @@ import pytest
 from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger
 from scipy import stats as sps
 
-from itt.report import build_report, gain_vs_measure_plots, load_ledger, write_outputs
+from itt.report import Bootstrap, build_report, gain_vs_measure_plots, load_ledger, write_outputs
 from itt.report.divergence import EXACT_P_MAX_N, rho_table, scopes, spearman_ci
+from itt.report.plots import _fmt_rho
 
 INTERMEDIATES = {"A": 0.9, "B": 0.5, "C": 0.2, "D": 0.7}   # overlap with the target data
 GAIN = {"A": 0.05, "B": 0.02, "C": -0.01, "D": 0.03}        # Δ on the own test set
@@ -370,3 +371,17 @@ def test_gains_of_different_eval_kinds_are_ranked_apart(tmp_path):
     assert len(figures) == 2  # one scatter per kind, its Δ axis naming the kind
     assert sorted(f.axes[0].get_ylabel() for f in figures.values()) == [
         "Δ test/acc, retrieval (ITT − no-ITT)", "Δ test/acc, sequence_classification (ITT − no-ITT)"]
+
+
+def test_no_resamples_means_no_rho_interval_but_the_same_rho_and_p(root, report, tmp_path):
+    with pytest.warns(UserWarning, match="skipping measure line"):
+        plain = build_report(load_ledger(root / "results.jsonl"), root=root, bootstrap=Bootstrap(resamples=0))
+    assert plain.rho[["rho_ci_low", "rho_ci_high"]].isna().all().all()
+    assert np.isfinite(report.rho["rho_ci_low"]).any()  # with resamples, the intervals are there
+    pd.testing.assert_series_equal(plain.rho["rho"], report.rho["rho"])
+    pd.testing.assert_series_equal(plain.rho["p_value"], report.rho["p_value"])
+    rho_section = plain.markdown().split("## Gain vs divergence")[1]
+    assert "nan" not in rho_section.lower()
+    label = _fmt_rho(plain.rho.iloc[0].to_dict())
+    assert "nan" not in label and label.startswith("ρ = ")
+    assert write_outputs(plain, tmp_path)["gain_vs_mmd"].stat().st_size > 10_000

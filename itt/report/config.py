@@ -116,7 +116,7 @@ def check_values(cfg: ReportConfig) -> None:
         metric_choice(cfg.metric)
     except MetricError as exc:
         raise UsageError(str(exc)) from None
-    for key, note in (("resamples", " (0: t-intervals over seeds only)"), ("seed", "")):
+    for key, note in (("resamples", " (0: t-intervals over seeds, ρ without an interval)"), ("seed", "")):
         value = getattr(cfg.bootstrap, key)
         if value < 0:
             raise UsageError(f"bootstrap.{key}={value}: must be >= 0{note}")

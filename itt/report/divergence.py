@@ -117,8 +117,8 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
 
 def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
                 level: float = 0.95) -> tuple[float, float, float, float]:
-    """(ρ, CI low, CI high, p): percentile bootstrap over points; p exact (permutations of the ranks)
-    up to ``EXACT_P_MAX_N`` points, else scipy's; NaN with fewer than 3 points."""
+    """(ρ, CI low, CI high, p): percentile bootstrap over points (no interval with ``resamples=0``); p exact
+    (permutations of the ranks) up to ``EXACT_P_MAX_N`` points, else scipy's; NaN with fewer than 3 points."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) < 3:
         return (np.nan,) * 4
@@ -127,6 +127,8 @@ def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
     if len(x) <= EXACT_P_MAX_N and np.isfinite(res.statistic):
         p = float(sps.pearsonr(sps.rankdata(x), sps.rankdata(y),
                                method=sps.PermutationMethod(n_resamples=np.inf)).pvalue)
+    if resamples <= 0:
+        return float(res.statistic), np.nan, np.nan, p
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(x), size=(resamples, len(x)))
     with warnings.catch_warnings():  # constant resamples have no ρ; they are dropped

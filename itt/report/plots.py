@@ -219,8 +219,9 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
 
 
 def _fmt_rho(rho: dict) -> str:
-    return (f"ρ = {rho['rho']:+.2f} [{rho['rho_ci_low']:+.2f}, {rho['rho_ci_high']:+.2f}], "
-            f"n = {rho['n']}")
+    ci = (f" [{rho['rho_ci_low']:+.2f}, {rho['rho_ci_high']:+.2f}]"
+          if np.isfinite([rho["rho_ci_low"], rho["rho_ci_high"]]).all() else "")
+    return f"ρ = {rho['rho']:+.2f}{ci}, n = {rho['n']}"
 
 
 def _least_squares(ax, x: np.ndarray, y: np.ndarray, label: str, **style) -> None:

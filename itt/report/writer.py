@@ -134,7 +134,7 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
     families = target_family_table(lines)
     measures = load_measures(root) if root is not None else None
     gains = join_gains(table, measures) if measures is not None else pd.DataFrame(columns=JOIN_COLUMNS)
-    rho = rho_table(gains, bootstrap.resamples or 1000, bootstrap.seed)
+    rho = rho_table(gains, bootstrap.resamples, bootstrap.seed)
     # One Holm family: every comparison with a p in this report. The per-language rows are
     # copies of main-table cells, so they take the main table's adjusted p.
     aggregates = langs[langs["view"] != "language"].copy()
