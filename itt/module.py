@@ -240,9 +240,9 @@ def build_optimizer(model, optim_cfg, total_steps: int, fused: bool = True):
     """AdamW (no decay on biases and norms) with linear warmup and decay over ``total_steps``.
     Also used by ``itt.bench``'s bare loop, so that it trains exactly like itt."""
     decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 else decay).append(p)
+    for name, p in model.named_parameters():
+        if p.requires_grad:  # biases: the 1-d ones and XLNet's 2-d attention biases (r_w_bias, ...), as the HF Trainer
+            (no_decay if p.ndim < 2 or name.endswith("bias") else decay).append(p)
     # The fused kernel (one per parameter tensor, CPU and GPU) instead of PyTorch's default on CPU, a
     # Python loop of ~10 ops per parameter tensor; the HF Trainer's default too (adamw_torch_fused).
     fused = fused and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in decay + no_decay)

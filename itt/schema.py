@@ -91,6 +91,9 @@ class ModelSchema:
     languages: str = "en"  # en | multi (itt.models.info)
     embedded: Optional[Dict[str, Any]] = None  # source=embedded: tiny random-init config + local tokenizer
     trust_remote_code: bool = False  # never on unless the user asks: it runs code from the hub
+    # Put before every text a divergence measure embeds, for encoders whose model card asks for one (E5:
+    # "query: "). Not used in training, so not in run ids (itt.identity).
+    embedding_prefix: Optional[str] = None
     # Training on CPU, opt-in: dropout masks from a 64-bit counter-based hash instead of torch's
     # per-element Mersenne Twister (itt/models/fast_dropout.py): same keep probability and scaling, other
     # masks. Off by default: its equality with torch's dropout is shown on one real target only (README,

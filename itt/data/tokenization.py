@@ -34,9 +34,10 @@ FORMAT = 5
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
-    """What decides the token ids: vocabulary, normalizer, pre-tokenizer, model, post-processor. Not the
-    backend's truncation/padding state: ``transformers`` sets that on each call (so it changes once the
-    tokenizer has been used), and ``encode`` passes both explicitly anyway."""
+    """What decides the features: vocabulary, normalizer, pre-tokenizer, model, post-processor, and the
+    columns returned (``model_input_names``). Not the backend's truncation/padding state: ``transformers``
+    sets that on each call (so it changes once the tokenizer has been used), and ``encode`` passes both
+    explicitly anyway."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
         state = json.loads(backend.to_str())
@@ -46,6 +47,8 @@ def tokenizer_fingerprint(tokenizer) -> str:
     else:
         body = f"{tokenizer.name_or_path}:{len(tokenizer)}"
     extra = f"{type(tokenizer).__name__}:{tokenizer.padding_side}:{tokenizer.truncation_side}"
+    # which columns it returns (token_type_ids or not: itt.models.loading.load_tokenizer)
+    extra += ":" + ",".join(tokenizer.model_input_names)
     return hashlib.sha1((body + extra).encode()).hexdigest()[:12]
 
 

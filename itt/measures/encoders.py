@@ -24,14 +24,15 @@ def hf_tokenize(tokenizer) -> Callable[[list[str]], list[list[int]]]:
 
 
 def mean_pooled_embedder(model, tokenizer, batch_size: int = 32, max_length: int = 256,
-                         device: str = "cpu") -> Callable[[list[str]], np.ndarray]:
+                         device: str = "cpu", prefix: str = "") -> Callable[[list[str]], np.ndarray]:
     """An ``embed`` callable for a Hugging Face encoder (e.g. ``AutoModel``: its output must have
     ``last_hidden_state``; pass ``model.base_model`` for a model with a task head).
 
-    Each text is tokenised with the tokenizer's special tokens, truncated to ``max_length`` tokens,
-    in batches of ``batch_size`` padded to the batch's longest text. Its embedding is the
-    attention-mask-weighted mean of the last hidden state, Σ_t m_t h_t / Σ_t m_t (special tokens
-    included, padding excluded), as sentence-transformers' mean pooling. The model runs in eval mode
+    Each text, after ``prefix`` (the input prefix an encoder's model card asks for, e.g. E5's ``"query: "``;
+    its tokens are pooled too, as that card's mean pooling does), is tokenised with the tokenizer's special
+    tokens, truncated to ``max_length`` tokens, in batches of ``batch_size`` padded to the batch's longest
+    text. Its embedding is the attention-mask-weighted mean of the last hidden state, Σ_t m_t h_t / Σ_t m_t
+    (special tokens included, padding excluded), as sentence-transformers' mean pooling. The model runs in eval mode
     (no dropout) under ``torch.inference_mode()`` and is put back in its previous mode afterwards.
     Returns a float32 array (n_texts, hidden_size).
     """
@@ -48,8 +49,9 @@ def mean_pooled_embedder(model, tokenizer, batch_size: int = 32, max_length: int
         try:
             with torch.inference_mode():
                 for start in range(0, len(texts), batch_size):
-                    batch = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
-                                      max_length=max_length, return_tensors="pt").to(device)
+                    chunk = [prefix + t for t in texts[start:start + batch_size]]
+                    batch = tokenizer(chunk, padding=True, truncation=True, max_length=max_length,
+                                      return_tensors="pt").to(device)
                     hidden = model(**batch).last_hidden_state
                     mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                     pooled.append((hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0))

@@ -128,6 +128,8 @@ def measure_settings(cfg: DictConfig) -> tuple[list[str], dict, int | None, int]
 def _model_identity(cfg: DictConfig) -> dict:
     model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
              if k not in TRAINING_SPEED_KEYS}
+    if not model.get("embedding_prefix"):  # no prefix: the keys of the values measured before prefixes existed
+        model.pop("embedding_prefix", None)
     return {"model": model, "source": cfg.source.name, "max_length": cfg.measure.max_length}
 
 
@@ -216,7 +218,8 @@ class _Model:
             torch.manual_seed(0)  # an encoder without some pretrained weight initialises it the same way each time
             encoder = AutoModel.from_pretrained(self._source(), trust_remote_code=self.cfg.model.trust_remote_code)
             m = self.cfg.measure
-            self._embed = mean_pooled_embedder(encoder, self.tokenizer, m.batch_size, m.max_length)
+            self._embed = mean_pooled_embedder(encoder, self.tokenizer, m.batch_size, m.max_length,
+                                               prefix=self.cfg.model.get("embedding_prefix") or "")
         vectors = self._embed(texts)
         vectors.flags.writeable = False  # shared by every pair that reuses it
         self._embedded[key] = vectors

@@ -65,11 +65,22 @@ def _hub_error(what: str, name: str, exc: Exception) -> Exception:
     return ConfigError(f"{what} {name!r} cannot be loaded: {one_line(exc)[:300]}; check model.hub_id, or use source=embedded")
 
 
+# Tokenizers of models that read segment ids which transformers 5 stopped returning them from (its default model
+# inputs lost token_type_ids and these classes were not given them back: huggingface/transformers#48128). Without
+# them a text pair reaches XLNet with no segment encoding at all, unlike its pretraining and transformers 4.
+SEGMENT_ID_TOKENIZERS = ("AlbertTokenizer", "FunnelTokenizer", "HerbertTokenizer", "RemBertTokenizer",
+                         "RoFormerTokenizer", "SplinterTokenizer", "XLNetTokenizer")
+
+
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
     try:
-        return AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     except Exception as exc:
         raise _hub_error("tokenizer", name_or_path, exc) from exc
+    classes = {c.__name__ for c in type(tokenizer).__mro__}
+    if classes & set(SEGMENT_ID_TOKENIZERS) and "token_type_ids" not in tokenizer.model_input_names:
+        tokenizer.model_input_names = [*tokenizer.model_input_names, "token_type_ids"]
+    return tokenizer
 
 
 def load_model(pretrained: str, task: Task, labels: list[str], trust_remote_code: bool = False, parent=None,

@@ -1,0 +1,72 @@
+"""What each encoder family is fed, with the real ``transformers`` tokenizer classes where the family's
+stand-in tokenizer cannot tell (a hub model's tokenizer is one of those classes, not a stand-in).
+
+XLNet reads segment ids (relative segment encodings: 0 for the first text, 1 for the second, 2 for
+``<cls>``). transformers 5 no longer returns ``token_type_ids`` from ``XLNetTokenizer`` (and a few
+other tokenizers of segment-reading models: huggingface/transformers#48128), so a hub XLNet saw text
+pairs without them, unlike under transformers 4 and unlike its stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import XLNetConfig, XLNetModel, XLNetTokenizer
+
+from itt.data.collation import PaddingCollator
+from itt.data.tokenization import tokenizer_fingerprint
+from itt.models.embedded import _train_tokenizer
+from itt.models.loading import load_tokenizer
+from itt.tasks.sequence_classification import SequenceClassification
+
+PAIR = {"text": ["The film was surprisingly good.", "Short."], "text_pair": ["It was fine.", "Yes."], "label": [1, 0]}
+
+
+@pytest.fixture(scope="module")
+def xlnet_folder(tmp_path_factory):
+    """A folder as the hub's xlnet-base-cased is read: the genuine XLNetTokenizer class (here over the
+    stand-in's pieces) and an XLNet config, no ``model_input_names`` saved."""
+    folder = tmp_path_factory.mktemp("xlnet-hub-like")
+    pieces = json.loads(_train_tokenizer("unigram", 1000).backend_tokenizer.to_str())["model"]
+    tokenizer = XLNetTokenizer(vocab=[tuple(p) for p in pieces["vocab"]], unk_id=pieces["unk_id"])
+    tokenizer.save_pretrained(folder)
+    saved = json.loads((folder / "tokenizer_config.json").read_text())
+    assert "model_input_names" not in saved
+    XLNetConfig(d_model=32, n_layer=1, n_head=2, d_inner=64, vocab_size=len(tokenizer),
+                pad_token_id=tokenizer.pad_token_id).save_pretrained(folder)
+    return folder
+
+
+def test_a_hub_xlnet_is_fed_its_segment_ids(xlnet_folder):
+    tokenizer = load_tokenizer(str(xlnet_folder))
+    features = SequenceClassification().encode(PAIR, tokenizer, 128, training=True)
+    assert "token_type_ids" in features
+    first = features["token_type_ids"][0]
+    tokens = tokenizer.convert_ids_to_tokens(features["input_ids"][0])
+    assert tokens[-2:] == ["<sep>", "<cls>"] and first[-1] == 2  # <cls> last, in its own segment
+    assert first[:tokens.index("<sep>") + 1] == [0] * (tokens.index("<sep>") + 1)  # A <sep>: segment 0
+    assert set(first[tokens.index("<sep>") + 1:-1]) == {1}  # B <sep>: segment 1
+
+    # and they reach the model through the collator, padded on XLNet's side
+    rows = [{k: features[k][i] for k in ("input_ids", "attention_mask", "token_type_ids")} for i in range(2)]
+    batch = PaddingCollator(tokenizer, None)(rows)
+    assert tokenizer.padding_side == "left" and batch["token_type_ids"][1, -1] == 2
+    torch.manual_seed(0)
+    encoder = XLNetModel(XLNetConfig.from_pretrained(xlnet_folder)).eval()
+    for layer in encoder.layer:  # segment weights of a trained size (initialised at std 0.02 they hardly count)
+        torch.nn.init.normal_(layer.rel_attn.seg_embed, std=1.0)
+        torch.nn.init.normal_(layer.rel_attn.r_s_bias, std=1.0)
+    with torch.no_grad():
+        with_segments = encoder(**batch).last_hidden_state
+        without = encoder(**{k: v for k, v in batch.items() if k != "token_type_ids"}).last_hidden_state
+    assert (with_segments - without).abs().max() > 1e-3  # the ids change what XLNet computes
+
+
+def test_the_data_cache_tells_tokenizers_that_return_other_inputs_apart(xlnet_folder):
+    """Features cached before a tokenizer returned token_type_ids must not be read for one that does."""
+    tokenizer = XLNetTokenizer.from_pretrained(xlnet_folder)
+    without = tokenizer_fingerprint(tokenizer)
+    tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    assert tokenizer_fingerprint(tokenizer) != without
