@@ -282,6 +282,10 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
     if cfg.source.name == "embedded" and uses_stand_in(cfg.model) and models.BUILD_VERSION != _UNHASHED_STAND_IN_BUILD:
         # other weights and tokenizer from the same model config: another run, not a cached row of the old build
         model["stand_in_build"] = models.BUILD_VERSION
+    if is_xlnet(cfg.model):
+        # other numbers than earlier versions: XLNet's 2-d attention biases are no longer weight-decayed (as the HF
+        # Trainer), and the hub tokenizer's segment ids reach the model again (transformers 5 stopped returning them)
+        model["xlnet_inputs_and_decay"] = 2
     payload = {
         "model": model,
         "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role]) for role in spec.roles},
@@ -342,6 +346,12 @@ def _run_name(spec: RunSpec, machine: bool) -> str:
 
 def _spec(spec_or_cfg) -> RunSpec:
     return spec_or_cfg if isinstance(spec_or_cfg, RunSpec) else resolve(spec_or_cfg)
+
+
+def is_xlnet(model_cfg) -> bool:
+    """Is the model an XLNet, by its stand-in's config class or its hub id (named ``xlnet...`` on the hub)?"""
+    target = str((model_cfg.get("embedded") or {}).get("config", {}).get("_target_", ""))
+    return target.endswith("XLNetConfig") or "xlnet" in str(model_cfg.get("hub_id") or "").lower()
 
 
 def uses_stand_in(model_cfg) -> bool:

@@ -211,3 +211,23 @@ def test_a_new_stand_in_build_is_another_run_and_the_current_one_keeps_its_ids(m
     rebuilt = {name: ids(runs) for name, runs in commands.items()}
     assert all(new != old for new, old in zip(rebuilt["stand-in"], current["stand-in"]))
     assert rebuilt["packaged"] == current["packaged"] and rebuilt["hub"] == current["hub"]
+
+
+def test_xlnet_runs_are_new_runs_since_their_biases_and_segment_ids_changed(monkeypatch):
+    """XLNet trains other numbers than versions that weight-decayed its 2-d attention biases and (from the hub)
+    lost its segment ids: its runs get new ids; every other model keeps its ids."""
+    def ids(*overrides):
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            spec = identity.resolve(compose("train", overrides=[*SENTIMENT, *overrides]))
+        return [make(run) for run in (spec, spec.parent) for make in (identity.run_id, identity.config_id)]
+
+    commands = {name: ("model=" + name,) for name in ("xlnet", "bert", "roberta", "minilm")}
+    commands |= {"xlnet hub": ("model=xlnet", "source=hub"), "bert hub": ("model=bert", "source=hub")}
+    now = {name: ids(*o) for name, o in commands.items()}
+    monkeypatch.setattr(identity, "is_xlnet", lambda model_cfg: False)  # as before the fixes
+    before = {name: ids(*o) for name, o in commands.items()}
+    for name in commands:
+        if name.startswith("xlnet"):
+            assert all(new != old for new, old in zip(now[name], before[name])), name
+        else:
+            assert now[name] == before[name], name
