@@ -13,12 +13,14 @@ import json
 
 import pytest
 import torch
-from transformers import XLNetConfig, XLNetModel, XLNetTokenizer
+from conftest import ITT_TINY, error_lines
+from transformers import BertConfig, RobertaConfig, XLMRobertaConfig, XLNetConfig, XLNetModel, XLNetTokenizer
 
 from itt.data.collation import PaddingCollator
 from itt.data.tokenization import tokenizer_fingerprint
 from itt.models.embedded import _train_tokenizer
-from itt.models.loading import load_tokenizer
+from itt.errors import ConfigError
+from itt.models.loading import check_max_length, load_tokenizer
 from itt.tasks.sequence_classification import SequenceClassification
 
 PAIR = {"text": ["The film was surprisingly good.", "Short."], "text_pair": ["It was fine.", "Yes."], "label": [1, 0]}
@@ -70,3 +72,30 @@ def test_the_data_cache_tells_tokenizers_that_return_other_inputs_apart(xlnet_fo
     without = tokenizer_fingerprint(tokenizer)
     tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
     assert tokenizer_fingerprint(tokenizer) != without
+
+
+@pytest.mark.parametrize(("config", "limit"), [
+    (BertConfig(max_position_embeddings=512), 512),
+    (RobertaConfig(max_position_embeddings=514, pad_token_id=1), 512),  # positions start after padding_idx
+    (XLMRobertaConfig(max_position_embeddings=514, pad_token_id=1), 512),
+    (RobertaConfig(max_position_embeddings=1026, pad_token_id=1), 1024),  # UniXcoder
+])
+def test_max_length_beyond_the_encoders_positions_is_one_config_error(config, limit):
+    check_max_length(config, limit, "m")
+    with pytest.raises(ConfigError, match=rf"^data\.max_length={limit + 1}: model=m has {limit} positions"):
+        check_max_length(config, limit + 1, "m")
+
+
+def test_xlnet_has_no_position_limit():
+    check_max_length(XLNetConfig(d_model=64, n_layer=1, n_head=2, d_inner=128), 4096, "xlnet")
+
+
+def test_a_run_past_the_positions_stops_before_data_or_training(run_itt, tmp_path):
+    """Short texts would pad below the limit and train; one long batch, maybe hours in, would end the run with an
+    index error. The run stops at once, in one line, and writes no row."""
+    done = run_itt("model=bert", "task=sentiment", "+stage=target", "stage.itt=false", *ITT_TINY,
+                   "data.max_length=600", root=tmp_path)
+    assert done.returncode != 0
+    assert error_lines(done.stdout + done.stderr) == [
+        "error: data.max_length=600: model=bert has 512 positions (max_position_embeddings); use at most 512"]
+    assert not (tmp_path / "results.jsonl").exists()

@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 
 from hydra.utils import get_method
-from transformers import AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 
 from itt.errors import ConfigError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
@@ -81,6 +81,33 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
     if classes & set(SEGMENT_ID_TOKENIZERS) and "token_type_ids" not in tokenizer.model_input_names:
         tokenizer.model_input_names = [*tokenizer.model_input_names, "token_type_ids"]
     return tokenizer
+
+
+def load_config(name_or_path: str, trust_remote_code: bool = False):
+    try:
+        return AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        raise _hub_error("model config", name_or_path, exc) from exc
+
+
+# Encoders whose position ids start after the padding index (transformers' create_position_ids_from_input_ids):
+# RoBERTa's 514 positions hold 512 tokens.
+_POSITIONS_AFTER_PADDING = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text",
+                            "roberta-prelayernorm", "xmod", "mpnet", "ibert", "luke", "markuplm", "esm"}
+
+
+def check_max_length(config, max_length: int, model_name: str) -> None:
+    """``data.max_length`` within the encoder's learned positions: a longer batch would stop the run at its
+    forward pass with an index error, maybe hours in (short texts pad below the limit and hide it until then).
+    Models without absolute positions (XLNet) have no limit."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None or positions < 0:  # XLNet's config says -1
+        return
+    if getattr(config, "model_type", None) in _POSITIONS_AFTER_PADDING:
+        positions -= (config.pad_token_id or 0) + 1
+    if max_length > positions:
+        raise ConfigError(f"data.max_length={max_length}: model={model_name} has {positions} positions "
+                          f"(max_position_embeddings); use at most {positions}")
 
 
 def load_model(pretrained: str, task: Task, labels: list[str], trust_remote_code: bool = False, parent=None,
