@@ -122,9 +122,11 @@ def _on_signal(signum, frame) -> None:
 def _requeue_and_stop(signum) -> None:
     global _requeued
     log.info("SLURM requeue signal %s outside training", signum)
-    if request_requeue():
-        _requeued = True
-        stop_if_requeued()
+    _requeued = True  # a second signal while scontrol runs is ignored
+    if not request_requeue():
+        _requeued = False  # the next signal tries again
+        return
+    stop_if_requeued()
 
 
 @contextlib.contextmanager
