@@ -141,6 +141,38 @@ def test_submitits_handlers_stay_and_a_submitit_handler_on_usr1_is_replaced(slur
             signal.signal(signum, handler)
 
 
+def test_a_job_waiting_for_another_jobs_run_lock_is_requeued(slurm, tmp_path):
+    """The wait for a run another job trains (a shared intermediate) can take hours: the signal requeues at once."""
+    import threading
+
+    from filelock import FileLock
+
+    from itt import pipeline, requeue
+
+    _, calls = slurm
+    pipeline.lock_path(tmp_path, "r").parent.mkdir()
+    held, done = threading.Event(), threading.Event()
+
+    def other_job():  # its own flock on the file (filelock refuses a second lock of one path in one thread)
+        with FileLock(str(pipeline.lock_path(tmp_path, "r"))):
+            held.set()
+            done.wait(60)
+
+    holder = threading.Thread(target=other_job)
+    holder.start()
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        assert held.wait(10)
+        timer.start()
+        with pytest.raises(requeue.JobRequeued), requeue.during_job(), pipeline._run_lock(tmp_path, "r"):
+            pytest.fail("took the lock another job holds")
+    finally:
+        timer.cancel()
+        done.set()
+        holder.join()
+    assert _calls(calls) == ["requeue 4242"]
+
+
 def test_a_signal_inside_a_ledger_append_waits_for_the_whole_row(slurm, tmp_path, monkeypatch):
     """The append is not cut: the row is written whole, then the job requeues and stops."""
     from itt import requeue
