@@ -24,6 +24,7 @@ import stat
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, TypedDict
 
+from itt import requeue
 from itt.errors import writing
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,13 @@ def append_lines(path: str | os.PathLike, lines: list[str]) -> None:
     """Append JSON lines to ``path`` (made with its folder if missing) under an exclusive lock, synced to disk:
     concurrent jobs never interleave, and a torn last line (a job killed mid-write, a full disk, NFS) does not
     swallow the first new line (both would be one unreadable line, skipped). A write that fails (a full disk)
-    is cut off again before its error is raised: the rows already there stay as they were."""
+    is cut off again before its error is raised: the rows already there stay as they were. SLURM's requeue signal
+    waits for the end of the append (``itt.requeue.held``)."""
+    with requeue.held():
+        _append_lines(path, lines)
+
+
+def _append_lines(path: str | os.PathLike, lines: list[str]) -> None:
     data = "".join(line + "\n" for line in lines).encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 from hydra.core.hydra_config import HydraConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from itt import distributed, hub_access, identity, ledger, progress, rows
+from itt import distributed, hub_access, identity, ledger, progress, requeue, rows
 from itt.build import Built, build_run
 from itt.data import overlap
 from itt.data.check import SIZE_RULE
@@ -222,6 +222,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     try:
         trained = time.perf_counter()
         trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
+        requeue.stop_if_requeued()  # requeued inside the fit: the requeued job evaluates, exports and records
         evaluated = time.perf_counter()
         best = checkpoint.best_model_path or None
         # Validation and test metrics of the checkpoint we keep (the best epoch), not of the last one.
@@ -279,7 +280,8 @@ def _record_overlap(row: dict, built: Built, run_dir: Path, cfg) -> None:
     ancestors = [(step["run_id"], run_dir_of(cfg, step["run_id"]), step["kinds"]) for step in row["chain"]]
     started = time.perf_counter()
     own, row["overlap"] = overlap.measure(built.train, built.evals, ancestors)
-    overlap.write(run_dir, own, overlap.item_versions(built.train))
+    with requeue.held():
+        overlap.write(run_dir, own, overlap.item_versions(built.train))
     log.debug("item overlap of %s checked in %.2fs", row["run_id"], time.perf_counter() - started)
     if ancestors:
         overlap.warn(row["run_id"], row["overlap"], row["data_sizes"])
@@ -312,6 +314,7 @@ def _work(spec: RunSpec) -> None:
                                         cfg.get("checkpoint_every_n_steps"), built.one_head_per_batch)
     ckpt, _ = resume_point(run_dir)
     trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
+    requeue.stop_if_requeued()
     best = checkpoint.best_model_path or None
     trainer.validate(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
     trainer.test(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
@@ -350,16 +353,18 @@ def _save_predictions(run_dir: Path, items: dict[str, list[dict]]) -> Path:
 @contextlib.contextmanager
 def _staged(final: Path):
     """A fresh folder to write ``final`` into, swapped in when it is complete; one that fails (a full disk) is
-    removed, so the half-written files do not take the space a rerun needs, and ``final`` stays as it was."""
+    removed, so the half-written files do not take the space a rerun needs, and ``final`` stays as it was. SLURM's
+    requeue signal waits for the swap (``itt.requeue.held``): a folder the rerun replaces, whole."""
     staging = final.with_name(f".{final.name}-staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-    except BaseException:
+    with requeue.held():
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _swap_in(staging, final)
+        staging.mkdir()
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _swap_in(staging, final)
 
 
 def _swap_in(staging: Path, final: Path) -> None:

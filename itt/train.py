@@ -18,7 +18,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from itt import cli, identity, ledger, logger, schema
+from itt import cli, identity, ledger, logger, requeue, schema
 from itt.distributed import is_worker
 from itt.errors import TrainingFailed
 from itt.progress import in_sweep
@@ -33,7 +33,7 @@ logger.register_resolvers()
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    with cli.job():
+    with cli.job(), requeue.during_job():  # SLURM's requeue signal outside Lightning's fit (itt.requeue)
         try:
             row = _cached(cfg)
             if row is None:

@@ -30,7 +30,7 @@ from pytorch_lightning.plugins import TorchCheckpointIO
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.strategies import DDPStrategy
 
-from itt import progress
+from itt import progress, requeue
 from itt.errors import ConfigError, chain, one_line
 from itt.hardware import one_thread_for, positive_int
 from itt.models.info import hidden_size
@@ -186,7 +186,11 @@ class RequeueBetweenSteps(Checkpoint):
     uninterrupted run. A validation is not waited for: it can outlast the 120 s between the signal and SLURM's
     time limit. A signal that comes during one, or before it in the step it follows, requeues at once
     without a checkpoint: the requeued job resumes from ``last.ckpt`` and trains the steps since again.
-    Outside training (the best checkpoint's validation and test) Lightning's handler runs at once, as before.
+    After training (from ``on_train_end`` to the fit's teardown) the handler it replaced runs at once: the job's own
+    (``itt.requeue``, where ``itt.train`` installed one: it requeues without a checkpoint, and the requeued job
+    resumes from ``last.ckpt``), else Lightning's. Before training the job's handler is the one in place (Lightning
+    installs its own only on a signal without a handler). Each requeue is noted in ``itt.requeue``, so the job
+    stops when the fit returns.
     A ``Checkpoint`` so that Lightning runs it after the ModelCheckpoints, whose state it saves. Under DDP the
     processes agree at each step's end whether any of them got the signal, so they all save at the same step."""
 
@@ -199,15 +203,23 @@ class RequeueBetweenSteps(Checkpoint):
         environment = trainer._accelerator_connector.cluster_environment
         if threading.current_thread() is threading.main_thread() and isinstance(environment, SLURMEnvironment):
             self._trainer = trainer
-            self._requeue = trainer._signal_connector._slurm_sigusr_handler_fn
+            self._lightning_requeue = trainer._signal_connector._slurm_sigusr_handler_fn
+            self._outside = signal.getsignal(environment.requeue_signal)  # itt.requeue's when itt.train runs
             self._training = True
             signal.signal(environment.requeue_signal, self._on_signal)
+
+    def _requeue(self, signum, frame) -> None:
+        self._lightning_requeue(signum, frame)
+        requeue.note_requeued()
 
     def _on_signal(self, signum, frame) -> None:
         if self._requeued:  # one requeue per job: a second signal (another rank's, or SLURM's again) is ignored
             return
         if not self._training:
-            self._requeue(signum, frame)
+            if requeue.is_job_handler(self._outside):
+                self._outside(signum, frame)  # requeues and stops the job
+            else:
+                self._requeue(signum, frame)
         elif self._validating:
             self._requeue_from_last_checkpoint(signum, frame)
         else:
@@ -298,7 +310,7 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     if SLURMEnvironment.detect():
         # On the requeue signal Lightning saves an hpc checkpoint and requeues the job; the requeued job
         # has the same run id, so it resumes from that checkpoint (see trainer's resume path).
-        plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
+        plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=requeue.REQUEUE_SIGNAL))
         callbacks.append(RequeueBetweenSteps())
     try:
         # use_distributed_sampler=False: under DDP itt's own samplers give each process its share of the

@@ -36,6 +36,11 @@ ITT_TINY = (
     "task.datasets.crosslingual.embedded_rows=60",
 )
 
+#: What srun sets in a job step: Lightning's SLURMEnvironment.detect() then arms its requeue handler (and
+#: itt.requeue its handler outside the fit).
+SLURM_JOB = {"SLURM_NTASKS": "1", "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "itt", "SLURM_NODELIST": "localhost",
+             "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NTASKS_PER_NODE": "1"}
+
 #: What sweeps (local or SLURM jobs, which inherit the environment) add: offline hub and W&B, and
 #: Hydra's full errors in the job logs.
 SWEEP_ENV = {"MKL_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 import torch
-from conftest import OFFLINE, read_ledger, wait_for_checkpoint
+from conftest import OFFLINE, SLURM_JOB, read_ledger, wait_for_checkpoint
 
 from itt import ledger
 from itt.trainer import AtomicCheckpointIO, resume_point
@@ -165,11 +165,6 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_path
     assert torch.equal(whole.checkpoint_callback.best_model_score, resumed_trainer.checkpoint_callback.best_model_score)
     assert ends[2]["global_step"] == ends[3]["global_step"]  # the same best epoch
     assert all(torch.equal(ends[2]["state_dict"][k], ends[3]["state_dict"][k]) for k in ends[2]["state_dict"])
-
-
-# What srun sets in a job step: Lightning's SLURMEnvironment.detect() then arms its requeue handler.
-SLURM_JOB = {"SLURM_NTASKS": "1", "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "itt", "SLURM_NODELIST": "localhost",
-             "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NTASKS_PER_NODE": "1"}
 
 
 class _RequeueSignal(__import__("pytorch_lightning").Callback):
