@@ -155,3 +155,45 @@ def test_a_two_task_cpu_ddp_job_trains_one_run(slurm_cluster, slurm_queue_empty,
     logs = " ".join(p.read_text(errors="replace") for p in tmp_path.glob("sweeps/*/.submitit/*/*_log.*"))
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in logs
     assert wait_queue_empty(60), squeue_jobs()
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_usr1_after_the_fit_requeues_and_the_requeued_job_records_the_run_once(slurm_cluster, slurm_queue_empty,
+                                                                                tmp_path):
+    """SLURM's requeue signal in the best checkpoint's test, after the fit, where Lightning has no handler of its
+    own: the job runs ``scontrol requeue`` (itt.requeue) and stops without a row; the requeued job resumes the
+    finished fit without training, tests, exports and records the run once. tests/requeue_driver.py sends the
+    signal in the first attempt only (SLURM_RESTART_COUNT)."""
+    import sys
+
+    partition = "debug" if "debug" in partitions() else default_partition()
+    overrides = ["model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=false", *ITT_TINY,
+                 f"paths.root={tmp_path}"]
+    command = " ".join([sys.executable, "tests/requeue_driver.py", "test", *overrides])
+    log = tmp_path / "job.log"
+    r = run(["sbatch", "--parsable", "-n", "1", "-c", "1", "-p", partition, "--requeue", "--open-mode=append",
+             "-J", "itt-requeue-test", "-o", str(log), "-D", str(REPO), f"--wrap=exec {command}"],
+            env=itt_env(SWEEP_ENV))
+    assert r.returncode == 0, r.stderr
+    job = r.stdout.strip().split(";")[0]
+    try:
+        def finished() -> bool:
+            hurry_requeued()  # a requeued job would otherwise wait ~2 min (BeginTime)
+            return job not in [j for j, _, _ in squeue_jobs()]
+
+        assert wait_for(finished, 420, interval=1.0), f"job {job} did not finish:\n{log.read_text()[-3000:]}"
+    finally:
+        if not wait_queue_empty(30):
+            run(["scancel", job])
+    text = log.read_text(errors="replace")
+    (acct,) = wait_sacct_final(job, 1, timeout=60)
+    assert acct["State"] == "COMPLETED", f"{acct}\n{text[-3000:]}"
+    history = run(["sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "JobID,State"]).stdout.split()
+    assert any(h.endswith("|REQUEUED") for h in history), history
+    assert "requeueing SLURM job" in text, text[-3000:]
+    rows = read_ledger(tmp_path)
+    assert [r["status"] for r in rows] == ["ok"], rows  # one row: the first attempt wrote none
+    (row,) = rows
+    assert row["resumed_from_step"] > 0, row  # the requeued job resumed the ended fit
+    assert row["metrics"]["test/acc"] is not None and (tmp_path / "runs" / row["run_id"] / "model").is_dir()
