@@ -285,7 +285,7 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
     if is_xlnet(cfg.model):
         # other numbers than earlier versions: XLNet's 2-d attention biases are no longer weight-decayed (as the HF
         # Trainer), and the hub tokenizer's segment ids reach the model again (transformers 5 stopped returning them)
-        model["xlnet_inputs_and_decay"] = 2
+        model["xlnet_fixes"] = "biases_not_decayed,segment_ids"
     payload = {
         "model": model,
         "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role]) for role in spec.roles},
