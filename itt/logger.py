@@ -83,6 +83,13 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
     config = without_secrets(OmegaConf.to_container(cfg, resolve=True))
     config.pop("hydra", None)
     config.update(OmegaConf.to_container(spec.settings, resolve=True))  # this run's trainer/optim/data
+    # An intermediate a target command trains on the way logs what `+stage=intermediate` would, not the
+    # command's target stage (a W&B filter on stage.itt or stage.name must not pick it up), and the
+    # loggers as they were made for this run (its own name, id, group, tags, folder), not the command's.
+    if spec.stage == "intermediate":
+        config["stage"] = {"name": "intermediate"}
+    for node in (config.get("logger") or {}).values():
+        node.update(own, **(wandb if "Wandb" in str(node.get("_target_")) else {}))
     config["run"] = {"run_id": run_id, "stage": spec.stage, "roles": list(spec.roles), "variant": spec.variant}
     for lg in loggers:
         lg.log_hyperparams(config)
