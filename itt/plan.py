@@ -12,9 +12,10 @@ it is ``cached`` (ok in the ledger), ``elsewhere`` (the same config and seed ok 
 machine, with a note naming the row: run ids hold the machine, ``itt.hardware.machine``, so jobs on that
 kind of node find it cached and a job on another trains it again; a sweep planned on a login node for
 compute nodes sees its finished runs so), ``failed`` before (with its error) or ``to train``; then the
-intermediate runs the runs to train will pull in, each once (a chain's steps oldest first, as they train); and an estimate of the work: training rows
-x epochs per run, and wall time where the ledger has a comparable finished run (same model, training
-data and hyper-parameters). Exit 0; one ``error:`` line and exit 2 for a command that does not compose.
+intermediate runs the runs to train will pull in, each once (a chain's steps oldest first, as they train);
+and an estimate of the work: training rows x epochs per run, and wall time where the ledger has a
+comparable finished run (same model, training data and hyper-parameters). Exit 0; one ``error:`` line
+and exit 2 for a command that does not compose.
 """
 
 from __future__ import annotations

@@ -76,7 +76,8 @@ def test_a_runs_next_attempt_keeps_the_csv_metrics_of_the_attempts_before(tmp_pa
             lg.save()
     logs = run_dir / "csv"
     assert sorted(p.name for p in logs.glob("metrics*.csv")) == ["metrics.1.csv", "metrics.2.csv", "metrics.csv"]
-    steps = [[r["step"] for r in csv.DictReader((logs / name).open())] for name in ("metrics.1.csv", "metrics.2.csv", "metrics.csv")]
+    names = ("metrics.1.csv", "metrics.2.csv", "metrics.csv")
+    steps = [[r["step"] for r in csv.DictReader((logs / name).open())] for name in names]
     assert steps == [["0"], ["10"], ["20"]]
 
 
