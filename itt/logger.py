@@ -13,6 +13,7 @@ import logging
 import netrc
 import os
 import re
+from pathlib import Path
 from urllib.parse import urlparse
 
 from hydra.utils import instantiate
@@ -80,13 +81,37 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
              "job_type": spec.stage}
     loggers = [instantiate(node, **own, **(wandb if "Wandb" in str(node.get("_target_")) else {}))
                for node in cfg.logger.values()]
+    for lg in loggers:
+        if type(lg).__name__ == "CSVLogger":
+            keep_earlier_attempt(Path(lg.log_dir))
     config = without_secrets(OmegaConf.to_container(cfg, resolve=True))
     config.pop("hydra", None)
     config.update(OmegaConf.to_container(spec.settings, resolve=True))  # this run's trainer/optim/data
+    # An intermediate a target command trains on the way logs what `+stage=intermediate` would, not the
+    # command's target stage (a W&B filter on stage.itt or stage.name must not pick it up), and the
+    # loggers as they were made for this run (its own name, id, group, tags, folder), not the command's.
+    if spec.stage == "intermediate":
+        config["stage"] = {"name": "intermediate"}
+    for node in (config.get("logger") or {}).values():
+        node.update(own, **(wandb if "Wandb" in str(node.get("_target_")) else {}))
     config["run"] = {"run_id": run_id, "stage": spec.stage, "roles": list(spec.roles), "variant": spec.variant}
     for lg in loggers:
         lg.log_hyperparams(config)
     return loggers
+
+
+def keep_earlier_attempt(log_dir: Path) -> None:
+    """Lightning's CSV writer deletes the ``metrics.csv`` it finds in its folder, and a run's folder is the same
+    for every attempt: a resumed (killed, requeued) or rerun run would lose the metrics its earlier attempts
+    logged. They move aside to ``metrics.1.csv``, ``metrics.2.csv``, ... (oldest first); ``metrics.csv`` is
+    the newest attempt's."""
+    current = log_dir / "metrics.csv"
+    if not current.is_file():
+        return
+    n = 1
+    while (log_dir / f"metrics.{n}.csv").exists():
+        n += 1
+    current.rename(log_dir / f"metrics.{n}.csv")
 
 
 def finish(loggers: list) -> None:

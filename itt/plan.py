@@ -12,9 +12,10 @@ it is ``cached`` (ok in the ledger), ``elsewhere`` (the same config and seed ok 
 machine, with a note naming the row: run ids hold the machine, ``itt.hardware.machine``, so jobs on that
 kind of node find it cached and a job on another trains it again; a sweep planned on a login node for
 compute nodes sees its finished runs so), ``failed`` before (with its error) or ``to train``; then the
-intermediate runs the runs to train will pull in, each once; and an estimate of the work: training rows
-x epochs per run, and wall time where the ledger has a comparable finished run (same model, training
-data and hyper-parameters). Exit 0; one ``error:`` line and exit 2 for a command that does not compose.
+intermediate runs the runs to train will pull in, each once (a chain's steps oldest first, as they train);
+and an estimate of the work: training rows x epochs per run, and wall time where the ledger has a
+comparable finished run (same model, training data and hyper-parameters). Exit 0; one ``error:`` line
+and exit 2 for a command that does not compose.
 """
 
 from __future__ import annotations
@@ -118,14 +119,15 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
             entry = targets[run_id] = _planned(cfg, spec, rows_by_root[root])
             if entry.status in ("cached", "elsewhere"):
                 continue
+            needed = []
             for step in reversed(spec.chain()):  # the parents a run to train needs, nearest first
                 step_id = identity.run_id(step)
                 if step_id in pulled:
                     break
-                parent = _planned(cfg, step, rows_by_root[root])
-                pulled[step_id] = parent
+                needed.append(parent := _planned(cfg, step, rows_by_root[root]))
                 if parent.status in ("cached", "elsewhere"):
                     break
+            pulled.update((p.run_id, p) for p in reversed(needed))  # listed as they train: each after its parent
     return list(targets.values()), list(pulled.values())
 
 

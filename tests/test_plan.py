@@ -177,3 +177,21 @@ def test_a_run_ok_on_another_kind_of_machine_is_elsewhere_with_a_note_naming_it(
     assert re.search(rf"elsewhere\s+target\s+{re.escape(run_id)}.*note: ok as {re.escape(other['run_id'])} on "
                      r"GenuineIntel avx512 bf16=amx: cached for jobs on that kind of machine", planned.stdout), planned.stdout
     assert "0 to train, 0 failed before (rerun), 0 cached, 1 ok on another kind of machine" in planned.stdout
+
+
+def test_a_chains_intermediates_are_listed_in_the_order_they_train(tmp_path):
+    """A chain's steps each start from the one before: the plan lists them oldest first, as the sweep trains them
+    (it listed the last step before the first)."""
+    from hydra import compose, initialize_config_dir
+
+    from itt import identity, plan
+    from itt.train import CONF_DIR
+
+    command = ["model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "source=embedded",
+               "intermediate.steps=[intermediate,crosslingual]", f"paths.root={tmp_path}"]
+    targets, pulled = plan.plan(command)
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        chain = identity.resolve(compose("train", overrides=command)).chain()
+    assert len(targets) == 1 and len(chain) == 2
+    assert [p.run_id for p in pulled] == [identity.run_id(step) for step in chain]
+    assert [p.status for p in pulled] == ["to train", "to train"]

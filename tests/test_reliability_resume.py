@@ -4,6 +4,7 @@ written atomically, so a kill at any moment leaves them readable."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import re
@@ -49,6 +50,35 @@ def test_sigkill_mid_training_then_rerun_resumes_from_the_last_checkpoint(run_it
     assert rows[0]["resumed_from_step"] == step
     # It continued: this process trained only the steps after the checkpoint, up to 4 epochs x 7 steps.
     assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] == 4 * 7
+    # The killed attempt's CSV metrics stay beside the resumed attempt's (Lightning's writer deletes the file it finds)
+    logs = root / "runs" / run_id / "csv"
+    first = list(csv.DictReader((logs / "metrics.1.csv").open()))
+    second = list(csv.DictReader((logs / "metrics.csv").open()))
+    assert first and min(int(r["step"]) for r in first) < step <= min(int(r["step"]) for r in second)
+
+
+def test_a_runs_next_attempt_keeps_the_csv_metrics_of_the_attempts_before(tmp_path):
+    """The run folder is the same for every attempt of a run (killed and resumed, requeued, rerun): the metrics an
+    earlier attempt wrote to csv/metrics.csv are kept, as metrics.1.csv, metrics.2.csv, ..."""
+    from hydra import compose, initialize_config_dir
+
+    from itt import identity, logger
+    from itt.train import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["+stage=intermediate", *OFFLINE, f"paths.root={tmp_path}"])
+    spec = identity.resolve(cfg)
+    run_dir = tmp_path / "run"
+    for attempt in range(3):
+        loggers = logger.build_loggers(spec, "a-run", run_dir)
+        for lg in loggers:
+            lg.log_metrics({"train/loss": float(attempt)}, step=10 * attempt)
+            lg.save()
+    logs = run_dir / "csv"
+    assert sorted(p.name for p in logs.glob("metrics*.csv")) == ["metrics.1.csv", "metrics.2.csv", "metrics.csv"]
+    names = ("metrics.1.csv", "metrics.2.csv", "metrics.csv")
+    steps = [[r["step"] for r in csv.DictReader((logs / name).open())] for name in names]
+    assert steps == [["0"], ["10"], ["20"]]
 
 
 def test_checkpoint_write_killed_midway_leaves_the_previous_one(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import sys
 import pytest
 from hydra import compose, initialize_config_dir
 
-from itt import logger, pipeline
+from itt import identity, logger, pipeline
 from itt.train import CONF_DIR
 from wandb_records import summarize
 
@@ -60,3 +60,33 @@ def test_every_task_kind_logs_its_own_metrics_to_wandb(tmp_path, monkeypatch, ta
     assert f"test/{primary}" in tested
     for key, value in tested.items():
         assert run["summary"][key] == pytest.approx(value), key
+
+
+@pytest.mark.slow
+def test_an_intermediate_pulled_by_a_target_logs_its_own_stage_and_wandb_identity(tmp_path, monkeypatch):
+    """A target command trains its missing intermediate in the same process: that W&B run's config must say
+    what the run is (stage intermediate, its own name/id/group/tags/job type, its own folder), as the same run
+    made by ``+stage=intermediate`` logs it, not the target command's ``stage`` (a W&B filter on
+    ``stage.itt=true`` or ``stage.name=target`` then picked up the intermediates too)."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    common = ["model=bert", "task=sentiment", "source=embedded", "logger=wandb", f"paths.root={tmp_path}"]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        target_cmd = compose("train", overrides=[*common, "+stage=target", "stage.itt=true"])
+        intermediate_cmd = compose("train", overrides=[*common, "+stage=intermediate"])
+    pulled, direct = identity.resolve(target_cmd).parent, identity.resolve(intermediate_cmd)
+    run_id = identity.run_id(pulled)
+    assert identity.run_id(direct) == run_id  # the same run, made by either command
+    logged = {}
+    for name, spec in (("pulled", pulled), ("direct", direct)):
+        run_dir = tmp_path / name
+        logger.finish(logger.build_loggers(spec, run_id, run_dir))
+        (file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+        logged[name] = summarize(file)["config"]
+    config = logged["pulled"]
+    assert config["stage"] == logged["direct"]["stage"] == {"name": "intermediate"}
+    assert config["run"]["stage"] == "intermediate"
+    wandb_node = config["logger"]["wandb"]
+    assert (wandb_node["name"], wandb_node["id"]) == (run_id, logger.wandb_id(run_id))
+    assert (wandb_node["group"], wandb_node["job_type"]) == ("sentiment/intermediate", "intermediate")
+    assert "itt" not in wandb_node["tags"] and "intermediate" in wandb_node["tags"]
+    assert config["logger"]["csv"]["save_dir"] == wandb_node["save_dir"] == str(tmp_path / "pulled")
