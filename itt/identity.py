@@ -369,9 +369,20 @@ def wandb_tags(spec_or_cfg) -> list[str]:
 
 
 def wandb_group(spec_or_cfg) -> str:
-    """W&B runs of one comparison share a group: task/target for targets, task/<step> for intermediates."""
+    """One W&B group per condition, whose runs differ in their seed alone: W&B draws a group as one line, the
+    mean of its runs, so with- and without-ITT targets are two groups (two lines), not one average.
+    ``<task>/<target>/<model>/<noitt|itt|itt:chain>/h<hparams id>`` for targets; ``<task>/intermediate/<model>/h...``
+    for the default intermediate step, ``intermediate/<step>/<model>/h...`` for a named one (shared by tasks)."""
     spec = _spec(spec_or_cfg)
-    return f"{spec.cfg.task.name}/{spec.target if spec.stage == 'target' else spec.label}"
+    cfg = spec.cfg
+    if spec.stage == "target":
+        variant = "noitt" if not spec.is_itt else "itt" if spec.variant == "intermediate" else f"itt:{spec.variant}"
+        what = [cfg.task.name, spec.target, cfg.model.name, variant]
+    elif spec.label == "intermediate":
+        what = [cfg.task.name, "intermediate", cfg.model.name]
+    else:
+        what = ["intermediate", spec.label, cfg.model.name]
+    return "/".join([*what, f"h{hparams_id(spec)}"])
 
 
 def register_resolvers() -> None:

@@ -187,13 +187,24 @@ def test_the_intermediate_language_is_part_of_its_identity():
     assert identity.run_id(changed.parent) != parents["tt_de"]
 
 
-def test_wandb_groups_follow_the_comparison():
-    """Targets of one task/target share a W&B group whatever their ITT variant (the comparison); each
-    intermediate step is grouped by its own role."""
-    groups = {identity.wandb_group(_xnli(*o)) for o in ([], ["stage.itt=false"], ["intermediate.steps=[intermediate_translate_train_de]"])}
-    assert groups == {"xnli/en"}
+def test_wandb_groups_one_condition_whose_runs_differ_in_their_seed_alone():
+    """W&B draws a group as one line (the mean of its runs): a group is one condition, its runs the seeds. With-
+    and without-ITT targets, other chains, models and hyperparameters are other groups; a named intermediate
+    step shared by tasks is grouped without a task."""
+    def group(*overrides):
+        return identity.wandb_group(_xnli(*overrides))
+
+    assert group() == group("seed=1") == f"xnli/en/xlmr/itt/h{identity.hparams_id(_xnli())}"
+    assert group("stage.itt=false").startswith("xnli/en/xlmr/noitt/h")
+    assert group("intermediate.steps=[intermediate_translate_train_de]").startswith(
+        "xnli/en/xlmr/itt:intermediate_translate_train_de/h")
+    others = [(), ("stage.itt=false",), ("intermediate.steps=[intermediate_translate_train_de]",), ("model=mbert",),
+              ("optim.lr=1e-5",)]
+    assert len({group(*o) for o in others}) == len(others)
     inter = compose_train("task=xnli", "model=xlmr", "+stage=intermediate", "intermediate.steps=[intermediate_translate_train_de]")
-    assert identity.wandb_group(inter) == "xnli/intermediate_translate_train_de"
+    assert identity.wandb_group(inter).startswith("intermediate/intermediate_translate_train_de/xlmr/h")
+    default = compose_train("task=xnli", "model=xlmr", "+stage=intermediate")
+    assert identity.wandb_group(default).startswith("xnli/intermediate/xlmr/h")
 
 
 def test_wandb_gets_every_eval_sets_metrics_with_its_language_and_kind():

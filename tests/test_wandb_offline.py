@@ -29,7 +29,8 @@ def test_offline_wandb_run_holds_config_history_and_test_summary(tmp_path, monke
     assert len(files) == 1
     run = summarize(files[0])
     assert run["run"]["name"] == row["run_id"] and run["run"]["id"] == logger.wandb_id(row["run_id"])
-    assert run["run"]["group"] == "sentiment/domain" and run["run"]["job_type"] == "target"
+    assert run["run"]["group"] == identity.wandb_group(cfg) and run["run"]["job_type"] == "target"
+    assert run["run"]["group"].startswith("sentiment/domain/bert/noitt/h")
     assert {"bert", "sentiment", "no-itt", "seed0", "domain"} <= set(run["run"]["tags"])
     assert run["config"]["model"]["name"] == "bert" and run["config"]["stage"]["itt"] is False
     epochs = [h for h in run["history"] if "val/acc" in h]
@@ -87,6 +88,6 @@ def test_an_intermediate_pulled_by_a_target_logs_its_own_stage_and_wandb_identit
     assert config["run"]["stage"] == "intermediate"
     wandb_node = config["logger"]["wandb"]
     assert (wandb_node["name"], wandb_node["id"]) == (run_id, logger.wandb_id(run_id))
-    assert (wandb_node["group"], wandb_node["job_type"]) == ("sentiment/intermediate", "intermediate")
+    assert wandb_node["group"].startswith("sentiment/intermediate/bert/h") and wandb_node["job_type"] == "intermediate"
     assert "itt" not in wandb_node["tags"] and "intermediate" in wandb_node["tags"]
     assert config["logger"]["csv"]["save_dir"] == wandb_node["save_dir"] == str(tmp_path / "pulled")
