@@ -18,7 +18,7 @@ from itt.data import alignment
 from itt.data.preparation import Prepared, Protocol, prepare
 from itt.errors import ConfigError
 from itt.models import multihead
-from itt.models.loading import check_max_length, load_config, load_model, load_tokenizer, pretrained_source
+from itt.models.loading import load_model, load_tokenizer, pretrained_source
 from itt.module import EvalSet, ITTModule
 from itt.schema import DatasetSpec
 from itt.stages import RunSpec
@@ -129,7 +129,6 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     numerics = identity.numerics(spec)
     pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
     tokenizer = load_tokenizer(pretrained, cfg.model.trust_remote_code)
-    check_max_length(load_config(pretrained, cfg.model.trust_remote_code), spec.settings.data.max_length, cfg.model.name)
     train, evals = prepare_data(spec, tokenizer)
     heads, head_of = multihead.group_by_label_space([(p.name, p.task, p.labels) for p in train])
     evals = scored_evals(spec, evals, heads, train)

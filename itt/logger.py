@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from itt.distributed import is_worker
+
 SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
 
 
@@ -104,9 +106,9 @@ def keep_earlier_attempt(log_dir: Path) -> None:
     """Lightning's CSV writer deletes the ``metrics.csv`` it finds in its folder, and a run's folder is the same
     for every attempt: a resumed (killed, requeued) or rerun run would lose the metrics its earlier attempts
     logged. They move aside to ``metrics.1.csv``, ``metrics.2.csv``, ... (oldest first); ``metrics.csv`` is
-    the newest attempt's."""
+    the newest attempt's. Process 0's job alone (it alone writes them): the processes of a DDP run start at once."""
     current = log_dir / "metrics.csv"
-    if not current.is_file():
+    if is_worker() or not current.is_file():
         return
     n = 1
     while (log_dir / f"metrics.{n}.csv").exists():

@@ -36,6 +36,7 @@ from itt.data.datamodule import check_data_settings
 from itt.errors import ConfigError, ITTError, TrainingFailed, write_failure, writing
 from itt.logger import build_loggers, finish, record_row
 from itt.models import heads
+from itt.models.loading import check_max_length, load_config, pretrained_source
 from itt.module import check_optim_settings
 from itt.stages import RunSpec, resolve, setting_key
 from itt.tasks import kind_class
@@ -176,6 +177,17 @@ def check_settings(spec: RunSpec) -> None:
         check_optim_settings(run.settings.optim, key)
         heads.check_policy(run.head_policy, "stage.head_policy" if run.stage == "target" else "intermediate.head_policy")
         check_kinds(run)
+    check_positions(spec)
+
+
+def check_positions(spec: RunSpec) -> None:
+    """Every run's ``data.max_length`` of the chain within the encoder's positions, from its config alone: a
+    target's too-long setting failed after its intermediate had trained."""
+    cfg = spec.cfg
+    pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
+    config = load_config(pretrained, cfg.model.trust_remote_code)
+    for run in (spec, *spec.chain()):
+        check_max_length(config, run.settings.data.max_length, cfg.model.name, setting_key(run, "data.max_length"))
 
 
 def check_kinds(run: RunSpec) -> None:
@@ -252,14 +264,17 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         row["time"] = ledger.timestamp()  # in W&B's copy too: the report's newest row of a config is by time
         record_row(loggers, row)
         finish(loggers)
-    row = ledger.append(cfg.paths.root, row)
+    # SLURM's requeue waits for the row AND the checkpoints' removal: a requeued job finds the row, reports the run
+    # cached and would never remove them.
+    with requeue.held():
+        row = ledger.append(cfg.paths.root, row)
+        if row["status"] != "failed" and not cfg.get("keep_checkpoints", False):
+            _delete_resume_checkpoints(run_dir)
     log.info("%s %s in %.1fs: %s", row["status"], run_id, row["wall_s"], row["metrics"] or row["error"])
     if unwritable is not None:  # the place, not the run: its one line as it is (a sweep's next job would fail alike)
         raise unwritable
     if row["status"] == "failed":
         raise TrainingFailed(f"run {run_id} failed: {row['error']}")
-    if not cfg.get("keep_checkpoints", False):
-        _delete_resume_checkpoints(run_dir)
     return row
 
 

@@ -51,6 +51,7 @@ _installed = False  # during_job() holds the signal
 _holding = 0  # depth of held() sections
 _pending = None  # a signal that came inside a held() section: (signum, frame)
 _requeued = False  # one requeue per job: SLURM (or another rank) may send the signal again
+_pid = None  # the process during_job() armed the handler in
 
 
 def slurm_requeues() -> bool:
@@ -71,10 +72,7 @@ def job_id() -> str:
 
 
 def request_requeue() -> bool:
-    """``scontrol requeue`` for this job, from process 0 only (every process of the step gets the signal);
-    False if it failed (logged)."""
-    if os.environ.get("SLURM_PROCID", "0") != "0":
-        return True
+    """``scontrol requeue`` for this job; False if it failed (logged)."""
     command = ["scontrol", "requeue", job_id()]
     log.info("requeueing SLURM job %s", command[-1])
     try:
@@ -110,7 +108,12 @@ def is_job_handler(handler) -> bool:
 
 def _on_signal(signum, frame) -> None:
     global _pending
-    if _requeued:
+    if _requeued or os.getpid() != _pid:  # a forked child (a DataLoader worker) inherits the handler: not its job
+        return
+    if os.environ.get("SLURM_PROCID", "0") != "0":
+        # Every task of the step gets the signal; process 0 requeues (as Lightning's handler) and SLURM then ends
+        # every task. A worker that stopped itself could make srun (--kill-on-bad-exit) end process 0 before that.
+        log.info("SLURM requeue signal %s: process 0 requeues the job", signum)
         return
     if _holding:
         _pending = (signum, frame)
@@ -134,7 +137,7 @@ def during_job():
     """The job's handler of the requeue signal, when Lightning would requeue (:func:`slurm_requeues`); the
     handler before it is back afterwards. Nothing happens elsewhere, or off the main thread (where Python
     cannot set a handler)."""
-    global _installed, _requeued, _pending
+    global _installed, _requeued, _pending, _pid
     if _installed or not slurm_requeues() or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -143,7 +146,7 @@ def during_job():
         log.warning("the SLURM requeue signal %s had a handler (%r), replaced for this job: itt requeues it "
                     "(unset SUBMITIT_PREEMPT_SIGNAL if submitit was told to use it)", REQUEUE_SIGNAL.name, previous)
     signal.signal(REQUEUE_SIGNAL, _on_signal)
-    _installed, _requeued, _pending = True, False, None
+    _installed, _requeued, _pending, _pid = True, False, None, os.getpid()
     try:
         yield
     finally:

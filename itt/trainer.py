@@ -203,14 +203,22 @@ class RequeueBetweenSteps(Checkpoint):
         environment = trainer._accelerator_connector.cluster_environment
         if threading.current_thread() is threading.main_thread() and isinstance(environment, SLURMEnvironment):
             self._trainer = trainer
-            self._lightning_requeue = trainer._signal_connector._slurm_sigusr_handler_fn
             self._outside = signal.getsignal(environment.requeue_signal)  # itt.requeue's when itt.train runs
             self._training = True
             signal.signal(environment.requeue_signal, self._on_signal)
 
     def _requeue(self, signum, frame) -> None:
-        self._lightning_requeue(signum, frame)
-        requeue.note_requeued()
+        """Lightning's ``_slurm_sigusr_handler_fn`` (loggers finalized, an hpc checkpoint from every process, then
+        ``scontrol requeue`` from process 0), with the requeue's result kept, which Lightning's only logs: process 0
+        stops when the fit returns only if SLURM took the requeue, else it trains on. The other processes go on
+        until SLURM ends every task of the requeued job, as after Lightning's handler."""
+        trainer = self._trainer
+        log.info("SLURM requeue signal %s", signum)
+        for logger in trainer.loggers:
+            logger.finalize("finished")
+        trainer.save_checkpoint(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
+        if trainer.is_global_zero and requeue.request_requeue():
+            requeue.note_requeued()
 
     def _on_signal(self, signum, frame) -> None:
         if self._requeued:  # one requeue per job: a second signal (another rank's, or SLURM's again) is ignored

@@ -194,12 +194,12 @@ def test_wandb_groups_one_condition_whose_runs_differ_in_their_seed_alone():
     def group(*overrides):
         return identity.wandb_group(_xnli(*overrides))
 
-    assert group() == group("seed=1") == f"xnli/en/xlmr/itt/h{identity.hparams_id(_xnli())}"
-    assert group("stage.itt=false").startswith("xnli/en/xlmr/noitt/h")
+    assert group() == group("seed=1") and group().startswith("xnli/en/xlmr/itt/h")
+    assert group("stage.itt=false") == f"xnli/en/xlmr/noitt/h{identity.hparams_id(_xnli('stage.itt=false'))}"
     assert group("intermediate.steps=[intermediate_translate_train_de]").startswith(
         "xnli/en/xlmr/itt:intermediate_translate_train_de/h")
     others = [(), ("stage.itt=false",), ("intermediate.steps=[intermediate_translate_train_de]",), ("model=mbert",),
-              ("optim.lr=1e-5",)]
+              ("optim.lr=1e-5",), ("intermediate.optim.lr=1e-5",), ("stage.head_policy=head",)]
     assert len({group(*o) for o in others}) == len(others)
     inter = compose_train("task=xnli", "model=xlmr", "+stage=intermediate", "intermediate.steps=[intermediate_translate_train_de]")
     assert identity.wandb_group(inter).startswith("intermediate/intermediate_translate_train_de/xlmr/h")

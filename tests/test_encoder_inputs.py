@@ -99,3 +99,22 @@ def test_a_run_past_the_positions_stops_before_data_or_training(run_itt, tmp_pat
     assert error_lines(done.stdout + done.stderr) == [
         "error: data.max_length=600: model=bert has 512 positions (max_position_embeddings); use at most 512"]
     assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_a_chains_too_long_step_stops_the_command_before_any_step_trains(run_itt, tmp_path):
+    """The intermediate's own data.max_length is checked with the target's, before the intermediate trains."""
+    done = run_itt("model=roberta", "task=sentiment", "+stage=target", *ITT_TINY, "intermediate.data.max_length=513",
+                   root=tmp_path)
+    assert done.returncode != 0
+    assert error_lines(done.stdout + done.stderr) == [
+        "error: intermediate.data.max_length=513: model=roberta has 512 positions (max_position_embeddings); "
+        "use at most 512"]
+    assert not (tmp_path / "results.jsonl").exists() and not list(tmp_path.glob("runs/*/model"))
+
+
+def test_relative_position_encoders_have_no_position_limit():
+    from transformers import DebertaV2Config
+
+    check_max_length(DebertaV2Config(max_position_embeddings=512, position_biased_input=False), 4096, "deberta")
+    with pytest.raises(ConfigError):  # v2 with absolute positions added to the input: limited
+        check_max_length(DebertaV2Config(max_position_embeddings=512, position_biased_input=True), 513, "deberta")

@@ -253,3 +253,20 @@ def test_a_second_call_computes_nothing_and_the_report_joins_measures_to_gains(s
     rho = pd.read_csv(root / "report" / "divergence_rho.csv")
     assert set(rho["scope"]) == {"all"}  # own test sets only: no zero-shot points to rank apart
     assert set(rho.loc[rho["model"] == "all", "measure"]) == set(MEASURES)
+
+
+def test_hub_xlnets_embedding_measures_are_measured_again_now_that_its_segment_ids_reach_it(monkeypatch):
+    """XLNet's hub tokenizer returned no segment ids before (itt.models.loading.load_tokenizer): its embedding
+    measures from then are other numbers, so new keys; other models, and the stand-in (which had them), keep theirs."""
+    from itt import identity
+
+    def keys(*overrides):
+        cfg = _compose("task=sentiment", "+stage=target", *overrides)
+        a, b = pairs.pairs_of(cfg)[0]
+        return pairs.cache_key(cfg, a, b, "embedding_cosine", {"seed": 0}, 100, 0)
+
+    commands = [("model=xlnet", "source=hub"), ("model=xlnet", "source=embedded"), ("model=bert", "source=hub")]
+    now = [keys(*c) for c in commands]
+    monkeypatch.setattr(identity, "is_xlnet", lambda model_cfg: False)
+    before = [keys(*c) for c in commands]
+    assert [n != b for n, b in zip(now, before)] == [True, False, False]

@@ -74,14 +74,41 @@ def test_a_signal_outside_training_requeues_the_array_task_and_stops_the_job(slu
     assert _calls(calls) == ["requeue 4240_2"]
 
 
-def test_only_process_0_requeues_but_every_process_stops(slurm, monkeypatch):
-    """Every process of the job step gets SLURM's signal; one ``scontrol requeue`` is enough (as Lightning)."""
+def test_only_process_0_requeues_and_stops_and_the_others_wait_for_slurm(slurm, monkeypatch):
+    """Every process of the job step gets SLURM's signal; process 0 requeues (as Lightning's handler) and stops,
+    the others go on until SLURM ends every task of the requeued job: one that stopped itself could make srun
+    (--kill-on-bad-exit) end process 0 before its ``scontrol requeue``."""
     from itt import requeue
 
     _, calls = slurm
     monkeypatch.setenv("SLURM_PROCID", "1")
+    with requeue.during_job():
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert not requeue.requeued()
+    assert _calls(calls) == []
+    monkeypatch.setenv("SLURM_PROCID", "0")
     with pytest.raises(requeue.JobRequeued), requeue.during_job():
         os.kill(os.getpid(), signal.SIGUSR1)
+    assert _calls(calls) == ["requeue 4242"]
+
+
+def test_a_forked_child_ignores_the_signal_its_parent_handles(slurm):
+    """A DataLoader worker forked after the handler was armed inherits it: SLURM signals every process of the step,
+    and the child must neither requeue nor stop."""
+    from itt import requeue
+
+    _, calls = slurm
+    with requeue.during_job():
+        pid = os.fork()
+        if pid == 0:  # the child: signal itself, then report whether it is still running normally
+            code = 3  # stopped by the signal (JobRequeued)
+            try:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                code = 0 if not requeue.requeued() else 4
+            finally:
+                os._exit(code)  # never back into pytest from a forked child
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
     assert _calls(calls) == []
 
 
@@ -195,8 +222,8 @@ def test_a_signal_inside_a_ledger_append_waits_for_the_whole_row(slurm, tmp_path
     assert _calls(calls) == ["requeue 4242"]
 
 
-def _run(phase: str, root: Path, env: dict) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(DRIVER), phase, *RUN, f"paths.root={root}"]
+def _run(phase: str, root: Path, env: dict, run: tuple[str, ...] = RUN) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(DRIVER), phase, *run, f"paths.root={root}"]
     return subprocess.run(command, cwd=REPO, env=itt_env(env), capture_output=True, text=True, timeout=900)
 
 
@@ -252,6 +279,35 @@ def test_a_requeue_signal_anywhere_in_the_job_requeues_it_and_the_requeued_job_f
         assert row.get("resumed_from_step") == {"build": None, "fit": 22, "test": 22, "export": 22}[phase]
     assert rows[-1]["metrics"] == uninterrupted["metrics"]
     assert _calls(calls) == ["requeue 4242"]
+
+
+@pytest.mark.slow
+def test_a_requeue_that_slurm_refused_in_the_fit_lets_the_job_finish_the_run(tmp_path, slurm, uninterrupted):
+    """``scontrol requeue`` fails (a job that is not requeueable): nobody will run the job again, so it must not
+    stop after the fit as a requeued one does; it finishes and records the run."""
+    env, calls = slurm
+    scontrol = Path(env["PATH"].split(os.pathsep)[0]) / "scontrol"
+    scontrol.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexit 1\n')
+    done = _run("fit", tmp_path / "root", env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _calls(calls) == ["requeue 4242"]
+    [row] = read_ledger(tmp_path / "root")
+    assert row["status"] == "ok" and row["metrics"] == uninterrupted["metrics"]
+
+
+@pytest.mark.slow
+def test_a_requeue_signal_in_the_ledger_append_still_removes_the_resume_checkpoints(tmp_path, slurm):
+    """The job stops right after the held append: the checkpoints' removal that follows it must be held too, or the
+    requeued job, which finds the row and reports the run cached, leaves them (weights and optimizer state) for good."""
+    env, calls = slurm
+    root = tmp_path / "root"
+    first = _run("ledger", root, env, tuple(o for o in RUN if o != "keep_checkpoints=true"))
+    assert "requeued by SLURM's end-of-allocation signal" in first.stderr, first.stderr[-3000:]
+    assert _calls(calls) == ["requeue 4242"]
+    [row] = read_ledger(root)
+    run_dir = root / "runs" / row["run_id"]
+    assert row["status"] == "ok" and (run_dir / "model" / "itt_labels.json").exists()
+    assert not list(run_dir.glob("hpc_ckpt_*.ckpt")) and not list(run_dir.glob("checkpoints/*.ckpt"))
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import re
 import signal
 
@@ -79,6 +80,21 @@ def test_a_runs_next_attempt_keeps_the_csv_metrics_of_the_attempts_before(tmp_pa
     names = ("metrics.1.csv", "metrics.2.csv", "metrics.csv")
     steps = [[r["step"] for r in csv.DictReader((logs / name).open())] for name in names]
     assert steps == [["0"], ["10"], ["20"]]
+
+
+def test_only_process_0_moves_an_earlier_attempts_csv_metrics(tmp_path, monkeypatch):
+    """srun starts a DDP run's processes at once, each building its loggers: a worker that also moved the file
+    could find it gone (a FileNotFoundError) or move process 0's new file. Only process 0 writes CSV metrics."""
+    from itt import logger
+
+    (tmp_path / "metrics.csv").write_text("step\n0\n")
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    logger.keep_earlier_attempt(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv"]
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    logger.keep_earlier_attempt(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.1.csv"]
 
 
 def test_checkpoint_write_killed_midway_leaves_the_previous_one(tmp_path, monkeypatch):
@@ -230,24 +246,20 @@ def test_a_slurm_requeue_signal_resumes_to_the_same_weights_and_best_checkpoint(
     where the uninterrupted run keeps epoch 0's (ties keep the first). A signal in a validation, or in the step it
     follows, requeues at once (waiting for the validation's end may pass SLURM's time limit) and leaves no hpc
     checkpoint: the requeued job resumes from last.ckpt (step 9, every 3 steps)."""
-    from pytorch_lightning.trainer.connectors import signal_connector
-
     from itt.trainer import resume_point
 
-    requeued = []
-
-    def scontrol(cmd, **kwargs):  # no real scontrol: requeueing a running job stops it with SIGTERM
-        requeued.append(cmd)
-        signal.raise_signal(signal.SIGTERM)
-        return 0
-
-    monkeypatch.setattr(signal_connector, "call", scontrol)
+    # no real scontrol: one that records its arguments and stops the job with SIGTERM, as requeueing a running job does
+    calls = tmp_path / "scontrol.calls"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {calls}\nkill -TERM $PPID\n')
+    (tmp_path / "bin" / "scontrol").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     extra = ("data.eval_batch_size=16",)
     _, uninterrupted = _fit(tmp_path / "a", extra)
     for key, value in SLURM_JOB.items():
         monkeypatch.setenv(key, value)
     _fit(tmp_path / "b", extra, callbacks=[_RequeueSignal(step, inside)])
-    assert requeued == [["scontrol", "requeue", "4242"]]
+    assert calls.read_text().splitlines() == ["requeue 4242"]
     ckpt, resumed_from = resume_point(tmp_path / "b" / "run")
     if inside == "step" and step == 15:
         assert ckpt.endswith("hpc_ckpt_1.ckpt") and resumed_from == 16

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2
 
 HEADER = 7
@@ -39,8 +41,21 @@ def records(path: str | Path):
             yield record
 
 
-def summarize(path: str | Path) -> dict:
-    """The run's identity, config, per-step history and final summary as plain Python."""
+def summarize(path: str | Path, wait_s: float = 20.0) -> dict:
+    """The run's identity, config, per-step history and final summary as plain Python. W&B's service process
+    may still be writing the file's last records just after ``finish``: a record that does not parse yet is
+    read again until ``wait_s`` has passed."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return _summarize(path)
+        except DecodeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _summarize(path: str | Path) -> dict:
     out = {"run": None, "config": {}, "history": [], "summary": {}}
     for record in records(path):
         kind = record.WhichOneof("record_type")

@@ -130,6 +130,8 @@ def _model_identity(cfg: DictConfig) -> dict:
              if k not in TRAINING_SPEED_KEYS}
     if not model.get("embedding_prefix"):  # no prefix: the keys of the values measured before prefixes existed
         model.pop("embedding_prefix", None)
+    if identity.is_xlnet(cfg.model) and cfg.source.name == "hub":  # its tokenizer's segment ids now reach it
+        model["segment_ids"] = True
     return {"model": model, "source": cfg.source.name, "max_length": cfg.measure.max_length}
 
 

@@ -96,17 +96,21 @@ _POSITIONS_AFTER_PADDING = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembe
                             "roberta-prelayernorm", "xmod", "mpnet", "ibert", "luke", "markuplm", "esm"}
 
 
-def check_max_length(config, max_length: int, model_name: str) -> None:
-    """``data.max_length`` within the encoder's learned positions: a longer batch would stop the run at its
-    forward pass with an index error, maybe hours in (short texts pad below the limit and hide it until then).
-    Models without absolute positions (XLNet) have no limit."""
+def check_max_length(config, max_length: int, model_name: str, key: str = "data.max_length") -> None:
+    """``data.max_length`` (as the user typed it: ``key``) within the encoder's learned positions: a longer batch
+    would stop the run at its forward pass with an index error, maybe hours in (short texts pad below the limit
+    and hide it until then). Models without absolute positions (XLNet; DeBERTa-v2/v3 and BERTs with relative
+    position embeddings, which do not add them) have no limit."""
     positions = getattr(config, "max_position_embeddings", None)
     if positions is None or positions < 0:  # XLNet's config says -1
+        return
+    if getattr(config, "position_biased_input", True) is False or getattr(
+            config, "position_embedding_type", "absolute") not in (None, "absolute"):
         return
     if getattr(config, "model_type", None) in _POSITIONS_AFTER_PADDING:
         positions -= (config.pad_token_id or 0) + 1
     if max_length > positions:
-        raise ConfigError(f"data.max_length={max_length}: model={model_name} has {positions} positions "
+        raise ConfigError(f"{key}={max_length}: model={model_name} has {positions} positions "
                           f"(max_position_embeddings); use at most {positions}")
 
 
