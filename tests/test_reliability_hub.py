@@ -48,7 +48,7 @@ def test_hub_unreachable_fails_fast_with_the_model_name_and_the_way_out(run_itt,
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "Error executing job" not in result.stderr
     assert error_lines(result.stderr) == [
-        "error: tokenizer 'FacebookAI/roberta-base' is not cached and the hub is unreachable: "
+        "error: model 'FacebookAI/roberta-base' is not cached and the hub is unreachable: "
         "use source=embedded, or model.hub_id=<local folder>"], result.stderr[-3000:]
     assert not (root / "results.jsonl").exists()
     assert not (root / "runs").exists() or list((root / "runs").iterdir()) == []

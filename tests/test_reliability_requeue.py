@@ -238,7 +238,8 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("phase", ["build", "fit", "test", "export", "ledger"])
+# "test" (a signal in the test after the fit) runs on the real cluster: tests/test_slurm_itt.py
+@pytest.mark.parametrize("phase", ["build", "fit", "export", "ledger"])
 def test_a_requeue_signal_anywhere_in_the_job_requeues_it_and_the_requeued_job_finishes_the_run(
         tmp_path, slurm, uninterrupted, phase):
     """The signal ends the job only after ``scontrol requeue`` and never half-way through a write; the requeued

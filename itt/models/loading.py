@@ -87,7 +87,7 @@ def load_config(name_or_path: str, trust_remote_code: bool = False):
     try:
         return AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     except Exception as exc:
-        raise _hub_error("model config", name_or_path, exc) from exc
+        raise _hub_error("model", name_or_path, exc) from exc
 
 
 # Encoders whose position ids start after the padding index (transformers' create_position_ids_from_input_ids):
