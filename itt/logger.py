@@ -81,8 +81,11 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
     own = {"save_dir": str(run_dir)}
     wandb = {"name": run_id, "id": wandb_id(run_id), "group": wandb_group(spec), "tags": wandb_tags(spec),
              "job_type": spec.stage}
-    loggers = [instantiate(node, **own, **(wandb if "Wandb" in str(node.get("_target_")) else {}))
-               for node in cfg.logger.values()]
+
+    def made_for_this_run(node) -> dict:  # every logger's folder; a W&B logger's name, id, group, tags, job type
+        return {**own, **(wandb if "Wandb" in str(node.get("_target_")) else {})}
+
+    loggers = [instantiate(node, **made_for_this_run(node)) for node in cfg.logger.values()]
     for lg in loggers:
         if type(lg).__name__ == "CSVLogger":
             keep_earlier_attempt(Path(lg.log_dir))
@@ -95,7 +98,7 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
     if spec.stage == "intermediate":
         config["stage"] = {"name": "intermediate"}
     for node in (config.get("logger") or {}).values():
-        node.update(own, **(wandb if "Wandb" in str(node.get("_target_")) else {}))
+        node.update(made_for_this_run(node))
     config["run"] = {"run_id": run_id, "stage": spec.stage, "roles": list(spec.roles), "variant": spec.variant}
     for lg in loggers:
         lg.log_hyperparams(config)
