@@ -241,11 +241,15 @@ def _mlqa_rows(lang: str, split: str) -> list[dict]:
 MLQA = Replica(
     "facebook/mlqa",
     aliases=["mlqa"],
+    script="mlqa.py",
     sources=[f"{GH}/mlqa/dataset_infos.json",
-             f"{HF}/facebook/mlqa/discussions/5/files (Convert dataset to Parquet: mlqa.<c>.<q>/{{test,validation}}-00000-of-00001.parquet)"],
+             f"{HF}/facebook/mlqa/raw/51bd021f22626985e2e636965e8aea5099c5ae75/mlqa.py (main's loading script)",
+             f"{HF}/facebook/mlqa/discussions/5/files (Convert dataset to Parquet, opened: mlqa.<c>.<q>/{{test,validation}}-00000-of-00001.parquet)",
+             f"{HF}/mlqa/commits/refs%2Fconvert%2Fparquet/mlqa.ar.vi (the parquet export, one folder per config)"],
     other_configs=["mlqa.<context>.<question> for the 42 pairs of two different languages among ar, de, en, es, hi, vi, zh",
                    "mlqa-translate-train.<lang>", "mlqa-translate-test.<lang>"],
-    unverified=["whether the parquet conversion (discussion #5) was merged into main; if not, main is a loading script and datasets >= 4 refuses it"],
+    unverified=["whether the parquet conversion (discussion #5) was merged into main: the replica assumes it was not (main holds "
+                "mlqa.py, which datasets >= 4 refuses), so specs read the parquet export, which loads either way"],
     notes=["evaluation only: test and validation, no train; answers struct is {answer_start, text}; no title column",
            "configs other than en.en, de.de repeat the English rows (a schema replica: the text is not in their language)"],
     configs=[Config(f"mlqa.{lang}.{lang}", Features({"context": STRING, "question": STRING, "answers": answers_feature(text_first=False), "id": STRING}),
