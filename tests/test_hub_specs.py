@@ -184,3 +184,17 @@ def test_every_stand_in_has_its_hub_datasets_label_space(hub_replica, task, grou
         assert all(0.0 <= v <= 1.0 for v in rows["label"]) and all(0.0 <= v <= 1.0 for v in hub_rows["label"])
     if kind.kind == "multiple_choice":
         assert {len(c) for c in rows["choices"]} == {len(c) for c in hub_rows["choices"]}
+
+
+def test_a_hub_repo_that_is_a_loading_script_says_to_read_its_parquet_export(hub_replica):
+    """datasets >= 4 refuses a repo whose main branch holds a loading script; the one-line error names the spec's
+    place and the way out (the hub's parquet export), not only datasets' "scripts are no longer supported"."""
+    from itt.errors import DataError
+
+    cfg = _task_config("qa")
+    node = OmegaConf.merge(cfg.task.evals.mlqa_de, {"revision": None})
+    with pytest.raises(DataError) as caught:
+        load_raw(dataset_spec(node), "hub", where="task.evals.mlqa_de (facebook/mlqa)")
+    message = str(caught.value)
+    assert "\n" not in message and "task.evals.mlqa_de" in message, message
+    assert "revision: refs/convert/parquet" in message and "mlqa.py" in message, message

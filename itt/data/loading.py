@@ -116,7 +116,12 @@ def _load_hub(spec, timeout_s: float, where: str | None = None) -> datasets.Data
                 f"{where + ': ' if where else ''}dataset {spec.path!r}{subset} is not cached and the hub is unreachable: "
                 f"use source=embedded, or point its path at a local csv/tsv/jsonl/parquet file (or leave it out: stage.evals)"
             ) from exc
-        raise DataError(f"dataset {spec.path!r} (subset {spec.subset!r}): {one_line(exc)[:300]}") from exc
+        way_out = ""
+        if "scripts are no longer supported" in str(exc) and spec.revision != PARQUET_EXPORT:
+            # datasets >= 4 runs no loading script; the hub's parquet-converter still exports such repos
+            way_out = f"; read the hub's parquet export: add `revision: {PARQUET_EXPORT}` to this spec"
+        raise DataError(f"{where + ': ' if where else ''}dataset {spec.path!r} (subset {spec.subset!r}): "
+                        f"{one_line(exc)[:300]}{way_out}") from exc
 
 
 def stand_in_domain(generator: str, spec) -> str:
