@@ -5,6 +5,7 @@ on the hub breaks here first."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,21 @@ schema.register()
 identity.register_resolvers()
 
 
+def _read_only(cfg):
+    """A config the tests share (cached): one that changed it would fail here, not make another test pass."""
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+@functools.cache  # composed once per file (~0.5 s each; ~300 tests read them)
 def _task_config(task: str):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("train", overrides=[f"task={task}", "+stage=target"])
+        return _read_only(compose("train", overrides=[f"task={task}", "+stage=target"]))
 
 
+@functools.cache  # composed once per file (~0.5 s each; ~300 tests read them)
 def _offline_config(task: str):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("train", overrides=[f"task={task}", "+stage=target", "source=embedded"])
+        return _read_only(compose("train", overrides=[f"task={task}", "+stage=target", "source=embedded"]))
 
 
 def _specs():
@@ -65,9 +73,10 @@ def _stand_in_specs():
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
 
 
+@functools.cache  # composed once per file (~0.5 s each; ~300 tests read them)
 def _preset_config(experiment: str):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("train", overrides=[f"experiment={experiment}", "+stage=target"])
+        return _read_only(compose("train", overrides=[f"experiment={experiment}", "+stage=target"]))
 
 
 def _preset_specs():
