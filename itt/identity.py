@@ -170,10 +170,11 @@ def own_splits(cfg: DictConfig, spec_node) -> set[str]:
     return files.own_splits(cfg.source.name, spec_node.path, spec_node.get("splits"))
 
 
-def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "datasets") -> dict:
+def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "datasets", aligned: set[str] | None = None) -> dict:
     """A dataset as the run id sees it: its spec, its content when local, whether it is split by id,
     and the generator of its stand-in under source=embedded (and the version of the code generating it).
-    ``group``: ``datasets`` or ``evals``, where ``name`` is declared (for the error of a missing file)."""
+    ``group``: ``datasets`` or ``evals``, where ``name`` is declared (for the error of a missing file).
+    ``aligned``: :func:`aligned_roles` of ``cfg`` when the caller has it (it reads every spec of the task)."""
     spec = _plain(spec_node)
     if spec.get("label_map") is not None:  # {0: neg} from the command line and {"0": neg} from a config: one run
         spec["label_map"] = plain_label_map(spec["label_map"])
@@ -187,7 +188,7 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     for key in ("options", "embedded_offset", "embedded_domain"):
         if spec.get(key) is None or (key != "options" and (not stand_in or not spec[key])):
             spec.pop(key, None)
-    payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in aligned_roles(cfg),
+    payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in (aligned_roles(cfg) if aligned is None else aligned),
                "generator": generator_of(cfg, spec_node) if stand_in else None}
     if stand_in:  # its rows are what the generators' code makes: a run on an older stand-in is another run
         from itt.data import embedded  # noqa: PLC0415 (only offline)
@@ -250,13 +251,13 @@ def kind_of(cfg: DictConfig, spec_node) -> tuple[str, str | None]:
     return kind, primary
 
 
-def _dataset_identity(cfg: DictConfig, name: str, node, group: str = "datasets") -> dict:
+def _dataset_identity(cfg: DictConfig, name: str, node, group: str = "datasets", aligned: set[str] | None = None) -> dict:
     """A dataset with the kind that reads and scores it. The task config matters only through what it
     gives this dataset (its kind's options and primary metric, when the kind is the task's), so an
     intermediate dataset named the same way in two tasks (MNLI before XNLI and before WikiANN) is one run."""
     kind, primary = kind_of(cfg, node)
     options = (_plain(cfg.task.get("options")) or None) if kind == cfg.task.kind else None
-    out = {**dataset_payload(cfg, name, node, group), "kind": kind, "primary_metric": primary, "task_options": options}
+    out = {**dataset_payload(cfg, name, node, group, aligned), "kind": kind, "primary_metric": primary, "task_options": options}
     if kind == "retrieval":  # acc searches the sources with each translation (XTREME's direction), not the reverse
         out["acc_direction"] = "translation_to_source"
         # bucc_f1 at a threshold tuned on the other half of the set, not the oracle best on the same pairs
@@ -264,11 +265,11 @@ def _dataset_identity(cfg: DictConfig, name: str, node, group: str = "datasets")
     return out
 
 
-def _eval_identity(cfg: DictConfig, name: str, node) -> dict:
+def _eval_identity(cfg: DictConfig, name: str, node, aligned: set[str] | None = None) -> dict:
     """An eval set as the run id sees it. Under ``split=official`` it keeps its declared splits (a
     test-only set, like XQuAD or Tatoeba, is scored on all its items) where older versions carved a
     validation part out of its test rows: other scores, so another run."""
-    out = _dataset_identity(cfg, name, node, "evals")
+    out = _dataset_identity(cfg, name, node, "evals", aligned)
     if cfg.split.name == "official":
         out["official_eval"] = "declared_splits"
     return out
@@ -286,10 +287,11 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
         # other numbers than earlier versions: XLNet's 2-d attention biases are no longer weight-decayed (as the HF
         # Trainer), and the hub tokenizer's segment ids reach the model again (transformers 5 stopped returning them)
         model["xlnet_fixes"] = "biases_not_decayed,segment_ids"
+    aligned = aligned_roles(cfg)  # once: it reads every dataset and eval set of the task (XNLI: 50)
     payload = {
         "model": model,
-        "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role]) for role in spec.roles},
-        "evals": {name: _eval_identity(cfg, name, cfg.task.evals[name]) for name in spec.evals},
+        "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role], aligned=aligned) for role in spec.roles},
+        "evals": {name: _eval_identity(cfg, name, cfg.task.evals[name], aligned) for name in spec.evals},
         "stage": {"name": spec.stage, "select_on": spec.select_on},
         "seed": cfg.seed,
         "hparams": hparams_payload(spec),

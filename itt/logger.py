@@ -82,27 +82,36 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
     wandb = {"name": run_id, "id": wandb_id(run_id), "group": wandb_group(spec), "tags": wandb_tags(spec),
              "job_type": spec.stage}
 
-    def made_for_this_run(node) -> dict:  # every logger's folder; a W&B logger's name, id, group, tags, job type
-        return {**own, **(wandb if "Wandb" in str(node.get("_target_")) else {})}
+    def made_for_this_run(node) -> dict:
+        """A logger's config for this run: its folder (a W&B logger's name, id, group, tags, job type too) set
+        here, its other keys resolved one by one; the keys set here are never resolved (``${itt.run_id:}`` would
+        work out the command's run id, and its parents', again)."""
+        mine = {**own, **(wandb if "Wandb" in str(node.get("_target_")) else {})}
+        return {**{key: _resolved(node, key) for key in node if key not in mine}, **mine}
 
-    loggers = [instantiate(node, **made_for_this_run(node)) for node in cfg.logger.values()]
+    made = {name: made_for_this_run(node) for name, node in cfg.logger.items()}
+    loggers = [instantiate(node) for node in made.values()]
     for lg in loggers:
         if type(lg).__name__ == "CSVLogger":
             keep_earlier_attempt(Path(lg.log_dir))
-    config = without_secrets(OmegaConf.to_container(cfg, resolve=True))
-    config.pop("hydra", None)
+    # The whole config as the run sees it, minus Hydra's own part, with the loggers as made above.
+    config = {key: made if key == "logger" else _resolved(cfg, key) for key in cfg if key != "hydra"}
+    config = without_secrets(config)
     config.update(OmegaConf.to_container(spec.settings, resolve=True))  # this run's trainer/optim/data
     # An intermediate a target command trains on the way logs what `+stage=intermediate` would, not the
-    # command's target stage (a W&B filter on stage.itt or stage.name must not pick it up), and the
-    # loggers as they were made for this run (its own name, id, group, tags, folder), not the command's.
+    # command's target stage (a W&B filter on stage.itt or stage.name must not pick it up).
     if spec.stage == "intermediate":
         config["stage"] = {"name": "intermediate"}
-    for node in (config.get("logger") or {}).values():
-        node.update(made_for_this_run(node))
     config["run"] = {"run_id": run_id, "stage": spec.stage, "roles": list(spec.roles), "variant": spec.variant}
     for lg in loggers:
         lg.log_hyperparams(config)
     return loggers
+
+
+def _resolved(node: DictConfig, key: str):
+    """``node[key]`` resolved, as plain Python (a container as dicts and lists)."""
+    value = node[key]
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def keep_earlier_attempt(log_dir: Path) -> None:
