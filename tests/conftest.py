@@ -55,8 +55,13 @@ SERIAL_FILE_PREFIXES = {"tests/test_slurm_": "slurm"}
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent without it (then tests run in one process)
 def pytest_xdist_make_scheduler(config, log):
     """``make test`` runs the suite on 2 workers (pytest-xdist), one test file at a time per worker, so a
-    file's module-scoped fixture (e.g. a study measured once) runs once; the SLURM files count as one file."""
+    file's module-scoped fixture (e.g. a study measured once) runs once; the SLURM files count as one file.
+    Files are handed out in collection order (``pytest_collection_modifyitems``: end-to-end files first), not
+    xdist's most-tests-first: a file of two end-to-end sweeps handed out last kept one worker busy for minutes
+    after the other had finished."""
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
 
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -64,6 +69,20 @@ def pytest_xdist_make_scheduler(config, log):
             return next((group for prefix, group in SERIAL_FILE_PREFIXES.items() if path.startswith(prefix)), path)
 
     return ByFile(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The files with the most end-to-end (``slow``) tests first, then the others by their number of tests: the
+    longest work first, so the two workers of ``make test`` finish close together. Each file's tests stay
+    together and in order."""
+    from collections import Counter
+
+    def file_of(item):
+        return item.nodeid.split("::", 1)[0]
+
+    slow = Counter(file_of(item) for item in items if item.get_closest_marker("slow"))
+    tests = Counter(file_of(item) for item in items)
+    items.sort(key=lambda item: (-slow[file_of(item)], -tests[file_of(item)]))
 
 
 def itt_env(env: dict | None = None) -> dict:
