@@ -109,7 +109,10 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
 
 
 def _resolved(node: DictConfig, key: str):
-    """``node[key]`` resolved, as plain Python (a container as dicts and lists)."""
+    """``node[key]`` resolved, as plain Python (a container as dicts and lists), a missing value (``???``) kept
+    as ``OmegaConf.to_container`` keeps it."""
+    if OmegaConf.is_missing(node, key):
+        return "???"
     value = node[key]
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
