@@ -226,6 +226,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     loggers = build_loggers(spec, run_id, run_dir)
     trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
                                         cfg.get("checkpoint_every_n_steps"), built.one_head_per_batch)
+    built.data.check_shards(trainer.world_size)
     ckpt, step = resume_point(run_dir)  # a torn or untrusted checkpoint is skipped, never unpickled
     if ckpt:
         log.info("resuming %s from %s (step %s)", run_id, ckpt, step)
@@ -327,6 +328,7 @@ def _work(spec: RunSpec) -> None:
     run_dir = run_dir_of(cfg, identity.run_id(spec))
     trainer, checkpoint = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"],
                                         cfg.get("checkpoint_every_n_steps"), built.one_head_per_batch)
+    built.data.check_shards(trainer.world_size)  # as process 0: every process stops, none waits for the others
     ckpt, _ = resume_point(run_dir)
     trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
     requeue.stop_if_requeued()

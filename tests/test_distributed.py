@@ -312,3 +312,17 @@ def test_every_evaluator_saves_every_process_items_under_ddp(tmp_path):
     mp.spawn(_items_of_every_process, args=(str(tmp_path), port), nprocs=2, join=True)
     for rank in (0, 1):
         assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == {"tags": 4, "retrieval": 4, "classes": 4}
+
+
+def test_an_eval_split_smaller_than_the_processes_stops_before_training_in_one_line(tmp_path):
+    """Each process evaluates every second row: a split of one row leaves a process none, which Lightning refuses
+    only after the training ("within local rank has zero length"). itt says it first, naming the set."""
+    small = tuple(a for a in RUN if not a.startswith("task.datasets.domain.embedded_rows")) + (
+        "task.datasets.domain.embedded_rows=8",)
+    result = run_itt(*small, "trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu", root=tmp_path,
+                     timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "task.datasets.domain" in last and "row(s) for the 2 processes" in last, result.stderr[-2000:]
+    assert not [r for r in read_ledger(tmp_path) if r["status"] == "ok"]
+    assert "Epoch 0" not in result.stderr and not list(tmp_path.rglob("*.ckpt"))  # nothing trained

@@ -317,3 +317,20 @@ def test_stand_in_only_keys_are_in_a_stand_ins_cache_key_only():
     assert not {"embedded_offset", "embedded_domain"} & set(spec_payload(spec, stand_in=False))  # the hub's rows
     unset = DatasetSpec(path="facebook/mlqa")
     assert not {"embedded_offset", "embedded_domain"} & set(spec_payload(unset, stand_in=True))  # keys as before
+
+
+def test_an_eval_split_with_fewer_rows_than_processes_is_a_one_line_error_before_training(tmp_path):
+    """Under DDP each process evaluates every world-th row; one with no row would stop in Lightning ("zero length")
+    after the training. The datamodule says which split of which set, before any step."""
+    from itt.errors import DataError
+
+    cfg = _cfg(tmp_path, "task.datasets.intermediate.embedded_rows=200")
+    dm, prepared = _datamodule(cfg)
+    validation = len(dm.lengths[(0, "validation")])
+    dm.check_shards(1)
+    dm.check_shards(validation)  # one row each
+    with pytest.raises(DataError) as caught:
+        dm.check_shards(validation + 1)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("task.datasets.intermediate (")
+    assert f"has {validation} row(s) for the {validation + 1} processes" in message and "validation split" in message

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from itt.data.preparation import Prepared
+from itt.errors import DataError
 from itt.hardware import pad_multiple, positive_int
 from itt.data.samplers import (LengthGroupedBatches, MixtureBatches, RandomBatches, ResumableLoader, mega_batch_batches,
                                member_seed)
@@ -129,6 +130,21 @@ class ITTDataModule(pl.LightningDataModule):
         """(this process's rank, processes): ``data.batch_size`` is the global batch, split across them."""
         trainer = getattr(self, "trainer", None)
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def check_shards(self, processes: int) -> None:
+        """Under DDP every process evaluates every ``processes``-th row of each split (``_eval_loaders``), and
+        Lightning stops a process that has none ("within local rank has zero length"), after the training. Said
+        here, before it. ``processes``: the trainer's world size (devices x nodes)."""
+        if processes <= 1:
+            return
+        n_train = len(self.train_sets)
+        for (i, split), lengths in self.lengths.items():
+            if 0 < len(lengths) < processes:
+                prepared = self.eval_sets[i]
+                key = f"task.{'datasets' if i < n_train else 'evals'}.{prepared.name}"
+                raise DataError(f"{key} ({prepared.where}): its {split} split has {len(lengths)} row(s) for the "
+                                f"{processes} processes of this run (trainer.devices x trainer.num_nodes), and every "
+                                f"process needs one: train on fewer processes, or leave it out (stage.evals)")
 
     def _eval_loaders(self, split: str) -> list[DataLoader]:
         loaders = []
