@@ -188,7 +188,8 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     for key in ("options", "embedded_offset", "embedded_domain"):
         if spec.get(key) is None or (key != "options" and (not stand_in or not spec[key])):
             spec.pop(key, None)
-    payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": name in (aligned_roles(cfg) if aligned is None else aligned),
+    by_id = name in (aligned_roles(cfg) if aligned is None else aligned)
+    payload = {"spec": spec, "content": fingerprint(spec["path"]) if local else None, "by_id": by_id,
                "generator": generator_of(cfg, spec_node) if stand_in else None}
     if stand_in:  # its rows are what the generators' code makes: a run on an older stand-in is another run
         from itt.data import embedded  # noqa: PLC0415 (only offline)
