@@ -178,9 +178,12 @@ def cuda_available() -> bool:
 
 
 def cuda_bf16() -> bool:
+    """Native bf16 on every visible GPU (compute capability 8.0 or more: Ampere and newer), by the same rule
+    before torch is imported (nvidia-smi) and after, so a run has one id. Not ``torch.cuda.is_bf16_supported()``:
+    it also says yes below 8.0, where bf16 is emulated (slow, and other numbers than fp16 with a scaler)."""
     if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        cuda = sys.modules["torch"].cuda
+        return cuda.is_available() and all(cuda.get_device_capability(i)[0] >= 8 for i in range(cuda.device_count()))
     caps = _nvidia_compute_capabilities()
     return bool(caps) and min(caps) >= 8.0
 

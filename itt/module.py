@@ -126,7 +126,7 @@ class ITTModule(pl.LightningModule):
         computed = {}
         for i, metric in zip(self.split_sets[split], metrics):
             evaluation = self.evals[i]
-            values = metric.compute()
+            values = on_device(metric.compute(), self.device)
             computed[i] = values
             if keep_items:
                 self.test_items[evaluation.name or ""] = metric.items()
@@ -180,6 +180,13 @@ class ITTModule(pl.LightningModule):
                 clip_norm_in_fused_step(inner, params, gradient_clip_val)
             return
         self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+
+def on_device(values: dict, device) -> dict:
+    """An evaluator's metrics as tensors on the module's device (their dtype kept). Some kinds score on the host
+    (seqeval's F1, SQuAD's EM/F1, BUCC's F1); Lightning reduces a logged value where it lies, and NCCL, the
+    process group of GPU DDP, reduces no host tensor ("No backend type associated with device type cpu")."""
+    return {k: torch.as_tensor(v, device=device) for k, v in values.items()}
 
 
 def prepare_for_training(model, fast_dropout: bool, sparse_embedding_grad: bool, device, world_size: int = 1,

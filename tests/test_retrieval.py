@@ -322,3 +322,24 @@ def test_evaluate_reports_the_cross_fitted_bucc_f1():
     expected = _cross_fitted_reference(scores, correct)
     assert expected < _oracle_reference(scores, correct)
     assert evaluate(model, sources, translations, tokenizer=tokenizer)["bucc_f1"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_scores_stay_on_the_embeddings_device(monkeypatch):
+    """On a GPU the embeddings are CUDA tensors: the gold index must be made there too (a CPU index does not compare
+    with them). Meta tensors stand in for another device here; the host-side F1 is stubbed (it needs values)."""
+    from itt.tasks import retrieval
+
+    monkeypatch.setattr(retrieval, "cross_fitted_f1", lambda scores, correct: 0.0)
+    source, translation = torch.randn(6, 4, device="meta"), torch.randn(6, 4, device="meta")
+    scores = retrieval.retrieval_scores(source, translation)
+    assert {v.device.type for v in scores.values()} == {"meta"}
+
+
+def test_logged_metrics_are_moved_to_the_module_device_with_their_dtype():
+    """Lightning reduces a logged metric on its own device, and GPU DDP's NCCL reduces no host tensor: the module
+    moves each evaluator's values (tensors or host floats) to its device first."""
+    from itt.module import on_device
+
+    moved = on_device({"acc": torch.tensor(0.5), "f1": 0.25, "rho": torch.tensor(0.5, dtype=torch.float64)}, "meta")
+    assert {v.device.type for v in moved.values()} == {"meta"}
+    assert [v.dtype for v in moved.values()] == [torch.float32, torch.float32, torch.float64]

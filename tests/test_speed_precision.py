@@ -19,8 +19,14 @@ from itt.train import CONF_DIR
 
 
 def _hardware(monkeypatch, *, cuda: bool, cuda_bf16: bool = False, cpu_bf16: bool = False):
+    """``cuda_bf16``: native bf16 (compute capability 8.0+, e.g. A100) or not (7.0, V100). As real torch,
+    ``is_bf16_supported()`` says yes on both: below 8.0 it counts emulation unless told not to."""
+    capability = (8, 0) if cuda_bf16 else (7, 0)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1 if cuda else 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: cuda and (
+        including_emulation or capability[0] >= 8))
     monkeypatch.setattr(itt_hardware, "cpu_has_bf16", lambda: cpu_bf16)
 
 

@@ -233,10 +233,10 @@ def cross_fitted_f1(scores: torch.Tensor, correct: torch.Tensor) -> float:
 def retrieval_scores(source: torch.Tensor, translation: torch.Tensor) -> dict[str, torch.Tensor]:
     """``acc`` and ``bucc_f1`` of aligned embeddings (row i of each side is one pair)."""
     n = len(source)
-    gold = torch.arange(n)
+    gold = torch.arange(n, device=source.device)  # the embeddings' device: on a GPU, a CPU index would not compare
     acc = (nearest_candidates(translation, source) == gold).float().mean()  # XTREME's direction (module docstring)
     best, scores = margin_pairs(source, translation)
-    return {"acc": acc, "bucc_f1": torch.tensor(cross_fitted_f1(scores, best == gold))}
+    return {"acc": acc, "bucc_f1": torch.tensor(cross_fitted_f1(scores, best == gold), device=source.device)}
 
 
 class RetrievalMetric(Metric):
