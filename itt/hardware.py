@@ -96,15 +96,19 @@ def cpu_threads() -> dict:
     return {"threads": min(told)} if told else {"cpus": cpu_count()}
 
 
-def gpu_capabilities() -> list[str]:
-    """The compute capabilities of the GPUs, e.g. ``["8.0"]``: cuBLAS and cuDNN choose kernels by them. Each
-    kind once, sorted: ``nvidia-smi`` lists every GPU of the node, torch only the visible ones."""
+def gpu_kinds() -> list[str]:
+    """Each kind of visible GPU once, sorted, as ``<name> (<compute capability>)``, e.g.
+    ``NVIDIA A100-SXM4-40GB (8.0)``. cuBLAS and cuDNN choose kernels by the architecture and by the GPU's
+    size (an A30 and an A100 are both 8.0; an H100 PCIe has fewer multiprocessors than an SXM one), so the
+    name is in it, not the capability alone. The same from torch and, before torch is imported, from
+    ``nvidia-smi`` (which lists every GPU of the node unless told which)."""
     if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
         cuda = sys.modules["torch"].cuda
-        caps = {".".join(map(str, cuda.get_device_capability(i))) for i in range(cuda.device_count())}
+        kinds = {f"{cuda.get_device_name(i)} ({'.'.join(map(str, cuda.get_device_capability(i)))})"
+                 for i in range(cuda.device_count())}
     else:
-        caps = {f"{cap:.1f}" for cap in _nvidia_compute_capabilities()}
-    return sorted(caps)
+        kinds = {f"{name} ({cap:.1f})" for name, cap in _nvidia_gpus()}
+    return sorted(kinds)
 
 
 #: Encoders narrower than this train on one CPU thread (``itt.trainer.auto_threads``): their ops are too small
@@ -127,7 +131,7 @@ def machine(device: str, hidden_size: int | None = None) -> dict:
     before it loads; one that trains on one thread whatever the CPU count (:func:`one_thread_for`,
     ``itt.trainer.auto_threads``) is keyed as one thread."""
     if device == "cuda":
-        return {"gpu": gpu_capabilities()}
+        return {"gpu": gpu_kinds()}
     key = json.loads(cpu_machine())
     if one_thread_for(hidden_size):
         del key["cpus"]
@@ -156,17 +160,18 @@ def cpu_machine() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _nvidia_compute_capabilities() -> tuple[float, ...]:
-    """Compute capability of each visible GPU from ``nvidia-smi`` (no torch import), () if none. Only the
-    GPUs ``CUDA_VISIBLE_DEVICES`` names, as torch sees them (nvidia-smi itself lists every GPU of the node)."""
+def _nvidia_gpus() -> tuple[tuple[str, float], ...]:
+    """(name, compute capability) of each visible GPU from ``nvidia-smi`` (no torch import), () if none. Only
+    the GPUs ``CUDA_VISIBLE_DEVICES`` names, as torch sees them (nvidia-smi itself lists every GPU of the node)."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", None)
     if visible == "" or shutil.which("nvidia-smi") is None:
         return ()
     only = [f"--id={visible}"] if visible is not None else []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader", *only],
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader", *only],
                              capture_output=True, text=True, timeout=10, check=True).stdout
-        return tuple(float(line) for line in out.split() if line.strip())
+        rows = [line.rsplit(",", 1) for line in out.splitlines() if line.strip()]
+        return tuple((name.strip(), float(cap)) for name, cap in rows)
     except (OSError, subprocess.SubprocessError, ValueError):
         return ()
 
@@ -174,7 +179,7 @@ def _nvidia_compute_capabilities() -> tuple[float, ...]:
 def cuda_available() -> bool:
     if "torch" in sys.modules:
         return sys.modules["torch"].cuda.is_available()
-    return bool(_nvidia_compute_capabilities())
+    return bool(_nvidia_gpus())
 
 
 def cuda_bf16() -> bool:
@@ -184,7 +189,7 @@ def cuda_bf16() -> bool:
     if "torch" in sys.modules:
         cuda = sys.modules["torch"].cuda
         return cuda.is_available() and all(cuda.get_device_capability(i)[0] >= 8 for i in range(cuda.device_count()))
-    caps = _nvidia_compute_capabilities()
+    caps = [cap for _, cap in _nvidia_gpus()]
     return bool(caps) and min(caps) >= 8.0
 
 

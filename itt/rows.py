@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from itt import identity, languages
+from itt import hardware, identity, languages
 from itt.data.files import fingerprint, is_local
 from itt.models.info import model_info
 from itt.stages import RunSpec
@@ -59,7 +59,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
         "n_test": None, "parent_run_id": parent, "intermediate_run_id": parent if spec.is_itt else None,
         "chain": chain, "head": None, "head_policy": spec.head_policy if parent else None,
         "checkpoint": None, "predictions": None, "data_sizes": None,
-        "precision": numerics["precision"], "device": numerics["device"],
+        "precision": numerics["precision"], "device": hardware.device_name(numerics["device"]),
         "numerics": {k: v for k, v in numerics.items() if k != "device"},
         "machine": identity.run_machine(spec),
         "sampler": OmegaConf.to_container(cfg.sampler, resolve=True) if len(spec.roles) > 1 and cfg.get("sampler") else None,

@@ -94,16 +94,41 @@ def test_an_itt_target_names_its_parent_by_the_parents_config_id_in_its_own(cpu)
     assert identity.run_payload(spec, machine=False)["parent"]["run_id"] == identity.config_id(spec.parent)
 
 
-def test_gpus_are_told_apart_by_compute_capability(monkeypatch):
+def test_gpus_are_told_apart_by_kind_not_only_by_compute_capability(monkeypatch):
+    """cuBLAS picks kernels by architecture and by the GPU's size: an A30 and an A100 are both 8.0."""
     monkeypatch.setattr(hardware, "cuda_available", lambda: True)
     monkeypatch.setattr(hardware, "cuda_bf16", lambda: True)
-    caps = {"now": ["8.0"]}
-    monkeypatch.setattr(hardware, "gpu_capabilities", lambda: caps["now"])
+    kinds = {"now": ["NVIDIA A100-SXM4-40GB (8.0)"]}
+    monkeypatch.setattr(hardware, "gpu_kinds", lambda: kinds["now"])
     a100, config = ids()
-    caps["now"] = ["9.0"]
+    kinds["now"] = ["NVIDIA A30 (8.0)"]
+    a30, a30_config = ids()
+    kinds["now"] = ["NVIDIA H100 80GB HBM3 (9.0)"]
     h100, h100_config = ids()
-    assert h100 != a100 and h100_config == config
-    assert hardware.machine("cuda") == {"gpu": ["9.0"]}
+    assert len({a100, a30, h100}) == 3 and a30_config == h100_config == config
+    assert hardware.machine("cuda") == {"gpu": ["NVIDIA H100 80GB HBM3 (9.0)"]}
+
+
+def test_a_gpu_kind_is_the_same_from_torch_and_from_nvidia_smi(monkeypatch):
+    """The cached-run check runs before torch is imported (nvidia-smi), the pipeline after: one run id."""
+    import torch
+
+    monkeypatch.setattr(hardware.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    monkeypatch.setattr(hardware.subprocess, "run", lambda cmd, **kw: type("Done", (), {
+        "stdout": "NVIDIA A100-SXM4-40GB, 8.0\nNVIDIA A100-SXM4-40GB, 8.0\n"})())
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    hardware._nvidia_gpus.cache_clear()
+    try:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as if torch were not imported yet
+        before = hardware.gpu_kinds()
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=None: "NVIDIA A100-SXM4-40GB")
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=None: (8, 0))
+        assert hardware.gpu_kinds() == before == ["NVIDIA A100-SXM4-40GB (8.0)"]
+        assert hardware.device_name("cuda") == "cuda (NVIDIA A100-SXM4-40GB)"
+    finally:
+        hardware._nvidia_gpus.cache_clear()
 
 
 @pytest.mark.parametrize("cpuinfo, expected", [
@@ -236,17 +261,17 @@ def test_gpus_are_read_as_torch_sees_them_from_nvidia_smi(monkeypatch):
 
     def fake_run(cmd, **kwargs):
         calls.append(cmd)
-        return type("Done", (), {"stdout": "8.0\n"})()
+        return type("Done", (), {"stdout": "NVIDIA A100-SXM4-40GB, 8.0\n"})()
 
     monkeypatch.setattr(hardware.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
     monkeypatch.setattr(hardware.subprocess, "run", fake_run)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
-    hardware._nvidia_compute_capabilities.cache_clear()
+    hardware._nvidia_gpus.cache_clear()
     try:
-        assert hardware._nvidia_compute_capabilities() == (8.0,)
+        assert hardware._nvidia_gpus() == (("NVIDIA A100-SXM4-40GB", 8.0),)
         assert "--id=2,3" in calls[-1]  # nvidia-smi lists every GPU of the node unless told which
     finally:
-        hardware._nvidia_compute_capabilities.cache_clear()
+        hardware._nvidia_gpus.cache_clear()
 
 
 def test_status_and_chains_read_a_config_run_on_two_machines_as_one_run():
