@@ -82,18 +82,20 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
     wandb = {"name": run_id, "id": wandb_id(run_id), "group": wandb_group(spec), "tags": wandb_tags(spec),
              "job_type": spec.stage}
 
-    def made_for_this_run(node) -> dict:
-        """A logger's config for this run: its folder (a W&B logger's name, id, group, tags, job type too) set
-        here, its other keys resolved one by one; the keys set here are never resolved (``${itt.run_id:}`` would
-        work out the command's run id, and its parents', again)."""
-        mine = {**own, **(wandb if "Wandb" in str(node.get("_target_")) else {})}
-        return {**{key: _resolved(node, key) for key in node if key not in mine}, **mine}
+    def made_for_this_run(node) -> dict:  # every logger's folder; a W&B logger's name, id, group, tags, job type
+        return {**own, **(wandb if "Wandb" in str(node.get("_target_")) else {})}
 
-    made = {name: made_for_this_run(node) for name, node in cfg.logger.items()}
-    loggers = [instantiate(node) for node in made.values()]
+    def as_logged(node) -> dict:
+        """A logger's config as this run made it, in the config's key order; its other keys resolved one by one,
+        the ones set here never (``${itt.run_id:}`` would work out the command's run id, and its parents', again)."""
+        mine = made_for_this_run(node)
+        return {**{key: mine[key] if key in mine else _resolved(node, key) for key in node}, **mine}
+
+    loggers = [instantiate(node, **made_for_this_run(node)) for node in cfg.logger.values()]
     for lg in loggers:
         if type(lg).__name__ == "CSVLogger":
             keep_earlier_attempt(Path(lg.log_dir))
+    made = {name: as_logged(node) for name, node in cfg.logger.items()}
     # The whole config as the run sees it, minus Hydra's own part, with the loggers as made above.
     config = {key: made if key == "logger" else _resolved(cfg, key) for key in cfg if key != "hydra"}
     config = without_secrets(config)

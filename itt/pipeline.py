@@ -226,13 +226,13 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     loggers = build_loggers(spec, run_id, run_dir)
     trainer, checkpoint = build_trainer(spec.settings, run_dir, loggers, built.monitor, built.numerics["precision"],
                                         cfg.get("checkpoint_every_n_steps"), built.one_head_per_batch)
-    built.data.check_shards(trainer.world_size)
     ckpt, step = resume_point(run_dir)  # a torn or untrusted checkpoint is skipped, never unpickled
     if ckpt:
         log.info("resuming %s from %s (step %s)", run_id, ckpt, step)
         row["resumed_from_step"] = step
     unwritable = None
     try:
+        built.data.check_shards(trainer.world_size)  # in here: a failed row, and the loggers closed
         trained = time.perf_counter()
         trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
         requeue.stop_if_requeued()  # requeued inside the fit: the requeued job evaluates, exports and records

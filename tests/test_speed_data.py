@@ -332,5 +332,6 @@ def test_an_eval_split_with_fewer_rows_than_processes_is_a_one_line_error_before
     with pytest.raises(DataError) as caught:
         dm.check_shards(validation + 1)
     message = str(caught.value)
-    assert "\n" not in message and message.startswith("task.datasets.intermediate (")
-    assert f"has {validation} row(s) for the {validation + 1} processes" in message and "validation split" in message
+    assert "\n" not in message and message.startswith("task.datasets.intermediate (") and message.count("task.") == 1
+    assert f"has {validation} row(s)" in message and f"for the {validation + 1} processes" in message
+    assert "validation split" in message and message.endswith("give it more rows")

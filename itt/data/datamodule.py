@@ -137,14 +137,14 @@ class ITTDataModule(pl.LightningDataModule):
         here, before it. ``processes``: the trainer's world size (devices x nodes)."""
         if processes <= 1:
             return
-        n_train = len(self.train_sets)
         for (i, split), lengths in self.lengths.items():
             if 0 < len(lengths) < processes:
-                prepared = self.eval_sets[i]
-                key = f"task.{'datasets' if i < n_train else 'evals'}.{prepared.name}"
-                raise DataError(f"{key} ({prepared.where}): its {split} split has {len(lengths)} row(s) for the "
-                                f"{processes} processes of this run (trainer.devices x trainer.num_nodes), and every "
-                                f"process needs one: train on fewer processes, or leave it out (stage.evals)")
+                trained_on = i < len(self.train_sets)  # the run's own dataset (or a mixture member): not an eval set
+                way_out = "give it more rows" if trained_on else "leave it out (stage.evals)"
+                raise DataError(f"{self.eval_sets[i].where}: its {split} split has {len(lengths)} row(s) (QA: "
+                                f"windows) for the {processes} processes of this run (trainer.devices x "
+                                f"trainer.num_nodes), and every process needs one: train on fewer processes, or "
+                                f"{way_out}")
 
     def _eval_loaders(self, split: str) -> list[DataLoader]:
         loaders = []
