@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
@@ -201,17 +202,23 @@ def wait_sacct_final(job_id: str | int, n: int = 1, timeout: float = 60.0) -> li
     return rows
 
 
-def hurry_requeued() -> list[str]:
+def hurry_requeued(settle: float = 2.0) -> list[str]:
     """Make requeued jobs (PENDING, reason BeginTime) eligible now instead of in ~2 minutes.
 
     SLURM delays a requeued job's restart (BeginTime = requeue time + ~120 s); fine on a real
-    cluster, too slow for tests. Returns the ids that were hurried.
+    cluster, too slow for tests. A job is hurried only ``settle`` seconds after its requeue (squeue's
+    submit time): slurmd revoked the job's credential at the requeue and refuses a credential made in
+    the same second ("Killing non-startable batch JobId=N: Job credential revoked"), which ends the
+    requeued job FAILED before it runs. Returns the ids that were hurried.
     """
     hurried = []
-    for job, state, reason in squeue_jobs():
-        if state == "PENDING" and reason == "BeginTime":
-            if run(["scontrol", "update", f"jobid={job}", "StartTime=now"]).returncode == 0:
-                hurried.append(job)
+    r = run(["squeue", "-h", "-t", "PENDING", "-o", "%i|%r|%V"])
+    for line in r.stdout.splitlines() if r.returncode == 0 else []:
+        job, reason, requeued = line.strip().split("|", 2)
+        if reason != "BeginTime" or (datetime.now() - datetime.fromisoformat(requeued)).total_seconds() < settle:
+            continue
+        if run(["scontrol", "update", f"jobid={job}", "StartTime=now"]).returncode == 0:
+            hurried.append(job)
     return hurried
 
 

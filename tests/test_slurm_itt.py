@@ -183,7 +183,8 @@ def test_usr1_after_the_fit_requeues_and_the_requeued_job_records_the_run_once(s
             hurry_requeued()  # a requeued job would otherwise wait ~2 min (BeginTime)
             return bool(read_ledger(tmp_path)) and job not in [j for j, _, _ in squeue_jobs()]
 
-        assert wait_for(finished, 420, interval=1.0), f"job {job} did not finish:\n{log.read_text()[-3000:]}"
+        assert wait_for(finished, 420, interval=1.0), (
+            f"job {job} did not finish ({run(name_states).stdout.split()}):\n{log.read_text()[-3000:]}")
         # SLURM's view, by job name (after a purge, job ids restart and accounting may hold an older job of this id)
         assert wait_for(lambda: "COMPLETED" in run(name_states).stdout, 60), run(name_states).stdout
     finally:
