@@ -237,6 +237,7 @@ class RequeueBetweenSteps(Checkpoint):
         trainer = self._trainer
         hpc = Path(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
         self._pending, self._requeued = None, True
+        log.info("SLURM requeue signal in a validation: the requeued job resumes from last.ckpt")
         self._requeue(signum, frame)
         if trainer.is_global_zero:  # saved inside a validation: not a state to resume from (last.ckpt is)
             hpc.unlink(missing_ok=True)

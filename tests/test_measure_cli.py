@@ -94,6 +94,15 @@ def test_a_redefined_measure_gets_new_cache_keys_and_the_others_keep_theirs(monk
     assert pairs.cache_key(cfg, a, b, "unigram_js", {"seed": 0}, 100, 0) == now["unigram_js"]
 
 
+def test_a_new_way_of_drawing_the_samples_gives_every_measure_new_cache_keys(monkeypatch):
+    """Values cached before each shared item was measured on one side only are computed again, for every measure."""
+    cfg = _compose("task=sentiment", "+stage=target", "source=embedded")
+    a, b = pairs.pairs_of(cfg)[0]
+    now = {name: pairs.cache_key(cfg, a, b, name, {"seed": 0}, 100, 0) for name in MEASURES}
+    monkeypatch.setattr(pairs, "SAMPLING", 1)
+    assert all(pairs.cache_key(cfg, a, b, name, {"seed": 0}, 100, 0) != key for name, key in now.items())
+
+
 @pytest.mark.parametrize("override, message", [
     ("measure.names=[vocab_overlap,cosine]", r"measure.names: 'cosine' is not a measure; valid: embedding_cosine, mmd"),
     ("+measure.params.K=5", r"measure.params.K is not a parameter of any measure; valid: "),
@@ -114,10 +123,14 @@ def test_rows_appended_after_a_torn_line_stay_whole_and_stray_bytes_are_skipped(
     from itt import ledger
     from itt.report.divergence import load_measures
 
+    def now(measure: str) -> str:  # what itt.measure writes with each row
+        return f'"version": {pairs.VERSION[measure]}, "sampling": {pairs.SAMPLING}'
+
     path = tmp_path / pairs.MEASURES_FILE
-    path.write_bytes(b'{"a_key": "a", "b_key": "b", "measure": "mmd", "value": 0.1, "cache_key": "k0"}\n\xff\xfe\n{"a_key": "to')
-    new = [{"a_key": "a", "b_key": "b", "measure": m, "value": 0.2, "cache_key": f"k{i}"}
-           for i, m in enumerate(("unigram_js", "vocab_overlap"), 1)]
+    path.write_bytes(b'{"a_key": "a", "b_key": "b", "measure": "mmd", "value": 0.1, "cache_key": "k0", '
+                     + now("mmd").encode() + b'}\n\xff\xfe\n{"a_key": "to')
+    new = [{"a_key": "a", "b_key": "b", "measure": m, "value": 0.2, "cache_key": f"k{i}",
+            "version": pairs.VERSION[m], "sampling": pairs.SAMPLING} for i, m in enumerate(("unigram_js", "vocab_overlap"), 1)]
     ledger.append_lines(path, [json.dumps(r) for r in new])  # how itt.measure writes its rows
     assert pairs.measured(tmp_path) == {"k0", "k1", "k2"}
     with pytest.warns(UserWarning, match="skipping measure line"):
@@ -131,8 +144,8 @@ def test_an_intermediate_config_is_refused_with_the_way_out():
 
 def test_a_sample_is_embedded_once_for_every_pair_and_measure_and_values_do_not_change(tmp_path, monkeypatch):
     """One intermediate, a target and three eval sets of equal sample size, three embedding measures: the
-    intermediate's sample is encoded once, not once per pair, and every value is the one encoding each
-    pair's samples afresh gives (nothing kept: ``EMBEDDING_CACHE_BYTES = 0``)."""
+    intermediate's sample is encoded once for the pairs that draw it alike, not once per pair, and every value
+    is the one encoding each pair's samples afresh gives (nothing kept: ``EMBEDDING_CACHE_BYTES = 0``)."""
     from itt.measures import encoders
 
     job = ("experiment=xtreme_r_demo", "+stage=target", "model=mbert", "task=pawsx", "stage.target=en",
@@ -162,8 +175,44 @@ def test_a_sample_is_embedded_once_for_every_pair_and_measure_and_values_do_not_
     fresh = values(tmp_path / "fresh", keep=0)
     assert len(fresh) == 4 * 3 and len(encoded) == 4 * 2  # each pair encodes its two samples, once for 3 measures
     reused = values(tmp_path / "reused", keep=budget)
-    assert len(encoded) == 1 + 4 and len(set(encoded)) == 5  # the intermediate's sample once, each evaluated set once
+    # the intermediate's sample once for the eval sets, and once more for the target, whose rows it holds too
+    # (its stand-in is the first rows of the intermediate's: those are measured on the target's side only)
+    assert len(encoded) == 2 + 4 and len(set(encoded)) == 6
     assert reused == fresh  # bit for bit
+
+
+def test_an_item_both_sides_hold_is_measured_on_one_side_only(tmp_path, monkeypatch):
+    """The stand-ins of XNLI's English intermediate and target are one stream (rows 0-599 of it are the target's),
+    and its German intermediate holds their translations: each pair's two samples share no text and no row id,
+    and the row says how many rows it measured on one side only."""
+    drawn = []
+
+    class Recording(pairs.TextSample):
+        def __init__(self, texts, *args, **kwargs):
+            drawn.append(list(texts))
+            super().__init__(texts, *args, **kwargs)
+
+    monkeypatch.setattr(pairs, "TextSample", Recording)
+    job = ("experiment=xtreme_r_demo", "+stage=target", "model=mbert", "task=xnli", "stage.target=en",
+           "stage.evals=[de]", "measure.names=[vocab_overlap]", f"paths.root={tmp_path}",
+           f"paths.cache={tmp_path / 'cache'}")
+    found = pairs.run(_compose(*job, "intermediate.steps=[intermediate]"))
+    (a, target), (_, de) = drawn[:2], drawn[2:]
+    assert not set(a) & set(target) and len(a) == len(target) == found[0]["n_a"] > 0
+    rows_ = {r["b_role"]: r for r in found}
+    assert rows_["en"]["shared_rows_left_out"] > 0 and rows_["de"]["shared_rows_left_out"] == 0  # de: validation/test rows
+    assert {(r["version"], r["sampling"]) for r in found} == {(2, pairs.SAMPLING)}
+
+    # the German intermediate's rows are the translations of the English ones: no row id on both sides
+    drawn.clear()
+    cfg = _compose(*job, "intermediate.steps=[intermediate_translate_train_de]", f"paths.root={tmp_path / 'de'}")
+    sides = dict(zip(("a", "en"), pairs.pairs_of(cfg)[0]))
+    ids = {side: {k for keys, _ in pairs.side_texts(cfg, s) for k in keys if k.startswith("id:")} for side, s in sides.items()}
+    assert ids["a"] & ids["en"]  # they do share items
+    found = pairs.run(cfg)
+    by_text = {text: keys for side in sides.values() for keys, text in pairs.side_texts(cfg, side)}
+    a_ids, en_ids = ({k for t in texts for k in by_text[t] if k.startswith("id:")} for texts in drawn[:2])
+    assert a_ids and en_ids and not a_ids & en_ids
 
 
 def test_the_next_job_of_a_sweep_reuses_the_encoder_only_if_its_embeddings_would_be_the_same(monkeypatch):

@@ -385,3 +385,24 @@ def test_no_resamples_means_no_rho_interval_but_the_same_rho_and_p(root, report,
     label = _fmt_rho(plain.rho.iloc[0].to_dict())
     assert "nan" not in label and label.startswith("ρ = ")
     assert write_outputs(plain, tmp_path)["gain_vs_mmd"].stat().st_size > 10_000
+
+
+def test_rows_of_an_older_measure_definition_or_sampling_are_left_out_and_said(tmp_path):
+    """itt.measure's rows from before its samples kept each shared item on one side (no ``sampling``), or from an
+    older definition of their measure (mmd ``version`` 1), are other quantities: averaged with today's they moved
+    the value. Rows not written by itt.measure (no ``cache_key``) are read as they are."""
+    from itt.measures.registry import SAMPLING, VERSION
+    from itt.report.divergence import join_gains, load_measures
+
+    cell = _xnli_cell(n_pairs=2, delta=0.02)
+    base = {"a_key": "data/A", "b_key": "xnli:en", "model": "xlmr", "n_a": 100, "n_b": 100, "params": {}, "seed": 0}
+    now = {"version": VERSION["mmd"], "sampling": SAMPLING, "cache_key": "k1"}
+    rows = [base | {"measure": "mmd", "value": 0.01, "cache_key": "k0"},                  # before sampling was recorded
+            base | {"measure": "mmd", "value": 0.02} | now | {"version": 1, "cache_key": "k2"},  # an older mmd
+            base | {"measure": "mmd", "value": 0.05} | now,
+            base | {"measure": "unigram_js", "value": 0.3}]                                   # written by hand
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.warns(UserWarning, match=r"measures.jsonl: skipping 2 measure rows of an older definition"):
+        measures = load_measures(tmp_path)
+    joined = join_gains(pd.DataFrame([cell]), measures).set_index("measure")["measure_value"]
+    assert joined.to_dict() == pytest.approx({"mmd": 0.05, "unigram_js": 0.3})

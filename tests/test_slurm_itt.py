@@ -71,16 +71,22 @@ def test_grid_on_slurm_trains_each_intermediate_once(slurm_cluster, slurm_queue_
     assert wait_queue_empty(60), squeue_jobs()
 
 
+DDP_JOB = ["resources.tasks_per_node=2", "resources.mem_gb=4", "trainer.accelerator=cpu", "trainer.strategy=ddp"]
+
+
 @pytest.mark.slurm
 @pytest.mark.slow
-def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, tmp_path):
+@pytest.mark.parametrize("processes", [[], DDP_JOB], ids=["one process", "2-task DDP"])
+def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, tmp_path, processes):
     """USR1 mid-training: hpc checkpoint + requeue; the requeued job resumes that run (same run id,
-    same W&B id) from the checkpoint's step, and the ledger gets one ok row with resumed_from_step."""
+    same W&B id) from the checkpoint's step, and the ledger gets one ok row with resumed_from_step. In a
+    2-task DDP job SLURM signals both tasks: they agree on the step to save at, and the requeued job's two
+    tasks resume it as one run."""
     from itt.logger import wandb_id
 
     # long enough to still be training when signalled (a few seconds per epoch on this machine);
     # W&B offline, to see that both attempts log to the same W&B run
-    overrides = [*slurm_overrides(), "model=bert", "task=sentiment", "+stage=target", "stage.target=domain",
+    overrides = [*slurm_overrides(), *processes, "model=bert", "task=sentiment", "+stage=target", "stage.target=domain",
                  "stage.itt=false", "source=embedded", "logger=wandb", "trainer.max_epochs=8", "keep_checkpoints=true",
                  "task.datasets.domain.embedded_rows=400"]
     log_file = tmp_path / "sweep.log"
@@ -123,7 +129,14 @@ def test_requeue_on_usr1_resumes_the_same_run(slurm_cluster, slurm_queue_empty, 
     (row,) = rows
     assert row["resumed_from_step"] > 0, row
     run_dir = tmp_path / "runs" / row["run_id"]
-    assert (run_dir / "hpc_ckpt_1.ckpt").exists(), sorted(p.name for p in run_dir.iterdir())
+    # the hpc checkpoint of the step the signal came in, or, when it came in a validation (a larger share of a
+    # DDP job's time here), last.ckpt (itt.trainer.RequeueBetweenSteps)
+    in_validation = any("SLURM requeue signal in a validation" in p.read_text(errors="replace")
+                        for p in tmp_path.glob("sweeps/*/.submitit/*/*_log.*"))
+    assert (run_dir / "hpc_ckpt_1.ckpt").exists() or in_validation, sorted(p.name for p in run_dir.iterdir())
+    if processes:  # the requeued job trained as a 2-process run again
+        logs = [p.read_text(errors="replace") for p in tmp_path.glob("sweeps/*/.submitit/*/*_1_log.*")]
+        assert any(log.count("GLOBAL_RANK: 1, MEMBER: 2/2") == 2 for log in logs), logs
     # the same W&B run, continued: two offline attempts (one per allocation) with the id derived from the run id
     attempts = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*"))
     assert len(attempts) == 2 and all(a.endswith(f"-{wandb_id(row['run_id'])}") for a in attempts), attempts

@@ -8,7 +8,9 @@ matter: ``stage.itt=true,false`` name the same pairs.
 Texts come from the project's own data path (``itt.data.preparation.split_rows``: the canonical rows a
 run trains on, split as the run splits them): the *training* split of a training dataset, the
 validation and test splits of an eval set (it has no training split). One text per row
-(``Task.row_text``). Both sides are subsampled to the same number of rows, ``measure.sample_size`` or
+(``Task.row_text``). An item both sides hold (the same text, or a row and its translation) is measured on
+one side only (``text_sample.disjoint_items``): samples that share items are not independent and read
+closer than their datasets are. Both sides are subsampled to the same number of rows, ``measure.sample_size`` or
 the smaller side's size, with ``measure.seed`` (``itt.measures.sample``): top-k word lists and token
 distributions depend on how much text a side has, so unequal sides would bias a pair; token ids come from the run's model's tokenizer and embeddings from its
 pretrained encoder (mean-pooled; ``itt.measures.mean_pooled_embedder``), loaded only when a measure
@@ -24,7 +26,8 @@ joins them to every model) and serve every model.
 
 Within one process, a sample's embeddings are computed once and reused by every pair and every job of a
 sweep that compares the same texts with the same encoder (``_Model.embed``): the intermediate's sample,
-the same for every evaluated set of equal size, is encoded once rather than once per pair.
+the same for every evaluated set of equal size that shares no item with it, is encoded once rather than
+once per pair.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from itt import identity, ledger, rows
 from itt.errors import ConfigError, writing
-from itt.measures.registry import DIRECTION, MEASURES, VERSION, measure_pair, parameters
-from itt.measures.text_sample import TextSample, sample
+from itt.measures.registry import DIRECTION, MEASURES, SAMPLING, VERSION, measure_pair, parameters
+from itt.measures.text_sample import TextSample, disjoint_items, sample
 from itt.schema import TRAINING_SPEED_KEYS
 from itt.stages import intermediate_steps, resolve
 
@@ -138,7 +141,7 @@ def _model_identity(cfg: DictConfig) -> dict:
 def cache_key(cfg: DictConfig, a: Side, b: Side, name: str, params: dict, size, seed: int) -> str:
     used = {k: params[k] for k in parameters(name) if k in params}
     payload = {"a": a.fingerprint, "b": b.fingerprint, "measure": name, "params": used, "sample_size": size,
-               "seed": seed, "model": None if name in MODEL_FREE else _model_identity(cfg)}
+               "seed": seed, "model": None if name in MODEL_FREE else _model_identity(cfg), "sampling": SAMPLING}
     if VERSION[name] > 1:  # left out at 1, so the keys of measures never redefined stay as they were
         payload["version"] = VERSION[name]
     return _digest(payload)
@@ -158,8 +161,11 @@ def measured(root: str | Path) -> set[str]:
     return keys
 
 
-def side_texts(cfg: DictConfig, side: Side) -> list[str]:
-    """One text per row of the side's training rows (eval sets: validation and test rows), members pooled."""
+def side_texts(cfg: DictConfig, side: Side) -> list[tuple[tuple[str, ...], str]]:
+    """(item keys, text) of each row of the side's training rows (eval sets: validation and test rows),
+    members pooled. The keys name the row's item for ``disjoint_items``: its text (whitespace normalised)
+    and, for a dataset split by shared row id (``aligned_with``), that id within its alignment group, which
+    its translations share."""
     from itt.build import dataset_spec, task_of  # noqa: PLC0415 (data stack only when there is work)
     from itt.data.preparation import Protocol, split_rows  # noqa: PLC0415
 
@@ -167,14 +173,21 @@ def side_texts(cfg: DictConfig, side: Side) -> list[str]:
                         cfg.source.hub_timeout_s)
     group = cfg.task.evals if side.eval_only else cfg.task.datasets
     aligned = identity.aligned_roles(cfg)
+    alignment = identity.alignment_groups(cfg) if aligned else {}
     texts = []
     for name in side.names:
         node = group[name]
         task = task_of(cfg, node)
         splits, _ = split_rows(dataset_spec(node, cfg), task, protocol, by_id=name in aligned, eval_only=side.eval_only)
         for split in (("validation", "test") if side.eval_only else ("train",)):
-            texts += [task.row_text(row) for row in splits[split]]
-    return [t for t in texts if t.strip()]
+            for row in splits[split]:
+                text = task.row_text(row)
+                if text.strip():
+                    keys = ("text:" + " ".join(text.split()),)
+                    if name in aligned:
+                        keys += (f"id:{alignment[name]}:{row['id']}",)
+                    texts.append((keys, text))
+    return texts
 
 
 class _Model:
@@ -249,7 +262,7 @@ def run(cfg: DictConfig) -> list[dict]:
     done = measured(root)
     model = _model(cfg)
     tokenize, embed = model.tokenize, model.embed  # bound once: both sides must hold the same callables
-    texts: dict[Side, list[str]] = {}  # every pair reads the same intermediate side
+    texts: dict[Side, list] = {}  # every pair reads the same intermediate side
     written = []
     for a, b in pairs_of(cfg):
         todo = [n for n in names if cache_key(cfg, a, b, n, params, size, seed) not in done]
@@ -259,7 +272,12 @@ def run(cfg: DictConfig) -> list[dict]:
         for side in (a, b):
             if side not in texts:
                 texts[side] = side_texts(cfg, side)
-        rows_a, rows_b = texts[a], texts[b]
+        keep_a, keep_b = disjoint_items([k for k, _ in texts[a]], [k for k, _ in texts[b]], seed)
+        rows_a, rows_b = [texts[a][i][1] for i in keep_a], [texts[b][i][1] for i in keep_b]
+        left_out = len(texts[a]) - len(keep_a) + len(texts[b]) - len(keep_b)
+        if left_out:
+            log.info("%s and %s share items (the same rows or their translations): %d rows left out of one side "
+                     "so that each item is on one side only", a.label(), b.label(), left_out)
         # Both sides the same size: word- and token-count measures depend on how much text each side has.
         n = min(len(rows_a), len(rows_b), size or len(rows_a) + len(rows_b))
         text_a = TextSample(sample(rows_a, n, seed), a.lang, tokenize, embed)
@@ -269,6 +287,7 @@ def run(cfg: DictConfig) -> list[dict]:
             out = {"a_key": a.key, "b_key": b.key, "model": None if name in MODEL_FREE else cfg.model.name,
                    "measure": name, "value": row["value"], "n_a": row["n_a"], "n_b": row["n_b"],
                    "params": row["params"], "seed": seed, "direction": DIRECTION[name], "sample_size": size,
+                   "version": VERSION[name], "sampling": SAMPLING, "shared_rows_left_out": left_out,
                    "a_role": a.label(), "b_role": b.label(), "task": cfg.task.name, "source": cfg.source.name,
                    "cache_key": cache_key(cfg, a, b, name, params, size, seed),
                    "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}

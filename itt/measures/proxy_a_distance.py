@@ -15,7 +15,8 @@ the sample sizes). The value is
 a DIVERGENCE in [0, 2]: 2 = perfectly separable, 0 = indistinguishable. ε > 0.5 (the classifier does
 worse than chance on held-out rows, which happens by noise, or systematically when the two samples
 share rows: a row's twin with the other label sits in the training folds) says "no evidence of a
-difference" and gives 0, not a negative distance. Deterministic for a given ``seed``.
+difference" and gives 0, not a negative distance. Deterministic for a given ``seed``. Twins bias it low
+short of that too, so ``itt.measure`` draws two samples that share no item (``text_sample.disjoint_items``).
 """
 
 from __future__ import annotations

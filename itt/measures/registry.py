@@ -20,6 +20,9 @@ MEASURES: dict[str, Callable[..., float]] = {}
 DIRECTION: dict[str, str] = {}
 #: name -> the version of its definition: a new one gives its rows new cache keys (``itt.measures.pairs``)
 VERSION: dict[str, int] = {}
+#: The version of how a pair's two samples are drawn (``itt.measures.pairs``); a new one gives every row a new
+#: cache key. 2: an item both sides hold is measured on one side only (``text_sample.disjoint_items``).
+SAMPLING = 2
 
 
 def register(name: str, direction: str = "divergence",

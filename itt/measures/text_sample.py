@@ -35,6 +35,48 @@ def sample(texts: Sequence[str], n: int | None, seed: int) -> list[str]:
     return [texts[i] for i in chosen]
 
 
+def disjoint_items(keys_a: Sequence[Sequence[str]], keys_b: Sequence[Sequence[str]],
+                   seed: int) -> tuple[list[int], list[int]]:
+    """The rows each side keeps so that no item is on both sides: (indices into ``keys_a``, into ``keys_b``).
+
+    A row's keys name its item: its text and, for a translation, its shared row id; keys that one row holds
+    together name one item. Two samples that hold one item (the same row, or a row and its translation)
+    are not independent, and every measure then reads the pair as closer than the two datasets are: MMD's
+    cross term pairs a text with its twin, the domain classifier is tested on rows whose twin it was
+    trained on with the other label, word overlaps count the same sentences twice. So each item both sides
+    hold is dealt to one side, in an order seeded by ``seed``, as many to each side as leaves the two
+    sides' rows closest in number. Rows of items only one side holds are all kept."""
+    in_b = {k for keys in keys_b for k in keys}
+    shared = sorted({k for keys in keys_a for k in keys if k in in_b})
+    if not shared:
+        return list(range(len(keys_a))), list(range(len(keys_b)))
+    parent = {k: k for k in shared}  # union-find: shared keys of one row are one item
+
+    def item(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for keys in (*keys_a, *keys_b):
+        found = [item(k) for k in keys if k in parent]
+        for other in found[1:]:
+            parent[item(other)] = item(found[0])
+    items_a = [next((item(k) for k in keys if k in parent), None) for keys in keys_a]
+    items_b = [next((item(k) for k in keys if k in parent), None) for keys in keys_b]
+    only_a, only_b = items_a.count(None), items_b.count(None)
+    rows_a, rows_b = len(keys_a) - only_a, len(keys_b) - only_b  # rows of shared items, each side
+    # Dealing a share p of the shared items to b leaves a with ~only_a + (1 - p) rows_a rows and b with
+    # ~only_b + p rows_b: p makes the two equal, within [0, 1].
+    p = min(1.0, max(0.0, (only_a + rows_a - only_b) / (rows_a + rows_b)))
+    roots = sorted({item(k) for k in shared})
+    order = np.random.default_rng(seed).permutation(len(roots))
+    to_b = {roots[i] for i in order[: round(p * len(roots))]}
+    keep_a = [i for i, it in enumerate(items_a) if it is None or it not in to_b]
+    keep_b = [i for i, it in enumerate(items_b) if it is None or it in to_b]
+    return keep_a, keep_b
+
+
 class TextSample:
     """``texts`` in language ``lang`` (an ISO 639-1 code, e.g. ``"en"``), with lazily computed,
     cached ``token_ids`` (from ``tokenize``) and ``embeddings`` (from ``embed``)."""

@@ -4,7 +4,9 @@
 
     {"a_key": <intermediate dataset key>, "b_key": <target or eval-set dataset key>,
      "model": <tokenizer/encoder name, or null = any model>, "measure": "...", "value": 0.3,
-     "n_a": 1000, "n_b": 1000, "params": {...}, "seed": 0}
+     "n_a": 1000, "n_b": 1000, "params": {...}, "seed": 0, "version": 1, "sampling": 2}
+
+Only rows of the measures' current definitions are read (``version``, ``sampling``: ``itt.measures.registry``).
 
 Each ITT comparison cell (Δ over seeds vs no-ITT; one per intermediate setting, so a variant trained
 from intermediates with two settings is two points at one measure value) is joined to the measures with
@@ -71,10 +73,32 @@ def load_measures(root: str | Path) -> pd.DataFrame | None:
                               stacklevel=2)
                 continue
             rows.append(row)
+    rows = _current(rows, path)
     df = pd.DataFrame(rows).reindex(columns=MEASURE_COLUMNS)
     df["value"] = pd.to_numeric(df["value"], errors="coerce")
     df["params"] = df["params"].map(_defining_params)
     return df
+
+
+def _current(rows: list[dict], path: Path) -> list[dict]:
+    """The rows measured as ``itt.measure`` measures today. A row it wrote (it has a ``cache_key``) under an older
+    definition of its measure (``version``) or of how the samples are drawn (``sampling``; none recorded: 1) is
+    another quantity: averaged with today's rows it would move the value, so it is left out, said once. Rows
+    written by other means, and measures this process does not register, are taken as they are."""
+    from itt.measures.registry import SAMPLING, VERSION  # noqa: PLC0415 (the measures' modules: only with a measures file)
+
+    def is_current(row: dict) -> bool:
+        if "cache_key" not in row:
+            return True
+        version = row.get("version", 1)
+        return row.get("sampling", 1) == SAMPLING and version == VERSION.get(row["measure"], version)
+
+    current = [r for r in rows if is_current(r)]
+    if len(current) < len(rows):
+        warnings.warn(f"{path}: skipping {len(rows) - len(current)} measure rows of an older definition (measure "
+                      f"version or sampling); run python -m itt.measure again to measure those pairs as it does now",
+                      LedgerWarning, stacklevel=3)
+    return current
 
 
 def _defining_params(params) -> str:
