@@ -60,7 +60,7 @@ class LedgerRow(TypedDict, total=False):
     # the report keeps ITT targets whose intermediates had other settings apart. Null: no parent.
     intermediate_hparams_id: Optional[str]
     primary_metric: str  # bare name, e.g. "acc"
-    selected_on: str  # the validation metric that picked the checkpoint, e.g. "val/acc"
+    selected_on: str  # the validation metric that picked the checkpoint, e.g. "val/acc"; "last": no validation ran
     metrics: dict  # flat: val/<m>, test/<m> (own split), val/<eval>/<m>, test/<eval>/<m>
     dataset: dict  # what it trained on: {role, key, path, subset, revision, lang, family, genus, script, domain, fingerprint}
     datasets: list  # every member trained on (same dicts); more than one: a mixture

@@ -238,6 +238,9 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         requeue.stop_if_requeued()  # requeued inside the fit: the requeued job evaluates, exports and records
         evaluated = time.perf_counter()
         best = checkpoint.best_model_path or None
+        if best is None:  # no validation in the fit (check_val_every_n_epoch > max_epochs, limit_val_batches=0)
+            log.warning("%s: no validation ran during the fit; the model kept is the last weights", run_id)
+            row["selected_on"] = "last"
         # Validation and test metrics of the checkpoint we keep (the best epoch), not of the last one.
         val = trainer.validate(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)
         test = trainer.test(built.module, datamodule=built.data, ckpt_path=best, verbose=False, weights_only=True)

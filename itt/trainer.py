@@ -130,16 +130,35 @@ class RNGState(Callback):
 def _validation_follows(trainer, batch_idx: int) -> bool:
     """Does a validation run right after the batch that just trained? Lightning's rule: after an epoch's last
     batch, and every ``val_check_batch`` batches when ``val_check_interval`` asks for validations mid-epoch
-    (counted over the whole run when ``check_val_every_n_epoch`` is None). True for every epoch's last batch,
-    also in epochs without a validation: the epoch's end comes right after it then."""
+    (counted over the whole run when ``check_val_every_n_epoch`` is None); and itt's: at ``max_steps``
+    (``ValidateLastStep``). True for every epoch's last batch, also in epochs without a validation: the
+    epoch's end comes right after it then."""
     loop = trainer.fit_loop.epoch_loop
     if loop.batch_progress.is_last_batch or batch_idx + 1 >= trainer.num_training_batches:
+        return True
+    if _at_max_steps(trainer):
         return True
     every = trainer.val_check_batch
     if not trainer.enable_validation or every == float("inf"):
         return False
     current = loop.total_batch_idx if trainer.check_val_every_n_epoch is None else batch_idx
     return (current + 1) % int(every) == 0
+
+
+def _at_max_steps(trainer) -> bool:
+    return 0 < trainer.max_steps <= trainer.global_step
+
+
+class ValidateLastStep(Callback):
+    """A fit that ``trainer.max_steps`` ends inside an epoch is validated at its last step. Lightning validates
+    at epoch ends only, so the steps since the last one were never a candidate for the best checkpoint: the model
+    kept, and what an intermediate hands on, was that epoch's, whatever those steps trained (max_steps=80 with
+    53 steps an epoch: step 53's weights). Asking the loop to stop at that step makes Lightning validate it, as
+    it does when early stopping asks (in an epoch it validates at all: ``check_val_every_n_epoch``)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if _at_max_steps(trainer):
+            trainer.should_stop = True
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -309,7 +328,7 @@ def build_trainer(settings, run_dir: Path, loggers: list, monitor: str, precisio
     when = {"every_n_train_steps": every_n_steps} if every_n_steps else {}
     latest = LastCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                             enable_version_counter=False, **when)
-    callbacks = [checkpoint, latest, RNGState(), StopState()]
+    callbacks = [ValidateLastStep(), checkpoint, latest, RNGState(), StopState()]
     show = progress.wanted(settings.trainer.get("enable_progress_bar", "auto"))
     if show:
         callbacks.append(progress.progress_bar())

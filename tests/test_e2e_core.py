@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -208,3 +209,58 @@ def test_an_itt_target_records_only_its_own_time(tmp_path):
         assert row["train_s"] > 0 and row["eval_s"] > 0
         assert row["train_s"] + row["eval_s"] <= row["wall_s"] + 0.02, row
     assert target["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class _FlippedBeforeTheLastStep(Callback):
+    """Every validation of the fit before ``max_steps`` sees the final projection negated (a binary classifier's
+    every prediction flips, the weights are restored after it): only a validation at the last step scores well.
+    Records the step of each validation of the fit."""
+
+    def __init__(self):
+        self.steps, self._flipped = [], False
+
+    def _flip(self, pl_module):
+        layer = pl_module.model.get_submodule(final_projection(pl_module.model))
+        with torch.no_grad():
+            layer.weight.neg_()
+            layer.bias.neg_()
+
+    def on_validation_start(self, trainer, pl_module):
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            self.steps.append(trainer.global_step)
+            self._flipped = trainer.global_step < trainer.max_steps
+            if self._flipped:
+                self._flip(pl_module)
+
+    def on_validation_end(self, trainer, pl_module):
+        if self._flipped:
+            self._flip(pl_module)
+            self._flipped = False
+
+
+@pytest.mark.slow
+def test_a_fit_that_max_steps_ends_inside_an_epoch_is_validated_at_its_last_step(tmp_path, monkeypatch):
+    """trainer.max_steps=13 with 9 steps an epoch: Lightning validated at step 9 only, so steps 10-13 could never be
+    the best checkpoint and the model kept (what an intermediate hands on) was step 9's. Now step 13 is validated
+    too, and here, the only validation that scores well, it is the checkpoint kept."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    validations = _FlippedBeforeTheLastStep()
+    add_trainer_callback(monkeypatch, validations)
+    cfg = make(tmp_path, "model=minilm", "task=sentiment", "+stage=target", "stage.itt=false", "optim.lr=1e-4",
+               "data.max_length=64", "trainer.max_epochs=-1", "trainer.max_steps=13",
+               "task.datasets.domain.embedded_rows=400", "keep_checkpoints=true")
+    row = pipeline.run(cfg)
+    assert row["status"] == "ok" and row["selected_on"] == "val/acc", row
+    assert validations.steps == [9, 13], validations.steps
+    best = torch.load(tmp_path / "runs" / row["run_id"] / "checkpoints" / "best.ckpt", weights_only=False)
+    assert best["global_step"] == 13
+
+
+@pytest.mark.slow
+def test_a_fit_without_a_validation_keeps_its_last_weights_and_says_so(tmp_path, caplog):
+    cfg = make(tmp_path, "model=bert", "task=sentiment", "+stage=target", "stage.itt=false", "trainer.max_epochs=1",
+               "+trainer.check_val_every_n_epoch=2")
+    with caplog.at_level(logging.WARNING, logger="itt.pipeline"):
+        row = pipeline.run(cfg)
+    assert row["status"] == "ok" and row["selected_on"] == "last", row
+    assert "no validation ran during the fit; the model kept is the last weights" in caplog.text

@@ -215,6 +215,29 @@ def test_an_item_both_sides_hold_is_measured_on_one_side_only(tmp_path, monkeypa
     assert a_ids and en_ids and not a_ids & en_ids
 
 
+def test_stand_ins_of_two_streams_share_no_item_whatever_aligned_with_joins(tmp_path):
+    """experiment=nli_vs_qa_demo sets ``aligned_with: en`` on mnli only to split it with the target by id; its
+    stand-in is the nli generator's stream, the target's the paraphrase one: row ``train:7`` of each is another
+    item, and no row is left out (were 416 of the intermediate's 831)."""
+    cfg = _compose("experiment=nli_vs_qa_demo", "+stage=target", "task=pawsx", "stage.target=en", "stage.evals=[]",
+                   "intermediate.steps=[mnli]", "measure.names=[vocab_overlap]", f"paths.root={tmp_path}",
+                   f"paths.cache={tmp_path / 'cache'}")
+    (row,) = pairs.run(cfg)
+    assert row["shared_rows_left_out"] == 0, row
+
+
+def test_two_sides_of_the_same_items_are_refused_in_one_line(tmp_path, monkeypatch):
+    """Nothing would be left on one side once each item is on one side only: a one-line DataError naming the
+    pair, not a sample size of 0 the user never set."""
+    from itt.errors import DataError
+
+    cfg = _compose("task=sentiment", "+stage=target", "source=embedded", "stage.target=domain",
+                   "measure.names=[vocab_overlap]", f"paths.root={tmp_path}", f"paths.cache={tmp_path / 'cache'}")
+    monkeypatch.setattr(pairs, "side_texts", lambda cfg, side: [(("text:same",), "same")])
+    with pytest.raises(DataError, match=r"^intermediate and domain hold the same items .*no rows are left to compare"):
+        pairs.run(cfg)
+
+
 def test_the_next_job_of_a_sweep_reuses_the_encoder_only_if_its_embeddings_would_be_the_same(monkeypatch):
     monkeypatch.setattr(pairs, "_loaded", None)
     base = ("task=sentiment", "+stage=target", "source=embedded")

@@ -135,13 +135,19 @@ def stand_in_domain(generator: str, spec) -> str:
     return domain
 
 
+def stand_in_stream(spec, task) -> tuple[str, str, int]:
+    """(generator, domain, labels) of a spec's stand-in: the stream its rows are drawn from. The stand-ins of
+    one stream in other languages are its rows' translations, row for row."""
+    generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
+    # labels as the hub dataset has them: labels, or multiple choice's choices
+    return generator, stand_in_domain(generator, spec), task.stand_in_labels(spec)
+
+
 def load_embedded(spec, task) -> tuple[Dataset, list[str]]:
     """The generated stand-in of a spec (canonical rows) and its label names. Its rows depend on
     (generator, lang, domain, offset, rows) only: the run's seed reshuffles them in the split, like a real
     dataset that stays the same across seeds."""
-    generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
-    num_labels = task.stand_in_labels(spec)  # as the hub dataset has them: labels, or multiple choice's choices
-    domain = stand_in_domain(generator, spec)
+    generator, domain, num_labels = stand_in_stream(spec, task)
     if domain != (spec.embedded_domain or spec.domain):
         log.info("embedded stand-in of domain=%s: generator %s writes its domain %s for it", spec.domain, generator, domain)
     try:

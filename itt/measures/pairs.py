@@ -44,7 +44,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from itt import identity, ledger, rows
-from itt.errors import ConfigError, writing
+from itt.errors import ConfigError, DataError, writing
 from itt.measures.registry import DIRECTION, MEASURES, SAMPLING, VERSION, measure_pair, parameters
 from itt.measures.text_sample import TextSample, disjoint_items, sample
 from itt.schema import TRAINING_SPEED_KEYS
@@ -167,6 +167,8 @@ def side_texts(cfg: DictConfig, side: Side) -> list[tuple[tuple[str, ...], str]]
     and, for a dataset split by shared row id (``aligned_with``), that id within its alignment group, which
     its translations share."""
     from itt.build import dataset_spec, task_of  # noqa: PLC0415 (data stack only when there is work)
+    from itt.data.files import is_stand_in  # noqa: PLC0415
+    from itt.data.loading import stand_in_stream  # noqa: PLC0415
     from itt.data.preparation import Protocol, split_rows  # noqa: PLC0415
 
     protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, cfg.data.max_length, Path(cfg.paths.cache),
@@ -178,14 +180,18 @@ def side_texts(cfg: DictConfig, side: Side) -> list[tuple[tuple[str, ...], str]]
     for name in side.names:
         node = group[name]
         task = task_of(cfg, node)
-        splits, _ = split_rows(dataset_spec(node, cfg), task, protocol, by_id=name in aligned, eval_only=side.eval_only)
+        spec = dataset_spec(node, cfg)
+        # A stand-in's ids are places in its generator's stream: only stand-ins of one stream are translations
+        # (aligned_with can join two streams just to split them together, experiment=nli_vs_qa_demo).
+        stream = "/".join(map(str, stand_in_stream(spec, task))) + ":" if is_stand_in(protocol.source, spec.path) else ""
+        splits, _ = split_rows(spec, task, protocol, by_id=name in aligned, eval_only=side.eval_only)
         for split in (("validation", "test") if side.eval_only else ("train",)):
             for row in splits[split]:
                 text = task.row_text(row)
                 if text.strip():
                     keys = ("text:" + " ".join(text.split()),)
                     if name in aligned:
-                        keys += (f"id:{alignment[name]}:{row['id']}",)
+                        keys += (f"id:{alignment[name]}:{stream}{row['id']}",)
                     texts.append((keys, text))
     return texts
 
@@ -274,6 +280,9 @@ def run(cfg: DictConfig) -> list[dict]:
                 texts[side] = side_texts(cfg, side)
         keep_a, keep_b = disjoint_items([k for k, _ in texts[a]], [k for k, _ in texts[b]], seed)
         rows_a, rows_b = [texts[a][i][1] for i in keep_a], [texts[b][i][1] for i in keep_b]
+        if (texts[a] and not rows_a) or (texts[b] and not rows_b):
+            raise DataError(f"{a.label()} and {b.label()} hold the same items (rows or their translations): no "
+                            f"rows are left to compare once each item is on one side only")
         left_out = len(texts[a]) - len(keep_a) + len(texts[b]) - len(keep_b)
         if left_out:
             log.info("%s and %s share items (the same rows or their translations): %d rows left out of one side "

@@ -81,10 +81,11 @@ def load_measures(root: str | Path) -> pd.DataFrame | None:
 
 
 def _current(rows: list[dict], path: Path) -> list[dict]:
-    """The rows measured as ``itt.measure`` measures today. A row it wrote (it has a ``cache_key``) under an older
+    """The rows measured as ``itt.measure`` measures today. A row it wrote (it has a ``cache_key``) under another
     definition of its measure (``version``) or of how the samples are drawn (``sampling``; none recorded: 1) is
-    another quantity: averaged with today's rows it would move the value, so it is left out, said once. Rows
-    written by other means, and measures this process does not register, are taken as they are."""
+    another quantity: averaged with today's rows it would move the value, so it is left out. Said once, for
+    the ones no row of today measures again. Rows written by other means, and measures this process does not
+    register, are taken as they are."""
     from itt.measures.registry import SAMPLING, VERSION  # noqa: PLC0415 (the measures' modules: only with a measures file)
 
     def is_current(row: dict) -> bool:
@@ -93,10 +94,16 @@ def _current(rows: list[dict], path: Path) -> list[dict]:
         version = row.get("version", 1)
         return row.get("sampling", 1) == SAMPLING and version == VERSION.get(row["measure"], version)
 
+    def what(row: dict) -> tuple:
+        return tuple(json.dumps(row.get(k), sort_keys=True) for k in
+                     ("a_key", "b_key", "model", "measure", "params", "seed", "sample_size"))
+
     current = [r for r in rows if is_current(r)]
-    if len(current) < len(rows):
-        warnings.warn(f"{path}: skipping {len(rows) - len(current)} measure rows of an older definition (measure "
-                      f"version or sampling); run python -m itt.measure again to measure those pairs as it does now",
+    measured_now = {what(r) for r in current}
+    unmeasured = sum(1 for r in rows if not is_current(r) and what(r) not in measured_now)
+    if unmeasured:
+        warnings.warn(f"{path}: leaving out {unmeasured} measure rows of another definition (measure version or "
+                      f"sampling) that no current row measures again; run python -m itt.measure on their pairs",
                       LedgerWarning, stacklevel=3)
     return current
 
