@@ -248,8 +248,8 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         metrics = {k: float(v) for part in [*val, *test] for k, v in part.items() if not k.endswith("/loss")}
         sizes = {p.name: {s: len(p.rows[s]) for s in ("validation", "test") if s in p.rows} for p in built.evals}
         row = rows.with_metrics(row, metrics, sizes)
-        row.update(status="ok", checkpoint=str(_save_model(run_dir, built)),
-                   predictions=str(_save_predictions(run_dir, built.module.test_items)),
+        row.update(status="ok", checkpoint=str(_save_model(run_dir, built).resolve()),  # absolute: read from any folder
+                   predictions=str(_save_predictions(run_dir, built.module.test_items).resolve()),
                    train_s=round(evaluated - trained, 2), eval_s=round(done - evaluated, 2))
         row["model_info"]["revision"] = hub_access.cached_revision(built.pretrained)  # None: not from the hub
     except ITTError as exc:

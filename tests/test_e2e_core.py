@@ -264,3 +264,20 @@ def test_a_fit_without_a_validation_keeps_its_last_weights_and_says_so(tmp_path,
         row = pipeline.run(cfg)
     assert row["status"] == "ok" and row["selected_on"] == "last", row
     assert "no validation ran during the fit; the model kept is the last weights" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_target_finds_its_intermediate_in_a_root_moved_since(tmp_path):
+    """The parent's model is read from its folder under the target's own root: its row's path named the root the
+    parent ran in (moved since, or given relative to another folder), and the target failed to load it, or could
+    have loaded a stale copy left there."""
+    import shutil
+
+    first = tmp_path / "first"
+    inter = pipeline.run(make(first, "model=bert", "task=sentiment", "+stage=intermediate"))
+    assert inter["status"] == "ok" and Path(inter["checkpoint"]).is_absolute()
+    shutil.move(first, tmp_path / "moved")
+    target = pipeline.run(make(tmp_path / "moved", "model=bert", "task=sentiment", "+stage=target", "stage.itt=true"))
+    assert target["status"] == "ok", target["error"]
+    assert target["intermediate_run_id"] == inter["run_id"]
+    assert [r["stage"] for r in ledger.read(tmp_path / "moved")] == ["intermediate", "target"]  # not trained again

@@ -63,7 +63,7 @@ def _tiny(config_cls, **extra):
     common = dict(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
     if config_cls is XLNetConfig:
         common = dict(vocab_size=60, d_model=16, n_layer=1, n_head=2, d_inner=32)
-    return config_cls(**common, **extra)
+    return config_cls(**{**common, **extra})
 
 
 ARCHITECTURES = {
@@ -143,6 +143,17 @@ def test_a_parent_of_another_architecture_is_refused(tmp_path):
     parent.save_pretrained(tmp_path / "parent")
     model = AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=2))
     with pytest.raises(heads.ConfigError, match="not a BertForSequenceClassification of the same architecture"):
+        heads.hand_off(model, tmp_path / "parent", True, "projection")
+
+
+def test_a_parent_weight_of_another_shape_is_refused_not_left_pretrained(tmp_path):
+    """A parent whose vocabulary grew (a hub model updated since it ran): its word embeddings were skipped without a
+    word, so the encoder kept that layer pretrained while the row said the run started from its parent."""
+    parent = AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=2, vocab_size=110))
+    parent.save_pretrained(tmp_path / "parent")
+    model = AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=2))
+    with pytest.raises(heads.ConfigError, match=r"bert.embeddings.word_embeddings.weight is \(110, \d+\) there and "
+                                                r"\(\d+, \d+\) in this BertForSequenceClassification"):
         heads.hand_off(model, tmp_path / "parent", True, "projection")
 
 

@@ -12,9 +12,11 @@ policy is defined on the same two notions for all of them:
 - the *head*: every module outside the encoder, plus the encoder's pooler where it has one.
 
 When the parent's label space (kind and label names) equals the new one, everything is kept
-(``kept``). Otherwise ``projection`` (default) re-initialises only the final projection and carries
-the rest over from the parent (``projection_reset``); ``head`` re-initialises the whole head
-(``head_reset``). Encoder weights always come from the parent; a parent without them is an error.
+(``kept``). Otherwise ``projection`` (default) resets only the final projection and carries the rest
+over from the parent (``projection_reset``); ``head`` resets the whole head (``head_reset``). Reset means
+as the no-ITT run starts: freshly initialised, or pretrained where the checkpoint has the layer (BERT's
+pooler). Encoder weights always come from the parent; a parent without them, or with one of another
+shape, is an error.
 
 **fp32 head.** Under bf16/fp16 autocast the head's matmuls would round the logits to 8 (bf16) or 11
 bits: on a tiny BERT, 1,000 distinct regression predictions collapsed to 307 values, so Pearson and
@@ -100,7 +102,13 @@ def hand_off(model: nn.Module, parent_dir: str | Path, same_label_space: bool, p
     if missing and not set(missing) <= _reset_names(model, "head"):
         raise ConfigError(f"{parent_dir}: holds no weights for {missing[0]} (and {len(missing) - 1} more); the parent "
                           f"run's model is not a {type(model).__name__} of the same architecture")
-    copied = {k: v for k, v in parent.items() if k in own and k not in reset and own[k].shape == v.shape}
+    # A weight of another shape is another architecture (a hub model changed since the parent ran), not one to
+    # leave as pretrained while the row says the run started from its parent.
+    copied = {k: v for k, v in parent.items() if k in own and k not in reset}
+    for k, v in copied.items():
+        if own[k].shape != v.shape:
+            raise ConfigError(f"{parent_dir}: {k} is {tuple(v.shape)} there and {tuple(own[k].shape)} in this "
+                              f"{type(model).__name__}; the parent run's model is not of the same architecture")
     model.load_state_dict(copied, strict=False)
     if same_label_space:
         return "kept"
