@@ -66,8 +66,13 @@ def hparams_payload(spec: RunSpec) -> dict:
     optim = _plain(s.optim)
     if optim.get("freeze_encoder"):  # frozen: the encoder without the head's modules (BERT's pooler trains):
         optim["freeze_encoder"] = "head_modules"  # other numbers than versions that froze the pooler
+    trainer = {k: v for k, v in _plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY}
+    if (trainer.get("max_steps") or -1) > 0:
+        # validated at its last step (itt.trainer.ValidateLastStep): where max_steps ends inside an epoch, another
+        # checkpoint can be the best than earlier versions kept
+        trainer["last_step_validated"] = True
     return {
-        "trainer": {k: v for k, v in _plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY},
+        "trainer": trainer,
         "data": {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY},
         "optim": optim, "split": _plain(spec.cfg.split), "source": spec.cfg.source.name,
         "numerics": effective,

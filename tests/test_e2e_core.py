@@ -281,3 +281,12 @@ def test_a_target_finds_its_intermediate_in_a_root_moved_since(tmp_path):
     assert target["status"] == "ok", target["error"]
     assert target["intermediate_run_id"] == inter["run_id"]
     assert [r["stage"] for r in ledger.read(tmp_path / "moved")] == ["intermediate", "target"]  # not trained again
+
+
+def test_runs_with_max_steps_have_ids_of_their_own_since_their_last_step_is_validated():
+    """Their best checkpoint can differ from the one earlier versions kept: not cached rows of those, and not
+    averaged with them in one report cell. Runs without max_steps keep their ids."""
+    base = ("model=bert", "task=sentiment", "+stage=target", "stage.itt=false")
+    plain = identity.hparams_payload(identity.resolve(make("/tmp/x", *base)))["trainer"]
+    stepped = identity.hparams_payload(identity.resolve(make("/tmp/x", *base, "trainer.max_steps=13")))["trainer"]
+    assert "last_step_validated" not in plain and stepped["last_step_validated"] is True
