@@ -135,8 +135,7 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     data = data_module(spec, tokenizer, train, evals, numerics["pad_to_multiple_of"])
     parent = None
     if parent_row is not None:
-        parent_model = parent_model_dir(cfg, parent_row)
-        parent = (str(parent_model), parent_row.get("kind") or cfg.task.kind, _labels_of(parent_model))
+        parent = (parent_row["checkpoint"], parent_row.get("kind") or cfg.task.kind, _labels_of(parent_row))
     attention = "eager" if cfg.model.get("eager_attention", False) else None  # opt-in numerics (model.eager_attention)
 
     def load(task, labels):
@@ -161,18 +160,10 @@ def build_run(spec: RunSpec, parent_row: dict | None = None) -> Built:
     return Built(spec, tokenizer, data, module, head, numerics, train, evals, pretrained)
 
 
-def parent_model_dir(cfg, row: dict) -> Path:
-    """The parent run's exported model: its folder under this run's ``paths.runs``, found whatever the root was
-    called when the parent ran (a relative ``paths.root`` from another folder, a root moved since); else where
-    the parent's row says it was written."""
-    here = Path(cfg.paths.runs) / row["run_id"] / "model"
-    return here if here.is_dir() else Path(row["checkpoint"])
-
-
-def _labels_of(model_dir: Path) -> list[str]:
+def _labels_of(row: dict) -> list[str]:
     import json  # noqa: PLC0415
 
-    path = model_dir / "itt_labels.json"
+    path = Path(row["checkpoint"]) / "itt_labels.json"
     return json.loads(path.read_text()) if path.exists() else []
 
 

@@ -49,6 +49,14 @@ def run_dir_of(cfg, run_id: str) -> Path:
     return Path(cfg.paths.runs) / run_id
 
 
+def located(cfg, parent: dict | None) -> dict | None:
+    """The parent's row with ``checkpoint`` at its model folder under this run's ``paths.runs`` where there is one:
+    found whatever the root was called when the parent ran (a relative ``paths.root`` from another folder, a root
+    moved since); else the row as written."""
+    here = run_dir_of(cfg, parent["run_id"]) / "model" if parent is not None else None
+    return {**parent, "checkpoint": str(here)} if here is not None and here.is_dir() else parent
+
+
 def lock_path(root, run_id: str) -> Path:
     return Path(root) / "locks" / f"{run_id}.lock"
 
@@ -212,7 +220,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         raise
     start = time.perf_counter()  # this run's own time: its parent's training is not in it
     progress.configure_data_progress(progress.wanted(spec.settings.trainer.get("enable_progress_bar", "auto")))
-    built = build_run(spec, parent)
+    built = build_run(spec, located(cfg, parent))
     row.update(head=built.head, data_sizes=built.data.sizes(), n_test=built.data.sizes()["test"],
                selected_on=built.monitor, primary_metric=built.primary_metric,
                evals={p.name: row["evals"][p.name] for p in built.evals})  # those it scores (build.scored_evals)
@@ -327,7 +335,7 @@ def _work(spec: RunSpec) -> None:
             _work(spec.parent)
         parent = _wait_for_row(cfg.paths.root, parent_id)
     check_settings(spec)
-    built = build_run(spec, parent)
+    built = build_run(spec, located(cfg, parent))
     run_dir = run_dir_of(cfg, identity.run_id(spec))
     trainer, checkpoint = build_trainer(spec.settings, run_dir, [], built.monitor, built.numerics["precision"],
                                         cfg.get("checkpoint_every_n_steps"), built.one_head_per_batch)

@@ -207,10 +207,10 @@ def test_an_item_both_sides_hold_is_measured_on_one_side_only(tmp_path, monkeypa
     drawn.clear()
     cfg = _compose(*job, "intermediate.steps=[intermediate_translate_train_de]", f"paths.root={tmp_path / 'de'}")
     sides = dict(zip(("a", "en"), pairs.pairs_of(cfg)[0]))
-    ids = {side: {k for keys, _ in pairs.side_texts(cfg, s) for k in keys if k.startswith("id:")} for side, s in sides.items()}
+    ids = {side: {k for keys in pairs.side_texts(cfg, s)[0] for k in keys if k.startswith("id:")} for side, s in sides.items()}
     assert ids["a"] & ids["en"]  # they do share items
     found = pairs.run(cfg)
-    by_text = {text: keys for side in sides.values() for keys, text in pairs.side_texts(cfg, side)}
+    by_text = {text: keys for side in sides.values() for keys, text in zip(*pairs.side_texts(cfg, side))}
     a_ids, en_ids = ({k for t in texts for k in by_text[t] if k.startswith("id:")} for texts in drawn[:2])
     assert a_ids and en_ids and not a_ids & en_ids
 
@@ -233,7 +233,7 @@ def test_two_sides_of_the_same_items_are_refused_in_one_line(tmp_path, monkeypat
 
     cfg = _compose("task=sentiment", "+stage=target", "source=embedded", "stage.target=domain",
                    "measure.names=[vocab_overlap]", f"paths.root={tmp_path}", f"paths.cache={tmp_path / 'cache'}")
-    monkeypatch.setattr(pairs, "side_texts", lambda cfg, side: [(("text:same",), "same")])
+    monkeypatch.setattr(pairs, "side_texts", lambda cfg, side: ([("text:same",)], ["same"]))
     with pytest.raises(DataError, match=r"^intermediate and domain hold the same items .*no rows are left to compare"):
         pairs.run(cfg)
 

@@ -161,11 +161,11 @@ def measured(root: str | Path) -> set[str]:
     return keys
 
 
-def side_texts(cfg: DictConfig, side: Side) -> list[tuple[tuple[str, ...], str]]:
-    """(item keys, text) of each row of the side's training rows (eval sets: validation and test rows),
-    members pooled. The keys name the row's item for ``disjoint_items``: its text (whitespace normalised)
-    and, for a dataset split by shared row id (``aligned_with``), that id within its alignment group, which
-    its translations share."""
+def side_texts(cfg: DictConfig, side: Side) -> tuple[list[tuple[str, ...]], list[str]]:
+    """(item keys, texts): one of each per row of the side's training rows (eval sets: validation and test
+    rows), members pooled. The keys name the row's item for ``disjoint_items``: its text (whitespace
+    normalised) and, for a dataset split by shared row id (``aligned_with``), that id within its alignment
+    group, which its translations share."""
     from itt.build import dataset_spec, task_of  # noqa: PLC0415 (data stack only when there is work)
     from itt.data.files import is_stand_in  # noqa: PLC0415
     from itt.data.loading import stand_in_stream  # noqa: PLC0415
@@ -174,9 +174,8 @@ def side_texts(cfg: DictConfig, side: Side) -> list[tuple[tuple[str, ...], str]]
     protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, cfg.data.max_length, Path(cfg.paths.cache),
                         cfg.source.hub_timeout_s)
     group = cfg.task.evals if side.eval_only else cfg.task.datasets
-    aligned = identity.aligned_roles(cfg)
-    alignment = identity.alignment_groups(cfg) if aligned else {}
-    texts = []
+    aligned = identity.alignment_groups(cfg)  # every dataset split by shared id -> its group
+    keys, texts = [], []
     for name in side.names:
         node = group[name]
         task = task_of(cfg, node)
@@ -189,11 +188,10 @@ def side_texts(cfg: DictConfig, side: Side) -> list[tuple[tuple[str, ...], str]]
             for row in splits[split]:
                 text = task.row_text(row)
                 if text.strip():
-                    keys = ("text:" + " ".join(text.split()),)
-                    if name in aligned:
-                        keys += (f"id:{alignment[name]}:{stream}{row['id']}",)
-                    texts.append((keys, text))
-    return texts
+                    item = ("text:" + " ".join(text.split()),)
+                    keys.append(item + (f"id:{aligned[name]}:{stream}{row['id']}",) if name in aligned else item)
+                    texts.append(text)
+    return keys, texts
 
 
 class _Model:
@@ -268,7 +266,7 @@ def run(cfg: DictConfig) -> list[dict]:
     done = measured(root)
     model = _model(cfg)
     tokenize, embed = model.tokenize, model.embed  # bound once: both sides must hold the same callables
-    texts: dict[Side, list] = {}  # every pair reads the same intermediate side
+    texts: dict[Side, tuple[list, list[str]]] = {}  # (item keys, texts); every pair reads the same intermediate side
     written = []
     for a, b in pairs_of(cfg):
         todo = [n for n in names if cache_key(cfg, a, b, n, params, size, seed) not in done]
@@ -278,12 +276,13 @@ def run(cfg: DictConfig) -> list[dict]:
         for side in (a, b):
             if side not in texts:
                 texts[side] = side_texts(cfg, side)
-        keep_a, keep_b = disjoint_items([k for k, _ in texts[a]], [k for k, _ in texts[b]], seed)
-        rows_a, rows_b = [texts[a][i][1] for i in keep_a], [texts[b][i][1] for i in keep_b]
-        if (texts[a] and not rows_a) or (texts[b] and not rows_b):
+        (keys_a, all_a), (keys_b, all_b) = texts[a], texts[b]
+        keep_a, keep_b = disjoint_items(keys_a, keys_b, seed)
+        rows_a, rows_b = [all_a[i] for i in keep_a], [all_b[i] for i in keep_b]
+        if (all_a and not rows_a) or (all_b and not rows_b):
             raise DataError(f"{a.label()} and {b.label()} hold the same items (rows or their translations): no "
                             f"rows are left to compare once each item is on one side only")
-        left_out = len(texts[a]) - len(keep_a) + len(texts[b]) - len(keep_b)
+        left_out = len(all_a) - len(keep_a) + len(all_b) - len(keep_b)
         if left_out:
             log.info("%s and %s share items (the same rows or their translations): %d rows left out of one side "
                      "so that each item is on one side only", a.label(), b.label(), left_out)
