@@ -43,20 +43,24 @@ def records(path: str | Path):
 
 def summarize(path: str | Path, wait_s: float = 20.0) -> dict:
     """The run's identity, config, per-step history and final summary as plain Python. W&B's service process
-    may still be writing the file's last records just after ``finish``: a record that does not parse yet is
-    read again until ``wait_s`` has passed."""
+    may still be writing the file's records just after ``finish`` (the config comes late, after telemetry):
+    the file is read again until it ends with the run's ``exit`` record and every record parses, or until
+    ``wait_s`` has passed (then as it is)."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return _summarize(path)
+            out, complete = _summarize(path)
+            if complete or time.monotonic() > deadline:
+                return out
         except DecodeError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.2)
+        time.sleep(0.2)
 
 
-def _summarize(path: str | Path) -> dict:
+def _summarize(path: str | Path) -> tuple[dict, bool]:
     out = {"run": None, "config": {}, "history": [], "summary": {}}
+    complete = False
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
@@ -69,4 +73,6 @@ def _summarize(path: str | Path) -> dict:
             out["history"].append({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in record.history.item})
         elif kind == "summary":
             out["summary"].update({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in record.summary.update})
-    return out
+        elif kind == "exit":
+            complete = True
+    return out, complete
