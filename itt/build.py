@@ -174,6 +174,9 @@ def scored_evals(spec: RunSpec, evals: list[Prepared], heads, train: list[Prepar
     it: ``all`` means every eval set the run can score (a WNUT-17 target's head cannot score WikiANN's tags).
     A head's own labels declared in another order are a mistake in the declaration, an error either way."""
     key = "stage.evals" if spec.stage == "target" else "intermediate.evals"
+    if spec.same_data_evals:
+        log.info("%s: left out %s: the data the run trains on (its own test split is its score there)", key,
+                 ", ".join(f"{name} (= {role})" for name, role in spec.same_data_evals))
     kept, left_out = [], []
     for p in evals:
         refusal = _unscorable(p, heads, train, key)

@@ -100,6 +100,8 @@ def chain_hparams_id(parent: dict, head_policy: str | None) -> str | None:
     step = {"hparams": parent["hparams_id"], "data": keys, "selected_on": parent.get("selected_on"),
             "sampler": parent.get("sampler") if len(keys) > 1 else None,
             "head_policy": parent.get("head_policy") if parent.get("parent_run_id") else None, "before": before}
+    if parent.get("setup_id"):  # rows before it: their data keys name no max_rows, label field, options
+        step["setup"] = parent["setup_id"]
     return _digest({"step": step, "head_policy": head_policy})
 
 
@@ -203,7 +205,7 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     if payload["by_id"] and cfg.split.name == "official":
         # a split the files lack is carved by shared id: other rows than a per-dataset carve, so another run
         payload["official_carve"] = "by_id"
-    grouped = cfg.split.name == "paper" and groups_rows(kind_of(cfg, spec_node)[0])  # a kind's import: only when it matters
+    grouped = cfg.split.name in ("paper", "official") and groups_rows(kind_of(cfg, spec_node)[0])  # a kind's import: only when it matters
     payload.update(files.split_changes(cfg.split.name, cfg.source.name, spec_node.path, spec_node.get("splits"),
                                        by_id=payload["by_id"], eval_only=group == "evals", grouped=grouped))
     return payload
@@ -316,6 +318,21 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
     if machine:
         payload["machine"] = run_machine(spec)
     return payload
+
+
+# What a run's scores are compared under in the report, besides its seed and how it started (ITT or not).
+_SETUP_KEYS = ("model", "datasets", "stage", "hparams", "sampler", "member_seeds")
+
+
+def setup_ids(spec: RunSpec) -> tuple[str, dict[str, str]]:
+    """(the run's setup id, each eval set's): digests of what its run id holds but its seed, its parent and the
+    machine (model config, the datasets' specs, kind and task options, its stage's checkpoint metric and
+    hyper-parameters), and of each eval set's spec. The report pairs an ITT run only with no-ITT runs of one setup
+    id: a model config name, a dataset path and an hparams id alone would pair runs of other ``max_rows``,
+    ``model.hub_id`` or ``task.options``."""
+    payload = run_payload(spec, machine=False)
+    return (_digest({k: payload[k] for k in _SETUP_KEYS if k in payload}),
+            {name: _digest(identity) for name, identity in payload["evals"].items()})
 
 
 def run_machine(spec: RunSpec) -> dict:

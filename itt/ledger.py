@@ -55,6 +55,9 @@ class LedgerRow(TypedDict, total=False):
     split: str  # paper | official
     source: str  # hub | embedded
     hparams_id: str  # runs are comparable only within one (source, split, hparams_id)
+    # What its run id holds but seed, parent and machine (itt.identity.setup_ids): the report pairs ITT and no-ITT
+    # runs of one setup id only. Null: rows before it (the report gives them the one setup of their comparison).
+    setup_id: Optional[str]
     # How the steps before it were made (itt.identity.chain_hparams_id: each step's hparams_id, data, checkpoint
     # metric, sampler and head policy, and this run's head policy):
     # the report keeps ITT targets whose intermediates had other settings apart. Null: no parent.
@@ -64,7 +67,7 @@ class LedgerRow(TypedDict, total=False):
     metrics: dict  # flat: val/<m>, test/<m> (own split), val/<eval>/<m>, test/<eval>/<m>
     dataset: dict  # what it trained on: {role, key, path, subset, revision, lang, family, genus, script, domain, fingerprint}
     datasets: list  # every member trained on (same dicts); more than one: a mixture
-    evals: dict  # {name: {the dataset dict's keys (role = the eval set's name), kind, n: {validation, test}, metrics}}
+    evals: dict  # {name: {the dataset dict's keys (role = the eval set's name), kind, setup (its spec's digest), n: {validation, test}, metrics}}
     n_test: int  # items in the run's own test split
     parent_run_id: Optional[str]  # the run it started from; null: the pretrained encoder
     intermediate_run_id: Optional[str]  # = parent_run_id for ITT targets (older readers)
@@ -81,7 +84,7 @@ class LedgerRow(TypedDict, total=False):
     sampler: Optional[dict]  # a mixture's task sampler
     # Items identical (whitespace-normalised text, itt.data.overlap) to training items of an ancestor run:
     # {ancestors: [run ids], checked, reason (why not checked), validation, test (own split), evals: {name: test
-    # items}, by_ancestor: [test items per ancestor, in ancestors' order], self: {validation, test} (own split vs its
+    # items}, by_ancestor: [test items per ancestor, in ancestors' order], self: {validation, test, evals: {name: test items}} (own split and eval sets vs its
     # own training items)}
     overlap: Optional[dict]
     wall_s: float  # this run's own time, never its parent's

@@ -310,8 +310,7 @@ def _record_overlap(row: dict, built: Built, run_dir: Path, cfg) -> None:
     with requeue.held():
         overlap.write(run_dir, own, overlap.item_versions(built.train))
     log.debug("item overlap of %s checked in %.2fs", row["run_id"], time.perf_counter() - started)
-    if ancestors:
-        overlap.warn(row["run_id"], row["overlap"], row["data_sizes"])
+    overlap.warn(row["run_id"], row["overlap"], row["data_sizes"])
 
 
 def _record_hub_revisions(row: dict, cfg) -> None:

@@ -43,18 +43,20 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
               "langs": [cfg.task.datasets[r].get("lang") for r in step.roles],
               "kinds": [identity.kind_of(cfg, cfg.task.datasets[r])[0] for r in step.roles]} for step in spec.chain()]
     parent = chain[-1]["run_id"] if chain else None
+    setup, eval_setups = identity.setup_ids(spec)
     return {
         "run_id": run_id, "config_id": identity.config_id(spec), "status": None, "model": cfg.model.name, "model_info": model_info(cfg.model),
         "task": cfg.task.name, "kind": kind, "stage": spec.stage, "target": spec.target,
         "itt": spec.is_itt if spec.stage == "target" else None, "itt_variant": spec.variant,
         "seed": cfg.seed, "split": cfg.split.name, "source": cfg.source.name,
-        "hparams_id": identity.hparams_id(spec),
+        "hparams_id": identity.hparams_id(spec), "setup_id": setup,
         "intermediate_hparams_id": None,  # from the parent's row, once it exists (itt.pipeline)
         "primary_metric": primary, "selected_on": None,
         "metrics": {}, "dataset": members[0], "datasets": members,
         # Each eval set's kind: the report never averages one kind's scores with another's (XNLI and Tatoeba
         # both report acc).
-        "evals": {name: {**dataset_info(cfg, name, cfg.task.evals[name]), "kind": identity.kind_of(cfg, cfg.task.evals[name])[0]}
+        "evals": {name: {**dataset_info(cfg, name, cfg.task.evals[name]), "kind": identity.kind_of(cfg, cfg.task.evals[name])[0],
+                         "setup": eval_setups[name]}
                   for name in spec.evals},
         "n_test": None, "parent_run_id": parent, "intermediate_run_id": parent if spec.is_itt else None,
         "chain": chain, "head": None, "head_policy": spec.head_policy if parent else None,

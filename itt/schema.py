@@ -194,14 +194,29 @@ class TrainerSchema:
     limit_val_batches: Optional[float] = None
 
 
+# In ``intermediate.*``: null inherits the shared setting, so a setting whose own value may be null
+# (``optim.early_stopping_patience``: off) is set to null for intermediate runs alone by this word.
+SET_NULL = "none"
+
+
+def nullable(cls: type, name: str) -> bool:
+    """Whether ``cls``'s field ``name`` takes null as a value of its own (``Optional[...]``)."""
+    hint = typing.get_type_hints(cls)[name]
+    return typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
+
+
 def _overrides_of(cls: type) -> type:
     """``cls`` with every field optional and null: the per-stage overrides of a group (null = inherit),
     typed like the group itself so ``intermediate.trainer.max_epochs=abc`` fails like
-    ``trainer.max_epochs=abc`` does."""
+    ``trainer.max_epochs=abc`` does. Nullable fields also take ``SET_NULL``; their other values are
+    checked against the group's type by ``itt.stages.intermediate_settings``."""
     hints = typing.get_type_hints(cls)
-    specs = [(f.name, Optional[hints[f.name]], field(default=None)) for f in dataclasses.fields(cls)
-             if f.name != "_target_"]
+    specs = [(f.name, Any if nullable(cls, f.name) else Optional[hints[f.name]], field(default=None))
+             for f in dataclasses.fields(cls) if f.name != "_target_"]
     return dataclasses.make_dataclass(f"{cls.__name__}Overrides", specs)
+
+
+SETTING_SCHEMAS = {"trainer": TrainerSchema, "optim": OptimSchema, "data": DataSchema}
 
 
 @dataclass
@@ -219,6 +234,9 @@ class IntermediateSchema:
     # A mixture step picks its checkpoint on the mean of its members' primary validation metrics; a role
     # here picks it on that member's alone (in every mixture step that has it).
     select_on: Optional[str] = None
+    # Settings of the steps that train one role (its key), on top of this block's: ``per_step.squad.trainer.
+    # max_epochs=2``. A mixture step takes its members' (which must agree).
+    per_step: Dict[str, Any] = field(default_factory=dict)
 
 
 def register() -> None:

@@ -12,14 +12,17 @@ on top; targets use the shared groups only. Nothing here imports torch: the cach
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ValidationError
 
 from itt.errors import ConfigError
 from itt.languages import lookup
+from itt.schema import SET_NULL, SETTING_SCHEMAS, nullable
 
 STAGES = ("intermediate", "target")
 STAGE_HINT = ("add +stage=intermediate or +stage=target (e.g. python -m itt.train model=roberta task=sentiment "
@@ -40,6 +43,8 @@ class RunSpec:
     # Of ``evals``, those picked by ``all`` or a pattern, not by name: the run leaves out any its head cannot
     # score (label spaces are known only once the data is loaded), where a named one is an error.
     selected_evals: frozenset[str] = frozenset()
+    # (eval set, role) pairs left out of ``evals``: the eval set reads the data the run trains on (same_data_evals)
+    same_data_evals: tuple[tuple[str, str], ...] = ()
 
     @property
     def target(self) -> str | None:
@@ -100,14 +105,16 @@ def resolve(cfg: DictConfig) -> RunSpec:
     if target not in roles:
         raise ConfigError(f"stage.target={target!r} is not a target of task={cfg.task.name}; valid: {', '.join(roles)}")
     evals, selected = _eval_names(cfg, cfg.stage.get("evals", "all"), "stage.evals")
+    evals, same = same_data_evals(cfg, evals, (target,))
     select_on = cfg.stage.get("select_on")
     if select_on is not None and select_on not in evals:
-        raise ConfigError(f"stage.select_on={select_on!r} is not an eval set of this run; valid: {', '.join(evals) or 'none'} "
-                          f"(or null: the target's own validation split)")
+        also = f" ({select_on} reads the target's own data: null selects on its validation split)" if select_on in dict(same) else ""
+        raise ConfigError(f"stage.select_on={select_on!r} is not an eval set of this run{also}; valid: "
+                          f"{', '.join(evals) or 'none'} (or null: the target's own validation split)")
     settings = OmegaConf.create({k: OmegaConf.to_container(cfg[k], resolve=True) for k in SETTINGS})
     parent = steps[-1] if cfg.stage.get("itt") else None
     spec = RunSpec(cfg, "target", (target,), parent, settings, evals, cfg.stage.get("head_policy", "projection"), select_on,
-                   selected - {select_on})  # the set the checkpoint is selected on is named
+                   (selected & set(evals)) - {select_on}, same)  # the set the checkpoint is selected on is named
     check_translations_held_out(spec)
     return spec
 
@@ -234,8 +241,14 @@ def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
         if len(set(roles)) != len(roles):
             raise ConfigError(f"intermediate.steps: a mixture lists {roles[0]!r} twice: {list(roles)}")
         picks = select_on if len(roles) > 1 and select_on in roles else None
-        parent = RunSpec(cfg, "intermediate", roles, parent, settings, evals, policy, picks, selected)
+        kept, same = same_data_evals(cfg, evals, roles)
+        parent = RunSpec(cfg, "intermediate", roles, parent, step_settings(cfg, settings, roles), kept, policy, picks,
+                         selected & set(kept), same)
         chain.append(parent)
+    for role in per_step_block(cfg):  # a role of the task no step of this run trains is fine: sweeps over steps
+        if role not in cfg.task.datasets:
+            raise ConfigError(f"intermediate.per_step.{role}: {role!r} is not a dataset of task={cfg.task.name}; "
+                              f"valid: {', '.join(valid)}")
     if select_on is not None and not any(s.select_on for s in chain):
         mixed = sorted({r for s in chain if len(s.roles) > 1 for r in s.roles})
         raise ConfigError(f"intermediate.select_on={select_on!r} is not a member of a mixture step; valid: "
@@ -244,24 +257,134 @@ def intermediate_steps(cfg: DictConfig) -> list[RunSpec]:
 
 
 def intermediate_settings(cfg: DictConfig) -> DictConfig:
-    """``trainer``/``optim``/``data`` with the non-null ``intermediate.*`` values on top."""
+    """``trainer``/``optim``/``data`` with the non-null ``intermediate.*`` values on top; ``none`` sets a
+    nullable setting to null (``intermediate.optim.early_stopping_patience=none``: no early stopping in
+    intermediate runs, whatever the targets use)."""
     block = cfg.get("intermediate") or {}
     out = {}
     for key in SETTINGS:
         base = OmegaConf.to_container(cfg[key], resolve=True)
         overrides = OmegaConf.to_container(block[key], resolve=True) if block and key in block else {}
-        out[key] = {**base, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+        out[key] = {**base, **{k: _override(f"intermediate.{key}", key, k, v)
+                               for k, v in (overrides or {}).items() if v is not None}}
     return OmegaConf.create(out)
 
 
+def per_step_block(cfg: DictConfig) -> dict:
+    """``intermediate.per_step``: role -> {group: {setting: value}}, as given."""
+    block = cfg.get("intermediate") or {}
+    found = block.get("per_step") if block else None
+    return OmegaConf.to_container(found, resolve=True) if found else {}
+
+
+def step_settings(cfg: DictConfig, settings: DictConfig, roles: tuple[str, ...]) -> DictConfig:
+    """The settings of the intermediate step training ``roles``: ``settings`` (the ``intermediate.*`` ones)
+    with ``intermediate.per_step.<role>.*`` on top; a mixture's members must not disagree."""
+    per_step = per_step_block(cfg)
+    out = OmegaConf.to_container(settings)
+    given: dict[tuple[str, str], tuple[str, object]] = {}  # (group, setting) -> (role that set it, value)
+    for role in roles:
+        groups = per_step.get(role) or {}
+        if not isinstance(groups, dict):
+            raise ConfigError(f"intermediate.per_step.{role}={groups!r} is not valid; give settings of "
+                              f"{', '.join(SETTINGS)}, e.g. intermediate.per_step.{role}.trainer.max_epochs=1")
+        for group, values in groups.items():
+            prefix = f"intermediate.per_step.{role}.{group}"
+            if group not in SETTINGS or not isinstance(values, dict):
+                raise ConfigError(f"{prefix} is not valid; valid groups: {', '.join(SETTINGS)} (each a mapping of "
+                                  f"their settings, e.g. intermediate.per_step.{role}.trainer.max_epochs=1)")
+            for name, value in values.items():
+                if value is None:
+                    continue
+                value = _override(prefix, group, name, value)
+                if (group, name) in given and given[(group, name)][1] != value:
+                    other, theirs = given[(group, name)]
+                    raise ConfigError(f"{prefix}.{name}={value!r} disagrees with intermediate.per_step.{other}."
+                                      f"{group}.{name}={theirs!r}, and both train in one mixture step "
+                                      f"({'+'.join(roles)}); give them one value")
+                given[(group, name)] = (role, value)
+                out[group][name] = value
+    return OmegaConf.create(out)
+
+
+def _override(prefix: str, group: str, name: str, value):
+    """One ``<prefix>.<name>`` value (``intermediate.optim``, ``intermediate.per_step.squad.optim``) of the
+    ``group`` setting ``name``, as the run uses it: checked against the group's type, ``none`` -> null for a
+    nullable setting. (The ``intermediate.<group>`` block types its nullable settings ``Any`` to take
+    ``none``; ``per_step`` is untyped.)"""
+    schema = SETTING_SCHEMAS[group]
+    node = OmegaConf.structured(schema)
+    if group == "trainer" and name not in node:
+        return value  # any other Lightning Trainer argument, as +trainer.x= takes it (checked by check_trainer_args)
+    if name not in node or name == "_target_":
+        raise ConfigError(f"{prefix}.{name} is not a setting of {group}; valid: "
+                          f"{', '.join(k for k in node if k != '_target_')}")
+    is_nullable = nullable(schema, name)
+    if is_nullable and value == SET_NULL:
+        return None
+    try:
+        node[name] = value
+    except ValidationError as e:
+        also = f", {SET_NULL} (null for these runs)" if is_nullable else ""
+        raise ConfigError(f"{prefix}.{name}={value!r} is not valid ({e.msg.splitlines()[0]}); use a value like "
+                          f"{group}.{name}'s{also}, or null (inherit)") from None
+    return node[name]  # as the group's type has it ("2" -> 2)
+
+
 def setting_key(spec: RunSpec, dotted: str) -> str:
-    """How the user typed the setting ``dotted`` (``optim.lr``) of ``spec``: ``intermediate.optim.lr`` where
-    an intermediate run's value comes from the ``intermediate`` block, else ``dotted``."""
+    """How the user typed the setting ``dotted`` (``optim.lr``) of ``spec``: ``intermediate.per_step.<role>.optim.lr``
+    or ``intermediate.optim.lr`` where an intermediate run's value comes from there, else ``dotted``."""
     group, _, name = dotted.partition(".")
     block = spec.cfg.get("intermediate") or {}
-    if spec.stage == "intermediate" and block and (block.get(group) or {}).get(name) is not None:
+    if spec.stage != "intermediate" or not block:
+        return dotted
+    per_step = per_step_block(spec.cfg)
+    for role in spec.roles:
+        if ((per_step.get(role) or {}).get(group) or {}).get(name) is not None:
+            return f"intermediate.per_step.{role}.{dotted}"
+    if (block.get(group) or {}).get(name) is not None:
         return f"intermediate.{dotted}"
     return dotted
+
+
+def same_data_evals(cfg: DictConfig, evals: tuple[str, ...], roles: tuple[str, ...]):
+    """(``evals`` without the eval sets whose rows can be rows a role of the run trains on; those as (eval set,
+    role) pairs). Such a set reads the same dataset (path, subset, language) and a split the role trains on:
+    under split=paper every split the role pools (WikiANN de as the target and as eval set de: ~40-85 % of the
+    eval set's test rows were the target's training rows), under split=official the role's train split (MLQA
+    de's test split, XCOPA it's validation split). The role's own test split is the run's score there. One that
+    reads other splits of the same dataset stays (XNLI de next to a translate-train role of XNLI de's train
+    split). Compared as the hub names them, so offline stand-ins leave out the same sets."""
+    trained = {}
+    for role in roles:
+        node = cfg.task.datasets[role]
+        splits = _split_names(node)
+        reads = set(splits.values()) if cfg.split.name == "paper" else {splits.get("train")}
+        trained.setdefault(_data_source(node), []).append((role, reads - {None}))
+    kept, same = [], []
+    for name in evals:
+        node = cfg.task.evals[name]
+        splits = _split_names(node)
+        reads = {splits.get("validation"), splits.get("test")} - {None}
+        role = next((r for r, theirs in trained.get(_data_source(node), []) if theirs & reads), None)
+        if role is None:
+            kept.append(name)
+        else:
+            same.append((name, role))
+    return tuple(kept), tuple(same)
+
+
+def _split_names(node) -> dict:
+    splits = node.get("splits")
+    return dict(splits) if splits is not None else {"train": "train", "validation": "validation", "test": "test"}
+
+
+def _data_source(node) -> tuple[str, str | None, str | None]:
+    """Path, subset and language: one hub config can hold several languages told apart by row
+    (TyDiQA-GoldP's ``language_from_id``), so its tydiqa_ar eval set is not its English target's data."""
+    path = str(node.get("path"))
+    return (os.path.normpath(os.path.expanduser(path)) if path.startswith((".", "/", "~")) else path,
+            node.get("subset"), node.get("lang"))
 
 
 def _targets(cfg: DictConfig) -> list[str]:

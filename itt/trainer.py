@@ -78,7 +78,7 @@ def check_trainer_args(trainer_cfg, key=str) -> None:
         if name != "_target_" and name not in valid:
             close = difflib.get_close_matches(str(name), valid, n=1)
             hint = f" (did you mean trainer.{close[0]}?)" if close else ""
-            raise ConfigError(f"trainer.{name} is not a Lightning Trainer argument that can be set{hint}; "
+            raise ConfigError(f"{key(f'trainer.{name}')} is not a Lightning Trainer argument that can be set{hint}; "
                               f"valid: {', '.join(valid)}")
     epochs, steps = trainer_cfg.get("max_epochs"), trainer_cfg.get("max_steps")
     if epochs == 0:

@@ -136,6 +136,78 @@ def test_per_stage_settings_apply_to_intermediate_runs_only():
         make(*base, "+stage=target", "intermediate.trainer.max_epochs=abc")
 
 
+def test_none_turns_a_nullable_setting_off_for_intermediate_runs_alone():
+    """null in ``intermediate.*`` inherits, so early stopping on for targets could not be off for intermediates."""
+    base = ["model=bert", "task=sentiment", "source=embedded", "+stage=target", "optim.early_stopping_patience=2"]
+    inherited = identity.resolve(make(*base))
+    assert inherited.settings.optim.early_stopping_patience == 2 == inherited.parent.settings.optim.early_stopping_patience
+    off = identity.resolve(make(*base, "intermediate.optim.early_stopping_patience=none",
+                                "intermediate.trainer.gradient_clip_val=none"))
+    assert off.settings.optim.early_stopping_patience == 2 and off.settings.trainer.gradient_clip_val == 1.0
+    assert off.parent.settings.optim.early_stopping_patience is None and off.parent.settings.trainer.gradient_clip_val is None
+    assert identity.run_id(off.parent) != identity.run_id(inherited.parent)
+    assert identity.run_id(off) != identity.run_id(inherited)  # its parent is another run
+    # A value of the setting's own type is used as typed; any other word is one line naming the key.
+    three = identity.resolve(make(*base, "intermediate.optim.early_stopping_patience='3'"))
+    assert three.parent.settings.optim.early_stopping_patience == 3
+    with pytest.raises(ConfigError, match=r"^intermediate.optim.early_stopping_patience='off' is not valid .*none"):
+        identity.resolve(make(*base, "intermediate.optim.early_stopping_patience=off"))
+    with pytest.raises(Exception, match="max_epochs"):  # a setting that cannot be null takes no none
+        make(*base, "intermediate.trainer.max_epochs=none")
+
+
+def test_per_step_settings_apply_to_the_steps_that_train_their_role():
+    from itt.stages import setting_key
+    from itt.trainer import check_trainer_args
+
+    base = ["model=bert", "task=sentiment", "+stage=target", "source=embedded", "stage.target=crosslingual",
+            "intermediate.steps=[intermediate,domain]", "intermediate.trainer.max_epochs=1"]
+    plain = identity.resolve(make(*base))
+    stepped = identity.resolve(make(*base, "+intermediate.per_step.domain.trainer.max_epochs=2",
+                                    "+intermediate.per_step.domain.optim.lr=1e-4"))
+    first, second = stepped.chain()
+    assert (first.settings.trainer.max_epochs, second.settings.trainer.max_epochs) == (1, 2)
+    assert second.settings.optim.lr == pytest.approx(1e-4) and first.settings.optim.lr == plain.chain()[0].settings.optim.lr
+    assert stepped.settings.trainer.max_epochs == plain.settings.trainer.max_epochs  # the target's own are untouched
+    assert identity.run_id(first) == identity.run_id(plain.chain()[0])  # the shared first step is one run
+    assert identity.run_id(second) != identity.run_id(plain.chain()[1])
+    assert setting_key(second, "trainer.max_epochs") == "intermediate.per_step.domain.trainer.max_epochs"
+    assert setting_key(first, "trainer.max_epochs") == "intermediate.trainer.max_epochs"
+    zero = identity.resolve(make(*base, "+intermediate.per_step.domain.trainer.max_epochs=0")).chain()[1]
+    with pytest.raises(ConfigError, match=r"^intermediate.per_step.domain.trainer.max_epochs=0 trains nothing"):
+        check_trainer_args(zero.settings.trainer, lambda k: setting_key(zero, k))
+    misspelt = identity.resolve(make(*base, "+intermediate.per_step.domain.trainer.max_epoch=2")).chain()[1]
+    with pytest.raises(ConfigError, match=r"^intermediate.per_step.domain.trainer.max_epoch is not a Lightning Trainer"):
+        check_trainer_args(misspelt.settings.trainer, lambda k: setting_key(misspelt, k))
+    off = identity.resolve(make(*base, "optim.early_stopping_patience=2",
+                                "+intermediate.per_step.intermediate.optim.early_stopping_patience=none"))
+    assert [s.settings.optim.early_stopping_patience for s in off.chain()] == [None, 2]
+
+    # A mixture step takes its members' settings, which must agree.
+    mixed = [*base, "intermediate.steps=[[intermediate,domain]]"]
+    agree = identity.resolve(make(*mixed, "+intermediate.per_step.domain.optim.lr=1e-4",
+                                  "+intermediate.per_step.intermediate.optim.lr=1e-4"))
+    assert agree.parent.settings.optim.lr == pytest.approx(1e-4)
+    with pytest.raises(ConfigError, match=r"^intermediate.per_step.domain.optim.lr=0.0002 disagrees with "
+                                          r"intermediate.per_step.intermediate.optim.lr=0.0001"):
+        identity.resolve(make(*mixed, "+intermediate.per_step.intermediate.optim.lr=1e-4",
+                              "+intermediate.per_step.domain.optim.lr=2e-4"))
+    # a role no step of this run trains: fine (a sweep over intermediate.steps sets each step's own)
+    assert identity.resolve(make(*base, "+intermediate.per_step.crosslingual.optim.lr=1e-4")).chain()[1].settings.optim.lr \
+        == plain.chain()[1].settings.optim.lr
+    for override, message in [
+            ("+intermediate.per_step.crosslngual.optim.lr=1e-4",
+             r"^intermediate.per_step.crosslngual: 'crosslngual' is not a dataset of task=sentiment; valid: intermediate, "),
+            ("+intermediate.per_step.domain.optimizer.lr=1e-4",
+             r"^intermediate.per_step.domain.optimizer is not valid; valid groups: trainer, optim, data"),
+            ("+intermediate.per_step.domain.optim.learning_rate=1e-4",
+             r"^intermediate.per_step.domain.optim.learning_rate is not a setting of optim; valid: lr, "),
+            ("+intermediate.per_step.domain.data.batch_size=big",
+             r"^intermediate.per_step.domain.data.batch_size='big' is not valid \(.*\); use a value like data.batch_size's, or null")]:
+        with pytest.raises(ConfigError, match=message):
+            identity.resolve(make(*base, override))
+
+
 def test_chains_share_their_prefix_and_mixtures_are_one_step():
     base = ["model=bert", "task=sentiment", "+stage=target", "source=embedded", "stage.target=domain"]
     ab = identity.resolve(make(*base, "intermediate.steps=[intermediate,crosslingual]"))
@@ -332,8 +404,11 @@ def test_official_splits_of_translations_are_another_run_than_before_the_carve_b
     (("task=copa", "source=embedded", "split=official"), set()),  # translations: carved by shared id as before
     # split=paper, extractive QA: a context's questions kept in one split (eval sets too); by id when aligned
     (("task=qa", "source=hub", "split=paper"), {"domain", "evals"}),
-    (("task=qa", "source=hub", "split=official"), set()),
-    (("task=qa", "source=embedded", "split=paper"), set()),  # the stand-ins are one stream: split by row id
+    # split=official, extractive QA: TyDiQA's validation, carved from its train, by context too
+    (("task=qa", "source=hub", "split=official"), {"domain"}),
+    # the stand-ins are one stream, split by row id: by their context's smallest id (one question per context
+    # offline, so the same splits, but a hub QA set declared aligned_with splits otherwise)
+    (("task=qa", "source=embedded", "split=paper"), {"domain", "evals"}),
 ])
 def test_runs_whose_splits_changed_get_another_id_and_no_other_run_does(monkeypatch, overrides, changed):
     """The old id is the one the run had before the two split fixes (itt.data.splitting): the same payload
@@ -498,3 +573,43 @@ def test_a_misspelt_kind_is_one_line_before_anything_is_planned_or_trained(tmp_p
     result = plan.main(["model=bert", "task=sentiment", "+stage=target", "source=embedded", "task.kind=classifcation",
                         f"paths.root={tmp_path}"])
     assert result == 2 and not (tmp_path / "results.jsonl").exists()
+
+
+@pytest.mark.parametrize("task, target, split, left_out", [
+    ("ner", "crosslingual", "paper", [("de", "crosslingual")]),      # WikiANN de: the target and eval set de
+    ("qa", "crosslingual", "official", [("mlqa_de", "crosslingual")]),  # trains on MLQA de's test split, minus a carve
+    ("qa", "domain", "paper", [("tydiqa_en", "domain")]),            # one hub config, languages told apart by row id
+    ("copa", "crosslingual", "paper", [("it", "crosslingual")]),
+    ("copa", "crosslingual", "official", [("it", "crosslingual")]),  # the target trains on XCOPA it's validation
+    ("ner", "domain", "paper", []),
+    ("ner", "crosslingual", "official", []),  # trains on WikiANN de's train split; eval de reads validation and test
+])
+def test_an_eval_set_reading_the_data_the_run_trains_on_is_left_out(task, target, split, left_out):
+    """Split on its own, an eval set of the target's own dataset had ~40-85 % of its test rows in the target's
+    training split (and MLQA de's official test split is what the target trains on): scored as a language of the
+    run, it read as an in-language score. The target's own test split is that score."""
+    spec = identity.resolve(make("+stage=target", f"task={task}", f"stage.target={target}", f"split={split}"))
+    assert list(spec.same_data_evals) == left_out
+    assert not {name for name, _ in left_out} & set(spec.evals)
+    assert not {name for name, _ in left_out} & spec.selected_evals
+    if left_out:
+        name = left_out[0][0]
+        with pytest.raises(ConfigError, match=rf"stage.select_on='{name}' is not an eval set of this run \({name} reads "
+                                              r"the target's own data"):
+            identity.resolve(make("+stage=target", f"task={task}", f"stage.target={target}", f"split={split}",
+                                  f"stage.select_on={name}"))
+
+
+def test_an_eval_set_of_other_splits_of_a_trained_dataset_stays():
+    """XNLI's translate-train roles read XNLI de's train split; eval set de its validation and test splits."""
+    for split in ("paper", "official"):
+        spec = identity.resolve(make("+stage=intermediate", "task=xnli", f"split={split}",
+                                     "intermediate.steps=[intermediate_translate_train_de]", "intermediate.evals=[de,fr]"))
+        assert spec.evals == ("de", "fr") and spec.same_data_evals == ()
+
+
+def test_intermediate_eval_sets_of_the_intermediates_own_data_are_left_out():
+    wikiann_en = "{path:unimelb-nlp/wikiann,subset:en,lang:en,text_fields:[tokens],label_field:ner_tags}"
+    spec = identity.resolve(make("+stage=intermediate", "task=ner", "+task.evals={wen:" + wikiann_en + "}",
+                                 "intermediate.evals=[wen,de]"))
+    assert spec.evals == ("de",) and spec.same_data_evals == (("wen", "intermediate"),)

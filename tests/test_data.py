@@ -7,9 +7,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from datasets import ClassLabel, Dataset, Features, Value
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from omegaconf import OmegaConf
 
 from itt.data.preparation import Protocol, split_rows
@@ -326,7 +327,41 @@ def test_only_datasets_whose_splits_changed_get_another_cache_key():
                  source="hub") == {}  # one carved: that share of train, as before
     assert marks(hub, by_id=True) == marks(hub, eval_only=True) == marks(hub, split=PAPER) == {}
     assert marks(hub, task=qa, split=PAPER) == {"paper_split": "by_group"}
-    assert marks(hub, task=qa, split=PAPER, by_id=True) == marks(hub, task=qa, split=OFFICIAL, source="hub") == {}
+    assert marks(hub, task=qa, split=OFFICIAL, source="hub") == {}  # declares all three: nothing carved
+    # QA translations by their context's smallest shared id; a carved QA split by context
+    assert marks(hub, task=qa, split=PAPER, by_id=True) == {"id_split": "group_of_shared_ids"}
+    carved = DatasetSpec(path="some/dataset", splits={"train": "train", "validation": None, "test": "test"})
+    assert marks(carved, task=qa, source="hub") == {"official_carve_groups": "by_group"}
+    assert marks(carved, task=qa, source="hub", by_id=True) == {"id_split": "group_of_shared_ids"}
+    assert marks(carved, task=qa, source="hub", eval_only=True) == {}
+
+
+def test_a_prepared_entry_built_from_another_hub_commit_is_built_again(tmp_path):
+    """A moving revision (main, refs/convert/parquet): after the hub moved it, a rerun with force=true read the
+    features built from the old commit while its ledger row named the new one. Where the hub cannot be asked (an
+    offline compute node) the entry is served as before: its key does not change."""
+    from itt.data.tokenization import cached_entry
+
+    builds = []
+
+    def build():
+        builds.append(1)
+        rows = Dataset.from_dict({"text": [f"row {len(builds)} {i}" for i in range(6)], "label": [0, 1] * 3})
+        return DatasetDict({"train": rows, "test": rows}), ["neg", "pos"]
+
+    def encode(batch, training):
+        return {"length": [len(t) for t in batch["text"]]}
+
+    def entry(commit):
+        _, rows, *_, hit = cached_entry(tmp_path, "k", build, encode, "x", lambda ds: np.arange(len(ds), dtype=np.uint64),
+                                        commit=commit)
+        return rows["test"]["text"][0], hit
+
+    assert entry("a" * 40) == ("row 1 0", False)
+    assert entry("a" * 40) == ("row 1 0", True)
+    assert entry(None) == ("row 1 0", True)  # offline: served
+    assert entry("b" * 40) == ("row 2 0", False)  # the revision moved: built again, not read back
+    assert entry("b" * 40) == ("row 2 0", True) and len(builds) == 2
 
 
 def test_official_carve_of_a_train_only_translation_leaves_its_held_out_ids_in_a_full_partners_train():

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from itt.data import embedded
 from itt.data.preparation import Protocol, split_rows
-from itt.data.splitting import SPLITS, make_splits, part_of
+from itt.data.splitting import make_splits
 from itt.errors import ConfigError, DataError
 from itt.schema import DatasetSpec
 from itt.tasks import RawColumns, get_task
@@ -427,11 +427,47 @@ def test_paper_split_keeps_a_contexts_questions_in_one_split(tmp_path, eval_only
     assert shares == pytest.approx(expected, abs=0.08)
 
 
-def test_translations_of_qa_rows_are_split_by_shared_id_not_by_context():
-    """An aligned QA dataset (XQuAD's languages) keeps the by-id split: its ids already group translations."""
-    rows = Dataset.from_list(_paragraphs(60))
+@pytest.mark.parametrize("declared", [("train",), ("train", "validation")])
+def test_official_carve_keeps_a_contexts_questions_in_one_split(declared):
+    """MLQA has no train split: under split=official the target trains on its test split minus a carved test
+    part, and SQuAD's test is carved from its train. Carved per question, 666 of 678 MLQA de test questions had
+    their paragraph in training; carved by context, none."""
+    rows = Dataset.from_list(_paragraphs(200))
+    canonical = {"train": rows, **({"validation": Dataset.from_list(_paragraphs(20))} if "validation" in declared else {})}
+    split = OmegaConf.create({"name": "official", "train": 0.7, "validation": 0.15, "test": 0.15})
+    out = make_splits(canonical, split, get_task("extractive_qa"), 0, "x")
+    assert set(out) == {"train", "validation", "test"} and len(out["test"]) > 0
+    carved = [name for name in ("validation", "test") if name not in declared]
+    for name in carved:
+        assert not set(out[name]["context"]) & set(out["train"]["context"]), name
+    assert sum(len(out[n]) for n in ["train", *carved]) == 600
+    # the run id and the cache key of such a dataset change (its cached features are other rows now)
+    from itt.data.files import split_changes
+
+    splits = {n: (n if n in declared else None) for n in ("train", "validation", "test")}
+    assert split_changes("official", "hub", "facebook/mlqa", splits, by_id=False, eval_only=False,
+                         grouped=True).get("official_carve_groups") == "by_group"
+    assert "official_carve_groups" not in split_changes("official", "hub", "facebook/mlqa", splits, by_id=False,
+                                                        eval_only=False, grouped=False)
+
+
+@pytest.mark.parametrize("split_name", ["paper", "official"])
+def test_translations_of_qa_rows_keep_a_paragraph_on_one_side_in_every_language(split_name):
+    """An aligned QA dataset (XQuAD's or MLQA's languages) is split by shared id, and by each row's own id that
+    put a paragraph's questions into all three splits: now by the smallest id of its paragraph, the same in
+    every language, so the paragraph is on one side everywhere and translations stay together."""
+    rows = _paragraphs(60)
+    german = [{**r, "context": "de " + r["context"], "question": "de " + r["question"]} for r in rows]
     task = get_task("extractive_qa")
-    split = OmegaConf.create({"name": "paper", "train": 0.7, "validation": 0.15, "test": 0.15})
-    out = make_splits({"pool": rows}, split, task, 0, "x", by_id=True)
-    for name, ds in out.items():
-        assert ds["id"] and all(SPLITS[part_of(i, 0, (0.7, 0.15, 0.15))] == name for i in ds["id"])
+    split = OmegaConf.create({"name": split_name, "train": 0.7, "validation": 0.15, "test": 0.15})
+    key = "pool" if split_name == "paper" else "train"
+    out = {lang: make_splits({key: Dataset.from_list(data)}, split, task, 0, "x", by_id=True)
+           for lang, data in (("en", rows), ("de", german))}
+    for lang, parts in out.items():
+        contexts = {name: set(ds["context"]) for name, ds in parts.items()}
+        assert all(contexts.values())
+        for a in contexts:
+            for b in contexts:
+                assert a == b or not contexts[a] & contexts[b], (lang, a, b)
+    for name in ("train", "validation", "test"):
+        assert set(out["en"][name]["id"]) == set(out["de"][name]["id"])

@@ -120,6 +120,13 @@ def test_saved_encoder_loads_with_automodel_and_each_head_goes_to_its_label_spac
     member = multihead.load_member(out, "stsb", AutoModelForSequenceClassification)
     assert member.config.num_labels == 1 and torch.all(member.classifier.weight == -0.5)
 
+    # A head file whose weights the model does not name would leave the head random: an error naming the file.
+    from safetensors.torch import save_file
+
+    save_file({f"renamed_{k}": v for k, v in stsb_head.items()}, str(out / "heads" / "stsb" / "head.safetensors"))
+    with pytest.raises(ValueError, match=r"heads/stsb/head.safetensors: head 'stsb' does not fit .*classifier.weight"):
+        multihead.load_member(out, "stsb", AutoModelForSequenceClassification)
+
 
 # -- identity: members, order, sampler, settings; chains across kinds --------------------------------
 

@@ -87,7 +87,7 @@ def test_an_itt_target_tested_on_its_intermediates_training_items_says_how_many(
     parent = itt["parent_run_id"]
     assert record["checked"] and record["ancestors"] == [parent] and record["test"] == expected
     assert record["by_ancestor"] == [expected] and record["validation"] > 0
-    assert record["self"] == {"validation": 0, "test": 0}  # the target holds no duplicates of its own
+    assert record["self"] == {"validation": 0, "test": 0, "evals": {}}  # the target holds no duplicates of its own
     warnings = [r.getMessage() for r in caplog.records if r.name == overlap.log.name]
     assert len(warnings) == 1, warnings
     assert f"{expected} of {itt['n_test']} test" in warnings[0] and parent in warnings[0] and "split=official" in warnings[0]
@@ -365,3 +365,64 @@ def test_a_cached_multiple_choice_entry_with_every_choice_keys_gets_new_ones_wit
     (second,), _ = prepare_data(identity.resolve(cfg), tok)
     assert second.cache_hit and all(np.array_equal(second.items[s], first.items[s]) for s in first.items)
     assert all(np.array_equal(np.load(entry / f"items-{s}.npy"), first.items[s]) for s in first.items)
+
+
+def test_every_set_a_run_scores_is_checked_mixture_members_and_eval_validation_too(tmp_path, caplog):
+    """A later chain step that is a mixture scores each member under its name (``test/<member>/...``), and an
+    eval set's validation split picks the checkpoint under ``select_on``: all of them are counted, not only the
+    first member's splits and the eval sets' test splits."""
+    from types import SimpleNamespace
+
+    from itt.report.long_table import test_overlap
+    from itt.tasks import get_task
+
+    task = get_task("sequence_classification")
+    keys = np.arange(100, dtype=np.uint64)
+
+    def prepared(name, train, validation, test):
+        items = {"validation": keys[validation], "test": keys[test], **({"train": keys[train]} if train else {})}
+        return SimpleNamespace(name=name, task=task, items=items)
+
+    first = prepared("a", slice(0, 10), slice(10, 15), slice(15, 20))
+    second = prepared("b", slice(20, 30), slice(30, 35), slice(35, 40))
+    xeval = prepared("x", None, slice(40, 45), slice(45, 50))
+    ancestor = tmp_path / "anc"
+    ancestor.mkdir()
+    # The ancestor trained on 3 of b's test items, 2 of b's validation items and 4 of x's validation items.
+    overlap.write(ancestor, np.sort(keys[[36, 37, 38, 30, 31, 40, 41, 42, 43, 90]]), overlap.item_versions([first]))
+
+    _, record = overlap.measure([first, second], [xeval], [("anc", ancestor, ["sequence_classification"])])
+    assert record["checked"] and (record["validation"], record["test"]) == (0, 0)
+    assert record["evals"] == {"a": 0, "b": 3, "x": 0}
+    assert record["evals_validation"] == {"a": 0, "b": 2, "x": 4}
+    # The report reads a member's count under the name it is scored by.
+    assert test_overlap({"overlap": record}, "b", own=False) == 3
+    caplog.set_level(logging.WARNING)
+    overlap.warn("run", record, {"test": 5, "validation": 5})
+    [line] = [r.getMessage() for r in caplog.records if r.name == overlap.log.name]
+    assert "eval sets' test: b 3" in line and "eval sets' validation: b 2, x 4" in line
+
+    # A single training set is the run's own: counted as validation/test, not again under its name.
+    _, single = overlap.measure([second], [xeval], [("anc", ancestor, ["sequence_classification"])])
+    assert (single["validation"], single["test"]) == (2, 3)
+    assert single["evals"] == {"x": 0} and single["evals_validation"] == {"x": 4}
+
+
+def test_an_eval_sets_test_items_the_run_trains_on_are_counted_and_said_without_ancestors(caplog):
+    """A no-ITT run has no ancestors, so its eval sets were never compared with anything: an eval set holding the
+    target's training rows (a local file carved from the same corpus) read as a clean score."""
+    from types import SimpleNamespace
+
+    from itt.tasks import get_task
+
+    task = get_task("sequence_classification")
+    keys = np.arange(60, dtype=np.uint64)
+    target = SimpleNamespace(name="t", task=task, items={"train": keys[:30], "validation": keys[30:35], "test": keys[35:40]})
+    leaky = SimpleNamespace(name="leaky", task=task, items={"validation": keys[40:45], "test": keys[[1, 2, 3, 50, 51]]})
+    clean = SimpleNamespace(name="clean", task=task, items={"test": keys[52:60]})
+    _, record = overlap.measure([target], [leaky, clean], [])
+    assert record["self"] == {"validation": 0, "test": 0, "evals": {"leaky": 3, "clean": 0}}
+    caplog.set_level(logging.WARNING)
+    overlap.warn("run", record, {"test": 5, "validation": 5})
+    [line] = [r.getMessage() for r in caplog.records if r.name == overlap.log.name]
+    assert line.startswith("run: test items of eval sets are identical to items it trains on: leaky 3;")

@@ -413,3 +413,43 @@ def test_rows_of_an_older_measure_definition_or_sampling_are_left_out_and_said(t
     (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.warns(UserWarning, match=r"measures.jsonl: leaving out 1 measure rows of another definition"):
         assert set(load_measures(tmp_path)["b_key"]) == {"xnli:en"}
+
+
+def test_the_plots_zero_shot_line_fits_the_points_its_title_counts_as_zero_shot():
+    """XQuAD en of a SQuAD target is in-language for the ρ scopes; the plot drew it as a zero-shot circle and fit
+    the dashed line through it, so the line and the title's zero-shot ρ were over other points."""
+    from itt.report.plots import plot_gain_vs_measure
+
+    joined = pd.DataFrame({"measure": "cosine", "model": "m", "lang": "en", "metric": "f1", "eval_kind": "qa",
+                           "own": [True, False, False, False, False, False],
+                           "eval_lang": ["en", "en", "de", "es", "fr", "ar"],
+                           "measure_value": [0.9, 0.8, 0.5, 0.4, 0.3, 0.2], "delta": [0.1, 0.4, 0.0, 0.03, 0.05, 0.01]})
+    rho = {"rho": 1.0, "rho_ci_low": np.nan, "rho_ci_high": np.nan, "n": 6, "p_value": 0.1}
+    fig = plot_gain_vs_measure(joined, rho, zero_shot=rho | {"rho": 0.4, "n": 4, "p_value": 0.5})
+    ax = fig.axes[0]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    zero = joined[joined["eval_lang"] != "en"]
+    slope = np.polyfit(zero["measure_value"], zero["delta"], 1)[0]
+    assert f"slope {slope:+.3g}" in dashed[0].get_label()
+    # 4 zero-shot circles and 2 in-language squares (the own test set and XQuAD en)
+    assert sorted(len(c.get_offsets()) for c in ax.collections if len(c.get_offsets())) == [2, 4]
+
+
+def test_a_pair_measured_at_two_sample_sizes_is_read_at_the_larger(tmp_path):
+    """A measure moves with the sample size: averaged over 2,000 and 200 rows per side, pair B ranked as further
+    from its target than pair C, measured at 2,000 only, where at one size it is closer."""
+    from itt.report.divergence import join_gains, load_measures
+
+    rows = [{"a_key": "data/B", "b_key": "xnli:en", "model": "xlmr", "measure": "mmd", "value": 0.40, "n_a": 2000,
+             "n_b": 2000, "params": {}, "seed": 0, "sample_size": 2000},
+            {"a_key": "data/B", "b_key": "xnli:en", "model": "xlmr", "measure": "mmd", "value": 1.20, "n_a": 200,
+             "n_b": 200, "params": {}, "seed": 0, "sample_size": 200},
+            {"a_key": "data/C", "b_key": "xnli:en", "model": "xlmr", "measure": "mmd", "value": 0.60, "n_a": 2000,
+             "n_b": 2000, "params": {}, "seed": 0, "sample_size": None}]  # null: every row
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cells = pd.DataFrame([_xnli_cell(n_pairs=2, delta=0.02) | {"intermediate_key": f"data/{k}", "itt_variant": k}
+                          for k in ("B", "C")])
+    with pytest.warns(UserWarning, match=r"1 measured pair\(s\) have rows at several sample sizes"):
+        joined = join_gains(cells, load_measures(tmp_path))
+    assert joined.set_index("a_key")["measure_value"].to_dict() == pytest.approx({"data/B": 0.40, "data/C": 0.60})

@@ -376,12 +376,13 @@ def test_a_mixture_leaves_out_what_a_pattern_picked_for_no_head_and_refuses_it_n
     evals = [prepared("e_b", "sequence_classification", ["x", "y", "z"]), prepared("e_other", "sequence_classification", ["u", "v"]),
              prepared("e_tatoeba", "retrieval", [])]
     cfg = OmegaConf.create({"intermediate": {"evals": ["e_*"]}})
-    picked = SimpleNamespace(stage="intermediate", cfg=cfg, selected_evals=frozenset(p.name for p in evals))
+    picked = SimpleNamespace(stage="intermediate", cfg=cfg, selected_evals=frozenset(p.name for p in evals),
+                             same_data_evals=())
     caplog.set_level("WARNING", logger="itt.build")
     assert [p.name for p in scored_evals(picked, evals, heads, train)] == ["e_b", "e_tatoeba"]
     assert [r.getMessage() for r in caplog.records] == [
         "intermediate.evals=[e_*]: left out e_other (labels [u, v]): the mixture's heads predict [neg, pos] / [x, y, z]; "
         "name one in intermediate.evals to see the error"]
-    named = SimpleNamespace(stage="intermediate", cfg=cfg, selected_evals=frozenset({"e_b", "e_tatoeba"}))
+    named = SimpleNamespace(stage="intermediate", cfg=cfg, selected_evals=frozenset({"e_b", "e_tatoeba"}), same_data_evals=())
     with pytest.raises(ConfigError, match=r"^intermediate\.evals: 'e_other' \(sequence_classification \['u', 'v'\]\) has a label space no head"):
         scored_evals(named, evals, heads, train)

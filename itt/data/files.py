@@ -98,10 +98,19 @@ def split_changes(split_name: str, source: str, path: str, splits: dict | None, 
     as the configured shares of all its rows (older versions took the test share of what validation left:
     72.25/15/12.75); under ``split=paper``, a kind that groups rows (``grouped``: ``Task.split_groups``) keeps
     each group in one split. Translations (``by_id``: split by shared id) and official eval sets (never
-    carved) are as before."""
+    carved) are as before. Under ``split=official`` a grouping kind's carved split keeps each group on one side
+    too (older versions carved QA questions one by one: 666 of 678 MLQA de test questions had their paragraph
+    in training), and translations of such a kind are split by their group's smallest shared id (older: by each
+    row's id, so a paragraph's questions went to all three splits)."""
     out = {}
-    if split_name == "official" and not by_id and not eval_only and not own_splits(source, path, splits) & {"validation", "test"}:
+    declared = own_splits(source, path, splits) & {"validation", "test"}
+    if split_name == "official" and not by_id and not eval_only and not declared:
         out["official_carve"] = "shares_of_all_rows"
+    if split_name == "official" and not by_id and not eval_only and grouped and declared != {"validation", "test"}:
+        out["official_carve_groups"] = "by_group"
+    carved = split_name == "paper" or not (eval_only or declared == {"validation", "test"})
+    if by_id and grouped and carved:  # translations of grouped rows: by their group's smallest shared id
+        out["id_split"] = "group_of_shared_ids"
     if split_name == "paper" and not by_id and grouped:
         out["paper_split"] = "by_group"
     return out

@@ -21,11 +21,12 @@ faster than row by row in Python) and normalised in Python (3x faster than Arrow
 
 Every run writes the sorted unique keys of its training items to ``<run dir>/train_items.npy``
 (8 bytes per item), and next to it ``train_items.json``, the ``Task.item_version`` of each kind they
-were keyed as. A run with ancestors (an ITT target, a later chain step) counts its validation, test and
-eval-set test items found in any ancestor's file. Keys of two definitions are never compared: an ancestor
-whose file keys one of its kinds under another version than today's (none recorded: version 1, the files
-written before versions were) leaves the run's overlap unchecked, with a reason naming ``force=true``
-on that ancestor, as an ancestor without the file does. Versions are per kind, so when one kind's
+were keyed as. A run with ancestors (an ITT target, a later chain step) counts the validation and test items
+found in any ancestor's file of every set it scores: its own, each member of a mixture, each eval set (and
+every run, ancestors or not, its eval sets' test items that it trains on itself). Keys of two definitions are
+never compared: an ancestor whose file keys one of its kinds under another version than today's (none
+recorded: version 1, the files written before versions were) leaves the run's overlap unchecked, with a
+reason naming ``force=true`` on that ancestor, as an ancestor without the file does. Versions are per kind, so when one kind's
 ``item_text`` changes only ancestors that trained on that kind need rerunning; the rest stay checked.
 (Cached keys of a stale version are made again with the prepared data, ``itt.data.tokenization``.)
 """
@@ -146,10 +147,13 @@ def measure(train: list, evals: list, ancestors: list[tuple[str, Path]]) -> tupl
     own = fingerprint(*(p.items["train"] for p in train))
     first = train[0].items
     record = {"ancestors": [run_id for run_id, *_ in ancestors], "checked": True, "reason": None,
-              "validation": 0, "test": 0, "evals": {}, "by_ancestor": [],
-              # duplicates inside the run's own data: a data problem of its own, recorded, not warned about
-              "self": {split: count_in(first[split], own) for split in ("validation", "test")}}
-    unchecked = {**record, "checked": False, "validation": None, "test": None, "evals": None, "by_ancestor": None}
+              "validation": 0, "test": 0, "evals": {}, "evals_validation": {}, "by_ancestor": [],
+              # duplicates inside the run's own data: a data problem of its own, recorded, not warned about; and
+              # eval sets' test items the run itself trains on (their scores are inflated): warned about
+              "self": {**{split: count_in(first[split], own) for split in ("validation", "test")},
+                       "evals": {p.name: count_in(p.items["test"], own) for p in evals if "test" in p.items}}}
+    unchecked = {**record, "checked": False, "validation": None, "test": None, "evals": None,
+                 "evals_validation": None, "by_ancestor": None}
     seen = []
     for run_id, run_dir, kinds in ancestors:
         keys = read(run_dir)
@@ -167,20 +171,42 @@ def measure(train: list, evals: list, ancestors: list[tuple[str, Path]]) -> tupl
     union = fingerprint(*seen)
     record["validation"] = count_in(first["validation"], union)
     record["test"] = count_in(first["test"], union)
-    record["evals"] = {p.name: count_in(p.items["test"], union) for p in evals if "test" in p.items}
+    scored = scored_by_name(train, evals)
+    record["evals"] = {p.name: count_in(p.items["test"], union) for p in scored if "test" in p.items}
+    # An eval set's validation split picks the checkpoint under stage.select_on, a mixture member's under
+    # intermediate.select_on, and is reported as val/<name>/... in any case.
+    record["evals_validation"] = {p.name: count_in(p.items["validation"], union)
+                                  for p in scored if "validation" in p.items}
     return own, record
 
 
+def scored_by_name(train: list, evals: list) -> list:
+    """The sets a run scores under their own name: its eval sets and, in a mixture, every member (the run's
+    metrics name them ``test/<member>/...``); a single training set is the run's own (``test/...``)."""
+    return [*(train if len(train) > 1 else []), *evals]
+
+
 def warn(run_id: str, record: dict, sizes: dict[str, int]) -> None:
-    """One warning line when any validation, test or eval-set item was trained on by an ancestor."""
+    """One warning line when any validation, test or eval-set item was trained on by an ancestor, and one when an
+    eval set's test items are the run's own training items."""
+    own = {name: n for name, n in ((record.get("self") or {}).get("evals") or {}).items() if n}
+    if own:
+        log.warning("%s: test items of eval sets are identical to items it trains on: %s; their scores there are "
+                    "inflated (ledger: overlap.self.evals). Remove the duplicates from one dataset, or leave the eval "
+                    "set out (stage.evals)", run_id, ", ".join(f"{k} {v}" for k, v in own.items()))
+    if not record.get("ancestors"):
+        return
     if not record.get("checked"):
         log.warning("%s: item overlap with its ancestors not checked: %s", run_id, record["reason"])
         return
     evals = {name: n for name, n in (record.get("evals") or {}).items() if n}
-    if not (record["test"] or record["validation"] or evals):
+    evals_validation = {name: n for name, n in (record.get("evals_validation") or {}).items() if n}
+    if not (record["test"] or record["validation"] or evals or evals_validation):
         return
     culprits = [a for a, n in zip(record["ancestors"], record["by_ancestor"]) if n] or record["ancestors"]
-    eval_text = f"; eval sets: {', '.join(f'{k} {v}' for k, v in evals.items())}" if evals else ""
+    eval_text = "".join(f"; {what}: {', '.join(f'{k} {v}' for k, v in found.items())}"
+                        for what, found in (("eval sets' test", evals), ("eval sets' validation", evals_validation))
+                        if found)
     log.warning("%s: %d of %d test and %d of %d validation items are identical to items its ancestor %s trained on%s; "
                 "its ITT gain is inflated on them (items kept: the no-ITT run tests on the same set). Use "
                 "split=official where the datasets' official splits are disjoint, or remove the duplicates "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from datasets import DatasetDict
 
+from itt import hub_access
 from itt.data import embedded
 from itt.data.canonical import canonicalize, report_dropped
 from itt.data.files import fingerprint, is_local, is_stand_in, split_changes
@@ -74,8 +75,11 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     def encode(batch, training):
         return task.encode(batch, tokenizer, protocol.max_length, training)
 
+    # A moving revision (main, refs/convert/parquet) is other data once the hub moves it: the entry records the
+    # commit it was built from and is built again from another one.
+    commit = hub_access.resolved_revision(spec.path, spec.revision) if protocol.source == "hub" and not local else None
     features, rows, labels, items, hit = cached_entry(protocol.cache_dir, cache_key(payload), build, encode, name,
-                                                      lambda ds: item_keys(task, ds), task.item_version)
+                                                      lambda ds: item_keys(task, ds), task.item_version, commit)
     log.info("data %s: %s (cache %s)", where, ", ".join(f"{s}={len(d)}" for s, d in features.items()),
              "hit" if hit else "built")
     return Prepared(name, spec, task, labels, features, rows, hit, where, items)

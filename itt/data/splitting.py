@@ -10,7 +10,11 @@ question's paragraph is never read in training; that split is random, not strati
 Datasets whose rows are translations of each other (a spec's ``aligned_with``) are split by a hash of
 the shared row id instead, identically for every dataset that shares the ids: an id is in training
 for all of them or for none, so no validation or test item has its translation in any training split
-(STS-B de vs STS-B en, XNLI in 15 languages). That split is random but not stratified.
+(STS-B de vs STS-B en, XNLI in 15 languages). That split is random but not stratified. Translations of a
+kind that groups rows are split by their group's smallest shared id (XQuAD's paragraph has the same question
+ids in every language), so a paragraph stays on one side in every language. That needs every language to hold
+the group's smallest id: one that lacks it (another ``max_rows``, a row dropped while reading) splits that
+paragraph by another id, and its rows can land in another split than their translations (not checked).
 
 Eval sets (``task.evals``) are never trained on: under ``split=paper`` their rows are divided into
 validation and test only (in the ratio validation : test), or by id like the others when aligned;
@@ -18,7 +22,8 @@ under ``split=official`` they keep their declared splits, and one with a test sp
 Tatoeba) is scored on all of its items and has no validation score. Under ``split=official`` an aligned
 dataset keeps its declared splits too; a split it lacks is carved from its training rows by shared id.
 A dataset with a train split only gets validation and test carved as the configured shares of all its rows
-(70/15/15); one that lacks a single split gets that share of its train rows.
+(70/15/15); one that lacks a single split gets that share of its train rows. A kind that groups rows carves
+by the group's hash there too, so a carved test question's paragraph is not in training either.
 """
 
 from __future__ import annotations
@@ -42,11 +47,11 @@ def make_splits(canonical: dict[str, Dataset], split_cfg, task, seed: int, where
     fractions = (split_cfg.train, split_cfg.validation, split_cfg.test)
     if split_cfg.name == "paper":
         pool = canonical["pool"]
-        groups = None if by_id else task.split_groups(pool)  # translations: their shared ids group them already
+        groups = task.split_groups(pool)
         if by_id:
-            out = _split_by_id(pool, seed, fractions)
+            out = _split_by_key(pool, _id_keys(pool, groups), seed, fractions)
         elif groups is not None:
-            out = _split_by_group(pool, groups, seed, (0.0, *fractions[1:]) if eval_only else fractions)
+            out = _split_by_key(pool, groups, seed, (0.0, *fractions[1:]) if eval_only else fractions)
         elif eval_only:
             validation, test = _split(pool, split_cfg.test / (split_cfg.validation + split_cfg.test), task, seed)
             out = {"validation": validation, "test": test}
@@ -79,8 +84,12 @@ def _official(canonical, split_cfg, task, seed, where, eval_only, by_id):
                             "declare one in its `splits` or use split=paper")
         return {name: out[name] for name in ("validation", "test") if name in out}
     missing = [name for name in ("validation", "test") if name not in out]
+    fractions = (split_cfg.train, split_cfg.validation, split_cfg.test)
+    groups = task.split_groups(out["train"]) if missing else None
     if missing and by_id:  # translations: carve by shared id, as every aligned dataset does
-        out.update(_carve_by_id(out["train"], seed, (split_cfg.train, split_cfg.validation, split_cfg.test), missing))
+        out.update(_carve(out["train"], _id_keys(out["train"], groups), seed, fractions, missing))
+    elif groups is not None:  # a QA context's questions: all on one side, as under split=paper
+        out.update(_carve(out["train"], groups, seed, fractions, missing))
     elif missing == ["validation", "test"]:  # train only: the configured shares of all its rows (70/15/15)
         rows, total = len(out["train"]), split_cfg.train + split_cfg.validation + split_cfg.test
         out["train"], out["validation"] = _split(out["train"], split_cfg.validation, task, seed)
@@ -94,10 +103,10 @@ def _official(canonical, split_cfg, task, seed, where, eval_only, by_id):
     return {name: out[name] for name in SPLITS if name in out}
 
 
-def _carve_by_id(train: Dataset, seed: int, fractions, missing: list[str]) -> dict[str, Dataset]:
-    """The ``missing`` splits out of ``train``: the rows whose shared id ``part_of`` puts there; every
-    other row stays in training (a row hashed to a split the dataset has already is trained on)."""
-    parts = _id_parts(train, seed, fractions)
+def _carve(train: Dataset, keys: list[str], seed: int, fractions, missing: list[str]) -> dict[str, Dataset]:
+    """The ``missing`` splits out of ``train``: the rows whose key (shared id, or group) ``part_of`` puts
+    there; every other row stays in training (a row hashed to a split the dataset has already is trained on)."""
+    parts = [SPLITS[part_of(k, seed, fractions)] for k in keys]
     carved = {name: train.select([j for j, p in enumerate(parts) if p == name]) for name in missing}
     carved["train"] = train.select([j for j, p in enumerate(parts) if p not in missing])
     return carved
@@ -111,19 +120,22 @@ def part_of(row_id: str, seed: int, fractions: tuple[float, float, float]) -> in
     return 0 if u < fractions[0] / total else 1 if u < (fractions[0] + fractions[1]) / total else 2
 
 
-def _id_parts(ds: Dataset, seed: int, fractions) -> list[str]:
-    """The split (``SPLITS`` name) each row's shared id belongs to."""
-    return [SPLITS[part_of(i, seed, fractions)] for i in ds["id"][:]]
+def _id_keys(ds: Dataset, groups: list[str] | None) -> list[str]:
+    """The key each row of a dataset split by shared id is split by: its id, or, for a kind that groups rows (a QA
+    context's questions), the smallest id of its group. Translations group their rows alike (XQuAD's paragraph
+    holds the same question ids in every language), so every language keeps a paragraph on one side."""
+    ids = [str(i) for i in ds["id"][:]]
+    if groups is None:
+        return ids
+    first: dict[str, str] = {}
+    for group, row_id in zip(groups, ids):
+        first[group] = min(first.get(group, row_id), row_id)
+    return [first[group] for group in groups]
 
 
-def _split_by_group(pool: Dataset, groups: list[str], seed: int, fractions) -> dict[str, Dataset]:
-    """Each row goes where ``part_of`` puts its group: every row of a group lands in one split."""
-    parts = [SPLITS[part_of(group, seed, fractions)] for group in groups]
-    return {name: pool.select([j for j, p in enumerate(parts) if p == name]) for name in SPLITS}
-
-
-def _split_by_id(pool: Dataset, seed: int, fractions) -> dict[str, Dataset]:
-    parts = _id_parts(pool, seed, fractions)
+def _split_by_key(pool: Dataset, keys: list[str], seed: int, fractions) -> dict[str, Dataset]:
+    """Each row goes where ``part_of`` puts its key (shared id, group): every row of a key lands in one split."""
+    parts = [SPLITS[part_of(k, seed, fractions)] for k in keys]
     return {name: pool.select([j for j, p in enumerate(parts) if p == name]) for name in SPLITS}
 
 

@@ -57,17 +57,25 @@ def cache_key(payload: dict) -> str:
 
 
 def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDict, list[str]]],
-                 encode: Callable, desc: str, item_keys: Callable[[Dataset], np.ndarray], item_version: int = 1
-                 ) -> tuple[DatasetDict, DatasetDict, list[str], dict[str, np.ndarray], bool]:
+                 encode: Callable, desc: str, item_keys: Callable[[Dataset], np.ndarray], item_version: int = 1,
+                 commit: str | None = None) -> tuple[DatasetDict, DatasetDict, list[str], dict[str, np.ndarray], bool]:
     """(features, evaluation rows, label names, item keys per split, cache hit) of an entry, building it
     with ``build`` (canonical splits and labels), ``encode`` (a batched map function) and ``item_keys``
-    (one key per canonical row, made the kind's way number ``item_version``) when it is missing."""
+    (one key per canonical row, made the kind's way number ``item_version``) when it is missing.
+
+    ``commit``: the hub commit the data's revision points at now, where the hub can be asked. An entry built
+    from another commit (``main`` moved) is built again; one built where the hub could not be asked, or asked
+    now from where it cannot (an offline compute node), is served: the key is the same either way."""
     # A full, read-only or misplaced cache (paths.cache under a file) is one line naming it, not a traceback.
     with writing(cache_dir, "paths.cache"):
         entry = Path(cache_dir) / "prepared" / key
         entry.mkdir(parents=True, exist_ok=True)
         meta_file = entry / "meta.json"
         with FileLock(str(entry) + ".lock"):
+            if meta_file.exists() and _other_commit(entry, meta_file, commit):
+                meta_file.unlink()  # then every file it listed: datasets would read a cache file back as it is
+                for stale in [*entry.glob("*.arrow"), *entry.glob("items-*.npy"), entry / ITEMS_META]:
+                    stale.unlink(missing_ok=True)
             if meta_file.exists():
                 meta = json.loads(meta_file.read_text())
                 features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow"))
@@ -89,12 +97,22 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
                                 for s in row_splits})
             items = _write_items(entry, canonical, item_keys, item_version)
             tmp = meta_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits}))
+            tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits,
+                                       "commit": commit}))
             tmp.replace(meta_file)
             return features, rows, labels, items, False
 
 
 ITEMS_META = "items.json"
+
+
+def _other_commit(entry: Path, meta_file: Path, commit: str | None) -> bool:
+    built = json.loads(meta_file.read_text()).get("commit")
+    if commit and built and built != commit:
+        log.info("prepared data %s: built from hub commit %s, the revision points at %s now: building it again",
+                 entry.name, built[:12], commit[:12])
+        return True
+    return False
 
 
 def _items(entry: Path, splits: list[str], version: int) -> dict[str, np.ndarray] | None:

@@ -152,6 +152,16 @@ def load_member(folder: str | Path, name: str, auto_class):
         return auto_class.from_pretrained(folder)
     config = AutoConfig.from_pretrained(folder / Path(entry["config"]).parent)
     # The folder's own head (the primary's) may have other shapes: it is replaced just below.
-    model = auto_class.from_pretrained(folder, config=config, ignore_mismatched_sizes=True)
-    model.load_state_dict(load_file(str(folder / entry["weights"])), strict=False)
+    model, info = auto_class.from_pretrained(folder, config=config, ignore_mismatched_sizes=True,
+                                             output_loading_info=True)
+    head_file = folder / entry["weights"]
+    head = load_file(str(head_file))
+    # Only the encoder comes from the folder's weights; every parameter they did not give must come from the
+    # head's file, and the file must hold nothing the model lacks (else a head would silently stay random).
+    not_loaded = set(info["missing_keys"]) | {m[0] if isinstance(m, tuple) else m for m in info["mismatched_keys"]}
+    result = model.load_state_dict(head, strict=False)
+    if result.unexpected_keys or not_loaded - set(head):
+        raise ValueError(f"{head_file}: head {name!r} does not fit {auto_class.__name__}: "
+                         f"weights it lacks {sorted(not_loaded - set(head))}, weights it has that the model has not "
+                         f"{sorted(result.unexpected_keys)}")
     return model

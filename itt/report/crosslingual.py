@@ -37,7 +37,7 @@ from .ledger_frame import GROUP_KEYS, NO_ITT, LedgerWarning
 from .stats import (ITT_KEYS, TABLE_COLUMNS, Bootstrap, compare_sides, dedupe_seeds, higher_is_better,
                     table_from_lines)
 
-LANG_BASE = GROUP_KEYS + ["task", "target", "key", "eval_kind", "metric", "model"]
+LANG_BASE = GROUP_KEYS + ["task", "target", "key", "setup", "eval_kind", "metric", "model"]
 RUN_FIELDS = LANG_BASE + ["run_id", "itt", *ITT_KEYS, "seed", "time", "_line", "lang",
                           "intermediate_lang", "pretraining", "languages"]
 VIEWS = ["language", "average", "gap", "family", "genus"]
@@ -57,15 +57,23 @@ def multilingual(lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_language_values(lines: pd.DataFrame) -> pd.DataFrame:
-    """One value per run × eval language (mean over that run's eval sets in the language)."""
+    """One value per run × eval language (mean over that run's eval sets in the language), with the setups of
+    those eval sets (``eval_setup``, joined)."""
     scored = lines.dropna(subset=["eval_lang"])
-    return (scored.groupby(RUN_FIELDS + ["eval_lang", "eval_family", "eval_genus"], dropna=False,
-                           sort=False)["value"].mean().reset_index())
+    return (scored.groupby(RUN_FIELDS + ["eval_lang", "eval_family", "eval_genus"], dropna=False, sort=False)
+            .agg(value=("value", "mean"), eval_setup=("eval_setup", _joined)).reset_index())
+
+
+def _joined(setups: pd.Series) -> str:
+    return "+".join(sorted({str(v) for v in setups}))
 
 
 def _run_lines(run: pd.DataFrame, values: dict[str, float]) -> list[dict]:
     first = run.iloc[0]
-    return [{**{c: first[c] for c in RUN_FIELDS}, "eval": name, "value": v, "own": False,
+    # An aggregate's eval sets as their specs were (their setup digests): runs that averaged other specs of
+    # the same names are other cells.
+    eval_setup = _joined(run["eval_setup"])
+    return [{**{c: first[c] for c in RUN_FIELDS}, "eval": name, "eval_setup": eval_setup, "value": v, "own": False,
              "n": None, "predictions": None}
             for name, v in values.items() if not np.isnan(v)]
 

@@ -30,6 +30,7 @@ any perfect ranking, however few the points; 4 points cannot give less than 2/24
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from .ledger_frame import LedgerWarning
 from .stats import CELL_KEYS
 
 MEASURES_NAME = "measures.jsonl"
-MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed"]
+MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed", "sample_size"]
 JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_kind", "own", "lang", "eval_lang", "metric", "itt_variant",
                 "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "delta", "delta_kind", "n_pairs",
                 "p_value"]
@@ -73,7 +74,9 @@ def load_measures(root: str | Path) -> pd.DataFrame | None:
                               stacklevel=2)
                 continue
             rows.append(row)
-    rows = _current(rows, path)
+    # sample_size null: every row (itt.measure), the largest sample; no key: written otherwise, size unknown
+    rows = [{**r, "sample_size": math.inf} if "sample_size" in r and r["sample_size"] is None else r
+            for r in _current(rows, path)]
     df = pd.DataFrame(rows).reindex(columns=MEASURE_COLUMNS)
     df["value"] = pd.to_numeric(df["value"], errors="coerce")
     df["params"] = df["params"].map(_defining_params)
@@ -131,7 +134,7 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=JOIN_COLUMNS)
     gains["a_key"] = gains["intermediate_key"]
     gains["b_key"] = gains["key"].where(gains["own"].astype(bool), gains["eval_key"])
-    m = measures.assign(measure=_measure_labels(measures))
+    m = _largest_sample(measures.assign(measure=_measure_labels(measures)))
     m = (m.groupby(["a_key", "b_key", "model", "measure"], dropna=False)["value"].mean()
          .rename("measure_value").reset_index())
     any_model = m[m["model"].isna()].drop(columns="model")
@@ -144,6 +147,24 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     # One line per cell and measure: a cell matched twice (by model name and by hub id) is one point.
     out = out.drop_duplicates(subset=CELL_KEYS + ["measure"])
     return out.reindex(columns=JOIN_COLUMNS).reset_index(drop=True)
+
+
+def _largest_sample(measures: pd.DataFrame) -> pd.DataFrame:
+    """Each pair's rows of its largest ``sample_size`` (null: every row, the largest; unrecorded: smallest). A
+    measure's value moves with the sample size (docs/divergence.md), so a pair measured at 2,000 and at 200
+    rows per side is not averaged over both: the mean would rank it against pairs measured once."""
+    size = pd.to_numeric(measures["sample_size"], errors="coerce") if "sample_size" in measures else None
+    if size is None or measures.empty:
+        return measures
+    rank = size.fillna(-1.0)
+    pair = ["a_key", "b_key", "model", "measure"]
+    best = rank.groupby([measures[c] for c in pair], dropna=False).transform("max")
+    keep = rank == best
+    if (~keep).any():
+        n = measures.loc[~keep, pair].astype(str).drop_duplicates().shape[0]
+        warnings.warn(f"{n} measured pair(s) have rows at several sample sizes; each is read at its largest "
+                      f"(a measure's value depends on the sample size)", LedgerWarning, stacklevel=3)
+    return measures[keep]
 
 
 def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
@@ -173,13 +194,19 @@ def spearman_ci(x, y, resamples: int = 1000, seed: int = 0,
     return float(res.statistic), float(lo), float(hi), p
 
 
+def in_training_language(points: pd.DataFrame) -> pd.Series:
+    """Own test sets and eval sets in the target's language (not zero-shot)."""
+    own = points["own"].astype(bool) if "own" in points else pd.Series(False, index=points.index)
+    if "lang" in points and "eval_lang" in points:
+        own |= points["eval_lang"].notna() & (points["eval_lang"] == points["lang"])
+    return own
+
+
 def scopes(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """``points`` as (scope, rows): all of them, then, when both kinds are there, the training language
     (the own test sets and eval sets in the target's language, e.g. XQuAD en of a SQuAD target) and the
     zero-shot languages apart."""
-    own = points["own"].astype(bool)
-    if "lang" in points and "eval_lang" in points:
-        own |= points["eval_lang"].notna() & (points["eval_lang"] == points["lang"])
+    own = in_training_language(points)
     out = [(SCOPE_ALL, points)]
     if own.any() and not own.all():
         out += [(SCOPE_OWN, points[own]), (SCOPE_ZERO_SHOT, points[~own])]

@@ -43,7 +43,7 @@ _DICT_COLUMNS = ("model_info", "metrics", "dataset", "evals", "data_sizes", "num
 _LIST_COLUMNS = ("datasets", "chain")
 # Text keys: str or None (never NaN); numbers: nullable Int64 / float.
 _STR_COLUMNS = ("run_id", "config_id", "status", "model", "task", "kind", "stage", "target", "itt_variant", "split", "source",
-                "hparams_id", "intermediate_hparams_id", "primary_metric", "selected_on", "parent_run_id",
+                "hparams_id", "setup_id", "intermediate_hparams_id", "primary_metric", "selected_on", "parent_run_id",
                 "intermediate_run_id", "head", "head_policy", "checkpoint", "predictions", "precision", "device",
                 "error")
 _INT_COLUMNS = ("seed", "n_test", "resumed_from_step")

@@ -45,15 +45,16 @@ RUN_COLUMNS = [
     "run_id", "time", "_line", "model", "hub_id", "pretraining", "languages", "task", "kind",
     "stage", "target", "itt", "itt_variant", "chain_steps", "seed", "split", "source",
     "hparams_id", "selected_on", "primary_metric", "parent_run_id", "predictions",
-    "role", "path", "subset", "lang", "domain", "key", "intermediate_key", "intermediate_lang",
+    "role", "path", "subset", "lang", "domain", "key", "setup", "intermediate_key", "intermediate_lang",
     "intermediate_hparams",
 ]
-EVAL_COLUMNS = ["eval", "own", "eval_key", "eval_kind", "eval_lang", "eval_family", "eval_genus",
+EVAL_COLUMNS = ["eval", "own", "eval_key", "eval_setup", "eval_kind", "eval_lang", "eval_family", "eval_genus",
                 "eval_script", "eval_domain", "eval_split", "n", "test_overlap", "metric", "value"]
 LONG_COLUMNS = RUN_COLUMNS + EVAL_COLUMNS
 # Keys groupby must never silently drop (pandas drops NaN keys): missing -> "n/a". So is an ITT run's
 # unknown ``intermediate_hparams`` (its settings: one group of their own); a no-ITT run's stays null.
-KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant"]
+KEY_COLUMNS = GROUP_KEYS + ["task", "target", "key", "setup", "eval", "eval_setup", "eval_kind", "metric", "model",
+                            "itt_variant"]
 
 
 def _lang_fields(spec: Mapping, prefix: str) -> dict:
@@ -121,6 +122,7 @@ def _run_fields(row: Mapping, parent_key: str | None, parent_lang: str | None = 
         path=dataset.get("path"), subset=dataset.get("subset"), lang=languages.code(dataset.get("lang")),
         domain=dataset.get("domain"),
         key=mixture_key(row["datasets"], dataset, row.get("source")),
+        setup=row.get("setup_id"),
         intermediate_key=parent_key,
         intermediate_lang=(chain_langs(row["chain"]) or parent_lang) if row.get("itt") else None,
         intermediate_hparams=settings if row.get("itt") else None,
@@ -145,6 +147,7 @@ def long_table(df: pd.DataFrame) -> pd.DataFrame:
                 if metric == "loss":
                     continue
                 lines.append({**base, "eval": name, "own": own, "eval_key": eval_key,
+                              "eval_setup": None if own else spec.get("setup"),
                               "eval_kind": eval_kind, **spec_fields, "eval_split": split,
                               "n": sizes.get(SPLITS[split]), "test_overlap": test_overlap(row, name, own),
                               "metric": metric,
@@ -219,7 +222,39 @@ def select(long: pd.DataFrame, metric: str | None = None,
         chosen[col] = chosen[col].map(lambda v: MISSING if is_missing(v) else v)
     unknown = chosen["itt"] & chosen["intermediate_hparams"].map(is_missing).astype(bool)  # empty: not str dtype
     chosen["intermediate_hparams"] = chosen["intermediate_hparams"].astype(object).where(~unknown, MISSING)
+    for col, within in (("setup", SETUP_PEERS), ("eval_setup", SETUP_PEERS + ["setup", "eval"])):
+        chosen[col] = _setups_of_old_rows(chosen, col, within)
     return chosen.reset_index(drop=True)
+
+
+# What else a run's setup goes with in a comparison: rows from before setup ids (``MISSING``) join the one
+# setup their otherwise equal comparison has.
+SETUP_PEERS = GROUP_KEYS + ["task", "target", "key", "eval_kind", "metric", "model"]
+
+
+def _setups_of_old_rows(chosen: pd.DataFrame, col: str, within: list[str]) -> pd.Series:
+    """``chosen[col]`` with each row written before setup ids (its value ``MISSING``) given the one setup the
+    rows of its comparison (``within``) have: a study extended after the update (new seeds, a new variant) still
+    pairs its new runs with the old ones. Where the comparison holds several setups the old rows' cannot be
+    told, and they stay apart (said once)."""
+    values = chosen[col]
+    old = values == MISSING
+    if not old.any() or old.all():
+        return values
+    known = values.where(~old)
+    by_comparison = known.groupby([chosen[c] for c in within], dropna=False)
+    setups = by_comparison.transform(lambda s: s.dropna().iloc[0] if s.dropna().nunique() == 1 else None)
+    filled = values.where(~old | setups.isna(), setups)
+    joined = int((old & setups.notna()).sum())
+    apart = int((old & setups.isna() & by_comparison.transform("count").gt(0)).sum())
+    if joined:
+        warn(f"{joined} result line(s) of runs from before setup ids ({col}) are compared with the one setup of "
+             f"their comparison (rerun them with force=true to record theirs)")
+    if apart:
+        warn(f"{apart} result line(s) of runs from before setup ids ({col}) are kept apart: their comparison holds "
+             f"several setups (other max_rows, hub model or task options) and theirs is not recorded; rerun them with "
+             f"force=true")
+    return filled
 
 
 def _warn_missing(runs: pd.DataFrame, chosen: pd.DataFrame, metric: str | None) -> None:

@@ -17,8 +17,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from .divergence import in_training_language
 from .ledger_frame import GROUP_KEYS, group_line
-from .tables import ALPHA, iter_sections, variant_labels
+from .tables import ALPHA, iter_sections, setup_label, variant_labels
 
 COLOR_NOITT = "#9e9e9e"
 COLOR_ITT = "#1f77b4"
@@ -95,6 +96,7 @@ def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> F
             label += f"\n({keys['metric']})"
         if many_groups:
             label += f"\nhp={keys['hparams_id']}\n{keys['source']}/{keys['split']}"
+        label += setup_label(keys, "\n")
         labels.append(label)
         for idx, r in zip(sec.index, sec.itertuples(index=False)):
             i = rows.index((r.model, variants[idx]))
@@ -236,13 +238,14 @@ def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | Non
     """Δ against one measure (``joined``: rows of one measure, metric and kind), least-squares line, ρ in title.
 
     ``rho``: the row of ρ over all points; ``zero_shot``: the row over the eval sets alone, given
-    when the points mix own test sets and eval sets. Own test sets (the training language) are
-    squares, eval sets (zero-shot) circles; with ``zero_shot`` a dashed line fits the circles."""
+    when the points mix the training language and others. Own test sets and eval sets in the target's language
+    are squares, zero-shot eval sets circles (``divergence.in_training_language``, as the ρ scopes count them);
+    with ``zero_shot`` a dashed line fits the circles."""
     if joined.empty:
         raise ValueError("no points to plot")
     fig = _new_figure(5.6, 4.4)
     ax = fig.add_subplot()
-    own = joined["own"].astype(bool) if "own" in joined else pd.Series(False, index=joined.index)
+    own = in_training_language(joined)  # as the title's ρ scopes count them (XQuAD en of a SQuAD target: own)
     for k, (model, g) in enumerate(joined.groupby("model", sort=True)):
         label = str(model)  # once per model, on whichever kind of point it has first
         for marker, pts in (("o", g[~own[g.index]]), ("s", g[own[g.index]])):
@@ -252,7 +255,7 @@ def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | Non
                 label = None
     mixed = own.any() and not own.all()
     if mixed:  # what the markers mean, in grey so they are not read as another model
-        ax.scatter([], [], marker="s", color="#777777", label="training language (own test set)")
+        ax.scatter([], [], marker="s", color="#777777", label="training language")
         ax.scatter([], [], marker="o", color="#777777", label="zero-shot (eval set)")
     x = joined["measure_value"].to_numpy(dtype=float)
     y = joined["delta"].to_numpy(dtype=float)

@@ -39,8 +39,9 @@ from .scorers import get_scorer
 
 # eval_kind: an eval set has one kind, so it never splits a cell; it keeps the per-kind aggregates of the
 # cross-lingual view (both named "avg (excl. en)") apart.
-CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "eval_kind", "metric", "model", "itt_variant",
-                          "intermediate_hparams"]
+# setup, eval_setup: what else the run ids hold (itt.identity.setup_ids): max_rows, hub id, task options.
+CELL_KEYS = GROUP_KEYS + ["task", "target", "key", "setup", "eval", "eval_setup", "eval_kind", "metric", "model",
+                          "itt_variant", "intermediate_hparams"]
 # What an ITT cell and its no-ITT baseline share (no-ITT runs have no intermediate).
 ITT_KEYS = ["itt_variant", "intermediate_hparams"]
 BASE_KEYS = CELL_KEYS[:-len(ITT_KEYS)]

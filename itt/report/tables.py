@@ -22,7 +22,10 @@ ALPHA = 0.05
 DECIMALS = 3
 
 # Section = one printed table; a group line is printed before its first section.
-SECTION_KEYS = GROUP_KEYS + ["task", "target", "key", "eval", "metric"]
+# setup, eval_setup (itt.identity.setup_ids): runs of another max_rows, hub model or task options are a section
+# of their own, named by their setup where a target has several.
+SECTION_KEYS = GROUP_KEYS + ["task", "target", "key", "setup", "eval", "eval_setup", "metric"]
+SETUP_KEYS = ("setup", "eval_setup")
 HEADERS = ["model", "ITT variant", "no-ITT", "ITT", "Δ (ITT − no-ITT)", "95% CI", "p (paired t)",
            "p (Holm)", "pairs", "n items"]
 
@@ -129,16 +132,28 @@ def section_title(keys: dict, own: bool = True, lang=None) -> str:
         title += f" · {keys['key']}"
     if not own:
         title += f" → {keys['eval']}" + (f" [{lang}]" if not _isnan(lang) else "")
-    return f"{title} ({keys['metric']})"
+    return f"{title} ({keys['metric']}){setup_label(keys, ' · ')}"
+
+
+def setup_label(keys: dict, sep: str) -> str:
+    """``<sep>setup <id>`` for a section whose target has sections of several setups (else "")."""
+    if not keys.get("several_setups"):
+        return ""
+    return sep + "setup " + "/".join(str(keys[k]) for k in SETUP_KEYS if keys.get(k) not in (None, MISSING))
 
 
 def iter_sections(table: pd.DataFrame, keys=SECTION_KEYS) -> Iterator[tuple[dict, pd.DataFrame]]:
     """Yield (section keys, rows sorted by model and variant) per group × task × target × eval."""
     if table.empty:
         return
+    same = [k for k in keys if k not in SETUP_KEYS]
+    present = [k for k in SETUP_KEYS if k in keys]
+    setups = (table.groupby(same, sort=False, dropna=False)[present].apply(lambda g: len(g.drop_duplicates()))
+              if present else None)
     for values, sec in table.groupby(keys, sort=True, dropna=False):
-        yield dict(zip(keys, values)), sec.sort_values(["model", "itt_variant", "intermediate_hparams"],
-                                                       na_position="first")
+        found = dict(zip(keys, values))
+        found["several_setups"] = setups is not None and setups[tuple(found[k] for k in same)] > 1
+        yield found, sec.sort_values(["model", "itt_variant", "intermediate_hparams"], na_position="first")
 
 
 def best_mask(values: pd.Series, higher: bool) -> pd.Series:

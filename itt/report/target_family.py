@@ -69,7 +69,8 @@ def benchmark_of(task, eval_name, eval_lang, own: bool) -> str:
 
 
 # What a benchmark value at one seed averages: languages of the runs (of a task and target) that scored it.
-PART = ["benchmark", "task", "target", "key", "selected_on", "eval_lang"]
+# setup, eval_setup: runs of another max_rows, hub model or options (itt.identity.setup_ids) are other parts.
+PART = ["benchmark", "task", "target", "key", "setup", "eval_setup", "selected_on", "eval_lang"]
 
 
 def benchmark_values(lines: pd.DataFrame) -> pd.DataFrame:

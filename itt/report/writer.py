@@ -151,7 +151,7 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
 def _with_holm(langs: pd.DataFrame, table: pd.DataFrame, aggregates: pd.DataFrame) -> pd.DataFrame:
     if langs.empty:
         return langs
-    keys = LANG_BASE + ["eval", *ITT_KEYS]
+    keys = LANG_BASE + ["eval", "eval_setup", *ITT_KEYS]
     per_lang = langs[langs["view"] == "language"].drop(columns="p_holm").merge(
         table[keys + ["p_holm"]], on=keys, how="left")
     return pd.concat([per_lang, aggregates], ignore_index=True)[LANGUAGE_COLUMNS]
