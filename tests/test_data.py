@@ -362,6 +362,9 @@ def test_a_prepared_entry_built_from_another_hub_commit_is_built_again(tmp_path)
     assert entry(None) == ("row 1 0", True)  # offline: served
     assert entry("b" * 40) == ("row 2 0", False)  # the revision moved: built again, not read back
     assert entry("b" * 40) == ("row 2 0", True) and len(builds) == 2
+    # a build killed before its meta.json (a time limit while tokenizing) leaves arrow files: not read back either
+    (tmp_path / "prepared" / "k" / "meta.json").unlink()
+    assert entry("c" * 40) == ("row 3 0", False)
 
 
 def test_official_carve_of_a_train_only_translation_leaves_its_held_out_ids_in_a_full_partners_train():

@@ -65,14 +65,14 @@ def test_rows_from_before_setup_ids_join_the_one_setup_of_their_comparison(tmp_p
     old = [target_row(f"none-{seed}", seed=seed, value=0.80 + seed / 100) for seed in range(3)]
     new = [target_row(f"itt-{seed}", seed=seed, value=0.82 + seed / 100, parent=mnli) | {"setup_id": "S"} for seed in range(3)]
     write_ledger(tmp_path, [mnli, *old, *new])
-    with pytest.warns(UserWarning, match=r"3 result line\(s\) of runs from before setup ids \(setup\) are compared"):
+    with pytest.warns(UserWarning, match=r"3 run\(s\) from before setup ids are compared with the one setup"):
         cells = build_report(load_ledger(tmp_path / "results.jsonl"), bootstrap=Bootstrap(resamples=0)).table
     [cell] = cells.to_dict("records")
     assert cell["setup"] == "S" and cell["n_pairs"] == 3 and cell["delta"] == pytest.approx(0.02)
 
     other = [target_row(f"small-{seed}", seed=seed, value=0.5) | {"setup_id": "T"} for seed in range(3)]
     write_ledger(tmp_path, [mnli, *old, *new, *other])
-    with pytest.warns(UserWarning, match=r"3 result line\(s\) of runs from before setup ids \(setup\) are kept apart"):
+    with pytest.warns(UserWarning, match=r"3 run\(s\) from before setup ids are kept apart"):
         cells = build_report(load_ledger(tmp_path / "results.jsonl"), bootstrap=Bootstrap(resamples=0)).table
     paired = cells[(cells["setup"] == "S") & (cells["itt_variant"] == "intermediate")].iloc[0]
     assert paired["noitt_n"] == 0 and set(cells["setup"]) == {"S", "T", "n/a"}
@@ -126,3 +126,43 @@ def test_language_views_keep_setups_apart(tmp_path):
     assert sorted(averages["setup"]) == ["big", "small"]
     assert averages.set_index("setup")["delta"].to_dict() == pytest.approx({"big": 0.02, "small": 0.10})
     assert all(str(s).count("de-") == 1 and str(s).count("fr-") == 1 for s in averages["eval_setup"])
+
+
+def test_an_old_run_takes_one_setup_for_all_its_lines_or_none(tmp_path):
+    """Setups of old rows were decided per kind of evaluated set: an old run whose own comparison held two setups
+    stayed apart there, while its retrieval eval set, which only one setup scored, joined that setup and its
+    scores replaced that setup's no-ITT runs (Δ +0.32 where the setup's own runs give +0.02)."""
+    from report_ledger import eval_set
+
+    mnli = intermediate_row("mnli", dataset("intermediate", "mnli"))
+
+    def tatoeba(value):
+        return {"tatoeba_de": eval_set("de", value, path="tatoeba") | {"kind": "retrieval", "setup": "tde"}}
+
+    rows = [mnli]
+    for seed in range(3):
+        rows += [target_row(f"s-none-{seed}", seed=seed, value=0.80, evals=tatoeba(0.50)) | {"setup_id": "S"},
+                 target_row(f"s-itt-{seed}", seed=seed, value=0.82, parent=mnli, evals=tatoeba(0.52)) | {"setup_id": "S"},
+                 target_row(f"t-none-{seed}", seed=seed, value=0.50) | {"setup_id": "T"}]
+    rows += [target_row(f"old-{seed}", seed=seed, value=0.50, evals=tatoeba(0.20)) for seed in range(3)]  # written last
+    write_ledger(tmp_path, rows)
+    with pytest.warns(UserWarning, match=r"3 run\(s\) from before setup ids are kept apart"):
+        cells = build_report(load_ledger(tmp_path / "results.jsonl"), bootstrap=Bootstrap(resamples=0)).table
+    retrieval = cells[(cells["eval"] == "tatoeba_de") & (cells["setup"] == "S") & cells["itt_variant"].notna()].iloc[0]
+    assert retrieval["noitt_mean"] == pytest.approx(0.50) and retrieval["delta"] == pytest.approx(0.02)
+    assert set(cells.loc[cells["eval"] == "tatoeba_de", "setup"]) == {"S", "n/a"}
+
+
+def test_every_view_names_the_setup_where_a_target_has_several(tmp_path):
+    """The cross-lingual and robustness sections, the bar facets and the language heatmaps of two setups had
+    identical titles and different numbers."""
+    from itt.report import write_outputs
+
+    report = _curve(tmp_path, evals=True)
+    written = write_outputs(report, tmp_path / "report")
+    markdown = written["markdown"].read_text()
+    titles = [line for line in markdown.splitlines() if line.startswith("### ")]
+    assert len(titles) == len(set(titles)), [t for t in titles if titles.count(t) > 1]
+    assert any("setup big" in t for t in titles) and any("setup small" in t for t in titles)
+    heatmaps = sorted(p.name for p in (tmp_path / "report").glob("languages_*.png"))
+    assert len(heatmaps) == 2 and any("big" in n for n in heatmaps) and any("small" in n for n in heatmaps)

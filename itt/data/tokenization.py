@@ -73,9 +73,7 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
         meta_file = entry / "meta.json"
         with FileLock(str(entry) + ".lock"):
             if meta_file.exists() and _other_commit(entry, meta_file, commit):
-                meta_file.unlink()  # then every file it listed: datasets would read a cache file back as it is
-                for stale in [*entry.glob("*.arrow"), *entry.glob("items-*.npy"), entry / ITEMS_META]:
-                    stale.unlink(missing_ok=True)
+                meta_file.unlink()
             if meta_file.exists():
                 meta = json.loads(meta_file.read_text())
                 features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow"))
@@ -85,6 +83,9 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
                 if items is None:  # no keys or another version's: its canonical rows again, nothing re-tokenized
                     items = _write_items(entry, build()[0], item_keys, item_version)
                 return features, rows, meta["labels"], items, True
+            # Files a killed or superseded build left: datasets would read a cache file back as it is.
+            for stale in [*entry.glob("*.arrow"), *entry.glob("items-*.npy"), entry / ITEMS_META]:
+                stale.unlink(missing_ok=True)
             canonical, labels = build()
             features = DatasetDict({
                 s: ds.map(encode, batched=True, fn_kwargs={"training": s == "train"}, remove_columns=ds.column_names,

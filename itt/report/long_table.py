@@ -222,39 +222,56 @@ def select(long: pd.DataFrame, metric: str | None = None,
         chosen[col] = chosen[col].map(lambda v: MISSING if is_missing(v) else v)
     unknown = chosen["itt"] & chosen["intermediate_hparams"].map(is_missing).astype(bool)  # empty: not str dtype
     chosen["intermediate_hparams"] = chosen["intermediate_hparams"].astype(object).where(~unknown, MISSING)
-    for col, within in (("setup", SETUP_PEERS), ("eval_setup", SETUP_PEERS + ["setup", "eval"])):
-        chosen[col] = _setups_of_old_rows(chosen, col, within)
+    chosen["setup"] = _setups_of_old_runs(chosen)
+    chosen["eval_setup"] = _eval_setups_of_old_runs(chosen)
     return chosen.reset_index(drop=True)
 
 
-# What else a run's setup goes with in a comparison: rows from before setup ids (``MISSING``) join the one
-# setup their otherwise equal comparison has.
+# A comparison of a run's own set: rows from before setup ids (``MISSING``) join the one setup it has.
 SETUP_PEERS = GROUP_KEYS + ["task", "target", "key", "eval_kind", "metric", "model"]
+_RERUN = "rerun them with force=true to record theirs"
 
 
-def _setups_of_old_rows(chosen: pd.DataFrame, col: str, within: list[str]) -> pd.Series:
-    """``chosen[col]`` with each row written before setup ids (its value ``MISSING``) given the one setup the
-    rows of its comparison (``within``) have: a study extended after the update (new seeds, a new variant) still
-    pairs its new runs with the old ones. Where the comparison holds several setups the old rows' cannot be
-    told, and they stay apart (said once)."""
-    values = chosen[col]
+def _single(values: pd.Series, by: list[pd.Series]) -> pd.Series:
+    """Per row, the one non-missing value its group (``by``) holds, or None for none or several."""
+    return values.groupby(by, dropna=False).transform(lambda s: s.dropna().iloc[0] if s.dropna().nunique() == 1 else None)
+
+
+def _setups_of_old_runs(chosen: pd.DataFrame) -> pd.Series:
+    """``chosen["setup"]`` with each run written before setup ids given the one setup the comparison of its own
+    set has, on every line of the run (its eval sets' too): a study extended after the update (new seeds, a new
+    variant) still pairs its new runs with the old ones. A run whose comparison holds several setups cannot be
+    told, and stays apart (said once)."""
+    values = chosen["setup"]
     old = values == MISSING
     if not old.any() or old.all():
         return values
+    own = chosen["own"].astype(bool)
     known = values.where(~old)
-    by_comparison = known.groupby([chosen[c] for c in within], dropna=False)
-    setups = by_comparison.transform(lambda s: s.dropna().iloc[0] if s.dropna().nunique() == 1 else None)
-    filled = values.where(~old | setups.isna(), setups)
-    joined = int((old & setups.notna()).sum())
-    apart = int((old & setups.isna() & by_comparison.transform("count").gt(0)).sum())
-    if joined:
-        warn(f"{joined} result line(s) of runs from before setup ids ({col}) are compared with the one setup of "
-             f"their comparison (rerun them with force=true to record theirs)")
+    by = [chosen.loc[own, c] for c in SETUP_PEERS]
+    single = _single(known[own], by)
+    several = known[own].groupby(by, dropna=False).transform("nunique").gt(1)
+    old_own = old[own]
+    by_run = dict(zip(chosen.loc[single[old_own].dropna().index, "run_id"], single[old_own].dropna()))
+    apart = chosen.loc[several[old_own & several].index, "run_id"].nunique()
+    if by_run:
+        warn(f"{len(by_run)} run(s) from before setup ids are compared with the one setup of their comparison ({_RERUN})")
     if apart:
-        warn(f"{apart} result line(s) of runs from before setup ids ({col}) are kept apart: their comparison holds "
-             f"several setups (other max_rows, hub model or task options) and theirs is not recorded; rerun them with "
-             f"force=true")
-    return filled
+        warn(f"{apart} run(s) from before setup ids are kept apart: their comparison holds several setups (other "
+             f"max_rows, hub model or task options) and theirs is not recorded ({_RERUN})")
+    filled = chosen["run_id"].map(by_run)
+    return values.where(~old | filled.isna(), filled)
+
+
+def _eval_setups_of_old_runs(chosen: pd.DataFrame) -> pd.Series:
+    """``chosen["eval_setup"]`` of eval lines written before setup ids: the one eval setup their eval set has in
+    the run's setup (own lines have none)."""
+    values = chosen["eval_setup"]
+    old = (values == MISSING) & ~chosen["own"].astype(bool)
+    if not old.any():
+        return values
+    single = _single(values.where(values != MISSING), [chosen[c] for c in SETUP_PEERS + ["setup", "eval"]])
+    return values.where(~old | single.isna(), single)
 
 
 def _warn_missing(runs: pd.DataFrame, chosen: pd.DataFrame, metric: str | None) -> None:

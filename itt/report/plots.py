@@ -118,10 +118,11 @@ def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> F
     return fig
 
 
-def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = None) -> Figure:
+def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = None, setup: str = "") -> Figure:
     """Δ by eval language (columns grouped by family) × (model · ITT variant), for one target.
 
-    ``lang_table``: the ``view == "language"`` rows of one (group, task, target, key, metric)."""
+    ``lang_table``: the ``view == "language"`` rows of one (group, task, target, key, setup, metric); ``setup``:
+    the title's setup label where the target has several (``tables.setup_suffix``)."""
     rows_df = lang_table[(lang_table["view"] == "language") & lang_table["itt_variant"].notna()]
     if rows_df.empty:
         raise ValueError("no per-language comparisons to plot")
@@ -156,8 +157,7 @@ def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = No
     top.set_xticks(centers, names, fontsize=7, rotation=30, ha="left")
     top.tick_params(length=0)
     first = rows_df.iloc[0]
-    ax.set_title(f"{first['task']} / {first['target']}: Δ by language ({first['metric']})",
-                 fontsize=10)
+    ax.set_title(f"{first['task']} / {first['target']}: Δ by language ({first['metric']}){setup}", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.9).set_label("Δ (ITT − no-ITT)", fontsize=9)
     ax.set_xlabel(f"eval language (grouped by family)\n{STAR_NOTE}", fontsize=8)
     _save(fig, path)
@@ -203,7 +203,7 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
         half = max(len(names) / 2, 1.25)
         ax.set_xlim((len(names) - 1) / 2 - half, (len(names) - 1) / 2 + half)
         ax.set_ylabel(str(keys["metric"]))
-        title = f"{keys['task']} / {keys['target']}"
+        title = f"{keys['task']} / {keys['target']}" + setup_label(keys, " · ")
         if many_groups:
             title += "\n" + group_line(keys).removeprefix("group: ")
         ax.set_title(title, fontsize=10)

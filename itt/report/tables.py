@@ -135,6 +135,16 @@ def section_title(keys: dict, own: bool = True, lang=None) -> str:
     return f"{title} ({keys['metric']}){setup_label(keys, ' · ')}"
 
 
+def setup_suffix(table: pd.DataFrame, keys: dict, sep: str) -> str:
+    """:func:`setup_label` of a section of a view that groups by its own keys (``keys``, ``setup`` among them):
+    named where ``table`` holds the section's other keys under several setups."""
+    same = [c for c in keys if c not in SETUP_KEYS and c in table]
+    rows = table
+    for c in same:
+        rows = rows[rows[c].isna()] if _isnan(keys[c]) else rows[rows[c] == keys[c]]
+    return setup_label({**keys, "several_setups": rows["setup"].nunique(dropna=False) > 1}, sep)
+
+
 def setup_label(keys: dict, sep: str) -> str:
     """``<sep>setup <id>`` for a section whose target has sections of several setups (else "")."""
     if not keys.get("several_setups"):
@@ -257,7 +267,7 @@ def render_language_markdown(lang_table: pd.DataFrame) -> str:
         lang = sec["intermediate_lang"].dropna()
         itt_lang = f" [ITT in {lang.iloc[0]}]" if len(lang) else ""
         out += [f"### {k['task']} / {k['target']} · {k['model']} · {labels[sec.index[0]]}{itt_lang} "
-                f"· {k['eval_kind']} ({k['metric']})", ""]
+                f"· {k['eval_kind']} ({k['metric']}){setup_suffix(lang_table, k, ' · ')}", ""]
         rows = []
         for r in sec.itertuples(index=False):
             label = r.group_name if r.view == "language" else r.view
@@ -283,7 +293,7 @@ def render_robustness_markdown(rob: pd.DataFrame) -> str:
                "p (Holm)", "single-task", "Δ vs single", "95% CI ", "p (Holm) "]
     for keys, sec in rob.groupby(LANG_BASE[:-1], sort=True, dropna=False):
         k = dict(zip(LANG_BASE[:-1], keys))
-        out += [f"### {k['task']} / {k['target']} · {k['eval_kind']} ({k['metric']})", ""]
+        out += [f"### {k['task']} / {k['target']} · {k['eval_kind']} ({k['metric']}){setup_suffix(rob, k, ' · ')}", ""]
         several = several_settings(sec)
         rows = [[str(r.model), variant_label(r.itt_variant, r.intermediate_hparams, several), str(r.eval),
                  fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True), fmt_ci(r.ci_low, r.ci_high),

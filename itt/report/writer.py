@@ -41,8 +41,8 @@ from .one_class import one_class_runs
 from .plots import plot_bars, plot_delta_heatmap, plot_gain_vs_measure, plot_language_heatmap
 from .stats import ITT_KEYS, Bootstrap, apply_holm, describe_groups, groups_from_lines, table_from_lines
 from .target_family import FAMILY_COLUMNS, render_target_family_markdown, target_family_table
-from .tables import (render_language_markdown, render_latex, render_markdown,
-                     render_rho_markdown, render_robustness_markdown, write_csv)
+from .tables import (render_language_markdown, render_latex, render_markdown, render_rho_markdown,
+                     render_robustness_markdown, setup_suffix, write_csv)
 
 FAILED_COLUMNS = ["run_id", "model", "task", "stage", "target", "itt", "itt_variant", "seed",
                   "split", "source", "hparams_id", "error", "time"]
@@ -211,13 +211,14 @@ def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
             if not ((sec["view"] == "language") & sec["itt_variant"].notna()).any():
                 continue
             k = dict(zip(LANG_BASE[:-1], keys))
-            name = _slug("languages", k["task"], k["target"])
+            setup = setup_suffix(report.languages, k, " · ")
+            name = _slug("languages", k["task"], k["target"], *([k["setup"]] if setup else []))
             if not sec["own"].astype(bool).any():  # eval sets of another kind than the target (retrieval)
                 name = _slug(name, k["eval_kind"])
             name = name if name not in seen else f"{name}_{len(seen)}"
             seen.add(name)
             written[name] = out / f"{name}.png"
-            plot_language_heatmap(sec, written[name])
+            plot_language_heatmap(sec, written[name], setup)
     if not report.gains.empty:
         written["divergence"] = write_csv(report.gains, out / "divergence.csv", JOIN_COLUMNS)
         written["divergence_rho"] = write_csv(report.rho, out / "divergence_rho.csv",
