@@ -324,13 +324,13 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
 _SETUP_KEYS = ("model", "datasets", "stage", "hparams", "sampler", "member_seeds")
 
 
-def setup_ids(spec: RunSpec) -> tuple[str, dict[str, str]]:
+def setup_ids(spec: RunSpec, payload: dict | None = None) -> tuple[str, dict[str, str]]:
     """(the run's setup id, each eval set's): digests of what its run id holds but its seed, its parent and the
     machine (model config, the datasets' specs, kind and task options, its stage's checkpoint metric and
     hyper-parameters), and of each eval set's spec. The report pairs an ITT run only with no-ITT runs of one setup
     id: a model config name, a dataset path and an hparams id alone would pair runs of other ``max_rows``,
-    ``model.hub_id`` or ``task.options``."""
-    payload = run_payload(spec, machine=False)
+    ``model.hub_id`` or ``task.options``. ``payload``: its :func:`run_payload` without the machine, if made."""
+    payload = payload if payload is not None else run_payload(spec, machine=False)
     return (_digest({k: payload[k] for k in _SETUP_KEYS if k in payload}),
             {name: _digest(identity) for name, identity in payload["evals"].items()})
 
@@ -348,15 +348,15 @@ def run_id(spec_or_cfg) -> str:
     return _run_name(_spec(spec_or_cfg), machine=True)
 
 
-def config_id(spec_or_cfg) -> str:
+def config_id(spec_or_cfg, payload: dict | None = None) -> str:
     """The run id without this machine (``hardware.machine``): one per configuration and seed, whatever
     machine ran it. The report counts the newest ``ok`` row of each, so a seed run again on another kind
     of node replaces the earlier row instead of counting twice. Runs of versions before the machine was in
     the id have their run id as their config id."""
-    return _run_name(_spec(spec_or_cfg), machine=False)
+    return _run_name(_spec(spec_or_cfg), machine=False, payload=payload)
 
 
-def _run_name(spec: RunSpec, machine: bool) -> str:
+def _run_name(spec: RunSpec, machine: bool, payload: dict | None = None) -> str:
     parts = [spec.cfg.model.name, spec.cfg.task.name, spec.stage]
     if spec.stage == "intermediate" and spec.label != "intermediate":
         # A named step can be shared by tasks (MNLI before several targets): no task name in its id.
@@ -365,7 +365,7 @@ def _run_name(spec: RunSpec, machine: bool) -> str:
         parts += [spec.target, "itt" if spec.is_itt else "noitt"]
         if spec.is_itt and spec.variant != "intermediate":
             parts.append(spec.variant.replace(">", "."))  # '>' would need quoting in a shell
-    parts += [f"s{spec.cfg.seed}", _digest(run_payload(spec, machine))]
+    parts += [f"s{spec.cfg.seed}", _digest(payload if payload is not None else run_payload(spec, machine))]
     return "-".join(str(p) for p in parts)
 
 

@@ -43,9 +43,10 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
               "langs": [cfg.task.datasets[r].get("lang") for r in step.roles],
               "kinds": [identity.kind_of(cfg, cfg.task.datasets[r])[0] for r in step.roles]} for step in spec.chain()]
     parent = chain[-1]["run_id"] if chain else None
-    setup, eval_setups = identity.setup_ids(spec)
+    payload = identity.run_payload(spec, machine=False)  # once: the config id and the setup ids both digest it
+    setup, eval_setups = identity.setup_ids(spec, payload)
     return {
-        "run_id": run_id, "config_id": identity.config_id(spec), "status": None, "model": cfg.model.name, "model_info": model_info(cfg.model),
+        "run_id": run_id, "config_id": identity.config_id(spec, payload), "status": None, "model": cfg.model.name, "model_info": model_info(cfg.model),
         "task": cfg.task.name, "kind": kind, "stage": spec.stage, "target": spec.target,
         "itt": spec.is_itt if spec.stage == "target" else None, "itt_variant": spec.variant,
         "seed": cfg.seed, "split": cfg.split.name, "source": cfg.source.name,

@@ -358,13 +358,13 @@ def same_data_evals(cfg: DictConfig, evals: tuple[str, ...], roles: tuple[str, .
     trained = {}
     for role in roles:
         node = cfg.task.datasets[role]
-        splits = _split_names(node)
+        splits = node.splits  # typed DatasetSpec: always there
         reads = set(splits.values()) if cfg.split.name == "paper" else {splits.get("train")}
         trained.setdefault(_data_source(node), []).append((role, reads - {None}))
     kept, same = [], []
     for name in evals:
         node = cfg.task.evals[name]
-        splits = _split_names(node)
+        splits = node.splits  # typed DatasetSpec: always there
         reads = {splits.get("validation"), splits.get("test")} - {None}
         role = next((r for r, theirs in trained.get(_data_source(node), []) if theirs & reads), None)
         if role is None:
@@ -372,11 +372,6 @@ def same_data_evals(cfg: DictConfig, evals: tuple[str, ...], roles: tuple[str, .
         else:
             same.append((name, role))
     return tuple(kept), tuple(same)
-
-
-def _split_names(node) -> dict:
-    splits = node.get("splits")
-    return dict(splits) if splits is not None else {"train": "train", "validation": "validation", "test": "test"}
 
 
 def _data_source(node) -> tuple[str, str | None, str | None]:

@@ -72,10 +72,11 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
         entry.mkdir(parents=True, exist_ok=True)
         meta_file = entry / "meta.json"
         with FileLock(str(entry) + ".lock"):
-            if meta_file.exists() and _other_commit(entry, meta_file, commit):
+            meta = json.loads(meta_file.read_text()) if meta_file.exists() else None
+            if meta is not None and _other_commit(entry, meta.get("commit"), commit):
                 meta_file.unlink()
-            if meta_file.exists():
-                meta = json.loads(meta_file.read_text())
+                meta = None
+            if meta is not None:
                 features = DatasetDict({s: Dataset.from_file(str(entry / f"features-{s}.arrow"))
                                         for s in meta["splits"]})
                 rows = DatasetDict({s: Dataset.from_file(str(entry / f"rows-{s}.arrow")) for s in meta["row_splits"]})
@@ -107,8 +108,7 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
 ITEMS_META = "items.json"
 
 
-def _other_commit(entry: Path, meta_file: Path, commit: str | None) -> bool:
-    built = json.loads(meta_file.read_text()).get("commit")
+def _other_commit(entry: Path, built: str | None, commit: str | None) -> bool:
     if commit and built and built != commit:
         log.info("prepared data %s: built from hub commit %s, the revision points at %s now: building it again",
                  entry.name, built[:12], commit[:12])
