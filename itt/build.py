@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from itt import identity
 from itt.data.datamodule import ITTDataModule
-from itt.data import alignment
+from itt.data import alignment, overlap
 from itt.data.preparation import Prepared, Protocol, prepare
 from itt.errors import ConfigError
 from itt.models import multihead
@@ -106,9 +106,15 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
                               f"set instead (task.evals.{role}) and list it in stage.evals or intermediate.evals")
     train = [prepare(role, dataset_spec(cfg.task.datasets[role], cfg), task_of(cfg, cfg.task.datasets[role]), tokenizer,
                      protocol, by_id=role in aligned) for role in spec.roles]
-    evals = [prepare(name, dataset_spec(cfg.task.evals[name], cfg), task_of(cfg, cfg.task.evals[name]), tokenizer, protocol,
-                     by_id=name in aligned, eval_only=True, where=f"task.evals.{name} ({cfg.task.evals[name].path})")
-             for name in spec.evals]
+    groups = identity.alignment_groups(cfg)
+    evals = []
+    for name in spec.evals:
+        node = cfg.task.evals[name]
+        task = task_of(cfg, node)
+        partners = identity.trained_partners(cfg, spec.roles, name, groups, type(task).split_groups is not Task.split_groups)
+        trained_ids = overlap.fingerprint(*(p.train_ids for p in train if p.name in partners)) if partners else None
+        evals.append(prepare(name, dataset_spec(node, cfg), task, tokenizer, protocol, by_id=name in aligned,
+                             eval_only=True, where=f"task.evals.{name} ({node.path})", trained_ids=trained_ids))
     for line in alignment.misaligned_translations(train, evals, aligned):
         log.warning("%s", line)
     return train, evals

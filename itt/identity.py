@@ -216,6 +216,19 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
 ROW_GROUPING_KINDS = frozenset({"extractive_qa"})
 
 
+def trained_partners(cfg, roles, name: str, groups: dict[str, str], grouped: bool) -> list[str]:
+    """The roles among ``roles`` (the run trains them) whose training ids eval set ``name`` leaves out: those of its
+    alignment group (``alignment_groups``: ``groups``) where hashing the shared id alone does not keep a held-out
+    id out of training: a kind that groups rows (``grouped``), or ``split=official`` with ids both sets declare
+    (``id_field``; row positions, ``<split>:<row>``, never match across an official train and test split)."""
+    if name not in groups:
+        return []
+    node = cfg.task.evals[name]
+    official = cfg.split.name == "official"
+    return [role for role in roles if groups.get(role) == groups[name]
+            and (grouped or (official and node.get("id_field") and cfg.task.datasets[role].get("id_field")))]
+
+
 def groups_rows(kind: str) -> bool:
     """Does a kind split its rows by group under ``split=paper`` (``Task.split_groups``)?"""
     if "." not in kind:
@@ -273,13 +286,19 @@ def _dataset_identity(cfg: DictConfig, name: str, node, group: str = "datasets",
     return out
 
 
-def _eval_identity(cfg: DictConfig, name: str, node, aligned: set[str] | None = None) -> dict:
+def _eval_identity(cfg: DictConfig, name: str, node, aligned: set[str] | None = None, roles=(),
+                   groups: dict[str, str] | None = None) -> dict:
     """An eval set as the run id sees it. Under ``split=official`` it keeps its declared splits (a
     test-only set, like XQuAD or Tatoeba, is scored on all its items) where older versions carved a
-    validation part out of its test rows: other scores, so another run."""
+    validation part out of its test rows: other scores, so another run. One that leaves out the translations
+    of the run's training rows (``itt.data.held_out``; ``roles``: the run's, ``groups``: ``alignment_groups``)
+    names the roles they come from."""
     out = _dataset_identity(cfg, name, node, "evals", aligned)
     if cfg.split.name == "official":
         out["official_eval"] = "declared_splits"
+    partners = trained_partners(cfg, roles, name, groups or {}, groups_rows(out["kind"])) if roles else []
+    if partners:
+        out["without_training_ids_of"] = partners
     return out
 
 
@@ -296,10 +315,11 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
         # Trainer), and the hub tokenizer's segment ids reach the model again (transformers 5 stopped returning them)
         model["xlnet_fixes"] = "biases_not_decayed,segment_ids"
     aligned = aligned_roles(cfg)  # once: it reads every dataset and eval set of the task (XNLI: 50)
+    groups = alignment_groups(cfg) if aligned else {}
     payload = {
         "model": model,
         "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role], aligned=aligned) for role in spec.roles},
-        "evals": {name: _eval_identity(cfg, name, cfg.task.evals[name], aligned) for name in spec.evals},
+        "evals": {name: _eval_identity(cfg, name, cfg.task.evals[name], aligned, spec.roles, groups) for name in spec.evals},
         "stage": {"name": spec.stage, "select_on": spec.select_on},
         "seed": cfg.seed,
         "hparams": hparams_payload(spec),

@@ -353,7 +353,7 @@ def test_a_prepared_entry_built_from_another_hub_commit_is_built_again(tmp_path)
         return {"length": [len(t) for t in batch["text"]]}
 
     def entry(commit):
-        _, rows, *_, hit = cached_entry(tmp_path, "k", build, encode, "x", lambda ds: np.arange(len(ds), dtype=np.uint64),
+        _, rows, _, _, hit, _ = cached_entry(tmp_path, "k", build, encode, "x", lambda ds: np.arange(len(ds), dtype=np.uint64),
                                         commit=commit)
         return rows["test"]["text"][0], hit
 

@@ -16,6 +16,7 @@ from datasets import DatasetDict
 from itt import hub_access
 from itt.data import embedded
 from itt.data.canonical import canonicalize, report_dropped
+from itt.data import held_out as held_out_ids
 from itt.data.files import fingerprint, is_local, is_stand_in, split_changes
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
@@ -37,6 +38,7 @@ class Prepared:
     cache_hit: bool
     where: str
     items: dict  # split -> one uint64 item key per canonical row, in row order (itt.data.overlap)
+    train_ids: object = None  # split by shared id: the keys of its training rows' ids (itt.data.held_out)
 
     def sizes(self) -> dict[str, int]:
         return {s: len(d) for s, d in self.features.items()}
@@ -55,7 +57,8 @@ class Protocol:
 
 
 def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id: bool = False,
-            eval_only: bool = False, where: str = "") -> Prepared:
+            eval_only: bool = False, where: str = "", trained_ids=None) -> Prepared:
+    """``trained_ids``: keys of the training ids an eval set's rows must not have (``itt.data.held_out``)."""
     where = where or f"task.datasets.{name} ({spec.path})"
     local = is_local(spec.path)
     stand_in = is_stand_in(protocol.source, spec.path)
@@ -68,9 +71,11 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     if stand_in:  # a pretrained tokenizer would not tell old rows
         payload["generated_by"] = embedded.source_version()
     payload.update(changed_splits(spec, task, protocol, by_id, eval_only))
+    if trained_ids is not None:
+        payload["without_trained_ids"] = held_out_ids.digest(trained_ids)
 
     def build():
-        return split_rows(spec, task, protocol, by_id, eval_only, where)
+        return split_rows(spec, task, protocol, by_id, eval_only, where, trained_ids)
 
     def encode(batch, training):
         return task.encode(batch, tokenizer, protocol.max_length, training)
@@ -78,11 +83,12 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     # A moving revision (main, refs/convert/parquet) is other data once the hub moves it: the entry records the
     # commit it was built from and is built again from another one.
     commit = hub_access.resolved_revision(spec.path, spec.revision) if protocol.source == "hub" and not local else None
-    features, rows, labels, items, hit = cached_entry(protocol.cache_dir, cache_key(payload), build, encode, name,
-                                                      lambda ds: item_keys(task, ds), task.item_version, commit)
+    features, rows, labels, items, hit, train_ids = cached_entry(
+        protocol.cache_dir, cache_key(payload), build, encode, name, lambda ds: item_keys(task, ds), task.item_version,
+        commit, held_out_ids.id_keys if by_id and not eval_only else None)
     log.info("data %s: %s (cache %s)", where, ", ".join(f"{s}={len(d)}" for s, d in features.items()),
              "hit" if hit else "built")
-    return Prepared(name, spec, task, labels, features, rows, hit, where, items)
+    return Prepared(name, spec, task, labels, features, rows, hit, where, items, train_ids)
 
 
 def spec_payload(spec, stand_in: bool) -> dict:
@@ -103,8 +109,9 @@ def changed_splits(spec, task: Task, protocol: Protocol, by_id: bool, eval_only:
 
 
 def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_only: bool = False,
-               where: str = "") -> tuple[DatasetDict, list[str]]:
-    """The canonical train/validation/test rows of a spec (no tokenisation, no cache) and its labels."""
+               where: str = "", trained_ids=None) -> tuple[DatasetDict, list[str]]:
+    """The canonical train/validation/test rows of a spec (no tokenisation, no cache) and its labels; an eval set's
+    without the rows whose ids are in ``trained_ids`` (``itt.data.held_out``)."""
     where = where or f"task.datasets ({spec.path})"
     split_cfg = protocol.split
     if is_stand_in(protocol.source, spec.path):
@@ -123,4 +130,7 @@ def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_o
             canonical = {s: canonicalize({s: ds}, task, ctx, spec.max_rows if s == "train" else None, protocol.seed, by_id)
                          for s, ds in raw.items()}
         report_dropped(ctx)
-    return make_splits(canonical, split_cfg, task, protocol.seed, where, by_id=by_id, eval_only=eval_only), labels
+    splits = make_splits(canonical, split_cfg, task, protocol.seed, where, by_id=by_id, eval_only=eval_only)
+    if trained_ids is not None:
+        splits = DatasetDict(held_out_ids.without_trained(dict(splits), task, trained_ids, where))
+    return splits, labels

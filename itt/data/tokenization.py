@@ -3,7 +3,8 @@
 An entry holds a dataset's encoded features (what batches are made of) for each split, its canonical
 validation and test rows (what evaluators that need the text, e.g. QA, read), its label names and one
 item key per canonical row of every split (``items-<split>.npy``, ``itt.data.overlap``) with the kind's
-item version they were made under (``items.json``; none: version 1). The
+item version they were made under (``items.json``; none: version 1); for a dataset split by shared id, the
+keys of its training rows' ids (``ids-train.npy``, ``itt.data.held_out``). The
 key is everything that determines them: the spec (a local file by its content), the split protocol
 and seed, the kind and its options, the tokenizer's own serialisation and the max length. A rerun,
 the no-ITT twin of an ITT run, or a second model with the same tokenizer reads Arrow files and
@@ -58,10 +59,12 @@ def cache_key(payload: dict) -> str:
 
 def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDict, list[str]]],
                  encode: Callable, desc: str, item_keys: Callable[[Dataset], np.ndarray], item_version: int = 1,
-                 commit: str | None = None) -> tuple[DatasetDict, DatasetDict, list[str], dict[str, np.ndarray], bool]:
-    """(features, evaluation rows, label names, item keys per split, cache hit) of an entry, building it
-    with ``build`` (canonical splits and labels), ``encode`` (a batched map function) and ``item_keys``
-    (one key per canonical row, made the kind's way number ``item_version``) when it is missing.
+                 commit: str | None = None, id_keys: Callable[[Dataset], np.ndarray] | None = None
+                 ) -> tuple[DatasetDict, DatasetDict, list[str], dict[str, np.ndarray], bool, np.ndarray | None]:
+    """(features, evaluation rows, label names, item keys per split, cache hit, training id keys) of an entry,
+    building it with ``build`` (canonical splits and labels), ``encode`` (a batched map function) and
+    ``item_keys`` (one key per canonical row, made the kind's way number ``item_version``) when it is missing.
+    ``id_keys``: the keys of a training split's ids, for a dataset split by shared id (None: not kept).
 
     ``commit``: the hub commit the data's revision points at now, where the hub can be asked. An entry built
     from another commit (``main`` moved) is built again; one built where the hub could not be asked, or asked
@@ -81,11 +84,18 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
                                         for s in meta["splits"]})
                 rows = DatasetDict({s: Dataset.from_file(str(entry / f"rows-{s}.arrow")) for s in meta["row_splits"]})
                 items = _items(entry, meta["splits"], item_version)
-                if items is None:  # no keys or another version's: its canonical rows again, nothing re-tokenized
-                    items = _write_items(entry, build()[0], item_keys, item_version)
-                return features, rows, meta["labels"], items, True
+                ids = _train_ids(entry) if id_keys is not None else None
+                if items is None or (id_keys is not None and ids is None):
+                    # keys missing or of another version (an entry from before them): its canonical rows again,
+                    # nothing re-tokenized
+                    canonical = build()[0]
+                    if items is None:
+                        items = _write_items(entry, canonical, item_keys, item_version)
+                    if id_keys is not None and ids is None:
+                        ids = _write_train_ids(entry, canonical, id_keys)
+                return features, rows, meta["labels"], items, True, ids
             # Files a killed or superseded build left: datasets would read a cache file back as it is.
-            for stale in [*entry.glob("*.arrow"), *entry.glob("items-*.npy"), entry / ITEMS_META]:
+            for stale in [*entry.glob("*.arrow"), *entry.glob("items-*.npy"), entry / ITEMS_META, entry / TRAIN_IDS]:
                 stale.unlink(missing_ok=True)
             canonical, labels = build()
             features = DatasetDict({
@@ -98,14 +108,30 @@ def cached_entry(cache_dir: Path, key: str, build: Callable[[], tuple[DatasetDic
                                                                 new_fingerprint=f"{key}-rows-{s}")
                                 for s in row_splits})
             items = _write_items(entry, canonical, item_keys, item_version)
+            ids = _write_train_ids(entry, canonical, id_keys) if id_keys is not None else None
             tmp = meta_file.with_suffix(".tmp")
             tmp.write_text(json.dumps({"labels": labels, "splits": list(canonical), "row_splits": row_splits,
                                        "commit": commit}))
             tmp.replace(meta_file)
-            return features, rows, labels, items, False
+            return features, rows, labels, items, False, ids
 
 
 ITEMS_META = "items.json"
+TRAIN_IDS = "ids-train.npy"
+
+
+def _train_ids(entry: Path) -> np.ndarray | None:
+    path = entry / TRAIN_IDS
+    return np.load(path) if path.exists() else None
+
+
+def _write_train_ids(entry: Path, canonical: DatasetDict, id_keys: Callable) -> np.ndarray:
+    """The keys of the training split's ids (an empty array for a dataset without one: an eval set)."""
+    ids = id_keys(canonical["train"]) if "train" in canonical else np.empty(0, dtype=np.uint64)
+    tmp = entry / "ids-train.tmp.npy"
+    np.save(tmp, ids)
+    tmp.replace(entry / TRAIN_IDS)
+    return ids
 
 
 def _other_commit(entry: Path, built: str | None, commit: str | None) -> bool:

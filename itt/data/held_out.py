@@ -1,0 +1,75 @@
+"""Eval sets scored only on items whose translation the run does not train on.
+
+An eval set declared a translation of a dataset the run trains on (``aligned_with``, directly or through a chain)
+shares its row ids: MLQA's languages share question ids, XQuAD's are SQuAD's dev ids. ``split=paper`` splits every
+aligned set by a hash of the shared id, so a held-out id is held out everywhere, as long as every set keys a row
+alike. Two cases it cannot see to:
+
+- a kind that keeps groups of rows together (a QA paragraph's questions) splits a group by its smallest shared id,
+  and translations group their rows differently (an MLQA German paragraph holds other questions than its English
+  one; a capped SQuAD lacks some of a paragraph's questions), so a group can land in training in one language and
+  be held out in another;
+- ``split=official`` keeps an eval set's declared splits: MLQA's English test split holds the translations of the
+  German test rows the cross-lingual target trains on (MLQA has no training split).
+
+So, in those two cases, an eval set's validation and test rows are left out when their id is among the training
+ids of an aligned dataset the run trains on: for a kind that groups rows, every row of a group that holds one such
+id (its paragraph was read in training, in another language). The ITT run and its no-ITT twin train the same
+target, so they leave out the same rows and stay paired; rows an *ancestor* trained on are counted by
+``itt.data.overlap`` as before, never dropped. Ids are compared as xxHash's XXH3 of their text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import xxhash
+from datasets import Dataset
+
+from itt.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def id_keys(rows: Dataset) -> np.ndarray:
+    """The sorted unique keys of a split's row ids (``id``, present when split by shared id)."""
+    if "id" not in rows.column_names or not len(rows):
+        return np.empty(0, dtype=np.uint64)
+    return np.unique(np.fromiter((xxhash.xxh3_64_intdigest(str(i).encode()) for i in rows["id"][:]),
+                                 dtype=np.uint64, count=len(rows)))
+
+
+def digest(keys: np.ndarray) -> str:
+    """What a cache key records of the ids left out."""
+    return hashlib.sha1(np.ascontiguousarray(keys, dtype=np.uint64).tobytes()).hexdigest()[:16]
+
+
+def without_trained(splits: dict[str, Dataset], task, trained: np.ndarray, where: str) -> dict[str, Dataset]:
+    """``splits`` (an eval set's validation and test rows) without the rows whose id is in ``trained``, and, for a
+    kind that groups rows, without every row of a group that holds one. One log line says what was left out."""
+    out, said, grouped = {}, [], False
+    for split, rows in splits.items():
+        if not len(rows) or not len(trained):
+            out[split] = rows
+            continue
+        keys = np.fromiter((xxhash.xxh3_64_intdigest(str(i).encode()) for i in rows["id"][:]), dtype=np.uint64,
+                           count=len(rows))
+        seen = np.isin(keys, trained)
+        groups = task.split_groups(rows)
+        if groups is not None and seen.any():
+            grouped = True
+            touched = {g for g, s in zip(groups, seen) if s}
+            seen = np.fromiter((g in touched for g in groups), dtype=bool, count=len(rows))
+        if seen.all():
+            raise DataError(f"{where}: all {len(rows):,} {split} rows are translations of rows the run trains on "
+                            "(aligned_with); leave the eval set out (stage.evals) or train on other rows")
+        if seen.any():
+            said.append(f"{int(seen.sum()):,} of {len(rows):,} {split} rows")
+            rows = rows.select(np.flatnonzero(~seen))
+        out[split] = rows
+    if said:
+        log.info("%s: left out %s: translations of rows the run trains on%s", where, " and ".join(said),
+                 " (or of their paragraph's questions)" if grouped else "")
+    return out

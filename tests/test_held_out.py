@@ -1,0 +1,117 @@
+"""Eval sets that are translations of what a run trains on score none of its training rows' translations
+(itt.data.held_out): MLQA's languages next to the cross-lingual QA target, which trains on MLQA German."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from datasets import Dataset
+from hydra import compose, initialize_config_dir
+
+from itt import identity
+from itt.data import held_out
+from itt.errors import DataError
+from itt.tasks import get_task
+
+PARAGRAPHS = 40
+
+
+def _qa(context: str, question: str, answer: str, row_id: str) -> dict:
+    return {"id": row_id, "context": context, "question": question,
+            "answers": {"text": [answer], "answer_start": [context.index(answer)]}}
+
+
+def _mlqa_like(folder, lang: str) -> None:
+    """MLQA's shape: a question's translations share its id, but each language groups questions into paragraphs of
+    its own. German paragraph k asks q{k}a and q{k}b; the English paragraph k asks q{k}b, q{k+1}a and a question of
+    its own, and English has paragraphs of its own (more questions than any other language)."""
+    folder.mkdir()
+    for split, first in (("test", 0), ("validation", 1000)):
+        rows = []
+        for k in range(first, first + PARAGRAPHS):
+            if lang == "de":
+                context = f"Absatz {k} nennt alpha{k} und beta{k}."
+                rows += [_qa(context, f"Was nennt Absatz {k} zuerst?", f"alpha{k}", f"q{k}a"),
+                         _qa(context, f"Was nennt Absatz {k} danach?", f"beta{k}", f"q{k}b")]
+            else:
+                context = f"Paragraph {k} names beta{k}, alpha{k + 1} and gamma{k}."
+                rows += [_qa(context, f"What comes after alpha{k}?", f"beta{k}", f"q{k}b"),
+                         _qa(context, f"What does paragraph {k + 1} name first?", f"alpha{k + 1}", f"q{k + 1}a"),
+                         _qa(context, f"What is last in paragraph {k}?", f"gamma{k}", f"e{k}")]
+                context = f"Section {k} names delta{k}."  # English only (MLQA en has 11,590 test rows, de 4,517)
+                rows += [_qa(context, f"What does section {k} name?", f"delta{k}", f"f{k}")]
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _cfg(tmp_path, split: str):
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    _mlqa_like(tmp_path / "de", "de")
+    _mlqa_like(tmp_path / "en", "en")
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[
+            "task=qa", "model=bert", "+stage=target", "stage.target=crosslingual", "stage.itt=false",
+            f"split={split}", "stage.evals=[mlqa_en]", f"paths.root={tmp_path / 'out'}",
+            f"task.datasets.crosslingual.path={tmp_path / 'de'}", f"task.evals.mlqa_en.path={tmp_path / 'en'}"])
+
+
+@pytest.mark.parametrize("split", ["official", "paper"])
+def test_mlqa_eval_sets_score_no_translation_of_the_german_rows_the_target_trains_on(tmp_path, split):
+    """Before: under split=official mlqa_en's test split held the English of every German test question the target
+    trains on (MLQA has no train split); under split=paper, split by each paragraph's smallest shared id, a German
+    paragraph and the English one holding its question's translation went to different sides (they group other
+    questions). Now no scored English question, nor any question of its paragraph, was trained on in German."""
+    from itt.build import prepare_data  # noqa: PLC0415
+    from itt.models.loading import load_tokenizer, pretrained_source  # noqa: PLC0415
+
+    cfg = _cfg(tmp_path, split)
+    spec = identity.resolve(cfg)
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path / "models"))
+    (german,), (english,) = prepare_data(spec, tokenizer)
+    # the German training questions: every German id that is not in its validation or test rows
+    every_german = {f"q{k}{x}" for first in (0, 1000) for k in range(first, first + PARAGRAPHS) for x in "ab"}
+    german_held_out = {i for s in german.rows for i in german.rows[s]["id"]}
+    trained = every_german - german_held_out
+    assert len(german.features["train"]) >= len(trained) > PARAGRAPHS  # (QA windows: one or more per question)
+    for s, rows in english.rows.items():
+        scored = set(rows["id"])
+        assert scored and not scored & trained, (s, sorted(scored & trained)[:5])
+        # nor the paragraph of one: every English paragraph scored holds no trained question
+        for context in set(rows["context"]):
+            k = int(context.split()[1].rstrip("."))
+            assert context.startswith("Section") or not {f"q{k}b", f"q{k + 1}a"} & trained, context
+    payload = identity.run_payload(spec)
+    assert payload["evals"]["mlqa_en"]["without_training_ids_of"] == ["crosslingual"]
+
+
+def test_the_run_id_names_what_is_left_out_only_where_the_filter_can_act(tmp_path):
+    """Classification translations under split=paper are split by the shared id alone (a held-out id is held out in
+    every language): nothing to leave out, and their run ids stay as they were."""
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        xnli = compose("train", overrides=["task=xnli", "+stage=target", "stage.target=en", "stage.evals=[de,fr]"])
+    evals = identity.run_payload(identity.resolve(xnli))["evals"]
+    assert all("without_training_ids_of" not in e for e in evals.values())
+    # the English target of the QA task trains no MLQA: its MLQA eval sets leave nothing out either
+    cfg = _cfg(tmp_path, "official")
+    cfg.stage.target = "en"
+    evals = identity.run_payload(identity.resolve(cfg))["evals"]
+    assert "mlqa_en" in evals and "without_training_ids_of" not in evals["mlqa_en"]
+
+
+def test_without_trained_leaves_out_a_whole_paragraph_and_refuses_to_leave_nothing():
+    qa = get_task("extractive_qa", "f1", {})
+    rows = Dataset.from_list([_qa("Paragraph one names x.", "a?", "x", "1"), _qa("Paragraph one names x.", "b?", "x", "2"),
+                              _qa("Paragraph two names y.", "c?", "y", "3")])
+    trained = held_out.id_keys(Dataset.from_dict({"id": ["2", "9"]}))
+    kept = held_out.without_trained({"test": rows}, qa, trained, "task.evals.x")["test"]
+    assert kept["id"] == ["3"]  # id 1 goes with id 2's paragraph
+    with pytest.raises(DataError, match=r"task.evals.x: all 3 test rows are translations"):
+        held_out.without_trained({"test": rows}, qa, held_out.id_keys(Dataset.from_dict({"id": ["1", "3"]})), "task.evals.x")
+    cls = get_task("sequence_classification", "acc", {})
+    plain = Dataset.from_dict({"id": ["1", "2", "3"], "text": ["a", "b", "c"], "label": [0, 1, 0]})
+    assert held_out.without_trained({"test": plain}, cls, trained, "e")["test"]["id"] == ["1", "3"]
+    assert held_out.digest(trained) != held_out.digest(np.empty(0, dtype=np.uint64))
