@@ -40,7 +40,7 @@ _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_mode
 _DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}  # the last two: as numerics
 # dropout and eager attention: hashed as numerics (hardware.numerics); compiled_bernoulli and
 # sparse_embedding_grad give the same numbers bit for bit
-_MODEL_KEYS_NOT_IN_IDENTITY = {*TRAINING_SPEED_KEYS, "eager_attention", "embedding_prefix"}
+_MODEL_KEYS_NOT_IN_IDENTITY = {*TRAINING_SPEED_KEYS, "eager_attention", "embedding_prefix", "local_copy_of"}
 # The stand-in build (itt.models.BUILD_VERSION) of every run before the id hashed it: those keep their ids.
 _UNHASHED_STAND_IN_BUILD = 2
 

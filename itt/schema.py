@@ -87,6 +87,9 @@ class ModelSchema:
     hub_id: str = MISSING  # source=hub
     local_package: Optional[str] = None  # a Python package that ships the weights (used offline, any source)
     builder: Optional[str] = None  # dotted path of a function (cache_dir) -> folder; used offline, any source
+    # The hub model whose weights local_package or builder hold: a run whose hub_id names another is refused (the
+    # ledger would name a model it did not load). Not in run ids: hub_id is.
+    local_copy_of: Optional[str] = None
     pretraining: str = "text"  # what the encoder was pretrained on: text | code (itt.models.info)
     languages: str = "en"  # en | multi (itt.models.info)
     embedded: Optional[Dict[str, Any]] = None  # source=embedded: tiny random-init config + local tokenizer

@@ -218,3 +218,25 @@ def test_corpus_fingerprint_is_remembered_per_version_of_the_generators(tmp_path
     monkeypatch.setattr(embedded_data, "source_version", lambda: "other-sources")  # another memo
     assert embedded.corpus_fingerprint(tmp_path) == value
     assert len([p for p in tmp_path.iterdir() if p.suffix == ".txt"]) == 2
+
+
+@pytest.mark.parametrize("name,local", [("minilm", "local_package"), ("me5_small", "builder")])
+def test_a_packaged_model_refuses_another_hub_id_instead_of_loading_its_own_weights(name, local, tmp_path):
+    """model=minilm model.hub_id=<another model> loaded the packaged all-MiniLM-L6-v2 while the run id and the
+    ledger's model_info named the other model (a report cell of weights it never saw); me5_small's builder the
+    same. Now one line says which setting loads the other model; the packaged weights are named in model_info."""
+    from itt.errors import ConfigError  # noqa: PLC0415
+    from itt.models.loading import pretrained_source  # noqa: PLC0415
+
+    cfg = make(f"model={name}", "+stage=intermediate", "model.hub_id=org/another-model")
+    with pytest.raises(ConfigError, match=rf"model.hub_id='org/another-model', but model={name} loads the weights of "
+                                          rf".*set model.{local}=null"):
+        pretrained_source(cfg.model, "hub", tmp_path)
+    default = make(f"model={name}", "+stage=intermediate")
+    assert default.model.local_copy_of == default.model.hub_id
+    assert model_info(default.model)["local_weights"] == default.model[local]
+    assert model_info(make("model=bert", "+stage=intermediate").model)["local_weights"] is None
+    # the key only guards: a run id follows hub_id, not it
+    from itt import identity  # noqa: PLC0415
+
+    assert "local_copy_of" not in identity.run_payload(identity.resolve(default))["model"]

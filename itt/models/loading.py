@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 def pretrained_source(model_cfg, source: str, cache_dir: str | Path, hub_timeout_s: float = 5.0) -> str:
     """A local folder or a hub id from which ``from_pretrained`` loads the pretrained encoder."""
     model_info(model_cfg)  # pretraining/languages: a bad value fails here, before any loading
+    local = "builder" if model_cfg.get("builder") else "local_package" if model_cfg.get("local_package") else None
+    copy_of = model_cfg.get("local_copy_of")
+    if local and copy_of and model_cfg.hub_id != copy_of:
+        raise ConfigError(f"model.hub_id={model_cfg.hub_id!r}, but model={model_cfg.name} loads the weights of {copy_of} "
+                          f"(model.{local}={model_cfg[local]!r}); to load {model_cfg.hub_id} set model.{local}=null "
+                          f"(source=hub), or pick its own model config")
     if model_cfg.get("builder"):
         return str(_builder(model_cfg)(cache_dir))
     if model_cfg.get("local_package"):
