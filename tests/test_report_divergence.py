@@ -453,3 +453,34 @@ def test_a_pair_measured_at_two_sample_sizes_is_read_at_the_larger(tmp_path):
     with pytest.warns(UserWarning, match=r"1 measured pair\(s\) have rows at several sample sizes"):
         joined = join_gains(cells, load_measures(tmp_path))
     assert joined.set_index("a_key")["measure_value"].to_dict() == pytest.approx({"data/B": 0.40, "data/C": 0.60})
+
+
+def test_a_rho_over_points_measured_on_samples_of_other_sizes_is_warned_about_and_each_point_says_its_size(tmp_path):
+    """A set smaller than measure.sample_size is measured whole, so one sample size gives each pair its own number
+    of rows (PAN-X jv/my/yo: 200 rows against 2,000), and a measure moves with it; the ρ over them said nothing.
+    Settings that change a pair's rows under one sample size (max_rows) were averaged silently too."""
+    from itt.report.divergence import join_gains, load_measures
+
+    def measure(a, value, n):
+        return {"a_key": f"data/{a}", "b_key": "xnli:en", "model": "xlmr", "measure": "mmd", "value": value,
+                "n_a": n, "n_b": 2000, "params": {}, "seed": 0, "sample_size": 2000}
+
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (
+        measure("A", 0.2, 2000), measure("B", 0.5, 2000), measure("C", 0.9, 200))))
+    cells = pd.DataFrame([_xnli_cell(n_pairs=2, delta=d) | {"intermediate_key": f"data/{k}", "itt_variant": k}
+                          for k, d in (("A", 0.03), ("B", 0.02), ("C", -0.01))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one size per pair: nothing said at the join
+        joined = join_gains(cells, load_measures(tmp_path))
+    assert joined.set_index("a_key")["measure_rows"].to_dict() == {"data/A": 2000, "data/B": 2000, "data/C": 200}
+    with pytest.warns(UserWarning, match=r"measured on 200 to 2,000 rows per side.*measure.sample_size=200"):
+        rho_table(joined, resamples=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # within the tolerance: no warning
+        rho_table(joined[joined["a_key"] != "data/C"], resamples=0)
+    # the same pair measured twice at one sample size on other rows (another max_rows): averaged, and said
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (
+        measure("A", 0.2, 2000), measure("A", 0.4, 900))))
+    with pytest.warns(UserWarning, match=r"1 measured pair\(s\) have rows of several sample sizes at one"):
+        joined = join_gains(cells[cells["itt_variant"] == "A"], load_measures(tmp_path))
+    assert joined["measure_value"].tolist() == pytest.approx([0.3])

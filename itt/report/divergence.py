@@ -44,8 +44,12 @@ from .stats import CELL_KEYS
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed", "sample_size"]
 JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_kind", "own", "lang", "eval_lang", "metric", "itt_variant",
-                "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "delta", "delta_kind", "n_pairs",
-                "p_value"]
+                "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "measure_rows", "delta", "delta_kind",
+                "n_pairs", "p_value"]
+#: A ρ whose points were measured on samples of more different sizes than this (rows per side, largest / smallest)
+#: gets a warning: a measure moves with the sample size (unigram JS of one vocabulary, 0.26 at 200 rows per side and
+#: 0.14 at 2,000, where a real shift reads 0.23 at 2,000), so small eval sets would rank as far from everything.
+ROWS_RATIO_WARN = 1.25
 #: What one ρ ranks: gains of one measure, in one metric, on evaluated sets of one kind.
 RHO_KEYS = ["measure", "metric", "eval_kind"]
 RHO_COLUMNS = ["measure", "metric", "eval_kind", "model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
@@ -135,8 +139,17 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     gains["a_key"] = gains["intermediate_key"]
     gains["b_key"] = gains["key"].where(gains["own"].astype(bool), gains["eval_key"])
     m = _largest_sample(measures.assign(measure=_measure_labels(measures)))
-    m = (m.groupby(["a_key", "b_key", "model", "measure"], dropna=False)["value"].mean()
-         .rename("measure_value").reset_index())
+    rows = (pd.concat([pd.to_numeric(m["n_a"], errors="coerce"), pd.to_numeric(m["n_b"], errors="coerce")], axis=1)
+            .min(axis=1) if {"n_a", "n_b"} <= set(m.columns) else pd.Series(np.nan, index=m.index))
+    m = m.assign(measure_rows=rows)
+    pair = ["a_key", "b_key", "model", "measure"]
+    sizes = m.groupby(pair, dropna=False)["measure_rows"].nunique()
+    if (sizes > 1).any():
+        warnings.warn(f"{int((sizes > 1).sum())} measured pair(s) have rows of several sample sizes at one "
+                      "measure.sample_size (measured under other settings: max_rows, embedded_rows); their values "
+                      "are averaged", LedgerWarning, stacklevel=2)
+    m = (m.groupby(pair, dropna=False).agg(measure_value=("value", "mean"), measure_rows=("measure_rows", "mean"))
+         .reset_index())
     any_model = m[m["model"].isna()].drop(columns="model")
     by_model = m[m["model"].notna()]
     joined = [gains.merge(any_model, on=["a_key", "b_key"])]
@@ -213,12 +226,25 @@ def scopes(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
+def _warn_mixed_sizes(keys, points: pd.DataFrame) -> None:
+    """One warning when a ρ's points were measured on samples of sizes further apart than ``ROWS_RATIO_WARN``
+    (``measure_rows``: rows per side, the smaller side; a set smaller than ``measure.sample_size`` is measured whole)."""
+    rows = pd.to_numeric(points.get("measure_rows"), errors="coerce").dropna() if "measure_rows" in points else None
+    if rows is None or rows.empty or rows.min() <= 0 or rows.max() / rows.min() <= ROWS_RATIO_WARN:
+        return
+    warnings.warn(f"ρ of {' / '.join(map(str, keys))}: its points were measured on {rows.min():,.0f} to {rows.max():,.0f} "
+                  f"rows per side, and a measure moves with the sample size (small sets read as further apart); "
+                  f"measure every pair at one size: python -m itt.measure ... measure.sample_size={rows.min():.0f}",
+                  LedgerWarning, stacklevel=3)
+
+
 def rho_table(joined: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Spearman ρ of Δ vs each measure, per metric and kind of evaluated set (``RHO_KEYS``: Δs in accuracy and
     in Pearson, or in classification and retrieval accuracy, are not one ranking), per model and over all
     models (``model = "all"``), per scope (``scopes``: ``all`` always; NaN below 3 points)."""
     rows = []
     for keys, g in joined.groupby(RHO_KEYS, sort=True):
+        _warn_mixed_sizes(keys, g)
         for model, by_model in [("all", g)] + list(g.groupby("model", sort=True)):
             for scope, sub in scopes(by_model):
                 rho, lo, hi, p = spearman_ci(sub["measure_value"], sub["delta"], resamples, seed)
