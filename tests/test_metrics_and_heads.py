@@ -188,3 +188,19 @@ def test_a_kind_given_by_its_dotted_path_keeps_the_head_of_a_parent_with_its_lab
     _, head = load_model(str(tmp_path / "pretrained"), task, labels,
                          parent=(str(tmp_path / "parent"), "test_metrics_and_heads.RenamedKind", labels))
     assert head == "kept"
+
+
+@pytest.mark.parametrize("labels,warned", [(["0", "1"], True), (["no", "yes"], False)])
+def test_a_head_kept_on_labels_named_by_numbers_only_is_warned_about(tmp_path, caplog, labels, warned):
+    """Equal label names keep the parent's head: a CoLA-like parent's 0/1 head went whole into a PAWS-like 0/1
+    target (every input "1" at step 0) with nothing said, while the same parent spelt unacceptable/acceptable was
+    reset. Names make a label space; numbers alone are said, with how to name them."""
+    for name in ("pretrained", "parent"):
+        AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=2)).save_pretrained(tmp_path / name)
+    task = get_task("sequence_classification")
+    with caplog.at_level("WARNING", logger="itt.models.loading"):
+        _, head = load_model(str(tmp_path / "pretrained"), task, labels,
+                             parent=(str(tmp_path / "parent"), "sequence_classification", labels))
+    assert head == "kept"
+    said = [r.getMessage() for r in caplog.records if "numbers only" in r.getMessage()]
+    assert bool(said) == warned and (not said or "label_map" in said[0] and "\n" not in said[0])

@@ -139,6 +139,12 @@ def load_model(pretrained: str, task: Task, labels: list[str], trust_remote_code
         head = heads.hand_off(model, folder, same, head_policy, head_weights)
         log.info("ITT: weights from %s, head %s (label space %s %s -> %s %s)", folder, head, kind, parent_labels,
                  task.kind, labels)
+        if head == "kept" and labels and all(str(name).lstrip("-").isdigit() for name in labels):
+            # Names are what says two label spaces are one; numbers say nothing (CoLA's 1 is "acceptable", PAWS's
+            # 1 "paraphrase"), so a head kept on them may carry one task's classes into another's.
+            log.warning("ITT: the head of %s is kept because both runs name their labels %s, numbers only: if they "
+                        "mean other classes in the two datasets, name them (the dataset's labels or label_map) so the "
+                        "head is reset per head_policy", folder, ", ".join(map(str, labels)))
     heads.run_head_in_fp32(model)
     return model, head
 
