@@ -343,3 +343,22 @@ def test_logged_metrics_are_moved_to_the_module_device_with_their_dtype():
     moved = on_device({"acc": torch.tensor(0.5), "f1": 0.25, "rho": torch.tensor(0.5, dtype=torch.float64)}, "meta")
     assert {v.device.type for v in moved.values()} == {"meta"}
     assert [v.dtype for v in moved.values()] == [torch.float32, torch.float32, torch.float64]
+
+
+def test_divergence_measures_read_a_retrieval_set_in_its_own_language_and_its_item_keys_stay():
+    """A Tatoeba row is a <lang> sentence and its English translation: measured whole, every tatoeba_<lang> read
+    half English (vocabulary overlap with an English intermediate 0.93, against 0.25 for XNLI de). Divergence
+    reads the <lang> side now; the overlap check's item is still the pair, so keys made before stay valid."""
+    import xxhash  # noqa: PLC0415
+    from datasets import Dataset  # noqa: PLC0415
+
+    from itt.data import overlap  # noqa: PLC0415
+
+    task = get_task("retrieval")
+    row = {"text": "Jonas beobachtet die Katze.", "text_pair": "Jonas watches the cat."}
+    assert task.row_text(row) == "Jonas beobachtet die Katze."
+    rows = Dataset.from_list([row, {"text": "Guten  Tag", "text_pair": "Good day"}])
+    # the keys as every kind without its own item text makes them (what retrieval's were)
+    before = np.array([xxhash.xxh3_64_intdigest(" ".join(t.split()).encode())
+                       for t in overlap._default_texts(rows.with_format("arrow")[:]).to_pylist()], dtype=np.uint64)
+    assert (overlap.item_keys(task, rows) == before).all()

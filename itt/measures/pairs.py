@@ -89,6 +89,8 @@ def _side(cfg: DictConfig, names: tuple[str, ...], eval_only: bool) -> Side:
     task_options = OmegaConf.to_container(cfg.task.options, resolve=True) if cfg.task.get("options") else None
     if task_options and any(kind == cfg.task.kind for kind, _ in payload["kinds"]):
         payload["task_options"] = task_options
+    if any(kind == "retrieval" for kind, _ in payload["kinds"]):
+        payload["text"] = "source_side"  # Retrieval.row_text: older measures read both sides of each pair
     keys = [rows.dataset_info(cfg, n, node)["key"] for n, node in zip(names, nodes)]
     return Side(names, eval_only, "+".join(keys), nodes[0].get("lang") or "en", _digest(payload))
 
