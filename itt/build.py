@@ -106,7 +106,7 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
                               f"set instead (task.evals.{role}) and list it in stage.evals or intermediate.evals")
     train = [prepare(role, dataset_spec(cfg.task.datasets[role], cfg), task_of(cfg, cfg.task.datasets[role]), tokenizer,
                      protocol, by_id=role in aligned) for role in spec.roles]
-    groups = identity.alignment_groups(cfg)
+    groups = identity.alignment_groups(cfg, aligned)
     evals = []
     for name in spec.evals:
         node = cfg.task.evals[name]

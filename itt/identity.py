@@ -119,12 +119,13 @@ def aligned_roles(cfg: DictConfig) -> set[str]:
     return out
 
 
-def alignment_groups(cfg: DictConfig) -> dict[str, str]:
+def alignment_groups(cfg: DictConfig, aligned: set[str] | None = None) -> dict[str, str]:
     """Each aligned dataset or eval set -> its alignment group (a member's name, the same for the whole group):
     the sets linked by ``aligned_with``, directly or through a chain (de -> en <- fr, a -> b -> c). Shared ids
-    name translations of one row only within a group; two groups' ``train:7`` are unrelated rows."""
+    name translations of one row only within a group; two groups' ``train:7`` are unrelated rows. ``aligned``:
+    :func:`aligned_roles` of ``cfg`` when the caller has it."""
     specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}
-    group = {name: name for name in aligned_roles(cfg)}
+    group = {name: name for name in (aligned_roles(cfg) if aligned is None else aligned)}
     first: dict[str, str] = {}  # a stream's generator -> its first stand-in: every other one joins its group
     for name, generator in row_streams(cfg).items():
         group[name] = first.setdefault(generator, name)
@@ -315,7 +316,7 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
         # Trainer), and the hub tokenizer's segment ids reach the model again (transformers 5 stopped returning them)
         model["xlnet_fixes"] = "biases_not_decayed,segment_ids"
     aligned = aligned_roles(cfg)  # once: it reads every dataset and eval set of the task (XNLI: 50)
-    groups = alignment_groups(cfg) if aligned else {}
+    groups = alignment_groups(cfg, aligned) if aligned else {}
     payload = {
         "model": model,
         "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role], aligned=aligned) for role in spec.roles},
