@@ -280,7 +280,9 @@ class RequeueBetweenSteps(Checkpoint):
             self._requeue(*pending)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if not _validation_follows(trainer, batch_idx):
+        # Not inside an accumulation: the gradients of its batches so far live in memory only, and the requeued job
+        # (resuming after those batches) would never step on them (41 of 41 tensors other at accumulate 2).
+        if not _validation_follows(trainer, batch_idx) and not trainer.fit_loop._should_accumulate():
             self._flush(trainer)
 
     def on_validation_start(self, trainer, pl_module) -> None:

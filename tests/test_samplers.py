@@ -419,3 +419,33 @@ def test_a_mixture_datamodule_seeds_its_members_apart_from_the_mixture_and_from_
     assert not {m.seed for m in run0.members} & {m.seed for m in run1.members}
     for epoch in (0, 1):
         assert run0.members[1].epoch_batches(epoch) != run1.members[0].epoch_batches(epoch)
+
+
+def test_ddp_shares_of_unequal_size_are_said_and_a_mixture_refuses_reloaded_loaders(caplog):
+    """DDP averages the processes' mean losses: 32 rows over 3 processes (11/11/10) weigh a row of the 10-row share
+    ~10 % more than one process's batch mean does; said in one line. A reload
+    (trainer.reload_dataloaders_every_n_epochs) built every member's sampler again at its epoch 0, so each mixture
+    epoch replayed one member order: refused for mixtures."""
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    from itt.errors import ConfigError
+
+    def loader(members, world, reload=0):
+        train = [SimpleNamespace(features={"train": Dataset.from_dict({"input_ids": [[1]] * 64, "length": [1] * 64})})
+                 for _ in range(members)]
+        cfg = SimpleNamespace(batch_size=32, length_grouping=False, num_workers=0, mega_batch="auto")
+        dm = datamodule.ITTDataModule(train, [], cfg, 1, 0, Uniform() if members > 1 else None)
+        dm.train_collator = None
+        dm.trainer = SimpleNamespace(global_rank=0, world_size=world, reload_dataloaders_every_n_epochs=reload)
+        return dm.train_dataloader()
+
+    with caplog.at_level("WARNING", logger="itt.data.datamodule"):
+        loader(1, 2)
+        assert not caplog.records
+        loader(1, 3)
+    assert "shares of 11 and 10 rows" in caplog.text
+    loader(1, 1, reload=1)  # one dataset: its sampler's epochs go on across reloads
+    with pytest.raises(ConfigError, match=r"trainer.reload_dataloaders_every_n_epochs: a mixture"):
+        loader(2, 1, reload=1)

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from itt.data.preparation import Prepared
-from itt.errors import DataError
+from itt.errors import ConfigError, DataError
 from itt.hardware import pad_multiple, positive_int
 from itt.data.samplers import (LengthGroupedBatches, MixtureBatches, RandomBatches, ResumableLoader, mega_batch_batches,
                                member_seed)
@@ -108,6 +108,15 @@ class ITTDataModule(pl.LightningDataModule):
             offsets = [sum(len(m) for m in members[:i]) for i in range(len(members))]
             dataset, batches = ConcatDataset(members), MixtureBatches(samplers, offsets, self.task_sampler, self.seed)
         rank, world = self._shard()
+        if world > 1 and rank == 0 and self.data_cfg.batch_size % world:
+            log.warning("data.batch_size=%d over %d processes: shares of %d and %d rows, and DDP averages the shares' "
+                        "mean losses, so a row of a smaller share weighs more than in one process's batch; a batch size "
+                        "divisible by %d trains as one process would", self.data_cfg.batch_size, world,
+                        -(-self.data_cfg.batch_size // world), self.data_cfg.batch_size // world, world)
+        if len(members) > 1 and getattr(getattr(self, "trainer", None), "reload_dataloaders_every_n_epochs", 0):
+            # a reload builds every member's sampler anew, at its epoch 0: each mixture epoch would replay one order
+            raise ConfigError("trainer.reload_dataloaders_every_n_epochs: a mixture's members would start their first "
+                              "shuffle again at every reload; leave it at 0 for mixture steps")
         loader = ResumableLoader(dataset, batch_sampler=batches, rank=rank, world=world, collate_fn=self.train_collator,
                                  num_workers=self.data_cfg.num_workers, generator=_own_generator(self.seed))
         if self._resume_state is not None:  # Lightning restored the datamodule before it asked for loaders

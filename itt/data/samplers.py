@@ -216,7 +216,7 @@ class Proportional(_TaskSampler):
     """Batches drawn from members in proportion to their rows (jiant's and XTREME-R's examples-proportional
     mixing). Not quite a concatenation: a member's last batch of its epoch is partial but drawn as often as a
     full one, so a member smaller than a few batches is seen less often per row (20 rows next to 10,000 in
-    batches of 32: 0.64 visits per row per mixture epoch against the large member's ~1)."""
+    batches of 32: 0.63 visits per row per mixture epoch (314 draws x 20/10,020) against the large member's ~1)."""
 
     def probabilities(self, sizes: list[int]) -> list[float]:
         return _normalised([float(n) for n in _check_sizes(sizes)])
@@ -348,8 +348,10 @@ class _PositionRecorder:
     """Wraps a batch sampler: records the sampler's state after each batch it hands to the DataLoader.
     ``sampler`` is where Lightning looks for ``set_epoch`` on a batch sampler. With ``world`` processes
     (DDP) every process draws the same global batch and keeps its share, ``batch[rank::world]``: together
-    they train on exactly the batches one process would (a share left empty by a short last batch
-    repeats that batch's last row)."""
+    they train on the rows one process would (a share left empty by a short last batch repeats that batch's
+    last row). DDP averages the processes' mean losses, so where a batch does not split evenly (32 rows over 3
+    processes: 11/11/10) the rows of a smaller share weigh more (~10 % here) than in one process's batch mean:
+    a batch size divisible by the processes gives one process's gradients exactly (up to summation order)."""
 
     def __init__(self, sampler, rank: int = 0, world: int = 1):
         self.sampler, self.rank, self.world = sampler, rank, world
