@@ -33,12 +33,17 @@ from itt.errors import DataError
 log = logging.getLogger(__name__)
 
 
+def _keys(rows: Dataset) -> np.ndarray:
+    """One key per row: its ``id`` (present when split by shared id), hashed."""
+    return np.fromiter((xxhash.xxh3_64_intdigest(str(i).encode()) for i in rows["id"][:]), dtype=np.uint64,
+                       count=len(rows))
+
+
 def id_keys(rows: Dataset) -> np.ndarray:
-    """The sorted unique keys of a split's row ids (``id``, present when split by shared id)."""
+    """The sorted unique keys of a split's row ids."""
     if "id" not in rows.column_names or not len(rows):
         return np.empty(0, dtype=np.uint64)
-    return np.unique(np.fromiter((xxhash.xxh3_64_intdigest(str(i).encode()) for i in rows["id"][:]),
-                                 dtype=np.uint64, count=len(rows)))
+    return np.unique(_keys(rows))
 
 
 def digest(keys: np.ndarray) -> str:
@@ -54,11 +59,9 @@ def without_trained(splits: dict[str, Dataset], task, trained: np.ndarray, where
         if not len(rows) or not len(trained):
             out[split] = rows
             continue
-        keys = np.fromiter((xxhash.xxh3_64_intdigest(str(i).encode()) for i in rows["id"][:]), dtype=np.uint64,
-                           count=len(rows))
-        seen = np.isin(keys, trained)
-        groups = task.split_groups(rows)
-        if groups is not None and seen.any():
+        seen = np.isin(_keys(rows), trained)
+        groups = task.split_groups(rows) if seen.any() else None
+        if groups is not None:
             grouped = True
             touched = {g for g, s in zip(groups, seen) if s}
             seen = np.fromiter((g in touched for g in groups), dtype=bool, count=len(rows))

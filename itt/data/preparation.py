@@ -14,9 +14,8 @@ from pathlib import Path
 from datasets import DatasetDict
 
 from itt import hub_access
-from itt.data import embedded
+from itt.data import embedded, held_out
 from itt.data.canonical import canonicalize, report_dropped
-from itt.data import held_out as held_out_ids
 from itt.data.files import fingerprint, is_local, is_stand_in, split_changes
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
@@ -72,7 +71,7 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
         payload["generated_by"] = embedded.source_version()
     payload.update(changed_splits(spec, task, protocol, by_id, eval_only))
     if trained_ids is not None:
-        payload["without_trained_ids"] = held_out_ids.digest(trained_ids)
+        payload["without_trained_ids"] = held_out.digest(trained_ids)
 
     def build():
         return split_rows(spec, task, protocol, by_id, eval_only, where, trained_ids)
@@ -85,7 +84,7 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
     commit = hub_access.resolved_revision(spec.path, spec.revision) if protocol.source == "hub" and not local else None
     features, rows, labels, items, hit, train_ids = cached_entry(
         protocol.cache_dir, cache_key(payload), build, encode, name, lambda ds: item_keys(task, ds), task.item_version,
-        commit, held_out_ids.id_keys if by_id and not eval_only else None)
+        commit, held_out.id_keys if by_id and not eval_only else None)
     log.info("data %s: %s (cache %s)", where, ", ".join(f"{s}={len(d)}" for s, d in features.items()),
              "hit" if hit else "built")
     return Prepared(name, spec, task, labels, features, rows, hit, where, items, train_ids)
@@ -132,5 +131,5 @@ def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_o
         report_dropped(ctx)
     splits = make_splits(canonical, split_cfg, task, protocol.seed, where, by_id=by_id, eval_only=eval_only)
     if trained_ids is not None:
-        splits = DatasetDict(held_out_ids.without_trained(dict(splits), task, trained_ids, where))
+        splits = DatasetDict(held_out.without_trained(dict(splits), task, trained_ids, where))
     return splits, labels
