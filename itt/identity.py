@@ -64,6 +64,8 @@ def hparams_payload(spec: RunSpec) -> dict:
     s = spec.settings
     effective = {k: v for k, v in numerics(spec).items() if k != "device"}
     optim = _plain(s.optim)
+    if optim.get("warmup_ratio"):  # warmup steps rounded up (as the HF Trainer), where earlier versions rounded down
+        optim["warmup_steps"] = "ceil"
     if optim.get("freeze_encoder"):  # frozen: the encoder without the head's modules (BERT's pooler trains):
         optim["freeze_encoder"] = "head_modules"  # other numbers than versions that froze the pooler
     trainer = {k: v for k, v in _plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY}

@@ -9,6 +9,7 @@ training on NaNs for hours.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pytorch_lightning as pl
@@ -167,6 +168,19 @@ class ITTModule(pl.LightningModule):
         optimizer, scheduler = build_optimizer(self.model, self.optim_cfg, int(self.trainer.estimated_stepping_batches), fused)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+    # fp16 (16-mixed) skips an optimizer step whose gradients overflowed; Lightning steps the LR schedule anyway, the HF
+    # Trainer does not (its schedule counts the steps taken): the schedule waits for the next step taken here too.
+    def on_before_optimizer_step(self, optimizer):
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        self._scale_before_step = scaler.get_scale() if scaler is not None else None
+
+    def lr_scheduler_step(self, scheduler, metric):
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        before = getattr(self, "_scale_before_step", None)
+        if scaler is not None and before is not None and scaler.get_scale() < before:  # the scaler skipped the step
+            return
+        super().lr_scheduler_step(scheduler, metric)
+
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
         inner = getattr(optimizer, "optimizer", optimizer)
         if getattr(inner, "defaults", {}).get("fused"):
@@ -257,5 +271,6 @@ def build_optimizer(model, optim_cfg, total_steps: int, fused: bool = True):
         [{"params": decay, "weight_decay": optim_cfg.weight_decay},
          {"params": no_decay, "weight_decay": 0.0}], lr=optim_cfg.lr, fused=fused or None)
     total = max(int(total_steps), 1)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(optim_cfg.warmup_ratio * total), total)
+    # rounded up, as the HF Trainer does (TrainingArguments.get_warmup_steps): a run of under 10 steps warms up too
+    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(total * optim_cfg.warmup_ratio), total)
     return optimizer, scheduler

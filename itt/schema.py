@@ -172,7 +172,8 @@ class OptimSchema:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     freeze_encoder: bool = False  # the reference study updates all weights
-    early_stopping_patience: Optional[int] = None  # epochs without val improvement; None: off
+    # validations without improvement (epochs, unless trainer.val_check_interval validates more often); None: off
+    early_stopping_patience: Optional[int] = None
 
 
 @dataclass
@@ -193,8 +194,10 @@ class TrainerSchema:
     log_every_n_steps: int = 10
     enable_progress_bar: Any = "auto"  # auto: a bar on an interactive terminal, quiet logs in sweeps/jobs/files
     enable_model_summary: bool = False
-    limit_train_batches: Optional[float] = None
-    limit_val_batches: Optional[float] = None
+    # Lightning's meaning: an int is a number of batches, a float a share of them; typed Any so that 1 stays one
+    # batch (a float type made it 1.0: every batch). Checked by itt.trainer.check_trainer_args.
+    limit_train_batches: Optional[Any] = None
+    limit_val_batches: Optional[Any] = None
 
 
 # In ``intermediate.*``: null inherits the shared setting, so a setting whose own value may be null

@@ -90,6 +90,12 @@ def check_trainer_args(trainer_cfg, key=str) -> None:
                           f"trainer.max_steps >= 1")
     if "accumulate_grad_batches" in trainer_cfg:
         positive_int(key("trainer.accumulate_grad_batches"), trainer_cfg.accumulate_grad_batches, 1, auto=False)
+    for name in ("limit_train_batches", "limit_val_batches"):
+        limit = trainer_cfg.get(name)
+        if limit is not None and not (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0
+                                      or isinstance(limit, float) and 0 <= limit <= 1):
+            raise ConfigError(f"{key(f'trainer.{name}')}={limit!r} is not valid; use null (every batch), a number of "
+                              f"batches such as 1 (0: none), or a share of them from 0 to 1 such as 0.25")
     clip = trainer_cfg.get("gradient_clip_val")
     if clip is not None and not clip >= 0:  # a negative norm would turn every clipped gradient around
         raise ConfigError(f"{key('trainer.gradient_clip_val')}={clip!r} is not valid; use null or 0 (no clipping) or "

@@ -204,3 +204,35 @@ def test_a_head_kept_on_labels_named_by_numbers_only_is_warned_about(tmp_path, c
     assert head == "kept"
     said = [r.getMessage() for r in caplog.records if "numbers only" in r.getMessage()]
     assert bool(said) == warned and (not said or "label_map" in said[0] and "\n" not in said[0])
+
+
+def test_fp16_steps_the_learning_rate_schedule_only_on_steps_the_grad_scaler_took():
+    """16-mixed (precision=auto on GPUs without bf16): a step whose gradients overflow is skipped by the GradScaler,
+    and Lightning stepped the LR schedule anyway (the HF Trainer does not): with every step overflowing, Adam took 0
+    steps while the schedule ran to its end. Here the schedule counts the steps taken."""
+    import pytorch_lightning as pl  # noqa: PLC0415
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    from itt.module import EvalSet, ITTModule  # noqa: PLC0415
+
+    def run(init_scale):
+        torch.manual_seed(0)
+        model = AutoModelForSequenceClassification.from_config(_tiny(BertConfig, num_labels=2))
+        optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.0, "freeze_encoder": False})
+        module = ITTModule(model, [EvalSet(None, get_task("sequence_classification", "acc"), ["a", "b"])], optim,
+                           sparse_embedding_grad=False)
+        g = torch.Generator().manual_seed(0)
+        batches = [{"input_ids": torch.randint(5, 60, (4, 8), generator=g), "attention_mask": torch.ones(4, 8, dtype=torch.long),
+                    "labels": torch.randint(0, 2, (4,), generator=g)} for _ in range(6)]
+        scaler = torch.amp.GradScaler("cpu", init_scale=init_scale, growth_interval=1000)
+        trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                             plugins=[pl.plugins.precision.MixedPrecision("16-mixed", "cpu", scaler=scaler)])
+        trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
+        optimizer = trainer.optimizers[0]
+        taken = int(next(iter(optimizer.state.values()))["step"]) if optimizer.state else 0
+        return taken, trainer.lr_scheduler_configs[0].scheduler.last_epoch
+
+    skipped_first = run(2.0 ** 40)  # overflows until the scale has halved far enough
+    assert skipped_first[0] < 6 and skipped_first == (skipped_first[0], skipped_first[0])
+    assert run(2.0 ** 4) == (6, 6)  # nothing skipped: one schedule step per optimizer step

@@ -237,3 +237,45 @@ def test_a_bug_keeps_its_traceback_even_behind_hydra_and_omegaconf(tmp_path, cas
                             cwd=REPO, env=itt_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback (most recent call last)" in result.stderr and not error_lines(result.stderr), result.stderr[-2000:]
+
+
+def test_limit_batches_keep_lightnings_int_and_float_meanings_and_bad_values_fail():
+    """``trainer.limit_train_batches=1`` means one batch to Lightning; the schema typed it float, so it became 1.0,
+    every batch, and a run meant as one batch an epoch trained whole epochs. An int stays an int now; a share must be
+    in (0, 1]."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from itt.errors import ConfigError
+    from itt.train import CONF_DIR
+    from itt.trainer import check_trainer_args
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["+stage=intermediate", "trainer.limit_train_batches=1",
+                                          "trainer.limit_val_batches=0.25"])
+    assert type(cfg.trainer.limit_train_batches) is int and cfg.trainer.limit_val_batches == 0.25
+    check_trainer_args(cfg.trainer)
+    check_trainer_args(OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "limit_train_batches": 0}))  # none
+    for bad in (1.5, -2, "all", True):
+        trainer = OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "limit_train_batches": bad})
+        with pytest.raises(ConfigError, match=r"^trainer\.limit_train_batches=.* is not valid; use null \(every batch\), "
+                                              r"a number of batches such as 1, or a share"):
+            check_trainer_args(trainer)
+
+
+def test_warmup_steps_are_rounded_up_as_the_hf_trainer_rounds_them():
+    """``int(0.1 * 9)`` is no warmup at all: a target of under 10 steps took its first step at the full learning rate,
+    where the HF Trainer warms up for ceil(0.1 * 9) = 1 step."""
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import TrainingArguments
+
+    from itt.module import build_optimizer
+
+    model = torch.nn.Linear(4, 2)
+    for total in (6, 9, 12, 46, 165, 938, 70):
+        optim = OmegaConf.create({"lr": 1e-3, "weight_decay": 0.01, "warmup_ratio": 0.1, "freeze_encoder": False})
+        _, scheduler = build_optimizer(model, optim, total, fused=False)
+        warmup = next(step for step in range(total + 1) if scheduler.lr_lambdas[0](step) >= 1.0)
+        hf = TrainingArguments(output_dir="/nonexistent", warmup_steps=0.1).get_warmup_steps(total)
+        assert warmup == hf, (total, warmup, hf)
