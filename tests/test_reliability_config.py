@@ -259,7 +259,7 @@ def test_limit_batches_keep_lightnings_int_and_float_meanings_and_bad_values_fai
     for bad in (1.5, -2, "all", True):
         trainer = OmegaConf.create({"_target_": "pytorch_lightning.Trainer", "limit_train_batches": bad})
         with pytest.raises(ConfigError, match=r"^trainer\.limit_train_batches=.* is not valid; use null \(every batch\), "
-                                              r"a number of batches such as 1, or a share"):
+                                              r"a number of batches such as 1 \(0: none\), or a share"):
             check_trainer_args(trainer)
 
 
