@@ -484,3 +484,23 @@ def test_a_rho_over_points_measured_on_samples_of_other_sizes_is_warned_about_an
     with pytest.warns(UserWarning, match=r"1 measured pair\(s\) have rows of several sample sizes at one"):
         joined = join_gains(cells[cells["itt_variant"] == "A"], load_measures(tmp_path))
     assert joined["measure_value"].tolist() == pytest.approx([0.3])
+
+
+def test_values_of_several_encoders_under_one_model_name_are_said_to_be_averaged(tmp_path):
+    """A measure row named its encoder by config name only: a sweep of model.hub_id (or an embedded config) wrote
+    rows that the join averaged into one value per cell, silently. Rows name the encoder now; several are said."""
+    from itt.report.divergence import join_gains, load_measures
+
+    def measure(value, encoder):
+        return {"a_key": "data/A", "b_key": "xnli:en", "model": "bert", "measure": "mmd", "value": value,
+                "n_a": 500, "n_b": 500, "params": {}, "seed": 0, "sample_size": 2000, "encoder": encoder}
+
+    cells = pd.DataFrame([_xnli_cell(n_pairs=2, delta=0.01) | {"intermediate_key": "data/A", "itt_variant": "A",
+                                                                "model": "bert"}])
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (measure(0.2, "e1"), measure(0.6, "e2"))))
+    with pytest.warns(UserWarning, match=r"1 measured pair\(s\) have values of several encoders under one model name"):
+        join_gains(cells, load_measures(tmp_path))
+    (tmp_path / "measures.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (measure(0.2, "e1"), measure(0.6, None))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a row from before encoders were named: not told apart
+        join_gains(cells, load_measures(tmp_path))

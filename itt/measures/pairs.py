@@ -132,7 +132,7 @@ def measure_settings(cfg: DictConfig) -> tuple[list[str], dict, int | None, int]
 
 def _model_identity(cfg: DictConfig) -> dict:
     model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-             if k not in TRAINING_SPEED_KEYS}
+             if k not in (*TRAINING_SPEED_KEYS, "local_copy_of")}  # a guard on hub_id, not part of the encoder
     if not model.get("embedding_prefix"):  # no prefix: the keys of the values measured before prefixes existed
         model.pop("embedding_prefix", None)
     if identity.is_xlnet(cfg.model) and cfg.source.name == "hub":  # its tokenizer's segment ids now reach it
@@ -295,6 +295,9 @@ def run(cfg: DictConfig) -> list[dict]:
         for row in measure_pair(text_a, text_b, todo, **params):
             name = row["measure"]
             out = {"a_key": a.key, "b_key": b.key, "model": None if name in MODEL_FREE else cfg.model.name,
+                   # which encoder, beyond its config name (a swept model.hub_id or embedded config): the report
+                   # says when one name's values come from several
+                   "encoder": None if name in MODEL_FREE else _digest(_model_identity(cfg)),
                    "measure": name, "value": row["value"], "n_a": row["n_a"], "n_b": row["n_b"],
                    "params": row["params"], "seed": seed, "direction": DIRECTION[name], "sample_size": size,
                    "version": VERSION[name], "sampling": SAMPLING, "shared_rows_left_out": left_out,

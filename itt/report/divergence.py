@@ -42,7 +42,8 @@ from .ledger_frame import LedgerWarning
 from .stats import CELL_KEYS
 
 MEASURES_NAME = "measures.jsonl"
-MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed", "sample_size"]
+MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed", "sample_size",
+                   "encoder"]
 JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_kind", "own", "lang", "eval_lang", "metric", "itt_variant",
                 "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "measure_rows", "delta", "delta_kind",
                 "n_pairs", "p_value"]
@@ -148,6 +149,12 @@ def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
         warnings.warn(f"{int((sizes > 1).sum())} measured pair(s) have rows of several sample sizes at one "
                       "measure.sample_size (measured under other settings: max_rows, embedded_rows); their values "
                       "are averaged", LedgerWarning, stacklevel=2)
+    if "encoder" in m:  # rows from before it have none: one encoder as far as can be told
+        encoders = m.groupby(pair, dropna=False)["encoder"].nunique()
+        if (encoders > 1).any():
+            warnings.warn(f"{int((encoders > 1).sum())} measured pair(s) have values of several encoders under one "
+                          "model name (another model.hub_id or model config); their values are averaged: measure each "
+                          "encoder in a paths.root of its own", LedgerWarning, stacklevel=2)
     m = (m.groupby(pair, dropna=False).agg(measure_value=("value", "mean"), measure_rows=("measure_rows", "mean"))
          .reset_index())
     any_model = m[m["model"].isna()].drop(columns="model")
