@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from itt import identity
 from itt.data.datamodule import ITTDataModule
-from itt.data import alignment, overlap
+from itt.data import alignment, held_out, overlap
 from itt.data.preparation import Prepared, Protocol, prepare
 from itt.errors import ConfigError
 from itt.models import multihead
@@ -91,11 +91,16 @@ def task_of(cfg, node) -> Task:
     return get_task(kind, primary, options, dataset_spec(node))
 
 
+def _protocol(spec: RunSpec) -> Protocol:
+    cfg = spec.cfg
+    return Protocol(cfg.split, cfg.seed, cfg.source.name, spec.settings.data.max_length, Path(cfg.paths.cache),
+                    cfg.source.hub_timeout_s)
+
+
 def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepared]]:
     """The run's training datasets and its eval sets, split, encoded (or read from the cache)."""
     cfg = spec.cfg
-    protocol = Protocol(cfg.split, cfg.seed, cfg.source.name, spec.settings.data.max_length, Path(cfg.paths.cache),
-                        cfg.source.hub_timeout_s)
+    protocol = _protocol(spec)
     aligned = identity.aligned_roles(cfg)
     for line in [*alignment.unaligned_translations(spec, aligned), *alignment.shared_stand_in_rows(spec)]:
         log.warning("%s", line)
@@ -106,7 +111,7 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
                               f"set instead (task.evals.{role}) and list it in stage.evals or intermediate.evals")
     train = [prepare(role, dataset_spec(cfg.task.datasets[role], cfg), task_of(cfg, cfg.task.datasets[role]), tokenizer,
                      protocol, by_id=role in aligned) for role in spec.roles]
-    groups = identity.alignment_groups(cfg, aligned)
+    groups = identity.declared_alignment(cfg)
     evals = []
     for name in spec.evals:
         node = cfg.task.evals[name]
@@ -115,9 +120,35 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
         trained_ids = overlap.fingerprint(*(p.train_ids for p in train if p.name in partners)) if partners else None
         evals.append(prepare(name, dataset_spec(node, cfg), task, tokenizer, protocol, by_id=name in aligned,
                              eval_only=True, where=f"task.evals.{name} ({node.path})", trained_ids=trained_ids))
-    for line in alignment.misaligned_translations(train, evals, aligned):
+    for line in [*alignment.misaligned_translations(train, evals, aligned),
+                 *translations_ancestors_trained(spec, evals, groups, tokenizer)]:
         log.warning("%s", line)
     return train, evals
+
+
+def translations_ancestors_trained(spec: RunSpec, evals: list[Prepared], groups: dict[str, str], tokenizer) -> list[str]:
+    """One line per eval set with rows whose translation a step before the run trained on (``itt.data.held_out``'s
+    cases: an MLQA eval set after an intermediate step on MLQA German). They stay scored, so that the ITT run and its
+    no-ITT twin score the same rows, and are counted here: the ancestor's training ids come from its prepared data
+    (a cache hit: the step prepared it with its own settings)."""
+    cfg, lines = spec.cfg, []
+    for step in spec.chain():
+        for p in evals:
+            grouped = type(p.task).split_groups is not Task.split_groups
+            paragraph = " (or of their paragraph's questions)" if grouped else ""
+            partners = [r for r in identity.trained_partners(cfg, step.roles, p.name, groups, grouped) if r not in spec.roles]
+            if not partners:
+                continue
+            ids = [prepare(r, dataset_spec(cfg.task.datasets[r], cfg), task_of(cfg, cfg.task.datasets[r]), tokenizer,
+                           _protocol(step), by_id=True).train_ids for r in partners]
+            found = {s: int(held_out.trained_rows(rows, p.task, overlap.fingerprint(*ids)).sum()) for s, rows in p.rows.items()}
+            if any(found.values()):
+                lines.append(f"{p.where}: {' and '.join(f'{n:,} of {len(p.rows[s]):,} {s}' for s, n in found.items() if n)} "
+                             f"rows are translations of rows the step before it, {step.label}, trained on{paragraph}; "
+                             f"they stay scored "
+                             f"(the no-ITT run scores them too), so the ITT gain there is inflated: leave the eval set out "
+                             f"(stage.evals) or train that step on other rows")
+    return lines
 
 
 def data_module(spec: RunSpec, tokenizer, train: list[Prepared], evals: list[Prepared], pad_multiple: int) -> ITTDataModule:

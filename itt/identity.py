@@ -68,7 +68,15 @@ def hparams_payload(spec: RunSpec) -> dict:
         optim["warmup_steps"] = "ceil"
     if optim.get("freeze_encoder"):  # frozen: the encoder without the head's modules (BERT's pooler trains):
         optim["freeze_encoder"] = "head_modules"  # other numbers than versions that froze the pooler
+    if str(effective.get("precision", "")).startswith("16"):
+        # the LR schedule skips the optimizer steps the grad scaler skipped (as the HF Trainer), where earlier
+        # versions stepped it on them
+        optim["schedule"] = "steps_taken"
     trainer = {k: v for k, v in _plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY}
+    for key in ("limit_train_batches", "limit_val_batches"):
+        # typed float before: an int was hashed as a float. Only 1 means other batches as an int (one batch, not all)
+        if isinstance(trainer.get(key), int) and not isinstance(trainer.get(key), bool) and trainer[key] != 1:
+            trainer[key] = float(trainer[key])
     if (trainer.get("max_steps") or -1) > 0:
         # validated at its last step (itt.trainer.ValidateLastStep): where max_steps ends inside an epoch, another
         # checkpoint can be the best than earlier versions kept
@@ -121,13 +129,12 @@ def aligned_roles(cfg: DictConfig) -> set[str]:
     return out
 
 
-def alignment_groups(cfg: DictConfig, aligned: set[str] | None = None) -> dict[str, str]:
+def alignment_groups(cfg: DictConfig) -> dict[str, str]:
     """Each aligned dataset or eval set -> its alignment group (a member's name, the same for the whole group):
     the sets linked by ``aligned_with``, directly or through a chain (de -> en <- fr, a -> b -> c). Shared ids
-    name translations of one row only within a group; two groups' ``train:7`` are unrelated rows. ``aligned``:
-    :func:`aligned_roles` of ``cfg`` when the caller has it."""
+    name translations of one row only within a group; two groups' ``train:7`` are unrelated rows."""
     specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}
-    group = {name: name for name in (aligned_roles(cfg) if aligned is None else aligned)}
+    group = {name: name for name in aligned_roles(cfg)}
     first: dict[str, str] = {}  # a stream's generator -> its first stand-in: every other one joins its group
     for name, generator in row_streams(cfg).items():
         group[name] = first.setdefault(generator, name)
@@ -219,17 +226,36 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
 ROW_GROUPING_KINDS = frozenset({"extractive_qa"})
 
 
+def declared_alignment(cfg: DictConfig) -> dict[str, str]:
+    """Each dataset or eval set linked by ``aligned_with`` (directly or through a chain) -> its group's root. Unlike
+    :func:`alignment_groups`, without the stand-ins that are one generator stream under source=embedded: those share
+    rows because the generator makes them so, and split by their ids alone they hold nothing to leave out."""
+    specs = {**dict(cfg.task.datasets), **dict(cfg.task.get("evals") or {})}
+    named = {name for name, spec in specs.items() if spec.get("aligned_with")}
+    named |= {specs[name].aligned_with for name in named if specs[name].aligned_with in specs}
+    return linked_by_aligned_with(specs, {name: name for name in named})
+
+
 def trained_partners(cfg, roles, name: str, groups: dict[str, str], grouped: bool) -> list[str]:
-    """The roles among ``roles`` (the run trains them) whose training ids eval set ``name`` leaves out: those of its
-    alignment group (``alignment_groups``: ``groups``) where hashing the shared id alone does not keep a held-out
-    id out of training: a kind that groups rows (``grouped``), or ``split=official`` with ids both sets declare
-    (``id_field``; row positions, ``<split>:<row>``, never match across an official train and test split)."""
+    """The roles among ``roles`` whose training ids eval set ``name`` leaves out (``itt.data.held_out``): those linked
+    to it by ``aligned_with`` (``declared_alignment``: ``groups``) where hashing the shared id alone does not keep a
+    held-out id out of training: a kind that groups rows (``grouped``), or ``split=official`` where the ids can meet:
+    both sets declare an ``id_field``, or neither does and the role's training rows come from a split of the eval set's
+    name (row positions, ``<split>:<row>``, are named after the dataset's own split: MLQA's German target trains on
+    ``test``, whose ``test:7`` is the translation of another language's ``test:7``)."""
     if name not in groups:
         return []
     node = cfg.task.evals[name]
+    own = {node.splits.get(s) for s in ("validation", "test")} - {None}
+
+    def meet(role) -> bool:
+        spec = cfg.task.datasets[role]
+        if node.get("id_field") or spec.get("id_field"):
+            return bool(node.get("id_field") and spec.get("id_field"))
+        return spec.splits.get("train") in own
+
     official = cfg.split.name == "official"
-    return [role for role in roles if groups.get(role) == groups[name]
-            and (grouped or (official and node.get("id_field") and cfg.task.datasets[role].get("id_field")))]
+    return [role for role in roles if groups.get(role) == groups[name] and (grouped or (official and meet(role)))]
 
 
 def groups_rows(kind: str) -> bool:
@@ -318,7 +344,7 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
         # Trainer), and the hub tokenizer's segment ids reach the model again (transformers 5 stopped returning them)
         model["xlnet_fixes"] = "biases_not_decayed,segment_ids"
     aligned = aligned_roles(cfg)  # once: it reads every dataset and eval set of the task (XNLI: 50)
-    groups = alignment_groups(cfg, aligned) if aligned else {}
+    groups = declared_alignment(cfg) if aligned else {}
     payload = {
         "model": model,
         "datasets": {role: _dataset_identity(cfg, role, cfg.task.datasets[role], aligned=aligned) for role in spec.roles},

@@ -44,7 +44,7 @@ class LedgerRow(TypedDict, total=False):
     status: str  # ok | failed | cached (a cached row repeats an ok row; never counted twice)
     time: str  # ISO 8601, UTC
     model: str  # model config name
-    model_info: dict  # {hub_id, pretraining: text|code, languages: en|multi, revision}
+    model_info: dict  # {hub_id, pretraining: text|code, languages: en|multi, revision, local_weights}
     task: str  # task config name
     kind: str  # task kind of the training data
     stage: str  # intermediate | target

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -115,3 +116,44 @@ def test_without_trained_leaves_out_a_whole_paragraph_and_refuses_to_leave_nothi
     plain = Dataset.from_dict({"id": ["1", "2", "3"], "text": ["a", "b", "c"], "label": [0, 1, 0]})
     assert held_out.without_trained({"test": plain}, cls, trained, "e")["test"]["id"] == ["1", "3"]
     assert held_out.digest(trained) != held_out.digest(np.empty(0, dtype=np.uint64))
+
+
+def test_translations_an_intermediate_step_trained_on_are_counted_and_said_not_left_out(tmp_path, caplog):
+    """An English target after an intermediate step on MLQA German, scored on mlqa_en: the translations of the
+    German training rows stay scored (the no-ITT run scores them too, so the two stay paired), but they were
+    neither left out nor counted (the overlap count matches identical text only). Now one line counts them."""
+    from itt.build import prepare_data  # noqa: PLC0415
+    from itt.models.loading import load_tokenizer, pretrained_source  # noqa: PLC0415
+
+    cfg = _cfg(tmp_path, "official")
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    for split in ("train", "validation"):
+        rows = [_qa(f"Story {i} names omega{i}.", f"What does story {i} name?", f"omega{i}", f"s{split}{i}")
+                for i in range(60)]
+        (squad / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg.task.datasets.en.path = str(squad)
+    cfg.stage.target, cfg.stage.itt, cfg.intermediate.steps = "en", True, ["crosslingual"]
+    spec = identity.resolve(cfg)
+    assert spec.roles == ("en",) and spec.parent.roles == ("crosslingual",)
+    assert "without_training_ids_of" not in identity.run_payload(spec)["evals"]["mlqa_en"]  # nothing left out
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path / "models"))
+    with caplog.at_level("WARNING", logger="itt.build"):
+        _, (english,) = prepare_data(spec, tokenizer)
+    [line] = [r.getMessage() for r in caplog.records if "translations of rows the step before it" in r.getMessage()]
+    assert "task.evals.mlqa_en" in line and "crosslingual" in line and "leave the eval set out" in line
+    counts = {split: (int(n), int(m)) for n, m, split in re.findall(r"(\d+) of (\d+) (validation|test)", line)}
+    assert counts and all(0 < n < m == len(english.rows[split]) for split, (n, m) in counts.items()), counts
+
+
+def test_run_ids_change_only_where_rows_can_be_left_out(tmp_path):
+    """The QA stand-ins under source=embedded are one generator stream, split by their ids alone: nothing to leave
+    out, so their run ids keep what they were (the marker names only sets linked by aligned_with)."""
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        embedded = compose("train", overrides=["task=qa", "+stage=target", "stage.target=en", "source=embedded"])
+        official = compose("train", overrides=["task=xnli", "+stage=target", "stage.target=en", "split=official"])
+    for cfg in (embedded, official):
+        evals = identity.run_payload(identity.resolve(cfg))["evals"]
+        assert evals and all("without_training_ids_of" not in e for e in evals.values())

@@ -279,3 +279,24 @@ def test_warmup_steps_are_rounded_up_as_the_hf_trainer_rounds_them():
         warmup = next(step for step in range(total + 1) if scheduler.lr_lambdas[0](step) >= 1.0)
         hf = TrainingArguments(output_dir="/nonexistent", warmup_steps=0.1).get_warmup_steps(total)
         assert warmup == hf, (total, warmup, hf)
+
+
+def test_run_ids_follow_what_changed_in_the_limits_and_the_fp16_schedule():
+    """limit_*_batches was typed float: 0 and 2 were hashed as 0.0 and 2.0, and mean what they meant, so their
+    ids stay; only 1 (one batch now, every batch before) is another run. An fp16 run's LR schedule now skips the
+    steps the grad scaler skips: another run, also without warmup."""
+    from hydra import compose, initialize_config_dir
+
+    from itt import identity
+    from itt.train import CONF_DIR
+
+    def payload(*overrides):
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose("train", overrides=["+stage=intermediate", *overrides])
+        return identity.hparams_payload(identity.resolve(cfg))
+
+    trainer = payload("trainer.limit_train_batches=0", "trainer.limit_val_batches=2")["trainer"]
+    assert repr(trainer["limit_train_batches"]) == "0.0" and repr(trainer["limit_val_batches"]) == "2.0"
+    assert repr(payload("trainer.limit_train_batches=1")["trainer"]["limit_train_batches"]) == "1"
+    assert payload("trainer.precision=16-mixed", "optim.warmup_ratio=0")["optim"]["schedule"] == "steps_taken"
+    assert "schedule" not in payload("trainer.precision=bf16-mixed")["optim"]

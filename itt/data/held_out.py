@@ -15,8 +15,10 @@ alike. Two cases it cannot see to:
 So, in those two cases, an eval set's validation and test rows are left out when their id is among the training
 ids of an aligned dataset the run trains on: for a kind that groups rows, every row of a group that holds one such
 id (its paragraph was read in training, in another language). The ITT run and its no-ITT twin train the same
-target, so they leave out the same rows and stay paired; rows an *ancestor* trained on are counted by
-``itt.data.overlap`` as before, never dropped. Ids are compared as xxHash's XXH3 of their text.
+target, so they leave out the same rows and stay paired. Rows whose translation an *ancestor* trained on (an
+intermediate step on MLQA German before an English target) are not left out, which would unpair the two, but
+counted, with a warning (``itt.build``); ``itt.data.overlap`` counts identical items only. Ids are compared as
+xxHash's XXH3 of their text.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import xxhash
 from datasets import Dataset
 
 from itt.errors import DataError
+from itt.tasks.base import Task
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +54,25 @@ def digest(keys: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(keys, dtype=np.uint64).tobytes()).hexdigest()[:16]
 
 
+def trained_rows(rows: Dataset, task, trained: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` have their id in ``trained`` (for a kind that groups rows: which share a group with one)."""
+    if not len(rows) or not len(trained):
+        return np.zeros(len(rows), dtype=bool)
+    seen = np.isin(_keys(rows), trained)
+    groups = task.split_groups(rows) if seen.any() else None
+    if groups is not None:
+        touched = {g for g, s in zip(groups, seen) if s}
+        seen = np.fromiter((g in touched for g in groups), dtype=bool, count=len(rows))
+    return seen
+
+
 def without_trained(splits: dict[str, Dataset], task, trained: np.ndarray, where: str) -> dict[str, Dataset]:
     """``splits`` (an eval set's validation and test rows) without the rows whose id is in ``trained``, and, for a
     kind that groups rows, without every row of a group that holds one. One log line says what was left out."""
-    out, said, grouped = {}, [], False
+    out, said = {}, []
     for split, rows in splits.items():
-        if not len(rows) or not len(trained):
-            out[split] = rows
-            continue
-        seen = np.isin(_keys(rows), trained)
-        groups = task.split_groups(rows) if seen.any() else None
-        if groups is not None:
-            grouped = True
-            touched = {g for g, s in zip(groups, seen) if s}
-            seen = np.fromiter((g in touched for g in groups), dtype=bool, count=len(rows))
-        if seen.all():
+        seen = trained_rows(rows, task, trained)
+        if seen.all() and len(rows):
             raise DataError(f"{where}: all {len(rows):,} {split} rows are translations of rows the run trains on "
                             "(aligned_with); leave the eval set out (stage.evals) or train on other rows")
         if seen.any():
@@ -73,6 +80,7 @@ def without_trained(splits: dict[str, Dataset], task, trained: np.ndarray, where
             rows = rows.select(np.flatnonzero(~seen))
         out[split] = rows
     if said:
+        grouped = type(task).split_groups is not Task.split_groups
         log.info("%s: left out %s: translations of rows the run trains on%s", where, " and ".join(said),
                  " (or of their paragraph's questions)" if grouped else "")
     return out
