@@ -120,7 +120,7 @@ def prepare_data(spec: RunSpec, tokenizer) -> tuple[list[Prepared], list[Prepare
         trained_ids = overlap.fingerprint(*(p.train_ids for p in train if p.name in partners)) if partners else None
         evals.append(prepare(name, dataset_spec(node, cfg), task, tokenizer, protocol, by_id=name in aligned,
                              eval_only=True, where=f"task.evals.{name} ({node.path})", trained_ids=trained_ids))
-    for line in [*alignment.misaligned_translations(train, evals, aligned),
+    for line in [*alignment.misaligned_translations(train, evals, aligned), *alignment.unshared_ids(train, evals, groups),
                  *translations_ancestors_trained(spec, evals, groups, tokenizer)]:
         log.warning("%s", line)
     return train, evals

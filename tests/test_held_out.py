@@ -157,3 +157,26 @@ def test_run_ids_change_only_where_rows_can_be_left_out(tmp_path):
     for cfg in (embedded, official):
         evals = identity.run_payload(identity.resolve(cfg))["evals"]
         assert evals and all("without_training_ids_of" not in e for e in evals.values())
+
+
+def test_an_aligned_eval_set_sharing_no_row_id_with_the_trained_set_is_said(tmp_path, caplog):
+    """That MLQA's languages share question ids is what aligned_with rests on (checked here on a replica only): ids
+    that name no translation (another numbering per language) would keep nothing out, silently. Now one line says
+    so; with shared ids, nothing is said."""
+    from itt.build import prepare_data  # noqa: PLC0415
+    from itt.models.loading import load_tokenizer, pretrained_source  # noqa: PLC0415
+
+    cfg = _cfg(tmp_path, "paper")
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path / "models"))
+    with caplog.at_level("WARNING", logger="itt.build"):
+        prepare_data(identity.resolve(cfg), tokenizer)
+    assert not [r for r in caplog.records if "row ids is one of theirs" in r.getMessage()]
+    for split in ("test", "validation"):  # English renumbered: no id in common with German
+        path = tmp_path / "en" / f"{split}.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({**r, "id": f"en-{r['id']}"}) + "\n" for r in rows))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="itt.build"):
+        prepare_data(identity.resolve(cfg), tokenizer)
+    [line] = [r.getMessage() for r in caplog.records if "row ids is one of theirs" in r.getMessage()]
+    assert "task.evals.mlqa_en" in line and "aligned_with crosslingual" in line and "id_field" in line

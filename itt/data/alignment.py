@@ -9,7 +9,10 @@ says where two different hub datasets' offline stand-ins are the same rows (``sh
 
 from __future__ import annotations
 
+import numpy as np
+
 from itt.data.files import is_local, line_rows
+from itt.data.held_out import id_keys
 from itt.data.preparation import Prepared
 from itt.stages import RunSpec
 
@@ -73,6 +76,26 @@ def misaligned_translations(train: list[Prepared], evals: list[Prepared], aligne
                              f"{agree:.0%} of their {len(shared):,} shared validation/test ids agree: its rows are likely "
                              f"not translations of the same rows (a header line or a missing row shifts every id), so "
                              f"its eval items may have their translation in training; give both an id_field")
+    return lines
+
+
+def unshared_ids(train: list[Prepared], evals: list[Prepared], groups: dict[str, str]) -> list[str]:
+    """Eval sets linked by ``aligned_with`` (``groups``: ``identity.declared_alignment``) to a set the run trains on
+    that share not one row id with it: the ids do not name translations (an ``id_field`` that is not shared across
+    the languages, or one side without it), so splitting by them keeps nothing out of training, and nothing is left
+    out (``itt.data.held_out``). A warning: the files may be other rows indeed."""
+    lines = []
+    for p in evals:
+        partners = [t for t in train if p.name in groups and groups.get(t.name) == groups[p.name]]
+        mine = np.unique(np.concatenate([id_keys(rows) for rows in p.rows.values()] or [np.empty(0, np.uint64)]))
+        if not partners or not len(mine):
+            continue
+        theirs = np.concatenate([t.train_ids if t.train_ids is not None else np.empty(0, np.uint64) for t in partners]
+                                + [id_keys(rows) for t in partners for rows in t.rows.values()])
+        if len(theirs) and not np.isin(mine, theirs).any():
+            lines.append(f"{p.where} is aligned_with {', '.join(t.name for t in partners)}, but none of its {len(mine):,} "
+                         f"row ids is one of theirs: the ids do not name translations, so no held-out item is kept out "
+                         f"of training by them; give both an id_field their translations share")
     return lines
 
 
