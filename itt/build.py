@@ -131,7 +131,15 @@ def translations_ancestors_trained(spec: RunSpec, evals: list[Prepared], groups:
     cases: an MLQA eval set after an intermediate step on MLQA German). They stay scored, so that the ITT run and its
     no-ITT twin score the same rows, and are counted here: the ancestor's training ids come from its prepared data
     (a cache hit: the step prepared it with its own settings)."""
-    cfg, lines = spec.cfg, []
+    cfg, lines, trained = spec.cfg, [], {}
+
+    def ids_of(step, role):  # each ancestor role's training ids once, however many eval sets it is aligned with
+        if (step.label, role) not in trained:
+            node = cfg.task.datasets[role]
+            trained[step.label, role] = prepare(role, dataset_spec(node, cfg), task_of(cfg, node), tokenizer,
+                                                _protocol(step), by_id=True).train_ids
+        return trained[step.label, role]
+
     for step in spec.chain():
         for p in evals:
             grouped = type(p.task).split_groups is not Task.split_groups
@@ -139,8 +147,7 @@ def translations_ancestors_trained(spec: RunSpec, evals: list[Prepared], groups:
             partners = [r for r in identity.trained_partners(cfg, step.roles, p.name, groups, grouped) if r not in spec.roles]
             if not partners:
                 continue
-            ids = [prepare(r, dataset_spec(cfg.task.datasets[r], cfg), task_of(cfg, cfg.task.datasets[r]), tokenizer,
-                           _protocol(step), by_id=True).train_ids for r in partners]
+            ids = [ids_of(step, r) for r in partners]
             found = {s: int(held_out.trained_rows(rows, p.task, overlap.fingerprint(*ids)).sum()) for s, rows in p.rows.items()}
             if any(found.values()):
                 lines.append(f"{p.where}: {' and '.join(f'{n:,} of {len(p.rows[s]):,} {s}' for s, n in found.items() if n)} "

@@ -13,6 +13,7 @@ import numpy as np
 
 from itt.data.files import is_local, line_rows
 from itt.data.held_out import id_keys
+from itt.data.overlap import fingerprint
 from itt.data.preparation import Prepared
 from itt.stages import RunSpec
 
@@ -84,15 +85,17 @@ def unshared_ids(train: list[Prepared], evals: list[Prepared], groups: dict[str,
     that share not one row id with it: the ids do not name translations (an ``id_field`` that is not shared across
     the languages, or one side without it), so splitting by them keeps nothing out of training, and nothing is left
     out (``itt.data.held_out``). A warning: the files may be other rows indeed."""
+    # every id a trained set holds (training rows, then its own validation and test rows), once per set
+    held = {t.name: fingerprint(*([t.train_ids] if t.train_ids is not None else []),
+                                *(id_keys(rows) for rows in t.rows.values())) for t in train}
     lines = []
     for p in evals:
         partners = [t for t in train if p.name in groups and groups.get(t.name) == groups[p.name]]
-        mine = np.unique(np.concatenate([id_keys(rows) for rows in p.rows.values()] or [np.empty(0, np.uint64)]))
-        if not partners or not len(mine):
+        if not partners:
             continue
-        theirs = np.concatenate([t.train_ids if t.train_ids is not None else np.empty(0, np.uint64) for t in partners]
-                                + [id_keys(rows) for t in partners for rows in t.rows.values()])
-        if len(theirs) and not np.isin(mine, theirs).any():
+        mine = fingerprint(*(id_keys(rows) for rows in p.rows.values()))
+        theirs = fingerprint(*(held[t.name] for t in partners))
+        if len(mine) and len(theirs) and not np.isin(mine, theirs).any():
             lines.append(f"{p.where} is aligned_with {', '.join(t.name for t in partners)}, but none of its {len(mine):,} "
                          f"row ids is one of theirs: the ids do not name translations, so no held-out item is kept out "
                          f"of training by them; give both an id_field their translations share")
