@@ -75,6 +75,12 @@ class LedgerRow(TypedDict, total=False):
     head: Optional[str]  # new | kept | projection_reset | head_reset
     head_policy: str
     checkpoint: Optional[str]  # save_pretrained folder of the best-validation weights
+    # sha256 (16 hex) of that folder's weight files and labels (itt.pipeline.weights_digest): a force=true rerun
+    # that saves other weights has another digest
+    weights_digest: Optional[str]
+    # The parent's weights_digest when this run started from it: a run whose parent has other weights since is
+    # trained again, not served from the ledger (itt.ledger.outdated_link). Null: no parent, or rows from before.
+    parent_weights_digest: Optional[str]
     predictions: Optional[str]  # folder: test.jsonl (own split), <eval>.jsonl; one {"pred", "gold"} per item
     data_sizes: dict  # {train, validation, test}
     precision: str  # effective precision
@@ -250,10 +256,39 @@ def latest_ok(root: str | os.PathLike, run_id: str) -> dict | None:
     return latest(row for row in read(root) if row.get("run_id") == run_id).get(run_id)
 
 
+def outdated_link(row: dict, newest: dict[str, dict]) -> tuple[str, str] | None:
+    """``(run id, parent id)`` of the first run up ``row``'s chain (itself first) that started from weights its
+    parent's newest ok row (``newest``: :func:`latest` of the ledger) no longer has: the parent was trained again
+    since (``force=true``) and saved other weights, so the results further down were made from a model that is
+    gone. None: the chain is current (or its rows are from before weights digests were recorded, or a parent has no
+    ok row here: nothing to compare)."""
+    node, seen = row, set()
+    while (parent_id := node.get("parent_run_id")) and parent_id not in seen:
+        seen.add(parent_id)
+        parent = newest.get(parent_id)
+        if parent is None:
+            return None
+        started_from, now = node.get("parent_weights_digest"), parent.get("weights_digest")
+        if started_from and now and started_from != now:
+            return node.get("run_id"), parent_id
+        node = parent
+    return None
+
+
+_SAID_OUTDATED: set[tuple[str, str]] = set()
+
+
 def record_cached(root: str | os.PathLike, run_id: str) -> dict | None:
-    """If the run already finished, note a ``cached`` row (same metrics) and return it; else None."""
+    """If the run already finished, note a ``cached`` row (same metrics) and return it; else None. A run whose
+    chain trained from a parent's earlier weights (:func:`outdated_link`) is not cached: it is trained again."""
     done = latest_ok(root, run_id)
     if done is None:
+        return None
+    if (link := outdated_link(done, latest(read(root)))) is not None:
+        if (str(root), run_id) not in _SAID_OUTDATED:  # once: itt.train asks before torch loads, the pipeline again
+            _SAID_OUTDATED.add((str(root), run_id))
+            log.warning("%s finished before, but %s trained from weights %s has no more (it was trained again since, "
+                        "with other weights): training it again", run_id, *link)
         return None
     log.info("cached: %s finished before (test/%s=%s); force=true reruns it", run_id,
              done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import shutil
@@ -156,23 +157,32 @@ def _intermediate_command(cfg) -> str:
 
 
 def ensure_parent(spec: RunSpec) -> dict | None:
-    """The ledger row of the run ``spec`` starts from, training it (and its own parents) if missing."""
+    """The ledger row of the run ``spec`` starts from, training it (and its own parents) if missing or outdated
+    (trained from weights its own parent has no more: ``itt.ledger.outdated_link``)."""
     if spec.parent is None:
         return None
     cfg = spec.cfg
     parent_id = identity.run_id(spec.parent)
-    done = ledger.latest_ok(cfg.paths.root, parent_id)
-    if done is not None:
+    if (done := _current(cfg.paths.root, parent_id)) is not None:
         log.info("reusing %s", parent_id)
         return done
+    outdated = ledger.latest_ok(cfg.paths.root, parent_id) is not None
     if not cfg.stage.get("auto_intermediate", True):
-        raise ConfigError(f"intermediate run {parent_id} does not exist yet; make it with: "
+        state = ("was trained from weights its own parent has no more" if outdated else "does not exist yet")
+        raise ConfigError(f"intermediate run {parent_id} {state}; make it with: "
                           f"{_intermediate_command(cfg)} (or set stage.auto_intermediate=true)")
-    log.info("%s missing: training it first", parent_id)
+    log.info("%s %s: training it first", parent_id, "outdated" if outdated else "missing")
     row = run(spec.parent)
     if row["status"] not in ("ok", "cached"):
         raise TrainingFailed(f"intermediate run {parent_id} failed: {row.get('error')}")
     return ledger.latest_ok(cfg.paths.root, parent_id) or row
+
+
+def _current(root, run_id: str) -> dict | None:
+    """The run's newest ok row, unless its chain trained from weights a parent has no more (``itt.ledger``)."""
+    newest = ledger.latest(ledger.read(root))
+    done = newest.get(run_id)
+    return done if done is not None and ledger.outdated_link(done, newest) is None else None
 
 
 def check_settings(spec: RunSpec) -> None:
@@ -226,6 +236,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
                evals={p.name: row["evals"][p.name] for p in built.evals})  # those it scores (build.scored_evals)
     if parent is not None:
         row["parent_run_id"] = parent["run_id"]
+        row["parent_weights_digest"] = parent.get("weights_digest")
         row["intermediate_hparams_id"] = identity.chain_hparams_id(parent, spec.head_policy)
         if spec.stage == "target":
             _note_size_rule(parent, row["data_sizes"], run_id)
@@ -256,8 +267,9 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         metrics = {k: float(v) for part in [*val, *test] for k, v in part.items() if not k.endswith("/loss")}
         sizes = {p.name: {s: len(p.rows[s]) for s in ("validation", "test") if s in p.rows} for p in built.evals}
         row = rows.with_metrics(row, metrics, sizes)
-        row.update(status="ok", checkpoint=str(_save_model(run_dir, built).resolve()),  # absolute: read from any folder
-                   predictions=str(_save_predictions(run_dir, built.module.test_items).resolve()),
+        model_dir = _save_model(run_dir, built)
+        row.update(status="ok", checkpoint=str(model_dir.resolve()), weights_digest=weights_digest(model_dir),
+                   predictions=str(_save_predictions(run_dir, built.module.test_items).resolve()),  # absolute
                    train_s=round(evaluated - trained, 2), eval_s=round(done - evaluated, 2))
         row["model_info"]["revision"] = hub_access.cached_revision(built.pretrained)  # None: not from the hub
     except ITTError as exc:
@@ -330,7 +342,7 @@ def _work(spec: RunSpec) -> None:
     parent = None
     if spec.parent is not None:
         parent_id = identity.run_id(spec.parent)
-        if ledger.latest_ok(cfg.paths.root, parent_id) is None:  # process 0 is training it: take part
+        if _current(cfg.paths.root, parent_id) is None:  # process 0 is training it (ensure_parent): take part
             _work(spec.parent)
         parent = _wait_for_row(cfg.paths.root, parent_id)
     check_settings(spec)
@@ -366,6 +378,18 @@ def _save_model(run_dir: Path, built: Built) -> Path:
         built.tokenizer.save_pretrained(staging)
         (staging / "itt_labels.json").write_text(json.dumps(built.labels))
     return final
+
+
+def weights_digest(model_dir: Path) -> str:
+    """sha256 (16 hex) of a saved model's weight files and label names, by file name: what a later run starts
+    from. ``save_pretrained`` writes the same bytes for the same weights, so a rerun that trained the same
+    weights keeps the digest and the runs after it stay current (``itt.ledger.outdated_link``)."""
+    digest = hashlib.sha256()
+    for path in sorted(model_dir.iterdir()):
+        if path.suffix in (".safetensors", ".bin") or path.name == "itt_labels.json":
+            with open(path, "rb") as fh:
+                digest.update(path.name.encode() + b"\0" + hashlib.file_digest(fh, "sha256").digest())
+    return digest.hexdigest()[:16]
 
 
 def _save_predictions(run_dir: Path, items: dict[str, list[dict]]) -> Path:

@@ -141,8 +141,12 @@ def _planned(cfg, spec, rows: list[dict]) -> Planned:
             elsewhere = row  # the same config and seed, ok on another kind of machine (its run id holds the machine)
     epochs = int(spec.settings.trainer.max_epochs)
     n = _train_rows(cfg, spec)
-    status = "cached" if "ok" in latest else "elsewhere" if elsewhere is not None else "failed" if "failed" in latest else "to train"
+    outdated = "ok" in latest and ledger.outdated_link(latest["ok"], ledger.latest(rows))
+    status = ("to train" if outdated else "cached" if "ok" in latest else "elsewhere" if elsewhere is not None
+              else "failed" if "failed" in latest else "to train")
     error = latest["failed"].get("error") if status == "failed" else None
+    if outdated:  # as itt.ledger.record_cached decides it
+        error = "ok before, but {} trained from weights {} has no more (trained again since)".format(*outdated)
     if status == "elsewhere":
         machine = elsewhere.get("machine") or {}
         if machine.get("cpu"):

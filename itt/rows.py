@@ -61,7 +61,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
                   for name in spec.evals},
         "n_test": None, "parent_run_id": parent, "intermediate_run_id": parent if spec.is_itt else None,
         "chain": chain, "head": None, "head_policy": spec.head_policy if parent else None,
-        "checkpoint": None, "predictions": None, "data_sizes": None,
+        "checkpoint": None, "weights_digest": None, "parent_weights_digest": None, "predictions": None, "data_sizes": None,
         "precision": numerics["precision"], "device": hardware.device_name(numerics["device"]),
         "numerics": {k: v for k, v in numerics.items() if k != "device"},
         "machine": identity.run_machine(spec),

@@ -44,8 +44,8 @@ _LIST_COLUMNS = ("datasets", "chain")
 # Text keys: str or None (never NaN); numbers: nullable Int64 / float.
 _STR_COLUMNS = ("run_id", "config_id", "status", "model", "task", "kind", "stage", "target", "itt_variant", "split", "source",
                 "hparams_id", "setup_id", "intermediate_hparams_id", "primary_metric", "selected_on", "parent_run_id",
-                "intermediate_run_id", "head", "head_policy", "checkpoint", "predictions", "precision", "device",
-                "error")
+                "intermediate_run_id", "head", "head_policy", "checkpoint", "weights_digest", "parent_weights_digest",
+                "predictions", "precision", "device", "error")
 _INT_COLUMNS = ("seed", "n_test", "resumed_from_step")
 _FLOAT_COLUMNS = ("wall_s", "train_s", "eval_s")
 # The rest: ``time`` (a string in the row) is parsed to a UTC timestamp, ``itt`` (a bool) is filled by
@@ -210,6 +210,20 @@ def latest_ok(df: pd.DataFrame) -> pd.DataFrame:
     for column in ("parent_run_id", "intermediate_run_id"):
         rows[column] = [p if is_missing(p) else counted.get(config_of.get(p, p), p) for p in rows[column]]
     return rows
+
+
+def warn_outdated(df: pd.DataFrame, counted: pd.DataFrame) -> None:
+    """One warning naming the ``counted`` runs whose chain started from weights a parent has no more (the parent
+    was trained again since with other weights; ``itt.ledger.outdated_link``): their numbers are of a model that is
+    gone, and their own command trains them again. Parents are each run's own (newest ok row of its run id), not
+    the ones the report counts for its config on another machine, whose weights differ by design."""
+    ok = chronological(df[(df["status"] == "ok") & df["run_id"].notna()])
+    columns = ["run_id", "parent_run_id", "weights_digest", "parent_weights_digest"]
+    newest = {row["run_id"]: row for row in ok[columns].to_dict("records")}
+    outdated = [rid for rid in counted["run_id"] if rid in newest and ledger.outdated_link(newest[rid], newest)]
+    if outdated:
+        warn(f"{len(outdated)} run(s) trained from weights their parent (or an earlier step) has no more, trained "
+             f"again since: {', '.join(outdated)}; counted as they are, rerun them with their own command to replace them")
 
 
 def failed_runs(df: pd.DataFrame) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from .crosslingual import (LANG_BASE, LANGUAGE_COLUMNS, ROBUST_COLUMNS, language
 from .divergence import (JOIN_COLUMNS, RHO_KEYS, SCOPE_ALL, SCOPE_ZERO_SHOT, join_gains, load_measures,
                          rho_table)
 from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language_markdown
-from .ledger_frame import failed_runs, latest_ok, load_ledger
+from .ledger_frame import failed_runs, latest_ok, load_ledger, warn_outdated
 from .long_table import LONG_COLUMNS, long_table, select
 from .one_class import COLUMNS as ONE_CLASS_COLUMNS
 from .one_class import notes as one_class_notes
@@ -120,6 +120,7 @@ def build_report(df: pd.DataFrame, metric: str | None = None, source: str = "",
                  root: str | Path | None = None, bootstrap: Bootstrap = Bootstrap()) -> Report:
     """Every view of the report from a ledger frame; ``root`` is where ``measures.jsonl`` lives."""
     ok = latest_ok(df)
+    warn_outdated(df, ok)
     failed = failed_runs(df)
     counts = {
         "rows": len(df), "ok_runs": len(ok),
