@@ -28,14 +28,14 @@ from .target_family import render_target_family_markdown, target_family_table
 from .tables import (render_language_markdown, render_latex, render_markdown, render_rho_markdown,
                      render_robustness_markdown, write_csv)
 from .wandb_source import load_wandb, run_to_record, runs_to_frame
-from .writer import (EmptyLedgerError, Report, build_report, gain_vs_measure_plots, write_outputs,
+from .writer import (EmptyLedgerError, Report, build_report, gain_vs_measure_plots, language_heatmaps, write_outputs,
                      write_report)
 
 __all__ = [
     "Bootstrap", "EmptyLedgerError", "LedgerWarning", "Report", "ReportConfig", "apply_holm",
     "build_report", "comparison_table", "dataset_key", "describe_groups", "failed_runs",
     "follow_chain", "gain_vs_measure_plots", "get_scorer", "group_summary", "join_gains",
-    "language_table", "latest_ok",
+    "language_heatmaps", "language_table", "latest_ok",
     "ledger_path", "load_ledger", "load_measures", "load_wandb", "long_table", "paired_ttest",
     "parse_args", "plot_bars", "plot_delta_heatmap", "plot_gain_vs_measure",
     "plot_language_heatmap", "records_to_frame", "register_item_scorer", "register_scorer",

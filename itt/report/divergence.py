@@ -38,22 +38,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .ledger_frame import LedgerWarning
+from .ledger_frame import GROUP_KEYS, MISSING, LedgerWarning
 from .stats import CELL_KEYS
 
 MEASURES_NAME = "measures.jsonl"
 MEASURE_COLUMNS = ["a_key", "b_key", "model", "measure", "value", "n_a", "n_b", "params", "seed", "sample_size",
                    "encoder"]
-JOIN_COLUMNS = ["model", "task", "target", "eval", "eval_kind", "own", "lang", "eval_lang", "metric", "itt_variant",
+JOIN_COLUMNS = GROUP_KEYS + ["model", "task", "target", "eval", "eval_kind", "own", "lang", "eval_lang", "metric", "itt_variant",
                 "intermediate_hparams", "a_key", "b_key", "measure", "measure_value", "measure_rows", "delta", "delta_kind",
                 "n_pairs", "p_value"]
 #: A ρ whose points were measured on samples of more different sizes than this (rows per side, largest / smallest)
 #: gets a warning: a measure moves with the sample size (unigram JS of one vocabulary, 0.26 at 200 rows per side and
 #: 0.14 at 2,000, where a real shift reads 0.23 at 2,000), so small eval sets would rank as far from everything.
 ROWS_RATIO_WARN = 1.25
-#: What one ρ ranks: gains of one measure, in one metric, on evaluated sets of one kind.
-RHO_KEYS = ["measure", "metric", "eval_kind"]
-RHO_COLUMNS = ["measure", "metric", "eval_kind", "model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
+#: What one ρ ranks: gains of one measure, in one metric, on evaluated sets of one kind, within one group of comparable
+#: runs (``GROUP_KEYS``: the same pairs at two learning rates are not two points of one ranking).
+MEASURE_KEYS = ["measure", "metric", "eval_kind"]
+RHO_KEYS = GROUP_KEYS + MEASURE_KEYS
+RHO_COLUMNS = RHO_KEYS + ["model", "scope", "n", "rho", "rho_ci_low", "rho_ci_high", "p_value"]
 #: Up to this many points, ρ's p is exact (all n! orderings: 40,320 at 8); above, scipy's t approximation.
 EXACT_P_MAX_N = 8
 #: ``rho_table``'s scopes: every point; the training language (own test sets, eval sets in that
@@ -133,9 +135,15 @@ def _measure_labels(measures: pd.DataFrame) -> pd.Series:
 def join_gains(cells: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     """ITT cells with a Δ, one line per matching measure (columns JOIN_COLUMNS): paired over the seeds both
     sides share, else the difference of the two sides' means (``delta_kind`` says which, as in the main table)."""
-    gains = cells[cells["itt_variant"].notna() & cells["delta"].notna()
-                  & cells["intermediate_key"].notna()].copy()
-    if gains.empty or measures is None or measures.empty:
+    with_delta = cells[cells["itt_variant"].notna() & cells["delta"].notna()]
+    gains = with_delta[with_delta["intermediate_key"].notna()].copy()
+    if measures is None or measures.empty:
+        return pd.DataFrame(columns=JOIN_COLUMNS)
+    if unknown := len(with_delta) - len(gains):
+        warnings.warn(f"{unknown} ITT comparison(s) have no gain-vs-divergence point: the intermediate's dataset key "
+                      "comes from its own ledger row, which this ledger does not have (it ran under another "
+                      "paths.root)", LedgerWarning, stacklevel=2)
+    if gains.empty:
         return pd.DataFrame(columns=JOIN_COLUMNS)
     gains["a_key"] = gains["intermediate_key"]
     gains["b_key"] = gains["key"].where(gains["own"].astype(bool), gains["eval_key"])
@@ -246,11 +254,13 @@ def _warn_mixed_sizes(keys, points: pd.DataFrame) -> None:
 
 
 def rho_table(joined: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Spearman ρ of Δ vs each measure, per metric and kind of evaluated set (``RHO_KEYS``: Δs in accuracy and
-    in Pearson, or in classification and retrieval accuracy, are not one ranking), per model and over all
-    models (``model = "all"``), per scope (``scopes``: ``all`` always; NaN below 3 points)."""
+    """Spearman ρ of Δ vs each measure, per group of comparable runs, metric and kind of evaluated set
+    (``RHO_KEYS``: Δs in accuracy and in Pearson, or in classification and retrieval accuracy, or at two learning
+    rates, are not one ranking), per model and over all models (``model = "all"``: one point per model and pair),
+    per scope (``scopes``: ``all`` always; NaN below 3 points)."""
     rows = []
-    for keys, g in joined.groupby(RHO_KEYS, sort=True):
+    joined = joined.assign(**{k: MISSING for k in GROUP_KEYS if k not in joined})  # frames made by hand: one group
+    for keys, g in joined.groupby(RHO_KEYS, sort=True, dropna=False):
         _warn_mixed_sizes(keys, g)
         for model, by_model in [("all", g)] + list(g.groupby("model", sort=True)):
             for scope, sub in scopes(by_model):

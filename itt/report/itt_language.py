@@ -17,6 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .crosslingual import LANG_BASE, VIEWS
+from .ledger_frame import group_suffix
 from .stats import ITT_KEYS
 from .tables import SETTING_LABEL
 
@@ -58,7 +59,8 @@ def render_itt_language_markdown(table: pd.DataFrame) -> str:
     for keys, base in table.groupby(LANG_BASE, sort=True, dropna=False):
         k = dict(zip(LANG_BASE, keys))
         columns = sorted(base["column"].unique(), key=lambda c: (c != "en", c))
-        out += [f"### {k['task']} / {k['target']} · {k['model']} · {k['eval_kind']} ({k['metric']})", ""]
+        out += [f"### {k['task']} / {k['target']} · {k['model']} · {k['eval_kind']} ({k['metric']})"
+                f"{group_suffix(table, k, ' · ')}", ""]
         rows = (base[ROW_KEYS].drop_duplicates()
                 .assign(_order=lambda f: f["view"].map(VIEWS.index))
                 .sort_values(["_order", "group_name", "eval_lang", "eval"], na_position="last"))

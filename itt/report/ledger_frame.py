@@ -76,6 +76,22 @@ def group_line(keys) -> str:
     return f"group: source={get('source')} split={get('split')} hparams={get('hparams_id')}{on}"
 
 
+def group_tag(keys) -> str:
+    """A group as a file-name part: ``<source>-<split>-<hparams_id>[-<checkpoint metric>]``."""
+    get = keys.get if isinstance(keys, dict) else lambda k: getattr(keys, k)
+    picked = get("selected_on")
+    on = [] if picked == MISSING or is_missing(picked) else [str(picked)]
+    return "-".join([str(get("source")), str(get("split")), str(get("hparams_id")), *on])
+
+
+def group_suffix(table: pd.DataFrame, keys, sep: str) -> str:
+    """``<sep>`` and the group line of a section, where ``table`` holds several groups (``GROUP_KEYS``): a view
+    whose headings name no group would show two learning rates' opposite results under one title; else ""."""
+    if table[GROUP_KEYS].drop_duplicates().shape[0] <= 1:
+        return ""
+    return sep + group_line(keys).removeprefix("group: ")
+
+
 class LedgerWarning(UserWarning):
     """A ledger row was skipped or looked suspicious (corrupt line, missing keys, ...)."""
 

@@ -96,6 +96,10 @@ def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> F
             label += f"\n({keys['metric']})"
         if many_groups:
             label += f"\nhp={keys['hparams_id']}\n{keys['source']}/{keys['split']}"
+            if table["selected_on"].nunique(dropna=False) > 1:
+                label += f"\non {keys['selected_on']}"
+        if table.groupby(["task", "target"])["key"].nunique(dropna=False).gt(1).any():
+            label += f"\n{keys['key']}"  # one target on two datasets (another max_rows, path or revision)
         label += setup_label(keys, "\n")
         labels.append(label)
         for idx, r in zip(sec.index, sec.itertuples(index=False)):
@@ -118,11 +122,12 @@ def plot_delta_heatmap(table: pd.DataFrame, path: str | Path | None = None) -> F
     return fig
 
 
-def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = None, setup: str = "") -> Figure:
+def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = None, title_suffix: str = "") -> Figure:
     """Δ by eval language (columns grouped by family) × (model · ITT variant), for one target.
 
-    ``lang_table``: the ``view == "language"`` rows of one (group, task, target, key, setup, metric); ``setup``:
-    the title's setup label where the target has several (``tables.setup_suffix``)."""
+    ``lang_table``: the ``view == "language"`` rows of one (group, task, target, key, setup, metric);
+    ``title_suffix``: the setup label where the target has several (``tables.setup_suffix``) and the group line
+    where the report has several (``ledger_frame.group_suffix``)."""
     rows_df = lang_table[(lang_table["view"] == "language") & lang_table["itt_variant"].notna()]
     if rows_df.empty:
         raise ValueError("no per-language comparisons to plot")
@@ -157,7 +162,7 @@ def plot_language_heatmap(lang_table: pd.DataFrame, path: str | Path | None = No
     top.set_xticks(centers, names, fontsize=7, rotation=30, ha="left")
     top.tick_params(length=0)
     first = rows_df.iloc[0]
-    ax.set_title(f"{first['task']} / {first['target']}: Δ by language ({first['metric']}){setup}", fontsize=10)
+    ax.set_title(f"{first['task']} / {first['target']}: Δ by language ({first['metric']}){title_suffix}", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.9).set_label("Δ (ITT − no-ITT)", fontsize=9)
     ax.set_xlabel(f"eval language (grouped by family)\n{STAR_NOTE}", fontsize=8)
     _save(fig, path)
@@ -185,9 +190,13 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
                                            (width / 2, "itt", COLOR_ITT, "ITT")):
             means = sec[f"{side}_mean"].to_numpy(dtype=float)
             stds = np.nan_to_num(sec[f"{side}_std"].to_numpy(dtype=float))  # n=1 => no bar
-            ax.bar(x + offset, np.nan_to_num(means), width, yerr=stds, capsize=3, color=color,
+            stds[~np.isfinite(means)] = np.nan  # a side never run: no bar and no error cap at 0
+            ax.bar(x + offset, means, width, yerr=stds, capsize=3, color=color,
                    label=label, edgecolor="white", linewidth=0.5,
                    error_kw={"elinewidth": 1, "ecolor": "#333333"})
+            for xi in (x + offset)[~np.isfinite(means)]:
+                ax.annotate("n/a", (xi, 0), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                            fontsize=7, color="#555555")
         # Δ above each pair, so the (often small) effect is readable despite the 0 baseline.
         tops = np.nanmax(np.vstack([
             (sec["noitt_mean"] + sec["noitt_std"].fillna(0)).to_numpy(dtype=float),
@@ -214,8 +223,8 @@ def plot_bars(table: pd.DataFrame, path: str | Path | None = None) -> Figure:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper right", ncols=2, frameon=False)
-    fig.suptitle("no-ITT vs ITT (mean over seeds, error bars ±1 sample std; "
-                 f"* Holm-adjusted p < {ALPHA})", fontsize=10)
+    fig.suptitle("no-ITT vs ITT (mean over seeds," + ("\n" if ncols == 1 else " ")  # one facet: too narrow for a line
+                 + f"error bars ±1 sample std; * Holm-adjusted p < {ALPHA})", fontsize=10)
     _save(fig, path)
     return fig
 
@@ -234,13 +243,13 @@ def _least_squares(ax, x: np.ndarray, y: np.ndarray, label: str, **style) -> Non
 
 
 def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | None = None,
-                         zero_shot: dict | None = None) -> Figure:
+                         zero_shot: dict | None = None, group: str = "") -> Figure:
     """Δ against one measure (``joined``: rows of one measure, metric and kind), least-squares line, ρ in title.
 
     ``rho``: the row of ρ over all points; ``zero_shot``: the row over the eval sets alone, given
     when the points mix the training language and others. Own test sets and eval sets in the target's language
     are squares, zero-shot eval sets circles (``divergence.in_training_language``, as the ρ scopes count them);
-    with ``zero_shot`` a dashed line fits the circles."""
+    with ``zero_shot`` a dashed line fits the circles. ``group``: the group line, where the report has several."""
     if joined.empty:
         raise ValueError("no points to plot")
     fig = _new_figure(5.6, 4.4)
@@ -272,6 +281,8 @@ def plot_gain_vs_measure(joined: pd.DataFrame, rho: dict, path: str | Path | Non
     if mixed and zero_shot is not None:
         title = (f"{joined['measure'].iloc[0]}\nSpearman, all points: {_fmt_rho(rho)}\n"
                  f"zero-shot only: {_fmt_rho(zero_shot)}")
+    if group:
+        title += "\n" + group.removeprefix("group: ")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, frameon=False)
     ax.grid(alpha=0.3)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .crosslingual import LANG_BASE
-from .ledger_frame import GROUP_KEYS, MISSING, group_line
+from .ledger_frame import GROUP_KEYS, MISSING, group_line, group_suffix
 from .stats import ITT_KEYS, TABLE_COLUMNS, higher_is_better
 
 DASH = "–"
@@ -267,7 +267,8 @@ def render_language_markdown(lang_table: pd.DataFrame) -> str:
         lang = sec["intermediate_lang"].dropna()
         itt_lang = f" [ITT in {lang.iloc[0]}]" if len(lang) else ""
         out += [f"### {k['task']} / {k['target']} · {k['model']} · {labels[sec.index[0]]}{itt_lang} "
-                f"· {k['eval_kind']} ({k['metric']}){setup_suffix(lang_table, k, ' · ')}", ""]
+                f"· {k['eval_kind']} ({k['metric']}){setup_suffix(lang_table, k, ' · ')}"
+                f"{group_suffix(lang_table, k, ' · ')}", ""]
         rows = []
         for r in sec.itertuples(index=False):
             label = r.group_name if r.view == "language" else r.view
@@ -293,7 +294,8 @@ def render_robustness_markdown(rob: pd.DataFrame) -> str:
                "p (Holm)", "single-task", "Δ vs single", "95% CI ", "p (Holm) "]
     for keys, sec in rob.groupby(LANG_BASE[:-1], sort=True, dropna=False):
         k = dict(zip(LANG_BASE[:-1], keys))
-        out += [f"### {k['task']} / {k['target']} · {k['eval_kind']} ({k['metric']}){setup_suffix(rob, k, ' · ')}", ""]
+        out += [f"### {k['task']} / {k['target']} · {k['eval_kind']} ({k['metric']}){setup_suffix(rob, k, ' · ')}"
+                f"{group_suffix(rob, k, ' · ')}", ""]
         several = several_settings(sec)
         rows = [[str(r.model), variant_label(r.itt_variant, r.intermediate_hparams, several), str(r.eval),
                  fmt_num(r.noitt_mean), fmt_num(r.itt_mean), fmt_num(r.delta, True), fmt_ci(r.ci_low, r.ci_high),
@@ -308,18 +310,23 @@ def render_robustness_markdown(rob: pd.DataFrame) -> str:
 def render_rho_markdown(rho: pd.DataFrame) -> str:
     if rho.empty:
         return ""
-    rows = [[str(r.measure), str(r.metric), str(r.eval_kind), str(r.model), str(r.scope), str(r.n),
-             fmt_num(r.rho, True), fmt_ci(r.rho_ci_low, r.rho_ci_high), fmt_p(r.p_value)] for r in rho.itertuples()]
-    return "\n".join(["## Gain vs divergence", "",
-                      "_Spearman ρ of Δ (ITT − no-ITT) against each measure of (intermediate, "
-                      "target) data, per metric and kind of evaluated set (Δs of different metrics, or of "
-                      "one metric on sets of different kinds, are not ranked together); CI: percentile "
-                      "bootstrap over points; p: exact permutation test up to 8 points. Scope: all "
-                      "points, and, where they mix both, the targets' own test sets (training language) "
-                      "and the eval sets (zero-shot) apart: pooled, one in-language gain far from the "
-                      "zero-shot ones can carry ρ (docs/divergence.md)._", ""]
-                     + md_table(["measure", "metric", "kind", "model", "scope", "n", "ρ", "95% CI", "p"],
-                                rows, text_columns=5))
+    out = ["## Gain vs divergence", "",
+           "_Spearman ρ of Δ (ITT − no-ITT) against each measure of (intermediate, "
+           "target) data, per group of comparable runs, metric and kind of evaluated set (Δs of different "
+           "metrics, of one metric on sets of different kinds, or of other hyper-parameters, are not ranked "
+           "together); model `all`: one point per model and pair. CI: percentile "
+           "bootstrap over points; p: exact permutation test up to 8 points. Scope: all "
+           "points, and, where they mix both, the targets' own test sets (training language) "
+           "and the eval sets (zero-shot) apart: pooled, one in-language gain far from the "
+           "zero-shot ones can carry ρ (docs/divergence.md)._", ""]
+    for keys, sec in rho.groupby(GROUP_KEYS, sort=True, dropna=False):
+        if rho[GROUP_KEYS].drop_duplicates().shape[0] > 1:
+            out += [f"### {group_line(dict(zip(GROUP_KEYS, keys)))}", ""]
+        rows = [[str(r.measure), str(r.metric), str(r.eval_kind), str(r.model), str(r.scope), str(r.n),
+                 fmt_num(r.rho, True), fmt_ci(r.rho_ci_low, r.rho_ci_high), fmt_p(r.p_value)]
+                for r in sec.itertuples()]
+        out += md_table(["measure", "metric", "kind", "model", "scope", "n", "ρ", "95% CI", "p"], rows, text_columns=5)
+    return "\n".join(out)
 
 
 # -- LaTeX ----------------------------------------------------------------------------------

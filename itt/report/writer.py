@@ -30,10 +30,11 @@ from itt.ledger import ledger_path
 
 from .crosslingual import (LANG_BASE, LANGUAGE_COLUMNS, ROBUST_COLUMNS, language_table,
                            robustness_table)
-from .divergence import (JOIN_COLUMNS, RHO_KEYS, SCOPE_ALL, SCOPE_ZERO_SHOT, join_gains, load_measures,
+from .divergence import (JOIN_COLUMNS, MEASURE_KEYS, RHO_KEYS, SCOPE_ALL, SCOPE_ZERO_SHOT, join_gains, load_measures,
                          rho_table)
 from .itt_language import PIVOT_COLUMNS, itt_language_table, render_itt_language_markdown
-from .ledger_frame import failed_runs, latest_ok, load_ledger, warn_outdated
+from .ledger_frame import (GROUP_KEYS, failed_runs, group_line, group_suffix, group_tag, latest_ok, load_ledger,
+                           warn_outdated)
 from .long_table import LONG_COLUMNS, long_table, select
 from .one_class import COLUMNS as ONE_CLASS_COLUMNS
 from .one_class import notes as one_class_notes
@@ -170,15 +171,37 @@ def gain_vs_measure_plots(gains: pd.DataFrame, rho: pd.DataFrame,
     followed by ``_<metric>`` and ``_<kind>`` where one measure's gains come in several; each saved as
     ``<out>/<name>.png`` when ``out`` is given. ``gains``/``rho``: a report's ``gains`` and ``rho``."""
     figures = {}
-    several = gains.groupby("measure")[RHO_KEYS[1:]].nunique() > 1
-    for keys, g in gains.groupby(RHO_KEYS, sort=True):
-        measure = keys[0]
+    several = gains.groupby("measure")[MEASURE_KEYS[1:]].nunique() > 1
+    groups = gains[GROUP_KEYS].drop_duplicates().shape[0] > 1
+    for keys, g in gains.groupby(RHO_KEYS, sort=True, dropna=False):
+        k = dict(zip(RHO_KEYS, keys))
         rows = rho[(rho[RHO_KEYS] == list(keys)).all(axis=1) & (rho["model"] == "all")].set_index("scope")
         zero_shot = rows.loc[SCOPE_ZERO_SHOT].to_dict() if SCOPE_ZERO_SHOT in rows.index else None
-        name = _slug("gain_vs", measure, *[v for k, v in zip(RHO_KEYS[1:], keys[1:]) if several.loc[measure, k]])
+        name = _slug("gain_vs", k["measure"], *[k[c] for c in MEASURE_KEYS[1:] if several.loc[k["measure"], c]],
+                     *([group_tag(k)] if groups else []))
         figures[name] = plot_gain_vs_measure(g, rows.loc[SCOPE_ALL].to_dict(),
                                              None if out is None else Path(out) / f"{name}.png",
-                                             zero_shot=zero_shot)
+                                             zero_shot=zero_shot, group=group_line(k) if groups else "")
+    return figures
+
+
+def language_heatmaps(languages: pd.DataFrame, out: str | Path | None = None) -> dict[str, Figure]:
+    """One Δ-by-language heatmap per target (group, task, target, dataset, setup, kind and metric:
+    ``plot_language_heatmap``) with per-language comparisons, as ``{"languages_<task>_<target>": figure}``, the name
+    followed by the setup, the group (``ledger_frame.group_tag``) and the kind where they are needed to tell two
+    apart; each saved as ``<out>/<name>.png`` when ``out`` is given. ``languages``: a report's ``languages``."""
+    figures: dict[str, Figure] = {}
+    for keys, sec in languages.groupby(LANG_BASE[:-1], sort=True, dropna=False):
+        if not ((sec["view"] == "language") & sec["itt_variant"].notna()).any():
+            continue
+        k = dict(zip(LANG_BASE[:-1], keys))
+        setup, group = setup_suffix(languages, k, " · "), group_suffix(languages, k, "\n")
+        name = _slug("languages", k["task"], k["target"], *([k["setup"]] if setup else []),
+                     *([group_tag(k)] if group else []))
+        if not sec["own"].astype(bool).any():  # eval sets of another kind than the target (retrieval)
+            name = _slug(name, k["eval_kind"])
+        name = name if name not in figures else f"{name}_{len(figures)}"
+        figures[name] = plot_language_heatmap(sec, None if out is None else Path(out) / f"{name}.png", setup + group)
     return figures
 
 
@@ -206,20 +229,8 @@ def write_outputs(report: Report, out: str | Path) -> dict[str, Path]:
         written["robustness"] = write_csv(report.robustness, out / "robustness.csv", ROBUST_COLUMNS)
         if not report.itt_languages.empty:
             written["itt_languages"] = write_csv(report.itt_languages, out / "itt_languages.csv", PIVOT_COLUMNS)
-        by_target = report.languages.groupby(LANG_BASE[:-1], sort=True, dropna=False)
-        seen: set[str] = set()
-        for keys, sec in by_target:
-            if not ((sec["view"] == "language") & sec["itt_variant"].notna()).any():
-                continue
-            k = dict(zip(LANG_BASE[:-1], keys))
-            setup = setup_suffix(report.languages, k, " · ")
-            name = _slug("languages", k["task"], k["target"], *([k["setup"]] if setup else []))
-            if not sec["own"].astype(bool).any():  # eval sets of another kind than the target (retrieval)
-                name = _slug(name, k["eval_kind"])
-            name = name if name not in seen else f"{name}_{len(seen)}"
-            seen.add(name)
+        for name in language_heatmaps(report.languages, out):
             written[name] = out / f"{name}.png"
-            plot_language_heatmap(sec, written[name], setup)
     if not report.gains.empty:
         written["divergence"] = write_csv(report.gains, out / "divergence.csv", JOIN_COLUMNS)
         written["divergence_rho"] = write_csv(report.rho, out / "divergence_rho.csv",
