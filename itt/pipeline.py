@@ -116,7 +116,7 @@ def run(cfg_or_spec) -> dict | None:
     """Run what ``cfg`` names (or report it cached); returns its ledger row (None in a DDP worker)."""
     spec = cfg_or_spec if isinstance(cfg_or_spec, RunSpec) else resolve(cfg_or_spec)
     if distributed.is_worker():
-        _work(spec)
+        _follow(spec)
         return None
     cfg = spec.cfg
     run_id = identity.run_id(spec)
@@ -253,6 +253,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
     try:
         built.data.check_shards(trainer.world_size)  # in here: a failed row, and the loggers closed
         trained = time.perf_counter()
+        distributed.announce(cfg.paths.root, {"fit": run_id})  # the workers fit what process 0 fits
         trainer.fit(built.module, datamodule=built.data, ckpt_path=ckpt, weights_only=True)
         requeue.stop_if_requeued()  # requeued inside the fit: the requeued job evaluates, exports and records
         evaluated = time.perf_counter()
@@ -335,16 +336,24 @@ def _record_hub_revisions(row: dict, cfg) -> None:
     row["dataset"] = row["datasets"][0]
 
 
+def _follow(spec: RunSpec) -> None:
+    """A DDP worker: the fits process 0 announces (``itt.distributed``), each a run of this command's chain, until
+    it says the command's run is over; a worker never decides from the ledger what to train."""
+    chain = {identity.run_id(run): run for run in (*spec.chain(), spec)}
+    top = identity.run_id(spec)
+    while (event := distributed.next_event(spec.cfg.paths.root)).get("end") != top:
+        if (run := chain.get(event.get("fit"))) is None:
+            raise TrainingFailed(f"DDP process {distributed.rank()}: process 0 says {json.dumps(event)}, which is no "
+                                 f"run of {top}'s chain (the processes run other commands)")
+        _work(run)
+
+
 def _work(spec: RunSpec) -> None:
-    """A DDP worker's share of a run: the same parents, data, fit, validation and test as process 0
-    (their collective operations need every process), without locks, files or ledger rows."""
+    """A DDP worker's share of one run process 0 fits: the same data, fit, validation and test (their collective
+    operations need every process), without locks, files or ledger rows. Its parent is done (process 0 trains or
+    reuses it before announcing this fit)."""
     cfg = spec.cfg
-    parent = None
-    if spec.parent is not None:
-        parent_id = identity.run_id(spec.parent)
-        if _current(cfg.paths.root, parent_id) is None:  # process 0 is training it (ensure_parent): take part
-            _work(spec.parent)
-        parent = _wait_for_row(cfg.paths.root, parent_id)
+    parent = _wait_for_row(cfg.paths.root, identity.run_id(spec.parent)) if spec.parent is not None else None
     check_settings(spec)
     built = build_run(spec, located(cfg, parent))
     run_dir = run_dir_of(cfg, identity.run_id(spec))

@@ -13,12 +13,13 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from itt import cli, identity, ledger, logger, requeue, schema
+from itt import cli, distributed, identity, ledger, logger, requeue, schema
 from itt.distributed import is_worker
 from itt.errors import TrainingFailed
 from itt.progress import in_sweep
@@ -34,7 +35,9 @@ logger.register_resolvers()
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     with cli.job(), requeue.during_job():  # SLURM's requeue signal outside Lightning's fit (itt.requeue)
+        announced = None
         try:
+            announced = _start_job(cfg)
             row = _cached(cfg)
             if row is None:
                 row = _pipeline().run(cfg)
@@ -45,6 +48,9 @@ def main(cfg: DictConfig) -> float | None:
                 log.error("%s", exc)
                 return None
             raise
+        finally:
+            if announced is not None:  # trained, cached or failed: the workers stop following this run
+                distributed.announce(cfg.paths.root, {"end": announced})
     # Returned for sweepers that optimise (e.g. Optuna): the primary validation metric.
     return row["metrics"].get(f"val/{row['primary_metric']}")
 
@@ -70,6 +76,17 @@ def _pipeline():
     return itt.pipeline
 
 
+def _start_job(cfg: DictConfig) -> str | None:
+    """Process 0 of a command whose runs start several processes: its run id, whose end it tells the workers
+    (``itt.distributed``); None otherwise."""
+    if is_worker():
+        return None
+    spec = identity.resolve(cfg)
+    if distributed.start_job(any(distributed.processes(run.settings.trainer) != 1 for run in (spec, *spec.chain()))):
+        return identity.run_id(spec)
+    return None
+
+
 def _cached(cfg: DictConfig) -> dict | None:
     """A run the ledger already has (ok), answered before torch is imported, so rerunning a finished
     sweep costs seconds, not a torch import per job. None when there is work (or force=true); then
@@ -79,5 +96,14 @@ def _cached(cfg: DictConfig) -> dict | None:
     return ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
 
 
+def _worker_sweep_dir() -> None:
+    """A DDP worker runs process 0's command line (Lightning's launcher re-runs it; srun starts it on every task):
+    under ``-m`` the whole sweep, whose points it follows through process 0's announcements. Its Hydra sweep folder
+    goes outside ``paths.root``: the newest sweep there is what ``itt.report --status`` reads."""
+    if is_worker() and {"-m", "--multirun"} & set(sys.argv):
+        sys.argv.append(f"hydra.sweep.dir={tempfile.mkdtemp(prefix=f'itt-ddp-worker{distributed.rank()}-')}")
+
+
 if __name__ == "__main__":
+    _worker_sweep_dir()
     cli.run(main)
