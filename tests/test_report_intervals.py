@@ -62,15 +62,20 @@ def test_item_scorer_hook():
 
 
 def naive_bootstrap(pairs, metric_fn, resamples_, seed, level=0.95):
-    """Reference: one resample at a time, sklearn for the metric, same generator order
-    (seeds in order, resamples in order, one index vector of n draws each)."""
+    """Reference: one resample at a time, sklearn for the metric, same generator order (seeds of their own test
+    items in order, resamples in order, one index vector of n draws each; then, with several seeds, the seeds each
+    resample averages, S draws with replacement per resample)."""
     rng = np.random.default_rng(seed)
-    deltas = np.zeros(resamples_)
-    for (g_i, p_i), (g_n, p_n) in pairs:
+    per_seed = np.zeros((len(pairs), resamples_))
+    for s, ((g_i, p_i), (g_n, p_n)) in enumerate(pairs):
         for b in range(resamples_):
             row = rng.integers(0, len(g_i), size=len(g_i))
-            deltas[b] += metric_fn(g_i[row], p_i[row]) - metric_fn(g_n[row], p_n[row])
-    deltas /= len(pairs)
+            per_seed[s, b] = metric_fn(g_i[row], p_i[row]) - metric_fn(g_n[row], p_n[row])
+    deltas = np.zeros(resamples_)
+    seeds = rng.integers(0, len(pairs), size=(resamples_, len(pairs))) if len(pairs) > 1 else None
+    for b in range(resamples_):
+        drawn = seeds[b] if seeds is not None else [0]
+        deltas[b] = sum(per_seed[s, b] for s in drawn) / len(drawn)
     return tuple(np.percentile(deltas, [2.5, 97.5]))
 
 
@@ -117,6 +122,29 @@ def test_seeds_scored_on_the_same_test_items_share_the_item_draws(tmp_path):
               write_predictions(tmp_path / f"n{s}", "test", gold.tolist(), p_no.tolist())) for s in range(3)]
     one = paired_bootstrap(pairs[:1], get_scorer("acc"), resamples=1000, seed=0)
     assert paired_bootstrap(pairs, get_scorer("acc"), resamples=1000, seed=0) == pytest.approx(one, abs=1e-12)
+
+
+def test_the_interval_holds_the_seeds_variation_not_the_items_alone(tmp_path):
+    """Per-seed Δs of +0.05, −0.03 and +0.04 on 1,000 items: drawing the items alone gave [+0.001, +0.043], an
+    interval clear of 0 next to the seeds' paired t-test p of 0.51. Drawing the seeds too, it covers 0; with the
+    seeds agreeing (+0.02 each) it stays clear of it."""
+    def pairs_of(deltas):
+        gold = np.arange(1000) % 2
+        out = []
+        for s, d in enumerate(deltas):
+            base = np.where(np.arange(1000) < 700, gold, 1 - gold)  # 70 % right
+            better = base.copy()
+            k = int(round(abs(d) * 1000))
+            wrong = np.flatnonzero(better != gold)[:k] if d > 0 else np.flatnonzero(better == gold)[:k]
+            better[wrong] = gold[wrong] if d > 0 else 1 - gold[wrong]
+            out.append((write_predictions(tmp_path / f"i{s}{d}", "test", gold.tolist(), better.tolist()),
+                        write_predictions(tmp_path / f"n{s}{d}", "test", gold.tolist(), base.tolist())))
+        return out
+
+    lo, hi = paired_bootstrap(pairs_of([0.05, -0.03, 0.04]), get_scorer("acc"), resamples=2000, seed=0)
+    assert lo < 0 < hi
+    lo, hi = paired_bootstrap(pairs_of([0.02, 0.02, 0.02]), get_scorer("acc"), resamples=2000, seed=0)
+    assert 0 < lo < 0.02 < hi
 
 
 def test_t_interval_matches_scipy():

@@ -119,7 +119,7 @@ def caption(metric: str, n_tests: int | None = None) -> str:
     return (
         f"Metric: {metric}; mean ± sample std (ddof=1) over seeds (n = runs); "
         f"Δ = ITT − no-ITT, mean of per-seed paired differences (else difference of means); "
-        f"95% CI of Δ: paired bootstrap over test items (ᵇ) where predictions exist, else "
+        f"95% CI of Δ: paired bootstrap over seeds and test items (ᵇ) where predictions exist, else "
         f"t-interval over paired seeds; p: paired t-test over seeds (scipy.stats.ttest_rel, "
         f"two-sided), * p < {ALPHA}; p (Holm): Holm–Bonferroni adjusted over {family}; "
         f"bold = best in column; n items = test items per run (fewest–most when seeds differ)."
