@@ -445,11 +445,13 @@ def wandb_tags(spec_or_cfg) -> list[str]:
 def wandb_group(spec_or_cfg) -> str:
     """One W&B group per condition, whose runs differ in their seed alone: W&B draws a group as one line, the
     mean of its runs, so with- and without-ITT targets are two groups (two lines), not one average.
-    ``<task>/<target>/<model>/<noitt|itt|itt:chain>/h<hparams id>`` for targets; ``<task>/intermediate/<model>/h...``
-    for the default intermediate step, ``intermediate/<step>/<model>/h...`` for a named one (shared by tasks). The
-    ``h`` digest is this stage's hyper-parameters and, after intermediate steps, how each step before it was made
-    (its hyper-parameters, checkpoint selection, mixture sampler, hand-off head policy): targets after
-    intermediates trained another way are other conditions."""
+    ``<task>/<target>/<model>/<noitt|itt|itt:chain>/c<digest>`` for targets; ``<task>/intermediate/<model>/c...``
+    for the default intermediate step, ``intermediate/<step>/<model>/c...`` for a named one (shared by tasks). The
+    ``c`` digest is the condition as the report keeps it apart: this run's setup id (what its run id holds but seed,
+    parent and machine: model config, data specs and sizes, hyper-parameters, checkpoint metric) and, after
+    intermediate steps, the same of each step before it with its mixture sampler and hand-off head policy: runs of
+    another ``max_rows``, ``model.hub_id`` or checkpoint metric, and targets after intermediates trained another
+    way, are other conditions. Seeds and machines are not: a seed run again on another kind of node joins its group."""
     spec = _spec(spec_or_cfg)
     cfg = spec.cfg
     if spec.stage == "target":
@@ -459,13 +461,10 @@ def wandb_group(spec_or_cfg) -> str:
         what = [cfg.task.name, "intermediate", cfg.model.name]
     else:
         what = ["intermediate", spec.label, cfg.model.name]
-    settings = hparams_id(spec)
-    if spec.parent is not None:
-        steps = [{"hparams": hparams_id(step), "select_on": step.select_on, "head_policy": step.head_policy,
-                  "sampler": _plain(step.cfg.get("sampler")) if len(step.roles) > 1 else None}
-                 for step in [*spec.chain(), spec]]
-        settings = _digest(steps)
-    return "/".join([*what, f"h{settings}"])
+    steps = [{"setup": setup_ids(step)[0], "select_on": step.select_on, "head_policy": step.head_policy,
+              "sampler": _plain(step.cfg.get("sampler")) if len(step.roles) > 1 else None}
+             for step in [*spec.chain(), spec]]
+    return "/".join([*what, f"c{_digest(steps)}"])
 
 
 def register_resolvers() -> None:

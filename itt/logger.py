@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from itt import ledger
 from itt.distributed import is_worker
 
 SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
@@ -46,9 +47,14 @@ def wandb_offline() -> bool:
     return not http_reachable(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"), 3.0)
 
 
-def wandb_id(run_id: str) -> str:
-    """W&B ids are short; the run id's hash keeps it stable across requeues and reruns."""
-    return hashlib.sha1(run_id.encode()).hexdigest()[:16]
+def wandb_id(run_id: str, trained_before: int = 0) -> str:
+    """W&B ids are short; the run id's hash keeps it stable across requeues and resumes, which continue one
+    training. A run trained again after ``trained_before`` finished trainings (``force=true``, a parent retrained
+    with other weights) is another training: ``-r<n>`` makes it a W&B run of its own, instead of its steps being
+    appended to the first training's curves (online) or a second offline run of one id that ``wandb sync`` merges
+    into the first."""
+    base = hashlib.sha1(run_id.encode()).hexdigest()[:16]
+    return f"{base}-r{trained_before}" if trained_before else base
 
 
 def register_resolvers() -> None:
@@ -79,8 +85,9 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
         os.environ["WANDB_SILENT"] = "true"  # W&B's banners would drown the run's own log
     cfg = spec.cfg
     own = {"save_dir": str(run_dir)}
-    wandb = {"name": run_id, "id": wandb_id(run_id), "group": wandb_group(spec), "tags": wandb_tags(spec),
-             "job_type": spec.stage}
+    trained_before = sum(row.get("run_id") == run_id and row.get("status") == "ok" for row in ledger.read(cfg.paths.root))
+    wandb = {"name": run_id, "id": wandb_id(run_id, trained_before), "group": wandb_group(spec),
+             "tags": wandb_tags(spec), "job_type": spec.stage}
 
     def made_for_this_run(node) -> dict:  # every logger's folder; a W&B logger's name, id, group, tags, job type
         return {**own, **(wandb if "Wandb" in str(node.get("_target_")) else {})}
@@ -133,8 +140,9 @@ def keep_earlier_attempt(log_dir: Path) -> None:
     current.rename(log_dir / f"metrics.{n}.csv")
 
 
-def finish(loggers: list) -> None:
-    """Close W&B runs: a sweep runs many jobs in one process, each its own W&B run.
+def finish(loggers: list, ok: bool = True) -> None:
+    """Close W&B runs: a sweep runs many jobs in one process, each its own W&B run. A run that did not end ``ok``
+    (a failed row, an exception on its way out) closes with exit code 1, which W&B shows as failed, not finished.
 
     Never raises: it runs in a ``finally`` and must not replace what is in flight. On a SLURM requeue
     the step's SIGTERM also kills W&B's service process, and ``finish`` then fails with "Connection
@@ -144,7 +152,7 @@ def finish(loggers: list) -> None:
     for lg in loggers:
         if type(lg).__name__ == "WandbLogger" and lg._experiment is not None:
             try:
-                lg.experiment.finish()
+                lg.experiment.finish(exit_code=0 if ok else 1)
             except Exception as exc:  # noqa: BLE001 (the run's results do not depend on W&B closing)
                 logging.getLogger(__name__).warning("W&B run not closed cleanly (%s: %s); its offline files "
                                                     "stay on disk for `wandb sync`", type(exc).__name__, exc)
@@ -160,6 +168,9 @@ def record_row(loggers: list, row: dict) -> None:
         try:
             experiment = lg.experiment
             experiment.config.update({"ledger": row}, allow_val_change=True)
+            experiment.summary["status"] = row.get("status")  # a W&B filter for failed runs, as the ledger has them
+            if row.get("status") == "failed":
+                experiment.tags = (*experiment.tags, "failed")
             evals = row.get("evals") or {}
             if evals:
                 import wandb  # noqa: PLC0415

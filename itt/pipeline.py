@@ -288,7 +288,7 @@ def _train(spec: RunSpec, run_id: str, run_dir: Path) -> dict:
         row["wall_s"] = round(time.perf_counter() - start, 2)
         row["time"] = ledger.timestamp()  # in W&B's copy too: the report's newest row of a config is by time
         record_row(loggers, row)
-        finish(loggers)
+        finish(loggers, ok=row.get("status") == "ok")
     # SLURM's requeue waits for the row AND the checkpoints' removal: a requeued job finds the row, reports the run
     # cached and would never remove them.
     with requeue.held():

@@ -30,7 +30,8 @@ def test_offline_wandb_run_holds_config_history_and_test_summary(tmp_path, monke
     run = summarize(files[0])
     assert run["run"]["name"] == row["run_id"] and run["run"]["id"] == logger.wandb_id(row["run_id"])
     assert run["run"]["group"] == identity.wandb_group(cfg) and run["run"]["job_type"] == "target"
-    assert run["run"]["group"].startswith("sentiment/domain/bert/noitt/h")
+    assert run["run"]["group"].startswith("sentiment/domain/bert/noitt/c")
+    assert run["exit_code"] == 0 and run["summary"]["status"] == "ok" and "failed" not in run["run"]["tags"]
     assert {"bert", "sentiment", "no-itt", "seed0", "domain"} <= set(run["run"]["tags"])
     assert run["config"]["model"]["name"] == "bert" and run["config"]["stage"]["itt"] is False
     epochs = [h for h in run["history"] if "val/acc" in h]
@@ -88,6 +89,33 @@ def test_an_intermediate_pulled_by_a_target_logs_its_own_stage_and_wandb_identit
     assert config["run"]["stage"] == "intermediate"
     wandb_node = config["logger"]["wandb"]
     assert (wandb_node["name"], wandb_node["id"]) == (run_id, logger.wandb_id(run_id))
-    assert wandb_node["group"].startswith("sentiment/intermediate/bert/h") and wandb_node["job_type"] == "intermediate"
+    assert wandb_node["group"].startswith("sentiment/intermediate/bert/c") and wandb_node["job_type"] == "intermediate"
     assert "itt" not in wandb_node["tags"] and "intermediate" in wandb_node["tags"]
     assert config["logger"]["csv"]["save_dir"] == wandb_node["save_dir"] == str(tmp_path / "pulled")
+
+
+@pytest.mark.slow
+def test_a_failed_run_closes_failed_in_wandb_and_a_forced_rerun_is_a_wandb_run_of_its_own(tmp_path, monkeypatch):
+    """A failed run closed with exit code 0 (W&B: "finished"), tagged as an ok one; a force=true rerun logged under
+    the first training's id (online: appended to its curves; offline: a second run of one id that sync merges)."""
+    from itt.errors import TrainingFailed
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    common = ["model=bert", "task=sentiment", "+stage=target", "stage.itt=false", "source=embedded", "logger=wandb",
+              "trainer.max_epochs=1", "task.datasets.domain.embedded_rows=60", f"paths.root={tmp_path}"]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        diverging = compose("train", overrides=[*common, "optim.lr=1e30", "trainer.precision=32-true",
+                                                   "task.datasets.domain.embedded_rows=300"])
+        first = compose("train", overrides=common)
+        forced = compose("train", overrides=[*common, "force=true"])
+    with pytest.raises(TrainingFailed):
+        pipeline.run(diverging)
+    (file,) = (tmp_path / "runs" / identity.run_id(diverging) / "wandb").glob("offline-run-*/run-*.wandb")
+    failed = summarize(file)
+    assert failed["exit_code"] == 1 and failed["summary"]["status"] == "failed" and "failed" in failed["run"]["tags"]
+
+    row = pipeline.run(first)
+    pipeline.run(forced)
+    files = sorted((tmp_path / "runs" / row["run_id"] / "wandb").glob("offline-run-*/run-*.wandb"))
+    ids = sorted(summarize(f)["run"]["id"] for f in files)
+    assert ids == [logger.wandb_id(row["run_id"]), f"{logger.wandb_id(row['run_id'])}-r1"]

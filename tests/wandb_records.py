@@ -74,5 +74,6 @@ def _summarize(path: str | Path) -> tuple[dict, bool]:
         elif kind == "summary":
             out["summary"].update({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in record.summary.update})
         elif kind == "exit":
+            out["exit_code"] = record.exit.exit_code
             complete = True
     return out, complete
