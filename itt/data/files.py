@@ -2,8 +2,9 @@
 
 A local dataset is keyed by what is in it, not by its path: after a CSV is edited, the run id and the
 tokenization cache key change, so even a rerun without ``force=true`` trains on the new rows. The
-fingerprint hashes each file's bytes once per (path, size, mtime) in a process; no ``datasets``
-import, so the cached-rerun path stays light.
+fingerprint hashes each file's bytes once per (path, inode, size, mtime, ctime) in a process: a file
+replaced with its size and mtime kept (``cp -p``, ``rsync -a``) has another ctime, which no tool sets back.
+No ``datasets`` import, so the cached-rerun path stays light.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def split_changes(split_name: str, source: str, path: str, splits: dict | None, 
 
 
 @functools.lru_cache(maxsize=256)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+def _file_digest(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
     sha = hashlib.sha1()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -169,5 +170,6 @@ def fingerprint(path: str) -> str | None:
     sha = hashlib.sha1()
     for f in files:
         stat = f.stat()
-        sha.update(f"{f.name}:{stat.st_size}:{_file_digest(str(f.resolve()), stat.st_size, stat.st_mtime_ns)}\n".encode())
+        digest = _file_digest(str(f.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        sha.update(f"{f.name}:{stat.st_size}:{digest}\n".encode())
     return sha.hexdigest()[:16]

@@ -23,7 +23,7 @@ import datasets
 from datasets import Dataset
 
 from itt.data import conll, embedded
-from itt.data.files import LOCAL_SUFFIXES, is_local, local_data_problem, local_files
+from itt.data.files import LOCAL_SUFFIXES, fingerprint, is_local, local_data_problem, local_files
 from itt.errors import DataError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
 
@@ -74,6 +74,11 @@ def _load_local(spec) -> datasets.DatasetDict:
         kwargs = {**kwargs, "column_names": list(spec.columns), "header": None}
     # A folder: datasets names the splits from the file names (train, dev/valid/validation, test, ...).
     where = {"data_dir": str(path)} if path.is_dir() else {"data_files": {"train": str(path)}}
+    # datasets keys its Arrow cache of local files by path and mtime: a file replaced with its mtime kept (cp -p,
+    # rsync -a, touch -r) was served as the old rows under the new content's run id. A config name of the content
+    # (a config "affects the data generated on disk", each its own cache folder) keys it as itt's run ids do, and
+    # an unchanged file is still read from the cache.
+    kwargs = {**kwargs, "name": f"itt-{fingerprint(spec.path)}"}
     try:
         return datasets.load_dataset(builder, **where, **kwargs)
     except Exception as exc:  # pyarrow/pandas parse errors carry the useful detail
