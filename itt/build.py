@@ -84,11 +84,23 @@ def task_of(cfg, node) -> Task:
     """The Task serving one dataset: its kind, with the task's options (when the kind is the task's)
     under the dataset's own ``options``."""
     kind, primary = identity.kind_of(cfg, node)
+    return get_task(kind, primary, dataset_options(cfg, node, kind), dataset_spec(node))
+
+
+def dataset_options(cfg, node, kind: str) -> dict:
+    """The options a dataset's Task of ``kind`` gets: the task's (when the kind is the task's) under its own."""
     options = {}
     for layer in (cfg.task.get("options") if kind == cfg.task.kind else None, node.get("options")):
         if layer is not None:
             options.update(OmegaConf.to_container(layer, resolve=True))
-    return get_task(kind, primary, options, dataset_spec(node))
+    return options
+
+
+def option_key(node, where: str, option: str) -> str:
+    """The key that sets a dataset's ``option``: its own (``where``: ``task.evals.de``) when its ``options`` name
+    it, else the task's."""
+    own = node.get("options")
+    return f"{where}.options.{option}" if own is not None and option in own else f"task.options.{option}"
 
 
 def _protocol(spec: RunSpec) -> Protocol:

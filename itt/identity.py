@@ -199,6 +199,12 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     problem = local_data_problem(spec["path"], f"task.{group}.{name}.path", header=not spec.get("columns")) if local else None
     if problem:  # here, where its content is first read: before a parent run trains or any data loads
         raise DataError(problem)
+    quoting = spec.pop("quoting", None)
+    problem = files.quoting_problem(spec["path"], quoting, f"task.{group}.{name}.quoting")
+    if problem:
+        raise ConfigError(problem)
+    if local and files.quoting_changes_rows(spec["path"], quoting):  # else the same rows as the default: the same run
+        spec["quoting"] = quoting
     stand_in = is_stand_in(cfg.source.name, spec["path"])
     # Keys that did not exist when older runs were made leave the spec when unset, so those runs keep their
     # ids; the stand-in's own keys leave it on the hub, where they change nothing.

@@ -30,7 +30,7 @@ from hydra.core.hydra_config import HydraConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from itt import distributed, hub_access, identity, ledger, progress, requeue, rows
-from itt.build import Built, build_run
+from itt.build import Built, build_run, dataset_options, option_key
 from itt.data import overlap
 from itt.data.check import SIZE_RULE
 from itt.data.datamodule import check_data_settings
@@ -41,6 +41,7 @@ from itt.models.loading import check_max_length, load_config, pretrained_source
 from itt.module import check_optim_settings
 from itt.stages import RunSpec, resolve, setting_key
 from itt.tasks import kind_class
+from itt.tasks.retrieval import Retrieval, check_layer
 from itt.trainer import build_trainer, check_trainer_args, resume_point
 
 log = logging.getLogger(__name__)
@@ -199,13 +200,27 @@ def check_settings(spec: RunSpec) -> None:
 
 
 def check_positions(spec: RunSpec) -> None:
-    """Every run's ``data.max_length`` of the chain within the encoder's positions, from its config alone: a
-    target's too-long setting failed after its intermediate had trained."""
+    """Every run's ``data.max_length`` of the chain within the encoder's positions, and the ``layer`` its retrieval
+    eval sets pool within the encoder's layers, from its config alone: a target's too-long setting failed after its
+    intermediate had trained, a layer past the model's at the first retrieval batch (a test-only set's: after the fit)."""
     cfg = spec.cfg
     pretrained = pretrained_source(cfg.model, cfg.source.name, cfg.paths.cache, cfg.source.hub_timeout_s)
     config = load_config(pretrained, cfg.model.trust_remote_code)
     for run in (spec, *spec.chain()):
         check_max_length(config, run.settings.data.max_length, cfg.model.name, setting_key(run, "data.max_length"))
+        check_retrieval_layers(run, getattr(config, "num_hidden_layers", None))
+
+
+def check_retrieval_layers(run: RunSpec, layers: int | None) -> None:
+    """The ``layer`` option of each retrieval eval set the run scores: null or an int from 0 to ``layers`` (XLNet's
+    ``n_layer`` is its config's ``num_hidden_layers`` too), named by the key that sets it."""
+    cfg = run.cfg
+    for name in run.evals:
+        node = cfg.task.evals[name]
+        kind, _ = identity.kind_of(cfg, node)
+        if issubclass(kind_class(kind), Retrieval):
+            options = dataset_options(cfg, node, kind)
+            check_layer(options.get("layer"), option_key(node, f"task.evals.{name}", "layer"), layers)
 
 
 def check_kinds(run: RunSpec) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from itt import hardware, identity, languages
-from itt.data.files import fingerprint, is_local
+from itt.data.files import fingerprint, is_local, quoting_changes_rows
 from itt.models.info import model_info
 from itt.stages import RunSpec
 
@@ -23,6 +23,8 @@ def dataset_info(cfg, name: str, node) -> dict:
     content = fingerprint(spec["path"]) if local else None
     if local:
         key = f"{spec['path']}#{content}"
+        if quoting_changes_rows(spec["path"], spec.get("quoting")):  # other rows from the same bytes
+            key += f"?quoting={spec['quoting']}"
     elif cfg.source.name == "embedded":
         key = f"embedded:{identity.generator_of(cfg, node)}/{spec.get('lang')}/{spec.get('embedded_domain') or spec.get('domain')}"
         if spec.get("embedded_offset"):  # another part of the generator's stream: other data (XQuAD's, not SQuAD's)

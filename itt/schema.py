@@ -36,6 +36,9 @@ class DatasetSpec:
         default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
     )  # split=official: the dataset's own split names (null: carved from train)
     columns: Optional[List[str]] = None  # a header-less csv/tsv or a .conll file: its column names, in order
+    # a local csv/tsv file's quoting (itt.data.files.QUOTINGS): csv (null: a field in "..." may hold separators, line
+    # breaks and "" for a quote; PAWS-X's XTREME tsv files) | none (every line a row, quotes as text: XNLI-1.0, MNLI)
+    quoting: Optional[str] = None
     max_rows: Optional[int] = None  # deterministic subsample, taken before any row is processed
     lang: str = "en"  # a code of the language table (itt/languages.tsv: family, genus, script)
     family: Optional[str] = None  # language family of a `lang` the table lacks (a known code takes the table's)

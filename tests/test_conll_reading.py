@@ -98,3 +98,29 @@ def test_bad_conll_files_fail_with_one_line(tmp_path):
     broken.write_text("x\ty\n\n")
     with pytest.raises(DataError, match="broken.conllu: not valid CoNLL-U"):
         load_raw(DatasetSpec(path=str(broken), splits={"train": "train"}), "hub")
+
+
+BOM = "\ufeff"
+
+
+def test_a_byte_order_mark_is_not_read_as_text(tmp_path):
+    """Files saved with a UTF-8 byte-order mark read as without it: a .conll file's -DOCSTART- line stays skipped
+    (not a sentence "\\ufeff-DOCSTART-"), its first token has no mark, and a .conllu file parses. The tabular
+    readers (csv/tsv, with or without a header line, jsonl) drop it too."""
+    conll = tmp_path / "c03.conll"
+    conll.write_text(BOM + "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n", encoding="utf-8")
+    ds = load_raw(DatasetSpec(path=str(conll), splits={"train": "train"}), "hub")[0]["train"]
+    assert ds["tokens"][:] == [["EU", "rejects"]] and ds["tags"][:] == [["B-ORG", "O"]]
+    first = tmp_path / "first.conll"
+    first.write_text(BOM + "John\tB-PER\nlives\tO\n", encoding="utf-8")
+    assert load_raw(DatasetSpec(path=str(first), splits={"train": "train"}), "hub")[0]["train"]["tokens"][0][0] == "John"
+    conllu = tmp_path / "bom.conllu"
+    conllu.write_text(BOM + CONLLU, encoding="utf-8")
+    ds = load_raw(DatasetSpec(path=str(conllu), splits={"train": "train"}), "hub")[0]["train"]
+    assert ds["tokens"][:] == [["Do", "n't", "go", "there", "."], ["Hi"]] and ds["sent_id"][:] == ["s1", "s2"]
+    tabular = {"a.csv": ("text,label\nhello world,pos\n", None), "a.tsv": ("text\tlabel\nhello world\tpos\n", None),
+               "b.tsv": ("hello world\tpos\n", ["text", "label"]), "a.jsonl": ('{"text": "hello world", "label": "pos"}\n', None)}
+    for name, (text, columns) in tabular.items():
+        (tmp_path / name).write_text(BOM + text, encoding="utf-8")
+        ds = load_raw(DatasetSpec(path=str(tmp_path / name), columns=columns, splits={"train": "train"}), "hub")[0]["train"]
+        assert ds.column_names == ["text", "label"] and ds[0] == {"text": "hello world", "label": "pos"}, name

@@ -49,7 +49,8 @@ def _classification(tmp_path, name, text):
     ("split empty after split=paper", "content,label\ngreat,positive\n", {"text_fields": ["content"], "labels": CLASSES},
      ": the validation split is empty after split=paper; the dataset has too few rows (1)"),
     ("unparsable csv", 'content,label\n"never closed,positive\n', {"text_fields": ["content"], "labels": CLASSES},
-     ": unreadable as csv: Error tokenizing data. C error: EOF inside string starting at row 1"),
+     ": unreadable as csv: Error tokenizing data. C error: EOF inside string starting at row 1; a field opens with a "
+     "quote that never closes: a file written without CSV quoting needs task.datasets.domain.quoting=none"),
     # were pandas' "No columns to parse from file" and datasets' 'Instruction "train" corresponds to no data!'
     ("empty file", "", {"text_fields": ["content"], "labels": CLASSES},
      ": no rows (an empty file, or a header line only); give one row per line, after a header line"),

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import OFFLINE, read_ledger, run_itt
+from conftest import OFFLINE, error_lines, read_ledger, run_itt
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
@@ -155,6 +155,42 @@ def test_the_layer_option_pools_that_hidden_layer():
     torch.testing.assert_close(out.translation, out.source)
 
 
+@pytest.mark.parametrize("layer", [True, False, -1, "8", 1.5])
+def test_a_layer_that_names_no_hidden_state_is_refused_when_the_task_is_made(layer):
+    """``hidden_states[layer]`` took true for layer 1 and -1 for the last: neither is what a user who typed them meant."""
+    with pytest.raises(ConfigError, match=r"layer=.+ names no hidden layer; valid: null \(the last layer\) or an int from 0 "
+                                          r"\(the embedding layer\) to the model's number of layers$"):
+        get_task("retrieval", options={"layer": layer})
+    for fine in (None, 0, 12):
+        assert get_task("retrieval", options={"layer": fine}).options["layer"] == fine
+
+
+def test_a_layer_past_the_models_is_refused_from_its_config_before_anything_trains(tmp_path):
+    """From the config alone (XLNet's ``n_layer`` included), named by the key that set it: the eval set's own
+    options, else the task's."""
+    from test_grid_config import compose_train
+
+    from itt.pipeline import check_positions
+    from itt.stages import resolve
+
+    def check(*overrides):
+        check_positions(resolve(compose_train("task=sentiment", "+stage=target", "stage.target=crosslingual", *OFFLINE,
+                                              f"paths.root={tmp_path}", *overrides)))
+
+    for model, layers in (("xlnet", 2), ("bert", 2)):  # the stand-ins' n_layer / num_hidden_layers
+        check(f"model={model}", TATOEBA_DE.replace("embedded_rows:80", f"embedded_rows:80,options:{{layer:{layers}}}"))
+        with pytest.raises(ConfigError, match=rf"^task\.evals\.tatoeba_de\.options\.layer={layers + 1}: the model has "
+                                              rf"{layers} layers; valid: null \(the last layer\) or an int from 0 "
+                                              rf"\(the embedding layer\) to {layers}$"):
+            check(f"model={model}", TATOEBA_DE.replace("embedded_rows:80", f"embedded_rows:80,options:{{layer:{layers + 1}}}"))
+    with pytest.raises(ConfigError, match=r"^task\.evals\.tatoeba_de\.options\.layer=True names no hidden layer"):
+        check("model=bert", TATOEBA_DE.replace("embedded_rows:80", "embedded_rows:80,options:{layer:true}"))
+    # an intermediate step's eval set too: it is scored before the target trains
+    with pytest.raises(ConfigError, match=r"^task\.evals\.tatoeba_de\.options\.layer=-1 names no hidden layer"):
+        check("model=bert", TATOEBA_DE.replace("embedded_rows:80", "embedded_rows:80,options:{layer:-1}"),
+              "intermediate.evals=[tatoeba_de]", "stage.evals=[]")
+
+
 def test_evaluate_a_loaded_model_and_a_saved_folder(tmp_path):
     model, tokenizer = _tiny_encoder_and_tokenizer()
     sentences = ["the cat sleeps", "the dog runs", "a red car", "a blue house", "the house is big", "a small dog"]
@@ -225,6 +261,29 @@ def test_a_target_run_with_a_retrieval_eval_set_offline(tmp_path):
     # the target's own classification metrics are unchanged in kind and name
     target = next(r for r in rows if r["stage"] == "target")
     assert {"test/acc", "test/f1_macro"} <= set(target["metrics"]) and target["kind"] == "sequence_classification"
+
+
+def test_a_layer_past_the_models_stops_the_command_before_anything_trains(tmp_path):
+    """all-MiniLM-L6-v2 has 6 layers: ``layer: 8`` on a test-only retrieval set (split=official) raised an IndexError
+    traceback at its first batch, after the intermediate and the target had both trained. Now one line, before the
+    intermediate trains: no row, no checkpoint, no model."""
+    tatoeba = tmp_path / "tatoeba_de"
+    tatoeba.mkdir()
+    (tatoeba / "test.csv").write_text("text,text_pair\n" + "".join(f"Satz {i},sentence {i}\n" for i in range(20)))
+    root = tmp_path / "out"
+    done = run_itt("model=minilm", "task=sentiment", "+stage=target", "stage.target=crosslingual", "split=official",
+                   *OFFLINE, "trainer.max_epochs=1", "data.max_length=32", "task.datasets.intermediate.embedded_rows=100",
+                   "task.datasets.crosslingual.embedded_rows=60",
+                   f"+task.evals={{tatoeba_de:{{path:{tatoeba},kind:retrieval,text_fields:[text,text_pair],lang:de,"
+                   "splits:{train:null,validation:null,test:test},options:{layer:8}}}",
+                   root=root, timeout=600)
+    assert done.returncode != 0
+    assert error_lines(done.stdout + done.stderr) == [
+        "error: task.evals.tatoeba_de.options.layer=8: the model has 6 layers; valid: null (the last layer) or an int "
+        "from 0 (the embedding layer) to 6"]
+    assert "Traceback" not in done.stderr
+    assert read_ledger(root) == []
+    assert not list(root.rglob("*.ckpt")) and not list(root.rglob("model.safetensors"))
 
 
 # -- bucc_f1: a threshold cross-fitted between the two halves of the set ---------------------------------------

@@ -77,7 +77,7 @@ def check_dataset(cfg, group: str, name: str) -> tuple[str, int | None]:
     node = cfg.task[group][name]
     spec, task = dataset_spec(node), task_of(cfg, node)
     if is_local(spec.path):
-        raw, where = load_raw(spec, "hub")
+        raw, where = load_raw(spec, "hub", where=f"task.{group}.{name} ({spec.path})")
         sizes = {s: len(d) for s, d in raw.items()}
     else:
         raw, sizes = _streamed(spec)

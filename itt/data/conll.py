@@ -1,6 +1,6 @@
 """Word-per-line files: CoNLL-U (``.conllu``) and CoNLL-style (``.conll``), read into one row per sentence.
 
-Picked by the file suffix like any other local format (``itt.data.loading``); what a row means is the
+UTF-8, with or without a byte-order mark. Picked by the file suffix like any other local format (``itt.data.loading``); what a row means is the
 task kind's business, so both readers only turn lines into list-valued columns.
 
 - ``.conllu`` (Universal Dependencies), parsed with the ``conllu`` package: columns ``tokens`` (FORM),
@@ -28,6 +28,9 @@ from itt.errors import DataError
 FORMATS = ("conll", "conllu")  # itt.data.loading.FORMAT_OF names of .conll and .conllu
 _SPLIT_NAMES = (("train", ("train",)), ("validation", ("validation", "valid", "dev")), ("test", ("test",)))
 _STRINGS = List(Value("string"))
+# Files saved by Windows editors start with a byte-order mark; as part of the first line it became a token of its
+# own ("\ufeff-DOCSTART-" read as a sentence) or made the first CoNLL-U line unparsable. The csv/json readers drop it.
+ENCODING = "utf-8-sig"
 
 
 def read(files: list[Path], columns: list[str] | None = None) -> DatasetDict:
@@ -60,7 +63,7 @@ def _read_conllu(path: Path, columns=None) -> Dataset:
     import conllu  # noqa: PLC0415 (only for .conllu files)
 
     rows = {"tokens": [], "upos": [], "xpos": [], "sent_id": []}
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding=ENCODING) as fh:
         try:
             for n, sentence in enumerate(conllu.parse_incr(fh), 1):
                 words = [t for t in sentence if isinstance(t["id"], int)]  # not 1-2 (multiword) or 8.1 (empty)
@@ -84,7 +87,7 @@ def _read_conll(path: Path, columns: list[str] | None) -> Dataset:
     sentences: list[list[list[str]]] = []
     current: list[list[str]] = []
     width = len(columns) if columns else None
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding=ENCODING) as fh:
         for lineno, line in enumerate(fh, 1):
             fields = line.split()
             if not fields:  # blank or whitespace-only: a sentence boundary

@@ -2,18 +2,29 @@
 
 A local dataset is keyed by what is in it, not by its path: after a CSV is edited, the run id and the
 tokenization cache key change, so even a rerun without ``force=true`` trains on the new rows. The
-fingerprint hashes each file's bytes once per (path, size, mtime) in a process; no ``datasets``
-import, so the cached-rerun path stays light.
+fingerprint hashes each file's bytes once per (path, inode, size, mtime, ctime) in a process: a file
+replaced with its size and mtime kept (``cp -p``, ``rsync -a``) has another ctime, which no tool sets back.
+No ``datasets`` import, so the cached-rerun path stays light.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 LOCAL_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".conll", ".conllu")
 LOCAL_FORMATS = "/".join(s.lstrip(".") for s in LOCAL_SUFFIXES)  # as error messages name them
+DELIMITED = {".csv": ",", ".tsv": "\t"}  # files read with a separator: their quoting is a spec's ``quoting``
+# A spec's ``quoting`` -> the csv module's. ``csv``, the default of both suffixes: a field opening with '"' runs to
+# its closing quote and may hold separators, line breaks and "" for a quote (PAWS-X's XTREME tsv files are written
+# so). ``none``: every line is a row and quotes are text (XNLI-1.0 and MNLI tsv files: a premise may open with a
+# quote it never closes).
+QUOTINGS = {"csv": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
+DEFAULT_QUOTING = "csv"
 
 
 def is_local(path: str) -> bool:
@@ -117,7 +128,7 @@ def split_changes(split_name: str, source: str, path: str, splits: dict | None, 
 
 
 @functools.lru_cache(maxsize=256)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+def _file_digest(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
     sha = hashlib.sha1()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -169,5 +180,117 @@ def fingerprint(path: str) -> str | None:
     sha = hashlib.sha1()
     for f in files:
         stat = f.stat()
-        sha.update(f"{f.name}:{stat.st_size}:{_file_digest(str(f.resolve()), stat.st_size, stat.st_mtime_ns)}\n".encode())
+        digest = _file_digest(str(f.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        sha.update(f"{f.name}:{stat.st_size}:{digest}\n".encode())
     return sha.hexdigest()[:16]
+
+
+def quoting_problem(path: str, quoting, key: str) -> str | None:
+    """Why a spec's ``quoting`` (the value of ``key``) cannot apply to its ``path``, in one line; None when unset or
+    when it names a quoting and ``path`` names local csv/tsv files."""
+    if quoting is None:
+        return None
+    if quoting not in QUOTINGS:
+        return f"{key}={quoting!r}; valid: {', '.join(QUOTINGS)} (null: {DEFAULT_QUOTING})"
+    if not is_local(path):
+        return f"{key}={quoting}: {path} is not a local file; quoting is for local csv/tsv files"
+    other = sorted({f.suffix for f in local_files(path)} - set(DELIMITED))
+    if other:
+        return f"{key}={quoting}: {path} holds {', '.join(other)} files; quoting is for csv/tsv files"
+    return None
+
+
+def quoting_changes_rows(path: str, quoting) -> bool:
+    """Whether ``quoting`` reads other rows from ``path``'s csv/tsv files than the default does: only ``none``, only
+    where a field (at a line's start or after a separator) opens with a quote; elsewhere both read every line as it
+    is. A run id or cache key holds the quoting only then, so a setting that reads the same rows keeps them."""
+    if quoting in (None, DEFAULT_QUOTING):
+        return False
+    files = [f for f in local_files(path) if f.suffix in DELIMITED]
+    return any(_opens_a_quote(str(f.resolve()), DELIMITED[f.suffix], *_stat_key(f)) for f in files)
+
+
+def _stat_key(f: Path) -> tuple[int, int, int, int]:
+    stat = f.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+@functools.lru_cache(maxsize=256)
+def _opens_a_quote(path: str, delimiter: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> bool:
+    start = re.compile(rb'(?:^|[\n\r' + re.escape(delimiter.encode()) + rb'])(?:\xef\xbb\xbf)?"')
+    tail = b"\n"  # the byte before the first block: a line start
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            if start.search(tail + block):
+                return True
+            tail = block[-1:]
+    return False
+
+
+@dataclass(frozen=True)
+class Records:
+    """How a csv/tsv file's lines make rows under one quoting (``count_records``)."""
+
+    lines: int  # data lines: lines that are not blank, less the header's
+    rows: int | None  # rows a reader of that quoting makes (None where the file does not follow it)
+    malformed: str | None = None  # where and why the file does not follow the quoting: "line 4: ..."
+
+
+def count_records(path: str | Path, quoting: str, header: bool) -> Records:
+    """The data lines of a csv/tsv file and the rows it holds under ``quoting`` (``QUOTINGS``), read as the loader
+    reads it (``datasets``' csv builder: pandas, which skips lines of spaces, and of tabs unless they separate), by
+    the csv module with ``strict``: a field opening with a quote whose closing quote is followed by anything but a
+    separator or a line end, or that never closes, is not the quoting (pandas reads such a field on, through tabs
+    and line breaks, to the next quote, without a word). Under ``csv`` a quoted field may span lines: fewer rows
+    than data lines is a file's right, not a fault."""
+    path = Path(path)
+    delimiter = DELIMITED[path.suffix]
+    spaces = " \t".replace(delimiter, "")
+    if quoting == "none" or not _opens_a_quote(str(path.resolve()), delimiter, *_stat_key(path)):
+        # no quoted field: each data line is a row (and a pass of the csv module, 3x as long, would say so)
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            data = max(sum(1 for line in fh if line.rstrip("\r\n").strip(spaces)) - header, 0)
+        return Records(data, data)
+    lines, last = [0], [""]
+
+    def counted(fh):
+        for line in fh:
+            last[0] = line
+            lines[0] += bool(line.rstrip("\r\n").strip(spaces))
+            yield line
+
+    rows = seen = header_lines = 0
+    malformed = None
+    limit = csv.field_size_limit(1 << 30)  # a long document is one field, not a fault
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            source = counted(fh)
+            reader = csv.reader(source, delimiter=delimiter, quoting=QUOTINGS[quoting], strict=True)
+            try:
+                for _ in reader:
+                    one_line, seen = reader.line_num - seen == 1, reader.line_num
+                    if one_line and not last[0].rstrip("\r\n").strip(spaces):
+                        continue  # a blank line: no row
+                    rows += 1
+                    if header and rows == 1:
+                        header_lines = lines[0]
+            except csv.Error as exc:  # named by the line its record starts on: where the quote opened
+                at = f", on line {reader.line_num}" if reader.line_num != seen + 1 else ""
+                malformed = f"line {seen + 1}: {_why(exc)}{at}"
+                for _ in source:  # the rest of the file's lines
+                    pass
+    finally:
+        csv.field_size_limit(limit)
+    if malformed is not None:
+        return Records(max(lines[0] - header, 0), None, malformed)
+    return Records(lines[0] - header_lines, max(rows - header, 0))
+
+
+def _why(exc: csv.Error) -> str:
+    """The csv module's complaint of a strict read, in words (its own holds the separator: a raw tab)."""
+    text = str(exc)
+    if "expected after" in text:
+        return "a field opening with a quote has text after its closing quote"
+    if "unexpected end of data" in text:
+        return "a field opening with a quote never closes"
+    return text.replace("\t", "\\t")

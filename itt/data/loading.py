@@ -4,7 +4,8 @@
   bring their own data, any source. ``datasets`` reads the tabular formats (``itt.data.conll`` the
   word-per-line ones) and names a folder's splits from its file names (``train``, ``dev``/``valid``
   /``validation``, ``test``...); a header-less csv/tsv or a .conll file gets its column names from the
-  spec's ``columns``;
+  spec's ``columns``; a csv/tsv file is read with the spec's ``quoting`` (CSV quoting unless ``none``), and its rows
+  are checked against its lines (``check_rows``);
 - ``source=embedded``: the generated stand-in named by the spec's ``generator`` (canonical already);
 - ``source=hub``: ``datasets.load_dataset(path, subset, revision=...)``, cached by ``datasets``; from the
   hub's parquet export (``revision: refs/convert/parquet``) the subset is the export's folder (``data_dir``).
@@ -23,8 +24,9 @@ import datasets
 from datasets import Dataset
 
 from itt.data import conll, embedded
-from itt.data.files import LOCAL_SUFFIXES, is_local, local_data_problem, local_files
-from itt.errors import DataError, HubUnreachableError, one_line
+from itt.data.files import (DEFAULT_QUOTING, DELIMITED, LOCAL_SUFFIXES, QUOTINGS, count_records, fingerprint, is_local,
+                            local_data_problem, local_files, quoting_problem)
+from itt.errors import ConfigError, DataError, HubUnreachableError, one_line
 from itt.hub_access import ensure_offline_if_unreachable
 
 SPLITS = ("train", "validation", "test")
@@ -34,9 +36,14 @@ log = logging.getLogger(__name__)
 def load_raw(spec, source: str, hub_timeout_s: float = 5.0, where: str | None = None) -> tuple[dict[str, Dataset], str]:
     """The declared splits of a local or hub dataset (canonical split name -> raw ``Dataset``) and the
     name errors use for it (file path or hub id). ``where``: the spec's place in the config
-    (``task.evals.de (google-research-datasets/paws-x)``), for an unreachable hub's error."""
+    (``task.evals.de (google-research-datasets/paws-x)``), for an unreachable hub's error and the key of a local
+    file's ``quoting``."""
+    key = f"{where.split(' ')[0] if where and where.startswith('task.') else 'task.datasets.*'}.quoting"
+    problem = quoting_problem(spec.path, spec.quoting, key)
+    if problem:
+        raise ConfigError(problem)
     if is_local(spec.path):
-        raw, where, strict = _load_local(spec), str(Path(spec.path).expanduser()), False
+        raw, where, strict = _load_local(spec, key), str(Path(spec.path).expanduser()), False
     else:
         raw, where, strict = _load_hub(spec, hub_timeout_s, where), spec.path, True
     declared = {name: theirs for name, theirs in (spec.splits or {}).items() if theirs}
@@ -52,7 +59,7 @@ def load_raw(spec, source: str, hub_timeout_s: float = 5.0, where: str | None = 
     return {name: splits[name] for name in SPLITS if name in splits}, where
 
 
-def _load_local(spec) -> datasets.DatasetDict:
+def _load_local(spec, quoting_key: str = "task.datasets.*.quoting") -> datasets.DatasetDict:
     path = Path(spec.path).expanduser()
     files = local_files(spec.path)
     # also here, for specs that never had a run id (itt.data check); datasets would say "unreadable as json:"
@@ -68,19 +75,76 @@ def _load_local(spec) -> datasets.DatasetDict:
     if fmt in conll.FORMATS:  # word-per-line files: one row per sentence, list-valued columns
         return conll.read(files, spec.columns)
     builder, kwargs = BUILDERS[fmt]
+    quoting = spec.quoting or DEFAULT_QUOTING
+    if builder == "csv":
+        kwargs = {**kwargs, "quoting": QUOTINGS[quoting]}
     if spec.columns:  # a header-less csv/tsv
         if builder != "csv":
             raise DataError(f"{path}: columns is only for header-less csv/tsv files and .conll files")
         kwargs = {**kwargs, "column_names": list(spec.columns), "header": None}
     # A folder: datasets names the splits from the file names (train, dev/valid/validation, test, ...).
     where = {"data_dir": str(path)} if path.is_dir() else {"data_files": {"train": str(path)}}
+    # datasets keys its Arrow cache of local files by path and mtime: a file replaced with its mtime kept (cp -p,
+    # rsync -a, touch -r) was served as the old rows under the new content's run id. A config name of the content
+    # (a config "affects the data generated on disk", each its own cache folder) keys it as itt's run ids do, and
+    # an unchanged file is still read from the cache.
+    kwargs = {**kwargs, "name": f"itt-{fingerprint(spec.path)}"}
     try:
-        return datasets.load_dataset(builder, **where, **kwargs)
+        loaded = datasets.load_dataset(builder, **where, **kwargs)
     except Exception as exc:  # pyarrow/pandas parse errors carry the useful detail
         detail = exc
         while detail.__cause__ is not None:  # datasets wraps it: "An error occurred while generating the dataset"
             detail = detail.__cause__
-        raise DataError(f"{path}: unreadable as {builder}: {one_line(detail)[:300]}") from exc
+        hint = ""
+        if builder == "csv" and quoting == "csv" and "EOF inside string" in str(detail):
+            hint = f"; a field opens with a quote that never closes: a file written without CSV quoting needs {quoting_key}=none"
+        raise DataError(f"{path}: unreadable as {builder}: {one_line(detail)[:300]}{hint}") from exc
+    if builder == "csv":
+        check_rows(loaded, path, quoting, header=not spec.columns, key=quoting_key)
+    return loaded
+
+
+def check_rows(loaded: datasets.DatasetDict, path: Path, quoting: str, header: bool, key: str) -> None:
+    """The rows ``datasets`` read from local csv/tsv files (``path``, a file or a folder; ``loaded``: its splits) are
+    the rows the files hold under ``quoting`` (``files.count_records``): pandas reads a field that opens with a quote
+    and is not closed as CSV closes it on, through tabs and line breaks, to the next quote anywhere, and the lines
+    in between become part of one row, without a word (an XNLI-1.0 or MNLI tsv file, whose premises may open with a
+    quote: 7 data lines read as 4 rows, their labels shifted). One line names the file, its data lines, the rows
+    read and ``key`` for the way out."""
+    for split, files in _split_files(path, loaded).items():
+        counts = {f: count_records(f, quoting, header) for f in files}
+        rows = len(loaded[split])
+        for f, records in counts.items():
+            if records.malformed is None:
+                continue
+            read = f"read as {rows} rows" if len(files) == 1 else f"read with the other {split} files as {rows} rows"
+            raise DataError(
+                f"{f}: {records.lines} data lines {read} with CSV quoting ({key}: csv, the default), but it is not "
+                f"CSV-quoted ({records.malformed}); a file written without quoting (XNLI-1.0/MNLI-style tsv: quotes "
+                f"are text) needs {key}=none, a CSV file a doubled quote for each quote inside a quoted field")
+        expected = sum(r.rows for r in counts.values())
+        if rows != expected:
+            lines = sum(r.lines for r in counts.values())
+            named = files[0] if len(files) == 1 else f"{path} ({split}: {len(files)} files)"
+            raise DataError(f"{named}: read as {rows} rows, but its {lines} data lines hold {expected} rows under "
+                            f"{key}={quoting}; check the file's quoting ({key}: csv or none) and its line ends")
+
+
+def _split_files(path: Path, loaded: datasets.DatasetDict) -> dict[str, list[Path]]:
+    """Each split of ``loaded`` -> the csv/tsv files ``datasets`` read it from; a split read from any other file too
+    is left out (its rows cannot be counted here)."""
+    if path.is_file():
+        return {split: [path] for split in loaded}
+    from datasets.data_files import DataFilesDict, get_data_patterns  # noqa: PLC0415
+
+    base = path.resolve().as_posix()  # as datasets resolves a data_dir
+    resolved = DataFilesDict.from_patterns(get_data_patterns(base), base_path=base)
+    out = {}
+    for split in loaded:
+        files = [Path(f) for f in resolved.get(split, [])]
+        if files and all(f.suffix in DELIMITED for f in files):
+            out[split] = files
+    return out
 
 
 FORMAT_OF = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "json", ".parquet": "parquet",

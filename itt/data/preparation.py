@@ -16,7 +16,7 @@ from datasets import DatasetDict
 from itt import hub_access
 from itt.data import embedded, held_out
 from itt.data.canonical import canonicalize, report_dropped
-from itt.data.files import fingerprint, is_local, is_stand_in, split_changes
+from itt.data.files import fingerprint, is_local, is_stand_in, quoting_changes_rows, split_changes
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
 from itt.data.splitting import make_splits
@@ -92,12 +92,15 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
 
 def spec_payload(spec, stand_in: bool) -> dict:
     """A spec's fields as cache keys see them: ``embedded_offset`` and ``embedded_domain`` only for a stand-in
-    that sets them (they choose its rows; real data is the same whatever they say), so other specs keep the key
-    they had before the fields existed (as ``identity.dataset_payload`` does for run ids)."""
+    that sets them (they choose its rows; real data is the same whatever they say), ``quoting`` only where it reads
+    other rows than the default, so other specs keep the key they had before the fields existed (as
+    ``identity.dataset_payload`` does for run ids)."""
     out = asdict(spec)
     for key in ("embedded_offset", "embedded_domain"):
         if not (stand_in and out.get(key)):
             out.pop(key, None)
+    if not (is_local(spec.path) and quoting_changes_rows(spec.path, out.get("quoting"))):
+        out.pop("quoting", None)
     return out
 
 

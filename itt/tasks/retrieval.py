@@ -11,8 +11,9 @@ newline). Row i's source is the right candidate for row i's translation.
 
 Embeddings: the mean of the chosen layer's hidden states over the real tokens (attention-mask
 weighted), in fp32; option ``layer`` (the spec's ``options: {layer: 8}``, or ``task.options`` when the
-task's own kind is retrieval): null = the last layer, an int indexes ``hidden_states`` (0 = the
-embedding layer). XTREME pooled a middle layer instead (``scripts/run_tatoeba.sh``: ``--specific_layer``
+task's own kind is retrieval): null = the last layer, an int from 0 (the embedding layer) to the model's
+number of layers indexes ``hidden_states`` (``check_layer``: its type when the Task is made, its range
+against the model's config before a run trains, ``itt.pipeline.check_positions``). XTREME pooled a middle layer instead (``scripts/run_tatoeba.sh``: ``--specific_layer``
 7 of the last 12 hidden states of 12-layer models, 13 of the last 24 of XLM-R large), i.e. ``layer: 8``
 and ``layer: 14`` here.
 
@@ -68,6 +69,11 @@ class Retrieval(Task):
     metric_names = ("acc", "bucc_f1")
     trainable = False
     option_defaults = {"layer": None}
+
+    def __init__(self, primary_metric=None, options=None, spec=None):
+        super().__init__(primary_metric, options, spec)
+        where = f"options.layer of dataset {spec.path}" if spec is not None else "task.options.layer"
+        check_layer(self.options["layer"], where)
 
     def canonical_batch(self, batch, rows, raw):
         spec = raw.spec
@@ -132,6 +138,21 @@ class PairCollator:
         source = [{k: v for k, v in f.items() if not k.startswith(PAIR)} for f in features]
         translation = [{k[len(PAIR):]: v for k, v in f.items() if k.startswith(PAIR)} for f in features]
         return {**self.pad(source), **{PAIR + k: v for k, v in self.pad(translation).items()}}
+
+
+def check_layer(layer, key: str, layers: int | None = None) -> None:
+    """``layer`` (option ``layer``, named ``key`` in errors) as a hidden state to pool: null, or an int from 0 to
+    ``layers`` (the model's ``num_hidden_layers``, when known). ``hidden_states[layer]`` would take ``true`` for
+    layer 1 and a negative int as a layer counted from the end, and a layer past the model's would raise an
+    IndexError at the first retrieval batch, which for a test-only set comes after the whole fit."""
+    upper = layers if layers is not None else "the model's number of layers"
+    valid = f"null (the last layer) or an int from 0 (the embedding layer) to {upper}"
+    if layer is None:
+        return
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+        raise ConfigError(f"{key}={layer!r} names no hidden layer; valid: {valid}")
+    if layers is not None and layer > layers:
+        raise ConfigError(f"{key}={layer}: the model has {layers} layers; valid: {valid}")
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -312,6 +333,7 @@ def evaluate(model, sources: list[str], translations: list[str], tokenizer=None,
     if tokenizer is None:
         raise ConfigError("retrieval.evaluate: give tokenizer= with a loaded model (or pass the model's folder)")
     encoder = getattr(model, "base_model", model).eval()
+    check_layer(layer, "layer", getattr(encoder.config, "num_hidden_layers", None))
     source = embed_texts(encoder, tokenizer, list(sources), max_length, layer=layer)
     translation = embed_texts(encoder, tokenizer, list(translations), max_length, layer=layer)
     return {name: float(value) for name, value in retrieval_scores(source, translation).items()}
