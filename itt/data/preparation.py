@@ -93,11 +93,14 @@ def prepare(name: str, spec, task: Task, tokenizer, protocol: Protocol, *, by_id
 def spec_payload(spec, stand_in: bool) -> dict:
     """A spec's fields as cache keys see them: ``embedded_offset`` and ``embedded_domain`` only for a stand-in
     that sets them (they choose its rows; real data is the same whatever they say), so other specs keep the key
-    they had before the fields existed (as ``identity.dataset_payload`` does for run ids)."""
+    they had before the fields existed (as ``identity.dataset_payload`` does for run ids); ``generator`` only for
+    a stand-in (``build.dataset_spec`` resolves it for stand-ins alone)."""
     out = asdict(spec)
     for key in ("embedded_offset", "embedded_domain"):
         if not (stand_in and out.get(key)):
             out.pop(key, None)
+    if not stand_in:
+        out.pop("generator", None)
     return out
 
 
