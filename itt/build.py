@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from itt import identity
 from itt.data.datamodule import ITTDataModule
 from itt.data import alignment, held_out, overlap
+from itt.data.files import is_stand_in
 from itt.data.preparation import Prepared, Protocol, prepare
 from itt.errors import ConfigError
 from itt.models import multihead
@@ -72,10 +73,12 @@ def mixture_metric(train: list[Prepared]) -> str:
 
 
 def dataset_spec(node, cfg=None) -> DatasetSpec:
-    """The typed spec of a dataset node; with ``cfg``, its embedded generator resolved (``identity.generator_of``)."""
+    """The typed spec of a dataset node; with ``cfg``, the generator of its stand-in resolved
+    (``identity.generator_of``) when it is one: real data (a local file, the hub) needs no generator, and a
+    kind of one's own may have none."""
     # Built explicitly (not OmegaConf.to_object): configs derived in code are untyped copies.
     spec = DatasetSpec(**OmegaConf.to_container(node, resolve=True))
-    if cfg is not None:
+    if cfg is not None and is_stand_in(cfg.source.name, spec.path):
         spec.generator = identity.generator_of(cfg, node)
     return spec
 

@@ -275,13 +275,14 @@ def groups_rows(kind: str) -> bool:
 
 def generator_of(cfg: DictConfig, spec_node) -> str:
     """The embedded stand-in generator of a dataset: its own, else its task's (for the task's kind), else
-    its kind's default."""
+    its kind's default. Only a stand-in needs one (a hub path under ``source=embedded``): callers ask for
+    those only, so a kind of one's own without a generator runs on local files under any source."""
     if spec_node.get("generator"):
         return spec_node.generator
     kind = kind_of(cfg, spec_node)[0]
     if kind == cfg.task.kind and cfg.task.get("generator"):
         return cfg.task.generator
-    from itt.data.embedded import DEFAULT_GENERATOR  # noqa: PLC0415 (word lists: only under source=embedded)
+    from itt.data.embedded import DEFAULT_GENERATOR, GENERATORS  # noqa: PLC0415 (word lists: only under source=embedded)
 
     named = kind
     if kind not in DEFAULT_GENERATOR and "." in kind:
@@ -294,9 +295,15 @@ def generator_of(cfg: DictConfig, spec_node) -> str:
         # named where it was given: a dataset's own misspelt kind was reported as task.kind
         own = spec_node.get("kind") and hasattr(spec_node, "_get_full_key")
         key = spec_node._get_full_key("kind") if own else "task.kind"
-        raise ConfigError(f"{key}={named!r} has no embedded stand-in generator (kinds with one: "
-                          f"{', '.join(DEFAULT_GENERATOR)}): set task.generator (valid: "
-                          f"{', '.join(sorted(set(DEFAULT_GENERATOR.values())))}) or a spec's path to a local file")
+        where = spec_node._get_full_key(None) if hasattr(spec_node, "_get_full_key") else "the dataset"
+        # A generator writes the rows of one kind (itt.data.loading.load_embedded refuses another's), so only
+        # generators of this kind can be named here.
+        mine = [name for name, gen in GENERATORS.items() if gen.kind == kind]
+        named_one = f"set {where}.generator to one of {', '.join(mine)}, " if mine else ""
+        raise ConfigError(f"{where} ({spec_node.path}) runs on a generated stand-in under source=embedded, but {key}={named!r} "
+                          f"(kind {kind!r}) has no default generator: {named_one}register one in the kind's module "
+                          f"(itt.data.embedded.register_generator(Generator(kind={kind!r}, ...), default_for_kind=True)), "
+                          f"set {where}.path to a local file, or use source=hub")
     return DEFAULT_GENERATOR[kind]
 
 

@@ -77,6 +77,9 @@ class TaskSchema:
     evals: Dict[str, DatasetSpec] = field(default_factory=dict)  # named eval sets a target is also tested on
     options: Dict[str, Any] = field(default_factory=dict)  # kind-specific settings (QA doc stride, ...)
     generator: Optional[str] = None  # embedded stand-in generator of its datasets (null: the kind's default)
+    # Target roles whose training data holds the `intermediate` role's own (role -> how), beyond the same dataset,
+    # which itt.data check sees itself: its size rule compares an intermediate with another, smaller dataset.
+    holds_intermediate_data: Dict[str, str] = field(default_factory=dict)
 
 
 #: ``ModelSchema``'s CPU training speed switches: read only while training, so neither a run id (``identity``,

@@ -194,6 +194,32 @@ def test_label_names():
         assert len(label_names("topics", domain)) >= 4
 
 
+def test_a_stand_in_of_some_classes_of_a_domain_writes_those_by_name():
+    """MasakhaNEWS fra has 5 of the 7 topics of the headlines domain, not its first 5: asked for by count, the
+    stand-in wrote business, entertainment, health, politics, religion under a French spec declaring business,
+    health, politics, sports, technology."""
+    from itt.data.embedded import of_classes, stand_in_classes
+
+    every = label_names("topics", "headlines")
+    fra = ("business", "health", "politics", "sports", "technology")
+    assert stand_in_classes("topics", "headlines", list(fra), 5) == fra
+    assert stand_in_classes("topics", "headlines", every[:5], 5) == 5  # the first k: asked by count, rows as before
+    assert stand_in_classes("topics", "headlines", ["World", "Sports"], 2) == 2  # names the domain lacks: as before
+    assert stand_in_classes("sentiment", "movies", ["positive", "negative"], 2) == ("positive", "negative")
+    rows = generate("topics", "fr", "headlines", 100, seed=0, num_labels=fra)
+    assert label_names("topics", "headlines", fra) == list(fra)
+    # the full stream's rows of those topics, in its order, each labelled by its topic's place among them
+    full = generate("topics", "fr", "headlines", 200, seed=0)
+    assert rows == [{**r, "label": fra.index(every[r["label"]])} for r in full if every[r["label"]] in fra][:100]
+    assert rows == of_classes(GENERATORS["topics"], "fr", "headlines", 100, 0, fra)
+    assert sorted(Counter(r["label"] for r in rows).values()) == [20] * 5
+    for bad in (("business", "weather"), ("business", "business"), ("business",)):
+        with pytest.raises(ValueError, match="valid: business, entertainment, health"):
+            generate("topics", "fr", "headlines", 10, seed=0, num_labels=bad)
+    with pytest.raises(ValueError, match="only a sequence_classification generator"):
+        generate("similarity", "en", "biomedical", 10, seed=0, num_labels=("a", "b"))
+
+
 def test_num_labels_restricts_topics():
     rows = generate("topics", "en", "questions", 300, seed=0, num_labels=3)
     assert {r["label"] for r in rows} == {0, 1, 2}

@@ -169,6 +169,30 @@ def test_the_wikiann_stand_ins_have_the_hub_tags(hub_replica):
         assert {t for tags in rows["tags"] for t in tags} == set(range(len(hub_names))), name
 
 
+def test_the_masakhanews_fra_target_has_the_five_topics_french_has(hub_replica):
+    """MasakhaNEWS's ClassLabel holds the 7 topics of all its languages; French has 5 (the MasakhaNEWS repo's
+    data/fra/labels.txt). Read through the ClassLabel, the target had a 7-way head and f1_macro averaged over 2
+    classes it never sees; offline, its stand-in wrote 7 topics, the ClassLabel's count."""
+    from collections import Counter
+
+    fra = ["business", "health", "politics", "sports", "technology"]
+    cfg = _task_config("text_classification")
+    node = cfg.task.datasets.crosslingual
+    spec, kind = dataset_spec(node), task_of(cfg, node)
+    raw, where = load_raw(spec, "hub")
+    hub_names = raw["train"].features["label"].names
+    assert len(hub_names) == 7 and kind.label_names(raw, spec) == fra
+    rows = canonicalize(raw, kind, RawColumns(spec, fra, where), None, 0)
+    # each row keeps its topic: the ClassLabel's names map onto the declared ones by name
+    assert Counter(fra[i] for i in rows["label"]) == Counter(hub_names[i] for split in raw.values() for i in split["label"])
+    assert kind.model_kwargs(fra)["num_labels"] == 5
+    offline = _offline_config("text_classification")
+    stand_in = offline.task.datasets.crosslingual
+    rows, names = load_embedded(dataset_spec(stand_in, offline), task_of(offline, stand_in))
+    assert names == fra and len(rows) == stand_in.embedded_rows
+    assert sorted(Counter(rows["label"]).values()) == [stand_in.embedded_rows // 5] * 5
+
+
 @pytest.mark.parametrize("task, group, name", list(_stand_in_specs()))
 def test_every_stand_in_has_its_hub_datasets_label_space(hub_replica, task, group, name):
     """Offline (source=embedded) a spec runs on its generated stand-in, which must have the label space the

@@ -315,6 +315,7 @@ def test_stand_in_only_keys_are_in_a_stand_ins_cache_key_only():
     spec = DatasetSpec(path="facebook/mlqa", embedded_offset=4000, embedded_domain="wiki")
     assert {"embedded_offset", "embedded_domain"} <= set(spec_payload(spec, stand_in=True))
     assert not {"embedded_offset", "embedded_domain"} & set(spec_payload(spec, stand_in=False))  # the hub's rows
+    assert "generator" in spec_payload(spec, stand_in=True) and "generator" not in spec_payload(spec, stand_in=False)
     unset = DatasetSpec(path="facebook/mlqa")
     assert not {"embedded_offset", "embedded_domain"} & set(spec_payload(unset, stand_in=True))  # keys as before
 

@@ -203,8 +203,9 @@ def stand_in_stream(spec, task) -> tuple[str, str, int]:
     """(generator, domain, labels) of a spec's stand-in: the stream its rows are drawn from. The stand-ins of
     one stream in other languages are its rows' translations, row for row."""
     generator = spec.generator or embedded.DEFAULT_GENERATOR.get(task.kind)
-    # labels as the hub dataset has them: labels, or multiple choice's choices
-    return generator, stand_in_domain(generator, spec), task.stand_in_labels(spec)
+    domain = stand_in_domain(generator, spec)
+    # labels as the hub dataset has them: labels (by name where they are some of the domain's), or multiple choice's choices
+    return generator, domain, embedded.stand_in_classes(generator, domain, spec.labels, task.stand_in_labels(spec))
 
 
 def load_embedded(spec, task) -> tuple[Dataset, list[str]]:

@@ -94,13 +94,16 @@ def spec_payload(spec, stand_in: bool) -> dict:
     """A spec's fields as cache keys see them: ``embedded_offset`` and ``embedded_domain`` only for a stand-in
     that sets them (they choose its rows; real data is the same whatever they say), ``quoting`` only where it reads
     other rows than the default, so other specs keep the key they had before the fields existed (as
-    ``identity.dataset_payload`` does for run ids)."""
+    ``identity.dataset_payload`` does for run ids); ``generator`` only for a stand-in (``build.dataset_spec``
+    resolves it for stand-ins alone)."""
     out = asdict(spec)
     for key in ("embedded_offset", "embedded_domain"):
         if not (stand_in and out.get(key)):
             out.pop(key, None)
     if not (is_local(spec.path) and quoting_changes_rows(spec.path, out.get("quoting"))):
         out.pop("quoting", None)
+    if not stand_in:
+        out.pop("generator", None)
     return out
 
 

@@ -92,6 +92,19 @@ class Task:
         dataset has as the spec declares it, here its ``labels`` (None: the generator's default)."""
         return len(spec.labels) if spec.labels else None
 
+    def rows_filtered_by(self) -> str | None:
+        """Why the card's row counts say nothing of this dataset's, when an option keeps rows by their content
+        (TyDiQA's nine languages, one kept): ``itt.data check`` then says "size unknown" rather than size it by the
+        card. None: it keeps them, but for those :meth:`rows_dropped_by` names."""
+        return None
+
+    def rows_dropped_by(self) -> str | None:
+        """Why some rows the card counts are dropped on purpose, so that its counts are an upper bound (None: none
+        but rows with an empty text): here a ``label_map`` that sends labels to null."""
+        label_map = self.spec.label_map if self.spec is not None else None
+        dropped = [raw for raw, name in (label_map or {}).items() if name is None]
+        return f"label_map drops its rows labelled {', '.join(dropped)}" if dropped else None
+
     def canonical_batch(self, batch: dict[str, list], rows: list[int], raw: "RawColumns") -> tuple[dict[str, list], list[int]]:
         """A batch of the dataset's own columns -> (the kind's canonical columns, the batch positions
         they came from). ``rows`` are the batch's row numbers in its split (for error messages); rows

@@ -78,6 +78,9 @@ class TokenClassification(Task):
         mapped = (spec.label_map.get(n, n) if spec.label_map else n for n in names)
         return list(dict.fromkeys(str(n) for n in mapped if n is not None))
 
+    def rows_dropped_by(self):
+        return None  # label_map's null drops a word, not its sentence
+
     def canonical_batch(self, batch, rows, raw):
         spec = raw.spec
         if len(spec.text_fields) != 1:

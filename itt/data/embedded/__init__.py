@@ -17,7 +17,8 @@ Generators (name -> task kind; rows in the kind's canonical format, see ``genera
 * ``sentiment`` (sequence_classification): reviews, 2/3/5 labels; graded domain divergence, see
   :data:`DIVERGENCE_ORDER`.
 * ``topics`` (sequence_classification): topic classification; news, questions and headlines have the
-  topics of AG News (4), Yahoo! Answers (10) and MasakhaNEWS (7) under the hub's ClassLabel names, wiki 5.
+  topics of AG News (4), Yahoo! Answers (10) and MasakhaNEWS (7) under the hub's ClassLabel names, wiki 5 (a
+  spec declaring some of a domain's topics gets those: :func:`stand_in_classes`).
 * ``similarity`` (sequence_regression): STS-B-like pairs, label in [0, 1].
 * ``nli`` (sequence_classification, pair): entailment/neutral/contradiction, XNLI-like.
 * ``paraphrase`` (sequence_classification, pair): PAWS-X-like, "1" = paraphrase.
@@ -66,7 +67,7 @@ from itt.data.embedded.sampling import dataset_rng
 from itt.data.embedded import sentiment, topics, similarity, nli, paraphrase, pos, ner, qa, choice, parallel, ner_social  # noqa: F401, I001
 
 __all__ = ["BUILT_IN", "GENERATORS", "DIVERGENCE_ORDER", "DEFAULT_GENERATOR", "KIND_KEYS", "Generator", "generate",
-           "label_names", "kind_of", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator", "source_version"]
+           "label_names", "stand_in_classes", "of_classes", "kind_of", "domains", "langs", "corpus", "corpus_fingerprint", "register_generator", "source_version"]
 
 #: itt's own generators: those registered while this package is imported. Only they make the tiny
 #: models' tokenizer corpus (see :func:`corpus`).
@@ -80,17 +81,20 @@ CORPUS_ROWS = 70  # rows per (generator, lang, domain) in the tokenizer corpus
 
 
 def generate(generator: str, lang: str, domain: str, n_rows: int, seed: int,
-             num_labels: int | None = None) -> list[dict]:
+             num_labels: int | tuple[str, ...] | None = None) -> list[dict]:
     """Rows of one dataset, in the canonical format of the generator's task kind.
 
     Classification labels are balanced (counts differ by at most one); the first rows do not
     depend on ``n_rows``. ``num_labels``: sentiment 2 (default), 3 or 5; topics 2 up to the
     domain's topic count (default: all; the first k topics); regression None or 1; fixed label
-    spaces None or their size; choice the number of choices (default 2); QA/retrieval None. Raises
-    ValueError (one line naming the bad value and the valid ones) for an unknown generator/lang/domain
-    or an unsupported ``num_labels``.
+    spaces None or their size; choice the number of choices (default 2); QA/retrieval None. A
+    classification generator also takes a tuple of its domain's label names: the rows of those classes
+    (:func:`of_classes`). Raises ValueError (one line naming the bad value and the valid ones) for an unknown
+    generator/lang/domain or an unsupported ``num_labels``.
     """
     gen = _generator(generator)
+    if isinstance(num_labels, tuple):
+        return of_classes(gen, lang, domain, n_rows, seed, num_labels)
     k = _resolve(gen, domain, num_labels)
     if lang not in gen.langs:
         raise ValueError(f"unknown lang {lang!r} for generator {generator!r}; valid: {', '.join(gen.langs)}")
@@ -101,10 +105,61 @@ def generate(generator: str, lang: str, domain: str, n_rows: int, seed: int,
     return gen.make_rows(rng, lang, domain, n_rows, k)
 
 
-def label_names(generator: str, domain: str, num_labels: int | None = None) -> list[str]:
+def label_names(generator: str, domain: str, num_labels: int | tuple[str, ...] | None = None) -> list[str]:
     """Label names in index order: classes, or tag names for token classification; [] otherwise."""
     gen = _generator(generator)
+    if isinstance(num_labels, tuple):
+        _class_index(gen, domain, num_labels)
+        return list(num_labels)
     return gen.label_names(domain, _resolve(gen, domain, num_labels))
+
+
+def stand_in_classes(generator: str, domain: str, declared, count: int | None) -> int | tuple[str, ...] | None:
+    """What a spec's stand-in asks its generator for: ``count`` (the first classes of the domain), or the
+    declared label names where they are classes of the domain but not its first ``len(declared)``: a hub
+    dataset with some of its ClassLabel's classes (MasakhaNEWS fra has 5 of the 7 topics all its languages
+    share). Declared names the domain lacks keep ``count`` (the generator's names then stand for them)."""
+    gen = GENERATORS.get(generator)
+    if not declared or count != len(declared) or gen is None or gen.kind != "sequence_classification":
+        return count
+    names = tuple(str(name) for name in declared)
+    try:
+        every = gen.label_names(domain, _resolve(gen, domain, None))
+    except (ValueError, KeyError):
+        return count
+    if list(names) == every[:len(names)] or len(set(names)) != len(names) or not set(names) <= set(every):
+        return count
+    return names
+
+
+def of_classes(gen: Generator, lang: str, domain: str, n_rows: int, seed: int, names: tuple[str, ...]) -> list[dict]:
+    """The first ``n_rows`` rows of the domain's stream (all its classes) whose class is one of ``names``, label i
+    being ``names[i]``: the same texts as the full stand-in's rows of those classes, balanced among them."""
+    index = _class_index(gen, domain, names)
+    if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 0:
+        raise ValueError(f"n_rows={n_rows!r}; valid: an int >= 0")
+    every = len(gen.label_names(domain, _resolve(gen, domain, None)))
+    drawn = -(-n_rows * every // len(names)) + every  # balanced labels: every class once in each block of `every`
+    while True:
+        rows = generate(gen.name, lang, domain, drawn, seed)  # its first rows do not depend on how many
+        kept = [{**row, "label": index[row["label"]]} for row in rows if row["label"] in index]
+        if len(kept) >= n_rows:
+            return kept[:n_rows]
+        drawn *= 2
+
+
+def _class_index(gen: Generator, domain: str, names: tuple[str, ...]) -> dict[int, int]:
+    """The domain's label index -> the position of its name in ``names``; a ValueError unless ``names`` are
+    distinct classes of a classification generator's domain."""
+    if gen.kind != "sequence_classification":
+        raise ValueError(f"label names {list(names)} for generator {gen.name!r}: only a sequence_classification "
+                         f"generator takes them; valid: a label count")
+    every = gen.label_names(domain, _resolve(gen, domain, None))
+    unknown = [name for name in names if name not in every]
+    if unknown or len(set(names)) != len(names) or len(names) < 2:
+        raise ValueError(f"label names {list(names)} for {gen.name}/{domain}: not 2 or more distinct classes of it; "
+                         f"valid: {', '.join(every)}")
+    return {every.index(name): i for i, name in enumerate(names)}
 
 
 def kind_of(generator: str) -> str:

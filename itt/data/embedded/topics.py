@@ -5,7 +5,9 @@ order, so an offline run has the hub run's head size, label names and f1_macro c
 
 * ``news``: AG News's 4 (World, Sports, Business, Sci/Tech);
 * ``questions``: Yahoo! Answers' 10 (Society & Culture, ..., Politics & Government);
-* ``headlines``: MasakhaNEWS's 7 (business, entertainment, health, politics, religion, sports, technology);
+* ``headlines``: MasakhaNEWS's 7 (business, entertainment, health, politics, religion, sports, technology), the
+  ClassLabel of all its languages; a stand-in declaring some of them as its ``labels`` (French: 5) gets those
+  (``itt.data.embedded.stand_in_classes``);
 * ``wiki``: 5 DBpedia-like entity types (company, artist, athlete, place, animal).
 
 Keywords of the text's topic are slotted into domain-typical templates (headlines for news and

@@ -100,6 +100,11 @@ class ExtractiveQA(Task):
             kept.append(pos)
         return out, kept
 
+    def rows_filtered_by(self):
+        if self.options["language_from_id"]:
+            return f"language_from_id keeps the lang={self.lang} rows; the card counts every language's"
+        return None
+
     def split_groups(self, dataset):
         """The context of each question: a paragraph's questions stay in one split, as is standard, so no
         test paragraph (or an answer about it) is read in training."""
