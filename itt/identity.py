@@ -10,8 +10,9 @@ kinds of node are compared, not cached, as one) and, for a run that starts from
 another run, that run's id and the head policy. The same command therefore always maps to the same run
 directory and ledger rows: that is what makes reruns skip finished work, killed runs resume, concurrent
 jobs agree on one intermediate checkpoint, and run directories never collide. Settings that change no
-number (``data.num_workers``, ``model.sparse_embedding_grad``, logging) are left out; ``data.eval_batch_size``
-is hashed as numerics when it is not the default.
+number (``data.num_workers``, ``model.sparse_embedding_grad``, logging) are left out, ``data.mega_batch`` is
+hashed as its default without length grouping (never read then); ``data.eval_batch_size`` is hashed as
+numerics when it is not the default.
 
 The functions are also OmegaConf resolvers (``${itt.run_id:}``) so Hydra's output directory and the
 W&B run id are the run id too.
@@ -31,13 +32,15 @@ from itt.data import files
 from itt.data.files import fingerprint, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
 from itt.models.info import hidden_size
-from itt.schema import TRAINING_SPEED_KEYS, plain_label_map
+from itt.schema import TRAINING_SPEED_KEYS, DataSchema, plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
 # Settings that change how a run is watched or how fast it goes, not what it computes.
 _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
                                  "default_root_dir", "precision"}  # precision: hashed as its effective value
 _DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}  # the last two: as numerics
+# Hashed as their default where the run never reads them, so such runs keep the ids they have at the default.
+_DATA_DEFAULTS = {"mega_batch": DataSchema.mega_batch}
 # dropout and eager attention: hashed as numerics (hardware.numerics); compiled_bernoulli and
 # sparse_embedding_grad give the same numbers bit for bit
 _MODEL_KEYS_NOT_IN_IDENTITY = {*TRAINING_SPEED_KEYS, "eager_attention", "embedding_prefix", "local_copy_of"}
@@ -81,9 +84,12 @@ def hparams_payload(spec: RunSpec) -> dict:
         # validated at its last step (itt.trainer.ValidateLastStep): where max_steps ends inside an epoch, another
         # checkpoint can be the best than earlier versions kept
         trainer["last_step_validated"] = True
+    data = {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY}
+    if not data.get("length_grouping"):  # read only to group batches by length: random batches are the same
+        data["mega_batch"] = _DATA_DEFAULTS["mega_batch"]
     return {
         "trainer": trainer,
-        "data": {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY},
+        "data": data,
         "optim": optim, "split": _plain(spec.cfg.split), "source": spec.cfg.source.name,
         "numerics": effective,
     }
