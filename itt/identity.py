@@ -10,8 +10,9 @@ kinds of node are compared, not cached, as one) and, for a run that starts from
 another run, that run's id and the head policy. The same command therefore always maps to the same run
 directory and ledger rows: that is what makes reruns skip finished work, killed runs resume, concurrent
 jobs agree on one intermediate checkpoint, and run directories never collide. Settings that change no
-number (``data.num_workers``, ``model.sparse_embedding_grad``, logging) are left out; ``data.eval_batch_size``
-is hashed as numerics when it is not the default.
+number (``data.num_workers``, ``model.sparse_embedding_grad``, logging) are left out, ``data.mega_batch`` is
+hashed as its default without length grouping (never read then); ``data.eval_batch_size`` is hashed as
+numerics when it is not the default.
 
 The functions are also OmegaConf resolvers (``${itt.run_id:}``) so Hydra's output directory and the
 W&B run id are the run id too.
@@ -31,13 +32,15 @@ from itt.data import files
 from itt.data.files import fingerprint, is_local, is_stand_in, local_data_problem
 from itt.errors import ConfigError, DataError
 from itt.models.info import hidden_size
-from itt.schema import TRAINING_SPEED_KEYS, plain_label_map
+from itt.schema import TRAINING_SPEED_KEYS, DataSchema, plain_label_map
 from itt.stages import STAGE_HINT, RunSpec, intermediate_steps, resolve, stage_name  # noqa: F401 (re-exported)
 
 # Settings that change how a run is watched or how fast it goes, not what it computes.
 _TRAINER_KEYS_NOT_IN_IDENTITY = {"_target_", "enable_progress_bar", "enable_model_summary", "log_every_n_steps",
                                  "default_root_dir", "precision"}  # precision: hashed as its effective value
 _DATA_KEYS_NOT_IN_IDENTITY = {"num_workers", "eval_batch_size", "pad_to_multiple_of"}  # the last two: as numerics
+# Hashed as their default where the run never reads them, so such runs keep the ids they have at the default.
+_DATA_DEFAULTS = {"mega_batch": DataSchema.mega_batch}
 # dropout and eager attention: hashed as numerics (hardware.numerics); compiled_bernoulli and
 # sparse_embedding_grad give the same numbers bit for bit
 _MODEL_KEYS_NOT_IN_IDENTITY = {*TRAINING_SPEED_KEYS, "eager_attention", "embedding_prefix", "local_copy_of"}
@@ -81,9 +84,12 @@ def hparams_payload(spec: RunSpec) -> dict:
         # validated at its last step (itt.trainer.ValidateLastStep): where max_steps ends inside an epoch, another
         # checkpoint can be the best than earlier versions kept
         trainer["last_step_validated"] = True
+    data = {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY}
+    if not data.get("length_grouping"):  # read only to group batches by length: random batches are the same
+        data["mega_batch"] = _DATA_DEFAULTS["mega_batch"]
     return {
         "trainer": trainer,
-        "data": {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY},
+        "data": data,
         "optim": optim, "split": _plain(spec.cfg.split), "source": spec.cfg.source.name,
         "numerics": effective,
     }
@@ -221,10 +227,24 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     if payload["by_id"] and cfg.split.name == "official":
         # a split the files lack is carved by shared id: other rows than a per-dataset carve, so another run
         payload["official_carve"] = "by_id"
+    if payload["by_id"] and not spec.get("id_field") and _positional_ids_split(cfg, spec_node, group == "evals"):
+        payload["positional_ids"] = files.POSITIONAL_IDS
     grouped = cfg.split.name in ("paper", "official") and groups_rows(kind_of(cfg, spec_node)[0])  # a kind's import: only when it matters
     payload.update(files.split_changes(cfg.split.name, cfg.source.name, spec_node.path, spec_node.get("splits"),
                                        by_id=payload["by_id"], eval_only=group == "evals", grouped=grouped))
     return payload
+
+
+def _positional_ids_split(cfg: DictConfig, spec_node, eval_only: bool) -> bool:
+    """Are a dataset's rows split by positional ids (``<split>:<row>``, no ``id_field``) that name a split of its own
+    other than the canonical one (``files.renamed_splits``), where older versions named them after the canonical
+    split: other ids, so other rows in each split? Under ``split=paper`` every aligned row is split by its id; under
+    ``split=official`` only a dataset's training rows are, where it carves a split it lacks from them."""
+    renamed = files.renamed_splits(cfg.source.name, spec_node.path, spec_node.get("splits"))
+    if cfg.split.name != "official":
+        return bool(renamed)
+    carves = own_splits(cfg, spec_node) & {"validation", "test"} != {"validation", "test"}
+    return not eval_only and "train" in renamed and carves
 
 
 # The registered kinds whose Task.split_groups keeps groups of rows in one split (by name: this module does
@@ -245,23 +265,37 @@ def declared_alignment(cfg: DictConfig) -> dict[str, str]:
 def trained_partners(cfg, roles, name: str, groups: dict[str, str], grouped: bool) -> list[str]:
     """The roles among ``roles`` whose training ids eval set ``name`` leaves out (``itt.data.held_out``): those linked
     to it by ``aligned_with`` (``declared_alignment``: ``groups``) where hashing the shared id alone does not keep a
-    held-out id out of training: a kind that groups rows (``grouped``), or ``split=official`` where the ids can meet:
-    both sets declare an ``id_field``, or neither does and the role's training rows come from a split of the eval set's
+    held-out id out of training: a kind that groups rows (``grouped``), or ``split=official`` where the ids can meet
+    (:func:`ids_meet`): both sets declare an ``id_field``, or neither does and the role's training rows come from a split of the eval set's
     name (row positions, ``<split>:<row>``, are named after the dataset's own split: MLQA's German target trains on
     ``test``, whose ``test:7`` is the translation of another language's ``test:7``)."""
     if name not in groups:
         return []
-    node = cfg.task.evals[name]
-    own = {node.splits.get(s) for s in ("validation", "test")} - {None}
-
-    def meet(role) -> bool:
-        spec = cfg.task.datasets[role]
-        if node.get("id_field") or spec.get("id_field"):
-            return bool(node.get("id_field") and spec.get("id_field"))
-        return spec.splits.get("train") in own
-
     official = cfg.split.name == "official"
-    return [role for role in roles if groups.get(role) == groups[name] and (grouped or (official and meet(role)))]
+    return [role for role in roles
+            if groups.get(role) == groups[name] and (grouped or (official and ids_meet(cfg, role, name) is not None))]
+
+
+def _positions_renamed(cfg, role: str, name: str) -> bool:
+    """Are the ids by which eval set ``name`` leaves out ``role``'s training rows under ``split=official`` row
+    positions named after a split of the dataset's own other than the canonical one (the role's training split, or
+    the eval set's validation or test split): ids older versions named otherwise, so other rows are left out."""
+    if ids_meet(cfg, role, name) != "positional":
+        return False
+    role_node, node = cfg.task.datasets[role], cfg.task.evals[name]
+    return ("train" in files.renamed_splits(cfg.source.name, role_node.path, role_node.get("splits"))
+            or bool(files.renamed_splits(cfg.source.name, node.path, node.get("splits")).keys() & {"validation", "test"}))
+
+
+def ids_meet(cfg, role: str, name: str) -> str | None:
+    """How a role's training row ids can be eval set ``name``'s validation or test ids under ``split=official``:
+    ``id_field`` (both declare one), ``positional`` (neither does, and the role trains on a split of a name the eval
+    set scores: ``<split>:<row>`` names the dataset's own split), or None (they cannot)."""
+    node, spec = cfg.task.evals[name], cfg.task.datasets[role]
+    if node.get("id_field") or spec.get("id_field"):
+        return "id_field" if node.get("id_field") and spec.get("id_field") else None
+    own = {node.splits.get(s) for s in ("validation", "test")} - {None}
+    return "positional" if spec.splits.get("train") in own else None
 
 
 def groups_rows(kind: str) -> bool:
@@ -341,6 +375,10 @@ def _eval_identity(cfg: DictConfig, name: str, node, aligned: set[str] | None = 
     partners = trained_partners(cfg, roles, name, groups or {}, groups_rows(out["kind"])) if roles else []
     if partners:
         out["without_training_ids_of"] = partners
+        if cfg.split.name == "official" and any(_positions_renamed(cfg, role, name) for role in partners):
+            # positional ids named after the dataset's own splits meet here, where the canonical names never did
+            # (the role's train:<row> against the eval set's test:<row>): rows are left out now
+            out["positional_ids"] = files.POSITIONAL_IDS
     return out
 
 

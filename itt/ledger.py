@@ -98,6 +98,9 @@ class LedgerRow(TypedDict, total=False):
     eval_s: float
     resumed_from_step: Optional[int]
     error: Optional[str]
+    # The sweep directory of the multirun job that wrote it (hydra.sweep.dir); null outside a sweep. A force=true
+    # sweep trains a run several of its jobs name once: the later jobs find this sweep's row (record_cached).
+    sweep: Optional[str]
 
 
 # The row's keys, in schema order: the report's frame has one column per field (itt.report.ledger_frame).
@@ -278,11 +281,14 @@ def outdated_link(row: dict, newest: dict[str, dict]) -> tuple[str, str] | None:
 _SAID_OUTDATED: set[tuple[str, str]] = set()
 
 
-def record_cached(root: str | os.PathLike, run_id: str) -> dict | None:
+def record_cached(root: str | os.PathLike, run_id: str, force: bool = False, sweep: str | None = None) -> dict | None:
     """If the run already finished, note a ``cached`` row (same metrics) and return it; else None. A run whose
-    chain trained from a parent's earlier weights (:func:`outdated_link`) is not cached: it is trained again."""
+    chain trained from a parent's earlier weights (:func:`outdated_link`) is not cached: it is trained again.
+    ``force`` (``force=true``): only a row written by this same sweep (``sweep``: its directory) counts, so a
+    forced sweep trains each run once however many of its jobs name it (the no-ITT target of a sweep over
+    ``intermediate.steps``), and a forced run outside a sweep always trains."""
     done = latest_ok(root, run_id)
-    if done is None:
+    if done is None or (force and (sweep is None or done.get("sweep") != sweep)):
         return None
     if (link := outdated_link(done, latest(read(root)))) is not None:
         if (str(root), run_id) not in _SAID_OUTDATED:  # once: itt.train asks before torch loads, the pipeline again
@@ -290,6 +296,7 @@ def record_cached(root: str | os.PathLike, run_id: str) -> dict | None:
             log.warning("%s finished before, but %s trained from weights %s has no more (it was trained again since, "
                         "with other weights): training it again", run_id, *link)
         return None
-    log.info("cached: %s finished before (test/%s=%s); force=true reruns it", run_id,
-             done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"))
+    log.info("cached: %s finished %s (test/%s=%s)%s", run_id, "in this sweep" if force else "before",
+             done["primary_metric"], done["metrics"].get(f"test/{done['primary_metric']}"),
+             ": force=true trains a run once per sweep" if force else "; force=true reruns it")
     return append(root, {**done, "status": "cached", "wall_s": 0.0})

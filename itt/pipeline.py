@@ -124,7 +124,7 @@ def run(cfg_or_spec) -> dict | None:
     # A full, read-only or misplaced output folder ends the run with one line naming it (the cache and the ledger
     # name themselves); what is already written stays.
     with writing(cfg.paths.root, "paths.root"), _run_lock(cfg.paths.root, run_id):
-        if not cfg.force and (cached := ledger.record_cached(cfg.paths.root, run_id)) is not None:
+        if (cached := ledger.record_cached(cfg.paths.root, run_id, cfg.force, progress.sweep_dir())) is not None:
             return cached
         run_dir = run_dir_of(cfg, run_id)
         run_dir.mkdir(parents=True, exist_ok=True)

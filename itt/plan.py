@@ -11,7 +11,9 @@ points as Hydra's basic sweeper expands them, with the experiment's ``hydra.swee
 it is ``cached`` (ok in the ledger), ``elsewhere`` (the same config and seed ok on another kind of
 machine, with a note naming the row: run ids hold the machine, ``itt.hardware.machine``, so jobs on that
 kind of node find it cached and a job on another trains it again; a sweep planned on a login node for
-compute nodes sees its finished runs so), ``failed`` before (with its error) or ``to train``; then the
+compute nodes sees its finished runs so), ``failed`` before (with its error) or ``to train`` (with
+``force=true``, also a run ok here or elsewhere, with a note: ``itt.train`` trains it again, once per sweep
+however many jobs name it; the intermediates it pulls in are reused when ok); then the
 intermediate runs the runs to train will pull in, each once (a chain's steps oldest first, as they train);
 and an estimate of the work: training rows x epochs per run, and wall time where the ledger has a
 comparable finished run (same model, training data and hyper-parameters). Exit 0; one ``error:`` line
@@ -39,6 +41,7 @@ class Planned:
     est_s: float | None
     error: str | None = None  # the last failure's error; or a note (ok on another kind of machine)
     jobs: int = 1  # sweep jobs that name this run (the no-ITT target of a sweep over intermediate.steps: several)
+    forced: bool = False  # ok before, trained again by force=true
 
     @property
     def work(self) -> str:
@@ -116,7 +119,7 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
             if run_id in targets:  # another job naming the same run: it trains once, the others answer from the ledger
                 targets[run_id].jobs += 1
                 continue
-            entry = targets[run_id] = _planned(cfg, spec, rows_by_root[root])
+            entry = targets[run_id] = _planned(cfg, spec, rows_by_root[root], force=bool(cfg.get("force")))
             if entry.status in ("cached", "elsewhere"):
                 continue
             needed = []
@@ -131,7 +134,9 @@ def plan(overrides: list[str], config_dir: str | None = None) -> tuple[list[Plan
     return list(targets.values()), list(pulled.values())
 
 
-def _planned(cfg, spec, rows: list[dict]) -> Planned:
+def _planned(cfg, spec, rows: list[dict], force: bool = False) -> Planned:
+    """``force``: the command's ``force=true``, which trains the runs it names again (not the parents they pull in:
+    those are reused when ok), each once per sweep (``itt.ledger.record_cached``)."""
     run_id, config_id = identity.run_id(spec), identity.config_id(spec)
     latest, elsewhere = {}, None
     for row in rows:
@@ -142,11 +147,15 @@ def _planned(cfg, spec, rows: list[dict]) -> Planned:
     epochs = int(spec.settings.trainer.max_epochs)
     n = _train_rows(cfg, spec)
     outdated = "ok" in latest and ledger.outdated_link(latest["ok"], ledger.latest(rows))
-    status = ("to train" if outdated else "cached" if "ok" in latest else "elsewhere" if elsewhere is not None
+    forced = force and ("ok" in latest or elsewhere is not None)  # what itt.train force=true trains again
+    status = ("to train" if outdated or forced else "cached" if "ok" in latest else "elsewhere" if elsewhere is not None
               else "failed" if "failed" in latest else "to train")
     error = latest["failed"].get("error") if status == "failed" else None
     if outdated:  # as itt.ledger.record_cached decides it
         error = "ok before, but {} trained from weights {} has no more (trained again since)".format(*outdated)
+    elif forced:
+        where = "" if "ok" in latest else f" as {elsewhere['run_id']} on another kind of machine"
+        error = f"force=true: ok before{where}, trained again"
     if status == "elsewhere":
         machine = elsewhere.get("machine") or {}
         if machine.get("cpu"):
@@ -157,7 +166,7 @@ def _planned(cfg, spec, rows: list[dict]) -> Planned:
             where = "an unrecorded machine"
         error = (f"ok as {elsewhere['run_id']} on {where}: cached for jobs on that kind of machine, trained again by "
                  "a job on another (README: The run id)")
-    return Planned(run_id, spec.stage, status, n, epochs, _estimate(spec, rows), error)
+    return Planned(run_id, spec.stage, status, n, epochs, _estimate(spec, rows), error, forced=forced)
 
 
 def _estimate(spec, rows: list[dict]) -> float | None:
@@ -184,7 +193,10 @@ def render(targets: list[Planned], pulled: list[Planned]) -> list[str]:
     counts = {s: sum(p.status == s for p in [*targets, *pulled]) for s in ("cached", "elsewhere", "failed", "to train")}
     known = [p for p in todo if p.rows is not None]
     est = [p.est_s for p in todo if p.est_s is not None]
-    lines.append(f"summary: {counts['to train']} to train, {counts['failed']} failed before (rerun), "
+    forced = sum(p.forced for p in [*targets, *pulled])
+    lines.append(f"summary: {counts['to train']} to train"
+                 + (f" ({forced} of them ok before: force=true)" if forced else "")
+                 + f", {counts['failed']} failed before (rerun), "
                  f"{counts['cached']} cached"
                  + (f", {counts['elsewhere']} ok on another kind of machine (not counted below)" if counts["elsewhere"] else "")
                  + f"; work to do: {sum(p.rows * p.epochs for p in known):,} training rows x epochs"
@@ -196,7 +208,8 @@ def render(targets: list[Planned], pulled: list[Planned]) -> list[str]:
 def _line(p: Planned) -> str:
     est = f"~{p.est_s:.0f}s" if p.est_s is not None else "-"
     text = f"  {p.status:<9} {p.stage:<12} {p.run_id}  rows x epochs {p.work}  est {est}"
-    text += f"  ({p.jobs} jobs)" if p.jobs > 1 else ""
+    if p.jobs > 1:  # trained by the first job that gets to it; the others find its row
+        text += f"  ({p.jobs} jobs{', trained once per sweep' if p.forced else ''})"
     return text + (f"  {'error' if p.status == 'failed' else 'note'}: {p.error}" if p.error else "")
 
 

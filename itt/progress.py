@@ -24,6 +24,16 @@ def in_sweep() -> bool:
         return False
 
 
+def sweep_dir() -> str | None:
+    """The sweep directory of a multirun job (``hydra.sweep.dir``: one per sweep, the same in each of its jobs, a
+    requeued one's too); None outside a sweep."""
+    if not in_sweep():
+        return None
+    from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
+
+    return str(HydraConfig.get().sweep.dir)
+
+
 def wanted(setting) -> bool:
     if setting in (True, False):
         return bool(setting)

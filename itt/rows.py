@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from itt import hardware, identity, languages
 from itt.data.files import fingerprint, is_local, quoting_changes_rows
 from itt.models.info import model_info
+from itt.progress import sweep_dir
 from itt.stages import RunSpec
 
 
@@ -70,6 +71,7 @@ def base_row(spec: RunSpec, run_id: str) -> dict:
         "sampler": OmegaConf.to_container(cfg.sampler, resolve=True) if len(spec.roles) > 1 and cfg.get("sampler") else None,
         "overlap": None,
         "wall_s": None, "train_s": None, "eval_s": None, "resumed_from_step": None, "error": None,
+        "sweep": sweep_dir(),
     }
 
 

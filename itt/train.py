@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from itt import cli, distributed, identity, ledger, logger, requeue, schema
 from itt.distributed import is_worker
 from itt.errors import TrainingFailed
-from itt.progress import in_sweep
+from itt.progress import in_sweep, sweep_dir
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 log = logging.getLogger("itt.train")
@@ -89,11 +89,11 @@ def _start_job(cfg: DictConfig) -> str | None:
 
 def _cached(cfg: DictConfig) -> dict | None:
     """A run the ledger already has (ok), answered before torch is imported, so rerunning a finished
-    sweep costs seconds, not a torch import per job. None when there is work (or force=true); then
-    ``pipeline.run`` decides, under the run's lock."""
-    if cfg.force or is_worker():  # a DDP worker follows process 0 through the run (itt.distributed)
+    sweep costs seconds, not a torch import per job. None when there is work (force=true: unless a job of this
+    sweep trained it already); then ``pipeline.run`` decides, under the run's lock."""
+    if is_worker():  # a DDP worker follows process 0 through the run (itt.distributed)
         return None
-    return ledger.record_cached(cfg.paths.root, identity.run_id(cfg))
+    return ledger.record_cached(cfg.paths.root, identity.run_id(cfg), cfg.force, sweep_dir())
 
 
 def _worker_sweep_dir() -> None:

@@ -144,7 +144,10 @@ def test_official_refuses_only_translate_train_targets_after_an_english_step(tas
     translate-train set (XNLI, PAWS-X; train only, validation/test carved by shared id) as the target after an
     English step that declares its own splits (XNLI: MNLI or XNLI en, whose train rows are the originals of
     the translated ones; PAWS-X: PAWS-X en), or PAWS-Wiki (train only) after PAWS-X en. The presets' targets
-    (`en`) and translate-train intermediates are never refused; stand-ins (source=embedded) carve every split alike."""
+    (`en`) and translate-train intermediates are never refused; stand-ins (source=embedded) carve every split alike.
+    COPA and XCOPA are aligned by row position: XCOPA Italian trains on XCOPA's validation rows, COPA on its train rows,
+    so a split one carves holds no id the other trains on (four pairs were refused when positions were named after
+    the canonical split)."""
     expected = {
         "xnli": {(step, f"intermediate_translate_train_{lang}") for step in ("intermediate", "en") for lang in XNLI_LANGS},
         "pawsx": {("en", "intermediate")} | {("en", f"intermediate_translate_train_{lang}") for lang in PAWSX_LANGS},

@@ -102,3 +102,20 @@ print(was, gc.isenabled(), frozen > 100_000)
                                 text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.slow
+def test_a_forced_sweep_trains_a_run_several_of_its_jobs_name_once(tmp_path):
+    """The no-ITT target of a sweep over ``intermediate.steps`` is one run named by every job: with ``force=true``
+    each job trained it again (two ok rows here, one per job). Now the first job trains it and the other finds this
+    sweep's row (cached); a later forced sweep trains it again, once."""
+    grid = ("model=bert", "task=sentiment", "+stage=target", "stage.target=domain", "stage.itt=false",
+            "intermediate.steps=[intermediate],[crosslingual]", *ITT_TINY, "force=true")
+    for sweep in (1, 2):
+        result, _ = run_sweep(*grid, root=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        rows = read_ledger(tmp_path)
+        assert len({r["run_id"] for r in rows}) == 1
+        assert [r["status"] for r in rows] == ["ok", "cached"] * sweep, [(r["status"], r.get("sweep")) for r in rows]
+        assert rows[-1]["sweep"] == rows[-2]["sweep"] and "/sweeps/" in rows[-1]["sweep"]
+    assert rows[0]["sweep"] != rows[2]["sweep"]

@@ -180,3 +180,102 @@ def test_an_aligned_eval_set_sharing_no_row_id_with_the_trained_set_is_said(tmp_
         prepare_data(identity.resolve(cfg), tokenizer)
     [line] = [r.getMessage() for r in caplog.records if "row ids is one of theirs" in r.getMessage()]
     assert "task.evals.mlqa_en" in line and "aligned_with crosslingual" in line and "id_field" in line
+
+
+def _mlqa_pattern(tmp_path, split: str = "official", *extra: str):
+    """t6's shape: a German target trained on its dataset's ``test`` split (MLQA has no train split), an English eval
+    set whose ``test`` split holds their translations row by row, no ``id_field`` (row positions are the ids)."""
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    for lang in ("de", "en"):
+        (tmp_path / lang).mkdir(parents=True)
+        for s, n in (("validation", 40), ("test", 200)):
+            rows = "".join(f"{lang} {s} item {i},{'pos' if i % 2 else 'neg'}\n" for i in range(n))
+            (tmp_path / lang / f"{s}.csv").write_text("text,label\n" + rows)
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[
+            "task=sentiment", "model=bert", "+stage=target", "stage.target=crosslingual", "stage.itt=false",
+            f"split={split}", f"paths.root={tmp_path / 'out'}", f"paths.cache={tmp_path / 'cache'}",
+            f"task.datasets.crosslingual.path={tmp_path / 'de'}", "task.datasets.crosslingual.subset=null",
+            "task.datasets.crosslingual.label_map=null", "task.datasets.crosslingual.labels=[neg,pos]",
+            "task.datasets.crosslingual.splits={train: test, validation: validation, test: null}",
+            "task.datasets.crosslingual.max_rows=null", "stage.evals=[en]",
+            f"+task.evals={{en: {{path: {tmp_path / 'en'}, aligned_with: crosslingual, labels: [neg, pos], lang: en, "
+            "splits: {train: null, validation: validation, test: test}}}", *extra])
+
+
+@pytest.mark.parametrize("split", ["official", "paper"])
+def test_row_positions_are_named_after_the_datasets_own_split_so_translations_of_training_rows_are_left_out(tmp_path, split):
+    """A target trained on its dataset's ``test`` split (``splits: {train: test}``, the MLQA pattern) had positional ids
+    ``train:<row>`` (the canonical split's name), which never meet the aligned eval set's ``test:<row>``: under
+    split=official nothing was left out, and 171 of the eval set's 200 test rows were translations of training rows.
+    Now ids name the dataset's own split (``test:<row>``) and no scored row's translation is trained on."""
+    from itt.build import prepare_data  # noqa: PLC0415
+    from itt.models.loading import load_tokenizer, pretrained_source  # noqa: PLC0415
+
+    cfg = _mlqa_pattern(tmp_path, split)
+    spec = identity.resolve(cfg)
+    tokenizer = load_tokenizer(pretrained_source(cfg.model, "embedded", tmp_path / "models"))
+    (german,), (english,) = prepare_data(spec, tokenizer)
+    # row i of a split in German is the translation of row i of that split in English: "<lang> <split> item <i>"
+    def items(rows):
+        return {f"{words[1]}:{words[3]}" for words in map(str.split, rows["text"])}
+
+    held = set().union(*map(items, german.rows.values()))
+    trained = {f"{s}:{i}" for s, n in (("validation", 40), ("test", 200)) for i in range(n)} - held
+    assert len(german.features["train"]) == len(trained) > 100
+    scored = set().union(*map(items, english.rows.values()))
+    assert scored and not scored & trained, f"{len(scored & trained)} scored rows are translations of training rows"
+    # the ids say the same: each row's id is its place in its dataset's own split
+    assert all(items(rows) == set(rows["id"]) for rows in [*german.rows.values(), *english.rows.values()])
+    if split == "official":  # the English test split keeps the rows whose German the target does not train on
+        assert 0 < len(english.rows["test"]) < 200 and len(english.rows["validation"]) == 40
+
+
+def test_run_ids_change_where_positional_ids_now_split_or_leave_out_other_rows(tmp_path):
+    """Ids named after the dataset's own split change a run where they split other rows or leave out others: under
+    split=paper any aligned dataset (or eval set) without an id_field reading a split named otherwise than its canonical
+    one (MNLI's validation_matched, STS-B's dev), under split=official a target that carves a split from a training
+    split named otherwise, and an eval set that now leaves out its translations. Nowhere else."""
+    def markers(cfg) -> set[str]:
+        payload = identity.run_payload(identity.resolve(cfg))
+        named = {**payload["datasets"], **payload["evals"]}
+        if identity.resolve(cfg).parent is not None:
+            named.update(identity.run_payload(identity.resolve(cfg).parent)["datasets"])
+        return {name for name, p in named.items() if "positional_ids" in p}
+
+    mlqa = _mlqa_pattern(tmp_path / "a", "official")
+    assert markers(mlqa) == {"crosslingual", "en"}
+    # the prepared-data cache: an entry holds its rows' ids, so one whose ids are named otherwise now is built again
+    from itt.build import dataset_spec, task_of  # noqa: PLC0415
+    from itt.data.preparation import Protocol, changed_splits  # noqa: PLC0415
+
+    protocol = Protocol(mlqa.split, 0, "hub", 128, tmp_path / "cache")
+
+    def cache_entries(node, **kw):
+        return changed_splits(dataset_spec(node, mlqa), task_of(mlqa, node), protocol, **kw)
+
+    target, english = mlqa.task.datasets.crosslingual, mlqa.task.evals.en
+    assert cache_entries(target, by_id=True, eval_only=False)["positional_ids"] == "dataset_split"
+    assert "positional_ids" not in cache_entries(english, by_id=True, eval_only=True)  # splits of canonical names
+    assert "positional_ids" not in cache_entries(target, by_id=False, eval_only=False)  # no ids
+    assert markers(_mlqa_pattern(tmp_path / "b", "paper")) == {"crosslingual"}  # English reads validation and test
+    # its splits declared (no carve) and nothing to leave out: ids that are never compared change nothing
+    declared = _mlqa_pattern(tmp_path / "c", "official",
+                             "task.datasets.crosslingual.splits={train: test, validation: validation, test: validation}",
+                             "task.evals.en.splits={train: null, validation: validation, test: validation}")
+    assert markers(declared) == set()
+    from itt.train import CONF_DIR  # noqa: PLC0415
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        def task(*overrides):
+            return markers(compose("train", overrides=["+stage=target", "source=hub", *overrides]))
+
+        assert task("task=xnli", "stage.target=en", "split=paper", "stage.evals=[de,fr]") == {"intermediate"}
+        assert task("task=xnli", "stage.target=en", "split=official", "stage.evals=[de,fr]") == set()
+        assert task("task=sentence_similarity", "stage.target=crosslingual", "split=paper") == {"crosslingual", "intermediate"}
+        assert task("task=sentence_similarity", "stage.target=crosslingual", "split=official") == set()
+        assert task("task=pawsx", "stage.target=en", "split=paper", "stage.evals=[de,fr]") == set()
+        assert task("task=qa", "stage.target=crosslingual", "split=official") == set()  # MLQA: question ids
+        for split in ("paper", "official"):  # stand-ins: ids are places in the generator's stream
+            assert task("task=xnli", "stage.target=en", f"split={split}", "source=embedded") == set()

@@ -216,7 +216,9 @@ def write_choice_csv(path: Path, rows: list[dict]) -> Path:
 
 
 def choice_overrides(role: str, path: Path, width: int) -> list[str]:
+    # a file of its own: not COPA, so not the translation of XCOPA's rows task=copa declares its COPA roles to be
     return [f"task.datasets.{role}.path={path}", f"task.datasets.{role}.subset=null", f"task.datasets.{role}.revision=null",
+            f"task.datasets.{role}.aligned_with=null",
             f"task.datasets.{role}.text_fields=[premise,question,{','.join(f'choice{i}' for i in range(width))}]",
             f"task.datasets.{role}.label_field=label", f"task.datasets.{role}.label_map=null",
             f"task.datasets.{role}.max_rows=null", f"task.datasets.{role}.splits={{train: train, validation: null, test: null}}"]

@@ -195,3 +195,30 @@ def test_a_chains_intermediates_are_listed_in_the_order_they_train(tmp_path):
     assert len(targets) == 1 and len(chain) == 2
     assert [p.run_id for p in pulled] == [identity.run_id(step) for step in chain]
     assert [p.status for p in pulled] == ["to train", "to train"]
+
+
+def test_force_plans_what_itt_train_force_trains_again_each_run_once_per_sweep(tmp_path):
+    """``itt.train ... force=true`` trains the runs a command names again, though the ledger has them ok; the plan
+    listed them ``cached`` and counted no work for them. Now they are ``to train`` with a note and counted in the work
+    (once: a run several jobs name is trained by one of them, the others find this sweep's row); the intermediates
+    they pull in are reused, as itt.train reuses them."""
+    from itt import plan  # noqa: PLC0415
+
+    command = ["experiment=sequence_study_demo", "+stage=target", f"paths.root={tmp_path}"]
+    targets, pulled = plan.plan(command)
+    ok = [{"run_id": p.run_id, "stage": p.stage, "status": "ok", "time": "2026-01-01T00:00:00+00:00"}
+          for p in [*targets, *pulled]]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ok))
+    assert {p.status for p in [*plan.plan(command)[0]]} == {"cached"}
+
+    targets, pulled = plan.plan([*command, "force=true"])
+    assert {p.status for p in targets} == {"to train"} and all(p.forced for p in targets)
+    assert {p.status for p in pulled} == {"cached"} and not any(p.forced for p in pulled)
+    lines = plan.render(targets, pulled)
+    shared = next(p for p in targets if p.jobs == 5)  # the no-ITT target of the sweep's 5 stage.itt=false jobs
+    [line] = [line for line in lines if shared.run_id in line]
+    assert re.search(r"^  to train\s+target\s+", line) and "(5 jobs, trained once per sweep)" in line, line
+    assert "note: force=true: ok before, trained again" in line, line
+    assert lines[-1].startswith("summary: 6 to train (6 of them ok before: force=true), 0 failed before (rerun), 5 cached; ")
+    work = sum(p.rows * p.epochs for p in targets)
+    assert f"work to do: {work:,} training rows x epochs" in lines[-1], lines[-1]

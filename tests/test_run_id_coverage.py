@@ -61,7 +61,7 @@ CHANGES_NUMBERS = [
     # data, optimisation, schedule, precision: the shared groups (intermediate runs inherit them)
     *[(SENTIMENT, (o,), ALL) for o in (
         "data.batch_size=16", "data.eval_batch_size=7", "data.max_length=64", "data.length_grouping=true",
-        "data.mega_batch=10", f"data.pad_to_multiple_of={OTHER_PAD_MULTIPLE}",
+        f"data.pad_to_multiple_of={OTHER_PAD_MULTIPLE}",
         *[f"trainer.precision={p}" for p in OTHER_PRECISIONS],
         "optim.lr=1e-4", "optim.weight_decay=0.1", "optim.warmup_ratio=0.2", "optim.freeze_encoder=true",
         "optim.early_stopping_patience=2",
@@ -98,7 +98,12 @@ CHANGES_NUMBERS = [
         "optim.lr=1e-5", "optim.weight_decay=0.1", "optim.warmup_ratio=0.2", "optim.freeze_encoder=true",
         "optim.early_stopping_patience=2",
         "data.batch_size=16", "data.eval_batch_size=7", "data.max_length=64", "data.length_grouping=true",
-        "data.mega_batch=10", f"data.pad_to_multiple_of={OTHER_PAD_MULTIPLE}")],
+        f"data.pad_to_multiple_of={OTHER_PAD_MULTIPLE}")],
+    # how many batches are sorted by length together: read only with length grouping on
+    ((*SENTIMENT, "data.length_grouping=true"), ("data.mega_batch=10",), ALL),
+    ((*SENTIMENT, "intermediate.data.length_grouping=true"), ("intermediate.data.mega_batch=10",), CHAIN_ONLY),
+    # the intermediate groups by length and inherits the shared mega_batch; the targets group nothing
+    ((*SENTIMENT, "intermediate.data.length_grouping=true"), ("data.mega_batch=10",), CHAIN_ONLY),
     # the chain: its steps, their order, the hand-off between steps
     (SENTIMENT, ("intermediate.steps=[crosslingual]",), CHAIN_ONLY),
     (SENTIMENT, ("intermediate.steps=[intermediate,crosslingual]",), CHAIN_ONLY),
@@ -126,8 +131,9 @@ CHANGES_NOTHING = [
         "model.sparse_embedding_grad=false", "model.compiled_bernoulli=false", "data.num_workers=2", "intermediate.data.num_workers=2",
         # what only the divergence measures read
         "model.embedding_prefix=x",
-        # what the command's runs do not use: a sampler without a mixture, a hand-off between steps of a one-step chain
-        "sampler=uniform", "intermediate.head_policy=head")],
+        # what the command's runs do not use: a sampler without a mixture, a hand-off between steps of a one-step chain,
+        # the size of length-sorted groups of batches without length grouping
+        "sampler=uniform", "intermediate.head_policy=head", "data.mega_batch=10", "intermediate.data.mega_batch=10")],
     # eval sets: the order they are listed in, and one that is not scored
     (XNLI, ("stage.evals=[fr,de]",), NONE),
     (XNLI, ("task.evals.es.embedded_rows=10",), NONE),

@@ -8,7 +8,9 @@ label mapped to null) are counted and reported in one warning line per reason; a
 a one-line ``DataError`` naming the split and the row's number in it.
 
 When the data is split by a shared id (``aligned_with``), every canonical row carries ``id``: the
-spec's ``id_field`` value, or ``<split>:<row>``.
+spec's ``id_field`` value, or ``<split>:<row>`` named after the dataset's own split (``own_names``: MLQA German's
+``test`` rows are ``test:<row>`` also where a spec trains on them, as the translations in MLQA English's ``test``
+split are), so a row and its translation share an id whatever role each plays.
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ RAW = "raw:"  # prefix of the raw columns while they are turned into canonical o
 
 
 def canonicalize(splits: dict[str, Dataset], task: Task, ctx: RawColumns, max_rows: int | None, seed: int,
-                 with_ids: bool = False) -> Dataset:
+                 with_ids: bool = False, own_names: dict[str, str] | None = None) -> Dataset:
     """The canonical rows of ``splits`` (split name -> raw dataset) pooled in split order, at most
-    ``max_rows`` of them (a seeded random subset of the rows that survive), with ``id`` if asked."""
+    ``max_rows`` of them (a seeded random subset of the rows that survive), with ``id`` if asked. ``own_names``: the
+    dataset's own name of each split (the spec's ``splits``), which positional ids are named after."""
+    own_names = own_names or {}
     sizes = {name: len(ds) for name, ds in splits.items()}
     total = sum(sizes.values())
     if max_rows is None or max_rows >= total:
-        parts = [_canonical(ds, name, np.arange(len(ds)), task, ctx, with_ids) for name, ds in splits.items()]
+        parts = [_canonical(ds, name, np.arange(len(ds)), task, ctx, with_ids, own_names.get(name, name))
+                 for name, ds in splits.items()]
         return _pooled(parts)
     # Pool positions -> (split, row); process the permutation in chunks until max_rows rows survived.
     names = list(splits)
@@ -44,7 +49,7 @@ def canonicalize(splits: dict[str, Dataset], task: Task, ctx: RawColumns, max_ro
         for i, name in enumerate(names):
             rows = np.sort(chunk[(chunk >= starts[i]) & (chunk < starts[i + 1])] - starts[i])
             if len(rows):
-                part = _canonical(splits[name], name, rows, task, ctx, with_ids)
+                part = _canonical(splits[name], name, rows, task, ctx, with_ids, own_names.get(name, name))
                 parts.append(part)
                 kept += len(part)
         if kept >= max_rows:
@@ -54,8 +59,10 @@ def canonicalize(splits: dict[str, Dataset], task: Task, ctx: RawColumns, max_ro
     return pooled.shuffle(seed=seed).select(range(min(max_rows, len(pooled))))
 
 
-def _canonical(ds: Dataset, split: str, rows: np.ndarray, task: Task, ctx: RawColumns, with_ids: bool) -> Dataset:
-    """One split's ``rows`` in canonical columns (a batched map over the selected rows, kept in memory)."""
+def _canonical(ds: Dataset, split: str, rows: np.ndarray, task: Task, ctx: RawColumns, with_ids: bool,
+               own_name: str) -> Dataset:
+    """One split's ``rows`` in canonical columns (a batched map over the selected rows, kept in memory); positional
+    ids are named after ``own_name``, the dataset's name of the split."""
     where = f"{ctx.where} [{split}]"
     part_ctx = RawColumns(ctx.spec, ctx.labels, where, ds.features, ctx.dropped)
     selected = ds if len(rows) == len(ds) else ds.select(rows)
@@ -66,7 +73,7 @@ def _canonical(ds: Dataset, split: str, rows: np.ndarray, task: Task, ctx: RawCo
         batch = {name[len(RAW):]: values for name, values in batch.items()}
         out, kept = task.canonical_batch(batch, numbers, part_ctx)
         if with_ids:
-            out["id"] = [str(batch[id_field][k]) if id_field else f"{split}:{numbers[k]}" for k in kept]
+            out["id"] = [str(batch[id_field][k]) if id_field else f"{own_name}:{numbers[k]}" for k in kept]
         return out
 
     if id_field and id_field not in ds.column_names:

@@ -101,6 +101,30 @@ def own_splits(source: str, path: str, splits: dict | None) -> set[str]:
     return set(declared)
 
 
+#: What cache keys and run ids record of a dataset whose positional row ids are named after its own splits
+#: (``itt.data.canonical``), where older versions named them after the canonical split (``train:7`` for row 7 of
+#: MLQA German's ``test`` split, a spec's training rows).
+POSITIONAL_IDS = "dataset_split"
+
+
+def renamed_splits(source: str, path: str, splits: dict | None) -> dict[str, str]:
+    """The splits a dataset reads under a name of its own other than the canonical one (canonical -> the dataset's:
+    ``{"train": "test"}`` for MLQA German's target, ``{"validation": "dev"}`` for STS-B): their positional ids
+    (``<split>:<row>``) are named after the dataset's split. None for a generated stand-in (its ids are its rows'
+    places in the generator's stream), and a local file or folder only for the splits it has (a single file is read
+    as one ``train`` split)."""
+    if is_stand_in(source, path):
+        return {}
+    declared = {name: theirs for name, theirs in (splits or {}).items() if theirs and theirs != name}
+    where = Path(path).expanduser()
+    if where.is_file():
+        return {name: theirs for name, theirs in declared.items() if theirs == "train"}
+    if where.is_dir():
+        found = folder_splits(str(where))
+        return {name: theirs for name, theirs in declared.items() if theirs in found}
+    return declared
+
+
 def split_changes(split_name: str, source: str, path: str, splits: dict | None, *, by_id: bool, eval_only: bool,
                   grouped: bool) -> dict:
     """Run-id and cache-key entries (``identity.dataset_payload``, ``preparation.prepare``) of a dataset whose

@@ -16,7 +16,8 @@ from datasets import DatasetDict
 from itt import hub_access
 from itt.data import embedded, held_out
 from itt.data.canonical import canonicalize, report_dropped
-from itt.data.files import fingerprint, is_local, is_stand_in, quoting_changes_rows, split_changes
+from itt.data.files import (POSITIONAL_IDS, fingerprint, is_local, is_stand_in, quoting_changes_rows, renamed_splits,
+                            split_changes)
 from itt.data.loading import load_embedded, load_raw
 from itt.data.overlap import item_keys
 from itt.data.splitting import make_splits
@@ -108,9 +109,14 @@ def spec_payload(spec, stand_in: bool) -> dict:
 
 
 def changed_splits(spec, task: Task, protocol: Protocol, by_id: bool, eval_only: bool) -> dict:
-    """Cache-key entries of a dataset whose splits differ from older versions' (``files.split_changes``)."""
-    return split_changes(protocol.split.name, protocol.source, spec.path, spec.splits, by_id=by_id, eval_only=eval_only,
-                         grouped=type(task).split_groups is not Task.split_groups)
+    """Cache-key entries of a dataset whose splits differ from older versions' (``files.split_changes``), or whose rows
+    have other ids (``files.renamed_splits``: positional ids named after the dataset's own split, where older versions
+    named them after the canonical one; the entry holds its ids)."""
+    out = split_changes(protocol.split.name, protocol.source, spec.path, spec.splits, by_id=by_id, eval_only=eval_only,
+                        grouped=type(task).split_groups is not Task.split_groups)
+    if by_id and not spec.id_field and renamed_splits(protocol.source, spec.path, spec.splits):
+        out["positional_ids"] = POSITIONAL_IDS
+    return out
 
 
 def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_only: bool = False,
@@ -129,11 +135,12 @@ def split_rows(spec, task: Task, protocol: Protocol, by_id: bool = False, eval_o
         raw, source_name = load_raw(spec, protocol.source, protocol.hub_timeout_s, where)
         labels = task.label_names(raw, spec)
         ctx = RawColumns(spec, labels, where)
+        names = {s: theirs for s, theirs in (spec.splits or {}).items() if theirs}  # the dataset's own split names
         if split_cfg.name == "paper":
-            canonical = {"pool": canonicalize(raw, task, ctx, spec.max_rows, protocol.seed, by_id)}
+            canonical = {"pool": canonicalize(raw, task, ctx, spec.max_rows, protocol.seed, by_id, names)}
         else:  # max_rows caps the training rows only; validation and test stay whole
-            canonical = {s: canonicalize({s: ds}, task, ctx, spec.max_rows if s == "train" else None, protocol.seed, by_id)
-                         for s, ds in raw.items()}
+            canonical = {s: canonicalize({s: ds}, task, ctx, spec.max_rows if s == "train" else None, protocol.seed, by_id,
+                                         names) for s, ds in raw.items()}
         report_dropped(ctx)
     splits = make_splits(canonical, split_cfg, task, protocol.seed, where, by_id=by_id, eval_only=eval_only)
     if trained_ids is not None:

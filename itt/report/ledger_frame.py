@@ -45,7 +45,7 @@ _LIST_COLUMNS = ("datasets", "chain")
 _STR_COLUMNS = ("run_id", "config_id", "status", "model", "task", "kind", "stage", "target", "itt_variant", "split", "source",
                 "hparams_id", "setup_id", "intermediate_hparams_id", "primary_metric", "selected_on", "parent_run_id",
                 "intermediate_run_id", "head", "head_policy", "checkpoint", "weights_digest", "parent_weights_digest",
-                "predictions", "precision", "device", "error")
+                "predictions", "precision", "device", "error", "sweep")
 _INT_COLUMNS = ("seed", "n_test", "resumed_from_step")
 _FLOAT_COLUMNS = ("wall_s", "train_s", "eval_s")
 # The rest: ``time`` (a string in the row) is parsed to a UTC timestamp, ``itt`` (a bool) is filled by
