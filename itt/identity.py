@@ -48,12 +48,12 @@ _MODEL_KEYS_NOT_IN_IDENTITY = {*TRAINING_SPEED_KEYS, "eager_attention", "embeddi
 _UNHASHED_STAND_IN_BUILD = 2
 
 
-def _digest(payload: Any, length: int = 8) -> str:
+def digest(payload: Any, length: int = 8) -> str:
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:length]
 
 
-def _plain(node: Any) -> Any:
+def plain(node: Any) -> Any:
     if isinstance(node, DictConfig) or OmegaConf.is_list(node):
         return OmegaConf.to_container(node, resolve=True)
     return node
@@ -66,7 +66,7 @@ def numerics(spec: RunSpec) -> dict:
 def hparams_payload(spec: RunSpec) -> dict:
     s = spec.settings
     effective = {k: v for k, v in numerics(spec).items() if k != "device"}
-    optim = _plain(s.optim)
+    optim = plain(s.optim)
     if optim.get("warmup_ratio"):  # warmup steps rounded up (as the HF Trainer), where earlier versions rounded down
         optim["warmup_steps"] = "ceil"
     if optim.get("freeze_encoder"):  # frozen: the encoder without the head's modules (BERT's pooler trains):
@@ -75,7 +75,7 @@ def hparams_payload(spec: RunSpec) -> dict:
         # the LR schedule skips the optimizer steps the grad scaler skipped (as the HF Trainer), where earlier
         # versions stepped it on them
         optim["schedule"] = "steps_taken"
-    trainer = {k: v for k, v in _plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY}
+    trainer = {k: v for k, v in plain(s.trainer).items() if k not in _TRAINER_KEYS_NOT_IN_IDENTITY}
     for key in ("limit_train_batches", "limit_val_batches"):
         # typed float before: an int was hashed as a float. Only 1 means other batches as an int (one batch, not all)
         if isinstance(trainer.get(key), int) and not isinstance(trainer.get(key), bool) and trainer[key] != 1:
@@ -84,20 +84,20 @@ def hparams_payload(spec: RunSpec) -> dict:
         # validated at its last step (itt.trainer.ValidateLastStep): where max_steps ends inside an epoch, another
         # checkpoint can be the best than earlier versions kept
         trainer["last_step_validated"] = True
-    data = {k: v for k, v in _plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY}
+    data = {k: v for k, v in plain(s.data).items() if k not in _DATA_KEYS_NOT_IN_IDENTITY}
     if not data.get("length_grouping"):  # read only to group batches by length: random batches are the same
         data["mega_batch"] = _DATA_DEFAULTS["mega_batch"]
     return {
         "trainer": trainer,
         "data": data,
-        "optim": optim, "split": _plain(spec.cfg.split), "source": spec.cfg.source.name,
+        "optim": optim, "split": plain(spec.cfg.split), "source": spec.cfg.source.name,
         "numerics": effective,
     }
 
 
 def hparams_id(spec_or_cfg) -> str:
     """Runs are comparable (averaged over seeds, paired ITT vs no-ITT) only within one hparams id."""
-    return _digest(hparams_payload(_spec(spec_or_cfg)))
+    return digest(hparams_payload(as_spec(spec_or_cfg)))
 
 
 def chain_hparams_id(parent: dict, head_policy: str | None) -> str | None:
@@ -118,7 +118,7 @@ def chain_hparams_id(parent: dict, head_policy: str | None) -> str | None:
             "head_policy": parent.get("head_policy") if parent.get("parent_run_id") else None, "before": before}
     if parent.get("setup_id"):  # rows before it: their data keys name no max_rows, label field, options
         step["setup"] = parent["setup_id"]
-    return _digest({"step": step, "head_policy": head_policy})
+    return digest({"step": step, "head_policy": head_policy})
 
 
 def aligned_roles(cfg: DictConfig) -> set[str]:
@@ -198,7 +198,7 @@ def dataset_payload(cfg: DictConfig, name: str, spec_node, group: str = "dataset
     and the generator of its stand-in under source=embedded (and the version of the code generating it).
     ``group``: ``datasets`` or ``evals``, where ``name`` is declared (for the error of a missing file).
     ``aligned``: :func:`aligned_roles` of ``cfg`` when the caller has it (it reads every spec of the task)."""
-    spec = _plain(spec_node)
+    spec = plain(spec_node)
     if spec.get("label_map") is not None:  # {0: neg} from the command line and {"0": neg} from a config: one run
         spec["label_map"] = plain_label_map(spec["label_map"])
     local = is_local(spec["path"])
@@ -353,7 +353,7 @@ def _dataset_identity(cfg: DictConfig, name: str, node, group: str = "datasets",
     gives this dataset (its kind's options and primary metric, when the kind is the task's), so an
     intermediate dataset named the same way in two tasks (MNLI before XNLI and before WikiANN) is one run."""
     kind, primary = kind_of(cfg, node)
-    options = (_plain(cfg.task.get("options")) or None) if kind == cfg.task.kind else None
+    options = (plain(cfg.task.get("options")) or None) if kind == cfg.task.kind else None
     out = {**dataset_payload(cfg, name, node, group, aligned), "kind": kind, "primary_metric": primary, "task_options": options}
     if kind == "retrieval":  # acc searches the sources with each translation (XTREME's direction), not the reverse
         out["acc_direction"] = "translation_to_source"
@@ -386,7 +386,7 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
     """What the run id hashes. ``machine=False``: without this machine's kernels and threads
     (``hardware.machine``): the :func:`config_id`."""
     cfg = spec.cfg
-    model = {k: v for k, v in _plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY}
+    model = {k: v for k, v in plain(cfg.model).items() if k not in _MODEL_KEYS_NOT_IN_IDENTITY}
     if cfg.source.name == "embedded" and uses_stand_in(cfg.model) and models.BUILD_VERSION != _UNHASHED_STAND_IN_BUILD:
         # other weights and tokenizer from the same model config: another run, not a cached row of the old build
         model["stand_in_build"] = models.BUILD_VERSION
@@ -405,7 +405,7 @@ def run_payload(spec: RunSpec, machine: bool = True) -> dict:
         "hparams": hparams_payload(spec),
     }
     if len(spec.roles) > 1:
-        payload["sampler"] = _plain(cfg.get("sampler"))
+        payload["sampler"] = plain(cfg.get("sampler"))
         # members shuffled with seeds of their own (samplers.member_seed), where older versions gave member i
         # the seed + i that run seed + i's member 0 also had: other batch orders, so another run
         payload["member_seeds"] = "spread"
@@ -431,8 +431,8 @@ def setup_ids(spec: RunSpec, payload: dict | None = None) -> tuple[str, dict[str
     id: a model config name, a dataset path and an hparams id alone would pair runs of other ``max_rows``,
     ``model.hub_id`` or ``task.options``. ``payload``: its :func:`run_payload` without the machine, if made."""
     payload = payload if payload is not None else run_payload(spec, machine=False)
-    return (_digest({k: payload[k] for k in _SETUP_KEYS if k in payload}),
-            {name: _digest(identity) for name, identity in payload["evals"].items()})
+    return (digest({k: payload[k] for k in _SETUP_KEYS if k in payload}),
+            {name: digest(identity) for name, identity in payload["evals"].items()})
 
 
 def run_machine(spec: RunSpec) -> dict:
@@ -445,7 +445,7 @@ def run_machine(spec: RunSpec) -> dict:
 
 def run_id(spec_or_cfg) -> str:
     """``<model>-<task>-<stage>-...-s<seed>-<digest>``: the digest of :func:`run_payload`, this machine included."""
-    return _run_name(_spec(spec_or_cfg), machine=True)
+    return _run_name(as_spec(spec_or_cfg), machine=True)
 
 
 def config_id(spec_or_cfg, payload: dict | None = None) -> str:
@@ -453,7 +453,7 @@ def config_id(spec_or_cfg, payload: dict | None = None) -> str:
     machine ran it. The report counts the newest ``ok`` row of each, so a seed run again on another kind
     of node replaces the earlier row instead of counting twice. Runs of versions before the machine was in
     the id have their run id as their config id."""
-    return _run_name(_spec(spec_or_cfg), machine=False, payload=payload)
+    return _run_name(as_spec(spec_or_cfg), machine=False, payload=payload)
 
 
 def _run_name(spec: RunSpec, machine: bool, payload: dict | None = None) -> str:
@@ -465,11 +465,11 @@ def _run_name(spec: RunSpec, machine: bool, payload: dict | None = None) -> str:
         parts += [spec.target, "itt" if spec.is_itt else "noitt"]
         if spec.is_itt and spec.variant != "intermediate":
             parts.append(spec.variant.replace(">", "."))  # '>' would need quoting in a shell
-    parts += [f"s{spec.cfg.seed}", _digest(payload if payload is not None else run_payload(spec, machine))]
+    parts += [f"s{spec.cfg.seed}", digest(payload if payload is not None else run_payload(spec, machine))]
     return "-".join(str(p) for p in parts)
 
 
-def _spec(spec_or_cfg) -> RunSpec:
+def as_spec(spec_or_cfg) -> RunSpec:
     return spec_or_cfg if isinstance(spec_or_cfg, RunSpec) else resolve(spec_or_cfg)
 
 
@@ -484,46 +484,11 @@ def uses_stand_in(model_cfg) -> bool:
     return model_cfg.get("embedded") is not None and not model_cfg.get("local_package") and not model_cfg.get("builder")
 
 
-def wandb_tags(spec_or_cfg) -> list[str]:
-    spec = _spec(spec_or_cfg)
-    cfg = spec.cfg
-    tags = [cfg.model.name, cfg.task.name, spec.stage, f"seed{cfg.seed}", cfg.source.name]
-    if spec.stage == "target":
-        tags += [spec.target, "itt" if spec.is_itt else "no-itt"]
-    return tags
-
-
-def wandb_group(spec_or_cfg) -> str:
-    """One W&B group per condition, whose runs differ in their seed alone: W&B draws a group as one line, the
-    mean of its runs, so with- and without-ITT targets are two groups (two lines), not one average.
-    ``<task>/<target>/<model>/<noitt|itt|itt:chain>/c<digest>`` for targets; ``<task>/intermediate/<model>/c...``
-    for the default intermediate step, ``intermediate/<step>/<model>/c...`` for a named one (shared by tasks). The
-    ``c`` digest is the condition as the report keeps it apart: this run's setup id (what its run id holds but seed,
-    parent and machine: model config, data specs and sizes, hyper-parameters, checkpoint metric) and, after
-    intermediate steps, the same of each step before it with its mixture sampler and hand-off head policy: runs of
-    another ``max_rows``, ``model.hub_id`` or checkpoint metric, and targets after intermediates trained another
-    way, are other conditions. Seeds and machines are not: a seed run again on another kind of node joins its group."""
-    spec = _spec(spec_or_cfg)
-    cfg = spec.cfg
-    if spec.stage == "target":
-        variant = "noitt" if not spec.is_itt else "itt" if spec.variant == "intermediate" else f"itt:{spec.variant}"
-        what = [cfg.task.name, spec.target, cfg.model.name, variant]
-    elif spec.label == "intermediate":
-        what = [cfg.task.name, "intermediate", cfg.model.name]
-    else:
-        what = ["intermediate", spec.label, cfg.model.name]
-    steps = [{"setup": setup_ids(step)[0], "select_on": step.select_on, "head_policy": step.head_policy,
-              "sampler": _plain(step.cfg.get("sampler")) if len(step.roles) > 1 else None}
-             for step in [*spec.chain(), spec]]
-    return "/".join([*what, f"c{_digest(steps)}"])
-
-
 def register_resolvers() -> None:
-    """Make ``${itt.run_id:}``, ``${itt.tags:}``, ``${itt.group:}`` and ``${itt.uid:}`` usable in configs."""
+    """Make ``${itt.run_id:}``, ``${itt.if_stand_in:}`` and ``${itt.uid:}`` usable in configs (the W&B ones:
+    ``itt.logger``)."""
     resolvers = {
         "itt.run_id": lambda *, _root_: run_id(_root_),
-        "itt.tags": lambda *, _root_: wandb_tags(_root_),
-        "itt.group": lambda *, _root_: wandb_group(_root_),
         # source=embedded: the first value when the model's tiny stand-in is used, else the second.
         "itt.if_stand_in": lambda tiny, real, *, _root_: tiny if uses_stand_in(_root_.model) else real,
         # A sweep directory is unique even for sweeps started in the same second.

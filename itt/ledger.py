@@ -287,10 +287,11 @@ def record_cached(root: str | os.PathLike, run_id: str, force: bool = False, swe
     ``force`` (``force=true``): only a row written by this same sweep (``sweep``: its directory) counts, so a
     forced sweep trains each run once however many of its jobs name it (the no-ITT target of a sweep over
     ``intermediate.steps``), and a forced run outside a sweep always trains."""
-    done = latest_ok(root, run_id)
+    newest = latest(read(root))  # read once: the run's row and its parents' rows
+    done = newest.get(run_id)
     if done is None or (force and (sweep is None or done.get("sweep") != sweep)):
         return None
-    if (link := outdated_link(done, latest(read(root)))) is not None:
+    if (link := outdated_link(done, newest)) is not None:
         if (str(root), run_id) not in _SAID_OUTDATED:  # once: itt.train asks before torch loads, the pipeline again
             _SAID_OUTDATED.add((str(root), run_id))
             log.warning("%s finished before, but %s trained from weights %s has no more (it was trained again since, "

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from itt import ledger
+from itt import identity, ledger
 from itt.distributed import is_worker
 
 SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
@@ -58,12 +58,48 @@ def wandb_id(run_id: str, trained_before: int = 0) -> str:
 
 
 def register_resolvers() -> None:
-    from itt.identity import run_id  # noqa: PLC0415 (identity registers first)
-
+    """``${itt.wandb_offline:}``, ``${itt.wandb_id:}``, ``${itt.group:}`` and ``${itt.tags:}`` (conf/logger/wandb.yaml)."""
     for name, fn in {"itt.wandb_offline": lambda: wandb_offline(),
-                     "itt.wandb_id": lambda *, _root_: wandb_id(run_id(_root_))}.items():
+                     "itt.wandb_id": lambda *, _root_: wandb_id(identity.run_id(_root_)),
+                     "itt.group": lambda *, _root_: wandb_group(_root_),
+                     "itt.tags": lambda *, _root_: wandb_tags(_root_)}.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
+
+
+def wandb_tags(spec_or_cfg) -> list[str]:
+    spec = identity.as_spec(spec_or_cfg)
+    cfg = spec.cfg
+    tags = [cfg.model.name, cfg.task.name, spec.stage, f"seed{cfg.seed}", cfg.source.name]
+    if spec.stage == "target":
+        tags += [spec.target, "itt" if spec.is_itt else "no-itt"]
+    return tags
+
+
+def wandb_group(spec_or_cfg) -> str:
+    """One W&B group per condition, whose runs differ in their seed alone: W&B draws a group as one line, the
+    mean of its runs, so with- and without-ITT targets are two groups (two lines), not one average.
+    ``<task>/<target>/<model>/<noitt|itt|itt:chain>/c<digest>`` for targets; ``<task>/intermediate/<model>/c...``
+    for the default intermediate step, ``intermediate/<step>/<model>/c...`` for a named one (shared by tasks). The
+    ``c`` digest is the condition as the report keeps it apart: this run's setup id (what its run id holds but seed,
+    parent and machine: model config, data specs and sizes, hyper-parameters, checkpoint metric) and, after
+    intermediate steps, the same of each step before it with its mixture sampler and hand-off head policy: runs of
+    another ``max_rows``, ``model.hub_id`` or checkpoint metric, and targets after intermediates trained another
+    way, are other conditions. Seeds and machines are not: a seed run again on another kind of node joins its group."""
+    spec = identity.as_spec(spec_or_cfg)
+    cfg = spec.cfg
+    if spec.stage == "target":
+        variant = "noitt" if not spec.is_itt else "itt" if spec.variant == "intermediate" else f"itt:{spec.variant}"
+        what = [cfg.task.name, spec.target, cfg.model.name, variant]
+    elif spec.label == "intermediate":
+        what = [cfg.task.name, "intermediate", cfg.model.name]
+    else:
+        what = ["intermediate", spec.label, cfg.model.name]
+    steps = [{"setup": identity.setup_ids(step)[0], "select_on": step.select_on, "head_policy": step.head_policy,
+              "sampler": identity.plain(step.cfg.get("sampler")) if len(step.roles) > 1 else None}
+             for step in [*spec.chain(), spec]]
+    return "/".join([*what, f"c{identity.digest(steps)}"])
+
 
 
 def without_secrets(container):
@@ -79,8 +115,6 @@ def build_loggers(spec, run_id: str, run_dir) -> list:
     where each logs and what it is called come from the run itself, not from the command's config: its
     own directory, W&B name and id (stable across requeues), group, tags and job type, and its
     effective settings in the logged config."""
-    from itt.identity import wandb_group, wandb_tags  # noqa: PLC0415
-
     if os.environ.get("WANDB_SILENT") is None:
         os.environ["WANDB_SILENT"] = "true"  # W&B's banners would drown the run's own log
     cfg = spec.cfg

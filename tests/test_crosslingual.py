@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from report_ledger import dataset, eval_set, intermediate_row, target_row, write_ledger
 from test_grid_config import compose_train
 
-from itt import identity, rows
+from itt import identity, logger, rows
 from itt.errors import ConfigError
 from itt.report import build_report, load_ledger
 from itt.train import CONF_DIR
@@ -195,7 +195,7 @@ def test_wandb_groups_one_condition_whose_runs_differ_in_their_seed_alone():
     and without-ITT targets, other chains, models and hyperparameters are other groups; a named intermediate
     step shared by tasks is grouped without a task."""
     def group(*overrides):
-        return identity.wandb_group(_xnli(*overrides))
+        return logger.wandb_group(_xnli(*overrides))
 
     assert group() == group("seed=1") and group().startswith("xnli/en/xlmr/itt/c")
     assert group("stage.itt=false").startswith("xnli/en/xlmr/noitt/c")
@@ -210,9 +210,9 @@ def test_wandb_groups_one_condition_whose_runs_differ_in_their_seed_alone():
               ("stage.itt=false", "task.datasets.en.max_rows=50")]
     assert len({group(*o) for o in others}) == len(others)
     inter = compose_train("task=xnli", "model=xlmr", "+stage=intermediate", "intermediate.steps=[intermediate_translate_train_de]")
-    assert identity.wandb_group(inter).startswith("intermediate/intermediate_translate_train_de/xlmr/c")
+    assert logger.wandb_group(inter).startswith("intermediate/intermediate_translate_train_de/xlmr/c")
     default = compose_train("task=xnli", "model=xlmr", "+stage=intermediate")
-    assert identity.wandb_group(default).startswith("xnli/intermediate/xlmr/c")
+    assert logger.wandb_group(default).startswith("xnli/intermediate/xlmr/c")
 
 
 def test_wandb_gets_every_eval_sets_metrics_with_its_language_and_kind():

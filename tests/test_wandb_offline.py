@@ -29,7 +29,7 @@ def test_offline_wandb_run_holds_config_history_and_test_summary(tmp_path, monke
     assert len(files) == 1
     run = summarize(files[0])
     assert run["run"]["name"] == row["run_id"] and run["run"]["id"] == logger.wandb_id(row["run_id"])
-    assert run["run"]["group"] == identity.wandb_group(cfg) and run["run"]["job_type"] == "target"
+    assert run["run"]["group"] == logger.wandb_group(cfg) and run["run"]["job_type"] == "target"
     assert run["run"]["group"].startswith("sentiment/domain/bert/noitt/c")
     assert run["exit_code"] == 0 and run["summary"]["status"] == "ok" and "failed" not in run["run"]["tags"]
     assert {"bert", "sentiment", "no-itt", "seed0", "domain"} <= set(run["run"]["tags"])
