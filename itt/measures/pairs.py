@@ -73,10 +73,6 @@ class Side:
         return "+".join(self.names)
 
 
-def _digest(payload) -> str:
-    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _side(cfg: DictConfig, names: tuple[str, ...], eval_only: bool) -> Side:
     group = cfg.task.evals if eval_only else cfg.task.datasets
     nodes = [group[n] for n in names]
@@ -92,7 +88,7 @@ def _side(cfg: DictConfig, names: tuple[str, ...], eval_only: bool) -> Side:
     if any(kind == "retrieval" for kind, _ in payload["kinds"]):
         payload["text"] = "source_side"  # Retrieval.row_text: older measures read both sides of each pair
     keys = [rows.dataset_info(cfg, n, node)["key"] for n, node in zip(names, nodes)]
-    return Side(names, eval_only, "+".join(keys), nodes[0].get("lang") or "en", _digest(payload))
+    return Side(names, eval_only, "+".join(keys), nodes[0].get("lang") or "en", identity.digest(payload, 16))
 
 
 def pairs_of(cfg: DictConfig) -> list[tuple[Side, Side]]:
@@ -146,7 +142,7 @@ def cache_key(cfg: DictConfig, a: Side, b: Side, name: str, params: dict, size, 
                "seed": seed, "model": None if name in MODEL_FREE else _model_identity(cfg), "sampling": SAMPLING}
     if VERSION[name] > 1:  # left out at 1, so the keys of measures never redefined stay as they were
         payload["version"] = VERSION[name]
-    return _digest(payload)
+    return identity.digest(payload, 16)
 
 
 def measured(root: str | Path) -> set[str]:
@@ -255,7 +251,8 @@ _loaded: _Model | None = None  # the last job's model: the next job of a sweep o
 def _model(cfg: DictConfig) -> _Model:
     """The model (and embeddings) of ``cfg``'s encoder: everything its embeddings depend on must match."""
     global _loaded  # noqa: PLW0603
-    encoder = _digest({**_model_identity(cfg), "batch_size": cfg.measure.batch_size, "cache": str(cfg.paths.cache)})
+    encoder = identity.digest({**_model_identity(cfg), "batch_size": cfg.measure.batch_size,
+                               "cache": str(cfg.paths.cache)}, 16)
     if _loaded is None or _loaded.identity != encoder:
         _loaded = _Model(cfg, encoder)  # one encoder at a time: the previous one and its embeddings are dropped
     return _loaded
@@ -297,7 +294,7 @@ def run(cfg: DictConfig) -> list[dict]:
             out = {"a_key": a.key, "b_key": b.key, "model": None if name in MODEL_FREE else cfg.model.name,
                    # which encoder, beyond its config name (a swept model.hub_id or embedded config): the report
                    # says when one name's values come from several
-                   "encoder": None if name in MODEL_FREE else _digest(_model_identity(cfg)),
+                   "encoder": None if name in MODEL_FREE else identity.digest(_model_identity(cfg), 16),
                    "measure": name, "value": row["value"], "n_a": row["n_a"], "n_b": row["n_b"],
                    "params": row["params"], "seed": seed, "direction": DIRECTION[name], "sample_size": size,
                    "version": VERSION[name], "sampling": SAMPLING, "shared_rows_left_out": left_out,
